@@ -1,0 +1,202 @@
+"""Thresholds from a distribution of normal scores: Monte Carlo percentile or conformal.
+
+Two sources of "normal" scores, one :class:`ScoreDistribution` type:
+
+- ``monte-carlo`` (the seed's idea): scores of N images drawn from the generator; the
+  threshold is their P-th percentile. Generated images are not real ones, so the false-alarm
+  rate on real normal images can be far from the nominal 100 - P %.
+- ``holdout``: scores of n real normal images never trained on; the conformal threshold is
+  the order statistic of rank ceil((n+1)(1-alpha)) and the conformal p-value of a score s is
+  (1 + #{s_i >= s}) / (n + 1). For exchangeable normal data this bounds the false-alarm rate
+  by alpha, whatever the scorer.
+
+A distribution keeps its scores exactly (sorted) or, for very large Monte Carlo runs, as a
+fine fixed-bin histogram whose memory does not grow with N.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from ganmc.errors import ConfigError
+
+SOURCES = ("holdout", "monte-carlo")
+
+
+class ScoreDistribution:
+    """Scores of normal instances, exact or as a histogram.
+
+    Build with :meth:`from_scores` (exact) or :meth:`from_histogram` (streamed).
+    """
+
+    def __init__(self, *, sorted_scores: np.ndarray | None = None, edges: np.ndarray | None = None,
+                 counts: np.ndarray | None = None, under: int = 0, over: int = 0,
+                 minimum: float = math.nan, maximum: float = math.nan, total: float = 0.0,
+                 total_sq: float = 0.0):
+        self._sorted = sorted_scores
+        if sorted_scores is not None:
+            s = sorted_scores.astype(np.float64)
+            self.n = int(len(s))
+            self.min, self.max = float(s[0]), float(s[-1])
+            self.mean, self.std = float(s.mean()), float(s.std())
+        else:
+            self._edges, self._counts = edges, counts.astype(np.int64)
+            self._under, self._over = int(under), int(over)
+            self.n = int(self._counts.sum()) + self._under + self._over
+            self.min, self.max = float(minimum), float(maximum)
+            self.mean = total / self.n
+            self.std = math.sqrt(max(total_sq / self.n - self.mean**2, 0.0))
+            # Cumulative counts at the fine edges, under-flow included.
+            self._cum = np.concatenate([[self._under], self._under + np.cumsum(self._counts)])
+
+    @classmethod
+    def from_scores(cls, scores: np.ndarray) -> ScoreDistribution:
+        """An exact distribution of the given scores.
+
+        Raises:
+            ConfigError: If there are no scores or some are NaN/inf.
+        """
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        if s.size == 0:
+            raise ConfigError("a score distribution needs at least one score")
+        if not np.isfinite(s).all():
+            raise ConfigError("scores contain NaN or infinite values")
+        return cls(sorted_scores=np.sort(s))
+
+    @classmethod
+    def from_histogram(cls, edges, counts, *, under, over, minimum, maximum, total, total_sq):
+        """A distribution known through a fixed-bin histogram and running moments."""
+        return cls(edges=np.asarray(edges, np.float64), counts=np.asarray(counts), under=under,
+                   over=over, minimum=minimum, maximum=maximum, total=total, total_sq=total_sq)
+
+    @property
+    def exact(self) -> bool:
+        """Whether every score is kept (quantiles are then exact)."""
+        return self._sorted is not None
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        """The sorted scores, if kept."""
+        return self._sorted
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile (0-1), linear interpolation like ``numpy.percentile``."""
+        if not 0.0 <= q <= 1.0:
+            raise ConfigError(f"quantile must be in [0, 1], not {q}")
+        if self.exact:
+            return float(np.quantile(self._sorted, q))
+        return self._value_at_count(q * self.n)
+
+    def value_at_rank(self, k: int) -> float:
+        """The k-th smallest score (1-based order statistic); +inf past n, -inf below 1."""
+        if k > self.n:
+            return math.inf
+        if k < 1:
+            return -math.inf
+        if self.exact:
+            return float(self._sorted[k - 1])
+        return self._value_at_count(k - 0.5)
+
+    def count_at_least(self, s: np.ndarray | float) -> np.ndarray:
+        """#{scores >= s} for each s."""
+        s = np.asarray(s, dtype=np.float64)
+        if self.exact:
+            return self.n - np.searchsorted(self._sorted, s, side="left")
+        below = np.interp(s, self._edges, self._cum, left=0.0, right=float(self.n - self._over))
+        below = np.where(s <= self.min, 0.0, np.where(s > self.max, float(self.n), below))
+        return np.rint(self.n - below).astype(np.int64)
+
+    def p_values(self, s: np.ndarray | float) -> np.ndarray:
+        """Conformal p-values (1 + #{s_i >= s}) / (n + 1): small = unlike normal scores."""
+        return (1.0 + self.count_at_least(s)) / (self.n + 1.0)
+
+    def percentile_rank(self, s: np.ndarray | float) -> np.ndarray:
+        """Percentage of normal scores strictly below s (0-100)."""
+        return 100.0 * (self.n - self.count_at_least(s)) / self.n
+
+    def histogram(self, bins: int = 60, value_range: tuple[float, float] | None = None):
+        """Counts for plotting: (edges, counts) over [min, max] or ``value_range``."""
+        lo, hi = value_range or (self.min, self.max)
+        if hi <= lo:
+            hi = lo + 1e-9
+        edges = np.linspace(lo, hi, bins + 1)
+        if self.exact:
+            counts, _ = np.histogram(np.clip(self._sorted, lo, hi), bins=edges)
+            return edges, counts
+        cum = np.interp(edges, self._edges, self._cum, left=0.0, right=float(self.n - self._over))
+        return edges, np.maximum(np.diff(cum), 0.0)
+
+    def _value_at_count(self, c: float) -> float:
+        """Score below which about c of the n scores lie (histogram mode)."""
+        if c <= self._under:
+            return self.min
+        if c >= self.n - self._over:
+            return self.max
+        return float(np.clip(np.interp(c, self._cum, self._edges), self.min, self.max))
+
+
+def percentile_threshold(dist: ScoreDistribution, percentile: float) -> float:
+    """The seed's threshold: the P-th percentile of the normal scores."""
+    if not 0.0 < percentile < 100.0:
+        raise ConfigError(f"percentile must be between 0 and 100, not {percentile}")
+    return dist.quantile(percentile / 100.0)
+
+
+def conformal_threshold(dist: ScoreDistribution, alpha: float) -> float:
+    """Rank ceil((n+1)(1-alpha)) of n calibration scores; +inf if n is too small for alpha."""
+    _check_alpha(alpha)
+    return dist.value_at_rank(math.ceil((dist.n + 1) * (1.0 - alpha)))
+
+
+def quantile_interval(dist: ScoreDistribution, q: float, confidence: float = 0.95):
+    """Distribution-free confidence interval of the q-quantile from order statistics.
+
+    Ranks n*q -/+ z*sqrt(n*q*(1-q)) (normal approximation to the binomial), read off the
+    sorted scores (or the histogram).
+    """
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    half = z * math.sqrt(dist.n * q * (1.0 - q))
+    lo = max(1, math.floor(dist.n * q - half))
+    hi = min(dist.n, math.ceil(dist.n * q + half) + 1)
+    return dist.value_at_rank(lo), dist.value_at_rank(hi)
+
+
+@dataclass
+class Calibration:
+    """A threshold rule over a distribution of normal scores.
+
+    Attributes:
+        source: ``"holdout"`` (conformal) or ``"monte-carlo"`` (percentile).
+        distribution: The normal scores.
+    """
+
+    source: str
+    distribution: ScoreDistribution
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ConfigError(f"calibration must be one of {', '.join(SOURCES)}")
+
+    def threshold(self, alpha: float) -> float:
+        """Score above which an image is called an anomaly at false-alarm level alpha."""
+        _check_alpha(alpha)
+        if self.source == "holdout":
+            return conformal_threshold(self.distribution, alpha)
+        return percentile_threshold(self.distribution, 100.0 * (1.0 - alpha))
+
+    def interval(self, alpha: float, confidence: float = 0.95) -> tuple[float, float]:
+        """Confidence interval of the threshold (order statistics)."""
+        return quantile_interval(self.distribution, 1.0 - alpha, confidence)
+
+    def p_values(self, scores: np.ndarray) -> np.ndarray:
+        """p-values of scores against the normal scores."""
+        return self.distribution.p_values(scores)
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"alpha (false-alarm rate) must be between 0 and 1, not {alpha}")

@@ -1,0 +1,126 @@
+"""Training settings as one frozen, validated dataclass.
+
+The same object is written into every model's card, so a model always says how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganmc.errors import ConfigError
+
+ARCHS = ("dcgan", "mlp")
+#: Latent size of each preset when none is given: the seed notebook's MLP used 100.
+DEFAULT_LATENT = {"dcgan": 64, "mlp": 100}
+MAX_EPOCHS = 1000
+MAX_BATCH = 8192
+
+
+def parse_digits(text: str | None) -> tuple[int, ...]:
+    """Parse a digit selection such as ``"0,1,2"``, ``"3"``, ``"0-4"`` or ``"all"``.
+
+    Args:
+        text: The selection; ``None``, ``""`` or ``"all"`` mean all ten digits.
+
+    Returns:
+        The sorted, de-duplicated digits.
+
+    Raises:
+        ConfigError: If a part is not a digit 0-9 or a range of them.
+    """
+    if text is None or text.strip().lower() in ("", "all"):
+        return tuple(range(10))
+    digits: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                lo, hi = (int(p) for p in part.split("-", 1))
+                chosen = range(lo, hi + 1)
+            else:
+                chosen = range(int(part), int(part) + 1)
+        except ValueError:
+            raise ConfigError(f"digits: {part!r} is not a digit 0-9 or a range like 0-4") from None
+        if not chosen or min(chosen) < 0 or max(chosen) > 9:
+            raise ConfigError(f"digits: {part!r} is outside 0-9")
+        digits.update(chosen)
+    return tuple(sorted(digits))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train a model.
+
+    Attributes:
+        arch: ``"dcgan"`` (small convolutional GAN, the default) or ``"mlp"`` (the seed
+            notebook's architecture, kept for comparison).
+        digits: The digits treated as normal.
+        epochs: Passes over the normal training images for the GAN.
+        encoder_epochs: Passes for the f-AnoGAN encoder, trained after the GAN with G and D
+            frozen; 0 skips the encoder (then only the ``discriminator`` scorer exists).
+        batch_size: Images per training step.
+        latent_dim: Size of the latent vector z; ``None`` takes the preset's default.
+        learning_rate: Adam's step size for both networks.
+        beta_1: Adam's first-moment decay (0.5 is the DCGAN recipe).
+        kappa: Weight of the discriminator-feature residual in the f-AnoGAN score.
+        calibration_fraction: Share of the normal training images held out (never trained
+            on) to calibrate the threshold conformally.
+        seed: Seed of every random draw; the same seed gives the same model on one machine.
+    """
+
+    arch: str = "dcgan"
+    digits: tuple[int, ...] = tuple(range(10))
+    epochs: int = 10
+    encoder_epochs: int | None = None
+    batch_size: int = 128
+    latent_dim: int | None = None
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    kappa: float = 1.0
+    calibration_fraction: float = 0.1
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        digits = tuple(sorted(set(int(d) for d in self.digits)))
+        if not digits or digits[0] < 0 or digits[-1] > 9:
+            raise ConfigError("digits must be a non-empty selection of 0-9")
+        object.__setattr__(self, "digits", digits)
+        if self.latent_dim is None:
+            object.__setattr__(self, "latent_dim", DEFAULT_LATENT[self.arch])
+        if self.encoder_epochs is None:
+            object.__setattr__(self, "encoder_epochs", self.epochs)
+        _check_range("epochs", self.epochs, 1, MAX_EPOCHS)
+        _check_range("encoder_epochs", self.encoder_epochs, 0, MAX_EPOCHS)
+        _check_range("batch_size", self.batch_size, 2, MAX_BATCH)
+        _check_range("latent_dim", self.latent_dim, 2, 512)
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ConfigError("learning_rate must be between 0 and 1")
+        if not 0.0 <= self.calibration_fraction < 0.9:
+            raise ConfigError("calibration_fraction must be in [0, 0.9)")
+        if self.kappa < 0:
+            raise ConfigError("kappa must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as JSON-ready values."""
+        d = dataclasses.asdict(self)
+        d["digits"] = list(self.digits)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Rebuild settings from :meth:`to_dict` output, ignoring unknown keys."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        if "digits" in kwargs:
+            kwargs["digits"] = tuple(kwargs["digits"])
+        return cls(**kwargs)
+
+
+def _check_range(name: str, value: int, lo: int, hi: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be a whole number from {lo} to {hi}, not {value!r}")

@@ -1,0 +1,375 @@
+"""The detector: train, score, simulate, calibrate, judge, save and load, in one object.
+
+It follows the scikit-learn / PyOD contract: settings are keyword arguments, :meth:`fit`
+returns ``self``, fitted attributes end in ``_``, :meth:`score_samples` and
+:meth:`decision_function` are higher for more anomalous images, and :meth:`predict` gives
+1 for an anomaly and 0 for a normal image.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import platform
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganmc import __version__, io, scoring
+from ganmc.calibration import Calibration, ScoreDistribution
+from ganmc.config import TrainConfig
+from ganmc.data import ASSETS_DIR, as_images
+from ganmc.errors import ConfigError, DataError, ModelError
+from ganmc.montecarlo import MonteCarloResult, simulate
+from ganmc.preprocess import from_model_output, to_model_input
+from ganmc.train import TrainProgress, fit_networks
+from ganmc.verdict import Verdict, judge
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = ASSETS_DIR / "model"
+SCORE_BATCH = 1024
+_IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
+
+
+class Detector:
+    """A GAN anomaly detector for 28x28 images.
+
+    Args:
+        arch, digits, epochs, encoder_epochs, batch_size, latent_dim, learning_rate, beta_1, kappa,
+            calibration_fraction, seed: Training settings, see :class:`ganmc.TrainConfig`.
+        scorer: ``"fanogan"``, ``"discriminator"`` or ``"auto"`` (fanogan when the model has
+            an encoder).
+        calibration: ``"holdout"`` (conformal, on real normal images never trained on),
+            ``"monte-carlo"`` (percentile of generated images' scores) or ``"auto"``
+            (holdout when a calibration set exists).
+        alpha: Nominal false-alarm rate; the threshold is the (1 - alpha) level.
+        mc_samples: Monte Carlo samples simulated at the end of :meth:`fit`.
+    """
+
+    def __init__(self, *, arch: str = "dcgan", digits: tuple[int, ...] | None = None,
+                 epochs: int = 10, encoder_epochs: int | None = None, batch_size: int = 128,
+                 latent_dim: int | None = None, learning_rate: float = 2e-4, beta_1: float = 0.5,
+                 kappa: float = 1.0,
+                 calibration_fraction: float = 0.1, seed: int = 0, scorer: str = "auto",
+                 calibration: str = "auto", alpha: float = 0.05, mc_samples: int = 20_000):
+        self.config = TrainConfig(
+            arch=arch, digits=tuple(range(10)) if digits is None else tuple(digits),
+            epochs=epochs, encoder_epochs=encoder_epochs, batch_size=batch_size,
+            latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
+            calibration_fraction=calibration_fraction, seed=seed)
+        self.scorer = scorer
+        self.calibration = calibration
+        self.alpha = alpha
+        self.mc_samples = mc_samples
+        self.networks_: scoring.Networks | None = None
+        self.holdout_scores_: dict[str, np.ndarray] = {}
+        self.monte_carlo_: dict[str, MonteCarloResult] = {}
+        self.metadata_: dict[str, Any] = {}
+        self.path_: Path | None = None
+        self._score_fns: dict[str, Any] = {}
+        self._sample_fns: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ training
+    def fit(self, x: np.ndarray, *, data_source: str = "array",
+            progress: Callable[[TrainProgress], None] | None = None,
+            stop_event: threading.Event | None = None, checkpoint: Path | str | None = None,
+            resume: bool = False) -> Detector:
+        """Train on normal images, then calibrate on the held-out share of them.
+
+        Args:
+            x: Normal images, uint8 (N, 28, 28) (or anything :func:`ganmc.data.as_images`
+                accepts).
+            data_source: Where ``x`` came from, for the model card.
+            progress: Called with :class:`ganmc.train.TrainProgress` reports.
+            stop_event: Set it to stop training early; the model is still usable.
+            checkpoint: Folder for per-epoch checkpoints.
+            resume: Go on from ``checkpoint``.
+
+        Returns:
+            self
+        """
+        x = as_images(x, "training images")
+        train, holdout = self._split(x)
+        result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
+                              checkpoint=checkpoint, resume=resume)
+        self._attach(scoring.Networks(result.generator, result.discriminator, result.encoder))
+        self.metadata_ = {
+            "data_source": data_source, "n_train": int(len(train)),
+            "n_calibration": int(len(holdout)), "device": result.device,
+            "train_seconds": round(result.seconds, 2),
+            "train_images_per_s": round(result.images_per_s, 1),
+            "epochs_done": result.epochs_done, "stopped_early": result.stopped,
+            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": {"ganmc": __version__, "tensorflow": tf.__version__,
+                         "keras": keras.__version__, "numpy": np.__version__,
+                         "python": platform.python_version()},
+            "history": result.history,
+        }
+        if len(holdout):
+            self.calibrate(holdout)
+        if self.mc_samples:
+            for name in self.scorers_:
+                self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
+        return self
+
+    def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n_cal = int(round(self.config.calibration_fraction * len(x)))
+        if len(x) - n_cal < 2:
+            raise DataError(f"{len(x)} normal images are too few to train on")
+        order = np.random.default_rng(self.config.seed).permutation(len(x))
+        return x[order[n_cal:]], x[order[:n_cal]]
+
+    def calibrate(self, x_normal: np.ndarray) -> Detector:
+        """Score real normal images never trained on, for the conformal ``holdout`` threshold.
+
+        Returns:
+            self
+        """
+        x_normal = as_images(x_normal, "calibration images")
+        self.holdout_scores_ = {name: np.sort(self.score_samples(x_normal, scorer=name))
+                                for name in self.scorers_}
+        return self
+
+    def _attach(self, networks: scoring.Networks) -> None:
+        self.networks_ = networks
+        self._score_fns.clear()
+        self._sample_fns.clear()
+
+    # ------------------------------------------------------------------ settings
+    def _check_fitted(self) -> scoring.Networks:
+        if self.networks_ is None:
+            raise ModelError("this detector is not trained yet: call fit() or load a model")
+        return self.networks_
+
+    @property
+    def scorers_(self) -> tuple[str, ...]:
+        """Scorers this model supports."""
+        return scoring.available(self._check_fitted())
+
+    @property
+    def scorer_(self) -> str:
+        """The scorer in use (``auto`` resolved)."""
+        if self.scorer == "auto":
+            return self.scorers_[0]
+        if self.scorer not in self.scorers_:
+            raise ConfigError(f"scorer {self.scorer!r} is not available for this model "
+                              f"(available: {', '.join(self.scorers_)})")
+        return self.scorer
+
+    @property
+    def calibration_(self) -> Calibration:
+        """The calibration in use for the current scorer."""
+        name = self.scorer_
+        source = self.calibration
+        if source == "auto":
+            source = "holdout" if name in self.holdout_scores_ else "monte-carlo"
+        if source == "holdout":
+            if name not in self.holdout_scores_:
+                raise ConfigError("this model has no hold-out calibration set; use monte-carlo")
+            return Calibration("holdout", ScoreDistribution.from_scores(self.holdout_scores_[name]))
+        if source == "monte-carlo":
+            if name not in self.monte_carlo_:
+                self.run_monte_carlo(self.mc_samples or 20_000, seed=self.config.seed)
+            return self.monte_carlo_[name].calibration()
+        raise ConfigError(f"calibration must be holdout, monte-carlo or auto, not {source!r}")
+
+    @property
+    def threshold_(self) -> float:
+        """Scores above this are anomalies, at the current scorer, calibration and alpha."""
+        return self.calibration_.threshold(self.alpha)
+
+    # ------------------------------------------------------------------ scoring
+    def _score_fn(self, name: str):
+        if name not in self._score_fns:
+            nets, kappa = self._check_fitted(), self.config.kappa
+
+            @tf.function(input_signature=[_IMAGES], reduce_retracing=True)
+            def fn(x):
+                return scoring.score_graph(name, nets, x, kappa)
+
+            self._score_fns[name] = fn
+        return self._score_fns[name]
+
+    def score_samples(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
+        """Anomaly scores, higher = more anomalous.
+
+        Args:
+            x: uint8 MNIST-format images (N, 28, 28) (or as :func:`ganmc.data.as_images`).
+            scorer: Override the current scorer.
+
+        Returns:
+            float64 (N,).
+        """
+        name = scorer or self.scorer_
+        if name not in self.scorers_:
+            raise ConfigError(f"scorer {name!r} is not available (have {', '.join(self.scorers_)})")
+        x = to_model_input(as_images(x, "images"))
+        fn = self._score_fn(name)
+        out = [fn(tf.constant(x[i:i + SCORE_BATCH])).numpy() for i in range(0, len(x), SCORE_BATCH)]
+        scores = np.concatenate(out).astype(np.float64)
+        if not np.isfinite(scores).all():
+            raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
+        return scores
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """Score minus threshold: positive = anomaly."""
+        return self.score_samples(x) - self.threshold_
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """1 for an anomaly, 0 for a normal image (PyOD's convention)."""
+        return (self.score_samples(x) > self.threshold_).astype(np.int64)
+
+    def verdicts(self, x: np.ndarray) -> list[Verdict]:
+        """Score, p-value, percentile rank and NORMAL/ANOMALY for each image."""
+        return judge(self.score_samples(x), self.calibration_, self.alpha)
+
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        """G(E(x)) as uint8 images (needs an encoder): what the model thinks x should be."""
+        nets = self._check_fitted()
+        if nets.encoder is None:
+            raise ConfigError("reconstruction needs an encoder; this model has none")
+        x = to_model_input(as_images(x, "images"))
+        return from_model_output(nets.generator(nets.encoder(x, training=False), training=False))
+
+    def generate(self, n: int, seed: int = 0) -> np.ndarray:
+        """n generated images, uint8 (n, 28, 28)."""
+        nets = self._check_fitted()
+        z = tf.random.stateless_normal([n, self.config.latent_dim], seed=[seed, 0])
+        return from_model_output(nets.generator(z, training=False))
+
+    # ------------------------------------------------------------------ Monte Carlo
+    def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None
+                      ) -> np.ndarray:
+        """Generate n images from latent batch (seed, index) and score them, in one graph."""
+        name = scorer or self.scorer_
+        if name not in self._sample_fns:
+            nets, kappa, latent = self._check_fitted(), self.config.kappa, self.config.latent_dim
+
+            @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
+                                          tf.TensorSpec([2], tf.int32)])
+            def fn(m, seed_pair):
+                z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
+                return scoring.score_graph(name, nets, nets.generator(z, training=False), kappa)
+
+            self._sample_fns[name] = fn
+        return self._sample_fns[name](tf.constant(n, tf.int32),
+                                      tf.constant([seed, index], tf.int32)).numpy()
+
+    def run_monte_carlo(self, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
+                        scorer: str | None = None,
+                        progress: Callable[[MonteCarloResult], None] | None = None
+                        ) -> MonteCarloResult:
+        """Simulate n_samples generated images and keep the result for this scorer."""
+        name = scorer or self.scorer_
+        result = simulate(self, n_samples, seed=seed, batch_size=batch_size, scorer=name,
+                          progress=progress)
+        self.monte_carlo_[name] = result
+        return result
+
+    def monte_carlo_false_alarm(self, alpha: float | None = None) -> float | None:
+        """False-alarm rate of the Monte Carlo threshold measured on the hold-out normals."""
+        name, alpha = self.scorer_, self.alpha if alpha is None else alpha
+        if name not in self.holdout_scores_ or name not in self.monte_carlo_:
+            return None
+        t = self.monte_carlo_[name].calibration().threshold(alpha)
+        return float(np.mean(self.holdout_scores_[name] > t))
+
+    # ------------------------------------------------------------------ persistence
+    def card(self) -> dict[str, Any]:
+        """The model card: settings, training metadata and calibration summary."""
+        calib = {}
+        for name in self.scorers_:
+            entry: dict[str, Any] = {}
+            if name in self.holdout_scores_:
+                c = Calibration("holdout", ScoreDistribution.from_scores(self.holdout_scores_[name]))
+                entry["holdout"] = {"n": c.distribution.n, "threshold": c.threshold(self.alpha)}
+            if name in self.monte_carlo_:
+                r = self.monte_carlo_[name]
+                entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
+                                        "threshold": r.threshold(100 * (1 - self.alpha)),
+                                        "samples_per_s": round(r.samples_per_s, 1)}
+            calib[name] = entry
+        return {"config": self.config.to_dict(), "metadata": self.metadata_,
+                "scorers": list(self.scorers_), "scorer": self.scorer,
+                "calibration": self.calibration, "alpha": self.alpha, "calibration_summary": calib}
+
+    def save(self, path: Path | str) -> Path:
+        """Write the model folder atomically (see :mod:`ganmc.io`)."""
+        nets = self._check_fitted()
+        networks = {"generator": nets.generator, "discriminator": nets.discriminator}
+        if nets.encoder is not None:
+            networks["encoder"] = nets.encoder
+        arrays = {f"holdout/{k}": v for k, v in self.holdout_scores_.items()}
+        for k, r in self.monte_carlo_.items():
+            if r.distribution.exact:
+                arrays[f"montecarlo/{k}"] = r.distribution.scores
+        self.path_ = io.save_bundle(path, card=self.card(), networks=networks, arrays=arrays)
+        return self.path_
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> Detector:
+        """Load a model folder (the shipped default when ``path`` is None) and warm it up."""
+        path = Path(path) if path is not None else DEFAULT_MODEL
+        bundle = io.load_bundle(path)
+        card = bundle.card
+        try:
+            cfg = TrainConfig.from_dict(card["config"])
+            det = cls(**{k: v for k, v in cfg.to_dict().items() if k != "extra"},
+                      scorer=card.get("scorer", "auto"),
+                      calibration=card.get("calibration", "auto"),
+                      alpha=float(card.get("alpha", 0.05)), mc_samples=0)
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
+            raise ModelError(f"{path}: bad model card ({exc})") from None
+        try:
+            nets = scoring.Networks(bundle.networks["generator"],
+                                    bundle.networks["discriminator"], bundle.networks.get("encoder"))
+        except (ValueError, KeyError) as exc:  # no "features" layer: not one of our networks
+            raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
+        _check_shapes(path, nets, cfg.latent_dim)
+        det._attach(nets)
+        det.metadata_ = card.get("metadata", {})
+        det.path_ = path
+        summary = card.get("calibration_summary", {})
+        for key, arr in bundle.arrays.items():
+            kind, _, name = key.partition("/")
+            if name not in det.scorers_:
+                continue
+            if kind == "holdout":
+                det.holdout_scores_[name] = np.sort(arr.astype(np.float64))
+            elif kind == "montecarlo":
+                info = summary.get(name, {}).get("monte_carlo", {})
+                rate = float(info.get("samples_per_s") or 0.0)
+                det.monte_carlo_[name] = MonteCarloResult(
+                    len(arr), len(arr), int(info.get("seed", 0)), name,
+                    len(arr) / rate if rate else 0.0, ScoreDistribution.from_scores(arr))
+        det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict
+        return det
+
+
+def load_model(path: Path | str | None = None) -> Detector:
+    """Load a model folder; ``None`` loads the pretrained model shipped under ``assets/``."""
+    return Detector.load(path)
+
+
+def _check_shapes(path: Path, nets: scoring.Networks, latent_dim: int) -> None:
+    def shape(t):
+        return tuple(t.shape[1:])
+
+    problems = []
+    if shape(nets.generator.inputs[0]) != (latent_dim,):
+        problems.append(f"generator takes {shape(nets.generator.inputs[0])}, card says "
+                        f"({latent_dim},)")
+    if shape(nets.generator.outputs[0]) != (28, 28, 1):
+        problems.append(f"generator makes {shape(nets.generator.outputs[0])}")
+    if shape(nets.discriminator.inputs[0]) != (28, 28, 1):
+        problems.append(f"discriminator takes {shape(nets.discriminator.inputs[0])}")
+    if nets.encoder is not None and shape(nets.encoder.outputs[0]) != (latent_dim,):
+        problems.append(f"encoder makes {shape(nets.encoder.outputs[0])}")
+    if problems:
+        raise ModelError(f"{path}: networks do not fit together: {'; '.join(problems)}")

@@ -1,0 +1,30 @@
+"""Exceptions that carry a message meant for the user.
+
+Every error a user can cause (bad files, bad settings, a foreign model folder) is raised as a
+:class:`GanmcError` subclass with a one-line message; the CLI prints that line and exits non-zero,
+and the dashboard shows it in the page. Anything else is a bug.
+"""
+
+
+class GanmcError(Exception):
+    """Base class of every error caused by input rather than by a bug."""
+
+
+class ImageError(GanmcError):
+    """An image could not be read or holds nothing to score (e.g. a blank canvas)."""
+
+
+class DataError(GanmcError):
+    """A data source (npz, IDX, folder) is missing, unreadable or of the wrong shape."""
+
+
+class ModelError(GanmcError):
+    """A model folder is missing, corrupt, foreign, or of an unsupported format version."""
+
+
+class ConfigError(GanmcError):
+    """A setting is out of its allowed range."""
+
+
+class TrainingError(GanmcError):
+    """Training could not go on (e.g. the losses became NaN); the last checkpoint is kept."""

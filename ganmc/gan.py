@@ -1,0 +1,129 @@
+"""The two training models, in the keras-io custom ``train_step`` pattern.
+
+:class:`GAN` trains G and D against each other (non-saturating loss, logits).
+:class:`EncoderTrainer` then trains E with G and D frozen, the f-AnoGAN "izi_f" recipe:
+minimise ||x - G(E(x))||^2 + kappa * ||f(x) - f(G(E(x)))||^2 over real images x.
+Every random draw goes through a ``keras.random.SeedGenerator``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from ganmc.networks import feature_model
+
+
+class GAN(keras.Model):
+    """Generator and discriminator trained adversarially.
+
+    Args:
+        generator: G, z -> image.
+        discriminator: D, image -> logit.
+        latent_dim: Size of z.
+        seed: Seed of the latent draws.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer,
+                g_optimizer: keras.optimizers.Optimizer, **kwargs) -> None:
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
+                self.d_fake_tracker]
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def train_step(self, real_images):
+        batch = ops.shape(real_images)[0]
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        fake_images = self.generator(z, training=True)
+
+        # Discriminator: real -> 1, fake -> 0.
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real_images, training=True)
+            fake_logits = self.discriminator(fake_images, training=True)
+            d_loss = self.loss_fn(ops.ones_like(real_logits), real_logits) + self.loss_fn(
+                ops.zeros_like(fake_logits), fake_logits)
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+
+        # Generator: make D call fresh fakes real (non-saturating loss).
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        with tf.GradientTape() as tape:
+            logits = self.discriminator(self.generator(z, training=True), training=True)
+            g_loss = self.loss_fn(ops.ones_like(logits), logits)
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
+        self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
+        return {m.name: m.result() for m in self.metrics}
+
+
+class EncoderTrainer(keras.Model):
+    """Trains the encoder E so that G(E(x)) reproduces x, with G and D frozen (izi_f).
+
+    Args:
+        encoder: E, image -> z (trained).
+        generator: G (frozen).
+        discriminator: D (frozen); its ``features`` layer gives f.
+        kappa: Weight of the feature residual.
+    """
+
+    def __init__(self, encoder: keras.Model, generator: keras.Model,
+                 discriminator: keras.Model, kappa: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.generator = generator
+        self.features = feature_model(discriminator)
+        self.kappa = kappa
+
+    def compile(self, optimizer: keras.optimizers.Optimizer, **kwargs) -> None:
+        super().compile(**kwargs)
+        self.e_optimizer = optimizer
+        self.loss_tracker = keras.metrics.Mean(name="e_loss")
+        self.pixel_tracker = keras.metrics.Mean(name="pixel_loss")
+        self.feature_tracker = keras.metrics.Mean(name="feature_loss")
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [self.loss_tracker, self.pixel_tracker, self.feature_tracker]
+
+    def call(self, x, training=False):
+        return self.generator(self.encoder(x, training=training), training=False)
+
+    def train_step(self, images):
+        with tf.GradientTape() as tape:
+            recon = self.generator(self.encoder(images, training=True), training=False)
+            f_real, _ = self.features(images, training=False)
+            f_recon, _ = self.features(recon, training=False)
+            pixel = ops.mean(ops.square(images - recon))
+            feature = ops.mean(ops.square(f_real - f_recon))
+            loss = pixel + self.kappa * feature
+        grads = tape.gradient(loss, self.encoder.trainable_weights)
+        self.e_optimizer.apply_gradients(zip(grads, self.encoder.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        self.pixel_tracker.update_state(pixel)
+        self.feature_tracker.update_state(feature)
+        return {m.name: m.result() for m in self.metrics}

@@ -1,0 +1,186 @@
+"""Monte Carlo estimate of the score distribution of normal instances.
+
+Draw N latent vectors, generate N synthetic images with the trained generator, score each,
+and collect the scores; the threshold is a percentile of them. Scores stream in batches into
+a fixed-bin histogram (memory independent of N) and, up to ``keep_limit`` samples, into an
+exact list; each batch yields a partial result so a UI can draw the histogram as it grows.
+Changing the percentile afterwards needs no new simulation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ganmc.calibration import Calibration, ScoreDistribution, percentile_threshold, quantile_interval
+from ganmc.errors import ConfigError
+
+MAX_SAMPLES = 100_000_000
+#: Up to this many samples every score is kept, so quantiles are exact (8 bytes each).
+KEEP_LIMIT = 2_000_000
+FINE_BINS = 4096
+
+
+class Sampler(Protocol):
+    """Anything that can generate and score a batch: a :class:`ganmc.Detector`."""
+
+    def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None
+                      ) -> np.ndarray: ...
+
+
+class StreamingHistogram:
+    """Fixed-bin histogram plus running moments, fed batch by batch.
+
+    The bin range is set from the first batch, widened generously (scores of later batches
+    outside it are counted as under/over-flow and still enter min, max, mean and std).
+    """
+
+    def __init__(self, bins: int = FINE_BINS):
+        self.bins = bins
+        self.edges: np.ndarray | None = None
+        self.counts = np.zeros(bins, np.int64)
+        self.under = self.over = self.n = 0
+        self.total = self.total_sq = 0.0
+        self.min, self.max = math.inf, -math.inf
+
+    def add(self, scores: np.ndarray) -> None:
+        s = np.asarray(scores, np.float64)
+        if self.edges is None:
+            lo, hi = float(s.min()), float(s.max())
+            span = max(hi - lo, 1e-6)
+            self.edges = np.linspace(lo - 0.5 * span, hi + 1.0 * span, self.bins + 1)
+        idx = np.searchsorted(self.edges, s, side="right") - 1
+        self.under += int((idx < 0).sum())
+        self.over += int((idx >= self.bins).sum())
+        inside = idx[(idx >= 0) & (idx < self.bins)]
+        self.counts += np.bincount(inside, minlength=self.bins)
+        self.n += s.size
+        self.total += float(s.sum())
+        self.total_sq += float(np.square(s).sum())
+        self.min, self.max = min(self.min, float(s.min())), max(self.max, float(s.max()))
+
+    def distribution(self) -> ScoreDistribution:
+        return ScoreDistribution.from_histogram(
+            self.edges, self.counts, under=self.under, over=self.over, minimum=self.min,
+            maximum=self.max, total=self.total, total_sq=self.total_sq)
+
+
+@dataclass
+class MonteCarloResult:
+    """Scores of generated images and what follows from them.
+
+    Attributes:
+        n: Samples simulated so far.
+        n_target: Samples asked for.
+        seed: Seed of the latent draws.
+        scorer: Scorer used.
+        seconds: Time spent.
+        distribution: The scores (exact up to the keep limit, else a histogram).
+        done: Whether all samples are in.
+    """
+
+    n: int
+    n_target: int
+    seed: int
+    scorer: str
+    seconds: float
+    distribution: ScoreDistribution
+    done: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.n / self.seconds if self.seconds > 0 else 0.0
+
+    def calibration(self) -> Calibration:
+        """This result as a ``monte-carlo`` calibration."""
+        return Calibration("monte-carlo", self.distribution)
+
+    def threshold(self, percentile: float) -> float:
+        """The P-th percentile of the simulated scores."""
+        return percentile_threshold(self.distribution, percentile)
+
+    def threshold_interval(self, percentile: float, confidence: float = 0.95):
+        """Order-statistic confidence interval of that percentile."""
+        return quantile_interval(self.distribution, percentile / 100.0, confidence)
+
+    def summary(self, percentile: float) -> dict:
+        """Threshold, its interval, mean, std, min, max and a plain-words reading."""
+        t = self.threshold(percentile)
+        lo, hi = self.threshold_interval(percentile)
+        d = self.distribution
+        return {
+            "samples": self.n, "scorer": self.scorer, "seed": self.seed,
+            "percentile": percentile, "threshold": t, "threshold_ci95": [lo, hi],
+            "mean": d.mean, "std": d.std, "min": d.min, "max": d.max,
+            "exact": d.exact, "seconds": self.seconds, "samples_per_s": self.samples_per_s,
+            "interpretation": interpret(t, percentile, self.n),
+        }
+
+
+def interpret(threshold: float, percentile: float, n: int) -> str:
+    """Say in plain words what the threshold means."""
+    return (f"Of {n:,} images drawn from the trained generator (stand-ins for normal digits), "
+            f"{percentile:g}% score at or below {threshold:.4g}. An image scoring above "
+            f"{threshold:.4g} is called an ANOMALY; at or below, NORMAL. If generated images "
+            f"were exactly like real normal ones, about {100 - percentile:g}% of normal images "
+            f"would be flagged by mistake.")
+
+
+def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
+                  scorer: str | None = None, keep_limit: int = KEEP_LIMIT
+                  ) -> Iterator[MonteCarloResult]:
+    """Simulate in batches, yielding the partial result after each batch.
+
+    Args:
+        sampler: Generates and scores a batch (a :class:`ganmc.Detector`).
+        n_samples: Total number of generated images.
+        seed: Seed; batch i uses the stateless seed (seed, i), so results do not depend on
+            how the run is split into calls.
+        batch_size: Images per batch.
+        scorer: Scorer name; ``None`` takes the sampler's current one.
+        keep_limit: Keep every score (exact quantiles) while n <= this.
+
+    Yields:
+        :class:`MonteCarloResult` after each batch; the last has ``done=True``.
+    """
+    if not 1 <= n_samples <= MAX_SAMPLES:
+        raise ConfigError(f"samples must be from 1 to {MAX_SAMPLES:,}, not {n_samples:,}")
+    if batch_size < 1:
+        raise ConfigError("batch_size must be at least 1")
+    hist = StreamingHistogram()
+    kept: list[np.ndarray] | None = [] if n_samples <= keep_limit else None
+    start = time.perf_counter()
+    done = index = 0
+    name = scorer or getattr(sampler, "scorer", "unknown")
+    while done < n_samples:
+        m = min(batch_size, n_samples - done)
+        scores = np.asarray(sampler.sample_scores(m, seed, index, scorer), np.float64)
+        if not np.isfinite(scores).all():
+            raise ConfigError("the generator produced images with NaN scores; retrain the model")
+        hist.add(scores)
+        if kept is not None:
+            kept.append(scores)
+        done += m
+        index += 1
+        dist = (ScoreDistribution.from_scores(np.concatenate(kept)) if kept is not None
+                and (done == n_samples or done <= 200_000) else hist.distribution())
+        yield MonteCarloResult(done, n_samples, seed, name, time.perf_counter() - start, dist,
+                               done=done == n_samples)
+
+
+def simulate(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
+             scorer: str | None = None, keep_limit: int = KEEP_LIMIT,
+             progress: Callable[[MonteCarloResult], None] | None = None) -> MonteCarloResult:
+    """Run a whole simulation; ``progress`` sees each partial result. See :func:`simulate_iter`."""
+    result = None
+    for result in simulate_iter(sampler, n_samples, seed=seed, batch_size=batch_size,
+                                scorer=scorer, keep_limit=keep_limit):
+        if progress is not None:
+            progress(result)
+    return result

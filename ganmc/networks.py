@@ -1,0 +1,83 @@
+"""The networks of each preset: generator G, discriminator D and encoder E.
+
+The ``dcgan`` preset is sized for a 2-core CPU (about 0.25 M parameters in G, 37 k in D):
+on MNIST a small DCGAN learns the digits well, and its transposed convolutions dominate
+the cost of every training step and Monte Carlo sample. Only the maths lives here; training is in :mod:`ganmc.gan`. Images are float32
+(N, 28, 28, 1) in [-1, 1]; D outputs a logit (higher = more "real"); the layer named
+``features`` is the discriminator feature layer that f-AnoGAN compares.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from ganmc.errors import ConfigError
+
+IMAGE_SHAPE = (28, 28, 1)
+FEATURES = "features"
+
+
+def build_generator(arch: str, latent_dim: int) -> keras.Model:
+    """G: z (latent_dim,) -> image (28, 28, 1) in [-1, 1]."""
+    z = keras.Input((latent_dim,), name="z")
+    if arch == "mlp":  # the seed notebook's generator: 100 -> 128 -> 256 -> 512 -> 784, tanh
+        h = z
+        for units in (128, 256, 512):
+            h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
+        h = layers.Dense(784, activation="tanh")(h)
+        out = layers.Reshape(IMAGE_SHAPE)(h)
+    elif arch == "dcgan":
+        h = layers.Dense(7 * 7 * 64, use_bias=False)(z)
+        h = layers.LeakyReLU(0.2)(layers.BatchNormalization(momentum=0.9)(h))
+        h = layers.Reshape((7, 7, 64))(h)
+        h = layers.Conv2DTranspose(32, 4, strides=2, padding="same", use_bias=False)(h)
+        h = layers.LeakyReLU(0.2)(layers.BatchNormalization(momentum=0.9)(h))
+        out = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh")(h)
+    else:
+        raise ConfigError(f"unknown arch {arch!r}")
+    return keras.Model(z, out, name="generator")
+
+
+def build_discriminator(arch: str) -> keras.Model:
+    """D: image -> logit (higher = judged more real); the ``features`` layer feeds f-AnoGAN."""
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    if arch == "mlp":  # the seed notebook's discriminator: 784 -> 512 -> 256 -> 128 -> 1
+        h = layers.Flatten()(x)
+        for units in (512, 256):
+            h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
+        h = layers.LeakyReLU(0.2, name=FEATURES)(layers.Dense(128)(h))
+    elif arch == "dcgan":
+        h = layers.LeakyReLU(0.2)(layers.Conv2D(32, 4, strides=2, padding="same")(x))
+        h = layers.LeakyReLU(0.2)(layers.Conv2D(64, 4, strides=2, padding="same")(h))
+        h = layers.Flatten(name=FEATURES)(h)
+    else:
+        raise ConfigError(f"unknown arch {arch!r}")
+    logit = layers.Dense(1, name="logit")(h)
+    return keras.Model(x, logit, name="discriminator")
+
+
+def build_encoder(arch: str, latent_dim: int) -> keras.Model:
+    """E: image -> z, trained so that G(E(x)) reconstructs x (f-AnoGAN)."""
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    if arch == "mlp":
+        h = layers.Flatten()(x)
+        for units in (512, 256):
+            h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
+    elif arch == "dcgan":
+        h = layers.LeakyReLU(0.2)(layers.Conv2D(32, 4, strides=2, padding="same")(x))
+        h = layers.LeakyReLU(0.2)(layers.Conv2D(64, 4, strides=2, padding="same")(h))
+        h = layers.Flatten()(h)
+    else:
+        raise ConfigError(f"unknown arch {arch!r}")
+    z = layers.Dense(latent_dim, name="z")(h)
+    return keras.Model(x, z, name="encoder")
+
+
+def feature_model(discriminator: keras.Model) -> keras.Model:
+    """D as image -> (features, logit): one pass gives both."""
+    return keras.Model(
+        discriminator.inputs,
+        [discriminator.get_layer(FEATURES).output, discriminator.outputs[0]],
+        name="discriminator_features",
+    )

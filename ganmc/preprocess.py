@@ -1,0 +1,173 @@
+"""Any picture of a digit -> the 28x28 MNIST format the models were trained on.
+
+MNIST was made by fitting each digit's bounding box into 20x20 pixels (keeping the aspect
+ratio, anti-aliased) and placing it in a 28x28 field so that its centre of mass is at the
+centre. Doing the same to user input matters: a model trained on centred, white-on-black
+digits finds an off-centre or inverted digit anomalous, rightly.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ganmc.errors import ImageError
+
+#: Largest picture accepted, in pixels (width x height); larger ones are refused unread.
+MAX_PIXELS = 40_000_000
+#: Images larger than this on a side are shrunk before processing (nothing is lost at 28x28).
+_WORK_SIDE = 512
+#: Minimum contrast between ink and background, on a 0-1 scale, to call it a drawing.
+_MIN_CONTRAST = 0.15
+_INK_LEVEL = 0.2
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.ndarray:
+    """Read an image file (PNG, JPEG, BMP, GIF's first frame, ...) into MNIST format.
+
+    Args:
+        source: A path, or the file's bytes (e.g. an upload).
+        name: What to call the image in error messages.
+
+    Returns:
+        uint8 (28, 28), white digit on black.
+
+    Raises:
+        ImageError: If the file is unreadable, too large, or holds no ink.
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "image")
+    try:
+        fp = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+    except OSError as exc:
+        raise ImageError(f"{label}: cannot open ({exc.strerror or exc})") from None
+    with fp, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(fp)
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"{label}: {w}x{h} pixels is larger than the {MAX_PIXELS:,} allowed")
+            img.seek(0)
+            if max(w, h) > _WORK_SIDE:
+                img.draft("L", (_WORK_SIDE, _WORK_SIDE))  # JPEG: decode at reduced size
+            img.load()
+        except ImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{label}: refused, too many pixels (decompression bomb?)") from None
+        except UnidentifiedImageError:
+            raise ImageError(f"{label}: not an image file Pillow can read") from None
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+            raise ImageError(f"{label}: corrupt or truncated image ({exc})") from None
+        return to_mnist(img, name=label)
+
+
+def to_mnist(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndarray:
+    """Turn a picture of one digit into MNIST format.
+
+    Dark-on-light pictures are inverted; a transparent background (e.g. a drawing canvas)
+    takes the alpha channel as the ink. The ink's bounding box is fitted into 20x20 pixels and
+    centred by centre of mass in 28x28, as MNIST itself was made.
+
+    Args:
+        image: A Pillow image of any mode, or an array (H, W), (H, W, 3) or (H, W, 4).
+        name: What to call the image in error messages.
+
+    Returns:
+        uint8 (28, 28), white ink on black.
+
+    Raises:
+        ImageError: If the picture is empty, blank or of one colour.
+    """
+    gray = _to_gray(image, name)
+    if gray.size == 0:
+        raise ImageError(f"{name}: the image has no pixels")
+    if max(gray.shape) > _WORK_SIDE:
+        scale = _WORK_SIDE / max(gray.shape)
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = np.asarray(Image.fromarray(gray.astype(np.float32), "F").resize(size, Image.BOX))
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 0.5:  # light background: dark ink, as on paper
+        gray = 1.0 - gray
+        border = 1.0 - border
+    background = float(np.median(border))
+    ink = np.clip(gray - background, 0.0, None)
+    peak = float(ink.max())
+    if peak < _MIN_CONTRAST:
+        raise ImageError(f"{name}: no digit found (the image is blank or of one colour)")
+    ink /= peak
+    rows = np.flatnonzero((ink > _INK_LEVEL).any(axis=1))
+    cols = np.flatnonzero((ink > _INK_LEVEL).any(axis=0))
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return _fit_and_centre(box)
+
+
+def _to_gray(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
+    """Grey levels in [0, 1], float32, with ink from alpha where the background is transparent."""
+    if isinstance(image, np.ndarray):
+        arr = np.asarray(image)
+        if arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3):
+            raise ImageError(f"{name}: expected an image array (H, W[, C]), got {arr.shape}")
+        if arr.dtype.kind == "f":
+            if not np.isfinite(arr).all():
+                raise ImageError(f"{name}: the image contains NaN or infinite values")
+            arr = np.clip(arr, 0, 1 if arr.max() <= 1.0 else 255)
+            arr = arr * 255.0 if arr.max() <= 1.0 else arr
+        if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
+            raise ImageError(f"{name}: {arr.shape[2]} colour channels are not supported")
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[..., 0]
+        mode = "L" if arr.ndim == 2 else {3: "RGB", 4: "RGBA"}[arr.shape[2]]
+        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode)
+    img = image
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return np.clip(arr / top, 0, 1).astype(np.float32)
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        if alpha.max() - alpha.min() > _MIN_CONTRAST:
+            # Drawn on a transparent background: what is opaque is the ink, whatever its colour.
+            return alpha
+        img = img.convert("RGB")
+    if img.mode == "CMYK":
+        img = img.convert("RGB")
+    return np.asarray(ImageOps.grayscale(img), dtype=np.float32) / 255.0
+
+
+def _fit_and_centre(box: np.ndarray) -> np.ndarray:
+    h, w = box.shape
+    scale = 20.0 / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(box.astype(np.float32), "F").resize(size, Image.LANCZOS))
+    small = np.clip(small, 0.0, 1.0)
+    total = small.sum()
+    ys, xs = np.indices(small.shape)
+    cy, cx = (ys * small).sum() / total, (xs * small).sum() / total
+    top, left = int(round(14 - cy)), int(round(14 - cx))
+    top = min(max(top, 0), 28 - small.shape[0])
+    left = min(max(left, 0), 28 - small.shape[1])
+    out = np.zeros((28, 28), np.float32)
+    out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return np.round(out * 255.0).astype(np.uint8)
+
+
+def to_model_input(x: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) MNIST images -> float32 (N, 28, 28, 1) in [-1, 1], the GAN's range."""
+    return (np.asarray(x, np.float32)[..., None] / 127.5) - 1.0
+
+
+def from_model_output(x: np.ndarray) -> np.ndarray:
+    """Generator output in [-1, 1] (N, 28, 28[, 1]) -> uint8 (N, 28, 28)."""
+    x = np.asarray(x, np.float32).reshape(-1, 28, 28)
+    return np.round(np.clip((x + 1.0) * 127.5, 0, 255)).astype(np.uint8)

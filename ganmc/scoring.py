@@ -1,0 +1,72 @@
+"""Anomaly scorers: one interface, higher score = more anomalous, everywhere.
+
+A scorer turns a batch of images (float32 (N, 28, 28, 1) in [-1, 1]) into one score per image
+with TensorFlow ops only, so that the same graph scores user images and, fused behind the
+generator, Monte Carlo samples.
+
+- ``discriminator``: the seed notebook's score, D's judgement turned round: minus D's logit.
+  (The seed used D's sigmoid output and flagged its low percentiles; the logit is the same
+  order without saturating at 0 or 1.)
+- ``fanogan``: f-AnoGAN (Schlegl et al., 2019), izi_f: the residual between x and its
+  reconstruction G(E(x)), in pixels and in D's feature layer:
+  mean((x - G(E(x)))^2) + kappa * mean((f(x) - f(G(E(x))))^2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+
+from ganmc.errors import ConfigError
+from ganmc.networks import feature_model
+
+SCORERS = ("fanogan", "discriminator")
+DESCRIPTIONS = {
+    "fanogan": "f-AnoGAN: pixel + feature residual of the reconstruction G(E(x))",
+    "discriminator": "the seed's score: minus the discriminator's logit",
+}
+
+
+@dataclass
+class Networks:
+    """The trained networks a scorer may use."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    encoder: keras.Model | None = None
+
+    def __post_init__(self) -> None:
+        self.features = feature_model(self.discriminator)
+
+
+def available(networks: Networks) -> tuple[str, ...]:
+    """Names of the scorers these networks support (``fanogan`` needs an encoder)."""
+    return tuple(s for s in SCORERS if s != "fanogan" or networks.encoder is not None)
+
+
+def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = 1.0) -> tf.Tensor:
+    """Score a batch with TensorFlow ops (traceable inside ``tf.function``).
+
+    Args:
+        name: ``"fanogan"`` or ``"discriminator"``.
+        networks: The trained networks.
+        x: float32 (N, 28, 28, 1) in [-1, 1].
+        kappa: Feature-residual weight of ``fanogan``.
+
+    Returns:
+        float32 (N,), higher = more anomalous.
+    """
+    if name == "discriminator":
+        return -tf.reshape(networks.discriminator(x, training=False), [-1])
+    if name == "fanogan":
+        if networks.encoder is None:
+            raise ConfigError("the fanogan scorer needs an encoder; this model has none")
+        recon = networks.generator(networks.encoder(x, training=False), training=False)
+        f_x, _ = networks.features(x, training=False)
+        f_r, _ = networks.features(recon, training=False)
+        pixel = tf.reduce_mean(tf.square(tf.reshape(x - recon, [tf.shape(x)[0], -1])), axis=1)
+        feature = tf.reduce_mean(tf.square(f_x - f_r), axis=1)
+        return pixel + kappa * feature
+    raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")

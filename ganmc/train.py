@@ -1,0 +1,323 @@
+"""Training loop around :mod:`ganmc.gan`: device choice, tf.data, progress, checkpoints, stop.
+
+The GAN is trained first, then (unless ``encoder_epochs`` is 0) the f-AnoGAN encoder with G
+and D frozen. After every epoch a checkpoint is written atomically; ``resume=True`` goes on
+from it, so an interrupted run loses at most the epoch it was in. A ``threading.Event`` stops
+training between two steps. Progress is reported through one callback that the CLI and the
+dashboard both consume.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganmc import io
+from ganmc.config import TrainConfig
+from ganmc.errors import TrainingError
+from ganmc.gan import GAN, EncoderTrainer
+from ganmc.networks import build_discriminator, build_encoder, build_generator
+from ganmc.preprocess import from_model_output, to_model_input
+
+log = logging.getLogger(__name__)
+
+STATE = "state.json"
+N_SAMPLES = 16
+
+
+@dataclass
+class TrainProgress:
+    """One progress report.
+
+    Attributes:
+        phase: ``"gan"`` or ``"encoder"``.
+        epoch: Epoch in progress (1-based) within the phase.
+        epochs: Epochs of the phase.
+        step: Steps done in this epoch.
+        steps: Steps per epoch.
+        logs: Running losses of this epoch (``d_loss``, ``g_loss``, ... or ``e_loss``).
+        images_per_s: Training throughput of this phase so far.
+        eta_s: Estimated seconds until both phases are done.
+        fraction: Share of the whole run that is done, 0-1.
+        samples: At the end of a GAN epoch, generated images uint8 (16, 28, 28) from a fixed z.
+        epoch_end: Whether this report closes an epoch.
+    """
+
+    phase: str
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    logs: dict[str, float]
+    images_per_s: float
+    eta_s: float
+    fraction: float
+    samples: np.ndarray | None = None
+    epoch_end: bool = False
+
+
+@dataclass
+class TrainResult:
+    """The trained networks and what happened."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    encoder: keras.Model | None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    device: str = "CPU"
+    seconds: float = 0.0
+    images_per_s: float = 0.0
+    stopped: bool = False
+    epochs_done: int = 0
+
+
+def describe_device() -> str:
+    """Name the device TensorFlow will train on, e.g. ``"GPU (1x NVIDIA H200)"`` or ``"CPU"``."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = []
+        for g in gpus:
+            try:
+                names.append(tf.config.experimental.get_device_details(g).get("device_name", "GPU"))
+            except Exception:  # details are informative only
+                names.append("GPU")
+        return f"GPU ({len(gpus)}x {names[0]})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def checkpoint_dir(out_dir: Path | str) -> Path:
+    """Where the checkpoints of a run writing ``out_dir`` live."""
+    out_dir = Path(out_dir)
+    return out_dir.with_name(f"{out_dir.name}.ckpt")
+
+
+def read_checkpoint(ckpt: Path | str) -> dict | None:
+    """The checkpoint's state (config, phase, epochs done, history), or None if there is none."""
+    ckpt = Path(ckpt)
+    io.recover(ckpt)
+    try:
+        return json.loads((ckpt / STATE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def fit_networks(
+    x_train: np.ndarray,
+    config: TrainConfig,
+    *,
+    progress: Callable[[TrainProgress], None] | None = None,
+    stop_event: threading.Event | None = None,
+    checkpoint: Path | str | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train G and D, then E, on normal images.
+
+    Args:
+        x_train: Normal images, uint8 (N, 28, 28).
+        config: Settings.
+        progress: Called every few steps and at each epoch's end.
+        stop_event: When set, training stops after the current step; the result is usable.
+        checkpoint: Folder for per-epoch checkpoints; ``None`` writes none.
+        resume: Go on from ``checkpoint`` if it holds one.
+
+    Returns:
+        The networks and the run's history.
+
+    Raises:
+        TrainingError: If the losses become NaN or infinite (the last checkpoint is kept).
+    """
+    keras.utils.set_random_seed(config.seed)
+    device = describe_device()
+    log.info("Training on %s: %s, %d images, %d + %d epochs", device, config.arch, len(x_train),
+             config.epochs, config.encoder_epochs)
+    generator = build_generator(config.arch, config.latent_dim)
+    discriminator = build_discriminator(config.arch)
+    encoder = build_encoder(config.arch, config.latent_dim) if config.encoder_epochs else None
+    state = {"phase": "gan", "epoch": 0, "history": {}}
+    if resume and checkpoint is not None:
+        saved = read_checkpoint(checkpoint)
+        if saved is not None:
+            _check_compatible(saved, config)
+            state = saved
+            _load_weights(Path(checkpoint), generator, discriminator, encoder, saved["phase"])
+            log.info("Resuming from %s: phase %s, %d epochs done", checkpoint, saved["phase"],
+                     saved["epoch"])
+        else:
+            log.info("No checkpoint in %s; starting afresh", checkpoint)
+
+    batch_size = min(config.batch_size, len(x_train))
+    steps = len(x_train) // batch_size
+    data = (
+        tf.data.Dataset.from_tensor_slices(to_model_input(x_train))
+        .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    sample_z = np.random.default_rng(config.seed).standard_normal(
+        (N_SAMPLES, config.latent_dim)).astype(np.float32)
+    tracker = _Tracker(config, steps, batch_size, progress, stop_event, state, checkpoint,
+                       generator, discriminator, encoder, sample_z, device)
+    start = time.perf_counter()
+
+    if state["phase"] == "gan" and state["epoch"] < config.epochs:
+        gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+            g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        )
+        tracker.begin_phase("gan", gan)
+        gan.fit(data, epochs=config.epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
+                callbacks=[tracker])
+        tracker.raise_if_diverged()
+    if encoder is not None and not tracker.stopped:
+        if state["phase"] == "gan":
+            state.update(phase="encoder", epoch=0)
+        if state["epoch"] < config.encoder_epochs:
+            trainer = EncoderTrainer(encoder, generator, discriminator, kappa=config.kappa)
+            trainer.compile(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1))
+            tracker.begin_phase("encoder", trainer)
+            trainer.fit(data, epochs=config.encoder_epochs, initial_epoch=state["epoch"],
+                        verbose=0, shuffle=False, callbacks=[tracker])
+            tracker.raise_if_diverged()
+
+    seconds = time.perf_counter() - start
+    return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
+                       tracker.overall_rate(), tracker.stopped, tracker.epochs_done)
+
+
+def _check_compatible(saved: dict, config: TrainConfig) -> None:
+    old = TrainConfig.from_dict(saved["config"])
+    for name in ("arch", "latent_dim", "digits"):
+        if getattr(old, name) != getattr(config, name):
+            raise TrainingError(
+                f"the checkpoint was made with {name}={getattr(old, name)!r}, not "
+                f"{getattr(config, name)!r}; start afresh without --resume or use another --out")
+
+
+def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str) -> None:
+    generator.load_weights(ckpt / "generator.weights.h5")
+    discriminator.load_weights(ckpt / "discriminator.weights.h5")
+    if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
+        encoder.load_weights(ckpt / "encoder.weights.h5")
+
+
+class _Tracker(keras.callbacks.Callback):
+    """Progress reports, stop requests, NaN guard and per-epoch checkpoints."""
+
+    def __init__(self, config, steps, batch_size, progress, stop_event, state, checkpoint,
+                 generator, discriminator, encoder, sample_z, device):
+        super().__init__()
+        self.config, self.steps, self.batch_size = config, steps, batch_size
+        self.progress, self.stop_event, self.state = progress, stop_event, state
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder}
+        self.sample_z, self.device = sample_z, device
+        self.stopped = False
+        self.diverged: str | None = None
+        self.epochs_done = 0
+        self.images = 0
+        self.busy_s = 0.0
+        self._last_report = 0.0
+
+    # -- phase bookkeeping -------------------------------------------------
+    def begin_phase(self, phase: str, model: keras.Model) -> None:
+        self.phase = phase
+        self.phase_epochs = self.config.epochs if phase == "gan" else self.config.encoder_epochs
+        self.phase_images = 0
+        self.phase_busy = 0.0
+
+    def overall_rate(self) -> float:
+        return self.images / self.busy_s if self.busy_s > 0 else 0.0
+
+    def _remaining_steps(self, epoch: int, step: int) -> int:
+        left = (self.phase_epochs - epoch) * self.steps - step
+        if self.phase == "gan" and self.config.encoder_epochs:
+            left += self.config.encoder_epochs * self.steps
+        return max(left, 0)
+
+    def _fraction(self, epoch: int, step: int) -> float:
+        total = (self.config.epochs + self.config.encoder_epochs) * self.steps
+        before = 0 if self.phase == "gan" else self.config.epochs * self.steps
+        return min(1.0, (before + epoch * self.steps + step) / max(total, 1))
+
+    # -- Keras hooks ---------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self._t_batch = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if batch > 0 or self.epoch > 0:  # the first step of a phase includes tracing
+            self.phase_busy += now - self._t_batch
+            self.phase_images += self.batch_size
+            self.busy_s += now - self._t_batch
+            self.images += self.batch_size
+        self._t_batch = now
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        bad = [k for k, v in logs.items() if not math.isfinite(v)]
+        if bad:
+            self.diverged = f"{', '.join(bad)} became NaN/inf at {self.phase} epoch {self.epoch + 1}"
+            self.model.stop_training = True
+            return
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stopped = True
+            self.model.stop_training = True
+        if self.progress is not None and (now - self._last_report > 0.25 or
+                                          batch + 1 == self.steps):
+            self._last_report = now
+            self._report(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.diverged:
+            return
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        for k, v in logs.items():
+            self.state["history"].setdefault(k, []).append(v)
+        if self.stopped:  # a partial epoch: keep the last whole one as the checkpoint
+            return
+        self.state.update(phase=self.phase, epoch=epoch + 1)
+        self.epochs_done += 1
+        if self.checkpoint is not None:
+            self._save_checkpoint()
+        samples = None
+        if self.phase == "gan":
+            samples = from_model_output(self.nets["generator"](self.sample_z, training=False))
+        if self.progress is not None:
+            self._report(self.steps, logs, samples=samples, epoch_end=True, epoch=epoch + 1)
+
+    def _report(self, step, logs, samples=None, epoch_end=False, epoch=None):
+        rate = self.phase_images / self.phase_busy if self.phase_busy > 0 else 0.0
+        done_epochs = self.epoch if epoch is None else epoch
+        step_in_epoch = 0 if epoch_end else step
+        left = self._remaining_steps(done_epochs, step_in_epoch)
+        eta = left * self.batch_size / rate if rate > 0 else float("nan")
+        self.progress(TrainProgress(
+            phase=self.phase, epoch=self.epoch + 1, epochs=self.phase_epochs, step=step,
+            steps=self.steps, logs=logs, images_per_s=rate, eta_s=eta,
+            fraction=self._fraction(done_epochs, step_in_epoch), samples=samples,
+            epoch_end=epoch_end))
+
+    def _save_checkpoint(self) -> None:
+        with io.atomic_dir(self.checkpoint) as tmp:
+            for name, net in self.nets.items():
+                if net is not None and (name != "encoder" or self.phase == "encoder"):
+                    net.save_weights(tmp / f"{name}.weights.h5")
+            io.write_json(tmp / STATE, {**self.state, "config": self.config.to_dict(),
+                                        "device": self.device})
+
+    def raise_if_diverged(self) -> None:
+        if self.diverged:
+            where = f"; the last good checkpoint is kept in {self.checkpoint}" if self.checkpoint \
+                else ""
+            raise TrainingError(f"training diverged: {self.diverged}{where}")
