@@ -50,8 +50,12 @@ class ScoreDistribution:
             self.min, self.max = float(minimum), float(maximum)
             self.mean = total / self.n
             self.std = math.sqrt(max(total_sq / self.n - self.mean**2, 0.0))
-            # Cumulative counts at the fine edges, under-flow included.
-            self._cum = np.concatenate([[self._under], self._under + np.cumsum(self._counts)])
+            # The empirical CDF as knots (score, #scores below): under- and over-flow are
+            # spread between the observed min/max and the histogram's ends.
+            cum = self._under + np.concatenate([[0], np.cumsum(self._counts)])
+            self._xs = np.concatenate([[self.min], np.clip(self._edges, self.min, self.max),
+                                       [self.max]])
+            self._ys = np.concatenate([[0], cum, [self.n]]).astype(np.float64)
 
     @classmethod
     def from_scores(cls, scores: np.ndarray) -> ScoreDistribution:
@@ -106,7 +110,7 @@ class ScoreDistribution:
         s = np.asarray(s, dtype=np.float64)
         if self.exact:
             return self.n - np.searchsorted(self._sorted, s, side="left")
-        below = np.interp(s, self._edges, self._cum, left=0.0, right=float(self.n - self._over))
+        below = np.interp(s, self._xs, self._ys)
         below = np.where(s <= self.min, 0.0, np.where(s > self.max, float(self.n), below))
         return np.rint(self.n - below).astype(np.int64)
 
@@ -127,16 +131,11 @@ class ScoreDistribution:
         if self.exact:
             counts, _ = np.histogram(np.clip(self._sorted, lo, hi), bins=edges)
             return edges, counts
-        cum = np.interp(edges, self._edges, self._cum, left=0.0, right=float(self.n - self._over))
-        return edges, np.maximum(np.diff(cum), 0.0)
+        return edges, np.maximum(np.diff(np.interp(edges, self._xs, self._ys)), 0.0)
 
     def _value_at_count(self, c: float) -> float:
         """Score below which about c of the n scores lie (histogram mode)."""
-        if c <= self._under:
-            return self.min
-        if c >= self.n - self._over:
-            return self.max
-        return float(np.clip(np.interp(c, self._cum, self._edges), self.min, self.max))
+        return float(np.interp(c, self._ys, self._xs))
 
 
 def percentile_threshold(dist: ScoreDistribution, percentile: float) -> float:

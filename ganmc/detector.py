@@ -23,7 +23,7 @@ import tensorflow as tf
 from ganmc import __version__, io, scoring
 from ganmc.calibration import Calibration, ScoreDistribution
 from ganmc.config import TrainConfig
-from ganmc.data import ASSETS_DIR, as_images
+from ganmc.data import as_images
 from ganmc.errors import ConfigError, DataError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.preprocess import from_model_output, to_model_input
@@ -32,7 +32,6 @@ from ganmc.verdict import Verdict, judge
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = ASSETS_DIR / "model"
 SCORE_BATCH = 1024
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
 
@@ -287,7 +286,8 @@ class Detector:
         for name in self.scorers_:
             entry: dict[str, Any] = {}
             if name in self.holdout_scores_:
-                c = Calibration("holdout", ScoreDistribution.from_scores(self.holdout_scores_[name]))
+                dist = ScoreDistribution.from_scores(self.holdout_scores_[name])
+                c = Calibration("holdout", dist)
                 entry["holdout"] = {"n": c.distribution.n, "threshold": c.threshold(self.alpha)}
             if name in self.monte_carlo_:
                 r = self.monte_carlo_[name]
@@ -315,7 +315,7 @@ class Detector:
     @classmethod
     def load(cls, path: Path | str | None = None) -> Detector:
         """Load a model folder (the shipped default when ``path`` is None) and warm it up."""
-        path = Path(path) if path is not None else DEFAULT_MODEL
+        path = Path(path) if path is not None else io.DEFAULT_MODEL
         bundle = io.load_bundle(path)
         card = bundle.card
         try:
@@ -327,8 +327,8 @@ class Detector:
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ModelError(f"{path}: bad model card ({exc})") from None
         try:
-            nets = scoring.Networks(bundle.networks["generator"],
-                                    bundle.networks["discriminator"], bundle.networks.get("encoder"))
+            nets = scoring.Networks(bundle.networks["generator"], bundle.networks["discriminator"],
+                                    bundle.networks.get("encoder"))
         except (ValueError, KeyError) as exc:  # no "features" layer: not one of our networks
             raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
         _check_shapes(path, nets, cfg.latent_dim)

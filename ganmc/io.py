@@ -24,10 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from ganmc.data import ASSETS_DIR
 from ganmc.errors import ModelError
 
 log = logging.getLogger(__name__)
 
+#: The pretrained model shipped with the project.
+DEFAULT_MODEL = ASSETS_DIR / "model"
 FORMAT = "ganmc-model"
 FORMAT_VERSION = 1
 CARD = "ganmc.json"
@@ -64,6 +67,7 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     recover(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is an ordinary folder
     try:
         yield tmp
         old = target.with_name(f".{target.name}.old")

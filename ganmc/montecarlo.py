@@ -17,7 +17,12 @@ from typing import Protocol
 
 import numpy as np
 
-from ganmc.calibration import Calibration, ScoreDistribution, percentile_threshold, quantile_interval
+from ganmc.calibration import (
+    Calibration,
+    ScoreDistribution,
+    percentile_threshold,
+    quantile_interval,
+)
 from ganmc.errors import ConfigError
 
 MAX_SAMPLES = 100_000_000

@@ -2,7 +2,9 @@
 
 The ``dcgan`` preset is sized for a 2-core CPU (about 0.25 M parameters in G, 37 k in D):
 on MNIST a small DCGAN learns the digits well, and its transposed convolutions dominate
-the cost of every training step and Monte Carlo sample. Only the maths lives here; training is in :mod:`ganmc.gan`. Images are float32
+the cost of every training step and Monte Carlo sample.
+
+Only the maths lives here; training is in :mod:`ganmc.gan`. Images are float32
 (N, 28, 28, 1) in [-1, 1]; D outputs a logit (higher = more "real"); the layer named
 ``features`` is the discriminator feature layer that f-AnoGAN compares.
 """

@@ -44,16 +44,17 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
-        fp = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
     except OSError as exc:
         raise ImageError(f"{label}: cannot open ({exc.strerror or exc})") from None
-    with fp, warnings.catch_warnings():
+    with io.BytesIO(data) as fp, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = Image.open(fp)
             w, h = img.size
             if w * h > MAX_PIXELS:
-                raise ImageError(f"{label}: {w}x{h} pixels is larger than the {MAX_PIXELS:,} allowed")
+                raise ImageError(f"{label}: {w}x{h} pixels is more than the {MAX_PIXELS:,} "
+                                 f"allowed")
             img.seek(0)
             if max(w, h) > _WORK_SIDE:
                 img.draft("L", (_WORK_SIDE, _WORK_SIDE))  # JPEG: decode at reduced size

@@ -267,7 +267,8 @@ class _Tracker(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
-            self.diverged = f"{', '.join(bad)} became NaN/inf at {self.phase} epoch {self.epoch + 1}"
+            where = f"{self.phase} epoch {self.epoch + 1}"
+            self.diverged = f"{', '.join(bad)} became NaN/inf at {where}"
             self.model.stop_training = True
             return
         if self.stop_event is not None and self.stop_event.is_set():

@@ -1,0 +1,383 @@
+"""The ``ganmc`` command: train, simulate, score, evaluate, info.
+
+Each command is a thin face over the package's chain; errors caused by input print one line
+and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ganmc import __version__
+from ganmc.errors import GanmcError
+
+log = logging.getLogger("ganmc")
+
+EPILOG = "Run 'ganmc COMMAND --help' for a command's options."
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (redrawn in place when stderr is a terminal)."""
+
+    def __init__(self, label: str, stream=sys.stderr, width: int = 28):
+        self.label, self.stream, self.width = label, stream, width
+        self.tty = stream.isatty()
+        self._last = ""
+        self._last_t = 0.0
+
+    def update(self, fraction: float, text: str = "", force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and not self.tty and now - self._last_t < 2.0:
+            return  # in logs, a line every 2 s is enough
+        self._last_t = now
+        filled = int(round(self.width * min(max(fraction, 0.0), 1.0)))
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] " \
+               f"{100 * fraction:5.1f}% {text}"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(len(self._last)))
+        else:
+            self.stream.write(line + "\n")
+        self._last = line
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _eta(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganmc.config import parse_digits
+    from ganmc.data import load_mnist
+    from ganmc.detector import Detector
+    from ganmc.train import checkpoint_dir
+
+    digits = parse_digits(args.digits)
+    data = load_mnist(args.data, digits)
+    out = Path(args.out or f"models/{args.arch}-{''.join(map(str, digits))}")
+    det = Detector(arch=args.arch, digits=digits, epochs=args.epochs,
+                   encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
+                   latent_dim=args.latent_dim, seed=args.seed, mc_samples=args.mc_samples,
+                   calibration_fraction=args.calibration_fraction)
+    print(f"Training {args.arch} on {len(data.x_train):,} images of digits "
+          f"{','.join(map(str, digits))} from {data.source}; writing {out}", file=sys.stderr)
+    bar = ProgressBar("train")
+
+    def progress(p) -> None:
+        losses = " ".join(f"{k}={v:.3f}" for k, v in p.logs.items() if k in
+                          ("d_loss", "g_loss", "e_loss"))
+        bar.update(p.fraction, f"{p.phase} {p.epoch}/{p.epochs} {losses} "
+                   f"{p.images_per_s:,.0f} img/s ETA {_eta(p.eta_s)}", force=p.epoch_end)
+
+    stop = threading.Event()
+    ckpt = checkpoint_dir(out)
+    try:
+        det.fit(data.x_train, data_source=data.source, progress=progress, stop_event=stop,
+                checkpoint=ckpt, resume=args.resume)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted; the last finished epoch is in {ckpt}: run the same command with "
+              f"--resume to go on", file=sys.stderr)
+        return 130
+    bar.close()
+    det.save(out)
+    import shutil
+
+    shutil.rmtree(ckpt, ignore_errors=True)
+    m = det.metadata_
+    print(f"Saved {out} ({m['device']}, {m['train_seconds']:.1f} s, "
+          f"{m['train_images_per_s']:,.0f} img/s)")
+    _print_calibration(det)
+    return 0
+
+
+def _print_calibration(det) -> None:
+    for name in det.scorers_:
+        parts = []
+        if name in det.holdout_scores_:
+            det_h = det.holdout_scores_[name]
+            parts.append(f"holdout n={len(det_h)}")
+        if name in det.monte_carlo_:
+            parts.append(f"monte-carlo n={det.monte_carlo_[name].n:,}")
+        print(f"  scorer {name}: {', '.join(parts) or 'no calibration'}")
+    far = det.monte_carlo_false_alarm()
+    if far is not None:
+        print(f"  At a nominal {100 * det.alpha:g}% false-alarm rate, the Monte Carlo threshold "
+              f"flags {100 * far:.1f}% of held-out normal images ({det.scorer_}); the holdout "
+              f"(conformal) threshold is used for verdicts.")
+
+
+def _load(args):
+    from ganmc.detector import load_model
+
+    det = load_model(args.model)
+    if getattr(args, "scorer", None):
+        det.scorer = args.scorer
+    if getattr(args, "calibration", None):
+        det.calibration = args.calibration
+    if getattr(args, "percentile", None) is not None:
+        if not 0 < args.percentile < 100:
+            raise GanmcError("--percentile must be between 0 and 100")
+        det.alpha = 1.0 - args.percentile / 100.0
+    if det.calibration == "monte-carlo" and hasattr(args, "samples"):
+        det.run_monte_carlo(args.samples, seed=args.seed)
+    return det
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ganmc import report
+
+    det = _load(args)
+    bar = ProgressBar("simulate")
+    result = det.run_monte_carlo(
+        args.samples, seed=args.seed, batch_size=args.batch_size,
+        progress=lambda r: bar.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,} "
+                                      f"{r.samples_per_s:,.0f} samples/s", force=r.done))
+    bar.close()
+    s = result.summary(args.percentile)
+    lo, hi = s["threshold_ci95"]
+    print(f"Monte Carlo over {s['samples']:,} generated images (scorer {s['scorer']}, "
+          f"seed {s['seed']}, {s['seconds']:.1f} s, {s['samples_per_s']:,.0f} samples/s)")
+    print(f"  threshold ({args.percentile:g}th percentile): {s['threshold']:.6g}  "
+          f"(95% CI {lo:.6g} - {hi:.6g})")
+    print(f"  mean {s['mean']:.6g}  std {s['std']:.6g}  min {s['min']:.6g}  max {s['max']:.6g}")
+    far = det.monte_carlo_false_alarm(1 - args.percentile / 100)
+    if far is not None:
+        s["false_alarm_rate_on_holdout"] = far
+        print(f"  on {len(det.holdout_scores_[det.scorer_]):,} held-out real normal images this "
+              f"threshold flags {100 * far:.1f}% (nominal {100 - args.percentile:g}%)")
+    print("  " + s["interpretation"])
+    if args.out:
+        out = Path(args.out)
+        png = report.histogram_png(result.distribution, s["threshold"],
+                                   title=f"Monte Carlo scores of {s['samples']:,} generated images")
+        report.atomic_write_bytes(out / "histogram.png", png)
+        edges, counts = result.distribution.histogram(100)
+        report.write_table(out / "histogram.csv", [
+            {"bin_start": float(a), "bin_end": float(b), "count": int(c)}
+            for a, b, c in zip(edges[:-1], edges[1:], counts)])
+        report.atomic_write_bytes(out / "summary.json", json.dumps(s, indent=2).encode())
+        print(f"Wrote {out / 'histogram.png'}, histogram.csv and summary.json")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ganmc import report
+    from ganmc.inputs import read_inputs
+
+    images = read_inputs(args.inputs)
+    det = _load(args)
+    verdicts = det.verdicts(images.x)
+    rows = [{"source": src, "index": idx, "score": round(v.score, 6),
+             "p_value": round(v.p_value, 6), "verdict": v.label}
+            for src, idx, v in zip(images.sources, images.indices, verdicts)]
+    if args.out:
+        report.write_table(args.out, rows)
+        n_anom = sum(v.is_anomaly for v in verdicts)
+        print(f"Scored {len(rows)} images: {n_anom} anomalies, {len(rows) - n_anom} normal "
+              f"(threshold {verdicts[0].threshold:.6g}, {det.calibration_.source}); "
+              f"wrote {args.out}", file=sys.stderr)
+    else:
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ganmc import metrics, report
+    from ganmc.inputs import read_inputs
+
+    normal = read_inputs(args.normal)
+    anomalous = read_inputs(args.anomalous)
+    det = _load(args)
+    s_n, s_a = det.score_samples(normal.x), det.score_samples(anomalous.x)
+    t = det.threshold_
+    result = {"scorer": det.scorer_, "calibration": det.calibration_.source,
+              "alpha": det.alpha, "threshold": t, "n_normal": len(s_n), "n_anomalous": len(s_a),
+              "auroc": metrics.auroc(s_n, s_a),
+              "average_precision": metrics.average_precision(s_n, s_a),
+              **metrics.rates_at(t, s_n, s_a)}
+    print(f"{result['n_normal']:,} normal vs {result['n_anomalous']:,} anomalous images "
+          f"(scorer {result['scorer']}, calibration {result['calibration']})")
+    print(f"  AUROC {result['auroc']:.4f}   average precision {result['average_precision']:.4f}")
+    print(f"  at threshold {t:.6g} (nominal false-alarm rate {100 * det.alpha:g}%): "
+          f"false alarms {100 * result['false_alarm_rate']:.1f}%, "
+          f"detections {100 * result['detection_rate']:.1f}%")
+    if args.json:
+        report.atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ganmc import io
+
+    card = io.read_card(args.model or io.DEFAULT_MODEL)
+    print(json.dumps(card, indent=2) if args.json else _card_text(card))
+    return 0
+
+
+def _card_text(card: dict) -> str:
+    c, m = card.get("config", {}), card.get("metadata", {})
+    lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, normal digits "
+             f"{c.get('digits')}, epochs {c.get('epochs')} + encoder {c.get('encoder_epochs')}",
+             f"data {m.get('data_source')}: {m.get('n_train')} train, "
+             f"{m.get('n_calibration')} calibration images",
+             f"trained {m.get('trained_at')} on {m.get('device')} in {m.get('train_seconds')} s",
+             f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
+             f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
+             f"{card.get('alpha')}"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True) -> None:
+    p.add_argument("--model", metavar="DIR",
+                   help="model folder (default: the pretrained model under assets/model)")
+    p.add_argument("--scorer", choices=("fanogan", "discriminator"),
+                   help="anomaly score (default: the model's, fanogan when it has an encoder)")
+    if percentile:
+        p.add_argument("--percentile", type=float, metavar="P",
+                       help="threshold level: P%% of normal scores fall below it "
+                            "(default 95, i.e. 5%% false alarms)")
+        p.add_argument("--calibration", choices=("holdout", "monte-carlo"),
+                       help="threshold source (default: holdout, conformal on real held-out "
+                            "normal digits, when the model has one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganmc", epilog=EPILOG,
+        description="GAN-based anomaly detection for 28x28 digit images, with Monte Carlo "
+                    "and conformal thresholds.")
+    parser.add_argument("--version", action="version", version=f"ganmc {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="train a GAN (and its f-AnoGAN encoder) on normal digits",
+                       description="Train a GAN on the normal digits, then its encoder; "
+                                   "calibrate on held-out normal digits; save a model folder.")
+    p.add_argument("--data", default="auto", metavar="SOURCE",
+                   help="auto (Keras MNIST, else the bundled copy offline), keras, bundled, or "
+                        "a path to an .npz / IDX file / folder of IDX files (default: auto)")
+    p.add_argument("--digits", default="all", help="normal digits: all, 3, 0,1,2 or 0-4 "
+                                                   "(default: all)")
+    p.add_argument("--arch", choices=("dcgan", "mlp"), default="dcgan",
+                   help="dcgan (small convolutional GAN) or mlp (the seed notebook's) "
+                        "(default: dcgan)")
+    p.add_argument("--epochs", type=_positive_int, default=10, help="GAN epochs (default 10)")
+    p.add_argument("--encoder-epochs", type=int, default=None,
+                   help="encoder epochs; 0 for none (default: as --epochs)")
+    p.add_argument("--batch-size", type=_positive_int, default=128, help="default 128")
+    p.add_argument("--latent-dim", type=_positive_int, default=None,
+                   help="latent size (default: 64 for dcgan, 100 for mlp)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--calibration-fraction", type=float, default=0.1,
+                   help="share of normal images held out for calibration (default 0.1)")
+    p.add_argument("--mc-samples", type=int, default=20_000,
+                   help="Monte Carlo samples simulated after training (default 20000)")
+    p.add_argument("--out", metavar="DIR", help="model folder to write "
+                                                "(default: models/ARCH-DIGITS)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the checkpoint of an interrupted run with the same --out")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("simulate", help="Monte Carlo: score N generated images, find the "
+                                        "threshold",
+                       description="Generate N images with the trained generator, score "
+                                   "each, and take a percentile of the scores as threshold.")
+    _add_model(p, percentile=False)
+    p.add_argument("--samples", type=_positive_int, default=100_000,
+                   help="number of generated images (default 100000)")
+    p.add_argument("--percentile", type=float, default=95.0,
+                   help="threshold percentile (default 95)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=_positive_int, default=4096, help="default 4096")
+    p.add_argument("--out", metavar="DIR",
+                   help="write histogram.png, histogram.csv and summary.json here")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("score", help="score images: score, p-value and verdict for each",
+                       description="Score images. INPUT is an image file (PNG, JPEG, BMP, "
+                                   "GIF, ...), a folder of them, an .npz with an x array "
+                                   "(N x 28 x 28) or an IDX images file.")
+    _add_model(p)
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--out", metavar="FILE", help="write .csv or .json (default: CSV on stdout)")
+    p.add_argument("--samples", type=_positive_int, default=100_000,
+                   help="Monte Carlo samples when --calibration monte-carlo (default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("evaluate", help="AUROC, average precision and rates on labelled sets",
+                       description="Measure how well normal and anomalous images are told "
+                                   "apart, and the false-alarm and detection rates at the "
+                                   "model's threshold.")
+    _add_model(p)
+    p.add_argument("--normal", nargs="+", required=True, metavar="INPUT",
+                   help="images that are normal")
+    p.add_argument("--anomalous", nargs="+", required=True, metavar="INPUT",
+                   help="images that are anomalies")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--samples", type=_positive_int, default=100_000,
+                   help="Monte Carlo samples when --calibration monte-carlo (default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("info", help="show a model's card",
+                       description="Show how a model was made and calibrated.")
+    p.add_argument("--model", metavar="DIR", help="model folder (default: the pretrained one)")
+    p.add_argument("--json", action="store_true", help="print the whole card as JSON")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ganmc`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command != "info":
+            from ganmc.runtime import quiet_tensorflow
+
+            quiet_tensorflow()
+        return args.func(args)
+    except GanmcError as exc:
+        print(f"ganmc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ganmc {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+import json
+
+import numpy as np
+import pytest
+
+from ganmc import Detector, load_model
+from ganmc.calibration import conformal_threshold
+from ganmc.errors import ConfigError, ModelError
+from ganmc.metrics import auroc
+
+
+def test_fitted_attributes(tiny_model):
+    det, _ = tiny_model
+    assert det.scorers_ == ("fanogan", "discriminator")
+    assert det.scorer_ == "fanogan"
+    assert det.calibration_.source == "holdout"
+    assert det.metadata_["n_train"] == 1350 and det.metadata_["n_calibration"] == 150
+    assert set(det.holdout_scores_) == {"fanogan", "discriminator"}
+    assert det.monte_carlo_["fanogan"].n == 2000
+
+
+def test_scores_rank_noise_and_inverted_digits_above_digits(tiny_model, mnist, noise_images):
+    det, _ = tiny_model
+    digits = mnist.x_test[:200]
+    s = det.score_samples(digits)
+    assert s.shape == (200,) and s.dtype == np.float64 and np.isfinite(s).all()
+    assert auroc(s, det.score_samples(noise_images)) > 0.95
+    assert auroc(s, det.score_samples(255 - digits[:64])) > 0.95
+
+
+def test_threshold_is_conformal_on_the_holdout(tiny_model):
+    det, _ = tiny_model
+    from ganmc.calibration import ScoreDistribution
+
+    expected = conformal_threshold(ScoreDistribution.from_scores(det.holdout_scores_["fanogan"]),
+                                   det.alpha)
+    assert det.threshold_ == expected
+
+
+def test_predict_decision_and_verdicts_agree(tiny_model, mnist, noise_images):
+    det, _ = tiny_model
+    x = np.concatenate([mnist.x_test[:50], noise_images[:10]])
+    pred, dec, verdicts = det.predict(x), det.decision_function(x), det.verdicts(x)
+    np.testing.assert_array_equal(pred, (dec > 0).astype(int))
+    assert [v.is_anomaly for v in verdicts] == list(pred.astype(bool))
+    assert pred[-10:].all()  # uniform noise is an anomaly
+    assert all(0 < v.p_value <= 1 and 0 <= v.percentile_rank <= 100 for v in verdicts)
+    assert min(v.p_value for v in verdicts[-10:]) < 0.05
+
+
+def test_monte_carlo_calibration_and_scorer_switch(tiny_model, mnist):
+    det, _ = tiny_model
+    det.calibration = "monte-carlo"
+    try:
+        assert det.calibration_.source == "monte-carlo"
+        assert det.threshold_ == det.monte_carlo_["fanogan"].threshold(95)
+        far = det.monte_carlo_false_alarm()
+        assert 0.0 <= far <= 1.0
+        det.scorer = "discriminator"
+        assert det.threshold_ == det.monte_carlo_["discriminator"].threshold(95)
+        det.scorer = "nope"
+        with pytest.raises(ConfigError):
+            det.score_samples(mnist.x_test[:2])
+    finally:
+        det.scorer, det.calibration = "auto", "auto"
+
+
+def test_simulation_is_reproducible(tiny_model):
+    det, _ = tiny_model
+    a = det.sample_scores(100, 5, 0)
+    np.testing.assert_allclose(a, det.sample_scores(100, 5, 0), rtol=1e-5)
+    assert not np.allclose(a, det.sample_scores(100, 5, 1))
+
+
+def test_reconstruct_and_generate(tiny_model, mnist):
+    det, _ = tiny_model
+    rec = det.reconstruct(mnist.x_test[:4])
+    assert rec.shape == (4, 28, 28) and rec.dtype == np.uint8
+    gen = det.generate(6, seed=1)
+    assert gen.shape == (6, 28, 28)
+
+
+def test_save_load_round_trip(tiny_model, mnist):
+    det, path = tiny_model
+    card = json.loads((path / "ganmc.json").read_text())
+    assert card["format"] == "ganmc-model" and card["config"]["arch"] == "dcgan"
+    assert card["metadata"]["versions"]["keras"]
+    again = load_model(path)
+    np.testing.assert_allclose(again.score_samples(mnist.x_test[:20]),
+                               det.score_samples(mnist.x_test[:20]), rtol=1e-5)
+    assert again.threshold_ == det.threshold_
+    assert again.monte_carlo_["fanogan"].n == 2000
+
+
+def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
+    with pytest.raises(ModelError, match="not trained"):
+        Detector().score_samples(mnist.x_test[:1])
+    _, path = tiny_model
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(path, broken)
+    (broken / "generator.keras").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="generator.keras"):
+        load_model(broken)
+    mismatch = tmp_path / "mismatch"
+    shutil.copytree(path, mismatch)
+    card = json.loads((mismatch / "ganmc.json").read_text())
+    card["config"]["latent_dim"] = 7
+    (mismatch / "ganmc.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="do not fit"):
+        load_model(mismatch)
+
+
+def test_mlp_preset_without_encoder(tiny_train):
+    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500)
+    det.fit(tiny_train[:300])
+    assert det.scorers_ == ("discriminator",) and det.scorer_ == "discriminator"
+    with pytest.raises(ConfigError):
+        det.reconstruct(tiny_train[:1])
+    assert det.predict(tiny_train[:5]).shape == (5,)

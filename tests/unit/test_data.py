@@ -1,0 +1,142 @@
+import gzip
+import logging
+import struct
+
+import numpy as np
+import pytest
+
+from ganmc import data
+from ganmc.data import as_images, load_images_file, load_mnist, read_idx
+from ganmc.errors import DataError
+
+
+def write_idx(path, arr, magic_type=0x08):
+    header = bytes([0, 0, magic_type, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    payload = header + arr.astype(np.uint8).tobytes()
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wb") as f:
+            f.write(payload)
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def test_bundled_split_is_fixed_and_filtered(mnist):
+    again = load_mnist("bundled", digits=(3,))
+    assert mnist.x_train.shape == (8000, 28, 28) and mnist.x_test.shape == (2000, 28, 28)
+    assert mnist.x_train.dtype == np.uint8
+    assert set(np.unique(again.y_train)) == {3}
+    np.testing.assert_array_equal(again.x_test, mnist.x_test)  # same fixed test split
+    assert again.test_is_normal.sum() == (mnist.y_test == 3).sum()
+    assert again.source == "bundled"
+
+
+def test_auto_falls_back_to_bundled_offline(monkeypatch, caplog):
+    monkeypatch.delenv("GANMC_OFFLINE", raising=False)
+
+    def no_network():
+        raise OSError("no network")
+
+    monkeypatch.setattr(data, "_load_keras", no_network)
+    with caplog.at_level(logging.WARNING, logger="ganmc.data"):
+        splits = load_mnist("auto", digits=(0, 1))
+    assert splits.source == "bundled"
+    assert "bundled" in caplog.text and "unavailable" in caplog.text
+
+
+def test_auto_uses_keras_when_available(monkeypatch):
+    monkeypatch.delenv("GANMC_OFFLINE", raising=False)
+    x = np.zeros((20, 28, 28), np.uint8)
+    y = np.arange(20, dtype=np.uint8) % 10
+    monkeypatch.setattr(data, "_load_keras", lambda: (x, y, x[:5], y[:5]))
+    splits = load_mnist("auto")
+    assert splits.source == "keras" and len(splits.x_train) == 20
+
+
+def test_keras_source_failure_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(data, "_load_keras", lambda: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(DataError, match="bundled"):
+        load_mnist("keras")
+
+
+def test_npz_with_x_and_y(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    y = (np.arange(50) % 10).astype(np.uint8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    splits = load_mnist(str(tmp_path / "d.npz"), digits=(2,), test_size=10)
+    assert len(splits.x_test) == 10 and set(splits.y_train) == {2}
+
+
+def test_npz_with_keras_keys(tmp_path):
+    x = np.ones((30, 28, 28), np.uint8)
+    y = (np.arange(30) % 10).astype(np.uint8)
+    np.savez(tmp_path / "k.npz", x_train=x, y_train=y, x_test=x[:7], y_test=y[:7])
+    splits = load_mnist(str(tmp_path / "k.npz"))
+    assert len(splits.x_train) == 30 and len(splits.x_test) == 7
+
+
+def test_idx_folder_and_files(tmp_path):
+    x = np.random.default_rng(2).integers(0, 256, (12, 28, 28)).astype(np.uint8)
+    y = (np.arange(12) % 10).astype(np.uint8)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", x)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", y)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", x[:4])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", y[:4])
+    splits = load_mnist(str(tmp_path))
+    np.testing.assert_array_equal(splits.x_train, x)
+    np.testing.assert_array_equal(splits.x_test, x[:4])
+    np.testing.assert_array_equal(read_idx(tmp_path / "train-labels-idx1-ubyte.gz"), y)
+    np.testing.assert_array_equal(load_images_file(tmp_path / "t10k-images-idx3-ubyte"), x[:4])
+
+
+def test_idx_bad_magic_and_truncation(tmp_path):
+    bad = tmp_path / "bad-idx3-ubyte"
+    bad.write_bytes(b"\x12\x34\x08\x03" + b"\x00" * 20)
+    with pytest.raises(DataError, match="magic"):
+        read_idx(bad)
+    good = write_idx(tmp_path / "t-idx3-ubyte", np.zeros((3, 28, 28), np.uint8))
+    short = tmp_path / "short-idx3-ubyte"
+    short.write_bytes(good.read_bytes()[:-100])
+    with pytest.raises(DataError, match="truncated"):
+        read_idx(short)
+    floats = tmp_path / "f-idx3-ubyte"
+    floats.write_bytes(b"\x00\x00\x0d\x03" + struct.pack(">3I", 1, 28, 28))
+    with pytest.raises(DataError, match="unsigned bytes"):
+        read_idx(floats)
+
+
+def test_npz_problems_are_clear(tmp_path):
+    np.savez(tmp_path / "nox.npz", images=np.zeros((2, 28, 28)))
+    with pytest.raises(DataError, match="no array named 'x'"):
+        load_images_file(tmp_path / "nox.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a readable"):
+        load_images_file(tmp_path / "junk.npz")
+    np.savez(tmp_path / "obj.npz", x=np.array([None, 1], dtype=object))
+    with pytest.raises(DataError):
+        load_images_file(tmp_path / "obj.npz")
+    with pytest.raises(DataError, match="no such"):
+        load_mnist(str(tmp_path / "missing.npz"))
+
+
+def test_as_images_conversions():
+    assert as_images(np.zeros((28, 28))).shape == (1, 28, 28)
+    assert as_images(np.zeros((3, 784), np.uint8)).shape == (3, 28, 28)
+    assert as_images(np.zeros((3, 28, 28, 1), np.uint8)).shape == (3, 28, 28)
+    scaled = as_images(np.full((1, 28, 28), 1.0, np.float32))
+    assert scaled.dtype == np.uint8 and scaled.max() == 255
+    assert as_images(np.full((1, 28, 28), 200.0)).max() == 200
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((2, 27, 28)), "shape"),
+    (np.full((1, 28, 28), np.nan), "NaN"),
+    (np.full((1, 28, 28), -3.0), "pixel values"),
+    (np.full((1, 28, 28), 300), "pixel values"),
+    (np.zeros((0, 28, 28)), "no images"),
+    (np.array(["a"] * 784).reshape(1, 28, 28), "numbers"),
+])
+def test_as_images_rejects(bad, match):
+    with pytest.raises(DataError, match=match):
+        as_images(bad)

@@ -1,0 +1,66 @@
+import keras
+import numpy as np
+import pytest
+
+from ganmc.gan import GAN, EncoderTrainer
+from ganmc.networks import (
+    FEATURES,
+    build_discriminator,
+    build_encoder,
+    build_generator,
+    feature_model,
+)
+
+
+@pytest.mark.parametrize("arch,latent", [("dcgan", 64), ("mlp", 100)])
+def test_shapes(arch, latent):
+    g, d, e = build_generator(arch, latent), build_discriminator(arch), build_encoder(arch, latent)
+    z = np.random.default_rng(0).normal(size=(3, latent)).astype(np.float32)
+    x = g(z)
+    assert tuple(x.shape) == (3, 28, 28, 1)
+    assert float(np.abs(x).max()) <= 1.0  # tanh range
+    assert tuple(d(x).shape) == (3, 1)
+    assert tuple(e(x).shape) == (3, latent)
+    feats, logits = feature_model(d)(x)
+    assert feats.shape[0] == 3 and logits.shape == (3, 1)
+    assert d.get_layer(FEATURES) is not None
+
+
+def test_mlp_is_the_seed_architecture():
+    g = build_generator("mlp", 100)
+    dense = [layer.units for layer in g.layers if isinstance(layer, keras.layers.Dense)]
+    assert dense == [128, 256, 512, 784]
+    d = build_discriminator("mlp")
+    dense = [layer.units for layer in d.layers if isinstance(layer, keras.layers.Dense)]
+    assert dense == [512, 256, 128, 1]
+
+
+def _images(n=64):
+    return np.random.default_rng(1).uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32)
+
+
+def test_gan_train_step_updates_both_networks():
+    g, d = build_generator("mlp", 16), build_discriminator("mlp")
+    gan = GAN(g, d, 16, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    g_before = [w.numpy().copy() for w in g.trainable_weights]
+    d_before = [w.numpy().copy() for w in d.trainable_weights]
+    history = gan.fit(_images(), batch_size=32, epochs=1, verbose=0)
+    assert set(history.history) >= {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(g_before, g.trainable_weights))
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(d_before, d.trainable_weights))
+
+
+def test_encoder_trainer_freezes_g_and_d():
+    g, d, e = build_generator("mlp", 16), build_discriminator("mlp"), build_encoder("mlp", 16)
+    trainer = EncoderTrainer(e, g, d, kappa=1.0)
+    trainer.compile(keras.optimizers.Adam(1e-3))
+    g_before = [w.numpy().copy() for w in g.weights]
+    d_before = [w.numpy().copy() for w in d.weights]
+    e_before = [w.numpy().copy() for w in e.trainable_weights]
+    history = trainer.fit(_images(), batch_size=32, epochs=1, verbose=0)
+    assert set(history.history) == {"e_loss", "pixel_loss", "feature_loss"}
+    assert all(np.allclose(a, b.numpy()) for a, b in zip(g_before, g.weights))
+    assert all(np.allclose(a, b.numpy()) for a, b in zip(d_before, d.weights))
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(e_before, e.trainable_weights))

@@ -1,0 +1,68 @@
+import threading
+
+import numpy as np
+import pytest
+
+from ganmc import train
+from ganmc.config import TrainConfig
+from ganmc.errors import TrainingError
+from ganmc.train import checkpoint_dir, fit_networks, read_checkpoint
+
+CFG = dict(arch="mlp", epochs=2, encoder_epochs=1, batch_size=64, latent_dim=16, seed=0)
+
+
+def test_progress_reports_and_samples(tiny_train):
+    reports = []
+    result = fit_networks(tiny_train[:256], TrainConfig(**CFG), progress=reports.append)
+    ends = [r for r in reports if r.epoch_end]
+    assert [(r.phase, r.epoch) for r in ends] == [("gan", 1), ("gan", 2), ("encoder", 1)]
+    assert ends[0].samples.shape == (16, 28, 28) and ends[0].samples.dtype == np.uint8
+    assert ends[-1].fraction == pytest.approx(1.0)
+    assert all(0 <= r.fraction <= 1 for r in reports)
+    assert result.epochs_done == 3 and not result.stopped
+    assert len(result.history["d_loss"]) == 2 and len(result.history["e_loss"]) == 1
+    assert result.device.startswith(("CPU", "GPU"))
+
+
+def test_stop_event_stops_between_steps(tiny_train):
+    stop = threading.Event()
+
+    def progress(p):
+        if p.step >= 1:
+            stop.set()
+
+    result = fit_networks(tiny_train[:512], TrainConfig(**{**CFG, "epochs": 50}),
+                          progress=progress, stop_event=stop)
+    assert result.stopped and result.epochs_done < 50
+
+
+def test_checkpoint_each_epoch_and_resume(tiny_train, tmp_path):
+    ckpt = checkpoint_dir(tmp_path / "model")
+    assert ckpt.name == "model.ckpt"
+    fit_networks(tiny_train[:256], TrainConfig(**{**CFG, "encoder_epochs": 0}), checkpoint=ckpt)
+    state = read_checkpoint(ckpt)
+    assert state["phase"] == "gan" and state["epoch"] == 2
+    assert (ckpt / "generator.weights.h5").exists()
+    reports = []
+    more = TrainConfig(**{**CFG, "epochs": 3, "encoder_epochs": 1})
+    fit_networks(tiny_train[:256], more, checkpoint=ckpt, resume=True, progress=reports.append)
+    done = [(r.phase, r.epoch) for r in reports if r.epoch_end]
+    assert done == [("gan", 3), ("encoder", 1)]  # epochs 1-2 were not redone
+    assert read_checkpoint(ckpt)["phase"] == "encoder"
+
+
+def test_resume_refuses_another_architecture(tiny_train, tmp_path):
+    ckpt = tmp_path / "m.ckpt"
+    fit_networks(tiny_train[:128], TrainConfig(**{**CFG, "epochs": 1, "encoder_epochs": 0}),
+                 checkpoint=ckpt)
+    with pytest.raises(TrainingError, match="latent_dim"):
+        fit_networks(tiny_train[:128], TrainConfig(**{**CFG, "latent_dim": 8}), checkpoint=ckpt,
+                     resume=True)
+
+
+def test_nan_losses_stop_with_a_clear_error(tiny_train, tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "to_model_input",
+                        lambda x: np.full((len(x), 28, 28, 1), np.nan, np.float32))
+    with pytest.raises(TrainingError, match="NaN"):
+        fit_networks(tiny_train[:128], TrainConfig(**CFG), checkpoint=tmp_path / "c")
+    assert read_checkpoint(tmp_path / "c") is None  # no bad checkpoint was written
