@@ -20,6 +20,8 @@ from ganmc.errors import ImageError
 
 #: Largest picture accepted, in pixels (width x height); larger ones are refused unread.
 MAX_PIXELS = 40_000_000
+#: Largest image file accepted, in bytes.
+MAX_FILE_BYTES = 50_000_000
 #: Images larger than this on a side are shrunk before processing (nothing is lost at 28x28).
 _WORK_SIDE = 512
 #: Minimum contrast between ink and background, on a 0-1 scale, to call it a drawing.
@@ -44,6 +46,10 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageError(f"{label}: {size:,} bytes is more than the {MAX_FILE_BYTES:,} "
+                             f"allowed for one image file")
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
     except OSError as exc:
         raise ImageError(f"{label}: cannot open ({exc.strerror or exc})") from None

@@ -110,3 +110,10 @@ def test_model_range_round_trip():
     m = to_model_input(x)
     assert m.shape == (5, 28, 28, 1) and m.min() >= -1 and m.max() <= 1
     np.testing.assert_array_equal(from_model_output(m), x)
+
+
+def test_oversized_file_is_refused_unread(tmp_path, monkeypatch):
+    Image.new("L", (100, 100), 255).save(tmp_path / "f.png")
+    monkeypatch.setattr(preprocess, "MAX_FILE_BYTES", 10)
+    with pytest.raises(ImageError, match="bytes is more than"):
+        load_image(tmp_path / "f.png")
