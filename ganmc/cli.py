@@ -11,7 +11,6 @@ import json
 import logging
 import math
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -64,19 +63,13 @@ def _eta(seconds: float) -> str:
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
     from ganmc.config import parse_digits
-    from ganmc.data import load_mnist
-    from ganmc.detector import Detector
+    from ganmc.detector import train_model
     from ganmc.train import checkpoint_dir
 
     digits = parse_digits(args.digits)
-    data = load_mnist(args.data, digits)
     out = Path(args.out or f"models/{args.arch}-{''.join(map(str, digits))}")
-    det = Detector(arch=args.arch, digits=digits, epochs=args.epochs,
-                   encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
-                   latent_dim=args.latent_dim, seed=args.seed, mc_samples=args.mc_samples,
-                   calibration_fraction=args.calibration_fraction)
-    print(f"Training {args.arch} on {len(data.x_train):,} images of digits "
-          f"{','.join(map(str, digits))} from {data.source}; writing {out}", file=sys.stderr)
+    print(f"Training {args.arch} on digits {','.join(map(str, digits))} from {args.data}; "
+          f"writing {out}", file=sys.stderr)
     bar = ProgressBar("train")
 
     def progress(p) -> None:
@@ -85,21 +78,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.update(p.fraction, f"{p.phase} {p.epoch}/{p.epochs} {losses} "
                    f"{p.images_per_s:,.0f} img/s ETA {_eta(p.eta_s)}", force=p.epoch_end)
 
-    stop = threading.Event()
-    ckpt = checkpoint_dir(out)
     try:
-        det.fit(data.x_train, data_source=data.source, progress=progress, stop_event=stop,
-                checkpoint=ckpt, resume=args.resume)
+        det = train_model(out, data=args.data, digits=digits, progress=progress,
+                          resume=args.resume, arch=args.arch, epochs=args.epochs,
+                          encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
+                          latent_dim=args.latent_dim, seed=args.seed,
+                          mc_samples=args.mc_samples,
+                          calibration_fraction=args.calibration_fraction)
     except KeyboardInterrupt:
         bar.close()
-        print(f"interrupted; the last finished epoch is in {ckpt}: run the same command with "
-              f"--resume to go on", file=sys.stderr)
+        print(f"interrupted; the last finished epoch is in {checkpoint_dir(out)}: run the same "
+              f"command with --resume to go on", file=sys.stderr)
         return 130
     bar.close()
-    det.save(out)
-    import shutil
-
-    shutil.rmtree(ckpt, ignore_errors=True)
     m = det.metadata_
     print(f"Saved {out} ({m['device']}, {m['train_seconds']:.1f} s, "
           f"{m['train_images_per_s']:,.0f} img/s)")
@@ -135,7 +126,7 @@ def _load(args):
         if not 0 < args.percentile < 100:
             raise GanmcError("--percentile must be between 0 and 100")
         det.alpha = 1.0 - args.percentile / 100.0
-    if det.calibration == "monte-carlo" and hasattr(args, "samples"):
+    if det.calibration == "monte-carlo" and args.command in ("score", "evaluate"):
         det.run_monte_carlo(args.samples, seed=args.seed)
     return det
 
@@ -224,6 +215,41 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"detections {100 * result['detection_rate']:.1f}%")
     if args.json:
         report.atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ganmc import report
+    from ganmc.data import load_mnist
+    from ganmc.inputs import read_inputs
+
+    images = read_inputs(args.images) if args.images else None
+    det = _load(args)
+    scorer = det.scorer_
+    mc = None
+    if args.samples:
+        bar = ProgressBar("simulate")
+        mc = det.run_monte_carlo(args.samples, seed=args.seed, scorer=scorer, progress=lambda r:
+                                 bar.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,}",
+                                            force=r.done))
+        bar.close()
+    percentile = 100.0 * (1.0 - det.alpha)
+    calibration = det.calibration_for(scorer, args.calibration or det.calibration)
+    splits = load_mnist("bundled", det.config.digits)
+    examples = report.pick_examples(det, splits.x_test, splits.y_test, scorer=scorer,
+                                    calibration=calibration, alpha=det.alpha)
+    named = [(f"{Path(s).name}" + (f"[{i}]" if i else ""), x)
+             for s, i, x in zip(images.sources, images.indices, images.x)] if images else []
+    data = report.build_report_data(det, percentile=percentile, scorer=scorer, monte_carlo=mc,
+                                    calibration_source=calibration.source, images=named,
+                                    examples=examples)
+    out = Path(args.out)
+    report.atomic_write_bytes(out, report.report_png(data))
+    report.atomic_write_bytes(out.with_suffix(".json"),
+                              json.dumps(report.report_summary(data), indent=2).encode())
+    report.write_table(out.with_suffix(".csv"), report.report_rows(data))
+    print(f"Wrote {out} ({report.REPORT_SIZE[0]}x{report.REPORT_SIZE[1]}), "
+          f"{out.with_suffix('.json')} and {out.with_suffix('.csv')}")
     return 0
 
 
@@ -351,6 +377,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Monte Carlo samples when --calibration monte-carlo (default 100000)")
     p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="write the PNG report (histogram, numbers, verdicts)",
+                       description="Render the report as one PNG (offline), with the same "
+                                   "numbers as JSON and CSV beside it: the score histogram "
+                                   "with the threshold, the summary, example test images and "
+                                   "the given images with their verdicts.")
+    _add_model(p)
+    p.add_argument("images", nargs="*", metavar="IMAGE",
+                   help="images to judge in the report (files, folders, .npz, IDX)")
+    p.add_argument("--samples", type=int, default=100_000,
+                   help="Monte Carlo samples to simulate; 0 uses the model's stored run "
+                        "(default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    p.add_argument("--out", metavar="FILE.png", default="report.png",
+                   help="where to write the PNG; .json and .csv go beside it "
+                        "(default report.png)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("info", help="show a model's card",
                        description="Show how a model was made and calibrated.")

@@ -164,8 +164,19 @@ class Detector:
     @property
     def calibration_(self) -> Calibration:
         """The calibration in use for the current scorer."""
-        name = self.scorer_
-        source = self.calibration
+        return self.calibration_for()
+
+    def calibration_for(self, scorer: str | None = None, source: str | None = None
+                        ) -> Calibration:
+        """The calibration of a scorer from a source, without changing this detector's settings.
+
+        Args:
+            scorer: A scorer name; ``None`` takes :attr:`scorer_`.
+            source: ``"holdout"``, ``"monte-carlo"`` or ``"auto"``; ``None`` takes the
+                detector's ``calibration`` setting.
+        """
+        name = scorer or self.scorer_
+        source = source or self.calibration
         if source == "auto":
             source = "holdout" if name in self.holdout_scores_ else "monte-carlo"
         if source == "holdout":
@@ -174,7 +185,8 @@ class Detector:
             return Calibration("holdout", ScoreDistribution.from_scores(self.holdout_scores_[name]))
         if source == "monte-carlo":
             if name not in self.monte_carlo_:
-                self.run_monte_carlo(self.mc_samples or 20_000, seed=self.config.seed)
+                self.run_monte_carlo(self.mc_samples or 20_000, seed=self.config.seed,
+                                     scorer=name)
             return self.monte_carlo_[name].calibration()
         raise ConfigError(f"calibration must be holdout, monte-carlo or auto, not {source!r}")
 
@@ -224,9 +236,17 @@ class Detector:
         """1 for an anomaly, 0 for a normal image (PyOD's convention)."""
         return (self.score_samples(x) > self.threshold_).astype(np.int64)
 
-    def verdicts(self, x: np.ndarray) -> list[Verdict]:
-        """Score, p-value, percentile rank and NORMAL/ANOMALY for each image."""
-        return judge(self.score_samples(x), self.calibration_, self.alpha)
+    def verdicts(self, x: np.ndarray, *, scorer: str | None = None,
+                 calibration: Calibration | None = None, alpha: float | None = None
+                 ) -> list[Verdict]:
+        """Score, p-value, percentile rank and NORMAL/ANOMALY for each image.
+
+        The keyword arguments override the detector's settings for this call only, so one
+        loaded model can serve several users with different settings at once.
+        """
+        calibration = calibration or self.calibration_for(scorer)
+        alpha = self.alpha if alpha is None else alpha
+        return judge(self.score_samples(x, scorer=scorer), calibration, alpha)
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         """G(E(x)) as uint8 images (needs an encoder): what the model thinks x should be."""
@@ -271,12 +291,26 @@ class Detector:
         self.monte_carlo_[name] = result
         return result
 
-    def monte_carlo_false_alarm(self, alpha: float | None = None) -> float | None:
-        """False-alarm rate of the Monte Carlo threshold measured on the hold-out normals."""
-        name, alpha = self.scorer_, self.alpha if alpha is None else alpha
-        if name not in self.holdout_scores_ or name not in self.monte_carlo_:
+    def monte_carlo_false_alarm(self, alpha: float | None = None, *, scorer: str | None = None,
+                                result: MonteCarloResult | None = None) -> float | None:
+        """False-alarm rate of a Monte Carlo threshold, measured on the hold-out normals.
+
+        This says how far the seed's threshold is from its nominal rate on real images.
+
+        Args:
+            alpha: Nominal rate; ``None`` takes the detector's.
+            scorer: Scorer; ``None`` takes :attr:`scorer_`.
+            result: A simulation to judge; ``None`` takes the one kept for the scorer.
+
+        Returns:
+            The share of held-out normal images above the threshold, or None when there is no
+            hold-out set or no simulation.
+        """
+        name, alpha = scorer or self.scorer_, self.alpha if alpha is None else alpha
+        result = result or self.monte_carlo_.get(name)
+        if name not in self.holdout_scores_ or result is None:
             return None
-        t = self.monte_carlo_[name].calibration().threshold(alpha)
+        t = result.calibration().threshold(alpha)
         return float(np.mean(self.holdout_scores_[name] > t))
 
     # ------------------------------------------------------------------ persistence
@@ -350,6 +384,42 @@ class Detector:
                     len(arr) / rate if rate else 0.0, ScoreDistribution.from_scores(arr))
         det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict
         return det
+
+
+def train_model(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None = None,
+                progress: Callable[[TrainProgress], None] | None = None,
+                stop_event: threading.Event | None = None, resume: bool = False,
+                **settings: Any) -> Detector:
+    """Load data, train, calibrate and save a model folder: the whole ``ganmc train`` job.
+
+    Checkpoints go to ``OUT.ckpt`` beside the folder after every epoch and are removed once
+    the model is saved; ``resume=True`` continues from them. The CLI and the dashboard both
+    call this.
+
+    Args:
+        out: The model folder to write.
+        data: A :func:`ganmc.data.load_mnist` source.
+        digits: The normal digits (``None``: all).
+        progress, stop_event: See :meth:`Detector.fit`.
+        resume: Continue from the checkpoint of an interrupted run.
+        **settings: :class:`Detector` keyword arguments (arch, epochs, batch_size, ...).
+
+    Returns:
+        The trained detector (also saved in ``out``).
+    """
+    import shutil
+
+    from ganmc.data import load_mnist
+    from ganmc.train import checkpoint_dir
+
+    det = Detector(digits=digits, **settings)
+    splits = load_mnist(data, det.config.digits)
+    ckpt = checkpoint_dir(out)
+    det.fit(splits.x_train, data_source=splits.source, progress=progress, stop_event=stop_event,
+            checkpoint=ckpt, resume=resume)
+    det.save(out)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return det
 
 
 def load_model(path: Path | str | None = None) -> Detector:

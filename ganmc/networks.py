@@ -25,36 +25,50 @@ def build_generator(arch: str, latent_dim: int) -> keras.Model:
     z = keras.Input((latent_dim,), name="z")
     if arch == "mlp":  # the seed notebook's generator: 100 -> 128 -> 256 -> 512 -> 784, tanh
         h = z
-        for units in (128, 256, 512):
-            h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
-        h = layers.Dense(784, activation="tanh")(h)
-        out = layers.Reshape(IMAGE_SHAPE)(h)
+        for i, units in enumerate((128, 256, 512)):
+            h = layers.LeakyReLU(0.2, name=f"g_act{i}")(layers.Dense(units, name=f"g_dense{i}")(h))
+        h = layers.Dense(784, activation="tanh", name="g_out")(h)
+        out = layers.Reshape(IMAGE_SHAPE, name="g_image")(h)
     elif arch == "dcgan":
-        h = layers.Dense(7 * 7 * 64, use_bias=False)(z)
-        h = layers.LeakyReLU(0.2)(layers.BatchNormalization(momentum=0.9)(h))
-        h = layers.Reshape((7, 7, 64))(h)
-        h = layers.Conv2DTranspose(32, 4, strides=2, padding="same", use_bias=False)(h)
-        h = layers.LeakyReLU(0.2)(layers.BatchNormalization(momentum=0.9)(h))
-        out = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh")(h)
+        h = layers.Dense(7 * 7 * 64, use_bias=False, name="g_dense")(z)
+        h = layers.BatchNormalization(momentum=0.9, name="g_bn0")(h)
+        h = layers.Reshape((7, 7, 64), name="g_reshape")(layers.LeakyReLU(0.2, name="g_act0")(h))
+        h = layers.Conv2DTranspose(32, 4, strides=2, padding="same", use_bias=False,
+                                   name="g_up1")(h)
+        h = layers.LeakyReLU(0.2, name="g_act1")(
+            layers.BatchNormalization(momentum=0.9, name="g_bn1")(h))
+        out = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh",
+                                     name="g_out")(h)
     else:
         raise ConfigError(f"unknown arch {arch!r}")
     return keras.Model(z, out, name="generator")
 
 
+def _trunk(arch: str, x, prefix: str):
+    """The shared shape of D's and E's bodies (each has its own weights)."""
+    if arch == "mlp":
+        h = layers.Flatten(name=f"{prefix}_flat")(x)
+        for i, units in enumerate((512, 256)):
+            h = layers.LeakyReLU(0.2, name=f"{prefix}_act{i}")(
+                layers.Dense(units, name=f"{prefix}_dense{i}")(h))
+        return h
+    if arch == "dcgan":
+        h = x
+        for i, filters in enumerate((32, 64)):
+            h = layers.LeakyReLU(0.2, name=f"{prefix}_act{i}")(
+                layers.Conv2D(filters, 4, strides=2, padding="same", name=f"{prefix}_conv{i}")(h))
+        return h
+    raise ConfigError(f"unknown arch {arch!r}")
+
+
 def build_discriminator(arch: str) -> keras.Model:
     """D: image -> logit (higher = judged more real); the ``features`` layer feeds f-AnoGAN."""
     x = keras.Input(IMAGE_SHAPE, name="image")
+    h = _trunk(arch, x, "d")
     if arch == "mlp":  # the seed notebook's discriminator: 784 -> 512 -> 256 -> 128 -> 1
-        h = layers.Flatten()(x)
-        for units in (512, 256):
-            h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
-        h = layers.LeakyReLU(0.2, name=FEATURES)(layers.Dense(128)(h))
-    elif arch == "dcgan":
-        h = layers.LeakyReLU(0.2)(layers.Conv2D(32, 4, strides=2, padding="same")(x))
-        h = layers.LeakyReLU(0.2)(layers.Conv2D(64, 4, strides=2, padding="same")(h))
-        h = layers.Flatten(name=FEATURES)(h)
+        h = layers.LeakyReLU(0.2, name=FEATURES)(layers.Dense(128, name="d_dense2")(h))
     else:
-        raise ConfigError(f"unknown arch {arch!r}")
+        h = layers.Flatten(name=FEATURES)(h)
     logit = layers.Dense(1, name="logit")(h)
     return keras.Model(x, logit, name="discriminator")
 
@@ -62,16 +76,9 @@ def build_discriminator(arch: str) -> keras.Model:
 def build_encoder(arch: str, latent_dim: int) -> keras.Model:
     """E: image -> z, trained so that G(E(x)) reconstructs x (f-AnoGAN)."""
     x = keras.Input(IMAGE_SHAPE, name="image")
-    if arch == "mlp":
-        h = layers.Flatten()(x)
-        for units in (512, 256):
-            h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
-    elif arch == "dcgan":
-        h = layers.LeakyReLU(0.2)(layers.Conv2D(32, 4, strides=2, padding="same")(x))
-        h = layers.LeakyReLU(0.2)(layers.Conv2D(64, 4, strides=2, padding="same")(h))
-        h = layers.Flatten()(h)
-    else:
-        raise ConfigError(f"unknown arch {arch!r}")
+    h = _trunk(arch, x, "e")
+    if arch == "dcgan":
+        h = layers.Flatten(name="e_flat")(h)
     z = layers.Dense(latent_dim, name="z")(h)
     return keras.Model(x, z, name="encoder")
 

@@ -191,6 +191,8 @@ def fit_networks(
                         verbose=0, shuffle=False, callbacks=[tracker])
             tracker.raise_if_diverged()
 
+    if state["phase"] != "encoder":
+        encoder = None  # stopped before the encoder was trained: do not offer an untrained one
     seconds = time.perf_counter() - start
     return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
                        tracker.overall_rate(), tracker.stopped, tracker.epochs_done)

@@ -1,0 +1,33 @@
+"""ganmc dashboard: ``streamlit run app.py``.
+
+The entry point only sets up the page, the session and the navigation; every page is a thin
+script under ``pages/`` that calls into the ``ganmc`` package.
+"""
+
+import streamlit as st
+
+from ganmc.runtime import quiet_tensorflow
+from ui import state
+
+st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon=":material/search:",
+                   layout="wide")
+quiet_tensorflow()
+state.init()
+
+pages = [
+    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"),
+    st.Page("pages/detect.py", title="Detect", icon=":material/search:"),
+    st.Page("pages/report.py", title="Report", icon=":material/description:"),
+]
+page = st.navigation(pages)
+
+with st.sidebar:
+    st.caption("Active model")
+    st.markdown(f"**{state.model_label(st.session_state['model'])}**")
+    st.caption(f"Threshold: {st.session_state['percentile']:g}th percentile, "
+               f"{st.session_state['calibration']} calibration, "
+               f"{st.session_state['scorer']} score")
+
+page.run()

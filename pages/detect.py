@@ -1,0 +1,101 @@
+"""Detect: draw or upload digits and get a verdict for each, with what the model saw."""
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from ganmc.data import load_mnist
+from ganmc.errors import GanmcError
+from ganmc.preprocess import IMAGE_SUFFIXES, load_image, to_mnist
+from ganmc.report import pick_examples
+from ui import charts, state
+
+st.title("Detect anomalies")
+det = state.detector()
+state.threshold_controls(det, "detect")
+scorer = state.scorer_name(det)
+mc = state.current_monte_carlo(det)
+calibration = state.calibration(det, mc)
+alpha = state.alpha()
+threshold = calibration.threshold(alpha)
+st.caption(f"Threshold **{threshold:.4g}** — {calibration.source} calibration over "
+           f"{calibration.distribution.n:,} scores, {st.session_state['percentile']:g}th "
+           f"percentile, score {scorer}.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Draw a digit")
+    canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
+                       height=280, width=280, drawing_mode="freedraw", return_image_data=True,
+                       key=f"canvas_{st.session_state['canvas_version']}")
+    if st.button("Clear the canvas", key="canvas_clear"):
+        st.session_state["canvas_version"] += 1
+        st.rerun()
+with right:
+    st.subheader("…or upload images")
+    uploads = st.file_uploader("PNG, JPEG, BMP, GIF, TIFF or WebP", accept_multiple_files=True,
+                               type=[s.lstrip(".") for s in IMAGE_SUFFIXES], key="uploads")
+
+images: list[tuple[str, np.ndarray]] = []
+problems: list[str] = []
+data = canvas.image_data if canvas is not None else None
+if data is not None and data[..., :3].max() > 0:
+    try:
+        images.append(("drawing", to_mnist(data[..., :3], name="drawing")))
+    except GanmcError as exc:
+        problems.append(str(exc))
+for up in uploads or []:
+    try:
+        images.append((up.name, load_image(up.getvalue(), name=up.name)))
+    except GanmcError as exc:
+        problems.append(str(exc))
+for message in problems:
+    st.warning(message)
+st.session_state["scored"] = images
+
+if not images:
+    st.info("Draw a digit on the black canvas, or upload images, to get a verdict.")
+else:
+    x = np.stack([img for _, img in images])
+    verdicts = det.verdicts(x, scorer=scorer, calibration=calibration, alpha=alpha)
+    recons = det.reconstruct(x) if "fanogan" in det.scorers_ else None
+    st.plotly_chart(charts.histogram(
+        calibration.distribution, threshold, marks={n: v.score for (n, _), v in
+                                                    zip(images, verdicts)},
+        title=f"Your images on the {calibration.source} score distribution"), key="det_hist")
+    for i, ((name, img), v) in enumerate(zip(images, verdicts)):
+        cols = st.columns([1, 1, 1, 3])
+        cols[0].image(charts.enlarge(img), caption=f"{name}: as the model sees it (28×28)")
+        if recons is not None:
+            residual = np.abs(img.astype(np.int16) - recons[i].astype(np.int16)).astype(np.uint8)
+            cols[1].image(charts.enlarge(recons[i]), caption="reconstruction G(E(x))")
+            cols[2].image(charts.enlarge(residual), caption="residual |x − G(E(x))|")
+        colour = "#d62728" if v.is_anomaly else "#2ca02c"
+        cols[3].markdown(
+            f"<div class='ganmc-verdict' style='font-size:2.6rem;font-weight:800;"
+            f"color:{colour}'>"
+            f"{v.label.upper()}</div>", unsafe_allow_html=True)
+        cols[3].markdown(f"score **{v.score:.4g}** (threshold {v.threshold:.4g})  \n"
+                         f"p-value **{v.p_value:.3g}** — percentile rank "
+                         f"{v.percentile_rank:.1f}% of normal scores")
+
+
+@st.cache_data(show_spinner="Scoring the test split…", max_entries=16)
+def examples(model: str, stamp: float, scorer: str, source: str, n_calibration: int,
+             percentile: float):
+    splits = load_mnist("bundled", det.config.digits)
+    return pick_examples(det, splits.x_test, splits.y_test, scorer=scorer,
+                         calibration=calibration, alpha=1 - percentile / 100)
+
+
+st.subheader("Examples from the test split")
+model = st.session_state["model"]
+pair = examples(model, state.model_stamp(model), scorer, calibration.source,
+                calibration.distribution.n, st.session_state["percentile"])
+cols = st.columns(len(pair))
+for col, ex in zip(cols, pair):
+    col.image(charts.enlarge(ex.image), caption=f"{ex.name} — {ex.note}")
+    colour = "#d62728" if ex.verdict.is_anomaly else "#2ca02c"
+    col.markdown(f"<span style='font-size:1.4rem;font-weight:700;color:{colour}'>"
+                 f"{ex.verdict.label.upper()}</span> score {ex.verdict.score:.4g}, "
+                 f"p = {ex.verdict.p_value:.3g}", unsafe_allow_html=True)

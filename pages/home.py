@@ -1,0 +1,59 @@
+"""Overview: what ganmc does, the active model's card, and the model picker."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui import state
+
+st.title("ganmc — is this image normal?")
+st.markdown(
+    """
+A **GAN** learns what normal images look like — here, handwritten MNIST digits. Every image
+gets an **anomaly score** (higher = more anomalous), and a **threshold** splits NORMAL from
+ANOMALY:
+
+1. **Monte Carlo** (the seed's idea): the trained generator draws thousands of synthetic
+   digits, each is scored, and a percentile of those scores is the threshold.
+2. **Hold-out calibration** (the default): real normal digits that were never trained on are
+   scored; the conformal threshold guarantees that, on average, at most 100 − P % of new normal
+   images are flagged, and every image gets a p-value.
+3. **Scores**: *f-AnoGAN* reconstructs the image through an encoder and the generator and
+   measures what does not fit; the seed's *discriminator* score is kept for comparison.
+
+**Train** a model, run the **Monte Carlo** simulation, **Detect** drawn or uploaded digits,
+and export the **Report** as a PNG.
+"""
+)
+
+st.subheader("Model")
+models = state.available_models()
+labels = list(models)
+current = state.model_label(st.session_state["model"])
+choice = st.selectbox("Active model", labels, index=labels.index(current)
+                      if current in labels else 0, key="home_model_picker",
+                      help=f"The shipped model, or any trained on the Train page (saved under "
+                           f"{state.MODELS_DIR}/).")
+if models[choice] != st.session_state["model"]:
+    st.session_state["model"] = models[choice]
+    st.rerun()
+
+det = state.detector()
+card = det.card()
+c, m = card["config"], card["metadata"]
+cols = st.columns(4)
+cols[0].metric("Preset", c["arch"])
+cols[1].metric("Normal digits", "all" if len(c["digits"]) == 10 else
+               ",".join(map(str, c["digits"])))
+cols[2].metric("Epochs (GAN + encoder)", f"{c['epochs']} + {c['encoder_epochs']}")
+cols[3].metric("Trained on", str(m.get("device", "?")).split(" (")[0])
+st.markdown(
+    f"- **Data**: {m.get('data_source')} — {m.get('n_train', '?'):,} training and "
+    f"{m.get('n_calibration', '?'):,} held-out calibration images\n"
+    f"- **Trained** {m.get('trained_at', '?')} on {m.get('device', '?')} in "
+    f"{m.get('train_seconds', '?')} s ({m.get('train_images_per_s', '?')} images/s)\n"
+    f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"
+    f"- **Folder**: `{Path(st.session_state['model'])}`"
+)
+with st.expander("Full model card (JSON)"):
+    st.json(card, expanded=False)

@@ -1,0 +1,130 @@
+"""Every dashboard page through Streamlit's AppTest, with the tiny session model."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["pages/home.py", "pages/train.py", "pages/monte_carlo.py", "pages/detect.py",
+         "pages/report.py"]
+
+
+@pytest.fixture
+def app(tiny_model, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    import ui.state
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(ui.state, "MODELS_DIR", tmp_path / "models")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["model"] = str(tiny_model[1])
+    return at
+
+
+def open_page(at, page: str):
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app, page):
+    open_page(app, page)
+    assert app.title[0].value
+
+
+def test_home_shows_the_model_card(app):
+    open_page(app, "pages/home.py")
+    labels = [m.label for m in app.metric]
+    assert "Preset" in labels and "Normal digits" in labels
+    assert any(m.value == "dcgan" for m in app.metric)
+
+
+def _threshold(at) -> float:
+    return float(next(m.value for m in at.metric if m.label == "Threshold"))
+
+
+def test_percentile_slider_moves_the_threshold(app):
+    open_page(app, "pages/monte_carlo.py")
+    before = _threshold(app)
+    app.slider(key="w_mc_percentile").set_value(99.0).run()
+    assert not app.exception
+    after = _threshold(app)
+    assert after > before
+    assert app.session_state["percentile"] == 99.0
+
+
+def _png(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_upload_gives_a_verdict_and_bad_files_a_message(app, mnist):
+    open_page(app, "pages/detect.py")
+    digit = 255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8))
+    app.file_uploader(key="uploads").set_value([
+        ("digit.png", _png(digit), "image/png"),
+        ("notes.png", b"not an image at all", "image/png"),
+        ("blank.png", _png(np.full((50, 50), 255, np.uint8)), "image/png"),
+    ]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    verdicts = [m.value for m in app.markdown if "ganmc-verdict" in m.value]
+    assert len(verdicts) == 1 and ("NORMAL" in verdicts[0] or "ANOMALY" in verdicts[0])
+    warnings = " ".join(w.value for w in app.warning)
+    assert "notes.png" in warnings and "blank.png" in warnings
+    assert len(app.session_state["scored"]) == 1
+
+
+def _wait(at, condition, timeout=180):
+    end = time.time() + timeout
+    while time.time() < end:
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        if condition(at):
+            return
+        time.sleep(1)
+    raise AssertionError("timed out")
+
+
+def test_monte_carlo_run_from_the_page(app):
+    open_page(app, "pages/monte_carlo.py")
+    app.number_input(key="w_mc_mc_samples").set_value(3000).run()
+    app.button(key="mc_run").click().run()
+    _wait(app, lambda at: any("3,000 samples in" in c.value for c in at.caption))
+    assert app.button(key="mc_run").disabled  # cached: no second simulation of the same run
+
+
+def test_training_from_the_page(app, tmp_path, tiny_model):
+    from streamlit.testing.v1 import AppTest
+
+    open_page(app, "pages/train.py")
+    app.selectbox(key="train_data").set_value("bundled")
+    app.radio(key="train_arch").set_value("mlp")
+    app.number_input(key="train_epochs").set_value(1)
+    app.number_input(key="train_enc_epochs").set_value(0)
+    app.select_slider(key="train_batch").set_value(512)
+    app.text_input(key="train_name").set_value("tiny-ui")
+    app.button[0].click()  # the form's submit button
+    app.run()
+    assert not app.exception
+    # Meanwhile another user (another session) sees the job and cannot start a second one.
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other.session_state["model"] = str(tiny_model[1])
+    open_page(other, "pages/train.py")
+    if any(s.value.startswith("Job tiny-ui — running") for s in other.subheader):
+        assert other.button[0].disabled
+    _wait(app, lambda at: any("Saved to" in s.value for s in at.success), timeout=300)
+    saved = tmp_path / "models" / "tiny-ui"
+    assert (saved / "ganmc.json").is_file()
+    app.button(key="train_use").click().run()
+    assert app.session_state["model"] == str(saved)

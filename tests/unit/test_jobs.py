@@ -1,0 +1,72 @@
+import threading
+import time
+
+import pytest
+
+from ganmc.errors import DataError
+from ganmc.jobs import DONE, FAILED, STOPPED, BusyError, JobRegistry
+
+
+def wait(job, timeout=10):
+    end = time.time() + timeout
+    while job.running and time.time() < end:
+        time.sleep(0.01)
+    return job.snapshot()
+
+
+def test_job_reports_progress_and_result():
+    reg = JobRegistry()
+
+    def work(job):
+        for i in range(3):
+            job.report(i, keep=True)
+        return "model"
+
+    snap = wait(reg.start("train", work, owner="a", params={"epochs": 3}))
+    assert snap["status"] == DONE and snap["result"] == "model"
+    assert snap["events"] == [0, 1, 2] and snap["progress"] == 2
+    assert snap["params"] == {"epochs": 3} and snap["finished"] >= snap["started"]
+
+
+def test_exclusive_kind_runs_once_across_owners():
+    reg, gate = JobRegistry(), threading.Event()
+    first = reg.start("train", lambda job: gate.wait(5), owner="a", exclusive=True)
+    with pytest.raises(BusyError, match="already running"):
+        reg.start("train", lambda job: None, owner="b", exclusive=True)
+    other = reg.start("simulate", lambda job: 1, owner="b")  # another kind is not blocked
+    gate.set()
+    wait(first), wait(other)
+    assert reg.start("train", lambda job: None, owner="b", exclusive=True)  # free again
+
+
+def test_stop_and_failures():
+    reg = JobRegistry()
+
+    def loop(job):
+        while not job.stop_event.is_set():
+            time.sleep(0.01)
+
+    job = reg.start("train", loop)
+    job.stop()
+    assert wait(job)["status"] == STOPPED
+
+    def bad_input(job):
+        raise DataError("no digits here")
+
+    snap = wait(reg.start("train", bad_input))
+    assert snap["status"] == FAILED and snap["error"] == "no digits here"
+
+    def bug(job):
+        raise ZeroDivisionError("boom")
+
+    snap = wait(reg.start("train", bug))
+    assert snap["status"] == FAILED and "ZeroDivisionError" in snap["error"]
+
+
+def test_latest_finds_a_job_again_by_owner():
+    reg = JobRegistry()
+    a = reg.start("simulate", lambda job: 1, owner="a")
+    b = reg.start("simulate", lambda job: 2, owner="b")
+    wait(a), wait(b)
+    assert reg.latest("simulate", owner="a") is a and reg.latest("simulate", owner="b") is b
+    assert reg.get(a.id) is a and reg.get("nope") is None and reg.get(None) is None

@@ -1,0 +1,1 @@
+"""Streamlit glue for the dashboard: session state, caches, charts. All maths is in ganmc."""

@@ -1,0 +1,76 @@
+"""Plotly figures for the dashboard (the package's PNG report uses matplotlib instead)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ganmc.calibration import ScoreDistribution
+
+ANOMALY_RED, NORMAL_BLUE = "#d62728", "#1f77b4"
+
+
+def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: int = 60,
+              marks: dict[str, float] | None = None, overlay: ScoreDistribution | None = None,
+              overlay_name: str = "", value_range: tuple[float, float] | None = None
+              ) -> go.Figure:
+    """Score histogram, bars coloured by side of the threshold, with marked scores."""
+    if value_range is None:
+        values = [dist.min, dist.max, *(marks or {}).values()]
+        if np.isfinite(threshold):
+            values.append(threshold)
+        if overlay is not None:
+            values += [overlay.min, overlay.max]
+        lo, hi = min(values), max(values)
+        pad = 0.03 * (hi - lo or 1.0)
+        value_range = (lo - pad, hi + pad)
+    edges, counts = dist.histogram(bins, value_range)
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure()
+    fig.add_bar(x=centres, y=counts, width=np.diff(edges), name="scores",
+                marker_color=np.where(centres > threshold, ANOMALY_RED, NORMAL_BLUE),
+                hovertemplate="score %{x:.4g}<br>count %{y:,.0f}<extra></extra>")
+    if overlay is not None:
+        _, oc = overlay.histogram(bins, value_range)
+        scaled = oc * (counts.sum() / max(oc.sum(), 1))
+        fig.add_scatter(x=centres, y=scaled, mode="lines", line_shape="hvh", name=overlay_name,
+                        line={"color": "#444", "width": 2})
+    if np.isfinite(threshold):
+        fig.add_vline(x=threshold, line_dash="dash", line_color="black",
+                      annotation_text=f"threshold {threshold:.4g}", annotation_position="top")
+    for i, (name, score) in enumerate((marks or {}).items()):
+        fig.add_vline(x=score, line_color=f"hsl({(i * 67 + 120) % 360},70%,40%)", line_width=3,
+                      annotation_text=name, annotation_position="bottom right")
+    fig.update_layout(title=title, xaxis_title="anomaly score (higher = more anomalous)",
+                      yaxis_title="count", bargap=0, height=380, showlegend=overlay is not None,
+                      margin={"l": 40, "r": 20, "t": 50, "b": 40},
+                      legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
+    return fig
+
+
+def loss_curves(history: dict[str, list[float]]) -> go.Figure:
+    """Discriminator and generator (and encoder) losses per epoch."""
+    fig = go.Figure()
+    for key, name in (("d_loss", "discriminator"), ("g_loss", "generator"),
+                      ("e_loss", "encoder")):
+        if history.get(key):
+            fig.add_scatter(x=list(range(1, len(history[key]) + 1)), y=history[key],
+                            mode="lines+markers", name=name)
+    fig.update_layout(title="Losses per epoch", xaxis_title="epoch", yaxis_title="loss",
+                      height=320, margin={"l": 40, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def image_grid(images: np.ndarray, cols: int = 8, scale: int = 3) -> np.ndarray:
+    """uint8 (N, 28, 28) -> one uint8 picture, enlarged without blurring."""
+    n = len(images)
+    rows = -(-n // cols)
+    grid = np.zeros((rows * 30, cols * 30), np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = img
+    return np.kron(grid, np.ones((scale, scale), np.uint8))
+
+
+def enlarge(img: np.ndarray, scale: int = 5) -> np.ndarray:
+    return np.kron(img, np.ones((scale, scale), np.uint8))
