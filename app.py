@@ -1,7 +1,8 @@
 """ganmc dashboard: ``streamlit run app.py``.
 
 The entry point only sets up the page, the session and the navigation; every page is a thin
-script under ``pages/`` that calls into the ``ganmc`` package.
+script under ``pages/views/`` that calls into the ``ganmc`` package (``pages/README.md`` says
+why one folder down).
 """
 
 import streamlit as st
@@ -15,11 +16,11 @@ quiet_tensorflow()
 state.init()
 
 pages = [
-    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"),
-    st.Page("pages/detect.py", title="Detect", icon=":material/search:"),
-    st.Page("pages/report.py", title="Report", icon=":material/description:"),
+    st.Page("pages/views/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/views/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"),
+    st.Page("pages/views/detect.py", title="Detect", icon=":material/search:"),
+    st.Page("pages/views/report.py", title="Report", icon=":material/description:"),
 ]
 page = st.navigation(pages)
 

@@ -126,8 +126,9 @@ def test_pages_in_a_real_browser(server, page, shots):
     start = time.perf_counter()
     page.goto(server + "/")
     page.get_by_text("is this image normal?").wait_for()
-    page.get_by_text("Normal digits").first.wait_for()
+    page.locator("[data-testid='stMetric']").filter(has_text="Preset").wait_for()
     first_page_s = time.perf_counter() - start
+    _settle(page)
     page.screenshot(path=shots / "home.png", full_page=True)
 
     # Detect: draw a 3 with the mouse and get a verdict.
@@ -142,6 +143,8 @@ def test_pages_in_a_real_browser(server, page, shots):
     assert re.fullmatch(r"NORMAL|ANOMALY", verdict.inner_text().strip())
     _settle(page)
     page.screenshot(path=shots / "detect.png", full_page=True)
+    verdict.scroll_into_view_if_needed()
+    page.screenshot(path=shots / "detect-verdict.png")
 
     # Monte Carlo: the threshold moves with the percentile slider, without re-simulating.
     page.goto(server + "/monte_carlo")
@@ -180,3 +183,13 @@ def test_pages_in_a_real_browser(server, page, shots):
     (shots / "timings.txt").write_text(f"first page {first_page_s:.2f} s\n"
                                       f"verdict after drawing {verdict_s:.2f} s\n")
     print(f"first page {first_page_s:.2f} s, verdict after drawing {verdict_s:.2f} s")
+
+
+def test_opening_a_page_url_directly_keeps_the_app(server, page):
+    """A bookmark or a reload straight onto a page runs app.py's set-up and navigation too."""
+    page.goto(server + "/train")
+    page.get_by_role("button", name="Start training").wait_for()
+    _settle(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert "Active model" in sidebar.inner_text()
+    assert "Monte Carlo" in sidebar.inner_text()

@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["pages/home.py", "pages/train.py", "pages/monte_carlo.py", "pages/detect.py",
-         "pages/report.py"]
+PAGES = [f"pages/views/{name}.py" for name in ("home", "train", "monte_carlo", "detect", "report")]
 
 
 @pytest.fixture
@@ -43,7 +42,7 @@ def test_every_page_renders(app, page):
 
 
 def test_home_shows_the_model_card(app):
-    open_page(app, "pages/home.py")
+    open_page(app, "pages/views/home.py")
     labels = [m.label for m in app.metric]
     assert "Preset" in labels and "Normal digits" in labels
     assert any(m.value == "dcgan" for m in app.metric)
@@ -54,7 +53,7 @@ def _threshold(at) -> float:
 
 
 def test_percentile_slider_moves_the_threshold(app):
-    open_page(app, "pages/monte_carlo.py")
+    open_page(app, "pages/views/monte_carlo.py")
     before = _threshold(app)
     app.slider(key="w_mc_percentile").set_value(99.0).run()
     assert not app.exception
@@ -70,7 +69,7 @@ def _png(img: np.ndarray) -> bytes:
 
 
 def test_upload_gives_a_verdict_and_bad_files_a_message(app, mnist):
-    open_page(app, "pages/detect.py")
+    open_page(app, "pages/views/detect.py")
     digit = 255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8))
     app.file_uploader(key="uploads").set_value([
         ("digit.png", _png(digit), "image/png"),
@@ -97,7 +96,7 @@ def _wait(at, condition, timeout=180):
 
 
 def test_monte_carlo_run_from_the_page(app):
-    open_page(app, "pages/monte_carlo.py")
+    open_page(app, "pages/views/monte_carlo.py")
     app.number_input(key="w_mc_mc_samples").set_value(3000).run()
     app.button(key="mc_run").click().run()
     _wait(app, lambda at: any("3,000 samples in" in c.value for c in at.caption))
@@ -107,7 +106,7 @@ def test_monte_carlo_run_from_the_page(app):
 def test_training_from_the_page(app, tmp_path, tiny_model):
     from streamlit.testing.v1 import AppTest
 
-    open_page(app, "pages/train.py")
+    open_page(app, "pages/views/train.py")
     app.selectbox(key="train_data").set_value("bundled")
     app.radio(key="train_arch").set_value("mlp")
     app.number_input(key="train_epochs").set_value(1)
@@ -120,7 +119,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model):
     # Meanwhile another user (another session) sees the job and cannot start a second one.
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     other.session_state["model"] = str(tiny_model[1])
-    open_page(other, "pages/train.py")
+    open_page(other, "pages/views/train.py")
     if any(s.value.startswith("Job tiny-ui — running") for s in other.subheader):
         assert other.button[0].disabled
     _wait(app, lambda at: any("Saved to" in s.value for s in at.success), timeout=300)
