@@ -64,12 +64,20 @@ def _eta(seconds: float) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     from ganmc.config import parse_digits
     from ganmc.detector import train_model
-    from ganmc.train import checkpoint_dir
+    from ganmc.train import checkpoint_dir, read_checkpoint
 
     digits = parse_digits(args.digits)
     out = Path(args.out or f"models/{args.arch}-{''.join(map(str, digits))}")
     print(f"Training {args.arch} on digits {','.join(map(str, digits))} from {args.data}; "
           f"writing {out}", file=sys.stderr)
+    if args.resume:
+        state = read_checkpoint(checkpoint_dir(out))
+        if state is None:
+            print(f"No checkpoint in {checkpoint_dir(out)}: starting afresh", file=sys.stderr)
+        else:
+            print(f"Resuming from the checkpoint: {state['epoch']} "
+                  f"{'GAN' if state['phase'] == 'gan' else 'encoder'} epochs done",
+                  file=sys.stderr)
     bar = ProgressBar("train")
 
     def progress(p) -> None:

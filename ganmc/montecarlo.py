@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ganmc import limits
 from ganmc.calibration import (
     Calibration,
     ScoreDistribution,
@@ -26,6 +27,7 @@ from ganmc.calibration import (
 from ganmc.errors import ConfigError
 
 MAX_SAMPLES = 100_000_000
+MAX_BATCH = 262_144
 #: Up to this many samples every score is kept, so quantiles are exact (8 bytes each).
 KEEP_LIMIT = 2_000_000
 FINE_BINS = 4096
@@ -156,8 +158,11 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
     """
     if not 1 <= n_samples <= MAX_SAMPLES:
         raise ConfigError(f"samples must be from 1 to {MAX_SAMPLES:,}, not {n_samples:,}")
-    if batch_size < 1:
-        raise ConfigError("batch_size must be at least 1")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ConfigError(f"batch_size must be from 1 to {MAX_BATCH:,}")
+    limits.check_fits(f"a simulation of {n_samples:,} samples in batches of {batch_size:,}",
+                      limits.simulation_bytes(batch_size, min(n_samples, keep_limit)
+                                              if n_samples <= keep_limit else 0))
     hist = StreamingHistogram()
     kept: list[np.ndarray] | None = [] if n_samples <= keep_limit else None
     start = time.perf_counter()

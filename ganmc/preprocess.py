@@ -54,7 +54,9 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
     except OSError as exc:
         raise ImageError(f"{label}: cannot open ({exc.strerror or exc})") from None
     with io.BytesIO(data) as fp, warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Our own, lower, limit is checked below from the header; Pillow's hard limit
+        # (DecompressionBombError) still applies if MAX_PIXELS is ever raised above it.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             img = Image.open(fp)
             w, h = img.size
@@ -67,7 +69,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
             img.load()
         except ImageError:
             raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except Image.DecompressionBombError:
             raise ImageError(f"{label}: refused, too many pixels (decompression bomb?)") from None
         except UnidentifiedImageError:
             raise ImageError(f"{label}: not an image file Pillow can read") from None
@@ -122,6 +124,8 @@ def _to_gray(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
         arr = np.asarray(image)
         if arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3):
             raise ImageError(f"{name}: expected an image array (H, W[, C]), got {arr.shape}")
+        if arr.size == 0:
+            raise ImageError(f"{name}: the image has no pixels")
         if arr.dtype.kind == "f":
             if not np.isfinite(arr).all():
                 raise ImageError(f"{name}: the image contains NaN or infinite values")

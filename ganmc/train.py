@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganmc import io
+from ganmc import io, limits
 from ganmc.config import TrainConfig
 from ganmc.errors import TrainingError
 from ganmc.gan import GAN, EncoderTrainer
@@ -137,6 +137,8 @@ def fit_networks(
     Raises:
         TrainingError: If the losses become NaN or infinite (the last checkpoint is kept).
     """
+    limits.check_fits(f"training on {len(x_train):,} images",
+                      limits.training_bytes(len(x_train), config.batch_size))
     keras.utils.set_random_seed(config.seed)
     device = describe_device()
     log.info("Training on %s: %s, %d images, %d + %d epochs", device, config.arch, len(x_train),

@@ -101,12 +101,16 @@ def detector():
 
 
 def available_models() -> dict[str, str]:
-    """Label -> folder of every loadable model: the shipped one and those in MODELS_DIR."""
+    """Label -> folder of every model to offer: the shipped one, those in MODELS_DIR, and
+    the session's active one wherever it lives."""
     found = {"pretrained (shipped)": SHIPPED}
     if MODELS_DIR.is_dir():
         for folder in sorted(MODELS_DIR.iterdir()):
             if (folder / io.CARD).is_file() and not folder.name.startswith("."):
                 found[folder.name] = str(folder)
+    active = st.session_state.get("model")
+    if active and active not in found.values():
+        found[f"{Path(active).name} ({Path(active).parent})"] = active
     return found
 
 

@@ -44,7 +44,15 @@ if data is not None and data[..., :3].max() > 0:
         images.append(("drawing", to_mnist(data[..., :3], name="drawing")))
     except GanmcError as exc:
         problems.append(str(exc))
-for up in uploads or []:
+MAX_UPLOADS = 24
+limit_mb = st.get_option("server.maxUploadSize")
+uploads = uploads or []
+if len(uploads) > MAX_UPLOADS:
+    problems.append(f"{len(uploads)} files uploaded; only the first {MAX_UPLOADS} are judged.")
+for up in uploads[:MAX_UPLOADS]:
+    if up.size > limit_mb * 2**20:  # the browser enforces it too; check again here
+        problems.append(f"{up.name}: {up.size / 2**20:.1f} MB is over the {limit_mb} MB limit")
+        continue
     try:
         images.append((up.name, load_image(up.getvalue(), name=up.name)))
     except GanmcError as exc:

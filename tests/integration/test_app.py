@@ -127,3 +127,9 @@ def test_training_from_the_page(app, tmp_path, tiny_model):
     assert (saved / "ganmc.json").is_file()
     app.button(key="train_use").click().run()
     assert app.session_state["model"] == str(saved)
+
+
+def test_pages_keep_the_sessions_model(app, tiny_model):
+    for page in PAGES:
+        open_page(app, page)
+        assert app.session_state["model"] == str(tiny_model[1])

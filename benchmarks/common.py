@@ -1,0 +1,75 @@
+"""Helpers shared by the benchmark scripts (run by hand, never in CI)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+FASHION = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+
+
+def machine() -> str:
+    """One line naming the machine the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return (f"{cpu}, {os.cpu_count()} cores, {'GPU: ' + str(len(gpus)) if gpus else 'no GPU'}, "
+            f"Python {platform.python_version()}, TensorFlow {tf.__version__}")
+
+
+def write_section(name: str, text: str) -> None:
+    """Replace (or append) the section between this benchmark's markers in docs/benchmarks.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if start in doc:
+        doc = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, doc,
+                     flags=re.S)
+    else:
+        doc = doc.rstrip() + "\n\n" + block + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(doc)
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table."""
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def random_strokes(n: int, seed: int = 0) -> np.ndarray:
+    """n images of 1-3 random pen strokes, drawn large and put into MNIST format."""
+    from PIL import Image, ImageDraw
+
+    from ganmc.preprocess import to_mnist
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        img = Image.new("L", (280, 280), 0)
+        draw = ImageDraw.Draw(img)
+        for _ in range(rng.integers(1, 4)):
+            pts = [tuple(p) for p in rng.integers(20, 260, (rng.integers(2, 6), 2))]
+            draw.line(pts, fill=255, width=int(rng.integers(14, 26)), joint="curve")
+        out[i] = to_mnist(img)
+    return out

@@ -1,0 +1,189 @@
+"""Detection quality benchmark: ``python -m benchmarks.quality [--quick]``.
+
+Measures, on the bundled digits' fixed split (8,000 train / 2,000 test), seeded:
+
+1. Out-of-distribution: all ten digits normal (the shipped model, or ``--retrain``), test
+   digits against Fashion-MNIST, uniform noise, inverted digits and random pen strokes:
+   AUROC per scorer, and the false-alarm rate on the unseen test digits at alpha = 1, 5, 10 %
+   for the hold-out (conformal) and the Monte Carlo thresholds.
+2. The seed notebook's method on the same splits: the MLP GAN trained 1,000 steps, the
+   discriminator's output as the score, the 5th percentile of generated images' scores.
+3. The one-class protocol: for each digit k, train on k alone, test on every test digit
+   (the other nine anomalous): AUROC per digit and the mean.
+
+Prints the tables and writes them into docs/benchmarks.md (and JSON beside it).
+Needs Fashion-MNIST: ``apt-get install -y dataset-fashion-mnist``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from benchmarks.common import DOC, FASHION, machine, random_strokes, table, write_section
+
+ANCHORS = {"AnoGAN": 93.7, "Deep SVDD": 94.8, "OCGAN": 97.5, "GeoTrans": 98.0}
+ALPHAS = (0.01, 0.05, 0.10)
+
+
+def anomaly_sets(x_test: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    from ganmc.data import read_idx
+
+    rng = np.random.default_rng(1)
+    sets = {"uniform noise": rng.integers(0, 256, (n, 28, 28)).astype(np.uint8),
+            "inverted digits": 255 - x_test[:n],
+            "random strokes": random_strokes(n, seed=2)}
+    if FASHION.exists():
+        sets = {"Fashion-MNIST": read_idx(FASHION)[:n], **sets}
+    else:
+        print(f"! {FASHION} missing: apt-get install -y dataset-fashion-mnist")
+    return sets
+
+
+def ood(det, splits, n: int) -> dict:
+    from ganmc.metrics import auroc
+
+    normal = splits.x_test
+    sets = anomaly_sets(normal, n)
+    out = {"auroc": {}, "false_alarm": {}, "detection": {}}
+    for scorer in det.scorers_:
+        s_n = det.score_samples(normal, scorer=scorer)
+        scores = {name: det.score_samples(x, scorer=scorer) for name, x in sets.items()}
+        out["auroc"][scorer] = {name: auroc(s_n, s) for name, s in scores.items()}
+        for source in ("holdout", "monte-carlo"):
+            cal = det.calibration_for(scorer, source)
+            key = f"{scorer}/{source}"
+            out["false_alarm"][key] = {a: float(np.mean(s_n > cal.threshold(a)))
+                                       for a in ALPHAS}
+            t5 = cal.threshold(0.05)
+            out["detection"][key] = {name: float(np.mean(s > t5)) for name, s in scores.items()}
+    return out
+
+
+def seed_method(splits, n: int, seed: int) -> dict:
+    """The seed notebook: MLP GAN, 1,000 steps, D's output, 5th percentile of generated."""
+    from ganmc import Detector
+    from ganmc.metrics import auroc
+
+    batch = 128
+    epochs = max(1, round(1000 / (len(splits.x_train) * 0.9 // batch)))
+    det = Detector(arch="mlp", epochs=epochs, encoder_epochs=0, batch_size=batch, seed=seed,
+                   mc_samples=10_000, calibration="monte-carlo")
+    det.fit(splits.x_train)
+    sets = anomaly_sets(splits.x_test, n)
+    s_n = det.score_samples(splits.x_test)
+    t = det.threshold_
+    return {"epochs": epochs, "steps": epochs * int(len(splits.x_train) * 0.9 // batch),
+            "auroc": {k: auroc(s_n, det.score_samples(x)) for k, x in sets.items()},
+            "false_alarm_at_5pct": float(np.mean(s_n > t)),
+            "detection_at_5pct": {k: float(np.mean(det.score_samples(x) > t))
+                                  for k, x in sets.items()}}
+
+
+def one_class(epochs: int, seed: int, digits: list[int]) -> dict:
+    from ganmc import Detector
+    from ganmc.data import load_mnist
+    from ganmc.metrics import auroc
+
+    out: dict[str, dict[int, float]] = {}
+    for k in digits:
+        splits = load_mnist("bundled", (k,))
+        t = time.perf_counter()
+        det = Detector(arch="dcgan", digits=(k,), epochs=epochs, batch_size=64, seed=seed,
+                       mc_samples=0).fit(splits.x_train)
+        normal = splits.test_is_normal
+        for scorer in det.scorers_:
+            s = det.score_samples(splits.x_test, scorer=scorer)
+            out.setdefault(scorer, {})[k] = auroc(s[normal], s[~normal])
+        print(f"  digit {k}: " + ", ".join(f"{sc} {v[k]:.4f}" for sc, v in out.items())
+              + f" ({time.perf_counter() - t:.0f} s)")
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", help="model folder for the OOD part (default: the shipped one)")
+    p.add_argument("--n", type=int, default=2000, help="images per anomaly set")
+    p.add_argument("--one-class-epochs", type=int, default=30)
+    p.add_argument("--digits", default="0-9", help="digits for the one-class protocol")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="small smoke run; writes no docs")
+    args = p.parse_args()
+
+    from ganmc import load_model
+    from ganmc.config import parse_digits
+    from ganmc.data import load_mnist
+    from ganmc.runtime import quiet_tensorflow
+
+    quiet_tensorflow()
+    n = 200 if args.quick else args.n
+    digits = list(parse_digits(args.digits))[: 2 if args.quick else 10]
+    epochs = 2 if args.quick else args.one_class_epochs
+    results: dict = {"machine": machine(), "seed": args.seed, "n": n}
+    t0 = time.perf_counter()
+
+    splits = load_mnist("bundled")
+    det = load_model(args.model)
+    t = time.perf_counter()
+    results["ood"] = ood(det, splits, n)
+    results["ood_seconds"] = time.perf_counter() - t
+    print(json.dumps(results["ood"]["auroc"], indent=1))
+
+    t = time.perf_counter()
+    results["seed_method"] = seed_method(splits, n, args.seed)
+    results["seed_seconds"] = time.perf_counter() - t
+    print("seed method", json.dumps(results["seed_method"], indent=1))
+
+    t = time.perf_counter()
+    results["one_class"] = one_class(epochs, args.seed, digits)
+    results["one_class_seconds"] = time.perf_counter() - t
+    results["total_seconds"] = time.perf_counter() - t0
+    text = render(results, det, epochs)
+    print(text)
+    if not args.quick:
+        write_section("quality", text)
+        DOC.with_name("benchmarks-quality.json").write_text(json.dumps(results, indent=2))
+        print(f"wrote {DOC}")
+
+
+def render(r: dict, det, epochs: int) -> str:
+    ood_r, seed_r = r["ood"], r["seed_method"]
+    sets = list(next(iter(ood_r["auroc"].values())))
+    lines = ["## Detection quality", "",
+             f"`python -m benchmarks.quality` — {r['machine']}; seed {r['seed']}; "
+             f"{r['total_seconds'] / 60:.1f} min in all.", "",
+             "### Out of distribution (all ten digits normal)", "",
+             f"Model: `{det.path_.name}` ({det.config.arch}, {det.config.epochs} epochs). "
+             f"Normal: the 2,000 unseen bundled test digits; "
+             f"{len(next(iter(ood_r['detection'].values())))} anomaly sets of "
+             f"{r['n']:,} images each.", ""]
+    rows = [[f"ganmc `{s}`", *[ood_r["auroc"][s][k] for k in sets]] for s in ood_r["auroc"]]
+    rows.append([f"seed method (MLP, {seed_r['steps']} steps, discriminator)",
+                 *[seed_r["auroc"][k] for k in sets]])
+    lines += ["AUROC:", "", table(["scorer", *sets], rows), ""]
+    rows = [[k, *[v[a] for a in ALPHAS]] for k, v in ood_r["false_alarm"].items()]
+    rows.append(["seed method / monte-carlo", "", seed_r["false_alarm_at_5pct"], ""])
+    lines += ["False-alarm rate on the unseen normal test digits at nominal alpha:", "",
+              table(["scorer / threshold", *[f"alpha {a:.0%}" for a in ALPHAS]], rows), ""]
+    rows = [[k, *[v[s] for s in sets]] for k, v in ood_r["detection"].items()]
+    rows.append(["seed method / monte-carlo", *[seed_r["detection_at_5pct"][s] for s in sets]])
+    lines += ["Detection rate at alpha = 5 %:", "",
+              table(["scorer / threshold", *sets], rows), ""]
+    oc = r["one_class"]
+    digits = sorted(next(iter(oc.values())))
+    rows = [[f"ganmc `{s}`", *[100 * v[d] for d in digits], 100 * np.mean(list(v.values()))]
+            for s, v in oc.items()]
+    rows += [[name, *[""] * len(digits), value] for name, value in ANCHORS.items()]
+    lines += ["### One-class protocol", "",
+              f"Train on one digit (dcgan, {epochs} + {epochs} epochs, batch 64, ~720 images), "
+              f"test on all 2,000 test digits; AUROC in %. Published means for reference "
+              f"(their own splits and budgets).", "",
+              table(["method", *map(str, digits), "mean"], rows), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

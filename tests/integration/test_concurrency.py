@@ -1,0 +1,78 @@
+"""Two dashboard sessions at once: one trains, the other detects; neither disturbs the other."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def session(model_path):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["model"] = str(model_path)
+    return at
+
+
+def go(at, page):
+    at.run()
+    at.switch_page(f"pages/views/{page}.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mnist):
+    import ui.state
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(ui.state, "MODELS_DIR", tmp_path / "models")
+    trainer, detector = session(tiny_model[1]), session(tiny_model[1])
+
+    go(trainer, "train")
+    trainer.selectbox(key="train_data").set_value("bundled")
+    trainer.radio(key="train_arch").set_value("mlp")
+    trainer.number_input(key="train_epochs").set_value(4)
+    trainer.number_input(key="train_enc_epochs").set_value(0)
+    trainer.select_slider(key="train_batch").set_value(32)
+    trainer.text_input(key="train_name").set_value("concurrent")
+    trainer.button[0].click()
+    trainer.run()
+    assert not trainer.exception
+
+    # The other user detects meanwhile, on the shared model cache.
+    go(detector, "detect")
+    digit = 255 - np.kron(mnist.x_test[3], np.ones((6, 6), np.uint8))
+    buf = io.BytesIO()
+    Image.fromarray(digit).save(buf, format="PNG")
+    detector.file_uploader(key="uploads").set_value(("d.png", buf.getvalue(), "image/png"))
+    detector.run()
+    assert not detector.exception
+    assert any("ganmc-verdict" in m.value for m in detector.markdown)
+
+    # ... and sees the running job on the Train page, with Start disabled (one job at a time).
+    go(detector, "train")
+    running = any("— running" in s.value for s in detector.subheader)
+    if running:
+        assert detector.button[0].disabled
+        assert detector.button(key="train_stop")  # the shared job can be watched
+
+    # Each session keeps its own state.
+    assert len(detector.session_state["scored"]) == 1
+    assert trainer.session_state["scored"] == []
+    assert trainer.session_state["session_id"] != detector.session_state["session_id"]
+
+    end = time.time() + 300
+    while time.time() < end:
+        trainer.run()
+        if any("Saved to" in s.value for s in trainer.success):
+            break
+        time.sleep(1)
+    assert (tmp_path / "models" / "concurrent" / "ganmc.json").is_file()
+    assert running, "the training job had finished before the other session looked"
+    assert detector.session_state["model"] == str(tiny_model[1])  # untouched by the other

@@ -1,0 +1,43 @@
+import pytest
+
+from ganmc import limits
+from ganmc.errors import ConfigError
+from ganmc.montecarlo import simulate
+
+
+def test_available_memory_is_read():
+    free = limits.available_memory()
+    assert free is None or free > 0
+
+
+def test_check_fits():
+    limits.check_fits("small", 10, available=1000)
+    with pytest.raises(ConfigError, match="GiB of memory"):
+        limits.check_fits("huge", 600, available=1000)
+
+
+def test_oversized_requests_are_refused_before_they_start(monkeypatch):
+    calls = []
+
+    class Sampler:
+        def sample_scores(self, n, seed, index, scorer=None):
+            calls.append(n)
+            return [0.0] * n
+
+    monkeypatch.setattr(limits, "available_memory", lambda: 1_000_000)
+    with pytest.raises(ConfigError, match="memory"):
+        simulate(Sampler(), 1_000_000, batch_size=100_000)
+    with pytest.raises(ConfigError, match="batch_size"):
+        simulate(Sampler(), 1000, batch_size=10**7)
+    assert calls == []  # nothing was generated
+
+
+def test_training_refused_before_building_anything(monkeypatch):
+    import numpy as np
+
+    from ganmc.config import TrainConfig
+    from ganmc.train import fit_networks
+
+    monkeypatch.setattr(limits, "available_memory", lambda: 1_000_000)
+    with pytest.raises(ConfigError, match="training on 1,000 images"):
+        fit_networks(np.zeros((1000, 28, 28), np.uint8), TrainConfig(arch="mlp", epochs=1))
