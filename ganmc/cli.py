@@ -145,14 +145,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     det = _load(args)
     bar = ProgressBar("simulate")
     result = det.run_monte_carlo(
-        args.samples, seed=args.seed, batch_size=args.batch_size,
+        args.samples, seed=args.seed, batch_size=args.batch_size, precision=args.precision,
         progress=lambda r: bar.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,} "
                                       f"{r.samples_per_s:,.0f} samples/s", force=r.done))
     bar.close()
     s = result.summary(args.percentile)
     lo, hi = s["threshold_ci95"]
     print(f"Monte Carlo over {s['samples']:,} generated images (scorer {s['scorer']}, "
-          f"seed {s['seed']}, {s['seconds']:.1f} s, {s['samples_per_s']:,.0f} samples/s)")
+          f"seed {s['seed']}, {s['precision']}, {s['seconds']:.1f} s, "
+          f"{s['samples_per_s']:,.0f} samples/s)")
     print(f"  threshold ({args.percentile:g}th percentile): {s['threshold']:.6g}  "
           f"(95% CI {lo:.6g} - {hi:.6g})")
     print(f"  mean {s['mean']:.6g}  std {s['std']:.6g}  min {s['min']:.6g}  max {s['max']:.6g}")
@@ -354,7 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--percentile", type=float, default=95.0,
                    help="threshold percentile (default 95)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--batch-size", type=_positive_int, default=4096, help="default 4096")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="images per compiled call (default: 8192 on a CPU, 65536 on a GPU)")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="bfloat16 is faster where the hardware has it (AVX-512 BF16 / AMX "
+                        "CPUs, GPUs); auto picks it there (default auto)")
     p.add_argument("--out", metavar="DIR",
                    help="write histogram.png, histogram.csv and summary.json here")
     p.set_defaults(func=cmd_simulate)

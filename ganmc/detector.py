@@ -139,6 +139,16 @@ class Detector:
         self.networks_ = networks
         self._score_fns.clear()
         self._sample_fns.clear()
+        self._cast_networks: dict[str, scoring.Networks] = {}
+
+    def _networks(self, precision: str) -> scoring.Networks:
+        """The networks computing in float32 or bfloat16 (a cached copy)."""
+        nets = self._check_fitted()
+        if precision == "float32":
+            return nets
+        if precision not in self._cast_networks:
+            self._cast_networks[precision] = nets.cast("mixed_bfloat16")
+        return self._cast_networks[precision]
 
     # ------------------------------------------------------------------ settings
     def _check_fitted(self) -> scoring.Networks:
@@ -263,31 +273,52 @@ class Detector:
         return from_model_output(nets.generator(z, training=False))
 
     # ------------------------------------------------------------------ Monte Carlo
-    def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None
-                      ) -> np.ndarray:
-        """Generate n images from latent batch (seed, index) and score them, in one graph."""
+    def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None,
+                      precision: str = "float32") -> np.ndarray:
+        """Generate n images from latent batch (seed, index) and score them, in one graph.
+
+        Args:
+            n: Batch size.
+            seed, index: The batch's stateless seed pair; the same pair gives the same z.
+            scorer: Scorer name; ``None`` takes :attr:`scorer_`.
+            precision: ``float32``, ``bfloat16`` or ``auto`` (bfloat16 where it is fast).
+        """
         name = scorer or self.scorer_
-        if name not in self._sample_fns:
-            nets, kappa, latent = self._check_fitted(), self.config.kappa, self.config.latent_dim
+        precision = scoring.resolve_precision(precision)
+        key = (name, precision)
+        if key not in self._sample_fns:
+            nets, kappa = self._networks(precision), self.config.kappa
+            latent = self.config.latent_dim
 
             @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
                                           tf.TensorSpec([2], tf.int32)])
             def fn(m, seed_pair):
                 z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
-                return scoring.score_graph(name, nets, nets.generator(z, training=False), kappa)
+                x = tf.cast(nets.generator(z, training=False), tf.float32)
+                return scoring.score_graph(name, nets, x, kappa)
 
-            self._sample_fns[name] = fn
-        return self._sample_fns[name](tf.constant(n, tf.int32),
-                                      tf.constant([seed, index], tf.int32)).numpy()
+            self._sample_fns[key] = fn
+        return self._sample_fns[key](tf.constant(n, tf.int32),
+                                     tf.constant([seed, index], tf.int32)).numpy()
 
-    def run_monte_carlo(self, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
-                        scorer: str | None = None,
+    def run_monte_carlo(self, n_samples: int, *, seed: int = 0, batch_size: int | None = None,
+                        scorer: str | None = None, precision: str = "float32",
                         progress: Callable[[MonteCarloResult], None] | None = None
                         ) -> MonteCarloResult:
-        """Simulate n_samples generated images and keep the result for this scorer."""
+        """Simulate n_samples generated images and keep the result for this scorer.
+
+        Args:
+            n_samples: Generated images.
+            seed: Seed of the latent draws.
+            batch_size: Images per compiled call; ``None`` chooses for the device.
+            scorer: Scorer name; ``None`` takes :attr:`scorer_`.
+            precision: ``float32``, ``bfloat16`` or ``auto``.
+            progress: Sees each partial result.
+        """
         name = scorer or self.scorer_
-        result = simulate(self, n_samples, seed=seed, batch_size=batch_size, scorer=name,
-                          progress=progress)
+        result = simulate(self, n_samples, seed=seed,
+                          batch_size=batch_size or scoring.default_batch_size(), scorer=name,
+                          precision=precision, progress=progress)
         self.monte_carlo_[name] = result
         return result
 

@@ -36,8 +36,8 @@ FINE_BINS = 4096
 class Sampler(Protocol):
     """Anything that can generate and score a batch: a :class:`ganmc.Detector`."""
 
-    def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None
-                      ) -> np.ndarray: ...
+    def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None,
+                      precision: str = "float32") -> np.ndarray: ...
 
 
 class StreamingHistogram:
@@ -126,6 +126,7 @@ class MonteCarloResult:
             "percentile": percentile, "threshold": t, "threshold_ci95": [lo, hi],
             "mean": d.mean, "std": d.std, "min": d.min, "max": d.max,
             "exact": d.exact, "seconds": self.seconds, "samples_per_s": self.samples_per_s,
+            "precision": self.extra.get("precision", "float32"),
             "interpretation": interpret(t, percentile, self.n),
         }
 
@@ -140,8 +141,8 @@ def interpret(threshold: float, percentile: float, n: int) -> str:
 
 
 def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
-                  scorer: str | None = None, keep_limit: int = KEEP_LIMIT
-                  ) -> Iterator[MonteCarloResult]:
+                  scorer: str | None = None, keep_limit: int = KEEP_LIMIT,
+                  precision: str = "float32") -> Iterator[MonteCarloResult]:
     """Simulate in batches, yielding the partial result after each batch.
 
     Args:
@@ -152,6 +153,7 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
         batch_size: Images per batch.
         scorer: Scorer name; ``None`` takes the sampler's current one.
         keep_limit: Keep every score (exact quantiles) while n <= this.
+        precision: ``float32``, ``bfloat16`` or ``auto``, passed to the sampler.
 
     Yields:
         :class:`MonteCarloResult` after each batch; the last has ``done=True``.
@@ -170,7 +172,8 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
     name = scorer or getattr(sampler, "scorer", "unknown")
     while done < n_samples:
         m = min(batch_size, n_samples - done)
-        scores = np.asarray(sampler.sample_scores(m, seed, index, scorer), np.float64)
+        scores = np.asarray(sampler.sample_scores(m, seed, index, scorer, precision),
+                            np.float64)
         if not np.isfinite(scores).all():
             raise ConfigError("the generator produced images with NaN scores; retrain the model")
         hist.add(scores)
@@ -181,16 +184,16 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
         dist = (ScoreDistribution.from_scores(np.concatenate(kept)) if kept is not None
                 and (done == n_samples or done <= 200_000) else hist.distribution())
         yield MonteCarloResult(done, n_samples, seed, name, time.perf_counter() - start, dist,
-                               done=done == n_samples)
+                               done=done == n_samples, extra={"precision": precision})
 
 
 def simulate(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
-             scorer: str | None = None, keep_limit: int = KEEP_LIMIT,
+             scorer: str | None = None, keep_limit: int = KEEP_LIMIT, precision: str = "float32",
              progress: Callable[[MonteCarloResult], None] | None = None) -> MonteCarloResult:
     """Run a whole simulation; ``progress`` sees each partial result. See :func:`simulate_iter`."""
     result = None
     for result in simulate_iter(sampler, n_samples, seed=seed, batch_size=batch_size,
-                                scorer=scorer, keep_limit=keep_limit):
+                                scorer=scorer, keep_limit=keep_limit, precision=precision):
         if progress is not None:
             progress(result)
     return result

@@ -30,6 +30,7 @@ DEFAULTS = {
     "percentile": 95.0,
     "mc_samples": 100_000,
     "mc_seed": 0,
+    "mc_precision": "auto",
     "canvas_version": 0,
     "scored": [],  # (name, uint8 28x28) of the images judged on the Detect page
 }
@@ -124,15 +125,16 @@ def scorer_name(det) -> str:
     return chosen if chosen in det.scorers_ else det.scorers_[0]
 
 
-def mc_key(det_path: str, scorer: str, samples: int, seed: int) -> tuple:
-    return (det_path, model_stamp(det_path), scorer, int(samples), int(seed))
+def mc_key(det_path: str, scorer: str, samples: int, seed: int, precision: str = "auto"
+           ) -> tuple:
+    return (det_path, model_stamp(det_path), scorer, int(samples), int(seed), precision)
 
 
 def current_monte_carlo(det):
     """The session's latest Monte Carlo result for this model and scorer, else the model's."""
     scorer = scorer_name(det)
     key = mc_key(st.session_state["model"], scorer, st.session_state["mc_samples"],
-                 st.session_state["mc_seed"])
+                 st.session_state["mc_seed"], st.session_state["mc_precision"])
     return results().get(key) or det.monte_carlo_.get(scorer)
 
 

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from ganmc.montecarlo import MAX_SAMPLES, simulate_iter
+from ganmc.scoring import default_batch_size
 from ganmc.verdict import judge
 from ui import charts, state
 
@@ -17,7 +18,7 @@ st.markdown("The generator draws **N** synthetic digits; each is scored. Their s
             "threshold. Moving the percentile re-reads the same simulation: nothing is "
             "re-simulated.")
 
-c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+c1, c2, c3, c5, c4 = st.columns([2, 1, 1, 1, 1])
 with c1:
     samples = state.synced(st.number_input, "mc_samples", "mc", "Samples (N)",
                            min_value=1_000, max_value=UI_MAX_SAMPLES, step=10_000,
@@ -28,8 +29,13 @@ with c2:
 with c3:
     scorer = state.synced(st.selectbox, "scorer", "mc", "Anomaly score",
                           options=["auto", *det.scorers_])
+with c5:
+    precision = state.synced(st.selectbox, "mc_precision", "mc", "Precision",
+                             options=["auto", "float32", "bfloat16"],
+                             help="bfloat16 runs faster where the hardware has it (AVX-512 "
+                                  "BF16 / AMX CPUs, GPUs); auto picks it there.")
 scorer = state.scorer_name(det)
-key = state.mc_key(st.session_state["model"], scorer, samples, seed)
+key = state.mc_key(st.session_state["model"], scorer, samples, seed, precision)
 registry = state.jobs()
 owner = st.session_state["session_id"]
 with c4:
@@ -46,7 +52,8 @@ if run:
 
     def work(job, det=det, key=key):
         result = None
-        for result in simulate_iter(det, int(key[3]), seed=int(key[4]), scorer=key[2]):
+        for result in simulate_iter(det, int(key[3]), seed=int(key[4]), scorer=key[2],
+                                    precision=key[5], batch_size=default_batch_size()):
             job.report(result)
             if job.stop_event.is_set():
                 return None
@@ -95,7 +102,8 @@ def show(result, live: bool) -> None:
             f"{100 - percentile:.3g}%. The hold-out (conformal) threshold at the same level is "
             f"**{conformal:.4g}** and guarantees at most {100 - percentile:.3g}% on average.")
     st.caption(f"{result.n:,} samples in {result.seconds:.1f} s "
-               f"({result.samples_per_s:,.0f} samples/s); "
+               f"({result.samples_per_s:,.0f} samples/s, "
+               f"{result.extra.get('precision', 'float32')}); "
                + ("exact quantiles" if result.distribution.exact else
                   "quantiles from a 4,096-bin streaming histogram"))
     scored = st.session_state.get("scored") or []

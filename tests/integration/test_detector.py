@@ -119,3 +119,16 @@ def test_mlp_preset_without_encoder(tiny_train):
     with pytest.raises(ConfigError):
         det.reconstruct(tiny_train[:1])
     assert det.predict(tiny_train[:5]).shape == (5,)
+
+
+def test_bfloat16_simulation_matches_float32(tiny_model):
+    det, _ = tiny_model
+    a = det.run_monte_carlo(4000, seed=3, precision="float32", scorer="fanogan")
+    b = det.run_monte_carlo(4000, seed=3, precision="bfloat16", scorer="fanogan")
+    span = a.distribution.max - a.distribution.min
+    assert abs(a.threshold(95) - b.threshold(95)) < 0.01 * span
+    assert b.summary(95)["precision"] == "bfloat16"
+    assert not np.array_equal(a.distribution.scores, b.distribution.scores)  # really bf16
+    with pytest.raises(ConfigError):
+        det.sample_scores(10, 0, 0, precision="float8")
+    det.run_monte_carlo(2000, seed=0, scorer="fanogan")  # restore the fixture's result size

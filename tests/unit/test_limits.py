@@ -20,7 +20,7 @@ def test_oversized_requests_are_refused_before_they_start(monkeypatch):
     calls = []
 
     class Sampler:
-        def sample_scores(self, n, seed, index, scorer=None):
+        def sample_scores(self, n, seed, index, scorer=None, precision="float32"):
             calls.append(n)
             return [0.0] * n
 

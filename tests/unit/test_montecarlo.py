@@ -13,7 +13,7 @@ class FakeSampler:
     def __init__(self):
         self.calls = 0
 
-    def sample_scores(self, n, seed, index, scorer=None):
+    def sample_scores(self, n, seed, index, scorer=None, precision="float32"):
         self.calls += 1
         return np.random.default_rng([seed, index]).normal(size=n)
 
@@ -76,7 +76,7 @@ def test_bounds(n):
 
 def test_nan_scores_are_refused():
     class Broken(FakeSampler):
-        def sample_scores(self, n, seed, index, scorer=None):
+        def sample_scores(self, n, seed, index, scorer=None, precision="float32"):
             return np.full(n, np.nan)
 
     with pytest.raises(ConfigError, match="NaN"):
