@@ -68,6 +68,12 @@ class TrainConfig:
         calibration_fraction: Share of the normal training images held out (never trained
             on) to calibrate the threshold conformally.
         seed: Seed of every random draw; the same seed gives the same model on one machine.
+        precision: Training arithmetic: ``"float32"``, ``"bfloat16"`` (Keras'
+            ``mixed_bfloat16``: variables in float32, matrix work in bfloat16) or ``"auto"``
+            (bfloat16 on a GPU, float32 on a CPU). Saved models are float32 either way.
+        jit_compile: Compile the train step with XLA; ``None`` decides by measurement:
+            on for a GPU and for the ``mlp`` preset, off for ``dcgan`` on a CPU (slower there)
+            and with several replicas.
     """
 
     arch: str = "dcgan"
@@ -81,6 +87,8 @@ class TrainConfig:
     kappa: float = 1.0
     calibration_fraction: float = 0.1
     seed: int = 0
+    precision: str = "auto"
+    jit_compile: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +112,9 @@ class TrainConfig:
             raise ConfigError("calibration_fraction must be in [0, 0.9)")
         if self.kappa < 0:
             raise ConfigError("kappa must be >= 0")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"precision must be auto, float32 or bfloat16, not "
+                              f"{self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready values."""

@@ -41,7 +41,8 @@ class Detector:
 
     Args:
         arch, digits, epochs, encoder_epochs, batch_size, latent_dim, learning_rate, beta_1, kappa,
-            calibration_fraction, seed: Training settings, see :class:`ganmc.TrainConfig`.
+            calibration_fraction, seed, precision, jit_compile: Training settings, see
+            :class:`ganmc.TrainConfig`.
         scorer: ``"fanogan"``, ``"discriminator"`` or ``"auto"`` (fanogan when the model has
             an encoder).
         calibration: ``"holdout"`` (conformal, on real normal images never trained on),
@@ -55,13 +56,15 @@ class Detector:
                  epochs: int = 10, encoder_epochs: int | None = None, batch_size: int = 128,
                  latent_dim: int | None = None, learning_rate: float = 2e-4, beta_1: float = 0.5,
                  kappa: float = 1.0,
-                 calibration_fraction: float = 0.1, seed: int = 0, scorer: str = "auto",
+                 calibration_fraction: float = 0.1, seed: int = 0, precision: str = "auto",
+                 jit_compile: bool | None = None, scorer: str = "auto",
                  calibration: str = "auto", alpha: float = 0.05, mc_samples: int = 20_000):
         self.config = TrainConfig(
             arch=arch, digits=tuple(range(10)) if digits is None else tuple(digits),
             epochs=epochs, encoder_epochs=encoder_epochs, batch_size=batch_size,
             latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
-            calibration_fraction=calibration_fraction, seed=seed)
+            calibration_fraction=calibration_fraction, seed=seed, precision=precision,
+            jit_compile=jit_compile)
         self.scorer = scorer
         self.calibration = calibration
         self.alpha = alpha

@@ -38,6 +38,9 @@ class GAN(keras.Model):
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        # Create the optimizers' slots now, outside any compiled (XLA, distributed) step.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -49,10 +52,15 @@ class GAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
                 self.d_fake_tracker]
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def call(self, images, training=False):
+        """D's logits for a batch of the training data (fit builds the model by calling it)."""
+        return self.discriminator(images, training=training)
 
     def train_step(self, real_images):
+        # Under tf.distribute each replica sees its share of the global batch and the
+        # optimizer sums the replicas' gradients: scale each replica's mean loss by 1/replicas
+        # so the update is that of the mean over the global batch.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         batch = ops.shape(real_images)[0]
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         fake_images = self.generator(z, training=True)
@@ -63,7 +71,8 @@ class GAN(keras.Model):
             fake_logits = self.discriminator(fake_images, training=True)
             d_loss = self.loss_fn(ops.ones_like(real_logits), real_logits) + self.loss_fn(
                 ops.zeros_like(fake_logits), fake_logits)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            scaled = d_loss / replicas
+        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
 
         # Generator: make D call fresh fakes real (non-saturating loss).
@@ -71,7 +80,8 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             logits = self.discriminator(self.generator(z, training=True), training=True)
             g_loss = self.loss_fn(ops.ones_like(logits), logits)
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            scaled = g_loss / replicas
+        grads = tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
 
         self.d_loss_tracker.update_state(d_loss)
@@ -102,6 +112,7 @@ class EncoderTrainer(keras.Model):
     def compile(self, optimizer: keras.optimizers.Optimizer, **kwargs) -> None:
         super().compile(**kwargs)
         self.e_optimizer = optimizer
+        optimizer.build(self.encoder.trainable_variables)  # slots outside compiled steps
         self.loss_tracker = keras.metrics.Mean(name="e_loss")
         self.pixel_tracker = keras.metrics.Mean(name="pixel_loss")
         self.feature_tracker = keras.metrics.Mean(name="feature_loss")
@@ -114,14 +125,18 @@ class EncoderTrainer(keras.Model):
         return self.generator(self.encoder(x, training=training), training=False)
 
     def train_step(self, images):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # see GAN.train_step
         with tf.GradientTape() as tape:
-            recon = self.generator(self.encoder(images, training=True), training=False)
+            recon = ops.cast(self.generator(self.encoder(images, training=True), training=False),
+                             "float32")
             f_real, _ = self.features(images, training=False)
             f_recon, _ = self.features(recon, training=False)
             pixel = ops.mean(ops.square(images - recon))
-            feature = ops.mean(ops.square(f_real - f_recon))
+            feature = ops.mean(ops.square(ops.cast(f_real, "float32") - ops.cast(f_recon,
+                                                                                 "float32")))
             loss = pixel + self.kappa * feature
-        grads = tape.gradient(loss, self.encoder.trainable_weights)
+            scaled = loss / replicas
+        grads = tape.gradient(scaled, self.encoder.trainable_weights)
         self.e_optimizer.apply_gradients(zip(grads, self.encoder.trainable_weights))
         self.loss_tracker.update_state(loss)
         self.pixel_tracker.update_state(pixel)

@@ -20,66 +20,76 @@ IMAGE_SHAPE = (28, 28, 1)
 FEATURES = "features"
 
 
-def build_generator(arch: str, latent_dim: int) -> keras.Model:
-    """G: z (latent_dim,) -> image (28, 28, 1) in [-1, 1]."""
+def build_generator(arch: str, latent_dim: int, dtype: str | None = None) -> keras.Model:
+    """G: z (latent_dim,) -> image (28, 28, 1) in [-1, 1].
+
+    ``dtype`` is a Keras dtype policy for the hidden layers (e.g. ``mixed_bfloat16``); the
+    output layer always computes in float32.
+    """
+    dt = {"dtype": dtype} if dtype else {}
     z = keras.Input((latent_dim,), name="z")
     if arch == "mlp":  # the seed notebook's generator: 100 -> 128 -> 256 -> 512 -> 784, tanh
         h = z
         for i, units in enumerate((128, 256, 512)):
-            h = layers.LeakyReLU(0.2, name=f"g_act{i}")(layers.Dense(units, name=f"g_dense{i}")(h))
-        h = layers.Dense(784, activation="tanh", name="g_out")(h)
-        out = layers.Reshape(IMAGE_SHAPE, name="g_image")(h)
+            h = layers.Dense(units, name=f"g_dense{i}", **dt)(h)
+            h = layers.LeakyReLU(0.2, name=f"g_act{i}", **dt)(h)
+        h = layers.Dense(784, activation="tanh", name="g_out", dtype="float32")(h)
+        out = layers.Reshape(IMAGE_SHAPE, name="g_image", dtype="float32")(h)
     elif arch == "dcgan":
-        h = layers.Dense(7 * 7 * 64, use_bias=False, name="g_dense")(z)
-        h = layers.BatchNormalization(momentum=0.9, name="g_bn0")(h)
-        h = layers.Reshape((7, 7, 64), name="g_reshape")(layers.LeakyReLU(0.2, name="g_act0")(h))
+        h = layers.Dense(7 * 7 * 64, use_bias=False, name="g_dense", **dt)(z)
+        h = layers.BatchNormalization(momentum=0.9, name="g_bn0", **dt)(h)
+        h = layers.LeakyReLU(0.2, name="g_act0", **dt)(h)
+        h = layers.Reshape((7, 7, 64), name="g_reshape", **dt)(h)
         h = layers.Conv2DTranspose(32, 4, strides=2, padding="same", use_bias=False,
-                                   name="g_up1")(h)
-        h = layers.LeakyReLU(0.2, name="g_act1")(
-            layers.BatchNormalization(momentum=0.9, name="g_bn1")(h))
+                                   name="g_up1", **dt)(h)
+        h = layers.LeakyReLU(0.2, name="g_act1", **dt)(
+            layers.BatchNormalization(momentum=0.9, name="g_bn1", **dt)(h))
         out = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh",
-                                     name="g_out")(h)
+                                     name="g_out", dtype="float32")(h)
     else:
         raise ConfigError(f"unknown arch {arch!r}")
     return keras.Model(z, out, name="generator")
 
 
-def _trunk(arch: str, x, prefix: str):
+def _trunk(arch: str, x, prefix: str, dt: dict):
     """The shared shape of D's and E's bodies (each has its own weights)."""
     if arch == "mlp":
-        h = layers.Flatten(name=f"{prefix}_flat")(x)
+        h = layers.Flatten(name=f"{prefix}_flat", **dt)(x)
         for i, units in enumerate((512, 256)):
-            h = layers.LeakyReLU(0.2, name=f"{prefix}_act{i}")(
-                layers.Dense(units, name=f"{prefix}_dense{i}")(h))
+            h = layers.LeakyReLU(0.2, name=f"{prefix}_act{i}", **dt)(
+                layers.Dense(units, name=f"{prefix}_dense{i}", **dt)(h))
         return h
     if arch == "dcgan":
         h = x
         for i, filters in enumerate((32, 64)):
-            h = layers.LeakyReLU(0.2, name=f"{prefix}_act{i}")(
-                layers.Conv2D(filters, 4, strides=2, padding="same", name=f"{prefix}_conv{i}")(h))
+            h = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"{prefix}_conv{i}",
+                              **dt)(h)
+            h = layers.LeakyReLU(0.2, name=f"{prefix}_act{i}", **dt)(h)
         return h
     raise ConfigError(f"unknown arch {arch!r}")
 
 
-def build_discriminator(arch: str) -> keras.Model:
+def build_discriminator(arch: str, dtype: str | None = None) -> keras.Model:
     """D: image -> logit (higher = judged more real); the ``features`` layer feeds f-AnoGAN."""
+    dt = {"dtype": dtype} if dtype else {}
     x = keras.Input(IMAGE_SHAPE, name="image")
-    h = _trunk(arch, x, "d")
+    h = _trunk(arch, x, "d", dt)
     if arch == "mlp":  # the seed notebook's discriminator: 784 -> 512 -> 256 -> 128 -> 1
-        h = layers.LeakyReLU(0.2, name=FEATURES)(layers.Dense(128, name="d_dense2")(h))
+        h = layers.LeakyReLU(0.2, name=FEATURES, **dt)(layers.Dense(128, name="d_dense2", **dt)(h))
     else:
-        h = layers.Flatten(name=FEATURES)(h)
-    logit = layers.Dense(1, name="logit")(h)
+        h = layers.Flatten(name=FEATURES, **dt)(h)
+    logit = layers.Dense(1, name="logit", dtype="float32")(h)
     return keras.Model(x, logit, name="discriminator")
 
 
-def build_encoder(arch: str, latent_dim: int) -> keras.Model:
+def build_encoder(arch: str, latent_dim: int, dtype: str | None = None) -> keras.Model:
     """E: image -> z, trained so that G(E(x)) reconstructs x (f-AnoGAN)."""
+    dt = {"dtype": dtype} if dtype else {}
     x = keras.Input(IMAGE_SHAPE, name="image")
-    h = _trunk(arch, x, "e")
+    h = _trunk(arch, x, "e", dt)
     if arch == "dcgan":
-        h = layers.Flatten(name="e_flat")(h)
-    z = layers.Dense(latent_dim, name="z")(h)
+        h = layers.Flatten(name="e_flat", **dt)(h)
+    z = layers.Dense(latent_dim, name="z", dtype="float32")(h)
     return keras.Model(x, z, name="encoder")
 
 

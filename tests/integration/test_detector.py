@@ -132,3 +132,10 @@ def test_bfloat16_simulation_matches_float32(tiny_model):
     with pytest.raises(ConfigError):
         det.sample_scores(10, 0, 0, precision="float8")
     det.run_monte_carlo(2000, seed=0, scorer="fanogan")  # restore the fixture's result size
+
+
+def test_every_training_setting_survives_save_and_load(tiny_train, tmp_path):
+    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=0,
+                   precision="float32", jit_compile=False, kappa=0.5, seed=3)
+    det.fit(tiny_train[:200]).save(tmp_path / "m")
+    assert load_model(tmp_path / "m").config == det.config

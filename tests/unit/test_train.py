@@ -66,3 +66,20 @@ def test_nan_losses_stop_with_a_clear_error(tiny_train, tmp_path, monkeypatch):
     with pytest.raises(TrainingError, match="NaN"):
         fit_networks(tiny_train[:128], TrainConfig(**CFG), checkpoint=tmp_path / "c")
     assert read_checkpoint(tmp_path / "c") is None  # no bad checkpoint was written
+
+
+def test_bfloat16_training_gives_a_float32_model(tiny_train):
+    result = fit_networks(tiny_train[:256], TrainConfig(**{**CFG, "precision": "bfloat16"}))
+    assert all(np.isfinite(v).all() for v in result.history.values())
+    for net in (result.generator, result.discriminator, result.encoder):
+        assert all(layer.dtype_policy.name == "float32" for layer in net.layers)
+    out = result.generator(np.zeros((2, 16), np.float32))
+    assert out.dtype == "float32" and out.shape == (2, 28, 28, 1)
+
+
+def test_xla_can_be_forced_either_way(tiny_train):
+    for jit in (True, False):
+        result = fit_networks(tiny_train[:128],
+                              TrainConfig(**{**CFG, "epochs": 1, "encoder_epochs": 0,
+                                             "jit_compile": jit}))
+        assert np.isfinite(result.history["d_loss"][0])
