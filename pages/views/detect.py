@@ -67,10 +67,17 @@ else:
     x = np.stack([img for _, img in images])
     verdicts = det.verdicts(x, scorer=scorer, calibration=calibration, alpha=alpha)
     recons = det.reconstruct(x) if "fanogan" in det.scorers_ else None
-    st.plotly_chart(charts.histogram(
-        calibration.distribution, threshold, marks={n: v.score for (n, _), v in
-                                                    zip(images, verdicts)},
-        title=f"Your images on the {calibration.source} score distribution"), key="det_hist")
+    marks = {n: v.score for (n, _), v in zip(images, verdicts)}
+    if mc is not None:  # the Monte Carlo histogram, with the hold-out scores drawn over it
+        overlay = calibration.distribution if calibration.source == "holdout" else None
+        fig = charts.histogram(mc.distribution, threshold, marks=marks, overlay=overlay,
+                               overlay_name="held-out real normal digits (scaled)",
+                               title=f"Your images on the Monte Carlo histogram ({mc.n:,} "
+                                     f"generated images; {calibration.source} threshold)")
+    else:
+        fig = charts.histogram(calibration.distribution, threshold, marks=marks,
+                               title=f"Your images on the {calibration.source} scores")
+    st.plotly_chart(fig, key="det_hist")
     for i, ((name, img), v) in enumerate(zip(images, verdicts)):
         cols = st.columns([1, 1, 1, 3])
         cols[0].image(charts.enlarge(img), caption=f"{name}: as the model sees it (28×28)")

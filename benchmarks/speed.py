@@ -1,0 +1,236 @@
+"""Speed benchmark: ``python -m benchmarks.speed [--quick]``.
+
+Side by side, in one run on one machine:
+
+- training images/s of a plain seed-style loop (``train_on_batch`` + ``generator.predict``,
+  written here for comparison) against ganmc's compiled training, for the seed's ``mlp``
+  architecture, and ganmc's own figure for ``dcgan``;
+- Monte Carlo samples/s: seed-style (``predict`` of G, then ``predict`` of D) against ganmc's
+  fused, compiled generate-and-score in float32 and bfloat16, and how the bfloat16 threshold
+  differs from the float32 one;
+- peak resident memory of ``ganmc simulate`` at N = 10^5, 10^6, 10^7 (fresh processes);
+- latency of one verdict (median and p95 over 200 single images, the shipped model);
+- samples/s against batch size.
+
+Prints the tables and writes the speed section of docs/benchmarks.md (and JSON beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import DOC, machine, table, write_section
+
+BATCH = 128
+
+
+def seed_style_training(x: np.ndarray, steps: int) -> float:
+    """The seed notebook's loop: predict fakes, train D twice, train the stacked model."""
+    import keras
+
+    from ganmc.networks import build_discriminator, build_generator
+
+    g, d = build_generator("mlp", 100), build_discriminator("mlp")
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    d.trainable = False
+    z_in = keras.Input((100,))
+    stacked = keras.Model(z_in, d(g(z_in)))
+    stacked.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), bce)
+    ones, zeros = np.ones((BATCH, 1), np.float32), np.zeros((BATCH, 1), np.float32)
+    rng = np.random.default_rng(0)
+    stacked.train_on_batch(rng.normal(size=(BATCH, 100)).astype(np.float32), ones)
+    d.trainable = True
+    d.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), bce)
+
+    def step() -> None:
+        real = x[rng.integers(0, len(x), BATCH)]
+        fake = g.predict(rng.normal(size=(BATCH, 100)).astype(np.float32), verbose=0)
+        d.train_on_batch(real, ones)
+        d.train_on_batch(fake, zeros)
+        stacked.train_on_batch(rng.normal(size=(BATCH, 100)).astype(np.float32), ones)
+
+    step()  # tracing
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * BATCH / (time.perf_counter() - t)
+
+
+def ganmc_training(x_uint8: np.ndarray, arch: str, epochs: int) -> tuple[float, object]:
+    from ganmc.config import TrainConfig
+    from ganmc.train import fit_networks
+
+    result = fit_networks(x_uint8, TrainConfig(arch=arch, epochs=epochs, encoder_epochs=0,
+                                               batch_size=BATCH, latent_dim=100 if arch == "mlp"
+                                               else None))
+    return result.images_per_s, result
+
+
+def seed_style_simulation(g, d, n: int) -> float:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(n, 100)).astype(np.float32)
+    g.predict(z[:64], verbose=0)
+    d.predict(np.zeros((64, 28, 28, 1), np.float32), verbose=0)
+    t = time.perf_counter()
+    -d.predict(g.predict(z, verbose=0), verbose=0)  # default batch size, as the seed did
+    return n / (time.perf_counter() - t)
+
+
+def ganmc_simulation(det, n: int, precision: str, batch: int, scorer: str):
+    det.sample_scores(batch, 99, 0, scorer, precision)  # trace and warm up
+    t = time.perf_counter()
+    result = det.run_monte_carlo(n, seed=0, batch_size=batch, scorer=scorer,
+                                 precision=precision)
+    return n / (time.perf_counter() - t), result
+
+
+def peak_rss(model: Path, n: int, scorer: str) -> tuple[float, float]:
+    """Peak RSS (MB) and seconds of `ganmc simulate` in a fresh process.
+
+    The peak is the process's VmHWM: ``ru_maxrss`` would not do, since Linux carries it over
+    from the (large) benchmark process through fork and exec.
+    """
+    code = ("import sys, time; from ganmc.cli import main; t = time.time(); "
+            f"rc = main(['simulate', '--model', r'{model}', '--samples', '{n}', '--scorer', "
+            f"'{scorer}']); hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]; "
+            "print('RSS', hwm, time.time() - t); sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=3600, env={"GANMC_OFFLINE": "1", **__import__("os").environ})
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RSS"))
+    _, kb, secs = line.split()
+    return int(kb) / 1024, float(secs)
+
+
+def verdict_latency(det, x: np.ndarray, n: int = 200) -> tuple[float, float]:
+    times = []
+    for i in range(n):
+        img = x[i % len(x)][None]
+        t = time.perf_counter()
+        det.verdicts(img)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000), float(np.percentile(times, 95) * 1000)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small smoke run; writes no docs")
+    p.add_argument("--max-rss-samples", type=int, default=10_000_000)
+    p.add_argument("--gpu", action="store_true",
+                   help="GPU run (benchmarks/gpu_check.sh): larger batches, writes no docs")
+    p.add_argument("--json", metavar="FILE", help="also write the figures here")
+    args = p.parse_args()
+
+    from ganmc import Detector, load_model
+    from ganmc.data import load_mnist
+    from ganmc.preprocess import to_model_input
+    from ganmc.runtime import quiet_tensorflow
+
+    quiet_tensorflow()
+    quick = args.quick
+    r: dict = {"machine": machine()}
+    splits = load_mnist("bundled")
+    x = splits.x_train
+
+    print("training ...")
+    r["train_seed_mlp"] = seed_style_training(to_model_input(x), 40 if quick else 200)
+    r["train_ganmc_mlp"], mlp_result = ganmc_training(x, "mlp", 1 if quick else 3)
+    r["train_ganmc_dcgan"], _ = ganmc_training(x[:2048] if quick else x, "dcgan", 1 if quick
+                                               else 2)
+    print(json.dumps({k: round(v) for k, v in r.items() if k.startswith("train")}))
+
+    print("Monte Carlo ...")
+    mlp = Detector(arch="mlp", latent_dim=100, epochs=1, encoder_epochs=0, mc_samples=0)
+    from ganmc.scoring import Networks
+
+    mlp._attach(Networks(mlp_result.generator, mlp_result.discriminator))
+    n = 20_000 if quick else 200_000
+    r["mc_seed_mlp"] = seed_style_simulation(mlp_result.generator, mlp_result.discriminator,
+                                             n // 4)
+    batch = 262_144 if args.gpu else 16_384
+    r["mc_ganmc_mlp_fp32"], a = ganmc_simulation(mlp, n, "float32", batch, "discriminator")
+    r["mc_ganmc_mlp_bf16"], b = ganmc_simulation(mlp, n, "bfloat16", batch, "discriminator")
+    span = a.distribution.max - a.distribution.min
+    r["bf16_threshold_gap_of_range"] = abs(a.threshold(95) - b.threshold(95)) / span
+    shipped = load_model()
+    m = 5_000 if quick else 40_000
+    for prec in ("float32", "bfloat16"):
+        r[f"mc_ganmc_dcgan_fanogan_{prec}"], res = ganmc_simulation(
+            shipped, m, prec, 65_536 if args.gpu else 8192, "fanogan")
+        r[f"dcgan_threshold_{prec}"] = res.threshold(95)
+        span_d = res.distribution.max - res.distribution.min
+    r["dcgan_bf16_gap_of_range"] = abs(r["dcgan_threshold_float32"] -
+                                       r["dcgan_threshold_bfloat16"]) / span_d
+    r["batch_scaling"] = {}
+    for bs in ([1024, 4096] if quick else [256, 1024, 4096, 16_384, 65_536]):
+        r["batch_scaling"][bs] = {prec: ganmc_simulation(mlp, max(n // 2, 4 * bs), prec, bs,
+                                                         "discriminator")[0]
+                                  for prec in ("float32", "bfloat16")}
+    print(json.dumps({k: v for k, v in r.items() if k.startswith("mc")}, default=round))
+
+    print("latency ...")
+    r["verdict_ms_median"], r["verdict_ms_p95"] = verdict_latency(shipped, splits.x_test)
+
+    print("memory ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp) / "mlp"
+        mlp.metadata_ = {"data_source": "bundled"}
+        mlp.save(model_dir)
+        sizes = [10**5, 10**6] if quick else [10**5, 10**6, args.max_rss_samples]
+        r["rss"] = {n_: peak_rss(model_dir, n_, "discriminator") for n_ in sizes}
+    print(json.dumps(r["rss"]))
+    text = render(r)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=2, default=str))
+    if not quick and not args.gpu:
+        write_section("speed", text)
+        DOC.with_name("benchmarks-speed.json").write_text(json.dumps(r, indent=2, default=str))
+        print(f"wrote {DOC}")
+
+
+def render(r: dict) -> str:
+    lines = ["## Speed", "", f"`python -m benchmarks.speed` — {r['machine']}.", "",
+             "### Training (images/s, batch 128)", "",
+             table(["what", "images/s", "vs seed-style"], [
+                 ["seed-style loop, mlp (`train_on_batch` + `predict`)", r["train_seed_mlp"], 1.0],
+                 ["ganmc, mlp (compiled `train_step`, tf.data, XLA)", r["train_ganmc_mlp"],
+                  r["train_ganmc_mlp"] / r["train_seed_mlp"]],
+                 ["ganmc, dcgan (compiled `train_step`, tf.data)", r["train_ganmc_dcgan"], ""],
+             ]), "",
+             "### Monte Carlo (samples/s)", "",
+             table(["what", "samples/s", "vs seed-style"], [
+                 ["seed-style, mlp: `G.predict` then `D.predict`", r["mc_seed_mlp"], 1.0],
+                 ["ganmc, mlp, fused, float32 (batch 16,384)", r["mc_ganmc_mlp_fp32"],
+                  r["mc_ganmc_mlp_fp32"] / r["mc_seed_mlp"]],
+                 ["ganmc, mlp, fused, bfloat16 (batch 16,384)", r["mc_ganmc_mlp_bf16"],
+                  r["mc_ganmc_mlp_bf16"] / r["mc_seed_mlp"]],
+                 ["ganmc, dcgan + fanogan score, float32", r["mc_ganmc_dcgan_fanogan_float32"],
+                  ""],
+                 ["ganmc, dcgan + fanogan score, bfloat16", r["mc_ganmc_dcgan_fanogan_bfloat16"],
+                  ""],
+             ]), "",
+             f"bfloat16 vs float32 threshold (95th percentile), as a share of the score range: "
+             f"mlp {100 * r['bf16_threshold_gap_of_range']:.3f} %, dcgan/fanogan "
+             f"{100 * r['dcgan_bf16_gap_of_range']:.3f} %.", "",
+             "Samples/s against batch size (mlp, discriminator score):", "",
+             table(["batch", "float32", "bfloat16"],
+                   [[f"{int(bs):,}", v["float32"], v["bfloat16"]]
+                    for bs, v in r["batch_scaling"].items()]), "",
+             "### Memory of `ganmc simulate` (fresh process, mlp model)", "",
+             table(["samples", "peak RSS (MB)", "seconds"],
+                   [[f"{int(n):,}", mb, s] for n, (mb, s) in r["rss"].items()]), "",
+             "### One verdict (shipped dcgan model, fanogan score, 200 single images)", "",
+             f"median {r['verdict_ms_median']:.1f} ms, p95 {r['verdict_ms_p95']:.1f} ms.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
