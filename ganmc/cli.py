@@ -107,14 +107,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_calibration(det) -> None:
+    """One line per scorer: its thresholds at the detector's alpha, from each source."""
     for name in det.scorers_:
         parts = []
-        if name in det.holdout_scores_:
-            det_h = det.holdout_scores_[name]
-            parts.append(f"holdout n={len(det_h)}")
-        if name in det.monte_carlo_:
-            parts.append(f"monte-carlo n={det.monte_carlo_[name].n:,}")
-        print(f"  scorer {name}: {', '.join(parts) or 'no calibration'}")
+        for source, have, n in (("holdout", name in det.holdout_scores_,
+                                 len(det.holdout_scores_.get(name, ()))),
+                                ("monte-carlo", name in det.monte_carlo_,
+                                 getattr(det.monte_carlo_.get(name), "n", 0))):
+            if have:
+                t = det.calibration_for(name, source).threshold(det.alpha)
+                parts.append(f"{source} threshold {t:.5g} (n={n:,})")
+        print(f"  scorer {name}: {'; '.join(parts) or 'no calibration'}")
     far = det.monte_carlo_false_alarm()
     if far is not None:
         print(f"  At a nominal {100 * det.alpha:g}% false-alarm rate, the Monte Carlo threshold "

@@ -37,7 +37,7 @@ def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mni
     go(trainer, "train")
     trainer.selectbox(key="train_data").set_value("bundled")
     trainer.radio(key="train_arch").set_value("mlp")
-    trainer.number_input(key="train_epochs").set_value(4)
+    trainer.number_input(key="train_epochs").set_value(30)  # long enough to overlap; stopped
     trainer.number_input(key="train_enc_epochs").set_value(0)
     trainer.select_slider(key="train_batch").set_value(32)
     trainer.text_input(key="train_name").set_value("concurrent")
@@ -67,12 +67,14 @@ def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mni
     assert trainer.session_state["scored"] == []
     assert trainer.session_state["session_id"] != detector.session_state["session_id"]
 
+    assert running, "the training job had finished before the other session looked"
+    trainer.run()
+    trainer.button(key="train_stop").click().run()  # Stop: the finished epochs are kept
     end = time.time() + 300
     while time.time() < end:
         trainer.run()
-        if any("Saved to" in s.value for s in trainer.success):
+        if any("stopped" in w.value for w in trainer.warning):
             break
         time.sleep(1)
     assert (tmp_path / "models" / "concurrent" / "ganmc.json").is_file()
-    assert running, "the training job had finished before the other session looked"
     assert detector.session_state["model"] == str(tiny_model[1])  # untouched by the other
