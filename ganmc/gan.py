@@ -63,25 +63,27 @@ class GAN(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         batch = ops.shape(real_images)[0]
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        fake_images = self.generator(z, training=True)
 
-        # Discriminator: real -> 1, fake -> 0.
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = self.loss_fn(ops.ones_like(real_logits), real_logits) + self.loss_fn(
-                ops.zeros_like(fake_logits), fake_logits)
-            scaled = d_loss / replicas
-        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
-
-        # Generator: make D call fresh fakes real (non-saturating loss).
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            logits = self.discriminator(self.generator(z, training=True), training=True)
+        # One generator pass serves both updates (as in PyTorch's DCGAN example): the
+        # generator's tape records it, pauses for the discriminator's update, then records D's
+        # judgement of the same fakes by the updated D.
+        with tf.GradientTape() as g_tape:
+            fake_images = self.generator(z, training=True)
+            with g_tape.stop_recording():
+                # Discriminator: real -> 1, fake -> 0.
+                with tf.GradientTape() as d_tape:
+                    real_logits = self.discriminator(real_images, training=True)
+                    fake_logits = self.discriminator(fake_images, training=True)
+                    d_loss = self.loss_fn(ops.ones_like(real_logits), real_logits) + \
+                        self.loss_fn(ops.zeros_like(fake_logits), fake_logits)
+                    scaled = d_loss / replicas
+                grads = d_tape.gradient(scaled, self.discriminator.trainable_weights)
+                self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+            # Generator: make the updated D call the fakes real (non-saturating loss).
+            logits = self.discriminator(fake_images, training=True)
             g_loss = self.loss_fn(ops.ones_like(logits), logits)
             scaled = g_loss / replicas
-        grads = tape.gradient(scaled, self.generator.trainable_weights)
+        grads = g_tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
 
         self.d_loss_tracker.update_state(d_loss)
