@@ -310,6 +310,14 @@ class _Tracker(keras.callbacks.Callback):
             self.busy_s += now - self._t_batch
             self.images += self.batch_size
         self._t_batch = now
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stopped = True
+            self.model.stop_training = True
+        # Reading the losses waits for the device; do it a few times a second, not every step,
+        # so a GPU keeps its queue of steps full. NaN is caught within a quarter second.
+        if now - self._last_report <= 0.25 and batch + 1 != self.steps:
+            return
+        self._last_report = now
         logs = {k: float(v) for k, v in (logs or {}).items()}
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
@@ -317,12 +325,7 @@ class _Tracker(keras.callbacks.Callback):
             self.diverged = f"{', '.join(bad)} became NaN/inf at {where}"
             self.model.stop_training = True
             return
-        if self.stop_event is not None and self.stop_event.is_set():
-            self.stopped = True
-            self.model.stop_training = True
-        if self.progress is not None and (now - self._last_report > 0.25 or
-                                          batch + 1 == self.steps):
-            self._last_report = now
+        if self.progress is not None:
             self._report(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
