@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _LAZY = {
     "Detector": "ganmc.detector",
     "load_model": "ganmc.detector",
+    "train_model": "ganmc.detector",
     "TrainConfig": "ganmc.config",
     "load_mnist": "ganmc.data",
     "MnistSplits": "ganmc.data",

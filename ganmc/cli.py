@@ -297,7 +297,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True) -> None:
+def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
+               mc_options: bool = False) -> None:
     p.add_argument("--model", metavar="DIR",
                    help="model folder (default: the pretrained model under assets/model)")
     p.add_argument("--scorer", choices=("fanogan", "discriminator"),
@@ -309,6 +310,11 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True) -> None:
         p.add_argument("--calibration", choices=("holdout", "monte-carlo"),
                        help="threshold source (default: holdout, conformal on real held-out "
                             "normal digits, when the model has one)")
+    if mc_options:
+        p.add_argument("--samples", type=_positive_int, default=100_000,
+                       help="Monte Carlo samples when --calibration monte-carlo "
+                            "(default 100000)")
+        p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -371,27 +377,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Score images. INPUT is an image file (PNG, JPEG, BMP, "
                                    "GIF, ...), a folder of them, an .npz with an x array "
                                    "(N x 28 x 28) or an IDX images file.")
-    _add_model(p)
+    _add_model(p, mc_options=True)
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--out", metavar="FILE", help="write .csv or .json (default: CSV on stdout)")
-    p.add_argument("--samples", type=_positive_int, default=100_000,
-                   help="Monte Carlo samples when --calibration monte-carlo (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("evaluate", help="AUROC, average precision and rates on labelled sets",
                        description="Measure how well normal and anomalous images are told "
                                    "apart, and the false-alarm and detection rates at the "
                                    "model's threshold.")
-    _add_model(p)
+    _add_model(p, mc_options=True)
     p.add_argument("--normal", nargs="+", required=True, metavar="INPUT",
                    help="images that are normal")
     p.add_argument("--anomalous", nargs="+", required=True, metavar="INPUT",
                    help="images that are anomalies")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    p.add_argument("--samples", type=_positive_int, default=100_000,
-                   help="Monte Carlo samples when --calibration monte-carlo (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="write the PNG report (histogram, numbers, verdicts)",

@@ -149,6 +149,15 @@ def calibration(det, monte_carlo=None):
     return det.calibration_for(scorer, "holdout" if source == "auto" else source)
 
 
+def page_setup(page: str):
+    """The common head of the Detect and Report pages: the detector, the threshold controls,
+    and the session's scorer, Monte Carlo result and calibration."""
+    det = detector()
+    threshold_controls(det, page)
+    mc = current_monte_carlo(det)
+    return det, scorer_name(det), mc, calibration(det, mc)
+
+
 def alpha() -> float:
     return 1.0 - st.session_state["percentile"] / 100.0
 

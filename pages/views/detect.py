@@ -11,11 +11,7 @@ from ganmc.report import pick_examples
 from ui import charts, state
 
 st.title("Detect anomalies")
-det = state.detector()
-state.threshold_controls(det, "detect")
-scorer = state.scorer_name(det)
-mc = state.current_monte_carlo(det)
-calibration = state.calibration(det, mc)
+det, scorer, mc, calibration = state.page_setup("detect")
 alpha = state.alpha()
 threshold = calibration.threshold(alpha)
 st.caption(f"Threshold **{threshold:.4g}** — {calibration.source} calibration over "

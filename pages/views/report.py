@@ -9,11 +9,7 @@ from ganmc.data import load_mnist
 from ui import state
 
 st.title("Report")
-det = state.detector()
-state.threshold_controls(det, "report")
-scorer = state.scorer_name(det)
-mc = state.current_monte_carlo(det)
-calibration = state.calibration(det, mc)
+det, scorer, mc, calibration = state.page_setup("report")
 percentile = st.session_state["percentile"]
 scored = st.session_state.get("scored") or []
 st.caption(f"The report shows the {'Monte Carlo' if mc else 'calibration'} histogram with the "
