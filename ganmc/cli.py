@@ -232,7 +232,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ganmc import report
-    from ganmc.data import load_mnist
     from ganmc.inputs import read_inputs
 
     images = read_inputs(args.images) if args.images else None
@@ -246,10 +245,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                                             force=r.done))
         bar.close()
     percentile = 100.0 * (1.0 - det.alpha)
-    calibration = det.calibration_for(scorer, args.calibration or det.calibration)
-    splits = load_mnist("bundled", det.config.digits)
-    examples = report.pick_examples(det, splits.x_test, splits.y_test, scorer=scorer,
-                                    calibration=calibration, alpha=det.alpha)
+    calibration = det.calibration_for(scorer)  # _load applied --calibration
+    examples = report.test_split_examples(det, scorer=scorer, calibration=calibration,
+                                          alpha=det.alpha)
     named = [(f"{Path(s).name}" + (f"[{i}]" if i else ""), x)
              for s, i, x in zip(images.sources, images.indices, images.x)] if images else []
     data = report.build_report_data(det, percentile=percentile, scorer=scorer, monte_carlo=mc,

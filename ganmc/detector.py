@@ -354,8 +354,7 @@ class Detector:
         for name in self.scorers_:
             entry: dict[str, Any] = {}
             if name in self.holdout_scores_:
-                dist = ScoreDistribution.from_scores(self.holdout_scores_[name])
-                c = Calibration("holdout", dist)
+                c = self.calibration_for(name, "holdout")
                 entry["holdout"] = {"n": c.distribution.n, "threshold": c.threshold(self.alpha)}
             if name in self.monte_carlo_:
                 r = self.monte_carlo_[name]

@@ -176,6 +176,16 @@ def pick_examples(det, x_test: np.ndarray, y_test: np.ndarray, *, scorer: str,
         notes=[f"true digit {y[i_normal]}", f"true digit {y[i_anom]}"])
 
 
+def test_split_examples(det, *, scorer: str, calibration: Calibration, alpha: float
+                        ) -> list[ReportImage]:
+    """:func:`pick_examples` on the bundled digits' fixed test split (always offline)."""
+    from ganmc.data import load_mnist
+
+    splits = load_mnist("bundled", det.config.digits)
+    return pick_examples(det, splits.x_test, splits.y_test, scorer=scorer,
+                         calibration=calibration, alpha=alpha)
+
+
 def build_report_data(det, *, percentile: float, calibration_source: str = "auto",
                       scorer: str | None = None, monte_carlo: MonteCarloResult | None = None,
                       images: list[tuple[str, np.ndarray]] | None = None,

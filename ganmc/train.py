@@ -215,7 +215,7 @@ def fit_networks(
                 d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
                 g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
                 jit_compile=jit)
-        tracker.begin_phase("gan", gan)
+        tracker.begin_phase("gan")
         gan.fit(data, epochs=config.epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
                 callbacks=[tracker])
         tracker.raise_if_diverged()
@@ -227,7 +227,7 @@ def fit_networks(
                 trainer = EncoderTrainer(encoder, generator, discriminator, kappa=config.kappa)
                 trainer.compile(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
                                 jit_compile=jit)
-            tracker.begin_phase("encoder", trainer)
+            tracker.begin_phase("encoder")
             trainer.fit(data, epochs=config.encoder_epochs, initial_epoch=state["epoch"],
                         verbose=0, shuffle=False, callbacks=[tracker])
             tracker.raise_if_diverged()
@@ -277,7 +277,7 @@ class _Tracker(keras.callbacks.Callback):
         self._last_report = 0.0
 
     # -- phase bookkeeping -------------------------------------------------
-    def begin_phase(self, phase: str, model: keras.Model) -> None:
+    def begin_phase(self, phase: str) -> None:
         self.phase = phase
         self.phase_epochs = self.config.epochs if phase == "gan" else self.config.encoder_epochs
         self.phase_images = 0

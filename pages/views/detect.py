@@ -4,10 +4,9 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from ganmc.data import load_mnist
 from ganmc.errors import GanmcError
 from ganmc.preprocess import IMAGE_SUFFIXES, load_image, to_mnist
-from ganmc.report import pick_examples
+from ganmc.report import test_split_examples
 from ui import charts, state
 
 st.title("Detect anomalies")
@@ -94,9 +93,8 @@ else:
 @st.cache_data(show_spinner="Scoring the test split…", max_entries=16)
 def examples(model: str, stamp: float, scorer: str, source: str, n_calibration: int,
              percentile: float):
-    splits = load_mnist("bundled", det.config.digits)
-    return pick_examples(det, splits.x_test, splits.y_test, scorer=scorer,
-                         calibration=calibration, alpha=1 - percentile / 100)
+    return test_split_examples(det, scorer=scorer, calibration=calibration,
+                               alpha=1 - percentile / 100)
 
 
 st.subheader("Examples from the test split")

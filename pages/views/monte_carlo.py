@@ -69,12 +69,9 @@ percentile = state.synced(st.slider, "percentile", "mc", "Percentile (threshold 
 
 def show(result, live: bool) -> None:
     s = result.summary(percentile)
-    holdout = det.holdout_scores_.get(scorer)
-    overlay = None
-    if holdout is not None:
-        from ganmc.calibration import ScoreDistribution
-
-        overlay = ScoreDistribution.from_scores(holdout)
+    holdout = (det.calibration_for(scorer, "holdout") if scorer in det.holdout_scores_
+               else None)
+    overlay = holdout.distribution if holdout is not None else None
     fig = charts.histogram(result.distribution, s["threshold"], overlay=overlay,
                            overlay_name="held-out real normal digits (scaled)",
                            title=f"Scores of {result.n:,} generated images ({scorer})")
@@ -94,10 +91,11 @@ def show(result, live: bool) -> None:
                 + s["interpretation"])
     far = det.monte_carlo_false_alarm(1 - percentile / 100, scorer=scorer, result=result)
     if far is not None:
-        conformal = det.calibration_for(scorer, "holdout").threshold(1 - percentile / 100)
+        conformal = holdout.threshold(1 - percentile / 100)
         gap = "close to" if abs(far - (1 - percentile / 100)) < 0.02 else "far from"
         st.warning(
-            f"**Measured on {len(holdout):,} held-out real normal digits**, this Monte Carlo "
+            f"**Measured on {holdout.distribution.n:,} held-out real normal digits**, this "
+            f"Monte Carlo "
             f"threshold flags **{100 * far:.1f}%** of them — {gap} the nominal "
             f"{100 - percentile:.3g}%. The hold-out (conformal) threshold at the same level is "
             f"**{conformal:.4g}** and guarantees at most {100 - percentile:.3g}% on average.")

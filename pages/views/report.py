@@ -5,7 +5,6 @@ import json
 import streamlit as st
 
 from ganmc import report
-from ganmc.data import load_mnist
 from ui import state
 
 st.title("Report")
@@ -21,10 +20,8 @@ st.caption(f"The report shows the {'Monte Carlo' if mc else 'calibration'} histo
 @st.cache_data(show_spinner="Rendering the report…", max_entries=8)
 def render(model: str, stamp: float, scorer: str, source: str, n_calibration: int,
            percentile: float, mc_n: int, images_key: bytes):
-    splits = load_mnist("bundled", det.config.digits)
-    alpha = 1 - percentile / 100
-    examples = report.pick_examples(det, splits.x_test, splits.y_test, scorer=scorer,
-                                    calibration=calibration, alpha=alpha)
+    examples = report.test_split_examples(det, scorer=scorer, calibration=calibration,
+                                          alpha=1 - percentile / 100)
     data = report.build_report_data(det, percentile=percentile, scorer=scorer, monte_carlo=mc,
                                     calibration_source=calibration.source, images=scored,
                                     examples=examples)
