@@ -3,8 +3,8 @@
 The GAN is trained first, then (unless ``encoder_epochs`` is 0) the f-AnoGAN encoder with G
 and D frozen. After every epoch a checkpoint is written atomically; ``resume=True`` goes on
 from it, so an interrupted run loses at most the epoch it was in. A ``threading.Event`` stops
-training between two steps. Progress is reported through one callback that the CLI and the
-dashboard both consume.
+training between two compiled calls of a few steps. Progress is reported through one callback
+that the CLI and the dashboard both consume.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 STATE = "state.json"
 N_SAMPLES = 16
+# Train steps run back to back inside one compiled call (Keras' ``steps_per_execution``):
+# Python and the callbacks then run once per this many steps, not after every step.
+STEPS_PER_CALL = 8
 
 
 @dataclass
@@ -148,7 +151,8 @@ def fit_networks(
         x_train: Normal images, uint8 (N, 28, 28).
         config: Settings.
         progress: Called every few steps and at each epoch's end.
-        stop_event: When set, training stops after the current step; the result is usable.
+        stop_event: When set, training stops after the current compiled call (at most
+            ``STEPS_PER_CALL`` steps); the result is usable.
         checkpoint: Folder for per-epoch checkpoints; ``None`` writes none.
         resume: Go on from ``checkpoint`` if it holds one.
         strategy: A ``tf.distribute`` strategy; ``None`` mirrors over several GPUs when
@@ -196,6 +200,8 @@ def fit_networks(
 
     batch_size = min(config.batch_size, len(x_train))
     steps = len(x_train) // batch_size
+    # Keras' multi-step loop fails under MirroredStrategy (TF 2.21): one step per call there.
+    per_call = 1 if strategy.num_replicas_in_sync > 1 else min(STEPS_PER_CALL, steps)
     data = (
         tf.data.Dataset.from_tensor_slices(to_model_input(x_train))
         .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
@@ -214,7 +220,7 @@ def fit_networks(
             gan.compile(
                 d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
                 g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                jit_compile=jit)
+                jit_compile=jit, steps_per_execution=per_call)
         tracker.begin_phase("gan")
         gan.fit(data, epochs=config.epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
                 callbacks=[tracker])
@@ -226,7 +232,7 @@ def fit_networks(
             with strategy.scope():
                 trainer = EncoderTrainer(encoder, generator, discriminator, kappa=config.kappa)
                 trainer.compile(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                                jit_compile=jit)
+                                jit_compile=jit, steps_per_execution=per_call)
             tracker.begin_phase("encoder")
             trainer.fit(data, epochs=config.encoder_epochs, initial_epoch=state["epoch"],
                         verbose=0, shuffle=False, callbacks=[tracker])
@@ -282,6 +288,7 @@ class _Tracker(keras.callbacks.Callback):
         self.phase_epochs = self.config.epochs if phase == "gan" else self.config.encoder_epochs
         self.phase_images = 0
         self.phase_busy = 0.0
+        self._traced = False  # the phase's first call includes tracing: not timed
 
     def overall_rate(self) -> float:
         return self.images / self.busy_s if self.busy_s > 0 else 0.0
@@ -301,14 +308,19 @@ class _Tracker(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self._t_batch = time.perf_counter()
+        self._steps_seen = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        # ``batch`` is the index of the last step of this compiled call (STEPS_PER_CALL steps).
         now = time.perf_counter()
-        if batch > 0 or self.epoch > 0:  # the first step of a phase includes tracing
+        images = (batch + 1 - self._steps_seen) * self.batch_size
+        self._steps_seen = batch + 1
+        if self._traced:
             self.phase_busy += now - self._t_batch
-            self.phase_images += self.batch_size
+            self.phase_images += images
             self.busy_s += now - self._t_batch
-            self.images += self.batch_size
+            self.images += images
+        self._traced = True
         self._t_batch = now
         if self.stop_event is not None and self.stop_event.is_set():
             self.stopped = True

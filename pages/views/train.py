@@ -109,7 +109,7 @@ def live() -> None:
         "Stop training", key="train_stop", disabled=snap["stop_requested"])
     if stop:
         job.stop()
-        st.toast("Stopping after the current step…")
+        st.toast("Stopping within a few steps…")
     if p is None:
         st.progress(0.0, text="Loading data and building the networks…")
     else:
