@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ganmc import __version__
+from ganmc.config import DEFAULT_KAPPA
 from ganmc.errors import GanmcError
 
 log = logging.getLogger("ganmc")
@@ -90,7 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         det = train_model(out, data=args.data, digits=digits, progress=progress,
                           resume=args.resume, arch=args.arch, epochs=args.epochs,
                           encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
-                          latent_dim=args.latent_dim, seed=args.seed,
+                          latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
                           mc_samples=args.mc_samples,
                           calibration_fraction=args.calibration_fraction)
     except KeyboardInterrupt:
@@ -341,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=128, help="default 128")
     p.add_argument("--latent-dim", type=_positive_int, default=None,
                    help="latent size (default: 64 for dcgan, 100 for mlp)")
+    p.add_argument("--kappa", type=float, default=DEFAULT_KAPPA,
+                   help="weight of the discriminator-feature residual in the fanogan score "
+                        f"(default {DEFAULT_KAPPA:g})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=0.1,
                    help="share of normal images held out for calibration (default 0.1)")

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from ganmc import __version__, io, scoring
 from ganmc.calibration import Calibration, ScoreDistribution
-from ganmc.config import TrainConfig
+from ganmc.config import DEFAULT_KAPPA, TrainConfig
 from ganmc.data import as_images
 from ganmc.errors import ConfigError, DataError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
@@ -55,7 +55,7 @@ class Detector:
     def __init__(self, *, arch: str = "dcgan", digits: tuple[int, ...] | None = None,
                  epochs: int = 10, encoder_epochs: int | None = None, batch_size: int = 128,
                  latent_dim: int | None = None, learning_rate: float = 2e-4, beta_1: float = 0.5,
-                 kappa: float = 1.0,
+                 kappa: float = DEFAULT_KAPPA,
                  calibration_fraction: float = 0.1, seed: int = 0, precision: str = "auto",
                  jit_compile: bool | None = None, scorer: str = "auto",
                  calibration: str = "auto", alpha: float = 0.05, mc_samples: int = 20_000):

@@ -9,7 +9,8 @@ generator, Monte Carlo samples.
   order without saturating at 0 or 1.)
 - ``fanogan``: f-AnoGAN (Schlegl et al., 2019), izi_f: the residual between x and its
   reconstruction G(E(x)), in pixels and in D's feature layer:
-  mean((x - G(E(x)))^2) + kappa * mean((f(x) - f(G(E(x))))^2).
+  mean((x - G(E(x)))^2) + kappa * mean((f(x) - f(G(E(x))))^2), kappa = 100 by default
+  (see :data:`ganmc.config.DEFAULT_KAPPA`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from ganmc.config import DEFAULT_KAPPA
 from ganmc.errors import ConfigError
 from ganmc.networks import feature_model
 
@@ -91,7 +93,8 @@ def available(networks: Networks) -> tuple[str, ...]:
     return tuple(s for s in SCORERS if s != "fanogan" or networks.encoder is not None)
 
 
-def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = 1.0) -> tf.Tensor:
+def score_graph(name: str, networks: Networks, x: tf.Tensor,
+                kappa: float = DEFAULT_KAPPA) -> tf.Tensor:
     """Score a batch with TensorFlow ops (traceable inside ``tf.function``).
 
     Args:
