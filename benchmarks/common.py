@@ -57,19 +57,25 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def random_strokes(n: int, seed: int = 0) -> np.ndarray:
-    """n images of 1-3 random pen strokes, drawn large and put into MNIST format."""
+def random_strokes(n: int, seed: int = 0, with_counts: bool = False):
+    """n images of 1-3 random pen strokes, drawn large and put into MNIST format.
+
+    Each stroke is a polyline of 2-5 random points. With ``with_counts``, also returns how
+    many strokes each image has (a lone straight stroke is, fairly, a "1").
+    """
     from PIL import Image, ImageDraw
 
     from ganmc.preprocess import to_mnist
 
     rng = np.random.default_rng(seed)
     out = np.zeros((n, 28, 28), np.uint8)
+    counts = np.zeros(n, np.int64)
     for i in range(n):
         img = Image.new("L", (280, 280), 0)
         draw = ImageDraw.Draw(img)
-        for _ in range(rng.integers(1, 4)):
+        counts[i] = rng.integers(1, 4)
+        for _ in range(counts[i]):
             pts = [tuple(p) for p in rng.integers(20, 260, (rng.integers(2, 6), 2))]
             draw.line(pts, fill=255, width=int(rng.integers(14, 26)), joint="curve")
         out[i] = to_mnist(img)
-    return out
+    return (out, counts) if with_counts else out

@@ -1,4 +1,4 @@
-"""Which residual separates best? ``python -m benchmarks.score_variants [EPOCHS] [DIGITS]``.
+"""Which residual separates best? ``python -m benchmarks.score_variants [EPOCHS] [DIGITS] [KAPPA]``.
 
 An ablation on the one-class protocol (train dcgan on digit k of the bundled split, test on
 all 2,000 test digits): AUROC (%) of the f-AnoGAN score and of its parts and neighbours,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -30,9 +31,14 @@ def variants(det, x_uint8: np.ndarray) -> dict[str, np.ndarray]:
     f_r, _ = nets.features(rec, training=False)
     pixel = tf.reduce_mean(tf.square(tf.reshape(x - rec, [len(x), -1])), 1).numpy()
     feature = tf.reduce_mean(tf.square(f_x - f_r), 1).numpy()
+    first = keras.Model(nets.discriminator.inputs, nets.discriminator.get_layer("d_act0").output)
+    feature0 = tf.reduce_mean(tf.square(tf.reshape(first(x) - first(rec), [len(x), -1])),
+                              1).numpy()
     return {"fanogan": pixel + det.config.kappa * feature, "pixel": pixel, "feature": feature,
+            "first-layer feature": feature0,
             "discriminator": -tf.reshape(logit, [-1]).numpy(),
-            "-latent norm": -tf.reduce_sum(tf.square(z), 1).numpy()}
+            "-latent norm": -tf.reduce_sum(tf.square(z), 1).numpy(),
+            "latent atypicality": np.abs(tf.reduce_sum(tf.square(z), 1).numpy() - z.shape[1])}
 
 
 def _z(v: dict, ref: dict, name: str) -> np.ndarray:
@@ -44,15 +50,21 @@ def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     digits = [int(d) for d in (sys.argv[2] if len(sys.argv) > 2 else "0,1,2,3,4,5,6,7,8,9")
               .split(",")]
+    kappa = float(sys.argv[3]) if len(sys.argv) > 3 else None  # None: the Detector's default
     table: dict[str, list[float]] = {}
     for k in digits:
         splits = load_mnist("bundled", (k,))
         t = time.perf_counter()
-        det = Detector(digits=(k,), epochs=epochs, batch_size=64, mc_samples=0)
+        det = Detector(digits=(k,), epochs=epochs, batch_size=64, mc_samples=0,
+                       **({} if kappa is None else {"kappa": kappa}))
         det.fit(splits.x_train)
         v = variants(det, splits.x_test)
         ref = variants(det, splits.x_train[:200])  # normal training images, for z-scores
         v["fanogan + discriminator"] = (_z(v, ref, "fanogan") + _z(v, ref, "discriminator"))
+        v["feature + discriminator"] = (_z(v, ref, "feature") + _z(v, ref, "discriminator"))
+        for kappa in (3, 10):
+            v[f"kappa {kappa}"] = v["pixel"] + kappa * v["feature"]
+        v["both feature layers"] = (_z(v, ref, "feature") + _z(v, ref, "first-layer feature"))
         normal = splits.test_is_normal
         row = {name: 100 * auroc(s[normal], s[~normal]) for name, s in v.items()}
         for name, a in row.items():
