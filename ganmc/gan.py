@@ -16,6 +16,16 @@ from ganmc.config import DEFAULT_KAPPA
 from ganmc.networks import feature_model
 
 
+def _bce(logits, label: float):
+    """Mean binary cross-entropy of logits against one label, over this replica's batch.
+
+    The functional loss, not ``keras.losses.BinaryCrossentropy``: that class already divides
+    by the number of replicas under ``tf.distribute``, and the train steps scale explicitly.
+    """
+    return ops.mean(keras.losses.binary_crossentropy(ops.full_like(logits, label), logits,
+                                                     from_logits=True))
+
+
 class GAN(keras.Model):
     """Generator and discriminator trained adversarially.
 
@@ -42,7 +52,6 @@ class GAN(keras.Model):
         # Create the optimizers' slots now, outside any compiled (XLA, distributed) step.
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
-        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -79,14 +88,13 @@ class GAN(keras.Model):
                         ops.concatenate([real_images, ops.cast(fake_images, real_images.dtype)],
                                         axis=0), training=True)
                     real_logits, fake_logits = logits[:batch], logits[batch:]
-                    d_loss = self.loss_fn(ops.ones_like(real_logits), real_logits) + \
-                        self.loss_fn(ops.zeros_like(fake_logits), fake_logits)
+                    d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
                     scaled = d_loss / replicas
                 grads = d_tape.gradient(scaled, self.discriminator.trainable_weights)
                 self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
             # Generator: make the updated D call the fakes real (non-saturating loss).
             logits = self.discriminator(fake_images, training=True)
-            g_loss = self.loss_fn(ops.ones_like(logits), logits)
+            g_loss = _bce(logits, 1.0)
             scaled = g_loss / replicas
         grads = g_tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))

@@ -44,6 +44,8 @@ def test_two_replica_training():
     assert out["shape"] == [3, 28, 28, 1] and out["weights"]
     for key in ("d_loss", "g_loss", "e_loss"):
         assert len(out["history"][key]) == len(out["single"][key])
-        assert all(0 < v < 10 for v in out["history"][key])
-    # The same kind of model: the losses land in the same range as one replica's.
-    assert abs(out["history"]["d_loss"][-1] - out["single"]["d_loss"][-1]) < 0.5
+        assert all(0 < v < 100 for v in out["history"][key])
+    # The same kind of model: the losses land in the same range as one replica's (a loss
+    # scaled twice by 1/replicas would show here as half of it).
+    for key in ("d_loss", "g_loss"):
+        assert 0.67 < out["history"][key][-1] / out["single"][key][-1] < 1.5, key

@@ -24,6 +24,15 @@ def test_progress_reports_and_samples(tiny_train):
     assert result.device.startswith(("CPU", "GPU"))
 
 
+def test_steps_run_several_per_compiled_call(tiny_train):
+    reports = []
+    result = fit_networks(tiny_train[:1024], TrainConfig(**{**CFG, "encoder_epochs": 0}),
+                          progress=reports.append)  # 16 steps an epoch: two calls of 8
+    steps = {r.step for r in reports if not r.epoch_end}
+    assert 16 in steps and steps <= {train.STEPS_PER_CALL, 16}
+    assert result.images_per_s > 0
+
+
 def test_stop_event_stops_between_steps(tiny_train):
     stop = threading.Event()
 
