@@ -5,7 +5,7 @@ import math
 import streamlit as st
 
 from ganmc import io
-from ganmc.config import DEFAULT_LATENT
+from ganmc.config import DEFAULT_KAPPA, DEFAULT_LATENT
 from ganmc.errors import GanmcError
 from ganmc.train import checkpoint_dir, describe_device
 from ui import charts, state
@@ -27,6 +27,9 @@ with st.form("train_form"):
     digits = c1.multiselect("Normal digits", list(range(10)), default=list(range(10)),
                             key="train_digits",
                             help="Only these are normal; pick one for the one-class protocol.")
+    kappa = c1.number_input("Feature weight κ", 0.0, 10_000.0, DEFAULT_KAPPA, key="train_kappa",
+                            help="Weight of the discriminator-feature residual in the fanogan "
+                                 "score (and the encoder's loss).")
     arch = c2.radio("Preset", ["dcgan", "mlp"], key="train_arch", horizontal=True,
                     help="dcgan: small convolutional GAN. mlp: the seed notebook's network.")
     epochs = c2.number_input("GAN epochs", 1, MAX_UI_EPOCHS, 5, key="train_epochs")
@@ -60,7 +63,7 @@ def start_job() -> None:
         return
     settings = {"arch": arch, "epochs": int(epochs), "encoder_epochs": int(enc_epochs),
                 "batch_size": int(batch), "latent_dim": int(latent) or DEFAULT_LATENT[arch],
-                "seed": int(seed)}
+                "kappa": float(kappa), "seed": int(seed)}
 
     def work(job):
         from ganmc.detector import train_model

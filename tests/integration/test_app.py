@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 
@@ -112,6 +113,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model):
     app.number_input(key="train_epochs").set_value(1)
     app.number_input(key="train_enc_epochs").set_value(0)
     app.select_slider(key="train_batch").set_value(512)
+    app.number_input(key="train_kappa").set_value(7.5)
     app.text_input(key="train_name").set_value("tiny-ui")
     app.button[0].click()  # the form's submit button
     app.run()
@@ -124,7 +126,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model):
         assert other.button[0].disabled
     _wait(app, lambda at: any("Saved to" in s.value for s in at.success), timeout=300)
     saved = tmp_path / "models" / "tiny-ui"
-    assert (saved / "ganmc.json").is_file()
+    assert json.loads((saved / "ganmc.json").read_text())["config"]["kappa"] == 7.5
     app.button(key="train_use").click().run()
     assert app.session_state["model"] == str(saved)
 
