@@ -176,6 +176,7 @@ def main() -> None:
         results["one_class"] = {sc: {int(k): v for k, v in per.items()}
                                 for sc, per in old["one_class"].items()}
         results["one_class_seconds"] = old["one_class_seconds"]
+        results["one_class_reused"] = True
         print(f"one-class table reused ({epochs} epochs)")
     else:
         t = time.perf_counter()
@@ -197,7 +198,9 @@ def render(r: dict, det, epochs: int) -> str:
     sets = list(next(iter(ood_r["auroc"].values())))
     lines = ["## Detection quality", "",
              f"`python -m benchmarks.quality` — {r['machine']}; seed {r['seed']}; "
-             f"{r['total_seconds'] / 60:.1f} min in all.", "",
+             f"{r['total_seconds'] / 60:.1f} min in all"
+             + (" (the one-class part in an earlier run of the same code, reused with "
+                "`--reuse-one-class`)" if r.get("one_class_reused") else "") + ".", "",
              "### Out of distribution (all ten digits normal)", "",
              f"Model: `{det.path_.name}` ({det.config.arch}, {det.config.epochs} epochs). "
              f"Normal: the 2,000 unseen bundled test digits; "

@@ -166,8 +166,8 @@ def main() -> None:
     x = splits.x_train
 
     print("training ...")
-    r["train_seed_mlp"] = seed_style_training(to_model_input(x), 40 if quick else 200)
-    r["train_ganmc_mlp"], mlp_result = ganmc_training(x, "mlp", 1 if quick else 3)
+    r["train_seed_mlp"] = seed_style_training(to_model_input(x), 40 if quick else 600)
+    r["train_ganmc_mlp"], mlp_result = ganmc_training(x, "mlp", 1 if quick else 10)
     r["train_ganmc_dcgan"], _ = ganmc_training(x[:2048] if quick else x, "dcgan", 1 if quick
                                                else 2)
     print(json.dumps({k: round(v) for k, v in r.items() if k.startswith("train")}))
