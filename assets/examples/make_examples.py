@@ -2,7 +2,8 @@
 
 - ``digit-3.png``, ``digit-7.png``: test-split digits drawn large, dark ink on white paper,
   the way a user's scan or drawing looks (normal).
-- ``letter-A.png``, ``letter-K.png``: printed letters (anomalies).
+- ``letter-A.png``, ``letter-K.png``: printed letters (not digits; a printed K sits close
+  to the shipped model's 5 % line).
 - ``photo.jpg``: a synthetic photograph-like scene (an anomaly).
 """
 
