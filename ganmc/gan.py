@@ -84,9 +84,8 @@ class GAN(keras.Model):
                 with tf.GradientTape() as d_tape:
                     # One pass over real and fake together: fewer, larger matrix products. D
                     # has no batch statistics (no BatchNorm), so this equals two passes.
-                    logits = self.discriminator(
-                        ops.concatenate([real_images, ops.cast(fake_images, real_images.dtype)],
-                                        axis=0), training=True)
+                    logits = self.discriminator(ops.concatenate([real_images, fake_images], 0),
+                                                training=True)
                     real_logits, fake_logits = logits[:batch], logits[batch:]
                     d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
                     scaled = d_loss / replicas
