@@ -57,11 +57,11 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def random_strokes(n: int, seed: int = 0, with_counts: bool = False):
+def random_strokes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """n images of 1-3 random pen strokes, drawn large and put into MNIST format.
 
-    Each stroke is a polyline of 2-5 random points. With ``with_counts``, also returns how
-    many strokes each image has (a lone straight stroke is, fairly, a "1").
+    Each stroke is a polyline of 2-5 random points. Returns the images and how many strokes
+    each has (a lone straight stroke is, fairly, a "1").
     """
     from PIL import Image, ImageDraw
 
@@ -78,4 +78,4 @@ def random_strokes(n: int, seed: int = 0, with_counts: bool = False):
             pts = [tuple(p) for p in rng.integers(20, 260, (rng.integers(2, 6), 2))]
             draw.line(pts, fill=255, width=int(rng.integers(14, 26)), joint="curve")
         out[i] = to_mnist(img)
-    return (out, counts) if with_counts else out
+    return out, counts

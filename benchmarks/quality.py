@@ -27,29 +27,29 @@ from benchmarks.common import DOC, FASHION, machine, random_strokes, table, writ
 
 ANCHORS = {"AnoGAN": 93.7, "Deep SVDD": 94.8, "OCGAN": 97.5, "GeoTrans": 98.0}
 ALPHAS = (0.01, 0.05, 0.10)
-STROKES_SEED = 2
 
 
-def anomaly_sets(x_test: np.ndarray, n: int) -> dict[str, np.ndarray]:
+def anomaly_sets(x_test: np.ndarray, n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The anomaly sets by name, and the number of strokes in each random-strokes image."""
     from ganmc.data import read_idx
 
     rng = np.random.default_rng(1)
+    strokes, stroke_counts = random_strokes(n, seed=2)
     sets = {"uniform noise": rng.integers(0, 256, (n, 28, 28)).astype(np.uint8),
             "inverted digits": 255 - x_test[:n],
-            "random strokes": random_strokes(n, seed=STROKES_SEED)}
+            "random strokes": strokes}
     if FASHION.exists():
         sets = {"Fashion-MNIST": read_idx(FASHION)[:n], **sets}
     else:
         print(f"! {FASHION} missing: apt-get install -y dataset-fashion-mnist")
-    return sets
+    return sets, stroke_counts
 
 
 def ood(det, splits, n: int) -> dict:
     from ganmc.metrics import auroc
 
     normal = splits.x_test
-    sets = anomaly_sets(normal, n)
-    _, counts = random_strokes(n, seed=STROKES_SEED, with_counts=True)
+    sets, counts = anomaly_sets(normal, n)
     out = {"auroc": {}, "false_alarm": {}, "detection": {}, "strokes_by_count": {}}
     for scorer in det.scorers_:
         s_n = det.score_samples(normal, scorer=scorer)
@@ -104,7 +104,7 @@ def seed_method(splits, n: int, seed: int) -> dict:
     det = Detector(arch="mlp", epochs=epochs, encoder_epochs=0, batch_size=batch, seed=seed,
                    mc_samples=10_000, calibration="monte-carlo")
     det.fit(splits.x_train)
-    sets = anomaly_sets(splits.x_test, n)
+    sets, _ = anomaly_sets(splits.x_test, n)
     s_n = det.score_samples(splits.x_test)
     t = det.threshold_
     return {"epochs": epochs, "steps": epochs * int(len(splits.x_train) * 0.9 // batch),

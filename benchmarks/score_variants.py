@@ -62,8 +62,8 @@ def main() -> None:
         ref = variants(det, splits.x_train[:200])  # normal training images, for z-scores
         v["fanogan + discriminator"] = (_z(v, ref, "fanogan") + _z(v, ref, "discriminator"))
         v["feature + discriminator"] = (_z(v, ref, "feature") + _z(v, ref, "discriminator"))
-        for kappa in (3, 10):
-            v[f"kappa {kappa}"] = v["pixel"] + kappa * v["feature"]
+        for weight in (3, 10):
+            v[f"kappa {weight}"] = v["pixel"] + weight * v["feature"]
         v["both feature layers"] = (_z(v, ref, "feature") + _z(v, ref, "first-layer feature"))
         normal = splits.test_is_normal
         row = {name: 100 * auroc(s[normal], s[~normal]) for name, s in v.items()}
