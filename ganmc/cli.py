@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ganmc import __version__
-from ganmc.config import DEFAULT_KAPPA
+from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, SCORERS
 from ganmc.errors import GanmcError
 
 log = logging.getLogger("ganmc")
@@ -92,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                           resume=args.resume, arch=args.arch, epochs=args.epochs,
                           encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
                           latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
+                          search_steps=args.search_steps,
                           mc_samples=args.mc_samples,
                           calibration_fraction=args.calibration_fraction)
     except KeyboardInterrupt:
@@ -300,8 +301,10 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                mc_options: bool = False) -> None:
     p.add_argument("--model", metavar="DIR",
                    help="model folder (default: the pretrained model under assets/model)")
-    p.add_argument("--scorer", choices=("fanogan", "discriminator"),
-                   help="anomaly score (default: the model's, fanogan when it has an encoder)")
+    p.add_argument("--scorer", choices=SCORERS,
+                   help="anomaly score (default: the model's, fanogan when it has an encoder; "
+                        "latent-search is AnoGAN's per-image optimisation, about 100 times "
+                        "slower)")
     if percentile:
         p.add_argument("--percentile", type=float, metavar="P",
                        help="threshold level: P%% of normal scores fall below it "
@@ -345,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kappa", type=float, default=DEFAULT_KAPPA,
                    help="weight of the discriminator-feature residual in the fanogan score "
                         f"(default {DEFAULT_KAPPA:g})")
+    p.add_argument("--search-steps", type=_positive_int, default=DEFAULT_SEARCH_STEPS,
+                   help="optimisation steps per image of the latent-search scorer "
+                        f"(default {DEFAULT_SEARCH_STEPS})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=0.1,
                    help="share of normal images held out for calibration (default 0.1)")

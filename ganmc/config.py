@@ -20,7 +20,13 @@ MAX_EPOCHS = 1000
 # mean AUROC 95.4 % for the feature residual alone against 94.4 % for kappa = 1, 120 epochs);
 # kappa = 100 lets it carry most of the score while the pixel term still counts.
 DEFAULT_KAPPA = 100.0
+#: Optimisation steps per image of the ``latent-search`` scorer. AnoGAN used 500 from a random
+#: z; starting from the encoder's E(x) needs fewer (see docs/benchmarks.md).
+DEFAULT_SEARCH_STEPS = 100
 MAX_BATCH = 8192
+#: The anomaly scores (see :mod:`ganmc.scoring`); named here so the CLI can list them
+#: without importing TensorFlow.
+SCORERS = ("fanogan", "discriminator", "latent-search")
 
 
 def parse_digits(text: str | None) -> tuple[int, ...]:
@@ -71,6 +77,8 @@ class TrainConfig:
         beta_1: Adam's first-moment decay (0.5 is the DCGAN recipe).
         kappa: Weight of the discriminator-feature residual in the f-AnoGAN score (and in
             the encoder's training loss); see ``DEFAULT_KAPPA``.
+        search_steps: Steps of the per-image latent optimisation of the ``latent-search``
+            scorer; kept with the model because its calibration scores depend on it.
         calibration_fraction: Share of the normal training images held out (never trained
             on) to calibrate the threshold conformally.
         seed: Seed of every random draw; the same seed gives the same model on one machine.
@@ -91,6 +99,7 @@ class TrainConfig:
     learning_rate: float = 2e-4
     beta_1: float = 0.5
     kappa: float = DEFAULT_KAPPA
+    search_steps: int = DEFAULT_SEARCH_STEPS
     calibration_fraction: float = 0.1
     seed: int = 0
     precision: str = "auto"
@@ -112,6 +121,7 @@ class TrainConfig:
         _check_range("encoder_epochs", self.encoder_epochs, 0, MAX_EPOCHS)
         _check_range("batch_size", self.batch_size, 2, MAX_BATCH)
         _check_range("latent_dim", self.latent_dim, 2, 512)
+        _check_range("search_steps", self.search_steps, 1, 5000)
         if not 0.0 < self.learning_rate < 1.0:
             raise ConfigError("learning_rate must be between 0 and 1")
         if not 0.0 <= self.calibration_fraction < 0.9:

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from ganmc import __version__, io, scoring
 from ganmc.calibration import Calibration, ScoreDistribution
-from ganmc.config import DEFAULT_KAPPA, TrainConfig
+from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, TrainConfig
 from ganmc.data import as_images
 from ganmc.errors import ConfigError, DataError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
@@ -41,21 +41,22 @@ class Detector:
 
     Args:
         arch, digits, epochs, encoder_epochs, batch_size, latent_dim, learning_rate, beta_1, kappa,
-            calibration_fraction, seed, precision, jit_compile: Training settings, see
-            :class:`ganmc.TrainConfig`.
-        scorer: ``"fanogan"``, ``"discriminator"`` or ``"auto"`` (fanogan when the model has
-            an encoder).
+            search_steps, calibration_fraction, seed, precision, jit_compile: Training
+            settings, see :class:`ganmc.TrainConfig`.
+        scorer: ``"fanogan"``, ``"discriminator"``, ``"latent-search"`` (slow, for
+            comparison) or ``"auto"`` (fanogan when the model has an encoder).
         calibration: ``"holdout"`` (conformal, on real normal images never trained on),
             ``"monte-carlo"`` (percentile of generated images' scores) or ``"auto"``
             (holdout when a calibration set exists).
         alpha: Nominal false-alarm rate; the threshold is the (1 - alpha) level.
-        mc_samples: Monte Carlo samples simulated at the end of :meth:`fit`.
+        mc_samples: Monte Carlo samples simulated at the end of :meth:`fit` for each
+            one-pass scorer (``latent-search`` is left to an explicit :meth:`run_monte_carlo`).
     """
 
     def __init__(self, *, arch: str = "dcgan", digits: tuple[int, ...] | None = None,
                  epochs: int = 10, encoder_epochs: int | None = None, batch_size: int = 128,
                  latent_dim: int | None = None, learning_rate: float = 2e-4, beta_1: float = 0.5,
-                 kappa: float = DEFAULT_KAPPA,
+                 kappa: float = DEFAULT_KAPPA, search_steps: int = DEFAULT_SEARCH_STEPS,
                  calibration_fraction: float = 0.1, seed: int = 0, precision: str = "auto",
                  jit_compile: bool | None = None, scorer: str = "auto",
                  calibration: str = "auto", alpha: float = 0.05, mc_samples: int = 20_000):
@@ -63,8 +64,8 @@ class Detector:
             arch=arch, digits=tuple(range(10)) if digits is None else tuple(digits),
             epochs=epochs, encoder_epochs=encoder_epochs, batch_size=batch_size,
             latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
-            calibration_fraction=calibration_fraction, seed=seed, precision=precision,
-            jit_compile=jit_compile)
+            search_steps=search_steps, calibration_fraction=calibration_fraction, seed=seed,
+            precision=precision, jit_compile=jit_compile)
         self.scorer = scorer
         self.calibration = calibration
         self.alpha = alpha
@@ -116,7 +117,7 @@ class Detector:
         if len(holdout):
             self.calibrate(holdout)
         if self.mc_samples:
-            for name in self.scorers_:
+            for name in (s for s in self.scorers_ if s in scoring.ONE_PASS):
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
         return self
 
@@ -197,6 +198,9 @@ class Detector:
                 raise ConfigError("this model has no hold-out calibration set; use monte-carlo")
             return Calibration("holdout", ScoreDistribution.from_scores(self.holdout_scores_[name]))
         if source == "monte-carlo":
+            if name not in self.monte_carlo_ and name not in scoring.ONE_PASS:
+                raise ConfigError(f"no Monte Carlo simulation of {name} yet: it is slow, so "
+                                  f"run one explicitly, or use the holdout threshold")
             if name not in self.monte_carlo_:
                 self.run_monte_carlo(self.mc_samples or 20_000, seed=self.config.seed,
                                      scorer=name)
@@ -211,11 +215,11 @@ class Detector:
     # ------------------------------------------------------------------ scoring
     def _score_fn(self, name: str):
         if name not in self._score_fns:
-            nets, kappa = self._check_fitted(), self.config.kappa
+            nets, kappa, steps = self._check_fitted(), self.config.kappa, self.config.search_steps
 
             @tf.function(input_signature=[_IMAGES], reduce_retracing=True)
             def fn(x):
-                return scoring.score_graph(name, nets, x, kappa)
+                return scoring.score_graph(name, nets, x, kappa, steps)
 
             self._score_fns[name] = fn
         return self._score_fns[name]
@@ -261,13 +265,28 @@ class Detector:
         alpha = self.alpha if alpha is None else alpha
         return judge(self.score_samples(x, scorer=scorer), calibration, alpha)
 
-    def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        """G(E(x)) as uint8 images (needs an encoder): what the model thinks x should be."""
+    def can_reconstruct(self, scorer: str | None = None) -> bool:
+        """Whether :meth:`reconstruct` works for this scorer (G(E(x)) needs an encoder)."""
+        return (scorer or self.scorer_) == "latent-search" or (
+            self._check_fitted().encoder is not None)
+
+    def reconstruct(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
+        """What the model thinks x should be, as uint8 images.
+
+        G(E(x)) for every scorer but ``latent-search``, whose reconstruction is G(z*) at the
+        best z its search found.
+        """
         nets = self._check_fitted()
-        if nets.encoder is None:
+        if not self.can_reconstruct(scorer):
             raise ConfigError("reconstruction needs an encoder; this model has none")
         x = to_model_input(as_images(x, "images"))
-        return from_model_output(nets.generator(nets.encoder(x, training=False), training=False))
+        if (scorer or self.scorer_) == "latent-search":
+            z = np.concatenate([scoring.search_latent(
+                nets, tf.constant(x[i:i + SCORE_BATCH]), self.config.kappa,
+                self.config.search_steps)[1].numpy() for i in range(0, len(x), SCORE_BATCH)])
+        else:
+            z = nets.encoder(x, training=False)
+        return from_model_output(nets.generator(z, training=False))
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:
         """n generated images, uint8 (n, 28, 28)."""
@@ -291,14 +310,14 @@ class Detector:
         key = (name, precision)
         if key not in self._sample_fns:
             nets, kappa = self._networks(precision), self.config.kappa
-            latent = self.config.latent_dim
+            latent, steps = self.config.latent_dim, self.config.search_steps
 
             @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
                                           tf.TensorSpec([2], tf.int32)])
             def fn(m, seed_pair):
                 z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
                 x = tf.cast(nets.generator(z, training=False), tf.float32)
-                return scoring.score_graph(name, nets, x, kappa)
+                return scoring.score_graph(name, nets, x, kappa, steps)
 
             self._sample_fns[key] = fn
         return self._sample_fns[key](tf.constant(n, tf.int32),

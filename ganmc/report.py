@@ -144,11 +144,12 @@ class ReportData:
 def report_images(det, names: list[str], x: np.ndarray, *, scorer: str,
                   calibration: Calibration, alpha: float, notes: list[str] | None = None
                   ) -> list[ReportImage]:
-    """Verdicts (and reconstructions, when the model has an encoder) for named images."""
+    """Verdicts (and reconstructions, where the scorer has them) for named images."""
     if len(x) == 0:
         return []
     verdicts = det.verdicts(x, scorer=scorer, calibration=calibration, alpha=alpha)
-    recons = det.reconstruct(x) if "fanogan" in det.scorers_ else [None] * len(x)
+    recons = (det.reconstruct(x, scorer=scorer) if det.can_reconstruct(scorer)
+              else [None] * len(x))
     notes = notes or [""] * len(x)
     return [ReportImage(n, img, v, r, note)
             for n, img, v, r, note in zip(names, x, verdicts, recons, notes)]

@@ -11,6 +11,11 @@ generator, Monte Carlo samples.
   reconstruction G(E(x)), in pixels and in D's feature layer:
   mean((x - G(E(x)))^2) + kappa * mean((f(x) - f(G(E(x))))^2), kappa = 100 by default
   (see :data:`ganmc.config.DEFAULT_KAPPA`).
+- ``latent-search``: AnoGAN-style (Schlegl et al., 2017), kept for comparison: for each image,
+  search the latent space for the z whose G(z) best matches it, by Adam on z for
+  ``search_steps`` steps (from E(x) when there is an encoder, else from z = 0), minimising the
+  same pixel + kappa * feature residual; the score is the smallest residual found. About
+  ``search_steps`` times slower than ``fanogan``, so Monte Carlo runs at training time skip it.
 """
 
 from __future__ import annotations
@@ -20,15 +25,19 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from ganmc.config import DEFAULT_KAPPA
+from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, SCORERS
 from ganmc.errors import ConfigError
 from ganmc.networks import feature_model
 
-SCORERS = ("fanogan", "discriminator")
+#: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
+ONE_PASS = ("fanogan", "discriminator")
 DESCRIPTIONS = {
     "fanogan": "f-AnoGAN: pixel + feature residual of the reconstruction G(E(x))",
     "discriminator": "the seed's score: minus the discriminator's logit",
+    "latent-search": "AnoGAN-style: the residual left after optimising z per image (slow)",
 }
+#: Adam's step size on z in ``latent-search`` (z ~ N(0, I), so 0.05 moves it a few percent).
+SEARCH_LEARNING_RATE = 0.05
 
 
 @dataclass
@@ -93,32 +102,86 @@ def available(networks: Networks) -> tuple[str, ...]:
     return tuple(s for s in SCORERS if s != "fanogan" or networks.encoder is not None)
 
 
-def score_graph(name: str, networks: Networks, x: tf.Tensor,
-                kappa: float = DEFAULT_KAPPA) -> tf.Tensor:
+def _f32(t: tf.Tensor) -> tf.Tensor:
+    return tf.cast(t, tf.float32)
+
+
+def _residual(networks: Networks, x: tf.Tensor, f_x: tf.Tensor, z: tf.Tensor,
+              kappa: float) -> tf.Tensor:
+    """Per image: mean((x - G(z))^2) + kappa * mean((f(x) - f(G(z)))^2), float32 (N,)."""
+    recon = _f32(networks.generator(z, training=False))
+    f_r, _ = networks.features(recon, training=False)
+    pixel = tf.reduce_mean(tf.square(tf.reshape(x - recon, [tf.shape(x)[0], -1])), axis=1)
+    return pixel + kappa * tf.reduce_mean(tf.square(f_x - _f32(f_r)), axis=1)
+
+
+def search_latent(networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA,
+                  steps: int = DEFAULT_SEARCH_STEPS) -> tuple[tf.Tensor, tf.Tensor]:
+    """AnoGAN's latent search: per image, the best z found by ``steps`` Adam steps.
+
+    Each image's residual depends on its own z only, so the gradient of the batch's sum is
+    every image's own gradient, and Adam (element-wise) runs one independent search per image.
+
+    Args:
+        networks: The trained networks.
+        x: float32 (N, 28, 28, 1) in [-1, 1].
+        kappa: Feature-residual weight.
+        steps: Adam steps on z.
+
+    Returns:
+        (the smallest residual found, float32 (N,); the z that reached it, (N, latent)).
+    """
+    f_x = _f32(networks.features(x, training=False)[0])
+    if networks.encoder is not None:
+        z = _f32(networks.encoder(x, training=False))
+    else:
+        z = tf.zeros([tf.shape(x)[0], networks.generator.inputs[0].shape[-1]], tf.float32)
+    b1, b2, eps = 0.9, 0.999, 1e-7
+
+    def step(i, z, m, v, best, z_best):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            loss = _residual(networks, x, f_x, z, kappa)
+            total = tf.reduce_sum(loss)
+        better = loss < best
+        best, z_best = tf.where(better, loss, best), tf.where(better[:, None], z, z_best)
+        g = tape.gradient(total, z)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * tf.square(g)
+        t = tf.cast(i + 1, tf.float32)
+        z = z - SEARCH_LEARNING_RATE * (m / (1 - b1 ** t)) / (tf.sqrt(v / (1 - b2 ** t)) + eps)
+        return i + 1, z, m, v, best, z_best
+
+    best = tf.fill([tf.shape(x)[0]], float("inf"))
+    _, z, _, _, best, z_best = tf.while_loop(
+        lambda i, *_: i < steps, step,
+        (tf.constant(0), z, tf.zeros_like(z), tf.zeros_like(z), best, z))
+    last = _residual(networks, x, f_x, z, kappa)
+    better = last < best
+    return tf.where(better, last, best), tf.where(better[:, None], z, z_best)
+
+
+def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA,
+                search_steps: int = DEFAULT_SEARCH_STEPS) -> tf.Tensor:
     """Score a batch with TensorFlow ops (traceable inside ``tf.function``).
 
     Args:
-        name: ``"fanogan"`` or ``"discriminator"``.
+        name: ``"fanogan"``, ``"discriminator"`` or ``"latent-search"``.
         networks: The trained networks.
         x: float32 (N, 28, 28, 1) in [-1, 1].
-        kappa: Feature-residual weight of ``fanogan``.
+        kappa: Feature-residual weight of ``fanogan`` and ``latent-search``.
+        search_steps: Optimisation steps of ``latent-search``.
 
     Returns:
         float32 (N,), higher = more anomalous.
     """
-    def f32(t):
-        return tf.cast(t, tf.float32)
-
     if name == "discriminator":
-        return -tf.reshape(f32(networks.discriminator(x, training=False)), [-1])
-    if name == "fanogan":
-        if networks.encoder is None:
-            raise ConfigError("the fanogan scorer needs an encoder; this model has none")
-        recon = f32(networks.generator(networks.encoder(x, training=False), training=False))
-        f_x, _ = networks.features(x, training=False)
-        f_r, _ = networks.features(recon, training=False)
-        f_x, f_r = f32(f_x), f32(f_r)
-        pixel = tf.reduce_mean(tf.square(tf.reshape(x - recon, [tf.shape(x)[0], -1])), axis=1)
-        feature = tf.reduce_mean(tf.square(f_x - f_r), axis=1)
-        return pixel + kappa * feature
-    raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
+        return -tf.reshape(_f32(networks.discriminator(x, training=False)), [-1])
+    if name not in ("fanogan", "latent-search"):
+        raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
+    if name == "latent-search":
+        return search_latent(networks, x, kappa, search_steps)[0]
+    if networks.encoder is None:
+        raise ConfigError("the fanogan scorer needs an encoder; this model has none")
+    f_x = _f32(networks.features(x, training=False)[0])
+    return _residual(networks, x, f_x, networks.encoder(x, training=False), kappa)

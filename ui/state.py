@@ -146,7 +146,15 @@ def calibration(det, monte_carlo=None):
         mc = monte_carlo or current_monte_carlo(det)
         if mc is not None:
             return mc.calibration()
-    return det.calibration_for(scorer, "holdout" if source == "auto" else source)
+    try:
+        return det.calibration_for(scorer, "holdout" if source == "auto" else source)
+    except GanmcError as exc:  # e.g. no Monte Carlo run of the slow latent-search score yet
+        if scorer not in det.holdout_scores_:
+            st.info(f"{exc}.")
+            st.stop()
+        st.warning(f"{exc}: the holdout threshold is used meanwhile (the Monte Carlo page "
+                   f"runs a simulation).")
+        return det.calibration_for(scorer, "holdout")
 
 
 def page_setup(page: str):
@@ -186,8 +194,9 @@ def threshold_controls(det, page: str) -> None:
     with c1:
         synced(st.selectbox, "scorer", page, "Anomaly score", options=["auto", *det.scorers_],
                help="fanogan: how badly G(E(x)) reconstructs the image. discriminator: the "
-                    "seed's score, minus D's logit. auto: fanogan when the model has an "
-                    "encoder.")
+                    "seed's score, minus D's logit. latent-search: AnoGAN's, how badly the "
+                    "best G(z) found by optimising z reconstructs it (about 100 times "
+                    "slower). auto: fanogan when the model has an encoder.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
                options=["auto", "holdout", "monte-carlo"],

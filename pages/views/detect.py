@@ -61,7 +61,8 @@ if not images:
 else:
     x = np.stack([img for _, img in images])
     verdicts = det.verdicts(x, scorer=scorer, calibration=calibration, alpha=alpha)
-    recons = det.reconstruct(x) if "fanogan" in det.scorers_ else None
+    recons = det.reconstruct(x, scorer=scorer) if det.can_reconstruct(scorer) else None
+    recon_name = "G(z*)" if scorer == "latent-search" else "G(E(x))"
     marks = {n: v.score for (n, _), v in zip(images, verdicts)}
     if mc is not None:  # the Monte Carlo histogram, with the hold-out scores drawn over it
         overlay = calibration.distribution if calibration.source == "holdout" else None
@@ -78,8 +79,8 @@ else:
         cols[0].image(charts.enlarge(img), caption=f"{name}: as the model sees it (28×28)")
         if recons is not None:
             residual = np.abs(img.astype(np.int16) - recons[i].astype(np.int16)).astype(np.uint8)
-            cols[1].image(charts.enlarge(recons[i]), caption="reconstruction G(E(x))")
-            cols[2].image(charts.enlarge(residual), caption="residual |x − G(E(x))|")
+            cols[1].image(charts.enlarge(recons[i]), caption=f"reconstruction {recon_name}")
+            cols[2].image(charts.enlarge(residual), caption=f"residual |x − {recon_name}|")
         colour = "#d62728" if v.is_anomaly else "#2ca02c"
         cols[3].markdown(
             f"<div class='ganmc-verdict' style='font-size:2.6rem;font-weight:800;"

@@ -88,6 +88,16 @@ def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):
     assert len(rows) == 40 and all(row["verdict"] == "anomaly" for row in rows)
 
 
+def test_score_with_the_latent_search(tiny_model, inputs):
+    _, model = tiny_model
+    scores = {}
+    for scorer in ("fanogan", "latent-search"):
+        r = ganmc("score", "--model", model, "--scorer", scorer, inputs / "pngs" / "digit0.png")
+        assert r.returncode == 0, r.stderr
+        scores[scorer] = float(r.stdout.splitlines()[1].split(",")[2])
+    assert scores["latent-search"] < scores["fanogan"]  # the search starts at E(x), improves
+
+
 @pytest.mark.parametrize("args,message", [
     (["score", "MISSING.png"], "no such file"),
     (["score", "{d}/notes.png"], "not an image"),

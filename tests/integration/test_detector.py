@@ -5,18 +5,23 @@ import pytest
 
 from ganmc import Detector, load_model
 from ganmc.calibration import conformal_threshold
+from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.metrics import auroc
 
 
 def test_fitted_attributes(tiny_model):
     det, _ = tiny_model
-    assert det.scorers_ == ("fanogan", "discriminator")
+    assert det.scorers_ == ("fanogan", "discriminator", "latent-search")
     assert det.scorer_ == "fanogan"
     assert det.calibration_.source == "holdout"
     assert det.metadata_["n_train"] == 1350 and det.metadata_["n_calibration"] == 150
-    assert set(det.holdout_scores_) == {"fanogan", "discriminator"}
+    assert set(det.holdout_scores_) == {"fanogan", "discriminator", "latent-search"}
     assert det.monte_carlo_["fanogan"].n == 2000
+    # the slow latent search is calibrated on the hold-out set but not simulated at fit time
+    assert "latent-search" not in det.monte_carlo_
+    with pytest.raises(ConfigError, match="no Monte Carlo simulation of latent-search"):
+        det.calibration_for("latent-search", "monte-carlo")
 
 
 def test_scores_rank_noise_and_inverted_digits_above_digits(tiny_model, mnist, noise_images):
@@ -115,9 +120,13 @@ def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
 def test_mlp_preset_without_encoder(tiny_train):
     det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500)
     det.fit(tiny_train[:300])
-    assert det.scorers_ == ("discriminator",) and det.scorer_ == "discriminator"
+    assert det.scorers_ == ("discriminator", "latent-search")
+    assert det.scorer_ == "discriminator"
     with pytest.raises(ConfigError):
         det.reconstruct(tiny_train[:1])
+    # without an encoder the latent search starts from z = 0 and still reconstructs
+    assert det.reconstruct(tiny_train[:2], scorer="latent-search").shape == (2, 28, 28)
+    assert np.isfinite(det.score_samples(tiny_train[:4], scorer="latent-search")).all()
     assert det.predict(tiny_train[:5]).shape == (5,)
 
 
@@ -139,3 +148,29 @@ def test_every_training_setting_survives_save_and_load(tiny_train, tmp_path):
                    precision="float32", jit_compile=False, kappa=0.5, seed=3)
     det.fit(tiny_train[:200]).save(tmp_path / "m")
     assert load_model(tmp_path / "m").config == det.config
+
+
+def test_latent_search_improves_on_the_encoder_and_runs_per_image(tiny_model, mnist,
+                                                                    noise_images):
+    """It starts at E(x) and keeps the best z, so its residual is never above fanogan's, and
+    more steps never make it worse; each image's search is its own, whatever the batch."""
+    det, _ = tiny_model
+    x = mnist.x_test[:40]
+    fanogan = det.score_samples(x, scorer="fanogan")
+    searched = det.score_samples(x, scorer="latent-search")
+    assert (searched <= fanogan * (1 + 1e-5) + 1e-6).all()
+    assert np.mean(searched < 0.95 * fanogan) > 0.5  # the search does move z
+    longer = Detector.load(det.path_)
+    longer.config = TrainConfig.from_dict({**det.config.to_dict(), "search_steps": 300})
+    assert (longer.score_samples(x, scorer="latent-search") <= searched * (1 + 1e-5) + 1e-6).all()
+    alone = det.score_samples(x[3:4], scorer="latent-search")
+    np.testing.assert_allclose(alone, searched[3:4], rtol=1e-3)
+    assert auroc(searched, det.score_samples(noise_images, scorer="latent-search")) > 0.95
+    recon = det.reconstruct(x[:4], scorer="latent-search")
+    err_search = np.mean((recon / 255.0 - x[:4] / 255.0) ** 2)
+    err_encoder = np.mean((det.reconstruct(x[:4]) / 255.0 - x[:4] / 255.0) ** 2)
+    assert recon.shape == (4, 28, 28) and err_search < err_encoder
+    for precision in ("float32", "bfloat16"):  # its Monte Carlo runs on request, in both
+        mc = longer.run_monte_carlo(256, seed=1, scorer="latent-search", precision=precision)
+        assert mc.n == 256 and np.isfinite(mc.distribution.scores).all()
+    assert longer.calibration_for("latent-search", "monte-carlo").distribution.n == 256

@@ -28,7 +28,7 @@ def test_defaults_resolve_per_preset():
 @pytest.mark.parametrize("kwargs", [
     {"arch": "resnet"}, {"epochs": 0}, {"epochs": 10**6}, {"batch_size": 1},
     {"digits": ()}, {"digits": (11,)}, {"learning_rate": 0}, {"calibration_fraction": 0.95},
-    {"latent_dim": 1}, {"kappa": -1}, {"epochs": 2.5},
+    {"latent_dim": 1}, {"kappa": -1}, {"epochs": 2.5}, {"search_steps": 0},
 ])
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):
