@@ -48,9 +48,11 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the bar's line (once, however often it is called)."""
         if self.tty and self._last:
             self.stream.write("\n")
             self.stream.flush()
+        self._last = ""
 
 
 def _eta(seconds: float) -> str:
@@ -86,6 +88,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                           ("d_loss", "g_loss", "e_loss"))
         bar.update(p.fraction, f"{p.phase} {p.epoch}/{p.epochs} {losses} "
                    f"{p.images_per_s:,.0f} img/s ETA {_eta(p.eta_s)}", force=p.epoch_end)
+        if p.epoch_end and p.fraction >= 1.0:
+            bar.close()
+            print("Calibrating on the held-out digits (the latent-search score takes longest) "
+                  "and running the Monte Carlo simulation…", file=sys.stderr)
 
     try:
         det = train_model(out, data=args.data, digits=digits, progress=progress,

@@ -118,9 +118,12 @@ def live() -> None:
     else:
         losses = ", ".join(f"{k} {v:.3f}" for k, v in p.logs.items()
                            if k in ("d_loss", "g_loss", "e_loss"))
-        st.progress(min(p.fraction, 1.0), text=f"{p.phase} epoch {p.epoch}/{p.epochs} — "
-                    f"step {p.step}/{p.steps} — {p.images_per_s:,.0f} images/s — "
-                    f"ETA {_eta(p.eta_s)} — {losses}")
+        text = (f"{p.phase} epoch {p.epoch}/{p.epochs} — step {p.step}/{p.steps} — "
+                f"{p.images_per_s:,.0f} images/s — ETA {_eta(p.eta_s)} — {losses}")
+        if snap["status"] == "running" and p.epoch_end and p.fraction >= 1.0:
+            text = ("Trained. Calibrating on the held-out digits (the latent-search score "
+                    "takes longest) and running the Monte Carlo simulation…")
+        st.progress(min(p.fraction, 1.0), text=text)
     history: dict[str, list[float]] = {}
     samples = None
     for e in snap["events"]:

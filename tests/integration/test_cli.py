@@ -44,11 +44,14 @@ def test_end_to_end(tmp_path, inputs):
     model = tmp_path / "m"
     r = ganmc("train", "--data", "bundled", "--digits", "0-9", "--arch", "mlp", "--epochs", "2",
               "--batch-size", "64", "--seed", "1", "--mc-samples", "1000", "--kappa", "20",
-              "--out", model)
+              "--search-steps", "20", "--out", model)
     assert r.returncode == 0, r.stderr
     assert "train [" in r.stderr and "100.0%" in r.stderr  # the progress bar
+    assert "Calibrating on the held-out digits" in r.stderr
     assert not (tmp_path / "m.ckpt").exists()
-    assert json.loads((model / "ganmc.json").read_text())["config"]["kappa"] == 20
+    config = json.loads((model / "ganmc.json").read_text())["config"]
+    assert config["kappa"] == 20 and config["search_steps"] == 20
+    assert "scorer latent-search: holdout threshold" in r.stdout
 
     r = ganmc("simulate", "--model", model, "--samples", "5000", "--percentile", "90",
               "--out", tmp_path / "sim")
