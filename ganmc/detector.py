@@ -339,7 +339,7 @@ class Detector:
         """
         name = scorer or self.scorer_
         result = simulate(self, n_samples, seed=seed,
-                          batch_size=batch_size or scoring.default_batch_size(), scorer=name,
+                          batch_size=batch_size or scoring.default_batch_size(name), scorer=name,
                           precision=precision, progress=progress)
         self.monte_carlo_[name] = result
         return result

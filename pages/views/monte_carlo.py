@@ -53,7 +53,7 @@ if run:
     def work(job, det=det, key=key):
         result = None
         for result in simulate_iter(det, int(key[3]), seed=int(key[4]), scorer=key[2],
-                                    precision=key[5], batch_size=default_batch_size()):
+                                    precision=key[5], batch_size=default_batch_size(key[2])):
             job.report(result)
             if job.stop_event.is_set():
                 return None

@@ -81,3 +81,12 @@ def test_nan_scores_are_refused():
 
     with pytest.raises(ConfigError, match="NaN"):
         simulate(Broken(), 100)
+
+
+def test_the_slow_score_simulates_in_small_batches():
+    """latent-search runs 100 optimisation steps per image: its batches are smaller, so that
+    a partial histogram still arrives every few seconds."""
+    from ganmc.scoring import default_batch_size
+
+    assert default_batch_size("latent-search") * 16 == default_batch_size("fanogan")
+    assert default_batch_size("discriminator") == default_batch_size()
