@@ -119,6 +119,18 @@ def test_monte_carlo_run_from_the_page(app):
     assert app.button(key="mc_run").disabled  # cached: no second simulation of the same run
 
 
+def test_monte_carlo_of_the_latent_search_from_the_page(app):
+    """The slow score simulates on request, and the page then says how far its Monte Carlo
+    threshold is from the nominal rate on the held-out digits."""
+    open_page(app, "pages/views/monte_carlo.py")
+    app.selectbox(key="w_mc_scorer").set_value("latent-search").run()
+    app.number_input(key="w_mc_mc_samples").set_value(1000).run()
+    app.button(key="mc_run").click().run()
+    _wait(app, lambda at: any("1,000 samples in" in c.value for c in at.caption))
+    assert app.session_state["scorer"] == "latent-search"
+    assert any("Measured on" in w.value for w in app.warning)
+
+
 def test_training_from_the_page(app, tmp_path, tiny_model):
     from streamlit.testing.v1 import AppTest
 
