@@ -198,10 +198,10 @@ class Detector:
                 raise ConfigError("this model has no hold-out calibration set; use monte-carlo")
             return Calibration("holdout", ScoreDistribution.from_scores(self.holdout_scores_[name]))
         if source == "monte-carlo":
-            if name not in self.monte_carlo_ and name not in scoring.ONE_PASS:
-                raise ConfigError(f"no Monte Carlo simulation of {name} yet: it is slow, so "
-                                  f"run one explicitly, or use the holdout threshold")
             if name not in self.monte_carlo_:
+                if name not in scoring.ONE_PASS:
+                    raise ConfigError(f"no Monte Carlo simulation of {name} yet: it is slow, so "
+                                      f"run one explicitly, or use the holdout threshold")
                 self.run_monte_carlo(self.mc_samples or 20_000, seed=self.config.seed,
                                      scorer=name)
             return self.monte_carlo_[name].calibration()
@@ -213,16 +213,22 @@ class Detector:
         return self.calibration_.threshold(self.alpha)
 
     # ------------------------------------------------------------------ scoring
-    def _score_fn(self, name: str):
-        if name not in self._score_fns:
+    def _image_fn(self, key: str):
+        """A compiled function of an image batch, built once per key for these networks.
+
+        ``key`` is a scorer name (its scores) or ``"latent-search/z"`` (the z its search finds).
+        """
+        if key not in self._score_fns:
             nets, kappa, steps = self._check_fitted(), self.config.kappa, self.config.search_steps
 
             @tf.function(input_signature=[_IMAGES], reduce_retracing=True)
             def fn(x):
-                return scoring.score_graph(name, nets, x, kappa, steps)
+                if key == "latent-search/z":
+                    return scoring.search_latent(nets, x, kappa, steps)[1]
+                return scoring.score_graph(key, nets, x, kappa, steps)
 
-            self._score_fns[name] = fn
-        return self._score_fns[name]
+            self._score_fns[key] = fn
+        return self._score_fns[key]
 
     def score_samples(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
         """Anomaly scores, higher = more anomalous.
@@ -238,9 +244,7 @@ class Detector:
         if name not in self.scorers_:
             raise ConfigError(f"scorer {name!r} is not available (have {', '.join(self.scorers_)})")
         x = to_model_input(as_images(x, "images"))
-        fn = self._score_fn(name)
-        out = [fn(tf.constant(x[i:i + SCORE_BATCH])).numpy() for i in range(0, len(x), SCORE_BATCH)]
-        scores = np.concatenate(out).astype(np.float64)
+        scores = _in_batches(self._image_fn(name), x).astype(np.float64)
         if not np.isfinite(scores).all():
             raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
         return scores
@@ -281,9 +285,7 @@ class Detector:
             raise ConfigError("reconstruction needs an encoder; this model has none")
         x = to_model_input(as_images(x, "images"))
         if (scorer or self.scorer_) == "latent-search":
-            z = np.concatenate([scoring.search_latent(
-                nets, tf.constant(x[i:i + SCORE_BATCH]), self.config.kappa,
-                self.config.search_steps)[1].numpy() for i in range(0, len(x), SCORE_BATCH)])
+            z = _in_batches(self._image_fn("latent-search/z"), x)
         else:
             z = nets.encoder(x, training=False)
         return from_model_output(nets.generator(z, training=False))
@@ -477,6 +479,12 @@ def train_model(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] 
 def load_model(path: Path | str | None = None) -> Detector:
     """Load a model folder; ``None`` loads the pretrained model shipped under ``assets/``."""
     return Detector.load(path)
+
+
+def _in_batches(fn, x: np.ndarray) -> np.ndarray:
+    """``fn`` over model-input images in slices of ``SCORE_BATCH``, results concatenated."""
+    return np.concatenate([fn(tf.constant(x[i:i + SCORE_BATCH])).numpy()
+                           for i in range(0, len(x), SCORE_BATCH)])
 
 
 def _check_shapes(path: Path, nets: scoring.Networks, latent_dim: int) -> None:

@@ -182,10 +182,10 @@ def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFA
     """
     if name == "discriminator":
         return -tf.reshape(_f32(networks.discriminator(x, training=False)), [-1])
-    if name not in ("fanogan", "latent-search"):
-        raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
     if name == "latent-search":
         return search_latent(networks, x, kappa, search_steps)[0]
+    if name != "fanogan":
+        raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
     if networks.encoder is None:
         raise ConfigError("the fanogan scorer needs an encoder; this model has none")
     f_x = _f32(networks.features(x, training=False)[0])
