@@ -309,7 +309,7 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                    help="model folder (default: the pretrained model under assets/model)")
     p.add_argument("--scorer", choices=SCORERS,
                    help="anomaly score (default: the model's, fanogan when it has an encoder; "
-                        "latent-search is AnoGAN's per-image optimisation, about 100 times "
+                        "latent-search is AnoGAN's per-image optimisation, over 100 times "
                         "slower)")
     if percentile:
         p.add_argument("--percentile", type=float, metavar="P",

@@ -195,7 +195,7 @@ def threshold_controls(det, page: str) -> None:
         synced(st.selectbox, "scorer", page, "Anomaly score", options=["auto", *det.scorers_],
                help="fanogan: how badly G(E(x)) reconstructs the image. discriminator: the "
                     "seed's score, minus D's logit. latent-search: AnoGAN's, how badly the "
-                    "best G(z) found by optimising z reconstructs it (about 100 times "
+                    "best G(z) found by optimising z reconstructs it (over 100 times "
                     "slower). auto: fanogan when the model has an encoder.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
