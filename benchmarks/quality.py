@@ -72,11 +72,12 @@ def ood(det, splits, n: int) -> dict:
             t5 = cal.threshold(0.05)
             out["detection"][key] = {name: float(np.mean(s > t5)) for name, s in scores.items()}
         if scorer in det.holdout_scores_:
-            out.setdefault("resplits", {})[scorer] = conformal_resplits(det, normal, scorer)
+            out.setdefault("resplits", {})[scorer] = conformal_resplits(
+                det.holdout_scores_[scorer], s_n)
     return out
 
 
-def conformal_resplits(det, normal_test: np.ndarray, scorer: str, reps: int = 2000) -> dict:
+def conformal_resplits(cal: np.ndarray, test: np.ndarray, reps: int = 2000) -> dict:
     """The holdout threshold's false-alarm rate over random re-splits of the real normals.
 
     The conformal bound holds on average over calibration sets: with n calibration and 2,000
@@ -85,11 +86,14 @@ def conformal_resplits(det, normal_test: np.ndarray, scorer: str, reps: int = 20
     test digits' and re-drawing the same-sized calibration set ``reps`` times shows the
     distribution a single split is one draw from. Thresholds come from
     :func:`ganmc.calibration.conformal_threshold`.
+
+    Args:
+        cal: The model's hold-out (calibration) scores.
+        test: The same scorer's scores of the unseen normal test digits.
     """
     from ganmc.calibration import ScoreDistribution, conformal_threshold
 
-    cal = det.holdout_scores_[scorer]
-    pool = np.concatenate([cal, det.score_samples(normal_test, scorer=scorer)])
+    pool = np.concatenate([cal, test])
     rng = np.random.default_rng(0)
     rates = {a: [] for a in ALPHAS}
     for _ in range(reps):
