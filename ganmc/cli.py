@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ganmc import __version__
-from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, SCORERS
+from ganmc.config import DEFAULT_FEATURE_COMPONENTS, DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, SCORERS
 from ganmc.errors import GanmcError
 
 log = logging.getLogger("ganmc")
@@ -99,6 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                           encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
                           latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
                           search_steps=args.search_steps,
+                          feature_components=args.feature_components,
                           mc_samples=args.mc_samples,
                           calibration_fraction=args.calibration_fraction)
     except KeyboardInterrupt:
@@ -309,8 +310,9 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                    help="model folder (default: the pretrained model under assets/model)")
     p.add_argument("--scorer", choices=SCORERS,
                    help="anomaly score (default: the model's, fanogan when it has an encoder; "
-                        "latent-search is AnoGAN's per-image optimisation, over 100 times "
-                        "slower)")
+                        "mahalanobis: distance of the discriminator's features from the "
+                        "training digits'; latent-search is AnoGAN's per-image optimisation, "
+                        "over 100 times slower)")
     if percentile:
         p.add_argument("--percentile", type=float, metavar="P",
                        help="threshold level: P%% of normal scores fall below it "
@@ -357,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-steps", type=_positive_int, default=DEFAULT_SEARCH_STEPS,
                    help="optimisation steps per image of the latent-search scorer "
                         f"(default {DEFAULT_SEARCH_STEPS})")
+    p.add_argument("--feature-components", type=_positive_int,
+                   default=DEFAULT_FEATURE_COMPONENTS,
+                   help="principal directions of the discriminator's features kept by the "
+                        f"mahalanobis scorer's Gaussian (default {DEFAULT_FEATURE_COMPONENTS})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=0.1,
                    help="share of normal images held out for calibration (default 0.1)")

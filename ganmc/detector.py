@@ -22,7 +22,12 @@ import tensorflow as tf
 
 from ganmc import __version__, io, scoring
 from ganmc.calibration import Calibration, ScoreDistribution
-from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, TrainConfig
+from ganmc.config import (
+    DEFAULT_FEATURE_COMPONENTS,
+    DEFAULT_KAPPA,
+    DEFAULT_SEARCH_STEPS,
+    TrainConfig,
+)
 from ganmc.data import as_images
 from ganmc.errors import ConfigError, DataError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
@@ -41,10 +46,10 @@ class Detector:
 
     Args:
         arch, digits, epochs, encoder_epochs, batch_size, latent_dim, learning_rate, beta_1, kappa,
-            search_steps, calibration_fraction, seed, precision, jit_compile: Training
-            settings, see :class:`ganmc.TrainConfig`.
-        scorer: ``"fanogan"``, ``"discriminator"``, ``"latent-search"`` (slow, for
-            comparison) or ``"auto"`` (fanogan when the model has an encoder).
+            search_steps, feature_components, calibration_fraction, seed, precision,
+            jit_compile: Training settings, see :class:`ganmc.TrainConfig`.
+        scorer: ``"fanogan"``, ``"mahalanobis"``, ``"discriminator"``, ``"latent-search"``
+            (slow, for comparison) or ``"auto"`` (the first of these the model has).
         calibration: ``"holdout"`` (conformal, on real normal images never trained on),
             ``"monte-carlo"`` (percentile of generated images' scores) or ``"auto"``
             (holdout when a calibration set exists).
@@ -57,6 +62,7 @@ class Detector:
                  epochs: int = 10, encoder_epochs: int | None = None, batch_size: int = 128,
                  latent_dim: int | None = None, learning_rate: float = 2e-4, beta_1: float = 0.5,
                  kappa: float = DEFAULT_KAPPA, search_steps: int = DEFAULT_SEARCH_STEPS,
+                 feature_components: int = DEFAULT_FEATURE_COMPONENTS,
                  calibration_fraction: float = 0.1, seed: int = 0, precision: str = "auto",
                  jit_compile: bool | None = None, scorer: str = "auto",
                  calibration: str = "auto", alpha: float = 0.05, mc_samples: int = 20_000):
@@ -64,7 +70,8 @@ class Detector:
             arch=arch, digits=tuple(range(10)) if digits is None else tuple(digits),
             epochs=epochs, encoder_epochs=encoder_epochs, batch_size=batch_size,
             latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
-            search_steps=search_steps, calibration_fraction=calibration_fraction, seed=seed,
+            search_steps=search_steps, feature_components=feature_components,
+            calibration_fraction=calibration_fraction, seed=seed,
             precision=precision, jit_compile=jit_compile)
         self.scorer = scorer
         self.calibration = calibration
@@ -101,7 +108,12 @@ class Detector:
         train, holdout = self._split(x)
         result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
                               checkpoint=checkpoint, resume=resume)
-        self._attach(scoring.Networks(result.generator, result.discriminator, result.encoder))
+        nets = scoring.Networks(result.generator, result.discriminator, result.encoder)
+        log.info("Fitting the Gaussian over the discriminator features of %d training images",
+                 len(train))
+        nets.density = scoring.FeatureGaussian.fit(
+            nets.feature_batches(to_model_input(train)), self.config.feature_components)
+        self._attach(nets)
         self.metadata_ = {
             "data_source": data_source, "n_train": int(len(train)),
             "n_calibration": int(len(holdout)), "device": result.device,
@@ -394,6 +406,9 @@ class Detector:
         if nets.encoder is not None:
             networks["encoder"] = nets.encoder
         arrays = {f"holdout/{k}": v for k, v in self.holdout_scores_.items()}
+        if nets.density is not None:
+            arrays.update({f"density/{k}": getattr(nets.density, k)
+                           for k in ("mean", "components", "variances")})
         for k, r in self.monte_carlo_.items():
             if r.distribution.exact:
                 arrays[f"montecarlo/{k}"] = r.distribution.scores
@@ -416,7 +431,7 @@ class Detector:
             raise ModelError(f"{path}: bad model card ({exc})") from None
         try:
             nets = scoring.Networks(bundle.networks["generator"], bundle.networks["discriminator"],
-                                    bundle.networks.get("encoder"))
+                                    bundle.networks.get("encoder"), _density(bundle.arrays))
         except (ValueError, KeyError) as exc:  # no "features" layer: not one of our networks
             raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
         _check_shapes(path, nets, cfg.latent_dim)
@@ -487,6 +502,14 @@ def _in_batches(fn, x: np.ndarray) -> np.ndarray:
                            for i in range(0, len(x), SCORE_BATCH)])
 
 
+def _density(arrays: dict[str, np.ndarray]) -> scoring.FeatureGaussian | None:
+    """The saved feature Gaussian, or None for models saved before ``mahalanobis`` existed."""
+    parts = [arrays.get(f"density/{k}") for k in ("mean", "components", "variances")]
+    if any(p is None for p in parts):
+        return None
+    return scoring.FeatureGaussian(*(p.astype(np.float32) for p in parts))
+
+
 def _check_shapes(path: Path, nets: scoring.Networks, latent_dim: int) -> None:
     def shape(t):
         return tuple(t.shape[1:])
@@ -501,5 +524,11 @@ def _check_shapes(path: Path, nets: scoring.Networks, latent_dim: int) -> None:
         problems.append(f"discriminator takes {shape(nets.discriminator.inputs[0])}")
     if nets.encoder is not None and shape(nets.encoder.outputs[0]) != (latent_dim,):
         problems.append(f"encoder makes {shape(nets.encoder.outputs[0])}")
+    if nets.density is not None:
+        n_features = int(np.prod(nets.features.outputs[0].shape[1:]))
+        k, width = nets.density.components.shape
+        if width != n_features or nets.density.mean.shape != (n_features,) or (
+                nets.density.variances.shape != (k,)):
+            problems.append(f"the feature Gaussian is over {width} features, D has {n_features}")
     if problems:
         raise ModelError(f"{path}: networks do not fit together: {'; '.join(problems)}")

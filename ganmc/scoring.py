@@ -11,6 +11,11 @@ generator, Monte Carlo samples.
   reconstruction G(E(x)), in pixels and in D's feature layer:
   mean((x - G(E(x)))^2) + kappa * mean((f(x) - f(G(E(x))))^2), kappa = 100 by default
   (see :data:`ganmc.config.DEFAULT_KAPPA`).
+- ``mahalanobis``: how far the image's discriminator features lie from those of the training
+  images: the Mahalanobis distance under a Gaussian fitted to the training images' features
+  after training (the leading ``feature_components`` principal directions), divided by the
+  number of directions so that training images score about 1. Where f-AnoGAN asks "can G
+  redraw it?", this asks "does D see it as it saw the training digits?": one pass of D.
 - ``latent-search``: AnoGAN-style (Schlegl et al., 2017), kept for comparison: for each image,
   search the latent space for the z whose G(z) best matches it, by Adam on z for
   ``search_steps`` steps (from E(x) when there is an encoder, else from z = 0), minimising the
@@ -23,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, SCORERS
@@ -30,9 +36,10 @@ from ganmc.errors import ConfigError
 from ganmc.networks import feature_model
 
 #: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
-ONE_PASS = ("fanogan", "discriminator")
+ONE_PASS = ("fanogan", "mahalanobis", "discriminator")
 DESCRIPTIONS = {
     "fanogan": "f-AnoGAN: pixel + feature residual of the reconstruction G(E(x))",
+    "mahalanobis": "Mahalanobis distance of D's features from the training images' Gaussian",
     "discriminator": "the seed's score: minus the discriminator's logit",
     "latent-search": "AnoGAN-style: the residual left after optimising z per image (slow)",
 }
@@ -41,15 +48,54 @@ SEARCH_LEARNING_RATE = 0.05
 
 
 @dataclass
+class FeatureGaussian:
+    """A Gaussian over the discriminator features of the training images (``mahalanobis``).
+
+    Kept in principal axes: the mean, the leading ``k`` directions (rows, orthonormal) and the
+    variance along each. Directions of (near) zero variance are dropped, since a distance
+    along them would only measure rounding.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    variances: np.ndarray
+
+    @classmethod
+    def fit(cls, features: np.ndarray, components: int) -> FeatureGaussian:
+        """Fit to features (N, F) of the training images, keeping up to ``components`` axes."""
+        f = np.asarray(features, np.float64).reshape(len(features), -1)
+        if len(f) < 2:
+            raise ConfigError("the feature Gaussian needs at least 2 training images")
+        mean = f.mean(axis=0)
+        _, s, vt = np.linalg.svd(f - mean, full_matrices=False)
+        var = s ** 2 / (len(f) - 1)
+        k = int(min(components, np.sum(var > var[0] * 1e-9)))
+        return cls(mean.astype(np.float32), vt[:k].astype(np.float32),
+                   var[:k].astype(np.float32))
+
+    def distance(self, f: tf.Tensor) -> tf.Tensor:
+        """Squared Mahalanobis distance per row of ``f`` (N, F), divided by the axes kept."""
+        p = tf.matmul(_f32(f) - self.mean, self.components, transpose_b=True)
+        return tf.reduce_mean(tf.square(p) / self.variances, axis=1)
+
+
+@dataclass
 class Networks:
-    """The trained networks a scorer may use."""
+    """The trained networks a scorer may use, and the Gaussian over D's features."""
 
     generator: keras.Model
     discriminator: keras.Model
     encoder: keras.Model | None = None
+    density: FeatureGaussian | None = None
 
     def __post_init__(self) -> None:
         self.features = feature_model(self.discriminator)
+
+    def feature_batches(self, x: np.ndarray, batch: int = 1024) -> np.ndarray:
+        """D's features (N, F) of model-input images, float32, computed in slices."""
+        return np.concatenate([
+            _f32(self.features(x[i:i + batch], training=False)[0]).numpy()
+            for i in range(0, len(x), batch)])
 
     def cast(self, policy: str) -> Networks:
         """Copies of the networks computing under a Keras dtype policy (``mixed_bfloat16``).
@@ -65,7 +111,8 @@ class Networks:
             copy.set_weights(model.get_weights())
             return copy
 
-        return Networks(clone(self.generator), clone(self.discriminator), clone(self.encoder))
+        return Networks(clone(self.generator), clone(self.discriminator), clone(self.encoder),
+                        self.density)
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -103,8 +150,12 @@ def default_batch_size(scorer: str = "fanogan") -> int:
 
 
 def available(networks: Networks) -> tuple[str, ...]:
-    """Names of the scorers these networks support (``fanogan`` needs an encoder)."""
-    return tuple(s for s in SCORERS if s != "fanogan" or networks.encoder is not None)
+    """Names of the scorers these networks support.
+
+    ``fanogan`` needs an encoder, ``mahalanobis`` the Gaussian fitted after training.
+    """
+    needs = {"fanogan": networks.encoder, "mahalanobis": networks.density}
+    return tuple(s for s in SCORERS if needs.get(s, True) is not None)
 
 
 def _f32(t: tf.Tensor) -> tf.Tensor:
@@ -171,7 +222,7 @@ def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFA
     """Score a batch with TensorFlow ops (traceable inside ``tf.function``).
 
     Args:
-        name: ``"fanogan"``, ``"discriminator"`` or ``"latent-search"``.
+        name: One of :data:`ganmc.config.SCORERS`.
         networks: The trained networks.
         x: float32 (N, 28, 28, 1) in [-1, 1].
         kappa: Feature-residual weight of ``fanogan`` and ``latent-search``.
@@ -184,6 +235,11 @@ def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFA
         return -tf.reshape(_f32(networks.discriminator(x, training=False)), [-1])
     if name == "latent-search":
         return search_latent(networks, x, kappa, search_steps)[0]
+    if name == "mahalanobis":
+        if networks.density is None:
+            raise ConfigError("the mahalanobis scorer needs the feature Gaussian fitted after "
+                              "training; this model has none")
+        return networks.density.distance(networks.features(x, training=False)[0])
     if name != "fanogan":
         raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
     if networks.encoder is None:

@@ -12,12 +12,12 @@ from ganmc.metrics import auroc
 
 def test_fitted_attributes(tiny_model):
     det, _ = tiny_model
-    assert det.scorers_ == ("fanogan", "discriminator", "latent-search")
+    assert det.scorers_ == ("fanogan", "mahalanobis", "discriminator", "latent-search")
     assert det.scorer_ == "fanogan"
     assert det.calibration_.source == "holdout"
     assert det.metadata_["n_train"] == 1350 and det.metadata_["n_calibration"] == 150
-    assert set(det.holdout_scores_) == {"fanogan", "discriminator", "latent-search"}
-    assert det.monte_carlo_["fanogan"].n == 2000
+    assert set(det.holdout_scores_) == set(det.scorers_)
+    assert det.monte_carlo_["fanogan"].n == det.monte_carlo_["mahalanobis"].n == 2000
     # the slow latent search is calibrated on the hold-out set but not simulated at fit time
     assert "latent-search" not in det.monte_carlo_
     with pytest.raises(ConfigError, match="no Monte Carlo simulation of latent-search"):
@@ -95,6 +95,9 @@ def test_save_load_round_trip(tiny_model, mnist):
                                det.score_samples(mnist.x_test[:20]), rtol=1e-5)
     assert again.threshold_ == det.threshold_
     assert again.monte_carlo_["fanogan"].n == 2000
+    np.testing.assert_allclose(again.score_samples(mnist.x_test[:20], scorer="mahalanobis"),
+                               det.score_samples(mnist.x_test[:20], scorer="mahalanobis"),
+                               rtol=1e-5)
 
 
 def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
@@ -120,8 +123,8 @@ def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
 def test_mlp_preset_without_encoder(tiny_train):
     det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500)
     det.fit(tiny_train[:300])
-    assert det.scorers_ == ("discriminator", "latent-search")
-    assert det.scorer_ == "discriminator"
+    assert det.scorers_ == ("mahalanobis", "discriminator", "latent-search")
+    assert det.scorer_ == "mahalanobis"
     with pytest.raises(ConfigError):
         det.reconstruct(tiny_train[:1])
     # without an encoder the latent search starts from z = 0 and still reconstructs
@@ -174,3 +177,39 @@ def test_latent_search_improves_on_the_encoder_and_runs_per_image(tiny_model, mn
         mc = longer.run_monte_carlo(256, seed=1, scorer="latent-search", precision=precision)
         assert mc.n == 256 and np.isfinite(mc.distribution.scores).all()
     assert longer.calibration_for("latent-search", "monte-carlo").distribution.n == 256
+
+
+def test_mahalanobis_is_the_distance_of_the_features_from_the_training_gaussian(
+        tiny_model, tiny_train, mnist, noise_images):
+    from ganmc.preprocess import to_model_input
+
+    det, _ = tiny_model
+    nets, gauss = det.networks_, det.networks_.density
+    # the numpy reference, from features computed afresh
+    f = nets.feature_batches(to_model_input(mnist.x_test[:50])).astype(np.float64)
+    p = (f - gauss.mean) @ gauss.components.T.astype(np.float64)
+    expected = np.mean(p ** 2 / gauss.variances, axis=1)
+    np.testing.assert_allclose(det.score_samples(mnist.x_test[:50], scorer="mahalanobis"),
+                               expected, rtol=1e-3)
+    # training images average exactly 1 by construction; anomalies lie far out
+    fit_on, _ = det._split(tiny_train)
+    assert det.score_samples(fit_on, scorer="mahalanobis").mean() == pytest.approx(1, rel=1e-3)
+    assert gauss.components.shape == (det.config.feature_components, f.shape[1])
+    assert auroc(det.score_samples(mnist.x_test[:200], scorer="mahalanobis"),
+                 det.score_samples(noise_images, scorer="mahalanobis")) > 0.95
+
+
+def test_models_saved_before_mahalanobis_still_load(tiny_model, tmp_path, mnist):
+    import shutil
+
+    _, path = tiny_model
+    old = tmp_path / "old"
+    shutil.copytree(path, old)
+    with np.load(old / "arrays.npz") as arrays:
+        kept = {k: arrays[k] for k in arrays.files if not k.startswith("density/")}
+    assert len(kept) < len(np.load(path / "arrays.npz").files)
+    np.savez(old / "arrays.npz", **kept)
+    det = load_model(old)
+    assert "mahalanobis" not in det.scorers_ and det.scorer_ == "fanogan"
+    with pytest.raises(ConfigError, match="not available"):
+        det.score_samples(mnist.x_test[:1], scorer="mahalanobis")
