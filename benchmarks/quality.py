@@ -150,7 +150,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="model folder for the OOD part (default: the shipped one)")
     p.add_argument("--n", type=int, default=2000, help="images per anomaly set")
-    p.add_argument("--one-class-epochs", type=int, default=800)
+    p.add_argument("--one-class-epochs", type=int, default=400)
     p.add_argument("--digits", default="0-9", help="digits for the one-class protocol")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reuse-one-class", action="store_true",
