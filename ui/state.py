@@ -193,10 +193,12 @@ def threshold_controls(det, page: str) -> None:
     c1, c2, c3 = st.columns([1, 1, 2])
     with c1:
         synced(st.selectbox, "scorer", page, "Anomaly score", options=["auto", *det.scorers_],
-               help="fanogan: how badly G(E(x)) reconstructs the image. discriminator: the "
-                    "seed's score, minus D's logit. latent-search: AnoGAN's, how badly the "
-                    "best G(z) found by optimising z reconstructs it (over 100 times "
-                    "slower). auto: fanogan when the model has an encoder.")
+               help="fanogan: how badly G(E(x)) reconstructs the image. mahalanobis: how "
+                    "far the discriminator's features of the image lie from those of the "
+                    "training digits. discriminator: the seed's score, minus D's logit. "
+                    "latent-search: AnoGAN's, how badly the best G(z) found by optimising z "
+                    "reconstructs it (over 100 times slower). auto: fanogan when the model "
+                    "has an encoder.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
                options=["auto", "holdout", "monte-carlo"],

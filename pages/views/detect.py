@@ -74,6 +74,9 @@ else:
         fig = charts.histogram(calibration.distribution, threshold, marks=marks,
                                title=f"Your images on the {calibration.source} scores")
     st.plotly_chart(fig, key="det_hist")
+    if scorer == "mahalanobis" and recons is not None:
+        st.caption("The mahalanobis score measures the discriminator's features, not the "
+                   "reconstruction; G(E(x)) is shown for what the model makes of each image.")
     for i, ((name, img), v) in enumerate(zip(images, verdicts)):
         cols = st.columns([1, 1, 1, 3])
         cols[0].image(charts.enlarge(img), caption=f"{name}: as the model sees it (28×28)")

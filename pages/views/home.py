@@ -19,8 +19,9 @@ ANOMALY:
    scored; the conformal threshold guarantees that, on average, at most 100 − P % of new normal
    images are flagged, and every image gets a p-value.
 3. **Scores**: *f-AnoGAN* reconstructs the image through an encoder and the generator and
-   measures what does not fit; the seed's *discriminator* score and AnoGAN's slow
-   *latent-search* (optimising z per image) are kept for comparison.
+   measures what does not fit; *Mahalanobis* measures how far the discriminator's view of the
+   image lies from its view of the training digits; the seed's *discriminator* score and
+   AnoGAN's slow *latent-search* (optimising z per image) are kept for comparison.
 
 **Train** a model, run the **Monte Carlo** simulation, **Detect** drawn or uploaded digits,
 and export the **Report** as a PNG.

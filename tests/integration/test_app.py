@@ -85,6 +85,18 @@ def test_upload_gives_a_verdict_and_bad_files_a_message(app, mnist):
     assert len(app.session_state["scored"]) == 1
 
 
+def test_mahalanobis_verdict_on_the_detect_page(app, mnist):
+    open_page(app, "pages/views/detect.py")
+    app.selectbox(key="w_detect_scorer").set_value("mahalanobis").run()
+    app.file_uploader(key="uploads").set_value([
+        ("digit.png", _png(np.kron(mnist.x_test[2], np.ones((6, 6), np.uint8))), "image/png")
+    ]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert app.session_state["scorer"] == "mahalanobis"
+    assert any("not the reconstruction" in c.value for c in app.caption)
+    assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
+
+
 def test_latent_search_without_a_simulation_falls_back_to_the_holdout(app, mnist):
     """The slow score has no Monte Carlo run yet: the page says so and judges on the holdout
     threshold, with the searched reconstruction G(z*) beside the input."""

@@ -44,14 +44,16 @@ def test_end_to_end(tmp_path, inputs):
     model = tmp_path / "m"
     r = ganmc("train", "--data", "bundled", "--digits", "0-9", "--arch", "mlp", "--epochs", "2",
               "--batch-size", "64", "--seed", "1", "--mc-samples", "1000", "--kappa", "20",
-              "--search-steps", "20", "--out", model)
+              "--search-steps", "20", "--feature-components", "16", "--out", model)
     assert r.returncode == 0, r.stderr
     assert "train [" in r.stderr and "100.0%" in r.stderr  # the progress bar
     assert "Calibrating on the held-out digits" in r.stderr
     assert not (tmp_path / "m.ckpt").exists()
     config = json.loads((model / "ganmc.json").read_text())["config"]
     assert config["kappa"] == 20 and config["search_steps"] == 20
+    assert config["feature_components"] == 16
     assert "scorer latent-search: holdout threshold" in r.stdout
+    assert "scorer mahalanobis: holdout threshold" in r.stdout
 
     r = ganmc("simulate", "--model", model, "--samples", "5000", "--percentile", "90",
               "--out", tmp_path / "sim")
@@ -91,14 +93,20 @@ def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):
     assert len(rows) == 40 and all(row["verdict"] == "anomaly" for row in rows)
 
 
-def test_score_with_the_latent_search(tiny_model, inputs):
-    _, model = tiny_model
+def test_score_with_every_scorer(tiny_model, inputs):
+    det, model = tiny_model
     scores = {}
-    for scorer in ("fanogan", "latent-search"):
+    for scorer in ("fanogan", "mahalanobis", "discriminator", "latent-search"):
         r = ganmc("score", "--model", model, "--scorer", scorer, inputs / "pngs" / "digit0.png")
         assert r.returncode == 0, r.stderr
         scores[scorer] = float(r.stdout.splitlines()[1].split(",")[2])
     assert scores["latent-search"] < scores["fanogan"]  # the search starts at E(x), improves
+    from ganmc.preprocess import load_image
+
+    digit = load_image(inputs / "pngs" / "digit0.png")[None]
+    for scorer in ("mahalanobis", "discriminator"):  # the CLI prints the package's score
+        assert scores[scorer] == pytest.approx(det.score_samples(digit, scorer=scorer)[0],
+                                               rel=1e-4, abs=1e-5)
 
 
 @pytest.mark.parametrize("args,message", [
