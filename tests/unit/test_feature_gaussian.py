@@ -1,0 +1,47 @@
+"""The Gaussian behind the mahalanobis scorer, on data whose answer is known."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganmc.errors import ConfigError
+from ganmc.scoring import FeatureGaussian
+
+
+def _samples(n=4000, scales=(5.0, 2.0, 0.5), seed=0):
+    rng = np.random.default_rng(seed)
+    rotation, _ = np.linalg.qr(rng.standard_normal((len(scales), len(scales))))
+    return (rng.standard_normal((n, len(scales))) * scales) @ rotation.T + 3.0, rotation
+
+
+def test_recovers_the_axes_and_variances():
+    x, rotation = _samples()
+    g = FeatureGaussian.fit(x, components=10)
+    np.testing.assert_allclose(g.mean, 3.0, atol=0.2)
+    np.testing.assert_allclose(g.variances, [25.0, 4.0, 0.25], rtol=0.08)
+    # the axes are the rotation's columns, up to sign
+    np.testing.assert_allclose(np.abs(g.components @ rotation), np.eye(3), atol=0.05)
+
+
+def test_distance_is_the_mahalanobis_distance_per_axis():
+    x, rotation = _samples()
+    g = FeatureGaussian.fit(x, components=3)
+    d = g.distance(tf.constant(x, tf.float32)).numpy()
+    assert d.mean() == pytest.approx(1.0, rel=1e-3)  # chi-square(3) / 3 averages 1
+    # one step along the narrowest axis counts as much as ten along the widest
+    narrow = g.mean + 0.5 * g.components[2]
+    wide = g.mean + 5.0 * g.components[0]
+    d2 = g.distance(tf.constant(np.stack([g.mean, narrow, wide]), tf.float32)).numpy()
+    assert d2[0] == pytest.approx(0.0, abs=1e-6)
+    assert d2[1] == pytest.approx(d2[2], rel=0.1) and d2[1] == pytest.approx(1 / 3, rel=0.1)
+
+
+def test_keeps_at_most_the_components_asked_and_drops_empty_directions():
+    x, _ = _samples()
+    assert FeatureGaussian.fit(x, components=2).components.shape == (2, 3)
+    flat = np.concatenate([x, np.zeros((len(x), 2))], axis=1)  # two directions never vary
+    g = FeatureGaussian.fit(flat, components=100)
+    assert g.components.shape == (3, 5) and np.isfinite(g.variances).all()
+    assert np.all(g.variances > 0)
+    with pytest.raises(ConfigError, match="at least 2"):
+        FeatureGaussian.fit(x[:1], components=3)
