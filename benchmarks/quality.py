@@ -114,7 +114,7 @@ def seed_method(splits, n: int, seed: int) -> dict:
     batch = 128
     epochs = max(1, round(1000 / (len(splits.x_train) * 0.9 // batch)))
     det = Detector(arch="mlp", epochs=epochs, encoder_epochs=0, batch_size=batch, seed=seed,
-                   mc_samples=10_000, calibration="monte-carlo")
+                   mc_samples=10_000, calibration="monte-carlo", scorer="discriminator")
     det.fit(splits.x_train)
     sets, _ = anomaly_sets(splits.x_test, n)
     s_n = det.score_samples(splits.x_test)

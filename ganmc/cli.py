@@ -309,10 +309,10 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
     p.add_argument("--model", metavar="DIR",
                    help="model folder (default: the pretrained model under assets/model)")
     p.add_argument("--scorer", choices=SCORERS,
-                   help="anomaly score (default: the model's, fanogan when it has an encoder; "
-                        "mahalanobis: distance of the discriminator's features from the "
-                        "training digits'; latent-search is AnoGAN's per-image optimisation, "
-                        "over 100 times slower)")
+                   help="anomaly score (default: the model's, fanogan when it has an encoder, "
+                        "else mahalanobis; mahalanobis: distance of the discriminator's "
+                        "features from the training digits'; latent-search is AnoGAN's "
+                        "per-image optimisation, over 100 times slower)")
     if percentile:
         p.add_argument("--percentile", type=float, metavar="P",
                        help="threshold level: P%% of normal scores fall below it "
