@@ -37,12 +37,6 @@ from ganmc.networks import feature_model
 
 #: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
 ONE_PASS = ("fanogan", "mahalanobis", "discriminator")
-DESCRIPTIONS = {
-    "fanogan": "f-AnoGAN: pixel + feature residual of the reconstruction G(E(x))",
-    "mahalanobis": "Mahalanobis distance of D's features from the training images' Gaussian",
-    "discriminator": "the seed's score: minus the discriminator's logit",
-    "latent-search": "AnoGAN-style: the residual left after optimising z per image (slow)",
-}
 #: Adam's step size on z in ``latent-search`` (z ~ N(0, I), so 0.05 moves it a few percent).
 SEARCH_LEARNING_RATE = 0.05
 
