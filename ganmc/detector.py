@@ -111,8 +111,11 @@ class Detector:
         nets = scoring.Networks(result.generator, result.discriminator, result.encoder)
         log.info("Fitting the Gaussian over the discriminator features of %d training images",
                  len(train))
-        nets.density = scoring.FeatureGaussian.fit(
-            nets.feature_batches(to_model_input(train)), self.config.feature_components)
+        try:
+            nets.density = scoring.FeatureGaussian.fit(
+                nets.feature_batches(to_model_input(train)), self.config.feature_components)
+        except ConfigError as exc:  # degenerate training data: the other scorers still work
+            log.warning("No mahalanobis scorer: %s", exc)
         self._attach(nets)
         self.metadata_ = {
             "data_source": data_source, "n_train": int(len(train)),

@@ -64,6 +64,8 @@ class FeatureGaussian:
         _, s, vt = np.linalg.svd(f - mean, full_matrices=False)
         var = s ** 2 / (len(f) - 1)
         k = int(min(components, np.sum(var > var[0] * 1e-9)))
+        if k == 0:
+            raise ConfigError("the training images' discriminator features do not vary")
         return cls(mean.astype(np.float32), vt[:k].astype(np.float32),
                    var[:k].astype(np.float32))
 

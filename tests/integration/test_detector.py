@@ -213,3 +213,12 @@ def test_models_saved_before_mahalanobis_still_load(tiny_model, tmp_path, mnist)
     assert "mahalanobis" not in det.scorers_ and det.scorer_ == "fanogan"
     with pytest.raises(ConfigError, match="not available"):
         det.score_samples(mnist.x_test[:1], scorer="mahalanobis")
+
+
+def test_identical_training_images_train_without_the_mahalanobis_scorer(tiny_train, caplog):
+    """Features that never vary leave no Gaussian to fit: training still succeeds."""
+    same = np.repeat(tiny_train[:1], 40, axis=0)
+    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=16, mc_samples=0)
+    det.fit(same)
+    assert det.scorers_ == ("discriminator", "latent-search")
+    assert "do not vary" in caplog.text

@@ -45,3 +45,5 @@ def test_keeps_at_most_the_components_asked_and_drops_empty_directions():
     assert np.all(g.variances > 0)
     with pytest.raises(ConfigError, match="at least 2"):
         FeatureGaussian.fit(x[:1], components=3)
+    with pytest.raises(ConfigError, match="do not vary"):
+        FeatureGaussian.fit(np.ones((10, 4)), components=3)
