@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 SCORE_BATCH = 1024
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
+#: The arrays of a saved :class:`ganmc.scoring.FeatureGaussian`, in its fields' order.
+_DENSITY_PARTS = ("mean", "components", "variances")
 
 
 class Detector:
@@ -112,8 +114,9 @@ class Detector:
         log.info("Fitting the Gaussian over the discriminator features of %d training images",
                  len(train))
         try:
-            nets.density = scoring.FeatureGaussian.fit(
-                nets.feature_batches(to_model_input(train)), self.config.feature_components)
+            features = _in_batches(lambda t: nets.features(t, training=False)[0],
+                                   to_model_input(train))
+            nets.density = scoring.FeatureGaussian.fit(features, self.config.feature_components)
         except ConfigError as exc:  # degenerate training data: the other scorers still work
             log.warning("No mahalanobis scorer: %s", exc)
         self._attach(nets)
@@ -410,8 +413,7 @@ class Detector:
             networks["encoder"] = nets.encoder
         arrays = {f"holdout/{k}": v for k, v in self.holdout_scores_.items()}
         if nets.density is not None:
-            arrays.update({f"density/{k}": getattr(nets.density, k)
-                           for k in ("mean", "components", "variances")})
+            arrays.update({f"density/{k}": getattr(nets.density, k) for k in _DENSITY_PARTS})
         for k, r in self.monte_carlo_.items():
             if r.distribution.exact:
                 arrays[f"montecarlo/{k}"] = r.distribution.scores
@@ -507,7 +509,7 @@ def _in_batches(fn, x: np.ndarray) -> np.ndarray:
 
 def _density(arrays: dict[str, np.ndarray]) -> scoring.FeatureGaussian | None:
     """The saved feature Gaussian, or None for models saved before ``mahalanobis`` existed."""
-    parts = [arrays.get(f"density/{k}") for k in ("mean", "components", "variances")]
+    parts = [arrays.get(f"density/{k}") for k in _DENSITY_PARTS]
     if any(p is None for p in parts):
         return None
     return scoring.FeatureGaussian(*(p.astype(np.float32) for p in parts))

@@ -87,12 +87,6 @@ class Networks:
     def __post_init__(self) -> None:
         self.features = feature_model(self.discriminator)
 
-    def feature_batches(self, x: np.ndarray, batch: int = 1024) -> np.ndarray:
-        """D's features (N, F) of model-input images, float32, computed in slices."""
-        return np.concatenate([
-            _f32(self.features(x[i:i + batch], training=False)[0]).numpy()
-            for i in range(0, len(x), batch)])
-
     def cast(self, policy: str) -> Networks:
         """Copies of the networks computing under a Keras dtype policy (``mixed_bfloat16``).
 

@@ -186,7 +186,8 @@ def test_mahalanobis_is_the_distance_of_the_features_from_the_training_gaussian(
     det, _ = tiny_model
     nets, gauss = det.networks_, det.networks_.density
     # the numpy reference, from features computed afresh
-    f = nets.feature_batches(to_model_input(mnist.x_test[:50])).astype(np.float64)
+    f = nets.features(to_model_input(mnist.x_test[:50]), training=False)[0]
+    f = f.numpy().astype(np.float64)
     p = (f - gauss.mean) @ gauss.components.T.astype(np.float64)
     expected = np.mean(p ** 2 / gauss.variances, axis=1)
     np.testing.assert_allclose(det.score_samples(mnist.x_test[:50], scorer="mahalanobis"),
