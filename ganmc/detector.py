@@ -169,7 +169,7 @@ class Detector:
         if precision == "float32":
             return nets
         if precision not in self._cast_networks:
-            self._cast_networks[precision] = nets.cast("mixed_bfloat16")
+            self._cast_networks[precision] = nets.cast("bfloat16")
         return self._cast_networks[precision]
 
     # ------------------------------------------------------------------ settings

@@ -87,18 +87,28 @@ class Networks:
     def __post_init__(self) -> None:
         self.features = feature_model(self.discriminator)
 
-    def cast(self, policy: str) -> Networks:
-        """Copies of the networks computing under a Keras dtype policy (``mixed_bfloat16``).
+    def cast(self, dtype: str) -> Networks:
+        """Copies of the networks that store their weights and compute in ``dtype``.
 
-        Variables stay float32; matrix work runs in the policy's compute type. Scores are cast
-        back to float32 by :func:`score_graph`.
+        ``float32`` turns mixed-precision networks back into plain ones; ``bfloat16`` gives
+        fast inference copies, in which batch normalisation keeps float32 (those layers take
+        and give float32; the next layer casts back). Scores are cast to float32 by
+        :func:`score_graph`. The copies do not rely on Keras' mixed-precision autocasting,
+        whose per-thread scope was seen missing in a dashboard background job (a float32
+        kernel met bfloat16 inputs in ``Conv2DTranspose``): with the weights already in the
+        compute type there is nothing left to cast.
         """
+        def policy(layer: keras.layers.Layer) -> str:
+            return ("float32" if isinstance(layer, keras.layers.BatchNormalization) else dtype)
+
         def clone(model: keras.Model | None) -> keras.Model | None:
             if model is None:
                 return None
             copy = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__
-                                            .from_config({**layer.get_config(), "dtype": policy}))
-            copy.set_weights(model.get_weights())
+                                            .from_config({**layer.get_config(),
+                                                          "dtype": policy(layer)}))
+            for source, target in zip(model.weights, copy.weights, strict=True):
+                target.assign(tf.cast(source, target.dtype))
             return copy
 
         return Networks(clone(self.generator), clone(self.discriminator), clone(self.encoder),

@@ -64,3 +64,33 @@ def test_encoder_trainer_freezes_g_and_d():
     assert all(np.allclose(a, b.numpy()) for a, b in zip(g_before, g.weights))
     assert all(np.allclose(a, b.numpy()) for a, b in zip(d_before, d.weights))
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(e_before, e.trainable_weights))
+
+
+def test_bfloat16_copies_need_no_autocasting():
+    """Every layer of the bfloat16 copies stores its weights in the type it computes in (batch
+    normalisation in float32), so no Keras autocast scope is needed, in any thread, and the
+    copies compute what the originals do, to bfloat16's precision."""
+    import threading
+
+    from ganmc.scoring import Networks
+
+    nets = Networks(build_generator("dcgan", 16), build_discriminator("dcgan"),
+                    build_encoder("dcgan", 16))
+    fast = nets.cast("bfloat16")
+    for model in (fast.generator, fast.discriminator, fast.encoder):
+        for layer in model.layers[1:]:
+            policy = layer.dtype_policy
+            assert policy.compute_dtype == policy.variable_dtype, layer.name
+            expected = ("float32" if isinstance(layer, keras.layers.BatchNormalization)
+                        else "bfloat16")
+            assert policy.compute_dtype == expected, layer.name
+    z = np.random.default_rng(0).normal(size=(8, 16)).astype(np.float32)
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(x=fast.generator(z, training=False)))
+    thread.start()
+    thread.join()
+    reference = np.asarray(nets.generator(z, training=False))
+    assert out["x"].dtype == "bfloat16"
+    np.testing.assert_allclose(np.asarray(out["x"], np.float32), reference, atol=0.05)
+    back = fast.cast("float32")
+    assert all(w.dtype == "float32" for w in back.generator.weights)
