@@ -6,8 +6,12 @@ import os
 import platform
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -57,11 +61,12 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def random_strokes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def random_strokes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n images of 1-3 random pen strokes, drawn large and put into MNIST format.
 
-    Each stroke is a polyline of 2-5 random points. Returns the images and how many strokes
-    each has (a lone straight stroke is, fairly, a "1").
+    Each stroke is a polyline of 2-5 random points. Returns the images, how many strokes each
+    has, and whether it is one straight stroke (a single polyline of two points: in MNIST
+    format, a fair "1").
     """
     from PIL import Image, ImageDraw
 
@@ -70,12 +75,27 @@ def random_strokes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     out = np.zeros((n, 28, 28), np.uint8)
     counts = np.zeros(n, np.int64)
+    straight = np.zeros(n, bool)
     for i in range(n):
         img = Image.new("L", (280, 280), 0)
         draw = ImageDraw.Draw(img)
         counts[i] = rng.integers(1, 4)
         for _ in range(counts[i]):
             pts = [tuple(p) for p in rng.integers(20, 260, (rng.integers(2, 6), 2))]
+            straight[i] = counts[i] == 1 and len(pts) == 2
             draw.line(pts, fill=255, width=int(rng.integers(14, 26)), joint="curve")
         out[i] = to_mnist(img)
-    return out, counts
+    return out, counts, straight
+
+
+def image_grid(images: np.ndarray, columns: int, scale: int = 3) -> Image.Image:
+    """uint8 (N, 28, 28) images side by side, ``columns`` a row, enlarged ``scale`` times."""
+    from PIL import Image
+
+    rows = -(-len(images) // columns)
+    pad = np.zeros((rows * columns - len(images), *images.shape[1:]), np.uint8)
+    tiles = np.concatenate([images, pad]).reshape(rows, columns, *images.shape[1:])
+    grid = np.pad(tiles, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=60)
+    grid = grid.transpose(0, 2, 1, 3).reshape(rows * grid.shape[2], columns * grid.shape[3])
+    return Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale),
+                                        Image.NEAREST)
