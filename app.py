@@ -13,6 +13,7 @@ from ui import state
 st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon=":material/search:",
                    layout="wide")
 quiet_tensorflow()
+state.keep_keras_state()
 state.init()
 
 pages = [

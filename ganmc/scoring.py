@@ -94,9 +94,10 @@ class Networks:
         fast inference copies, in which batch normalisation keeps float32 (those layers take
         and give float32; the next layer casts back). Scores are cast to float32 by
         :func:`score_graph`. The copies do not rely on Keras' mixed-precision autocasting,
-        whose per-thread scope was seen missing in a dashboard background job (a float32
-        kernel met bfloat16 inputs in ``Conv2DTranspose``): with the weights already in the
-        compute type there is nothing left to cast.
+        whose per-thread scope a host application can wipe from under a running thread
+        (Streamlit's end-of-run ``clear_session`` did, in a dashboard Monte Carlo job: a
+        float32 kernel met bfloat16 inputs): with the weights already in the compute type
+        there is nothing left to cast.
         """
         def policy(layer: keras.layers.Layer) -> str:
             return ("float32" if isinstance(layer, keras.layers.BatchNormalization) else dtype)

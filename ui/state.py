@@ -36,6 +36,24 @@ DEFAULTS = {
 }
 
 
+def keep_keras_state() -> None:
+    """Stop Streamlit from clearing Keras' global state at the end of every script run.
+
+    Streamlit calls ``keras.backend.clear_session()`` after each run. That swaps out Keras'
+    per-thread state for every thread at once, so a training or Monte Carlo job running in
+    the background loses it mid-computation (a mixed-precision layer lost its autocast scope
+    and met a float32 kernel with bfloat16 inputs). The dashboard builds models only once per
+    model (``st.cache_resource``) and inside jobs, so the clearing would free nothing here.
+    """
+    import keras
+
+    keras.backend.clear_session = _keep_session
+
+
+def _keep_session(*args, **kwargs) -> None:
+    """Stands in for ``keras.backend.clear_session`` in the dashboard: see above."""
+
+
 def init() -> None:
     """Set every session default once per browser session."""
     for key, value in DEFAULTS.items():

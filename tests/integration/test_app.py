@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -121,6 +122,29 @@ def _wait(at, condition, timeout=180):
             return
         time.sleep(1)
     raise AssertionError("timed out")
+
+
+def test_a_page_run_leaves_a_background_jobs_keras_state_alone(app):
+    """Streamlit clears Keras' session after every script run; that must not reach the
+    per-thread state of a job running in the background (here, its dtype policy)."""
+    import keras
+
+    ready, go, seen = threading.Event(), threading.Event(), {}
+
+    def job():
+        keras.config.set_dtype_policy("mixed_bfloat16")  # this thread's setting only
+        ready.set()
+        go.wait(60)
+        seen["policy"] = keras.config.dtype_policy().name
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    ready.wait(60)
+    open_page(app, "pages/views/monte_carlo.py")
+    go.set()
+    thread.join()
+    assert seen["policy"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"  # the main thread's is untouched
 
 
 def test_monte_carlo_run_from_the_page(app):
