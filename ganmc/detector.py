@@ -8,6 +8,7 @@ returns ``self``, fitted attributes end in ``_``, :meth:`score_samples` and
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 import platform
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 SCORE_BATCH = 1024
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
 #: The arrays of a saved :class:`ganmc.scoring.FeatureGaussian`, in its fields' order.
-_DENSITY_PARTS = ("mean", "components", "variances")
+_DENSITY_PARTS = tuple(f.name for f in dataclasses.fields(scoring.FeatureGaussian))
 
 
 class Detector:
