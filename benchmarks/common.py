@@ -6,12 +6,8 @@ import os
 import platform
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -87,15 +83,3 @@ def random_strokes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
         out[i] = to_mnist(img)
     return out, counts, straight
 
-
-def image_grid(images: np.ndarray, columns: int, scale: int = 3) -> Image.Image:
-    """uint8 (N, 28, 28) images side by side, ``columns`` a row, enlarged ``scale`` times."""
-    from PIL import Image
-
-    rows = -(-len(images) // columns)
-    pad = np.zeros((rows * columns - len(images), *images.shape[1:]), np.uint8)
-    tiles = np.concatenate([images, pad]).reshape(rows, columns, *images.shape[1:])
-    grid = np.pad(tiles, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=60)
-    grid = grid.transpose(0, 2, 1, 3).reshape(rows * grid.shape[2], columns * grid.shape[3])
-    return Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale),
-                                        Image.NEAREST)

@@ -26,7 +26,6 @@ import numpy as np
 from benchmarks.common import (
     DOC,
     FASHION,
-    image_grid,
     machine,
     random_strokes,
     table,
@@ -222,10 +221,18 @@ def main() -> None:
     print(text)
     if not args.quick:
         write_section("quality", text)
-        strokes = random_strokes(n, seed=2)[0][results["ood"]["most_normal_strokes"]]
-        image_grid(strokes, 12).save(STROKES_PNG)
+        save_strokes_picture(random_strokes(n, seed=2)[0], results["ood"]["most_normal_strokes"])
         DOC.with_name("benchmarks-quality.json").write_text(json.dumps(results, indent=2))
         print(f"wrote {DOC}")
+
+
+def save_strokes_picture(strokes: np.ndarray, order: list[int]) -> None:
+    """Write the strokes at ``order`` (most normal first) as one picture, 12 a row."""
+    from PIL import Image
+
+    from ui.charts import image_grid
+
+    Image.fromarray(image_grid(strokes[order], cols=12)).save(STROKES_PNG)
 
 
 def render(r: dict, det, epochs: int) -> str:
