@@ -312,7 +312,7 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                    help="anomaly score (default: the model's, fanogan when it has an encoder, "
                         "else mahalanobis; mahalanobis: distance of the discriminator's "
                         "features from the training digits'; latent-search is AnoGAN's "
-                        "per-image optimisation, over 100 times slower)")
+                        "per-image optimisation, about 100 times slower)")
     if percentile:
         p.add_argument("--percentile", type=float, metavar="P",
                        help="threshold level: P%% of normal scores fall below it "

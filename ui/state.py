@@ -215,7 +215,7 @@ def threshold_controls(det, page: str) -> None:
                     "far the discriminator's features of the image lie from those of the "
                     "training digits. discriminator: the seed's score, minus D's logit. "
                     "latent-search: AnoGAN's, how badly the best G(z) found by optimising z "
-                    "reconstructs it (over 100 times slower). auto: fanogan when the model "
+                    "reconstructs it (about 100 times slower). auto: fanogan when the model "
                     "has an encoder, else mahalanobis.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
