@@ -152,7 +152,7 @@ def _load(args):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from ganmc import report
+    from ganmc import files, report
 
     det = _load(args)
     bar = ProgressBar("simulate")
@@ -179,18 +179,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         out = Path(args.out)
         png = report.histogram_png(result.distribution, s["threshold"],
                                    title=f"Monte Carlo scores of {s['samples']:,} generated images")
-        report.atomic_write_bytes(out / "histogram.png", png)
+        files.atomic_write_bytes(out / "histogram.png", png)
         edges, counts = result.distribution.histogram(100)
-        report.write_table(out / "histogram.csv", [
+        files.write_table(out / "histogram.csv", [
             {"bin_start": float(a), "bin_end": float(b), "count": int(c)}
             for a, b, c in zip(edges[:-1], edges[1:], counts)])
-        report.atomic_write_bytes(out / "summary.json", json.dumps(s, indent=2).encode())
+        files.atomic_write_bytes(out / "summary.json", json.dumps(s, indent=2).encode())
         print(f"Wrote {out / 'histogram.png'}, histogram.csv and summary.json")
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from ganmc import report
+    from ganmc import files
     from ganmc.inputs import read_inputs
 
     images = read_inputs(args.inputs)
@@ -200,7 +200,7 @@ def cmd_score(args: argparse.Namespace) -> int:
              "p_value": round(v.p_value, 6), "verdict": v.label}
             for src, idx, v in zip(images.sources, images.indices, verdicts)]
     if args.out:
-        report.write_table(args.out, rows)
+        files.write_table(args.out, rows)
         n_anom = sum(v.is_anomaly for v in verdicts)
         print(f"Scored {len(rows)} images: {n_anom} anomalies, {len(rows) - n_anom} normal "
               f"(threshold {verdicts[0].threshold:.6g}, {det.calibration_.source}); "
@@ -215,7 +215,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ganmc import metrics, report
+    from ganmc import files, metrics
     from ganmc.inputs import read_inputs
 
     normal = read_inputs(args.normal)
@@ -235,12 +235,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"false alarms {100 * result['false_alarm_rate']:.1f}%, "
           f"detections {100 * result['detection_rate']:.1f}%")
     if args.json:
-        report.atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+        files.atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ganmc import report
+    from ganmc import files, report
     from ganmc.inputs import read_inputs
 
     images = read_inputs(args.images) if args.images else None
@@ -263,19 +263,19 @@ def cmd_report(args: argparse.Namespace) -> int:
                                     calibration_source=calibration.source, images=named,
                                     examples=examples)
     out = Path(args.out)
-    report.atomic_write_bytes(out, report.report_png(data))
-    report.atomic_write_bytes(out.with_suffix(".json"),
+    files.atomic_write_bytes(out, report.report_png(data))
+    files.atomic_write_bytes(out.with_suffix(".json"),
                               json.dumps(report.report_summary(data), indent=2).encode())
-    report.write_table(out.with_suffix(".csv"), report.report_rows(data))
+    files.write_table(out.with_suffix(".csv"), report.report_rows(data))
     print(f"Wrote {out} ({report.REPORT_SIZE[0]}x{report.REPORT_SIZE[1]}), "
           f"{out.with_suffix('.json')} and {out.with_suffix('.csv')}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from ganmc import io
+    from ganmc import bundle
 
-    card = io.read_card(args.model or io.DEFAULT_MODEL)
+    card = bundle.read_card(args.model or bundle.DEFAULT_MODEL)
     print(json.dumps(card, indent=2) if args.json else _card_text(card))
     return 0
 

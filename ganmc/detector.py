@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganmc import __version__, io, scoring
+from ganmc import __version__, bundle, scoring
 from ganmc.calibration import Calibration, ScoreDistribution
 from ganmc.config import (
     DEFAULT_FEATURE_COMPONENTS,
@@ -407,7 +407,7 @@ class Detector:
                 "calibration": self.calibration, "alpha": self.alpha, "calibration_summary": calib}
 
     def save(self, path: Path | str) -> Path:
-        """Write the model folder atomically (see :mod:`ganmc.io`)."""
+        """Write the model folder atomically (see :mod:`ganmc.bundle`)."""
         nets = self._check_fitted()
         networks = {"generator": nets.generator, "discriminator": nets.discriminator}
         if nets.encoder is not None:
@@ -418,15 +418,15 @@ class Detector:
         for k, r in self.monte_carlo_.items():
             if r.distribution.exact:
                 arrays[f"montecarlo/{k}"] = r.distribution.scores
-        self.path_ = io.save_bundle(path, card=self.card(), networks=networks, arrays=arrays)
+        self.path_ = bundle.save_bundle(path, card=self.card(), networks=networks, arrays=arrays)
         return self.path_
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> Detector:
         """Load a model folder (the shipped default when ``path`` is None) and warm it up."""
-        path = Path(path) if path is not None else io.DEFAULT_MODEL
-        bundle = io.load_bundle(path)
-        card = bundle.card
+        path = Path(path) if path is not None else bundle.DEFAULT_MODEL
+        files = bundle.load_bundle(path)
+        card = files.card
         try:
             cfg = TrainConfig.from_dict(card["config"])
             det = cls(**{k: v for k, v in cfg.to_dict().items() if k != "extra"},
@@ -436,8 +436,8 @@ class Detector:
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ModelError(f"{path}: bad model card ({exc})") from None
         try:
-            nets = scoring.Networks(bundle.networks["generator"], bundle.networks["discriminator"],
-                                    bundle.networks.get("encoder"), _density(bundle.arrays))
+            nets = scoring.Networks(files.networks["generator"], files.networks["discriminator"],
+                                    files.networks.get("encoder"), _density(files.arrays))
         except (ValueError, KeyError) as exc:  # no "features" layer: not one of our networks
             raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
         _check_shapes(path, nets, cfg.latent_dim)
@@ -445,7 +445,7 @@ class Detector:
         det.metadata_ = card.get("metadata", {})
         det.path_ = path
         summary = card.get("calibration_summary", {})
-        for key, arr in bundle.arrays.items():
+        for key, arr in files.arrays.items():
             kind, _, name = key.partition("/")
             if name not in det.scorers_:
                 continue

@@ -6,12 +6,8 @@ is thread-safe and needs no display.
 
 from __future__ import annotations
 
-import csv
 import io as _io
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,19 +15,6 @@ import numpy as np
 from ganmc.calibration import Calibration, ScoreDistribution
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.verdict import Verdict
-
-
-def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """Write a file through a temporary sibling and a rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def histogram_png(dist: ScoreDistribution, threshold: float, *, title: str,
@@ -82,24 +65,6 @@ def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
     ax.set_ylabel("count")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
-
-
-def table_bytes(rows: list[dict[str, Any]], fmt: str = "csv") -> bytes:
-    """Rows as CSV (header from the first row) or JSON."""
-    if fmt == "json":
-        return json.dumps(rows, indent=2).encode()
-    buf = _io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [])
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue().encode()
-
-
-def write_table(path: Path | str, rows: list[dict[str, Any]]) -> Path:
-    """Write rows as CSV or JSON (by suffix), atomically."""
-    path = Path(path)
-    fmt = "json" if path.suffix.lower() == ".json" else "csv"
-    return atomic_write_bytes(path, table_bytes(rows, fmt))
 
 
 # ---------------------------------------------------------------------------- the full report

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganmc import io, limits
+from ganmc import files, limits
 from ganmc.config import TrainConfig
 from ganmc.errors import TrainingError
 from ganmc.gan import GAN, EncoderTrainer
@@ -128,7 +128,7 @@ def checkpoint_dir(out_dir: Path | str) -> Path:
 def read_checkpoint(ckpt: Path | str) -> dict | None:
     """The checkpoint's state (config, phase, epochs done, history), or None if there is none."""
     ckpt = Path(ckpt)
-    io.recover(ckpt)
+    files.recover(ckpt)
     try:
         return json.loads((ckpt / STATE).read_text())
     except (OSError, json.JSONDecodeError):
@@ -371,11 +371,11 @@ class _Tracker(keras.callbacks.Callback):
             epoch_end=epoch_end))
 
     def _save_checkpoint(self) -> None:
-        with io.atomic_dir(self.checkpoint) as tmp:
+        with files.atomic_dir(self.checkpoint) as tmp:
             for name, net in self.nets.items():
                 if net is not None and (name != "encoder" or self.phase == "encoder"):
                     net.save_weights(tmp / f"{name}.weights.h5")
-            io.write_json(tmp / STATE, {**self.state, "config": self.config.to_dict(),
+            files.write_json(tmp / STATE, {**self.state, "config": self.config.to_dict(),
                                         "device": self.device})
 
     def raise_if_diverged(self) -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc import io
+from ganmc import bundle
 from ganmc.errors import GanmcError
 from ganmc.jobs import JobRegistry
 
 #: Where models trained in the dashboard are saved; ``GANMC_MODELS`` overrides it.
 MODELS_DIR = Path(os.environ.get("GANMC_MODELS", "models"))
-SHIPPED = str(io.DEFAULT_MODEL)
+SHIPPED = str(bundle.DEFAULT_MODEL)
 PERCENTILE_RANGE = (50.0, 99.9)
 DEFAULTS = {
     "model": SHIPPED,
@@ -96,7 +96,7 @@ def results() -> ResultStore:
 def model_stamp(path: str) -> float:
     """Changes when the model folder is rewritten, so a retrained model is reloaded."""
     try:
-        return (Path(path) / io.CARD).stat().st_mtime
+        return (Path(path) / bundle.CARD).stat().st_mtime
     except OSError:
         return 0.0
 
@@ -125,7 +125,7 @@ def available_models() -> dict[str, str]:
     found = {"pretrained (shipped)": SHIPPED}
     if MODELS_DIR.is_dir():
         for folder in sorted(MODELS_DIR.iterdir()):
-            if (folder / io.CARD).is_file() and not folder.name.startswith("."):
+            if (folder / bundle.CARD).is_file() and not folder.name.startswith("."):
                 found[folder.name] = str(folder)
     active = st.session_state.get("model")
     if active and active not in found.values():

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from ganmc import report
+from ganmc import files, report
 from ui import state
 
 st.title("Report")
@@ -40,7 +40,7 @@ c1.download_button("Download report (PNG)", png, file_name="ganmc-report.png",
                    mime="image/png", type="primary", key="dl_png")
 c2.download_button("Numbers (JSON)", summary_json, file_name="ganmc-report.json",
                    mime="application/json", key="dl_json")
-c3.download_button("Verdicts (CSV)", report.table_bytes(rows), file_name="ganmc-report.csv",
+c3.download_button("Verdicts (CSV)", files.table_bytes(rows), file_name="ganmc-report.csv",
                    mime="text/csv", key="dl_csv")
 st.image(png, caption=f"Report preview ({report.REPORT_SIZE[0]}×{report.REPORT_SIZE[1]} px)")
 if not scored:

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from ganmc import io
+from ganmc import bundle
 from ganmc.config import DEFAULT_KAPPA, DEFAULT_LATENT
 from ganmc.errors import GanmcError
 from ganmc.train import checkpoint_dir, describe_device
@@ -51,11 +51,11 @@ def start_job() -> None:
         st.error("Choose at least one normal digit.")
         return
     try:
-        folder = state.MODELS_DIR / io.safe_name(name)
+        folder = state.MODELS_DIR / bundle.safe_name(name)
     except GanmcError as exc:
         st.error(str(exc))
         return
-    if (folder / io.CARD).exists() and not replace:
+    if (folder / bundle.CARD).exists() and not replace:
         st.error(f"A model named {folder.name} exists; tick 'Replace' or choose another name.")
         return
     if resume and not checkpoint_dir(folder).exists():

@@ -9,15 +9,10 @@ a crash never leaves a half-written model where a finished one is expected.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +21,7 @@ import numpy as np
 
 from ganmc.data import ASSETS_DIR
 from ganmc.errors import ModelError
+from ganmc.files import atomic_dir, recover, write_json
 
 log = logging.getLogger(__name__)
 
@@ -53,48 +49,6 @@ class Bundle:
     card: dict[str, Any]
     networks: dict[str, Any]
     arrays: dict[str, np.ndarray]
-
-
-@contextlib.contextmanager
-def atomic_dir(target: Path | str) -> Iterator[Path]:
-    """Yield an empty temporary folder that replaces ``target`` only if the block succeeds.
-
-    The folder is made beside ``target`` (same file system, so the final renames are atomic).
-    An existing ``target`` is moved aside, the new folder renamed in, then the old one
-    removed; :func:`recover` undoes a crash between the two renames.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    recover(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is an ordinary folder
-    try:
-        yield tmp
-        old = target.with_name(f".{target.name}.old")
-        if target.exists():
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def recover(target: Path | str) -> None:
-    """Put back a folder that a crash left moved aside by :func:`atomic_dir`."""
-    target = Path(target)
-    old = target.with_name(f".{target.name}.old")
-    if old.exists() and not target.exists():
-        os.replace(old, target)
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file and rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
 
 
 def save_bundle(path: Path | str, *, card: dict[str, Any], networks: dict[str, Any],

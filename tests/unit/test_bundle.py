@@ -2,16 +2,16 @@ import json
 
 import pytest
 
-from ganmc import io
+from ganmc import bundle, files
 from ganmc.errors import ModelError
 
 
 def test_atomic_dir_replaces_only_on_success(tmp_path):
     target = tmp_path / "model"
-    with io.atomic_dir(target) as tmp:
+    with files.atomic_dir(target) as tmp:
         (tmp / "a.txt").write_text("first")
     assert (target / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError), io.atomic_dir(target) as tmp:
+    with pytest.raises(RuntimeError), files.atomic_dir(target) as tmp:
         (tmp / "a.txt").write_text("half")
         raise RuntimeError("crash while writing")
     assert (target / "a.txt").read_text() == "first"
@@ -22,27 +22,27 @@ def test_recover_after_a_crash_between_renames(tmp_path):
     old = tmp_path / ".model.old"
     old.mkdir()
     (old / "ganmc.json").write_text("{}")
-    io.recover(tmp_path / "model")
+    files.recover(tmp_path / "model")
     assert (tmp_path / "model" / "ganmc.json").exists() and not old.exists()
 
 
 def test_read_card_refuses_foreign_and_future(tmp_path):
     with pytest.raises(ModelError, match="no such"):
-        io.read_card(tmp_path / "missing")
+        bundle.read_card(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="not a ganmc model folder"):
-        io.read_card(tmp_path / "empty")
+        bundle.read_card(tmp_path / "empty")
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / io.CARD).write_text("{not json")
+    (bad / bundle.CARD).write_text("{not json")
     with pytest.raises(ModelError, match="unreadable"):
-        io.read_card(bad)
-    (bad / io.CARD).write_text(json.dumps({"format": "other"}))
+        bundle.read_card(bad)
+    (bad / bundle.CARD).write_text(json.dumps({"format": "other"}))
     with pytest.raises(ModelError, match="not a ganmc model card"):
-        io.read_card(bad)
-    (bad / io.CARD).write_text(json.dumps({"format": io.FORMAT, "format_version": 99}))
+        bundle.read_card(bad)
+    (bad / bundle.CARD).write_text(json.dumps({"format": bundle.FORMAT, "format_version": 99}))
     with pytest.raises(ModelError, match="upgrade"):
-        io.read_card(bad)
+        bundle.read_card(bad)
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -50,10 +50,10 @@ def test_read_card_refuses_foreign_and_future(tmp_path):
     ("ok_name-1.2", "ok_name-1.2"),
 ])
 def test_safe_name(name, expected):
-    assert io.safe_name(name) == expected
+    assert bundle.safe_name(name) == expected
 
 
 @pytest.mark.parametrize("name", ["", "..", "/", "***"])
 def test_safe_name_refuses_nothing_left(name):
     with pytest.raises(ModelError):
-        io.safe_name(name)
+        bundle.safe_name(name)
