@@ -85,7 +85,7 @@ def ood(det, splits, n: int) -> dict:
         if scorer == det.scorer_:
             out["most_normal_strokes"] = np.argsort(scores["random strokes"])[:36].tolist()
         for source in ("holdout", "monte-carlo"):
-            cal = det.calibration_for(scorer, source)
+            cal = det.calibration_of(scorer, source)
             key = f"{scorer}/{source}"
             out["false_alarm"][key] = {a: float(np.mean(s_n > cal.threshold(a)))
                                        for a in ALPHAS}

@@ -174,7 +174,7 @@ def main() -> None:
 
     print("Monte Carlo ...")
     mlp = Detector(arch="mlp", latent_dim=100, epochs=1, encoder_epochs=0, mc_samples=0)
-    from ganmc.scoring import Networks
+    from ganmc.networks import Networks
 
     mlp._attach(Networks(mlp_result.generator, mlp_result.discriminator))
     n = 20_000 if quick else 200_000

@@ -21,7 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _LAZY = {
     "Detector": "ganmc.detector",
     "load_model": "ganmc.detector",
-    "train_model": "ganmc.detector",
+    "Choice": "ganmc.service",
+    "Decision": "ganmc.service",
+    "Level": "ganmc.calibration",
     "TrainConfig": "ganmc.config",
     "load_mnist": "ganmc.data",
     "MnistSplits": "ganmc.data",

@@ -22,9 +22,36 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ganmc.config import AUTO, CALIBRATIONS, DEFAULT_PERCENTILE
 from ganmc.errors import ConfigError
 
-SOURCES = ("holdout", "monte-carlo")
+
+@dataclass(frozen=True)
+class Level:
+    """The threshold level, as a false-alarm rate alpha or as a percentile 100 (1 - alpha).
+
+    The one place where a percentile becomes an alpha and back. Build it with
+    :meth:`from_percentile` or ``Level(alpha)``.
+    """
+
+    alpha: float = 1.0 - DEFAULT_PERCENTILE / 100.0
+
+    def __post_init__(self) -> None:
+        _check_alpha(self.alpha)
+
+    @classmethod
+    def from_percentile(cls, percentile: float) -> Level:
+        """The level at which ``percentile`` % of normal scores fall at or below the threshold."""
+        if not (isinstance(percentile, (int, float)) and 0.0 < percentile < 100.0):
+            raise ConfigError(f"percentile must be between 0 and 100, not {percentile}")
+        return cls(round(1.0 - percentile / 100.0, 12))
+
+    @property
+    def percentile(self) -> float:
+        return round(100.0 * (1.0 - self.alpha), 10)
+
+    def __str__(self) -> str:
+        return f"{self.percentile:g}th percentile ({100 * self.alpha:.3g}% false alarms)"
 
 
 class ScoreDistribution:
@@ -177,8 +204,8 @@ class Calibration:
     distribution: ScoreDistribution
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
-            raise ConfigError(f"calibration must be one of {', '.join(SOURCES)}")
+        if self.source not in CALIBRATIONS:
+            raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}")
 
     def threshold(self, alpha: float) -> float:
         """Score above which an image is called an anomaly at false-alarm level alpha."""
@@ -187,15 +214,46 @@ class Calibration:
             return conformal_threshold(self.distribution, alpha)
         return percentile_threshold(self.distribution, 100.0 * (1.0 - alpha))
 
-    def interval(self, alpha: float, confidence: float = 0.95) -> tuple[float, float]:
-        """Confidence interval of the threshold (order statistics)."""
-        return quantile_interval(self.distribution, 1.0 - alpha, confidence)
-
     def p_values(self, scores: np.ndarray) -> np.ndarray:
         """p-values of scores against the normal scores."""
         return self.distribution.p_values(scores)
 
 
+def choose(source: str, *, holdout: ScoreDistribution | None,
+           monte_carlo: ScoreDistribution | None, scorer: str = "the") -> Calibration:
+    """The one rule that picks where a threshold comes from. It never simulates.
+
+    Args:
+        source: ``"holdout"``, ``"monte-carlo"`` or ``"auto"`` (the hold-out set when there is
+            one, else the Monte Carlo scores).
+        holdout: Scores of real held-out normal images, if any.
+        monte_carlo: Scores of generated images, if a simulation was run.
+        scorer: The score's name, for messages.
+
+    Raises:
+        ConfigError: If the chosen source has no scores.
+    """
+    if source not in (AUTO, *CALIBRATIONS):
+        raise ConfigError(f"calibration must be one of auto, {', '.join(CALIBRATIONS)}, "
+                          f"not {source!r}")
+    if source == AUTO:
+        source = "holdout" if holdout is not None else "monte-carlo"
+    if source == "holdout":
+        if holdout is None:
+            raise ConfigError(f"the model has no hold-out calibration of the {scorer} score; "
+                              f"use the Monte Carlo threshold")
+        return Calibration("holdout", holdout)
+    if monte_carlo is None:
+        raise ConfigError(f"there is no Monte Carlo simulation of the {scorer} score yet; "
+                          f"run one first")
+    return Calibration("monte-carlo", monte_carlo)
+
+
+def false_alarm_rate(threshold: float, holdout: ScoreDistribution) -> float:
+    """Share of held-out normal scores above a threshold: its real false-alarm rate."""
+    return float(holdout.count_at_least(np.nextafter(threshold, np.inf)) / holdout.n)
+
+
 def _check_alpha(alpha: float) -> None:
-    if not 0.0 < alpha < 1.0:
+    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
         raise ConfigError(f"alpha (false-alarm rate) must be between 0 and 1, not {alpha}")

@@ -6,11 +6,12 @@ The same object is written into every model's card, so a model always says how i
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ganmc.errors import ConfigError
 
+#: Network presets (see :mod:`ganmc.networks`).
 ARCHS = ("dcgan", "mlp")
 #: Latent size of each preset when none is given: the seed notebook's MLP used 100.
 DEFAULT_LATENT = {"dcgan": 64, "mlp": 100}
@@ -29,8 +30,24 @@ DEFAULT_SEARCH_STEPS = 100
 DEFAULT_FEATURE_COMPONENTS = 512
 MAX_BATCH = 8192
 #: The anomaly scores (see :mod:`ganmc.scoring`); named here so the CLI can list them
-#: without importing TensorFlow.
+#: without importing TensorFlow. ``auto`` picks the first one a model has.
 SCORERS = ("fanogan", "mahalanobis", "discriminator", "latent-search")
+#: Where a threshold comes from (see :func:`ganmc.calibration.choose`); ``auto`` prefers the
+#: hold-out set.
+CALIBRATIONS = ("holdout", "monte-carlo")
+#: Arithmetic of training and simulation; ``auto`` is bfloat16 where it is fast.
+PRECISIONS = ("auto", "float32", "bfloat16")
+AUTO = "auto"
+#: Monte Carlo samples simulated for each one-pass score at the end of training.
+DEFAULT_TRAIN_MC_SAMPLES = 20_000
+#: Monte Carlo samples of ``ganmc simulate``, ``ganmc report`` and the dashboard.
+DEFAULT_MC_SAMPLES = 100_000
+#: The threshold level: this percentile of normal scores, i.e. 5 % false alarms.
+DEFAULT_PERCENTILE = 95.0
+#: Share of the normal images held out of training to calibrate the threshold.
+DEFAULT_CALIBRATION_FRACTION = 0.1
+DEFAULT_EPOCHS = 10
+DEFAULT_BATCH = 128
 
 
 def parse_digits(text: str | None) -> tuple[int, ...]:
@@ -99,20 +116,19 @@ class TrainConfig:
 
     arch: str = "dcgan"
     digits: tuple[int, ...] = tuple(range(10))
-    epochs: int = 10
+    epochs: int = DEFAULT_EPOCHS
     encoder_epochs: int | None = None
-    batch_size: int = 128
+    batch_size: int = DEFAULT_BATCH
     latent_dim: int | None = None
     learning_rate: float = 2e-4
     beta_1: float = 0.5
     kappa: float = DEFAULT_KAPPA
     search_steps: int = DEFAULT_SEARCH_STEPS
     feature_components: int = DEFAULT_FEATURE_COMPONENTS
-    calibration_fraction: float = 0.1
+    calibration_fraction: float = DEFAULT_CALIBRATION_FRACTION
     seed: int = 0
-    precision: str = "auto"
+    precision: str = AUTO
     jit_compile: bool | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -137,8 +153,8 @@ class TrainConfig:
             raise ConfigError("calibration_fraction must be in [0, 0.9)")
         if self.kappa < 0:
             raise ConfigError("kappa must be >= 0")
-        if self.precision not in ("auto", "float32", "bfloat16"):
-            raise ConfigError(f"precision must be auto, float32 or bfloat16, not "
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:

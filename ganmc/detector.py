@@ -1,37 +1,41 @@
-"""The detector: train, score, simulate, calibrate, judge, save and load, in one object.
+"""The detector: fit on normal images, score, judge, simulate, save and load.
 
-It follows the scikit-learn / PyOD contract: settings are keyword arguments, :meth:`fit`
-returns ``self``, fitted attributes end in ``_``, :meth:`score_samples` and
-:meth:`decision_function` are higher for more anomalous images, and :meth:`predict` gives
-1 for an anomaly and 0 for a normal image.
+It follows the PyOD ``BaseDetector`` contract: settings are keyword arguments; :meth:`fit`
+returns ``self`` and sets every fitted attribute (ending in ``_``); :meth:`decision_function`
+gives raw scores, higher = more anomalous; :meth:`predict` gives 1 for an anomaly and 0 for a
+normal image by ``threshold_``. Reading an attribute never computes or stores anything: the
+fitted attributes are set by :meth:`fit`, :meth:`calibrate`, :meth:`run_monte_carlo`,
+:meth:`set_params` and :meth:`load`, which say so.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
 import logging
-import platform
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from ganmc import __version__, bundle, scoring
-from ganmc.calibration import Calibration, ScoreDistribution
+from ganmc import modelfile, scoring
+from ganmc.calibration import Calibration, Level, ScoreDistribution, choose
 from ganmc.config import (
+    AUTO,
+    CALIBRATIONS,
     DEFAULT_FEATURE_COMPONENTS,
     DEFAULT_KAPPA,
     DEFAULT_SEARCH_STEPS,
+    DEFAULT_TRAIN_MC_SAMPLES,
+    SCORERS,
     TrainConfig,
 )
 from ganmc.data import as_images
+from ganmc.density import fit_density
 from ganmc.errors import ConfigError, DataError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
+from ganmc.networks import Networks
 from ganmc.preprocess import from_model_output, to_model_input
 from ganmc.train import TrainProgress, fit_networks
 from ganmc.verdict import Verdict, judge
@@ -39,9 +43,6 @@ from ganmc.verdict import Verdict, judge
 log = logging.getLogger(__name__)
 
 SCORE_BATCH = 1024
-_IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
-#: The arrays of a saved :class:`ganmc.scoring.FeatureGaussian`, in its fields' order.
-_DENSITY_PARTS = tuple(f.name for f in dataclasses.fields(scoring.FeatureGaussian))
 
 
 class Detector:
@@ -59,16 +60,23 @@ class Detector:
         alpha: Nominal false-alarm rate; the threshold is the (1 - alpha) level.
         mc_samples: Monte Carlo samples simulated at the end of :meth:`fit` for each
             one-pass scorer (``latent-search`` is left to an explicit :meth:`run_monte_carlo`).
+
+    Fitted attributes: ``networks_``, ``scorers_`` (the scores this model has), ``scorer_``
+    (the one in use), ``holdout_scores_``, ``monte_carlo_``, ``calibration_`` and
+    ``threshold_`` (``None`` when the chosen source has no scores: :meth:`predict` then says
+    why), ``notes_`` (what a loaded folder lacks, in plain words), ``metadata_``, ``path_``.
     """
 
     def __init__(self, *, arch: str = "dcgan", digits: tuple[int, ...] | None = None,
-                 epochs: int = 10, encoder_epochs: int | None = None, batch_size: int = 128,
-                 latent_dim: int | None = None, learning_rate: float = 2e-4, beta_1: float = 0.5,
-                 kappa: float = DEFAULT_KAPPA, search_steps: int = DEFAULT_SEARCH_STEPS,
+                 epochs: int = TrainConfig.epochs, encoder_epochs: int | None = None,
+                 batch_size: int = TrainConfig.batch_size, latent_dim: int | None = None,
+                 learning_rate: float = 2e-4, beta_1: float = 0.5, kappa: float = DEFAULT_KAPPA,
+                 search_steps: int = DEFAULT_SEARCH_STEPS,
                  feature_components: int = DEFAULT_FEATURE_COMPONENTS,
-                 calibration_fraction: float = 0.1, seed: int = 0, precision: str = "auto",
-                 jit_compile: bool | None = None, scorer: str = "auto",
-                 calibration: str = "auto", alpha: float = 0.05, mc_samples: int = 20_000):
+                 calibration_fraction: float = TrainConfig.calibration_fraction, seed: int = 0,
+                 precision: str = AUTO, jit_compile: bool | None = None, scorer: str = AUTO,
+                 calibration: str = AUTO, alpha: float = Level().alpha,
+                 mc_samples: int = DEFAULT_TRAIN_MC_SAMPLES):
         self.config = TrainConfig(
             arch=arch, digits=tuple(range(10)) if digits is None else tuple(digits),
             epochs=epochs, encoder_epochs=encoder_epochs, batch_size=batch_size,
@@ -76,68 +84,50 @@ class Detector:
             search_steps=search_steps, feature_components=feature_components,
             calibration_fraction=calibration_fraction, seed=seed,
             precision=precision, jit_compile=jit_compile)
-        self.scorer = scorer
-        self.calibration = calibration
-        self.alpha = alpha
+        self.scorer, self.calibration, self.alpha = _checked(scorer, calibration, alpha)
+        if not isinstance(mc_samples, int) or mc_samples < 0:
+            raise ConfigError(f"mc_samples must be a whole number >= 0, not {mc_samples!r}")
         self.mc_samples = mc_samples
-        self.networks_: scoring.Networks | None = None
+        self.networks_: Networks | None = None
+        self.scorers_: tuple[str, ...] = ()
+        self.scorer_: str | None = None
         self.holdout_scores_: dict[str, np.ndarray] = {}
         self.monte_carlo_: dict[str, MonteCarloResult] = {}
+        self.calibration_: Calibration | None = None
+        self.threshold_: float | None = None
+        self.notes_: list[str] = []
         self.metadata_: dict[str, Any] = {}
         self.path_: Path | None = None
-        self._score_fns: dict[str, Any] = {}
-        self._sample_fns: dict[str, Any] = {}
+        self._compiled: scoring.CompiledScorers | None = None
 
-    # ------------------------------------------------------------------ training
+    # ------------------------------------------------------------------ fitting
     def fit(self, x: np.ndarray, *, data_source: str = "array",
             progress: Callable[[TrainProgress], None] | None = None,
             stop_event: threading.Event | None = None, checkpoint: Path | str | None = None,
             resume: bool = False) -> Detector:
-        """Train on normal images, then calibrate on the held-out share of them.
+        """Train on normal images ``x`` (uint8 (N, 28, 28)), then calibrate on the held-out
+        share of them and simulate each one-pass score.
 
-        Args:
-            x: Normal images, uint8 (N, 28, 28) (or anything :func:`ganmc.data.as_images`
-                accepts).
-            data_source: Where ``x`` came from, for the model card.
-            progress: Called with :class:`ganmc.train.TrainProgress` reports.
-            stop_event: Set it to stop training early; the model is still usable.
-            checkpoint: Folder for per-epoch checkpoints.
-            resume: Go on from ``checkpoint``.
-
-        Returns:
-            self
+        ``data_source`` names ``x`` in the model card; ``progress`` sees
+        :class:`ganmc.train.TrainProgress` reports; a set ``stop_event`` ends training early
+        (the model is still usable); ``checkpoint`` is the folder for per-epoch checkpoints,
+        which ``resume`` goes on from.
         """
         x = as_images(x, "training images")
         train, holdout = self._split(x)
         result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
                               checkpoint=checkpoint, resume=resume)
-        nets = scoring.Networks(result.generator, result.discriminator, result.encoder)
-        log.info("Fitting the Gaussian over the discriminator features of %d training images",
-                 len(train))
-        try:
-            features = _in_batches(lambda t: nets.features(t, training=False)[0],
-                                   to_model_input(train))
-            nets.density = scoring.FeatureGaussian.fit(features, self.config.feature_components)
-        except ConfigError as exc:  # degenerate training data: the other scorers still work
-            log.warning("No mahalanobis scorer: %s", exc)
+        nets = Networks(result.generator, result.discriminator, result.encoder)
+        nets.density = fit_density(nets, train, self.config.feature_components)
         self._attach(nets)
-        self.metadata_ = {
-            "data_source": data_source, "n_train": int(len(train)),
-            "n_calibration": int(len(holdout)), "device": result.device,
-            "train_seconds": round(result.seconds, 2),
-            "train_images_per_s": round(result.images_per_s, 1),
-            "epochs_done": result.epochs_done, "stopped_early": result.stopped,
-            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "versions": {"ganmc": __version__, "tensorflow": tf.__version__,
-                         "keras": keras.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
-            "history": result.history,
-        }
+        self.metadata_ = result.metadata(data_source, len(train), len(holdout))
+        self.holdout_scores_, self.monte_carlo_ = {}, {}
         if len(holdout):
             self.calibrate(holdout)
-        if self.mc_samples:
+        if self.mc_samples and (stop_event is None or not stop_event.is_set()):
             for name in (s for s in self.scorers_ if s in scoring.ONE_PASS):
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
+        self._resolve()
         return self
 
     def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,168 +140,145 @@ class Detector:
     def calibrate(self, x_normal: np.ndarray) -> Detector:
         """Score real normal images never trained on, for the conformal ``holdout`` threshold.
 
+        Sets ``holdout_scores_`` and re-chooses ``calibration_`` and ``threshold_``.
+
         Returns:
             self
         """
         x_normal = as_images(x_normal, "calibration images")
         self.holdout_scores_ = {name: np.sort(self.score_samples(x_normal, scorer=name))
-                                for name in self.scorers_}
+                                for name in self._fitted().scorers_}
+        self._resolve()
         return self
 
-    def _attach(self, networks: scoring.Networks) -> None:
+    def set_params(self, **params: Any) -> Detector:
+        """Change ``scorer``, ``calibration``, ``alpha`` or ``mc_samples`` and re-choose the
+        threshold (scikit-learn's name; training settings need a new detector)."""
+        unknown = set(params) - {"scorer", "calibration", "alpha", "mc_samples"}
+        if unknown:
+            raise ConfigError(f"cannot change {', '.join(sorted(unknown))} after creation; "
+                              f"make a new Detector")
+        self.scorer, self.calibration, self.alpha = _checked(
+            params.get("scorer", self.scorer), params.get("calibration", self.calibration),
+            params.get("alpha", self.alpha))
+        self.mc_samples = params.get("mc_samples", self.mc_samples)
+        if self.networks_ is not None:
+            self._resolve()
+        return self
+
+    def _attach(self, networks: Networks) -> None:
         self.networks_ = networks
-        self._score_fns.clear()
-        self._sample_fns.clear()
-        self._cast_networks: dict[str, scoring.Networks] = {}
+        self.scorers_ = scoring.available(networks)
+        self._compiled = scoring.CompiledScorers(networks)
 
-    def _networks(self, precision: str) -> scoring.Networks:
-        """The networks computing in float32 or bfloat16 (a cached copy)."""
-        nets = self._check_fitted()
-        if precision == "float32":
-            return nets
-        if precision not in self._cast_networks:
-            self._cast_networks[precision] = nets.cast("bfloat16")
-        return self._cast_networks[precision]
+    def _resolve(self) -> None:
+        """Set ``scorer_``, ``calibration_`` and ``threshold_`` from the settings."""
+        self.scorer_ = scoring.resolve_scorer(self.scorer, self.scorers_)
+        try:
+            self.calibration_ = self.calibration_of(self.scorer_, self.calibration)
+            self.threshold_ = self.calibration_.threshold(self.alpha)
+        except ConfigError:  # predict() says why
+            self.calibration_, self.threshold_ = None, None
 
-    # ------------------------------------------------------------------ settings
-    def _check_fitted(self) -> scoring.Networks:
+    def _fitted(self) -> Detector:
         if self.networks_ is None:
             raise ModelError("this detector is not trained yet: call fit() or load a model")
-        return self.networks_
+        return self
 
-    @property
-    def scorers_(self) -> tuple[str, ...]:
-        """Scorers this model supports."""
-        return scoring.available(self._check_fitted())
-
-    @property
-    def scorer_(self) -> str:
-        """The scorer in use (``auto`` resolved)."""
-        if self.scorer == "auto":
-            return self.scorers_[0]
-        if self.scorer not in self.scorers_:
-            raise ConfigError(f"scorer {self.scorer!r} is not available for this model "
-                              f"(available: {', '.join(self.scorers_)})")
-        return self.scorer
-
-    @property
-    def calibration_(self) -> Calibration:
-        """The calibration in use for the current scorer."""
-        return self.calibration_for()
-
-    def calibration_for(self, scorer: str | None = None, source: str | None = None
-                        ) -> Calibration:
-        """The calibration of a scorer from a source, without changing this detector's settings.
+    # ------------------------------------------------------------------ thresholds
+    def calibration_of(self, scorer: str, source: str = AUTO,
+                       monte_carlo: MonteCarloResult | None = None) -> Calibration:
+        """The calibration of a score from a source, by :func:`ganmc.calibration.choose`.
 
         Args:
-            scorer: A scorer name; ``None`` takes :attr:`scorer_`.
-            source: ``"holdout"``, ``"monte-carlo"`` or ``"auto"``; ``None`` takes the
-                detector's ``calibration`` setting.
-        """
-        name = scorer or self.scorer_
-        source = source or self.calibration
-        if source == "auto":
-            source = "holdout" if name in self.holdout_scores_ else "monte-carlo"
-        if source == "holdout":
-            if name not in self.holdout_scores_:
-                raise ConfigError("this model has no hold-out calibration set; use monte-carlo")
-            return Calibration("holdout", ScoreDistribution.from_scores(self.holdout_scores_[name]))
-        if source == "monte-carlo":
-            if name not in self.monte_carlo_:
-                if name not in scoring.ONE_PASS:
-                    raise ConfigError(f"no Monte Carlo simulation of {name} yet: it is slow, so "
-                                      f"run one explicitly, or use the holdout threshold")
-                self.run_monte_carlo(self.mc_samples or 20_000, seed=self.config.seed,
-                                     scorer=name)
-            return self.monte_carlo_[name].calibration()
-        raise ConfigError(f"calibration must be holdout, monte-carlo or auto, not {source!r}")
+            scorer: A score this model has.
+            source: ``"holdout"``, ``"monte-carlo"`` or ``"auto"``.
+            monte_carlo: A simulation to use instead of the one stored for ``scorer``.
 
-    @property
-    def threshold_(self) -> float:
-        """Scores above this are anomalies, at the current scorer, calibration and alpha."""
-        return self.calibration_.threshold(self.alpha)
+        Raises:
+            ConfigError: If that source has no scores for this score (nothing is simulated).
+        """
+        holdout = self.holdout_scores_.get(scorer)
+        mc = monte_carlo or self.monte_carlo_.get(scorer)
+        return choose(source, scorer=scorer,
+                      holdout=None if holdout is None else ScoreDistribution.from_scores(holdout),
+                      monte_carlo=None if mc is None else mc.distribution)
+
+    def _threshold(self) -> float:
+        if self.threshold_ is None:
+            self._fitted().calibration_of(self.scorer_, self.calibration)  # raises the reason
+        return self.threshold_
 
     # ------------------------------------------------------------------ scoring
-    def _image_fn(self, key: str):
-        """A compiled function of an image batch, built once per key for these networks.
-
-        ``key`` is a scorer name (its scores) or ``"latent-search/z"`` (the z its search finds).
-        """
-        if key not in self._score_fns:
-            nets, kappa, steps = self._check_fitted(), self.config.kappa, self.config.search_steps
-
-            @tf.function(input_signature=[_IMAGES], reduce_retracing=True)
-            def fn(x):
-                if key == "latent-search/z":
-                    return scoring.search_latent(nets, x, kappa, steps)[1]
-                return scoring.score_graph(key, nets, x, kappa, steps)
-
-            self._score_fns[key] = fn
-        return self._score_fns[key]
-
     def score_samples(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
         """Anomaly scores, higher = more anomalous.
 
         Args:
             x: uint8 MNIST-format images (N, 28, 28) (or as :func:`ganmc.data.as_images`).
-            scorer: Override the current scorer.
+            scorer: Override the score in use.
 
         Returns:
             float64 (N,).
         """
-        name = scorer or self.scorer_
-        if name not in self.scorers_:
-            raise ConfigError(f"scorer {name!r} is not available (have {', '.join(self.scorers_)})")
+        self._fitted()
+        name = scoring.resolve_scorer(scorer or self.scorer_, self.scorers_)
         x = to_model_input(as_images(x, "images"))
-        scores = _in_batches(self._image_fn(name), x).astype(np.float64)
+        fn = self._compiled.images(name, self.config.kappa, self.config.search_steps)
+        scores = _in_batches(fn, x).astype(np.float64)
         if not np.isfinite(scores).all():
             raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
         return scores
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
-        """Score minus threshold: positive = anomaly."""
-        return self.score_samples(x) - self.threshold_
+        """Raw anomaly scores of the score in use, higher = more anomalous (PyOD's meaning)."""
+        return self.score_samples(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """1 for an anomaly, 0 for a normal image (PyOD's convention)."""
-        return (self.score_samples(x) > self.threshold_).astype(np.int64)
+        """1 for an anomaly (score above ``threshold_``), 0 for a normal image."""
+        threshold = self._threshold()
+        return (self.score_samples(x) > threshold).astype(np.int64)
 
     def verdicts(self, x: np.ndarray, *, scorer: str | None = None,
                  calibration: Calibration | None = None, alpha: float | None = None
                  ) -> list[Verdict]:
         """Score, p-value, percentile rank and NORMAL/ANOMALY for each image.
 
-        The keyword arguments override the detector's settings for this call only, so one
-        loaded model can serve several users with different settings at once.
+        The keyword arguments override the fitted choices for this call only, so one loaded
+        model can serve several users with different settings at once.
         """
-        calibration = calibration or self.calibration_for(scorer)
-        alpha = self.alpha if alpha is None else alpha
+        if calibration is None:
+            self._threshold()
+            calibration = (self.calibration_ if scorer in (None, self.scorer_)
+                           else self.calibration_of(scorer, self.calibration))
+        alpha = self.alpha if alpha is None else Level(alpha).alpha
         return judge(self.score_samples(x, scorer=scorer), calibration, alpha)
 
     def can_reconstruct(self, scorer: str | None = None) -> bool:
-        """Whether :meth:`reconstruct` works for this scorer (G(E(x)) needs an encoder)."""
+        """Whether :meth:`reconstruct` works for this score (G(E(x)) needs an encoder)."""
         return (scorer or self.scorer_) == "latent-search" or (
-            self._check_fitted().encoder is not None)
+            self._fitted().networks_.encoder is not None)
 
     def reconstruct(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
         """What the model thinks x should be, as uint8 images.
 
-        G(E(x)) for every scorer but ``latent-search``, whose reconstruction is G(z*) at the
+        G(E(x)) for every score but ``latent-search``, whose reconstruction is G(z*) at the
         best z its search found.
         """
-        nets = self._check_fitted()
+        nets = self._fitted().networks_
         if not self.can_reconstruct(scorer):
             raise ConfigError("reconstruction needs an encoder; this model has none")
         x = to_model_input(as_images(x, "images"))
         if (scorer or self.scorer_) == "latent-search":
-            z = _in_batches(self._image_fn("latent-search/z"), x)
+            fn = self._compiled.images("latent-search/z", self.config.kappa,
+                                       self.config.search_steps)
+            z = _in_batches(fn, x)
         else:
             z = nets.encoder(x, training=False)
         return from_model_output(nets.generator(z, training=False))
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:
         """n generated images, uint8 (n, 28, 28)."""
-        nets = self._check_fitted()
+        nets = self._fitted().networks_
         z = tf.random.stateless_normal([n, self.config.latent_dim], seed=[seed, 0])
         return from_model_output(nets.generator(z, training=False))
 
@@ -320,181 +287,64 @@ class Detector:
                       precision: str = "float32") -> np.ndarray:
         """Generate n images from latent batch (seed, index) and score them, in one graph.
 
-        Args:
-            n: Batch size.
-            seed, index: The batch's stateless seed pair; the same pair gives the same z.
-            scorer: Scorer name; ``None`` takes :attr:`scorer_`.
-            precision: ``float32``, ``bfloat16`` or ``auto`` (bfloat16 where it is fast).
+        The :class:`ganmc.montecarlo.Sampler` interface.
         """
-        name = scorer or self.scorer_
-        precision = scoring.resolve_precision(precision)
-        key = (name, precision)
-        if key not in self._sample_fns:
-            nets, kappa = self._networks(precision), self.config.kappa
-            latent, steps = self.config.latent_dim, self.config.search_steps
-
-            @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
-                                          tf.TensorSpec([2], tf.int32)])
-            def fn(m, seed_pair):
-                z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
-                x = tf.cast(nets.generator(z, training=False), tf.float32)
-                return scoring.score_graph(name, nets, x, kappa, steps)
-
-            self._sample_fns[key] = fn
-        return self._sample_fns[key](tf.constant(n, tf.int32),
-                                     tf.constant([seed, index], tf.int32)).numpy()
+        self._fitted()
+        name = scoring.resolve_scorer(scorer or self.scorer_, self.scorers_)
+        fn = self._compiled.samples(name, scoring.resolve_precision(precision),
+                                    self.config.latent_dim, self.config.kappa,
+                                    self.config.search_steps)
+        return fn(tf.constant(n, tf.int32), tf.constant([seed, index], tf.int32)).numpy()
 
     def run_monte_carlo(self, n_samples: int, *, seed: int = 0, batch_size: int | None = None,
                         scorer: str | None = None, precision: str = "float32",
                         progress: Callable[[MonteCarloResult], None] | None = None
                         ) -> MonteCarloResult:
-        """Simulate n_samples generated images and keep the result for this scorer.
-
-        Args:
-            n_samples: Generated images.
-            seed: Seed of the latent draws.
-            batch_size: Images per compiled call; ``None`` chooses for the device.
-            scorer: Scorer name; ``None`` takes :attr:`scorer_`.
-            precision: ``float32``, ``bfloat16`` or ``auto``.
-            progress: Sees each partial result.
-        """
-        name = scorer or self.scorer_
+        """Simulate n_samples generated images, store the result for the score
+        (``monte_carlo_``) and re-choose the threshold. ``ganmc.service.simulate`` runs one
+        without storing it."""
+        self._fitted()
+        name = scoring.resolve_scorer(scorer or self.scorer_, self.scorers_)
         result = simulate(self, n_samples, seed=seed,
                           batch_size=batch_size or scoring.default_batch_size(name), scorer=name,
                           precision=precision, progress=progress)
         self.monte_carlo_[name] = result
+        if self.scorer_ is not None:
+            self._resolve()
         return result
-
-    def monte_carlo_false_alarm(self, alpha: float | None = None, *, scorer: str | None = None,
-                                result: MonteCarloResult | None = None) -> float | None:
-        """False-alarm rate of a Monte Carlo threshold, measured on the hold-out normals.
-
-        This says how far the seed's threshold is from its nominal rate on real images.
-
-        Args:
-            alpha: Nominal rate; ``None`` takes the detector's.
-            scorer: Scorer; ``None`` takes :attr:`scorer_`.
-            result: A simulation to judge; ``None`` takes the one kept for the scorer.
-
-        Returns:
-            The share of held-out normal images above the threshold, or None when there is no
-            hold-out set or no simulation.
-        """
-        name, alpha = scorer or self.scorer_, self.alpha if alpha is None else alpha
-        result = result or self.monte_carlo_.get(name)
-        if name not in self.holdout_scores_ or result is None:
-            return None
-        t = result.calibration().threshold(alpha)
-        return float(np.mean(self.holdout_scores_[name] > t))
 
     # ------------------------------------------------------------------ persistence
     def card(self) -> dict[str, Any]:
         """The model card: settings, training metadata and calibration summary."""
-        calib = {}
-        for name in self.scorers_:
-            entry: dict[str, Any] = {}
-            if name in self.holdout_scores_:
-                c = self.calibration_for(name, "holdout")
-                entry["holdout"] = {"n": c.distribution.n, "threshold": c.threshold(self.alpha)}
-            if name in self.monte_carlo_:
-                r = self.monte_carlo_[name]
-                entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
-                                        "threshold": r.threshold(100 * (1 - self.alpha)),
-                                        "samples_per_s": round(r.samples_per_s, 1)}
-            calib[name] = entry
-        return {"config": self.config.to_dict(), "metadata": self.metadata_,
-                "scorers": list(self.scorers_), "scorer": self.scorer,
-                "calibration": self.calibration, "alpha": self.alpha, "calibration_summary": calib}
+        self._fitted()
+        return modelfile.card(self.config, self.metadata_, self.scorers_, self.scorer,
+                              self.calibration, self.alpha, self.holdout_scores_,
+                              self.monte_carlo_)
 
     def save(self, path: Path | str) -> Path:
-        """Write the model folder atomically (see :mod:`ganmc.bundle`)."""
-        nets = self._check_fitted()
-        networks = {"generator": nets.generator, "discriminator": nets.discriminator}
-        if nets.encoder is not None:
-            networks["encoder"] = nets.encoder
-        arrays = {f"holdout/{k}": v for k, v in self.holdout_scores_.items()}
-        if nets.density is not None:
-            arrays.update({f"density/{k}": getattr(nets.density, k) for k in _DENSITY_PARTS})
-        for k, r in self.monte_carlo_.items():
-            if r.distribution.exact:
-                arrays[f"montecarlo/{k}"] = r.distribution.scores
-        self.path_ = bundle.save_bundle(path, card=self.card(), networks=networks, arrays=arrays)
+        """Write the model folder atomically (see :mod:`ganmc.modelfile`)."""
+        self._fitted()
+        self.path_ = modelfile.save(path, self.card(), self.networks_, self.holdout_scores_,
+                                    self.monte_carlo_)
         return self.path_
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> Detector:
-        """Load a model folder (the shipped default when ``path`` is None) and warm it up."""
-        path = Path(path) if path is not None else bundle.DEFAULT_MODEL
-        files = bundle.load_bundle(path)
-        card = files.card
+        """Load a model folder (the shipped one when ``path`` is None) and warm it up.
+
+        Nothing is simulated: what the folder lacks is said in ``notes_``.
+        """
+        loaded = modelfile.load(path)
         try:
-            cfg = TrainConfig.from_dict(card["config"])
-            det = cls(**{k: v for k, v in cfg.to_dict().items() if k != "extra"},
-                      scorer=card.get("scorer", "auto"),
-                      calibration=card.get("calibration", "auto"),
-                      alpha=float(card.get("alpha", 0.05)), mc_samples=0)
-        except (KeyError, TypeError, ValueError, ConfigError) as exc:
-            raise ModelError(f"{path}: bad model card ({exc})") from None
-        try:
-            nets = scoring.Networks(files.networks["generator"], files.networks["discriminator"],
-                                    files.networks.get("encoder"), _density(files.arrays))
-        except (ValueError, KeyError) as exc:  # no "features" layer: not one of our networks
-            raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
-        _check_shapes(path, nets, cfg.latent_dim)
-        det._attach(nets)
-        det.metadata_ = card.get("metadata", {})
-        det.path_ = path
-        summary = card.get("calibration_summary", {})
-        for key, arr in files.arrays.items():
-            kind, _, name = key.partition("/")
-            if name not in det.scorers_:
-                continue
-            if kind == "holdout":
-                det.holdout_scores_[name] = np.sort(arr.astype(np.float64))
-            elif kind == "montecarlo":
-                info = summary.get(name, {}).get("monte_carlo", {})
-                rate = float(info.get("samples_per_s") or 0.0)
-                det.monte_carlo_[name] = MonteCarloResult(
-                    len(arr), len(arr), int(info.get("seed", 0)), name,
-                    len(arr) / rate if rate else 0.0, ScoreDistribution.from_scores(arr))
+            det = cls(**loaded.settings(), mc_samples=0)
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ModelError(f"{loaded.path}: bad model card ({exc})") from None
+        det._attach(loaded.networks)
+        det.notes_, det.metadata_, det.path_ = loaded.notes, loaded.metadata, loaded.path
+        det.holdout_scores_, det.monte_carlo_ = loaded.holdout, loaded.monte_carlo
+        det._resolve()
         det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict
         return det
-
-
-def train_model(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None = None,
-                progress: Callable[[TrainProgress], None] | None = None,
-                stop_event: threading.Event | None = None, resume: bool = False,
-                **settings: Any) -> Detector:
-    """Load data, train, calibrate and save a model folder: the whole ``ganmc train`` job.
-
-    Checkpoints go to ``OUT.ckpt`` beside the folder after every epoch and are removed once
-    the model is saved; ``resume=True`` continues from them. The CLI and the dashboard both
-    call this.
-
-    Args:
-        out: The model folder to write.
-        data: A :func:`ganmc.data.load_mnist` source.
-        digits: The normal digits (``None``: all).
-        progress, stop_event: See :meth:`Detector.fit`.
-        resume: Continue from the checkpoint of an interrupted run.
-        **settings: :class:`Detector` keyword arguments (arch, epochs, batch_size, ...).
-
-    Returns:
-        The trained detector (also saved in ``out``).
-    """
-    import shutil
-
-    from ganmc.data import load_mnist
-    from ganmc.train import checkpoint_dir
-
-    det = Detector(digits=digits, **settings)
-    splits = load_mnist(data, det.config.digits)
-    ckpt = checkpoint_dir(out)
-    det.fit(splits.x_train, data_source=splits.source, progress=progress, stop_event=stop_event,
-            checkpoint=ckpt, resume=resume)
-    det.save(out)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    return det
 
 
 def load_model(path: Path | str | None = None) -> Detector:
@@ -502,39 +352,16 @@ def load_model(path: Path | str | None = None) -> Detector:
     return Detector.load(path)
 
 
+def _checked(scorer: str, calibration: str, alpha: float) -> tuple[str, str, float]:
+    if scorer not in (AUTO, *SCORERS):
+        raise ConfigError(f"scorer must be one of auto, {', '.join(SCORERS)}, not {scorer!r}")
+    if calibration not in (AUTO, *CALIBRATIONS):
+        raise ConfigError(f"calibration must be one of auto, {', '.join(CALIBRATIONS)}, "
+                          f"not {calibration!r}")
+    return scorer, calibration, Level(alpha).alpha
+
+
 def _in_batches(fn, x: np.ndarray) -> np.ndarray:
     """``fn`` over model-input images in slices of ``SCORE_BATCH``, results concatenated."""
     return np.concatenate([fn(tf.constant(x[i:i + SCORE_BATCH])).numpy()
                            for i in range(0, len(x), SCORE_BATCH)])
-
-
-def _density(arrays: dict[str, np.ndarray]) -> scoring.FeatureGaussian | None:
-    """The saved feature Gaussian, or None for models saved before ``mahalanobis`` existed."""
-    parts = [arrays.get(f"density/{k}") for k in _DENSITY_PARTS]
-    if any(p is None for p in parts):
-        return None
-    return scoring.FeatureGaussian(*(p.astype(np.float32) for p in parts))
-
-
-def _check_shapes(path: Path, nets: scoring.Networks, latent_dim: int) -> None:
-    def shape(t):
-        return tuple(t.shape[1:])
-
-    problems = []
-    if shape(nets.generator.inputs[0]) != (latent_dim,):
-        problems.append(f"generator takes {shape(nets.generator.inputs[0])}, card says "
-                        f"({latent_dim},)")
-    if shape(nets.generator.outputs[0]) != (28, 28, 1):
-        problems.append(f"generator makes {shape(nets.generator.outputs[0])}")
-    if shape(nets.discriminator.inputs[0]) != (28, 28, 1):
-        problems.append(f"discriminator takes {shape(nets.discriminator.inputs[0])}")
-    if nets.encoder is not None and shape(nets.encoder.outputs[0]) != (latent_dim,):
-        problems.append(f"encoder makes {shape(nets.encoder.outputs[0])}")
-    if nets.density is not None:
-        n_features = int(np.prod(nets.features.outputs[0].shape[1:]))
-        k, width = nets.density.components.shape
-        if width != n_features or nets.density.mean.shape != (n_features,) or (
-                nets.density.variances.shape != (k,)):
-            problems.append(f"the feature Gaussian is over {width} features, D has {n_features}")
-    if problems:
-        raise ModelError(f"{path}: networks do not fit together: {'; '.join(problems)}")

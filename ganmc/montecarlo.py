@@ -10,6 +10,7 @@ Changing the percentile afterwards needs no new simulation.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -191,11 +192,18 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
 
 def simulate(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
              scorer: str | None = None, keep_limit: int = KEEP_LIMIT, precision: str = "float32",
-             progress: Callable[[MonteCarloResult], None] | None = None) -> MonteCarloResult:
-    """Run a whole simulation; ``progress`` sees each partial result. See :func:`simulate_iter`."""
+             progress: Callable[[MonteCarloResult], None] | None = None,
+             stop_event: threading.Event | None = None) -> MonteCarloResult:
+    """Run a whole simulation; ``progress`` sees each partial result. See :func:`simulate_iter`.
+
+    A set ``stop_event`` ends it after the current batch; the partial result (``done`` False)
+    is returned.
+    """
     result = None
     for result in simulate_iter(sampler, n_samples, seed=seed, batch_size=batch_size,
                                 scorer=scorer, keep_limit=keep_limit, precision=precision):
         if progress is not None:
             progress(result)
+        if stop_event is not None and stop_event.is_set():
+            break
     return result

@@ -11,9 +11,13 @@ Only the maths lives here; training is in :mod:`ganmc.gan`. Images are float32
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
+import tensorflow as tf
 from keras import layers
 
+from ganmc.density import FeatureGaussian
 from ganmc.errors import ConfigError
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -100,3 +104,44 @@ def feature_model(discriminator: keras.Model) -> keras.Model:
         [discriminator.get_layer(FEATURES).output, discriminator.outputs[0]],
         name="discriminator_features",
     )
+
+
+@dataclass
+class Networks:
+    """The trained networks a scorer may use, and the Gaussian over D's features."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    encoder: keras.Model | None = None
+    density: FeatureGaussian | None = None
+
+    def __post_init__(self) -> None:
+        self.features = feature_model(self.discriminator)
+
+    def cast(self, dtype: str) -> Networks:
+        """Copies of the networks that store their weights and compute in ``dtype``.
+
+        ``float32`` turns mixed-precision networks back into plain ones; ``bfloat16`` gives
+        fast inference copies, in which batch normalisation keeps float32 (those layers take
+        and give float32; the next layer casts back). Scores are cast to float32 by
+        :func:`score_graph`. The copies do not rely on Keras' mixed-precision autocasting,
+        whose per-thread scope a host application can wipe from under a running thread
+        (Streamlit's end-of-run ``clear_session`` did, in a dashboard Monte Carlo job: a
+        float32 kernel met bfloat16 inputs): with the weights already in the compute type
+        there is nothing left to cast.
+        """
+        def policy(layer: keras.layers.Layer) -> str:
+            return ("float32" if isinstance(layer, keras.layers.BatchNormalization) else dtype)
+
+        def clone(model: keras.Model | None) -> keras.Model | None:
+            if model is None:
+                return None
+            copy = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__
+                                            .from_config({**layer.get_config(),
+                                                          "dtype": policy(layer)}))
+            for source, target in zip(model.weights, copy.weights, strict=True):
+                target.assign(tf.cast(source, target.dtype))
+            return copy
+
+        return Networks(clone(self.generator), clone(self.discriminator), clone(self.encoder),
+                        self.density)

@@ -27,96 +27,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, SCORERS
+from ganmc.config import AUTO, DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
 from ganmc.errors import ConfigError
-from ganmc.networks import feature_model
-
-#: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
-ONE_PASS = ("fanogan", "mahalanobis", "discriminator")
-#: Adam's step size on z in ``latent-search`` (z ~ N(0, I), so 0.05 moves it a few percent).
-SEARCH_LEARNING_RATE = 0.05
+from ganmc.networks import Networks
 
 
-@dataclass
-class FeatureGaussian:
-    """A Gaussian over the discriminator features of the training images (``mahalanobis``).
+@dataclass(frozen=True)
+class ScorerInfo:
+    """What a scorer needs and costs.
 
-    Kept in principal axes: the mean, the leading ``k`` directions (rows, orthonormal) and the
-    variance along each. Directions of (near) zero variance are dropped, since a distance
-    along them would only measure rounding.
+    Attributes:
+        needs: The part of :class:`~ganmc.networks.Networks` it cannot work without
+            (``"encoder"``, ``"density"``) or ``None``.
+        one_pass: One forward pass per image: cheap enough to simulate at the end of every
+            training run.
+        reconstructs: What it shows as the model's version of an image.
     """
 
-    mean: np.ndarray
-    components: np.ndarray
-    variances: np.ndarray
-
-    @classmethod
-    def fit(cls, features: np.ndarray, components: int) -> FeatureGaussian:
-        """Fit to features (N, F) of the training images, keeping up to ``components`` axes."""
-        f = np.asarray(features, np.float64).reshape(len(features), -1)
-        if len(f) < 2:
-            raise ConfigError("the feature Gaussian needs at least 2 training images")
-        mean = f.mean(axis=0)
-        _, s, vt = np.linalg.svd(f - mean, full_matrices=False)
-        var = s ** 2 / (len(f) - 1)
-        k = int(min(components, np.sum(var > var[0] * 1e-9)))
-        if k == 0:
-            raise ConfigError("the training images' discriminator features do not vary")
-        return cls(mean.astype(np.float32), vt[:k].astype(np.float32),
-                   var[:k].astype(np.float32))
-
-    def distance(self, f: tf.Tensor) -> tf.Tensor:
-        """Squared Mahalanobis distance per row of ``f`` (N, F), divided by the axes kept."""
-        p = tf.matmul(_f32(f) - self.mean, self.components, transpose_b=True)
-        return tf.reduce_mean(tf.square(p) / self.variances, axis=1)
+    needs: str | None
+    one_pass: bool
+    reconstructs: str
 
 
-@dataclass
-class Networks:
-    """The trained networks a scorer may use, and the Gaussian over D's features."""
-
-    generator: keras.Model
-    discriminator: keras.Model
-    encoder: keras.Model | None = None
-    density: FeatureGaussian | None = None
-
-    def __post_init__(self) -> None:
-        self.features = feature_model(self.discriminator)
-
-    def cast(self, dtype: str) -> Networks:
-        """Copies of the networks that store their weights and compute in ``dtype``.
-
-        ``float32`` turns mixed-precision networks back into plain ones; ``bfloat16`` gives
-        fast inference copies, in which batch normalisation keeps float32 (those layers take
-        and give float32; the next layer casts back). Scores are cast to float32 by
-        :func:`score_graph`. The copies do not rely on Keras' mixed-precision autocasting,
-        whose per-thread scope a host application can wipe from under a running thread
-        (Streamlit's end-of-run ``clear_session`` did, in a dashboard Monte Carlo job: a
-        float32 kernel met bfloat16 inputs): with the weights already in the compute type
-        there is nothing left to cast.
-        """
-        def policy(layer: keras.layers.Layer) -> str:
-            return ("float32" if isinstance(layer, keras.layers.BatchNormalization) else dtype)
-
-        def clone(model: keras.Model | None) -> keras.Model | None:
-            if model is None:
-                return None
-            copy = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__
-                                            .from_config({**layer.get_config(),
-                                                          "dtype": policy(layer)}))
-            for source, target in zip(model.weights, copy.weights, strict=True):
-                target.assign(tf.cast(source, target.dtype))
-            return copy
-
-        return Networks(clone(self.generator), clone(self.discriminator), clone(self.encoder),
-                        self.density)
-
-
-PRECISIONS = ("auto", "float32", "bfloat16")
+#: The scorers, in the order ``auto`` prefers them.
+TABLE = {
+    "fanogan": ScorerInfo("encoder", True, "G(E(x))"),
+    "mahalanobis": ScorerInfo("density", True, "G(E(x))"),
+    "discriminator": ScorerInfo(None, True, "G(E(x))"),
+    "latent-search": ScorerInfo(None, False, "G(z*)"),
+}
+#: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
+ONE_PASS = tuple(name for name, info in TABLE.items() if info.one_pass)
+#: Adam's step size on z in ``latent-search`` (z ~ N(0, I), so 0.05 moves it a few percent).
+SEARCH_LEARNING_RATE = 0.05
 
 
 def fast_bfloat16() -> bool:
@@ -147,7 +92,7 @@ def default_batch_size(scorer: str = "fanogan") -> int:
     partial histograms still arrive every few seconds.
     """
     size = 65_536 if tf.config.list_physical_devices("GPU") else 8192
-    return size if scorer in ONE_PASS else size // 16
+    return size if TABLE[scorer].one_pass else size // 16
 
 
 def available(networks: Networks) -> tuple[str, ...]:
@@ -155,8 +100,83 @@ def available(networks: Networks) -> tuple[str, ...]:
 
     ``fanogan`` needs an encoder, ``mahalanobis`` the Gaussian fitted after training.
     """
-    needs = {"fanogan": networks.encoder, "mahalanobis": networks.density}
-    return tuple(s for s in SCORERS if needs.get(s, True) is not None)
+    return tuple(name for name, info in TABLE.items()
+                 if info.needs is None or getattr(networks, info.needs) is not None)
+
+
+def resolve_scorer(requested: str, have: tuple[str, ...]) -> str:
+    """The one rule for the score in use: ``auto`` is the first the model has.
+
+    Raises:
+        ConfigError: If the requested score is unknown or this model lacks it.
+    """
+    if requested == AUTO:
+        return have[0]
+    if requested not in TABLE:
+        raise ConfigError(f"unknown score {requested!r}; choose one of {', '.join(SCORERS)}")
+    if requested not in have:
+        raise ConfigError(f"the {requested} score is not available in this model (it has "
+                          f"{', '.join(have)})")
+    return requested
+
+
+def why_auto(have: tuple[str, ...]) -> str:
+    """In plain words, why ``auto`` picks what it picks for a model with these scorers."""
+    chosen = have[0]
+    if chosen == "fanogan":
+        return "fanogan: the model has an encoder, so it can redraw each image"
+    return f"{chosen}: the model has no encoder, so fanogan is not available"
+
+
+_IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
+
+
+class CompiledScorers:
+    """Compiled scoring functions of one set of networks, built once per scorer and settings.
+
+    The cache key holds everything a function captures (scorer, kappa, search steps), so a
+    change of settings never reuses a function traced with the old ones.
+    """
+
+    def __init__(self, networks: Networks):
+        self.networks = networks
+        self._images: dict[tuple, object] = {}
+        self._samples: dict[tuple, object] = {}
+        self._cast: dict[str, Networks] = {"float32": networks}
+
+    def images(self, key: str, kappa: float, steps: int):
+        """A compiled function of an image batch: a scorer's scores, or ``"latent-search/z"``
+        (the z its search finds)."""
+        cache_key = (key, float(kappa), int(steps))
+        if cache_key not in self._images:
+            nets = self.networks
+
+            @tf.function(input_signature=[_IMAGES], reduce_retracing=True)
+            def fn(x):
+                if key == "latent-search/z":
+                    return search_latent(nets, x, kappa, steps)[1]
+                return score_graph(key, nets, x, kappa, steps)
+
+            self._images[cache_key] = fn
+        return self._images[cache_key]
+
+    def samples(self, name: str, precision: str, latent: int, kappa: float, steps: int):
+        """A compiled ``(n, seed pair) -> scores`` that generates n images and scores them."""
+        cache_key = (name, precision, int(latent), float(kappa), int(steps))
+        if cache_key not in self._samples:
+            if precision not in self._cast:
+                self._cast[precision] = self.networks.cast(precision)
+            nets = self._cast[precision]
+
+            @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
+                                          tf.TensorSpec([2], tf.int32)])
+            def fn(m, seed_pair):
+                z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
+                x = tf.cast(nets.generator(z, training=False), tf.float32)
+                return score_graph(name, nets, x, kappa, steps)
+
+            self._samples[cache_key] = fn
+        return self._samples[cache_key]
 
 
 def _f32(t: tf.Tensor) -> tf.Tensor:

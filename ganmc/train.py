@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -27,48 +26,16 @@ from ganmc import files, limits
 from ganmc.config import TrainConfig
 from ganmc.errors import TrainingError
 from ganmc.gan import GAN, EncoderTrainer
-from ganmc.networks import build_discriminator, build_encoder, build_generator
-from ganmc.preprocess import from_model_output, to_model_input
-from ganmc.scoring import Networks
+from ganmc.networks import Networks, build_discriminator, build_encoder, build_generator
+from ganmc.preprocess import to_model_input
+from ganmc.tracker import STATE, Tracker, TrainProgress
 
 log = logging.getLogger(__name__)
 
-STATE = "state.json"
 N_SAMPLES = 16
 # Train steps run back to back inside one compiled call (Keras' ``steps_per_execution``):
 # Python and the callbacks then run once per this many steps, not after every step.
 STEPS_PER_CALL = 8
-
-
-@dataclass
-class TrainProgress:
-    """One progress report.
-
-    Attributes:
-        phase: ``"gan"`` or ``"encoder"``.
-        epoch: Epoch in progress (1-based) within the phase.
-        epochs: Epochs of the phase.
-        step: Steps done in this epoch.
-        steps: Steps per epoch.
-        logs: Running losses of this epoch (``d_loss``, ``g_loss``, ... or ``e_loss``).
-        images_per_s: Training throughput of this phase so far.
-        eta_s: Estimated seconds until both phases are done.
-        fraction: Share of the whole run that is done, 0-1.
-        samples: At the end of a GAN epoch, generated images uint8 (16, 28, 28) from a fixed z.
-        epoch_end: Whether this report closes an epoch.
-    """
-
-    phase: str
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    logs: dict[str, float]
-    images_per_s: float
-    eta_s: float
-    fraction: float
-    samples: np.ndarray | None = None
-    epoch_end: bool = False
 
 
 @dataclass
@@ -84,6 +51,26 @@ class TrainResult:
     images_per_s: float = 0.0
     stopped: bool = False
     epochs_done: int = 0
+
+    def metadata(self, data_source: str, n_train: int, n_calibration: int) -> dict:
+        """The model card's account of this run."""
+        import datetime as dt
+        import platform
+
+        from ganmc import __version__
+
+        return {
+            "data_source": data_source, "n_train": int(n_train),
+            "n_calibration": int(n_calibration), "device": self.device,
+            "train_seconds": round(self.seconds, 2),
+            "train_images_per_s": round(self.images_per_s, 1),
+            "epochs_done": self.epochs_done, "stopped_early": self.stopped,
+            "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": {"ganmc": __version__, "tensorflow": tf.__version__,
+                         "keras": keras.__version__, "numpy": np.__version__,
+                         "python": platform.python_version()},
+            "history": self.history,
+        }
 
 
 def describe_device() -> str:
@@ -210,7 +197,7 @@ def fit_networks(
     )
     sample_z = np.random.default_rng(config.seed).standard_normal(
         (N_SAMPLES, config.latent_dim)).astype(np.float32)
-    tracker = _Tracker(config, steps, batch_size, progress, stop_event, state, checkpoint,
+    tracker = Tracker(config, steps, batch_size, progress, stop_event, state, checkpoint,
                        generator, discriminator, encoder, sample_z, device)
     start = time.perf_counter()
 
@@ -262,124 +249,3 @@ def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str) -> 
     discriminator.load_weights(ckpt / "discriminator.weights.h5")
     if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
         encoder.load_weights(ckpt / "encoder.weights.h5")
-
-
-class _Tracker(keras.callbacks.Callback):
-    """Progress reports, stop requests, NaN guard and per-epoch checkpoints."""
-
-    def __init__(self, config, steps, batch_size, progress, stop_event, state, checkpoint,
-                 generator, discriminator, encoder, sample_z, device):
-        super().__init__()
-        self.config, self.steps, self.batch_size = config, steps, batch_size
-        self.progress, self.stop_event, self.state = progress, stop_event, state
-        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
-        self.nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder}
-        self.sample_z, self.device = sample_z, device
-        self.stopped = False
-        self.diverged: str | None = None
-        self.epochs_done = 0
-        self.images = 0
-        self.busy_s = 0.0
-        self._last_report = 0.0
-
-    # -- phase bookkeeping -------------------------------------------------
-    def begin_phase(self, phase: str) -> None:
-        self.phase = phase
-        self.phase_epochs = self.config.epochs if phase == "gan" else self.config.encoder_epochs
-        self.phase_images = 0
-        self.phase_busy = 0.0
-        self._traced = False  # the phase's first call includes tracing: not timed
-
-    def overall_rate(self) -> float:
-        return self.images / self.busy_s if self.busy_s > 0 else 0.0
-
-    def _remaining_steps(self, epoch: int, step: int) -> int:
-        left = (self.phase_epochs - epoch) * self.steps - step
-        if self.phase == "gan" and self.config.encoder_epochs:
-            left += self.config.encoder_epochs * self.steps
-        return max(left, 0)
-
-    def _fraction(self, epoch: int, step: int) -> float:
-        total = (self.config.epochs + self.config.encoder_epochs) * self.steps
-        before = 0 if self.phase == "gan" else self.config.epochs * self.steps
-        return min(1.0, (before + epoch * self.steps + step) / max(total, 1))
-
-    # -- Keras hooks ---------------------------------------------------------
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self._t_batch = time.perf_counter()
-        self._steps_seen = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        # ``batch`` is the index of the last step of this compiled call (STEPS_PER_CALL steps).
-        now = time.perf_counter()
-        images = (batch + 1 - self._steps_seen) * self.batch_size
-        self._steps_seen = batch + 1
-        if self._traced:
-            self.phase_busy += now - self._t_batch
-            self.phase_images += images
-            self.busy_s += now - self._t_batch
-            self.images += images
-        self._traced = True
-        self._t_batch = now
-        if self.stop_event is not None and self.stop_event.is_set():
-            self.stopped = True
-            self.model.stop_training = True
-        # Reading the losses waits for the device; do it a few times a second, not every step,
-        # so a GPU keeps its queue of steps full. NaN is caught within a quarter second.
-        if now - self._last_report <= 0.25 and batch + 1 != self.steps:
-            return
-        self._last_report = now
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        bad = [k for k, v in logs.items() if not math.isfinite(v)]
-        if bad:
-            where = f"{self.phase} epoch {self.epoch + 1}"
-            self.diverged = f"{', '.join(bad)} became NaN/inf at {where}"
-            self.model.stop_training = True
-            return
-        if self.progress is not None:
-            self._report(batch + 1, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.diverged:
-            return
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        for k, v in logs.items():
-            self.state["history"].setdefault(k, []).append(v)
-        if self.stopped:  # a partial epoch: keep the last whole one as the checkpoint
-            return
-        self.state.update(phase=self.phase, epoch=epoch + 1)
-        self.epochs_done += 1
-        if self.checkpoint is not None:
-            self._save_checkpoint()
-        samples = None
-        if self.phase == "gan":
-            samples = from_model_output(self.nets["generator"](self.sample_z, training=False))
-        if self.progress is not None:
-            self._report(self.steps, logs, samples=samples, epoch_end=True, epoch=epoch + 1)
-
-    def _report(self, step, logs, samples=None, epoch_end=False, epoch=None):
-        rate = self.phase_images / self.phase_busy if self.phase_busy > 0 else 0.0
-        done_epochs = self.epoch if epoch is None else epoch
-        step_in_epoch = 0 if epoch_end else step
-        left = self._remaining_steps(done_epochs, step_in_epoch)
-        eta = left * self.batch_size / rate if rate > 0 else float("nan")
-        self.progress(TrainProgress(
-            phase=self.phase, epoch=self.epoch + 1, epochs=self.phase_epochs, step=step,
-            steps=self.steps, logs=logs, images_per_s=rate, eta_s=eta,
-            fraction=self._fraction(done_epochs, step_in_epoch), samples=samples,
-            epoch_end=epoch_end))
-
-    def _save_checkpoint(self) -> None:
-        with files.atomic_dir(self.checkpoint) as tmp:
-            for name, net in self.nets.items():
-                if net is not None and (name != "encoder" or self.phase == "encoder"):
-                    net.save_weights(tmp / f"{name}.weights.h5")
-            files.write_json(tmp / STATE, {**self.state, "config": self.config.to_dict(),
-                                        "device": self.device})
-
-    def raise_if_diverged(self) -> None:
-        if self.diverged:
-            where = f"; the last good checkpoint is kept in {self.checkpoint}" if self.checkpoint \
-                else ""
-            raise TrainingError(f"training diverged: {self.diverged}{where}")

@@ -6,46 +6,70 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ganmc.calibration import ScoreDistribution
-
-ANOMALY_RED, NORMAL_BLUE = "#d62728", "#1f77b4"
+from ganmc.report import style
 
 
 def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: int = 60,
               marks: dict[str, float] | None = None, overlay: ScoreDistribution | None = None,
               overlay_name: str = "", value_range: tuple[float, float] | None = None
               ) -> go.Figure:
-    """Score histogram, bars coloured by side of the threshold, with marked scores."""
+    """Score histogram, bars coloured by side of the threshold, with marked scores coloured by
+    their verdict (the name is in the label)."""
     if value_range is None:
-        values = [dist.min, dist.max, *(marks or {}).values()]
-        if np.isfinite(threshold):
-            values.append(threshold)
+        values = [dist.min, dist.max, threshold, *(marks or {}).values()]
         if overlay is not None:
             values += [overlay.min, overlay.max]
-        lo, hi = min(values), max(values)
-        pad = 0.03 * (hi - lo or 1.0)
-        value_range = (lo - pad, hi + pad)
+        value_range = style.histogram_range(values)
     edges, counts = dist.histogram(bins, value_range)
     centres = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure()
     fig.add_bar(x=centres, y=counts, width=np.diff(edges), name="scores",
-                marker_color=np.where(centres > threshold, ANOMALY_RED, NORMAL_BLUE),
+                marker_color=style.bar_colours(centres, threshold),
                 hovertemplate="score %{x:.4g}<br>count %{y:,.0f}<extra></extra>")
     if overlay is not None:
         _, oc = overlay.histogram(bins, value_range)
         scaled = oc * (counts.sum() / max(oc.sum(), 1))
         fig.add_scatter(x=centres, y=scaled, mode="lines", line_shape="hvh", name=overlay_name,
-                        line={"color": "#444", "width": 2})
+                        line={"color": style.OVERLAY_GREY, "width": 2})
     if np.isfinite(threshold):
         fig.add_vline(x=threshold, line_dash="dash", line_color="black",
                       annotation_text=f"threshold {threshold:.4g}", annotation_position="top")
-    for i, (name, score) in enumerate((marks or {}).items()):
-        fig.add_vline(x=score, line_color=f"hsl({(i * 67 + 120) % 360},70%,40%)", line_width=3,
-                      annotation_text=name, annotation_position="bottom right")
-    fig.update_layout(title=title, xaxis_title="anomaly score (higher = more anomalous)",
+    for name, score in (marks or {}).items():
+        verdict = "ANOMALY" if score > threshold else "NORMAL"
+        fig.add_vline(x=score, line_color=style.verdict_colour(score > threshold), line_width=3,
+                      annotation_text=f"{name} ({verdict})",
+                      annotation_position="bottom right")
+    fig.update_layout(title=title, xaxis_title=style.SCORE_AXIS,
                       yaxis_title="count", bargap=0, height=380, showlegend=overlay is not None,
-                      margin={"l": 40, "r": 20, "t": 50, "b": 40},
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
     return fig
+
+
+def verdict_histogram(decision, monte_carlo, marks: dict[str, float]) -> go.Figure:
+    """The user's images on the Monte Carlo histogram (hold-out scores drawn over it), or on
+    the calibration scores when there is no simulation."""
+    cal = decision.calibration
+    if monte_carlo is not None:
+        return histogram(monte_carlo.distribution, decision.threshold, marks=marks,
+                         overlay=cal.distribution if cal.source == "holdout" else None,
+                         overlay_name="held-out real normal digits (scaled)",
+                         title=f"Your images on the Monte Carlo histogram ({monte_carlo.n:,} "
+                               f"generated images; {cal.source} threshold)")
+    return histogram(cal.distribution, decision.threshold, marks=marks,
+                     title=f"Your images on the {cal.source} scores")
+
+
+def history_of(events) -> tuple[dict[str, list[float]], np.ndarray | None]:
+    """Loss curves and the latest generated samples from a training job's kept reports."""
+    history: dict[str, list[float]] = {}
+    samples = None
+    for e in events:
+        for k, v in e.logs.items():
+            history.setdefault(k, []).append(v)
+        if e.samples is not None:
+            samples = e.samples
+    return history, samples
 
 
 def loss_curves(history: dict[str, list[float]]) -> go.Figure:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from ganmc import bundle
+from ganmc import bundle, scoring, service
+from ganmc.calibration import Level
+from ganmc.config import AUTO, CALIBRATIONS, DEFAULT_MC_SAMPLES, DEFAULT_PERCENTILE
 from ganmc.errors import GanmcError
 from ganmc.jobs import JobRegistry
 
@@ -25,12 +28,12 @@ SHIPPED = str(bundle.DEFAULT_MODEL)
 PERCENTILE_RANGE = (50.0, 99.9)
 DEFAULTS = {
     "model": SHIPPED,
-    "scorer": "auto",
-    "calibration": "auto",
-    "percentile": 95.0,
-    "mc_samples": 100_000,
+    "scorer": AUTO,
+    "calibration": AUTO,
+    "percentile": DEFAULT_PERCENTILE,
+    "mc_samples": DEFAULT_MC_SAMPLES,
     "mc_seed": 0,
-    "mc_precision": "auto",
+    "mc_precision": AUTO,
     "canvas_version": 0,
     "scored": [],  # (name, uint8 28x28) of the images judged on the Detect page
 }
@@ -103,9 +106,7 @@ def model_stamp(path: str) -> float:
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
 def _load(path: str, stamp: float):
-    from ganmc.detector import load_model
-
-    return load_model(path)
+    return service.load_model(path)
 
 
 def detector():
@@ -137,55 +138,76 @@ def model_label(path: str) -> str:
     return next((k for k, v in available_models().items() if v == path), Path(path).name)
 
 
-def scorer_name(det) -> str:
-    """The session's scorer, if the model has it, else the model's default."""
-    chosen = st.session_state["scorer"]
-    return chosen if chosen in det.scorers_ else det.scorers_[0]
+@dataclass(frozen=True)
+class McKey:
+    """Which Monte Carlo run a session means: results are kept per key, across sessions."""
+
+    model: str
+    stamp: float
+    scorer: str
+    samples: int
+    seed: int
+    precision: str
 
 
-def mc_key(det_path: str, scorer: str, samples: int, seed: int, precision: str = "auto"
-           ) -> tuple:
-    return (det_path, model_stamp(det_path), scorer, int(samples), int(seed), precision)
+def choice(det) -> service.Choice:
+    """The session's score, threshold source and level as a :class:`ganmc.service.Choice`.
+
+    A score the active model lacks is not replaced silently: the page says so and uses auto.
+    """
+    scorer = st.session_state["scorer"]
+    if scorer != AUTO and scorer not in det.scorers_:
+        st.info(f"This model has no {scorer} score; showing auto ({det.scorers_[0]}).")
+        scorer = AUTO
+    return service.Choice(scorer, st.session_state["calibration"], level())
+
+
+def mc_key(det) -> McKey:
+    """The key of the session's Monte Carlo settings for the active model."""
+    model = st.session_state["model"]
+    scorer = scoring.resolve_scorer(choice(det).scorer, det.scorers_)
+    return McKey(model, model_stamp(model), scorer, int(st.session_state["mc_samples"]),
+                 int(st.session_state["mc_seed"]), st.session_state["mc_precision"])
 
 
 def current_monte_carlo(det):
-    """The session's latest Monte Carlo result for this model and scorer, else the model's."""
-    scorer = scorer_name(det)
-    key = mc_key(st.session_state["model"], scorer, st.session_state["mc_samples"],
-                 st.session_state["mc_seed"], st.session_state["mc_precision"])
-    return results().get(key) or det.monte_carlo_.get(scorer)
+    """The session's run for its settings (None when not run yet)."""
+    return results().get(mc_key(det))
 
 
-def calibration(det, monte_carlo=None):
-    """The Calibration for the session's scorer and source ('auto' prefers hold-out)."""
-    scorer = scorer_name(det)
-    source = st.session_state["calibration"]
-    if source == "monte-carlo" or (source == "auto" and scorer not in det.holdout_scores_):
-        mc = monte_carlo or current_monte_carlo(det)
-        if mc is not None:
-            return mc.calibration()
+def decision(det, monte_carlo=None):
+    """The session's :class:`ganmc.service.Decision`, or an in-page message and a stop."""
     try:
-        return det.calibration_for(scorer, "holdout" if source == "auto" else source)
-    except GanmcError as exc:  # e.g. no Monte Carlo run of the slow latent-search score yet
-        if scorer not in det.holdout_scores_:
-            st.info(f"{exc}.")
-            st.stop()
-        st.warning(f"{exc}: the holdout threshold is used meanwhile (the Monte Carlo page "
-                   f"runs a simulation).")
-        return det.calibration_for(scorer, "holdout")
+        return service.decide(det, choice(det), monte_carlo)
+    except GanmcError as exc:
+        st.info(f"{exc}. The Monte Carlo page runs a simulation; or choose another "
+                f"threshold source above.")
+        st.stop()
+
+
+def decision_key(d, monte_carlo=None) -> tuple:
+    """What a cached page result depends on: the score, the calibration's scores (another
+    seed gives other scores) and the level."""
+    dist = d.calibration.distribution
+    mc = (monte_carlo.n, monte_carlo.seed, monte_carlo.scorer) if monte_carlo else None
+    return (d.scorer, d.calibration.source, d.level.alpha, dist.n, dist.mean, dist.std,
+            dist.max, mc)
 
 
 def page_setup(page: str):
     """The common head of the Detect and Report pages: the detector, the threshold controls,
-    and the session's scorer, Monte Carlo result and calibration."""
+    the session's Monte Carlo run (else the model's stored one) and the decision."""
     det = detector()
     threshold_controls(det, page)
-    mc = current_monte_carlo(det)
-    return det, scorer_name(det), mc, calibration(det, mc)
+    mc = current_monte_carlo(det) or det.monte_carlo_.get(mc_key(det).scorer)
+    d = decision(det, mc)
+    for note in det.notes_:
+        st.caption(f"Note: {note}")
+    return det, d, mc
 
 
-def alpha() -> float:
-    return 1.0 - st.session_state["percentile"] / 100.0
+def level() -> Level:
+    return Level.from_percentile(st.session_state["percentile"])
 
 
 def synced(widget, name: str, page: str, label: str, **kwargs):
@@ -210,7 +232,7 @@ def threshold_controls(det, page: str) -> None:
     """Scorer, calibration source and percentile, shared by every page."""
     c1, c2, c3 = st.columns([1, 1, 2])
     with c1:
-        synced(st.selectbox, "scorer", page, "Anomaly score", options=["auto", *det.scorers_],
+        synced(st.selectbox, "scorer", page, "Anomaly score", options=[AUTO, *det.scorers_],
                help="fanogan: how badly G(E(x)) reconstructs the image. mahalanobis: how "
                     "far the discriminator's features of the image lie from those of the "
                     "training digits. discriminator: the seed's score, minus D's logit. "
@@ -219,7 +241,7 @@ def threshold_controls(det, page: str) -> None:
                     "has an encoder, else mahalanobis.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
-               options=["auto", "holdout", "monte-carlo"],
+               options=[AUTO, *CALIBRATIONS],
                help="holdout: conformal threshold on real normal digits never trained on "
                     "(guaranteed false-alarm rate). monte-carlo: percentile of the scores of "
                     "generated images (the seed's method). auto: holdout when available.")

@@ -1,12 +1,11 @@
 """Train: settings, Start / Stop, and a live view of the (one, global) training job."""
 
-import math
-
 import streamlit as st
 
-from ganmc import bundle
-from ganmc.config import DEFAULT_KAPPA, DEFAULT_LATENT
+from ganmc import bundle, service
+from ganmc.config import ARCHS, DEFAULT_KAPPA
 from ganmc.errors import GanmcError
+from ganmc.tracker import CALIBRATING, describe
 from ganmc.train import checkpoint_dir, describe_device
 from ui import charts, state
 
@@ -30,7 +29,7 @@ with st.form("train_form"):
     kappa = c1.number_input("Feature weight κ", 0.0, 10_000.0, DEFAULT_KAPPA, key="train_kappa",
                             help="Weight of the discriminator-feature residual in the fanogan "
                                  "score (and the encoder's loss).")
-    arch = c2.radio("Preset", ["dcgan", "mlp"], key="train_arch", horizontal=True,
+    arch = c2.radio("Preset", ARCHS, key="train_arch", horizontal=True,
                     help="dcgan: small convolutional GAN. mlp: the seed notebook's network.")
     epochs = c2.number_input("GAN epochs", 1, MAX_UI_EPOCHS, 5, key="train_epochs")
     enc_epochs = c2.number_input("Encoder epochs (0 = none)", 0, MAX_UI_EPOCHS, 5,
@@ -62,15 +61,13 @@ def start_job() -> None:
         st.error(f"There is no interrupted run of {folder.name} to continue.")
         return
     settings = {"arch": arch, "epochs": int(epochs), "encoder_epochs": int(enc_epochs),
-                "batch_size": int(batch), "latent_dim": int(latent) or DEFAULT_LATENT[arch],
+                "batch_size": int(batch), "latent_dim": int(latent) or None,
                 "kappa": float(kappa), "seed": int(seed)}
 
     def work(job):
-        from ganmc.detector import train_model
-
-        train_model(folder, data=source, digits=tuple(digits), resume=resume,
-                    stop_event=job.stop_event,
-                    progress=lambda p: job.report(p, keep=p.epoch_end), **settings)
+        service.train(folder, data=source, digits=tuple(digits), resume=resume,
+                      stop_event=job.stop_event,
+                      progress=lambda p: job.report(p, keep=p.epoch_end), **settings)
         return str(folder)
 
     try:
@@ -85,13 +82,6 @@ def start_job() -> None:
 
 if start:
     start_job()
-
-
-def _eta(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "estimating…"
-    m, s = divmod(int(seconds), 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 @st.fragment(run_every=1.0)
@@ -116,21 +106,9 @@ def live() -> None:
     if p is None:
         st.progress(0.0, text="Loading data and building the networks…")
     else:
-        losses = ", ".join(f"{k} {v:.3f}" for k, v in p.logs.items()
-                           if k in ("d_loss", "g_loss", "e_loss"))
-        text = (f"{p.phase} epoch {p.epoch}/{p.epochs} — step {p.step}/{p.steps} — "
-                f"{p.images_per_s:,.0f} images/s — ETA {_eta(p.eta_s)} — {losses}")
-        if snap["status"] == "running" and p.epoch_end and p.fraction >= 1.0:
-            text = ("Trained. Calibrating on the held-out digits (the latent-search score "
-                    "takes longest) and running the Monte Carlo simulation…")
-        st.progress(min(p.fraction, 1.0), text=text)
-    history: dict[str, list[float]] = {}
-    samples = None
-    for e in snap["events"]:
-        for k, v in e.logs.items():
-            history.setdefault(k, []).append(v)
-        if e.samples is not None:
-            samples = e.samples
+        calibrating = snap["status"] == "running" and p.epoch_end and p.fraction >= 1.0
+        st.progress(min(p.fraction, 1.0), text=CALIBRATING if calibrating else describe(p))
+    history, samples = charts.history_of(snap["events"])
     c1, c2 = st.columns([3, 2])
     with c1:
         if history:

@@ -20,8 +20,8 @@ def test_fitted_attributes(tiny_model):
     assert det.monte_carlo_["fanogan"].n == det.monte_carlo_["mahalanobis"].n == 2000
     # the slow latent search is calibrated on the hold-out set but not simulated at fit time
     assert "latent-search" not in det.monte_carlo_
-    with pytest.raises(ConfigError, match="no Monte Carlo simulation of latent-search"):
-        det.calibration_for("latent-search", "monte-carlo")
+    with pytest.raises(ConfigError, match="no Monte Carlo simulation of the latent-search"):
+        det.calibration_of("latent-search", "monte-carlo")
 
 
 def test_scores_rank_noise_and_inverted_digits_above_digits(tiny_model, mnist, noise_images):
@@ -46,7 +46,8 @@ def test_predict_decision_and_verdicts_agree(tiny_model, mnist, noise_images):
     det, _ = tiny_model
     x = np.concatenate([mnist.x_test[:50], noise_images[:10]])
     pred, dec, verdicts = det.predict(x), det.decision_function(x), det.verdicts(x)
-    np.testing.assert_array_equal(pred, (dec > 0).astype(int))
+    np.testing.assert_array_equal(dec, det.score_samples(x))  # PyOD: raw scores
+    np.testing.assert_array_equal(pred, (dec > det.threshold_).astype(int))
     assert [v.is_anomaly for v in verdicts] == list(pred.astype(bool))
     assert pred[-10:].all()  # uniform noise is an anomaly
     assert all(0 < v.p_value <= 1 and 0 <= v.percentile_rank <= 100 for v in verdicts)
@@ -54,20 +55,39 @@ def test_predict_decision_and_verdicts_agree(tiny_model, mnist, noise_images):
 
 
 def test_monte_carlo_calibration_and_scorer_switch(tiny_model, mnist):
-    det, _ = tiny_model
-    det.calibration = "monte-carlo"
-    try:
-        assert det.calibration_.source == "monte-carlo"
-        assert det.threshold_ == det.monte_carlo_["fanogan"].threshold(95)
-        far = det.monte_carlo_false_alarm()
-        assert 0.0 <= far <= 1.0
-        det.scorer = "discriminator"
-        assert det.threshold_ == det.monte_carlo_["discriminator"].threshold(95)
-        det.scorer = "nope"
-        with pytest.raises(ConfigError):
-            det.score_samples(mnist.x_test[:2])
-    finally:
-        det.scorer, det.calibration = "auto", "auto"
+    _, path = tiny_model
+    det = load_model(path)  # a copy of its own: the session's model is never changed
+    det.set_params(calibration="monte-carlo")
+    assert det.calibration_.source == "monte-carlo"
+    assert det.threshold_ == det.monte_carlo_["fanogan"].threshold(95)
+    det.set_params(scorer="discriminator")
+    assert det.scorer_ == "discriminator"
+    assert det.threshold_ == det.monte_carlo_["discriminator"].threshold(95)
+    with pytest.raises(ConfigError, match="scorer must be one of"):
+        det.set_params(scorer="nope")
+    with pytest.raises(ConfigError, match="cannot change epochs"):
+        det.set_params(epochs=3)
+    det.set_params(scorer="latent-search")  # no simulation of it is stored: none is run
+    assert det.threshold_ is None and "latent-search" not in det.monte_carlo_
+    with pytest.raises(ConfigError, match="no Monte Carlo simulation of the latent-search"):
+        det.predict(mnist.x_test[:2])
+
+
+def test_reading_never_simulates_or_stores(tiny_train, tmp_path):
+    """A model without stored simulations: reading its threshold computes nothing, and the
+    Monte Carlo source says it has no scores instead of simulating behind the user's back."""
+    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=0,
+                   calibration="monte-carlo", jit_compile=False)
+    det.fit(tiny_train[:300])
+    assert det.monte_carlo_ == {} and det.threshold_ is None and det.calibration_ is None
+    det.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert again.threshold_ is None and again.monte_carlo_ == {}
+    with pytest.raises(ConfigError, match="no Monte Carlo simulation"):
+        again.verdicts(tiny_train[:2])
+    assert again.monte_carlo_ == {}
+    again.set_params(calibration="auto")
+    assert again.calibration_.source == "holdout" and again.threshold_ is not None
 
 
 def test_simulation_is_reproducible(tiny_model):
@@ -134,16 +154,18 @@ def test_mlp_preset_without_encoder(tiny_train):
 
 
 def test_bfloat16_simulation_matches_float32(tiny_model):
+    from ganmc import service
+
     det, _ = tiny_model
-    a = det.run_monte_carlo(4000, seed=3, precision="float32", scorer="fanogan")
-    b = det.run_monte_carlo(4000, seed=3, precision="bfloat16", scorer="fanogan")
+    a = service.simulate(det, 4000, seed=3, precision="float32", scorer="fanogan")
+    b = service.simulate(det, 4000, seed=3, precision="bfloat16", scorer="fanogan")
+    assert det.monte_carlo_["fanogan"].n == 2000  # the service does not store its runs
     span = a.distribution.max - a.distribution.min
     assert abs(a.threshold(95) - b.threshold(95)) < 0.01 * span
     assert b.summary(95)["precision"] == "bfloat16"
     assert not np.array_equal(a.distribution.scores, b.distribution.scores)  # really bf16
     with pytest.raises(ConfigError):
         det.sample_scores(10, 0, 0, precision="float8")
-    det.run_monte_carlo(2000, seed=0, scorer="fanogan")  # restore the fixture's result size
 
 
 def test_every_training_setting_survives_save_and_load(tiny_train, tmp_path):
@@ -176,7 +198,7 @@ def test_latent_search_improves_on_the_encoder_and_runs_per_image(tiny_model, mn
     for precision in ("float32", "bfloat16"):  # its Monte Carlo runs on request, in both
         mc = longer.run_monte_carlo(256, seed=1, scorer="latent-search", precision=precision)
         assert mc.n == 256 and np.isfinite(mc.distribution.scores).all()
-    assert longer.calibration_for("latent-search", "monte-carlo").distribution.n == 256
+    assert longer.calibration_of("latent-search", "monte-carlo").distribution.n == 256
 
 
 def test_mahalanobis_is_the_distance_of_the_features_from_the_training_gaussian(

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ganmc.density import FeatureGaussian
 from ganmc.errors import ConfigError
-from ganmc.scoring import FeatureGaussian
 
 
 def _samples(n=4000, scales=(5.0, 2.0, 0.5), seed=0):

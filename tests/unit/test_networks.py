@@ -72,7 +72,7 @@ def test_bfloat16_copies_need_no_autocasting():
     copies compute what the originals do, to bfloat16's precision."""
     import threading
 
-    from ganmc.scoring import Networks
+    from ganmc.networks import Networks
 
     nets = Networks(build_generator("dcgan", 16), build_discriminator("dcgan"),
                     build_encoder("dcgan", 16))

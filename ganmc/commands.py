@@ -1,0 +1,275 @@
+"""The ``ganmc`` commands: flags in, one :mod:`ganmc.service` call per step, text out.
+
+The parser is in :mod:`ganmc.cli`. Heavy modules are imported inside each command, so
+``ganmc --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (redrawn in place when stderr is a terminal)."""
+
+    def __init__(self, label: str, stream=sys.stderr, width: int = 28):
+        self.label, self.stream, self.width = label, stream, width
+        self.tty = stream.isatty()
+        self._last = ""
+        self._last_t = 0.0
+
+    def update(self, fraction: float, text: str = "", force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and not self.tty and now - self._last_t < 2.0:
+            return  # in logs, a line every 2 s is enough
+        self._last_t = now
+        filled = int(round(self.width * min(max(fraction, 0.0), 1.0)))
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] " \
+               f"{100 * fraction:5.1f}% {text}"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(len(self._last)))
+        else:
+            self.stream.write(line + "\n")
+        self._last = line
+        self.stream.flush()
+
+    def simulation(self, r) -> None:
+        """Progress of a Monte Carlo run."""
+        self.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,} {r.samples_per_s:,.0f} samples/s",
+                    force=r.done)
+
+    def close(self) -> None:
+        """End the bar's line (once, however often it is called)."""
+        if self.tty and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._last = ""
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganmc import service
+    from ganmc.config import parse_digits
+    from ganmc.tracker import CALIBRATING, describe
+    from ganmc.train import checkpoint_dir, read_checkpoint
+
+    digits = parse_digits(args.digits)
+    out = Path(args.out or f"models/{args.arch}-{''.join(map(str, digits))}")
+    say(f"Training {args.arch} on digits {','.join(map(str, digits))} from {args.data}; "
+        f"writing {out}")
+    if args.resume:
+        state = read_checkpoint(checkpoint_dir(out))
+        say(f"No checkpoint in {checkpoint_dir(out)}: starting afresh" if state is None else
+            f"Resuming from the checkpoint: {state['epoch']} "
+            f"{'GAN' if state['phase'] == 'gan' else 'encoder'} epochs done")
+    bar = ProgressBar("train")
+
+    def progress(p) -> None:
+        bar.update(p.fraction, describe(p), force=p.epoch_end)
+        if p.epoch_end and p.fraction >= 1.0:
+            bar.close()
+            say(CALIBRATING)
+
+    try:
+        det = service.train(out, data=args.data, digits=digits, progress=progress,
+                            resume=args.resume, arch=args.arch, epochs=args.epochs,
+                            encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
+                            latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
+                            search_steps=args.search_steps,
+                            feature_components=args.feature_components,
+                            mc_samples=args.mc_samples,
+                            calibration_fraction=args.calibration_fraction)
+    except KeyboardInterrupt:
+        bar.close()
+        say(f"interrupted; the last finished epoch is in {checkpoint_dir(out)}: run the same "
+            f"command with --resume to go on")
+        return 130
+    bar.close()
+    m = det.metadata_
+    print(f"Saved {out} ({m['device']}, {m['train_seconds']:.1f} s, "
+          f"{m['train_images_per_s']:,.0f} img/s)")
+    _print_calibration(det)
+    return 0
+
+
+def _print_calibration(det) -> None:
+    """One line per score: its thresholds at the detector's level, from each source."""
+    from ganmc import service
+    from ganmc.calibration import Level
+
+    level = Level(det.alpha)
+    for name in det.scorers_:
+        parts = [f"holdout threshold {det.calibration_of(name, 'holdout').threshold(det.alpha):.5g}"
+                 f" (n={len(det.holdout_scores_[name]):,})"] if name in det.holdout_scores_ else []
+        if name in det.monte_carlo_:
+            r = det.monte_carlo_[name]
+            parts.append(f"monte-carlo threshold {r.calibration().threshold(det.alpha):.5g} "
+                         f"(n={r.n:,})")
+        print(f"  scorer {name}: {'; '.join(parts) or 'no calibration'}")
+    mc = det.monte_carlo_.get(det.scorer_)
+    if mc is not None and det.scorer_ in det.holdout_scores_:
+        far = service.simulation_summary(det, mc, level)["false_alarm_rate_on_holdout"]
+        print(f"  On held-out normal images the Monte Carlo threshold ({det.scorer_}) flags "
+              f"{service.far_from_nominal(far, level)}; verdicts use the holdout (conformal) "
+              f"threshold.")
+
+
+# ---------------------------------------------------------------------------- model commands
+def _model(args: argparse.Namespace):
+    """Load ``--model`` and turn ``--scorer`` / ``--calibration`` / ``--percentile`` into a
+    :class:`ganmc.service.Choice`, saying on stderr whatever the folder lacks."""
+    from ganmc import service
+    from ganmc.calibration import Level
+
+    det = service.load_model(args.model)
+    for note in det.notes_:
+        say(f"note: {note}")
+    percentile = getattr(args, "percentile", None)
+    choice = service.Choice(
+        scorer=getattr(args, "scorer", None) or det.scorer,
+        source=getattr(args, "calibration", None) or det.calibration,
+        level=Level.from_percentile(percentile) if percentile is not None else Level(det.alpha))
+    return det, choice
+
+
+def _decide(det, choice, args):
+    """The decision, after a simulation if the choice needs one (said on stderr)."""
+    from ganmc import service
+
+    bar = ProgressBar("simulate")
+    mc, why = service.simulation_if_needed(det, choice, getattr(args, "samples", 100_000),
+                                           seed=getattr(args, "seed", 0),
+                                           progress=bar.simulation)
+    bar.close()
+    if why:
+        say(f"note: {why}")
+    return service.decide(det, choice, mc), mc
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ganmc import files, service
+    from ganmc.calibration import Level
+    from ganmc.report.render import histogram_png
+
+    det, choice = _model(args)
+    level = Level.from_percentile(args.percentile)
+    bar = ProgressBar("simulate")
+    result = service.simulate(det, args.samples, seed=args.seed, scorer=choice.scorer,
+                              precision=args.precision, batch_size=args.batch_size,
+                              progress=bar.simulation)
+    bar.close()
+    s = service.simulation_summary(det, result, level)
+    lo, hi = s["threshold_ci95"]
+    print(f"Monte Carlo over {s['samples']:,} generated images (scorer {s['scorer']}, "
+          f"seed {s['seed']}, {s['precision']}, {s['seconds']:.1f} s, "
+          f"{s['samples_per_s']:,.0f} samples/s)")
+    print(f"  threshold ({level.percentile:g}th percentile): {s['threshold']:.6g}  "
+          f"(95% CI {lo:.6g} - {hi:.6g})")
+    print(f"  mean {s['mean']:.6g}  std {s['std']:.6g}  min {s['min']:.6g}  max {s['max']:.6g}")
+    if s["false_alarm_rate_on_holdout"] is not None:
+        print(f"  on {s['holdout_n']:,} held-out real normal images this threshold flags "
+              f"{service.far_from_nominal(s['false_alarm_rate_on_holdout'], level)}")
+    print("  " + s["interpretation"])
+    if args.out:
+        out = Path(args.out)
+        files.atomic_write_bytes(out / "histogram.png", histogram_png(
+            result.distribution, s["threshold"],
+            title=f"Monte Carlo scores of {s['samples']:,} generated images"))
+        edges, counts = result.distribution.histogram(100)
+        files.write_table(out / "histogram.csv", [
+            {"bin_start": float(a), "bin_end": float(b), "count": int(c)}
+            for a, b, c in zip(edges[:-1], edges[1:], counts)])
+        files.write_json_file(out / "summary.json", s)
+        print(f"Wrote {out / 'histogram.png'}, histogram.csv and summary.json")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ganmc import files, service
+    from ganmc.inputs import read_inputs
+
+    images = read_inputs(args.inputs)
+    det, choice = _model(args)
+    decision, _ = _decide(det, choice, args)
+    verdicts = service.score(det, images.x, decision)
+    rows = service.score_rows(images.sources, images.indices, verdicts)
+    if args.out:
+        files.write_table(args.out, rows)
+        n_anom = sum(v.is_anomaly for v in verdicts)
+        say(f"Scored {len(rows)} images: {n_anom} anomalies, {len(rows) - n_anom} normal "
+            f"(threshold {decision.threshold:.6g}, {decision.calibration.source}); "
+            f"wrote {args.out}")
+    else:
+        sys.stdout.write(files.table_bytes(rows).decode())
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ganmc import files, service
+    from ganmc.inputs import read_inputs
+
+    normal, anomalous = read_inputs(args.normal), read_inputs(args.anomalous)
+    det, choice = _model(args)
+    decision, _ = _decide(det, choice, args)
+    r = service.evaluate(det, normal.x, anomalous.x, decision)
+    print(f"{r['n_normal']:,} normal vs {r['n_anomalous']:,} anomalous images "
+          f"(scorer {r['scorer']}, calibration {r['calibration']})")
+    print(f"  AUROC {r['auroc']:.4f}   average precision {r['average_precision']:.4f}")
+    print(f"  at threshold {r['threshold']:.6g} (nominal false-alarm rate "
+          f"{100 * r['alpha']:g}%): false alarms {100 * r['false_alarm_rate']:.1f}%, "
+          f"detections {100 * r['detection_rate']:.1f}%")
+    if args.json:
+        files.write_json_file(args.json, r)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ganmc import service
+    from ganmc.inputs import read_inputs
+    from ganmc.report.render import REPORT_SIZE
+
+    images = read_inputs(args.images) if args.images else None
+    det, choice = _model(args)
+    mc = None
+    if args.samples:
+        bar = ProgressBar("simulate")
+        mc = service.simulate(det, args.samples, seed=args.seed, scorer=choice.scorer,
+                              progress=bar.simulation)
+        bar.close()
+    decision = service.decide(det, choice, mc)
+    named = [(Path(s).name + (f"[{i}]" if i else ""), x)
+             for s, i, x in zip(images.sources, images.indices, images.x)] if images else []
+    data = service.build_report(det, decision, monte_carlo=mc, images=named)
+    written = service.write_report(data, args.out)
+    print(f"Wrote {written[0]} ({REPORT_SIZE[0]}x{REPORT_SIZE[1]}), {written[1]} and "
+          f"{written[2]}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ganmc import bundle
+
+    card = bundle.read_card(args.model or bundle.DEFAULT_MODEL)
+    print(json.dumps(card, indent=2) if args.json else card_text(card))
+    return 0
+
+
+def card_text(card: dict) -> str:
+    c, m = card.get("config", {}), card.get("metadata", {})
+    lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, normal digits "
+             f"{c.get('digits')}, epochs {c.get('epochs')} + encoder {c.get('encoder_epochs')}",
+             f"data {m.get('data_source')}: {m.get('n_train')} train, "
+             f"{m.get('n_calibration')} calibration images",
+             f"trained {m.get('trained_at')} on {m.get('device')} in {m.get('train_seconds')} s",
+             f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
+             f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
+             f"{card.get('alpha')}"]
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""What of a detector goes into a model folder, and how it comes back.
+
+:mod:`ganmc.bundle` writes and reads the folder (the card, the Keras files, the arrays);
+this module maps a :class:`ganmc.detector.Detector`'s fitted state onto it: the array names,
+the feature Gaussian, the stored Monte Carlo runs, and the checks that the parts fit together.
+Whatever a load cannot find is said in ``notes``, never silently replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganmc import bundle, density
+from ganmc.calibration import Calibration, Level, ScoreDistribution
+from ganmc.config import TrainConfig
+from ganmc.errors import ConfigError, ModelError
+from ganmc.montecarlo import MonteCarloResult
+from ganmc.networks import Networks
+from ganmc.scoring import available
+
+
+@dataclass
+class Loaded:
+    """A model folder, read: settings, networks and calibration scores."""
+
+    path: Path
+    card: dict[str, Any]
+    config: TrainConfig
+    networks: Networks
+    holdout: dict[str, np.ndarray] = field(default_factory=dict)
+    monte_carlo: dict[str, MonteCarloResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.card.get("metadata") or {}
+
+    def settings(self) -> dict[str, Any]:
+        """The detector's keyword arguments from the card; a score the folder cannot serve
+        becomes ``auto``, with a note."""
+        scorer = self.card.get("scorer", "auto")
+        have = available(self.networks)
+        if scorer != "auto" and scorer not in have:
+            self.notes.append(f"the card's score {scorer} is not available; using auto "
+                              f"({have[0]}) instead")
+            scorer = "auto"
+        return {**self.config.to_dict(), "scorer": scorer,
+                "calibration": self.card.get("calibration", "auto"),
+                "alpha": self.card.get("alpha", Level().alpha)}
+
+
+def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
+              monte_carlo: dict[str, MonteCarloResult]) -> dict[str, np.ndarray]:
+    """The named arrays saved beside the networks."""
+    arrays = {f"holdout/{k}": v for k, v in holdout.items()}
+    if networks.density is not None:
+        arrays.update({f"density/{k}": getattr(networks.density, k) for k in density.PARTS})
+    for k, r in monte_carlo.items():
+        if r.distribution.exact:
+            arrays[f"montecarlo/{k}"] = r.distribution.scores
+    return arrays
+
+
+def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...], scorer: str,
+         calibration: str, alpha: float, holdout: dict[str, np.ndarray],
+         monte_carlo: dict[str, MonteCarloResult]) -> dict[str, Any]:
+    """The model card: settings, training metadata, and each score's thresholds at alpha."""
+    summary: dict[str, dict[str, Any]] = {}
+    for name in scorers:
+        entry: dict[str, Any] = {}
+        if name in holdout:
+            c = Calibration("holdout", ScoreDistribution.from_scores(holdout[name]))
+            entry["holdout"] = {"n": c.distribution.n, "threshold": c.threshold(alpha)}
+        if name in monte_carlo:
+            r = monte_carlo[name]
+            entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
+                                    "threshold": r.calibration().threshold(alpha),
+                                    "samples_per_s": round(r.samples_per_s, 1)}
+        summary[name] = entry
+    return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
+            "scorer": scorer, "calibration": calibration, "alpha": alpha,
+            "calibration_summary": summary}
+
+
+def save(path: Path | str, card: dict[str, Any], networks: Networks,
+         holdout: dict[str, np.ndarray], monte_carlo: dict[str, MonteCarloResult]) -> Path:
+    """Write a model folder atomically."""
+    nets = {"generator": networks.generator, "discriminator": networks.discriminator}
+    if networks.encoder is not None:
+        nets["encoder"] = networks.encoder
+    return bundle.save_bundle(path, card=card, networks=nets,
+                              arrays=arrays_of(networks, holdout, monte_carlo))
+
+
+def load(path: Path | str | None = None) -> Loaded:
+    """Read a model folder (the shipped one when ``path`` is None).
+
+    Raises:
+        ModelError: If the folder is missing, corrupt, foreign, or its parts do not fit.
+    """
+    path = Path(path) if path is not None else bundle.DEFAULT_MODEL
+    files = bundle.load_bundle(path)
+    card = files.card
+    try:
+        config = TrainConfig.from_dict(card["config"])
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, ConfigError) as exc:
+        raise ModelError(f"{path}: bad model card ({exc})") from None
+    try:
+        nets = Networks(files.networks["generator"], files.networks["discriminator"],
+                        files.networks.get("encoder"), _density(files.arrays))
+    except (ValueError, KeyError, TypeError) as exc:  # no "features" layer: not one of ours
+        raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
+    _check_shapes(path, nets, config.latent_dim)
+    loaded = Loaded(path, card, config, nets)
+    summary = card.get("calibration_summary") or {}
+    for key, arr in files.arrays.items():
+        kind, _, name = key.partition("/")
+        if kind == "holdout":
+            loaded.holdout[name] = np.sort(_scores(path, key, arr))
+        elif kind == "montecarlo":
+            info = summary.get(name, {}).get("monte_carlo", {}) if isinstance(
+                summary.get(name), dict) else {}
+            rate = float(info.get("samples_per_s") or 0.0)
+            scores = _scores(path, key, arr)
+            loaded.monte_carlo[name] = MonteCarloResult(
+                len(scores), len(scores), int(info.get("seed", 0)), name,
+                len(scores) / rate if rate else 0.0, ScoreDistribution.from_scores(scores))
+    have = available(nets)
+    loaded.holdout = {k: v for k, v in loaded.holdout.items() if k in have}
+    loaded.monte_carlo = {k: v for k, v in loaded.monte_carlo.items() if k in have}
+    loaded.notes = _missing_parts(card, nets, loaded)
+    return loaded
+
+
+def _scores(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "fiu":
+        raise ModelError(f"{path}: {key} in {bundle.ARRAYS} is not a list of scores")
+    scores = arr.astype(np.float64)
+    if not np.isfinite(scores).all():
+        raise ModelError(f"{path}: {key} in {bundle.ARRAYS} holds NaN or infinite scores")
+    return scores
+
+
+def _missing_parts(card: dict[str, Any], nets: Networks, loaded: Loaded) -> list[str]:
+    """What the card promises that the folder does not hold, in plain words."""
+    notes = []
+    promised = card.get("scorers") if isinstance(card.get("scorers"), list) else []
+    if "fanogan" in promised and nets.encoder is None:
+        notes.append("encoder.keras is missing, so the fanogan score is not available")
+    if "mahalanobis" in promised and nets.density is None:
+        notes.append(f"the feature Gaussian is missing from {bundle.ARRAYS}, so the "
+                     f"mahalanobis score is not available")
+    summary = card.get("calibration_summary")
+    if isinstance(summary, dict):
+        lost = sorted(name for name, entry in summary.items()
+                      if isinstance(entry, dict) and "holdout" in entry
+                      and name not in loaded.holdout)
+        if lost:
+            notes.append(f"the hold-out scores of {', '.join(lost)} are missing from "
+                         f"{bundle.ARRAYS}, so those thresholds need a Monte Carlo simulation")
+    return notes
+
+
+def _density(arrays: dict[str, np.ndarray]) -> density.FeatureGaussian | None:
+    """The saved feature Gaussian, or None for models saved without one."""
+    parts = [arrays.get(f"density/{k}") for k in density.PARTS]
+    if any(p is None for p in parts):
+        return None
+    mean, components, variances = parts
+    if (mean.ndim != 1 or components.ndim != 2 or variances.ndim != 1
+            or any(p.dtype.kind not in "fiu" for p in parts)):
+        raise ValueError("the feature Gaussian's arrays have the wrong shapes or types")
+    return density.FeatureGaussian(*(p.astype(np.float32) for p in parts))
+
+
+def _check_shapes(path: Path, nets: Networks, latent_dim: int) -> None:
+    def shape(t):
+        return tuple(t.shape[1:])
+
+    problems = []
+    if shape(nets.generator.inputs[0]) != (latent_dim,):
+        problems.append(f"generator takes {shape(nets.generator.inputs[0])}, card says "
+                        f"({latent_dim},)")
+    if shape(nets.generator.outputs[0]) != (28, 28, 1):
+        problems.append(f"generator makes {shape(nets.generator.outputs[0])}")
+    if shape(nets.discriminator.inputs[0]) != (28, 28, 1):
+        problems.append(f"discriminator takes {shape(nets.discriminator.inputs[0])}")
+    if nets.encoder is not None and shape(nets.encoder.outputs[0]) != (latent_dim,):
+        problems.append(f"encoder makes {shape(nets.encoder.outputs[0])}")
+    if nets.density is not None:
+        n_features = int(np.prod(nets.features.outputs[0].shape[1:]))
+        k, width = nets.density.components.shape
+        if width != n_features or nets.density.mean.shape != (n_features,) or (
+                nets.density.variances.shape != (k,)):
+            problems.append(f"the feature Gaussian is over {width} features, D has {n_features}")
+    if problems:
+        raise ModelError(f"{path}: networks do not fit together: {'; '.join(problems)}")

@@ -1,0 +1,92 @@
+"""The report's contents: numbers, images and verdicts, ready to draw or to write as JSON.
+
+Nothing here computes a score or loads data: :func:`ganmc.service.build_report` fills a
+:class:`ReportData`; :mod:`ganmc.report.render` draws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ganmc.calibration import Calibration, Level
+from ganmc.montecarlo import MonteCarloResult
+from ganmc.verdict import Verdict
+
+#: Most user images drawn in the PNG (the JSON and CSV list them all).
+MAX_REPORT_IMAGES = 12
+
+
+@dataclass
+class ReportImage:
+    """One image in a report: what the model saw, and what it said."""
+
+    name: str
+    image: np.ndarray  # uint8 (28, 28)
+    verdict: Verdict
+    reconstruction: np.ndarray | None = None
+    note: str = ""
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows."""
+
+    card: dict[str, Any]
+    scorer: str
+    calibration: Calibration
+    level: Level
+    monte_carlo: MonteCarloResult | None
+    mc_false_alarm: float | None
+    examples: list[ReportImage] = field(default_factory=list)
+    images: list[ReportImage] = field(default_factory=list)
+    created: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold(self.level.alpha)
+
+
+def example_indices(scores: np.ndarray, labels: np.ndarray, normal_digits) -> tuple[int, int]:
+    """The seed's two panels: a typical normal test image and the most anomalous one.
+
+    The normal example is the image of a normal digit with the median score; the anomaly is
+    the highest-scoring image of a digit that is not normal or, when every digit is normal,
+    the highest-scoring image.
+    """
+    normal = np.isin(labels, list(normal_digits))
+    idx_n = np.flatnonzero(normal)
+    i_normal = idx_n[np.argsort(scores[idx_n])[len(idx_n) // 2]]
+    pool = np.flatnonzero(~normal) if (~normal).any() else np.arange(len(scores))
+    return int(i_normal), int(pool[np.argmax(scores[pool])])
+
+
+def summary(data: ReportData) -> dict[str, Any]:
+    """The report's numbers, JSON-ready."""
+    d = data.calibration.distribution
+    out: dict[str, Any] = {
+        "created": data.created, "scorer": data.scorer, "calibration": data.calibration.source,
+        "percentile": data.level.percentile, "alpha": data.level.alpha,
+        "threshold": data.threshold, "calibration_n": d.n, "calibration_mean": d.mean,
+        "calibration_std": d.std, "calibration_min": d.min, "calibration_max": d.max,
+        "monte_carlo_false_alarm_on_holdout": data.mc_false_alarm, "notes": data.notes,
+        "model": {"config": data.card.get("config"),
+                  "metadata": {k: v for k, v in data.card.get("metadata", {}).items()
+                               if k != "history"}},
+    }
+    if data.monte_carlo is not None:
+        out["monte_carlo"] = data.monte_carlo.summary(data.level.percentile)
+    out["images"] = rows(data)
+    return out
+
+
+def rows(data: ReportData) -> list[dict[str, Any]]:
+    """One row per example or user image."""
+    return [{"kind": kind, "name": im.name, "note": im.note, "score": im.verdict.score,
+             "p_value": im.verdict.p_value, "percentile_rank": im.verdict.percentile_rank,
+             "verdict": im.verdict.label}
+            for kind, ims in (("example", data.examples), ("image", data.images))
+            for im in ims]

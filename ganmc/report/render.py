@@ -1,0 +1,178 @@
+"""Drawing the report and histograms as PNG, offline (matplotlib's Agg, no browser).
+
+pyplot is never imported: figures are built from ``matplotlib.figure.Figure`` directly, which
+is thread-safe and needs no display.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from ganmc.calibration import ScoreDistribution
+from ganmc.report import style
+from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
+
+REPORT_SIZE = (1200, 1500)  # pixels: 12 x 15 inches at 100 dpi
+
+
+def histogram_png(dist: ScoreDistribution, threshold: float, *, title: str,
+                  marks: dict[str, float] | None = None, bins: int = 60,
+                  size: tuple[float, float] = (8, 4.5), dpi: int = 100) -> bytes:
+    """A PNG of the score histogram with the threshold line and optional marked scores."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=dpi)
+    ax = fig.add_subplot()
+    draw_histogram(ax, dist, threshold, title=title, marks=marks, bins=bins)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
+                   marks: dict[str, float] | None = None, bins: int = 60,
+                   overlay: ScoreDistribution | None = None, overlay_label: str = "",
+                   threshold_label: str = "threshold") -> None:
+    """Draw the histogram of normal scores, shading the anomaly side of the threshold.
+
+    ``marks`` (name -> score) are drawn as lines coloured by their verdict.
+
+    ``overlay`` (e.g. held-out real digits over generated ones) is drawn as an outline scaled
+    to the same total, so the two shapes can be compared.
+    """
+    values = [dist.min, dist.max, threshold, *(marks or {}).values()]
+    if overlay is not None:
+        values += [overlay.min, overlay.max]
+    value_range = style.histogram_range(values)
+    edges, counts = dist.histogram(bins, value_range)
+    centres = (edges[:-1] + edges[1:]) / 2
+    ax.bar(centres, counts, width=np.diff(edges), color=style.bar_colours(centres, threshold),
+           alpha=0.8, linewidth=0)
+    if overlay is not None:
+        _, ocounts = overlay.histogram(bins, value_range)
+        scaled = ocounts * (counts.sum() / max(ocounts.sum(), 1))
+        ax.step(edges, np.r_[scaled, scaled[-1]], where="post", color=style.OVERLAY_GREY,
+                linewidth=1.5, label=overlay_label)
+    if np.isfinite(threshold):
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1.5,
+                   label=f"{threshold_label} {threshold:.4g}")
+    for name, score in (marks or {}).items():  # colour = verdict; the name is in the legend
+        ax.axvline(score, color=style.verdict_colour(score > threshold), linewidth=2,
+                   label=f"{name}: {score:.4g}")
+    ax.set_xlabel(style.SCORE_AXIS)
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+
+
+def report_png(data: ReportData) -> bytes:
+    """Render the report as one PNG of :data:`REPORT_SIZE` pixels, offline (Agg)."""
+    from matplotlib.figure import Figure
+
+    w, h = REPORT_SIZE
+    fig = Figure(figsize=(w / 100, h / 100), dpi=100)
+    grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 3.4, 1.3, 2.2, 2.2], hspace=0.5,
+                            left=0.08, right=0.97, top=0.96, bottom=0.03)
+    c, m = data.card.get("config", {}), data.card.get("metadata", {})
+    fig.suptitle("ganmc anomaly report", fontsize=18, fontweight="bold", x=0.06, ha="left")
+    head = fig.add_subplot(grid[0])
+    head.axis("off")
+    head.text(0, 0.9, f"{data.created}   model: {c.get('arch')}, normal digits "
+              f"{_digits(c.get('digits'))}, {_epochs(c, m)} on "
+              f"{m.get('data_source')} ({m.get('device')}, trained {m.get('trained_at')})",
+              fontsize=10, va="top", transform=head.transAxes)
+    head.text(0, 0.2, f"scorer {data.scorer}; threshold from {data.calibration.source} "
+              f"calibration at the {data.level.percentile:g}th percentile "
+              f"(nominal false-alarm rate {100 * data.level.alpha:.3g}%)", fontsize=10,
+              va="top", transform=head.transAxes)
+
+    ax = fig.add_subplot(grid[1])
+    dist = data.monte_carlo.distribution if data.monte_carlo else data.calibration.distribution
+    label = (f"Monte Carlo scores of {data.monte_carlo.n:,} generated images"
+             if data.monte_carlo else f"scores of {dist.n:,} held-out normal images")
+    marks = {im.name[:24]: im.verdict.score for im in data.images[:6]}
+    overlay = None
+    if data.monte_carlo is not None and data.calibration.source == "holdout":
+        overlay = data.calibration.distribution
+    draw_histogram(ax, dist, data.threshold, title=label, marks=marks, overlay=overlay,
+                   overlay_label=f"held-out real normal images (n = "
+                                 f"{overlay.n if overlay else 0:,})",
+                   threshold_label=f"{data.calibration.source} threshold")
+
+    txt = fig.add_subplot(grid[2])
+    txt.axis("off")
+    txt.text(0, 1, "\n".join(_summary_lines(data)), fontsize=10.5, va="top", family="monospace",
+             transform=txt.transAxes)
+
+    _image_row(fig, grid[3], data.examples, "Examples from the test split")
+    _image_row(fig, grid[4], data.images[:MAX_REPORT_IMAGES],
+               "Your images" + (f" (first {MAX_REPORT_IMAGES} of {len(data.images)})"
+                                if len(data.images) > MAX_REPORT_IMAGES else ""))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def _epochs(config: dict, metadata: dict) -> str:
+    """What was trained, as the card says it: GAN + encoder epochs."""
+    text = f"{config.get('epochs')} + {config.get('encoder_epochs')} epochs"
+    return text + " (stopped early)" if metadata.get("stopped_early") else text
+
+
+def _digits(digits) -> str:
+    return "all" if digits and len(digits) == 10 else ",".join(map(str, digits or []))
+
+
+def _summary_lines(data: ReportData) -> list[str]:
+    d = data.calibration.distribution
+    lines = [f"threshold {data.threshold:.5g}   ({data.calibration.source}, n = {d.n:,})"]
+    if data.monte_carlo is not None:
+        s = data.monte_carlo.summary(data.level.percentile)
+        lo, hi = s["threshold_ci95"]
+        lines += [f"Monte Carlo: {s['samples']:,} samples, {data.level.percentile:g}th "
+                  f"percentile "
+                  f"{s['threshold']:.5g} (95% CI {lo:.5g} to {hi:.5g})",
+                  f"  mean {s['mean']:.5g}  std {s['std']:.5g}  min {s['min']:.5g}  "
+                  f"max {s['max']:.5g}"]
+    if data.mc_false_alarm is not None:
+        lines.append(f"The Monte Carlo threshold flags {100 * data.mc_false_alarm:.1f}% of "
+                     f"held-out real normal images (nominal {100 * data.level.alpha:.3g}%).")
+    if data.calibration.source == "holdout":
+        lines.append(f"Conformal guarantee: at most {100 * data.level.alpha:.3g}% of new "
+                     f"normal "
+                     f"images are flagged, on average.")
+    lines.append("Scores above the threshold are ANOMALY, at or below NORMAL; p-value = share "
+                 "of normal scores at least as high.")
+    return lines
+
+
+def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
+    if not images:
+        ax = fig.add_subplot(cell)
+        ax.axis("off")
+        ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+        ax.text(0, 0.5, "none", fontsize=10, transform=ax.transAxes)
+        return
+    sub = cell.subgridspec(1, max(len(images), 4), wspace=0.35)
+    for i, im in enumerate(images):
+        ax = fig.add_subplot(sub[i])
+        pic = im.image if im.reconstruction is None else np.concatenate(
+            [im.image, np.full((28, 2), 128, np.uint8), im.reconstruction], axis=1)
+        ax.imshow(pic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        colour = style.verdict_colour(im.verdict.is_anomaly)
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(3)
+        ax.set_title(f"{im.verdict.label.upper()}", color=colour, fontsize=11, fontweight="bold")
+        ax.set_xlabel(f"{im.name[:22]}\nscore {im.verdict.score:.4g}\np = "
+                      f"{im.verdict.p_value:.3g}" + (f"\n{im.note}" if im.note else ""),
+                      fontsize=8)
+        if i == 0:
+            ax.text(0, 1.35, title + ("   (left: input, right: reconstruction)"
+                                      if im.reconstruction is not None else ""),
+                    fontsize=12, fontweight="bold", transform=ax.transAxes)

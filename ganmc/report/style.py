@@ -1,0 +1,37 @@
+"""Colours, labels and ranges shared by the PNG report and the dashboard's charts.
+
+Colour means verdict everywhere: red for ANOMALY, green for NORMAL; score bars are blue on
+the normal side of the threshold and red beyond it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+ANOMALY_RED = "#d62728"
+NORMAL_GREEN = "#2ca02c"
+NORMAL_BLUE = "#1f77b4"
+OVERLAY_GREY = "#444444"
+SCORE_AXIS = "anomaly score (higher = more anomalous)"
+#: Share of the score range left empty on each side of a histogram.
+PAD = 0.03
+
+
+def verdict_colour(is_anomaly: bool) -> str:
+    """Red for an anomaly, green for a normal image."""
+    return ANOMALY_RED if is_anomaly else NORMAL_GREEN
+
+
+def bar_colours(centres: np.ndarray, threshold: float) -> np.ndarray:
+    """Bars beyond the threshold red, the others blue."""
+    return np.where(centres > threshold, ANOMALY_RED, NORMAL_BLUE)
+
+
+def histogram_range(values: Iterable[float]) -> tuple[float, float]:
+    """The x range that shows every finite value given, padded on both sides."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    lo, hi = min(finite), max(finite)
+    pad = PAD * (hi - lo or 1.0)
+    return lo - pad, hi + pad

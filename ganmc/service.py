@@ -1,0 +1,260 @@
+"""The use cases that the CLI and the dashboard both call: train, simulate, decide the
+threshold, score, evaluate, build and write the report.
+
+Each takes plain values and a detector, reports progress through a callback and stops when a
+``threading.Event`` is set; none prints, draws a widget or touches a session. A front end
+turns its widgets or flags into a :class:`Choice`, asks :func:`decide` for the
+:class:`Decision`, and passes that on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganmc import files, metrics, scoring
+from ganmc.calibration import Calibration, Level, false_alarm_rate
+from ganmc.config import AUTO
+from ganmc.detector import Detector, load_model
+from ganmc.montecarlo import MonteCarloResult
+from ganmc.montecarlo import simulate as _simulate
+from ganmc.report import data as report_data
+from ganmc.report.data import ReportData, ReportImage
+from ganmc.train import TrainProgress, checkpoint_dir
+from ganmc.verdict import Verdict
+
+__all__ = ["Choice", "Decision", "load_model", "train", "simulate", "decide",
+           "simulation_if_needed", "simulation_summary", "score", "evaluate", "judge_images",
+           "test_examples", "build_report", "write_report"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the user asked for: a score, a threshold source and a level (``auto`` allowed)."""
+
+    scorer: str = AUTO
+    source: str = AUTO
+    level: Level = Level()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a :class:`Choice` comes to for one model: the score, its calibration, the level,
+    and in plain words what ``auto`` chose."""
+
+    scorer: str
+    calibration: Calibration
+    level: Level
+    notes: tuple[str, ...] = ()
+
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold(self.level.alpha)
+
+
+# ---------------------------------------------------------------------------- train
+def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None = None,
+          progress: Callable[[TrainProgress], None] | None = None,
+          stop_event: threading.Event | None = None, resume: bool = False,
+          **settings: Any) -> Detector:
+    """Load data, train, calibrate and save a model folder: the whole training job.
+
+    Checkpoints go to :func:`ganmc.train.checkpoint_dir` after every epoch and are removed once
+    the model is saved; ``resume=True`` continues from them.
+
+    Args:
+        out: The model folder to write.
+        data: A :func:`ganmc.data.load_mnist` source.
+        digits: The normal digits (``None``: all).
+        progress, stop_event: See :meth:`Detector.fit`.
+        resume: Continue from the checkpoint of an interrupted run.
+        **settings: :class:`Detector` keyword arguments (arch, epochs, batch_size, ...).
+    """
+    from ganmc.data import load_mnist
+
+    det = Detector(digits=digits, **settings)
+    splits = load_mnist(data, det.config.digits)
+    ckpt = checkpoint_dir(out)
+    det.fit(splits.x_train, data_source=splits.source, progress=progress, stop_event=stop_event,
+            checkpoint=ckpt, resume=resume)
+    det.save(out)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return det
+
+
+# ---------------------------------------------------------------------------- simulate
+def simulate(det: Detector, n_samples: int, *, seed: int = 0, scorer: str = AUTO,
+             precision: str = "float32", batch_size: int | None = None,
+             progress: Callable[[MonteCarloResult], None] | None = None,
+             stop_event: threading.Event | None = None) -> MonteCarloResult:
+    """A Monte Carlo run for one score, not stored in the detector (which stays shared).
+
+    A set ``stop_event`` ends it after the current batch (``done`` is then False).
+    """
+    name = scoring.resolve_scorer(scorer, det.scorers_)
+    return _simulate(det, n_samples, seed=seed, scorer=name, precision=precision,
+                     batch_size=batch_size or scoring.default_batch_size(name),
+                     progress=progress, stop_event=stop_event)
+
+
+def simulation_summary(det: Detector, result: MonteCarloResult, level: Level) -> dict[str, Any]:
+    """A run's threshold, interval, moments and reading, and what its threshold does to the
+    held-out real normal images (``false_alarm_rate_on_holdout``, None without them)."""
+    s = result.summary(level.percentile)
+    holdout = det.holdout_scores_.get(result.scorer)
+    s["holdout_n"] = 0 if holdout is None else len(holdout)
+    s["false_alarm_rate_on_holdout"] = s["holdout_threshold"] = None
+    if holdout is not None:
+        h = det.calibration_of(result.scorer, "holdout")
+        s["false_alarm_rate_on_holdout"] = false_alarm_rate(s["threshold"], h.distribution)
+        s["holdout_threshold"] = h.threshold(level.alpha)
+    return s
+
+
+def far_from_nominal(rate: float, level: Level) -> str:
+    """How far a measured false-alarm rate is from the nominal one, in one consistent way."""
+    gap = 100 * (rate - level.alpha)
+    word = "above" if gap > 0 else "below"
+    return (f"{100 * rate:.1f}% against the nominal {100 * level.alpha:.3g}% "
+            f"({abs(gap):.1f} points {word})")
+
+
+# ---------------------------------------------------------------------------- decide
+def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None = None
+           ) -> Decision:
+    """The one place a front end's choice becomes a score and a threshold for a model.
+
+    ``monte_carlo`` is a run of the front end's own (e.g. the session's latest) used instead
+    of the model's stored one. Nothing is simulated here.
+
+    Raises:
+        ConfigError: If the score is not in this model or the source has no scores.
+    """
+    scorer = scoring.resolve_scorer(choice.scorer, det.scorers_)
+    usable = monte_carlo if monte_carlo is not None and monte_carlo.scorer == scorer else None
+    calibration = det.calibration_of(scorer, choice.source, usable)
+    notes = []
+    if choice.scorer == AUTO:
+        notes.append(f"score auto → {scoring.why_auto(det.scorers_)}")
+    if choice.source == AUTO:
+        notes.append("threshold auto → " + (
+            "holdout: real normal digits held out of training" if calibration.source == "holdout"
+            else "monte-carlo: the model has no held-out digits for this score"))
+    return Decision(scorer, calibration, choice.level, tuple(notes))
+
+
+def simulation_if_needed(det: Detector, choice: Choice, n_samples: int, *, seed: int = 0,
+                         progress: Callable[[MonteCarloResult], None] | None = None
+                         ) -> tuple[MonteCarloResult | None, str | None]:
+    """A fresh run when the choice asks for Monte Carlo explicitly, or when ``auto`` finds no
+    scores at all; with a note saying why it was run (None when none was needed)."""
+    scorer = scoring.resolve_scorer(choice.scorer, det.scorers_)
+    if choice.source == "monte-carlo":
+        why = f"simulated {n_samples:,} generated images for the Monte Carlo threshold"
+    elif (choice.source == AUTO and scorer not in det.holdout_scores_
+          and scorer not in det.monte_carlo_):
+        why = (f"the model has neither held-out scores nor a stored simulation of {scorer}: "
+               f"simulated {n_samples:,} generated images for the threshold")
+    else:
+        return None, None
+    return simulate(det, n_samples, seed=seed, scorer=scorer, progress=progress), why
+
+
+# ---------------------------------------------------------------------------- score
+def score(det: Detector, x: np.ndarray, decision: Decision) -> list[Verdict]:
+    """Verdicts for images at a decision's threshold."""
+    return det.verdicts(x, scorer=decision.scorer, calibration=decision.calibration,
+                        alpha=decision.level.alpha)
+
+
+def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict]
+               ) -> list[dict[str, Any]]:
+    """One row per image: ``source,index,score,p_value,verdict``."""
+    return [{"source": src, "index": idx, "score": round(v.score, 6),
+             "p_value": round(v.p_value, 6), "verdict": v.label}
+            for src, idx, v in zip(sources, indices, verdicts)]
+
+
+def evaluate(det: Detector, normal: np.ndarray, anomalous: np.ndarray, decision: Decision
+             ) -> dict[str, Any]:
+    """AUROC, average precision, and false-alarm and detection rates at the threshold."""
+    s_n = det.score_samples(normal, scorer=decision.scorer)
+    s_a = det.score_samples(anomalous, scorer=decision.scorer)
+    t = decision.threshold
+    return {"scorer": decision.scorer, "calibration": decision.calibration.source,
+            "alpha": decision.level.alpha, "threshold": t, "n_normal": len(s_n),
+            "n_anomalous": len(s_a), "auroc": metrics.auroc(s_n, s_a),
+            "average_precision": metrics.average_precision(s_n, s_a),
+            **metrics.rates_at(t, s_n, s_a)}
+
+
+# ---------------------------------------------------------------------------- report
+def judge_images(det: Detector, decision: Decision, names: list[str], x: np.ndarray,
+                 notes: list[str] | None = None) -> list[ReportImage]:
+    """Verdicts and, where the score has them, reconstructions of named images."""
+    if len(x) == 0:
+        return []
+    verdicts = score(det, x, decision)
+    recons = (det.reconstruct(x, scorer=decision.scorer) if det.can_reconstruct(decision.scorer)
+              else [None] * len(x))
+    notes = notes or [""] * len(x)
+    return [ReportImage(n, img, v, r, note)
+            for n, img, v, r, note in zip(names, x, verdicts, recons, notes)]
+
+
+def test_examples(det: Detector, decision: Decision, limit: int = 1000) -> list[ReportImage]:
+    """A typical normal and the most anomalous digit of the bundled digits' fixed test split
+    (always offline)."""
+    from ganmc.data import load_mnist
+
+    splits = load_mnist("bundled", det.config.digits)
+    x, y = splits.x_test[:limit], splits.y_test[:limit]
+    i_normal, i_anom = report_data.example_indices(
+        det.score_samples(x, scorer=decision.scorer), y, det.config.digits)
+    return judge_images(det, decision, ["normal test image", "anomalous test image"],
+                        x[[i_normal, i_anom]],
+                        notes=[f"true digit {y[i_normal]}", f"true digit {y[i_anom]}"])
+
+
+def build_report(det: Detector, decision: Decision, *,
+                 monte_carlo: MonteCarloResult | None = None,
+                 images: list[tuple[str, np.ndarray]] | None = None,
+                 examples: list[ReportImage] | None = None) -> ReportData:
+    """Everything a report shows, for a decision (``examples`` None: the test examples)."""
+    mc = monte_carlo if monte_carlo is not None else det.monte_carlo_.get(decision.scorer)
+    images = images or []
+    x = np.stack([img for _, img in images]) if images else np.zeros((0, 28, 28), np.uint8)
+    far = None
+    if mc is not None and decision.scorer in det.holdout_scores_:
+        far = simulation_summary(det, mc, decision.level)["false_alarm_rate_on_holdout"]
+    return ReportData(
+        det.card(), decision.scorer, decision.calibration, decision.level, mc, far,
+        test_examples(det, decision) if examples is None else examples,
+        judge_images(det, decision, [n for n, _ in images], x),
+        dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        list(det.notes_) + list(decision.notes))
+
+
+def report_files(data: ReportData) -> dict[str, bytes]:
+    """The report as PNG, JSON and CSV bytes, by suffix."""
+    import json
+
+    from ganmc.report.render import report_png
+
+    return {".png": report_png(data),
+            ".json": json.dumps(report_data.summary(data), indent=2).encode(),
+            ".csv": files.table_bytes(report_data.rows(data))}
+
+
+def write_report(data: ReportData, out: Path | str) -> list[Path]:
+    """Write ``out`` (PNG) with its ``.json`` and ``.csv`` beside it, each atomically."""
+    out = Path(out)
+    return [files.atomic_write_bytes(out.with_suffix(suffix), payload)
+            for suffix, payload in report_files(data).items()]

@@ -1,0 +1,198 @@
+"""Training progress as Keras sees it: reports, stop requests, the NaN guard, checkpoints.
+
+:class:`Tracker` is the callback :func:`ganmc.train.fit_networks` hands to Keras; it turns
+Keras' hooks into :class:`TrainProgress` reports that the CLI and the dashboard both consume.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ganmc import files
+from ganmc.errors import TrainingError
+from ganmc.preprocess import from_model_output
+
+#: The checkpoint's state file (phase, epochs done, history, settings).
+STATE = "state.json"
+
+
+def eta_text(seconds: float) -> str:
+    """Seconds left in words: "3 min 05 s", "42 s", or "estimating…" before the first rate."""
+    if not math.isfinite(seconds):
+        return "estimating…"
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+#: What the CLI and the Train page say once the epochs are done and the model is calibrated.
+CALIBRATING = ("Trained. Calibrating on the held-out digits (the latent-search score takes "
+               "longest) and running the Monte Carlo simulation…")
+
+
+def describe(p: TrainProgress) -> str:
+    """One line of progress: phase, epoch, step, throughput, ETA and the running losses."""
+    losses = ", ".join(f"{k} {v:.3f}" for k, v in p.logs.items()
+                       if k in ("d_loss", "g_loss", "e_loss"))
+    return (f"{p.phase} epoch {p.epoch}/{p.epochs} — step {p.step}/{p.steps} — "
+            f"{p.images_per_s:,.0f} images/s — ETA {eta_text(p.eta_s)} — {losses}")
+
+
+@dataclass
+class TrainProgress:
+    """One progress report.
+
+    Attributes:
+        phase: ``"gan"`` or ``"encoder"``.
+        epoch: Epoch in progress (1-based) within the phase.
+        epochs: Epochs of the phase.
+        step: Steps done in this epoch.
+        steps: Steps per epoch.
+        logs: Running losses of this epoch (``d_loss``, ``g_loss``, ... or ``e_loss``).
+        images_per_s: Training throughput of this phase so far.
+        eta_s: Estimated seconds until both phases are done.
+        fraction: Share of the whole run that is done, 0-1.
+        samples: At the end of a GAN epoch, generated images uint8 (16, 28, 28) from a fixed z.
+        epoch_end: Whether this report closes an epoch.
+    """
+
+    phase: str
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    logs: dict[str, float]
+    images_per_s: float
+    eta_s: float
+    fraction: float
+    samples: np.ndarray | None = None
+    epoch_end: bool = False
+
+
+class Tracker(keras.callbacks.Callback):
+    """Progress reports, stop requests, NaN guard and per-epoch checkpoints."""
+
+    def __init__(self, config, steps, batch_size, progress, stop_event, state, checkpoint,
+                 generator, discriminator, encoder, sample_z, device):
+        super().__init__()
+        self.config, self.steps, self.batch_size = config, steps, batch_size
+        self.progress, self.stop_event, self.state = progress, stop_event, state
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder}
+        self.sample_z, self.device = sample_z, device
+        self.stopped = False
+        self.diverged: str | None = None
+        self.epochs_done = 0
+        self.images = 0
+        self.busy_s = 0.0
+        self._last_report = 0.0
+
+    # -- phase bookkeeping -------------------------------------------------
+    def begin_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.phase_epochs = self.config.epochs if phase == "gan" else self.config.encoder_epochs
+        self.phase_images = 0
+        self.phase_busy = 0.0
+        self._traced = False  # the phase's first call includes tracing: not timed
+
+    def overall_rate(self) -> float:
+        return self.images / self.busy_s if self.busy_s > 0 else 0.0
+
+    def _remaining_steps(self, epoch: int, step: int) -> int:
+        left = (self.phase_epochs - epoch) * self.steps - step
+        if self.phase == "gan" and self.config.encoder_epochs:
+            left += self.config.encoder_epochs * self.steps
+        return max(left, 0)
+
+    def _fraction(self, epoch: int, step: int) -> float:
+        total = (self.config.epochs + self.config.encoder_epochs) * self.steps
+        before = 0 if self.phase == "gan" else self.config.epochs * self.steps
+        return min(1.0, (before + epoch * self.steps + step) / max(total, 1))
+
+    # -- Keras hooks ---------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self._t_batch = time.perf_counter()
+        self._steps_seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        # ``batch`` is the index of the last step of this compiled call (STEPS_PER_CALL steps).
+        now = time.perf_counter()
+        images = (batch + 1 - self._steps_seen) * self.batch_size
+        self._steps_seen = batch + 1
+        if self._traced:
+            self.phase_busy += now - self._t_batch
+            self.phase_images += images
+            self.busy_s += now - self._t_batch
+            self.images += images
+        self._traced = True
+        self._t_batch = now
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stopped = True
+            self.model.stop_training = True
+        # Reading the losses waits for the device; do it a few times a second, not every step,
+        # so a GPU keeps its queue of steps full. NaN is caught within a quarter second.
+        if now - self._last_report <= 0.25 and batch + 1 != self.steps:
+            return
+        self._last_report = now
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        bad = [k for k, v in logs.items() if not math.isfinite(v)]
+        if bad:
+            where = f"{self.phase} epoch {self.epoch + 1}"
+            self.diverged = f"{', '.join(bad)} became NaN/inf at {where}"
+            self.model.stop_training = True
+            return
+        if self.progress is not None:
+            self._report(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.diverged:
+            return
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        for k, v in logs.items():
+            self.state["history"].setdefault(k, []).append(v)
+        if self.stopped:  # a partial epoch: keep the last whole one as the checkpoint
+            return
+        self.state.update(phase=self.phase, epoch=epoch + 1)
+        self.epochs_done += 1
+        if self.checkpoint is not None:
+            self._save_checkpoint()
+        samples = None
+        if self.phase == "gan":
+            samples = from_model_output(self.nets["generator"](self.sample_z, training=False))
+        if self.progress is not None:
+            self._report(self.steps, logs, samples=samples, epoch_end=True, epoch=epoch + 1)
+
+    def _report(self, step, logs, samples=None, epoch_end=False, epoch=None):
+        rate = self.phase_images / self.phase_busy if self.phase_busy > 0 else 0.0
+        done_epochs = self.epoch if epoch is None else epoch
+        step_in_epoch = 0 if epoch_end else step
+        left = self._remaining_steps(done_epochs, step_in_epoch)
+        eta = left * self.batch_size / rate if rate > 0 else float("nan")
+        self.progress(TrainProgress(
+            phase=self.phase, epoch=self.epoch + 1, epochs=self.phase_epochs, step=step,
+            steps=self.steps, logs=logs, images_per_s=rate, eta_s=eta,
+            fraction=self._fraction(done_epochs, step_in_epoch), samples=samples,
+            epoch_end=epoch_end))
+
+    def _save_checkpoint(self) -> None:
+        with files.atomic_dir(self.checkpoint) as tmp:
+            for name, net in self.nets.items():
+                if net is not None and (name != "encoder" or self.phase == "encoder"):
+                    net.save_weights(tmp / f"{name}.weights.h5")
+            files.write_json(tmp / STATE, {**self.state, "config": self.config.to_dict(),
+                                        "device": self.device})
+
+    def raise_if_diverged(self) -> None:
+        if self.diverged:
+            where = f"; the last good checkpoint is kept in {self.checkpoint}" if self.checkpoint \
+                else ""
+            raise TrainingError(f"training diverged: {self.diverged}{where}")
