@@ -28,3 +28,7 @@ class ConfigError(GanmcError):
 
 class TrainingError(GanmcError):
     """Training could not go on (e.g. the losses became NaN); the last checkpoint is kept."""
+
+
+class BusyError(GanmcError):
+    """Someone else is doing this now (an exclusive job is running, a folder is being written)."""

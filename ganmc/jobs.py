@@ -16,13 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganmc.errors import GanmcError
+from ganmc.errors import BusyError, GanmcError
 
 RUNNING, DONE, FAILED, STOPPED = "running", "done", "failed", "stopped"
-
-
-class BusyError(GanmcError):
-    """An exclusive job of this kind is already running."""
+#: Finished jobs kept (newest first) for their owners to read; older ones are forgotten.
+KEEP_FINISHED = 32
 
 
 @dataclass
@@ -83,9 +81,10 @@ class Job:
 class JobRegistry:
     """Process-wide jobs, by id; at most one running job per exclusive kind."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_finished: int = KEEP_FINISHED) -> None:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._keep = keep_finished
 
     def start(self, kind: str, work: Callable[[Job], Any], *, owner: str = "",
               params: dict[str, Any] | None = None, exclusive: bool = False) -> Job:
@@ -95,8 +94,9 @@ class JobRegistry:
             BusyError: If ``exclusive`` and a job of this kind is running.
         """
         with self._lock:
+            self._forget_finished()
             if exclusive:
-                busy = self.running(kind)
+                busy = self._running(kind)
                 if busy is not None:
                     raise BusyError(f"a {kind} job is already running (started "
                                     f"{time.strftime('%H:%M:%S', time.localtime(busy.started))}"
@@ -128,8 +128,18 @@ class JobRegistry:
 
     def running(self, kind: str) -> Job | None:
         """The running job of a kind, if any (the newest)."""
+        with self._lock:
+            return self._running(kind)
+
+    def _running(self, kind: str) -> Job | None:  # the caller holds the lock
         jobs = [j for j in self._jobs.values() if j.kind == kind and j.running]
         return max(jobs, key=lambda j: j.started) if jobs else None
+
+    def _forget_finished(self) -> None:  # the caller holds the lock
+        finished = sorted((j for j in self._jobs.values() if not j.running),
+                          key=lambda j: j.started, reverse=True)
+        for job in finished[self._keep:]:
+            del self._jobs[job.id]
 
     def latest(self, kind: str, owner: str | None = None) -> Job | None:
         """The newest job of a kind (of an owner, if given), running or not."""

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ganmc import files, metrics, scoring
+from ganmc import bundle, files, metrics, scoring
 from ganmc.calibration import Calibration, Level, false_alarm_rate
 from ganmc.config import AUTO
 from ganmc.detector import Detector, load_model
+from ganmc.errors import ModelError
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.montecarlo import simulate as _simulate
 from ganmc.report import data as report_data
@@ -87,6 +88,23 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
     det.save(out)
     shutil.rmtree(ckpt, ignore_errors=True)
     return det
+
+
+def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,
+                 resume: bool = False) -> Path:
+    """The folder a model called ``name`` is trained into, checked before any work starts.
+
+    Raises:
+        ModelError: If the name is unusable, a model of that name exists (and ``replace`` is
+            off), or ``resume`` finds no interrupted run to continue.
+    """
+    folder = Path(models_dir) / bundle.safe_name(name)
+    if (folder / bundle.CARD).exists() and not replace and not resume:
+        raise ModelError(f"a model named {folder.name} exists; replace it or choose another "
+                         f"name")
+    if resume and not checkpoint_dir(folder).exists():
+        raise ModelError(f"there is no interrupted run of {folder.name} to continue")
+    return folder
 
 
 # ---------------------------------------------------------------------------- simulate

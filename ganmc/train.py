@@ -241,7 +241,8 @@ def _check_compatible(saved: dict, config: TrainConfig) -> None:
         if getattr(old, name) != getattr(config, name):
             raise TrainingError(
                 f"the checkpoint was made with {name}={getattr(old, name)!r}, not "
-                f"{getattr(config, name)!r}; start afresh without --resume or use another --out")
+                f"{getattr(config, name)!r}; start afresh instead of resuming, or write to "
+                f"another folder")
 
 
 def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str) -> None:

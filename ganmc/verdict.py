@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,9 +32,6 @@ class Verdict:
     @property
     def is_anomaly(self) -> bool:
         return self.label == ANOMALY
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def judge(scores: np.ndarray, calibration: Calibration, alpha: float) -> list[Verdict]:

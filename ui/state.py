@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -177,12 +177,25 @@ def current_monte_carlo(det):
 
 def decision(det, monte_carlo=None):
     """The session's :class:`ganmc.service.Decision`, or an in-page message and a stop."""
+    chosen = choice(det)
     try:
-        return service.decide(det, choice(det), monte_carlo)
-    except GanmcError as exc:
-        st.info(f"{exc}. The Monte Carlo page runs a simulation; or choose another "
-                f"threshold source above.")
+        return service.decide(det, chosen, monte_carlo)
+    except GanmcError as exc:  # e.g. no Monte Carlo run of the slow latent-search score yet
+        holdout = replace(chosen, source="holdout")
+        if chosen.source == "monte-carlo" and _decides(det, holdout):
+            st.warning(f"{exc}: the holdout threshold is used meanwhile (the Monte Carlo page "
+                       f"runs a simulation).")
+            return service.decide(det, holdout)
+        st.info(f"{exc}. The Monte Carlo page runs a simulation.")
         st.stop()
+
+
+def _decides(det, chosen) -> bool:
+    try:
+        service.decide(det, chosen)
+        return True
+    except GanmcError:
+        return False
 
 
 def decision_key(d, monte_carlo=None) -> tuple:

@@ -7,7 +7,7 @@ import streamlit as st
 from ganmc import service
 from ganmc.config import PRECISIONS
 from ganmc.montecarlo import MAX_SAMPLES
-from ui import charts, state
+from ui import charts, panels, state
 
 UI_MAX_SAMPLES = min(MAX_SAMPLES, 10_000_000)
 
@@ -71,27 +71,7 @@ def show(result, live: bool) -> None:
     st.plotly_chart(fig, key="mc_hist_live" if live else "mc_hist")
     if live:
         return
-    lo, hi = s["threshold_ci95"]
-    m = st.columns(5)
-    m[0].metric("Threshold", f"{s['threshold']:.4g}",
-                help="The percentile of the simulated scores; its 95% confidence interval "
-                     "comes from order statistics.")
-    for col, name in zip(m[1:], ("mean", "std", "min", "max")):
-        col.metric(name.capitalize(), f"{s[name]:.4g}")
-    st.markdown(f"95% confidence interval of the threshold: **{lo:.4g} – {hi:.4g}**.  \n"
-                + s["interpretation"])
-    if s["false_alarm_rate_on_holdout"] is not None:
-        st.warning(
-            f"**Measured on {s['holdout_n']:,} held-out real normal digits**, this Monte Carlo "
-            f"threshold flags "
-            f"**{service.far_from_nominal(s['false_alarm_rate_on_holdout'], level)}**. The "
-            f"hold-out (conformal) threshold at the same level is "
-            f"**{s['holdout_threshold']:.4g}** and guarantees at most "
-            f"{100 * level.alpha:.3g}% on average.")
-    st.caption(f"{result.n:,} samples in {result.seconds:.1f} s "
-               f"({result.samples_per_s:,.0f} samples/s, {s['precision']}); "
-               + ("exact quantiles" if result.distribution.exact else
-                  "quantiles from a 4,096-bin streaming histogram"))
+    panels.simulation_numbers(s, result, level)
     scored = st.session_state.get("scored") or []
     if scored:
         st.subheader("Images scored on the Detect page, at this threshold")

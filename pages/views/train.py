@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from ganmc import bundle, service
+from ganmc import service
 from ganmc.config import ARCHS, DEFAULT_KAPPA
-from ganmc.errors import GanmcError
-from ganmc.tracker import CALIBRATING, describe
-from ganmc.train import checkpoint_dir, describe_device
-from ui import charts, state
+from ganmc.errors import ConfigError, GanmcError
+from ganmc.train import describe_device
+from ui import panels, state
 
 MAX_UI_EPOCHS = 200
 
@@ -46,36 +45,25 @@ with st.form("train_form"):
 
 
 def start_job() -> None:
-    if not digits:
-        st.error("Choose at least one normal digit.")
-        return
-    try:
-        folder = state.MODELS_DIR / bundle.safe_name(name)
-    except GanmcError as exc:
-        st.error(str(exc))
-        return
-    if (folder / bundle.CARD).exists() and not replace:
-        st.error(f"A model named {folder.name} exists; tick 'Replace' or choose another name.")
-        return
-    if resume and not checkpoint_dir(folder).exists():
-        st.error(f"There is no interrupted run of {folder.name} to continue.")
-        return
     settings = {"arch": arch, "epochs": int(epochs), "encoder_epochs": int(enc_epochs),
                 "batch_size": int(batch), "latent_dim": int(latent) or None,
                 "kappa": float(kappa), "seed": int(seed)}
-
-    def work(job):
-        service.train(folder, data=source, digits=tuple(digits), resume=resume,
-                      stop_event=job.stop_event,
-                      progress=lambda p: job.report(p, keep=p.epoch_end), **settings)
-        return str(folder)
-
     try:
+        if not digits:
+            raise ConfigError("choose at least one normal digit")
+        folder = service.model_folder(state.MODELS_DIR, name, replace=replace, resume=resume)
+
+        def work(job):
+            service.train(folder, data=source, digits=tuple(digits), resume=resume,
+                          stop_event=job.stop_event,
+                          progress=lambda p: job.report(p, keep=p.epoch_end), **settings)
+            return str(folder)
+
         job = registry.start("train", work, owner=st.session_state["session_id"], exclusive=True,
                              params={"name": folder.name, "data": source, "digits": digits,
                                      **settings})
-    except GanmcError as exc:  # BusyError: someone else is training
-        st.error(str(exc))
+    except GanmcError as exc:  # a bad name, an existing model, someone else training
+        st.error(f"Training was not started: {exc}.")
         return
     st.session_state["train_job"] = job.id
 
@@ -90,42 +78,7 @@ def live() -> None:
     if job is None:
         st.info("No training job yet. Choose the settings above and press Start training.")
         return
-    snap = job.snapshot()
-    p = snap["progress"]
-    params = snap["params"]
-    st.subheader(f"Job {params.get('name')} — {snap['status']}")
-    st.caption(f"{params.get('arch')}, digits {params.get('digits')}, {params.get('epochs')} + "
-               f"{params.get('encoder_epochs')} epochs, batch {params.get('batch_size')}, "
-               f"seed {params.get('seed')}, data {params.get('data')}; device "
-               f"{describe_device()}")
-    stop = snap["status"] == "running" and st.button(
-        "Stop training", key="train_stop", disabled=snap["stop_requested"])
-    if stop:
-        job.stop()
-        st.toast("Stopping within a few steps…")
-    if p is None:
-        st.progress(0.0, text="Loading data and building the networks…")
-    else:
-        calibrating = snap["status"] == "running" and p.epoch_end and p.fraction >= 1.0
-        st.progress(min(p.fraction, 1.0), text=CALIBRATING if calibrating else describe(p))
-    history, samples = charts.history_of(snap["events"])
-    c1, c2 = st.columns([3, 2])
-    with c1:
-        if history:
-            st.plotly_chart(charts.loss_curves(history), key="train_losses")
-    with c2:
-        if samples is not None:
-            st.image(charts.image_grid(samples, cols=4, scale=4),
-                     caption="Generated samples (fixed latent vectors), last epoch")
-    if snap["status"] == "done":
-        st.success(f"Saved to {snap['result']}.")
-        if st.button("Use this model", key="train_use", type="primary"):
-            st.session_state["model"] = snap["result"]
-            st.rerun(scope="app")
-    elif snap["status"] == "stopped":
-        st.warning("Training was stopped; the finished epochs are saved as a model.")
-    elif snap["status"] == "failed":
-        st.error(f"Training failed: {snap['error']}")
+    panels.training_job(job)
 
 
 live()

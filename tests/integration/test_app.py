@@ -108,7 +108,8 @@ def test_latent_search_without_a_simulation_falls_back_to_the_holdout(app, mnist
         ("digit.png", _png(np.kron(mnist.x_test[1], np.ones((6, 6), np.uint8))), "image/png")
     ]).run()
     assert not app.exception, [e.message for e in app.exception]
-    assert any("no Monte Carlo simulation of latent-search" in w.value for w in app.warning)
+    assert any("no Monte Carlo simulation of the latent-search score" in w.value
+               for w in app.warning)
     assert any("holdout calibration" in c.value for c in app.caption)
     assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
 
@@ -167,9 +168,18 @@ def test_monte_carlo_of_the_latent_search_from_the_page(app):
     assert any("Measured on" in w.value for w in app.warning)
 
 
-def test_training_from_the_page(app, tmp_path, tiny_model):
+def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    from ganmc import service
+
+    gate, real_train = threading.Event(), service.train
+
+    def held_train(*args, **kwargs):  # the job waits until the other session has looked
+        gate.wait(120)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(service, "train", held_train)
     open_page(app, "pages/views/train.py")
     app.selectbox(key="train_data").set_value("bundled")
     app.radio(key="train_arch").set_value("mlp")
@@ -185,8 +195,9 @@ def test_training_from_the_page(app, tmp_path, tiny_model):
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     other.session_state["model"] = str(tiny_model[1])
     open_page(other, "pages/views/train.py")
-    if any(s.value.startswith("Job tiny-ui — running") for s in other.subheader):
-        assert other.button[0].disabled
+    assert any(s.value.startswith("Job tiny-ui — running") for s in other.subheader)
+    assert other.button[0].disabled
+    gate.set()
     _wait(app, lambda at: any("Saved to" in s.value for s in at.success), timeout=300)
     saved = tmp_path / "models" / "tiny-ui"
     assert json.loads((saved / "ganmc.json").read_text())["config"]["kappa"] == 7.5

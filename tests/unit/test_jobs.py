@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from ganmc.errors import DataError
-from ganmc.jobs import DONE, FAILED, STOPPED, BusyError, JobRegistry
+from ganmc.errors import BusyError, DataError
+from ganmc.jobs import DONE, FAILED, STOPPED, JobRegistry
 
 
 def wait(job, timeout=10):
@@ -70,3 +70,14 @@ def test_latest_finds_a_job_again_by_owner():
     wait(a), wait(b)
     assert reg.latest("simulate", owner="a") is a and reg.latest("simulate", owner="b") is b
     assert reg.get(a.id) is a and reg.get("nope") is None and reg.get(None) is None
+
+
+def test_finished_jobs_are_forgotten_beyond_the_limit():
+    registry = JobRegistry(keep_finished=3)
+    done = [registry.start("simulate", lambda job: None) for _ in range(6)]
+    deadline = time.time() + 10
+    while any(j.running for j in done) and time.time() < deadline:
+        time.sleep(0.01)
+    registry.start("simulate", lambda job: None)  # starting a job forgets the oldest ones
+    kept = [j for j in done if registry.get(j.id) is not None]
+    assert kept == done[-3:]

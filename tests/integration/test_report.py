@@ -1,0 +1,110 @@
+"""The report: its numbers, its PNG and ``ganmc report``, and the dashboard's cached pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganmc import service
+from ganmc.calibration import Level
+from ganmc.report import data as report_data
+from ganmc.report.render import REPORT_SIZE
+
+
+@pytest.fixture(scope="module")
+def report(tiny_model, mnist):
+    det, _ = tiny_model
+    decision = service.decide(det, service.Choice(level=Level.from_percentile(90)))
+    images = [("three", mnist.x_test[0]), ("noise", np.random.default_rng(1).integers(
+        0, 256, (28, 28)).astype(np.uint8))]
+    return det, decision, service.build_report(det, decision, images=images)
+
+
+def test_report_numbers_follow_the_decision(report):
+    det, decision, data = report
+    s = report_data.summary(data)
+    assert s["threshold"] == decision.threshold == det.calibration_of(
+        decision.scorer, "holdout").threshold(0.1)
+    assert s["percentile"] == 90 and s["alpha"] == pytest.approx(0.1)
+    assert s["calibration"] == "holdout" and s["scorer"] == "fanogan"
+    assert [r["name"] for r in s["images"]] == ["normal test image", "anomalous test image",
+                                                "three", "noise"]
+    noise = s["images"][-1]
+    assert noise["verdict"] == "anomaly" and noise["score"] > s["threshold"]
+    assert s["monte_carlo"]["samples"] == det.monte_carlo_["fanogan"].n
+    far = s["monte_carlo_false_alarm_on_holdout"]
+    assert far == pytest.approx(np.mean(det.holdout_scores_["fanogan"] > s["monte_carlo"]
+                                        ["threshold"]))
+
+
+def test_report_files_open_and_agree(report, tmp_path):
+    _, _, data = report
+    written = service.write_report(data, tmp_path / "r.png")
+    assert [p.suffix for p in written] == [".png", ".json", ".csv"]
+    with Image.open(written[0]) as img:
+        assert img.size == REPORT_SIZE and img.format == "PNG"
+        # the page is not blank: the histogram's bars and the images are drawn
+        assert np.asarray(img.convert("L")).std() > 10
+    summary = json.loads(written[1].read_text())
+    rows = written[2].read_text().splitlines()
+    assert rows[0].startswith("kind,name,note,score")
+    assert len(rows) - 1 == len(summary["images"]) == 4
+    assert summary["threshold"] == data.threshold
+
+
+def test_ganmc_report_command(tiny_model, mnist, tmp_path):
+    _, model = tiny_model
+    np.savez(tmp_path / "in.npz", x=mnist.x_test[:3])
+    r = subprocess.run([sys.executable, "-m", "ganmc.cli", "report", "--model", str(model),
+                        "--samples", "3000", "--seed", "4", "--percentile", "99",
+                        str(tmp_path / "in.npz"), "--out", str(tmp_path / "rep.png")],
+                       capture_output=True, text=True, env={**os.environ, "GANMC_OFFLINE": "1"},
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "rep.png") as img:
+        assert img.size == REPORT_SIZE
+    s = json.loads((tmp_path / "rep.json").read_text())
+    assert s["monte_carlo"]["samples"] == 3000 and s["monte_carlo"]["seed"] == 4
+    assert s["percentile"] == 99 and len([i for i in s["images"] if i["kind"] == "image"]) == 3
+    assert len((tmp_path / "rep.csv").read_text().splitlines()) == 1 + 2 + 3
+
+
+def test_cached_report_is_not_stale_for_another_seed(tiny_model, monkeypatch):
+    """Same sample count, another seed: the Report page renders a new report."""
+    from streamlit.testing.v1 import AppTest
+
+    import ui.state
+    from tests.integration.test_app import ROOT
+
+    det, model = tiny_model
+    monkeypatch.chdir(ROOT)
+    store = ui.state.ResultStore()
+    monkeypatch.setattr(ui.state, "results", lambda: store)
+    rendered = []
+    real = service.report_files
+
+    def spy(data):
+        rendered.append(data.monte_carlo.seed)
+        return real(data)
+
+    monkeypatch.setattr(service, "report_files", spy)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["model"] = str(model)
+    at.session_state["mc_samples"] = 1000
+    for seed in (1, 2):
+        key = ui.state.McKey(str(model), ui.state.model_stamp(str(model)), "fanogan", 1000,
+                             seed, "auto")
+        store.put(key, service.simulate(det, 1000, seed=seed))
+    for seed in (1, 2, 1):
+        at.session_state["mc_seed"] = seed
+        at.run()
+        at.switch_page("pages/views/report.py")
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+    assert rendered == [1, 2]  # the third visit is served from the cache, the right one
