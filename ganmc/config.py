@@ -47,6 +47,8 @@ DEFAULT_PERCENTILE = 95.0
 #: Share of the normal images held out of training to calibrate the threshold.
 DEFAULT_CALIBRATION_FRACTION = 0.1
 DEFAULT_EPOCHS = 10
+#: Data sources by name (a path to a file or folder works too; see :func:`ganmc.data.load_mnist`).
+DATA_CHOICES = ("auto", "bundled", "keras")
 DEFAULT_BATCH = 128
 
 

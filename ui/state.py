@@ -241,6 +241,35 @@ def synced(widget, name: str, page: str, label: str, **kwargs):
     return value
 
 
+def remember_images(new: list) -> list:
+    """The session's judged images with ``new`` ones added: a new drawing replaces the last
+    one, an image already there (same name and pixels) is not added twice. They stay until the
+    user clears them, whatever pages are visited meanwhile."""
+    images = [(n, img) for n, img in st.session_state["scored"]
+              if not (n == "drawing" and any(m == "drawing" for m, _ in new))]
+    seen = {(n, img.tobytes()) for n, img in images}
+    for name, img in new:
+        if (name, img.tobytes()) not in seen:
+            images.append((name, img))
+            seen.add((name, img.tobytes()))
+    st.session_state["scored"] = images
+    return images
+
+
+def kept(widget, key: str, label: str, default, **kwargs):
+    """A widget whose value the session keeps when the user visits another page and back.
+
+    Streamlit forgets the state of widgets that a run does not draw; the value is copied to
+    ``kept_<key>`` after each run and put back before the widget is drawn again.
+    """
+    store = f"kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(store, default)
+    value = widget(label, key=key, **kwargs)
+    st.session_state[store] = value
+    return value
+
+
 def threshold_controls(det, page: str) -> None:
     """Scorer, calibration source and percentile, shared by every page."""
     c1, c2, c3 = st.columns([1, 1, 2])

@@ -31,7 +31,14 @@ with left:
 with right:
     st.subheader("…or upload images")
     uploads = st.file_uploader("PNG, JPEG, BMP, GIF, TIFF or WebP", accept_multiple_files=True,
-                               type=[s.lstrip(".") for s in IMAGE_SUFFIXES], key="uploads")
+                               type=[s.lstrip(".") for s in IMAGE_SUFFIXES],
+                               key=f"uploads_{st.session_state['canvas_version']}")
+    if st.button("Clear all images", key="images_clear",
+                 help="Forget every image judged in this session (they stay until then, "
+                      "across pages)."):
+        st.session_state["scored"] = []
+        st.session_state["canvas_version"] += 1
+        st.rerun()
 
 images: list[tuple[str, np.ndarray]] = []
 problems: list[str] = []
@@ -55,7 +62,7 @@ for up in uploads[:MAX_UPLOADS]:
         problems.append(str(exc))
 for message in problems:
     st.warning(message)
-st.session_state["scored"] = images
+images = state.remember_images(images)
 
 if not images:
     st.info("Draw a digit on the black canvas, or upload images, to get a verdict.")

@@ -3,12 +3,17 @@
 import streamlit as st
 
 from ganmc import service
-from ganmc.config import ARCHS, DEFAULT_KAPPA
+from ganmc.config import (
+    ARCHS,
+    DATA_CHOICES,
+    DEFAULT_BATCH,
+    DEFAULT_EPOCHS,
+    DEFAULT_KAPPA,
+    MAX_EPOCHS,
+)
 from ganmc.errors import ConfigError, GanmcError
 from ganmc.train import describe_device
 from ui import panels, state
-
-MAX_UI_EPOCHS = 200
 
 st.title("Train a model")
 st.caption(f"Training runs in the background on {describe_device()}: you can leave this page, "
@@ -16,32 +21,41 @@ st.caption(f"Training runs in the background on {describe_device()}: you can lea
 
 registry = state.jobs()
 running = registry.running("train")
+kept = state.kept  # settings outlive a visit to another page; only the button starts a job
 
-with st.form("train_form"):
-    c1, c2, c3 = st.columns(3)
-    source = c1.selectbox("Data", ["auto", "bundled", "keras"], key="train_data",
-                          help="auto: Keras' MNIST download, or the bundled 10,000 digits "
-                               "offline. bundled: always the bundled digits.")
-    digits = c1.multiselect("Normal digits", list(range(10)), default=list(range(10)),
-                            key="train_digits",
-                            help="Only these are normal; pick one for the one-class protocol.")
-    kappa = c1.number_input("Feature weight κ", 0.0, 10_000.0, DEFAULT_KAPPA, key="train_kappa",
-                            help="Weight of the discriminator-feature residual in the fanogan "
-                                 "score (and the encoder's loss).")
-    arch = c2.radio("Preset", ARCHS, key="train_arch", horizontal=True,
-                    help="dcgan: small convolutional GAN. mlp: the seed notebook's network.")
-    epochs = c2.number_input("GAN epochs", 1, MAX_UI_EPOCHS, 5, key="train_epochs")
-    enc_epochs = c2.number_input("Encoder epochs (0 = none)", 0, MAX_UI_EPOCHS, 5,
-                                 key="train_enc_epochs")
-    batch = c3.select_slider("Batch size", [32, 64, 128, 256, 512], value=64, key="train_batch")
-    latent = c3.number_input("Latent size (0 = preset default)", 0, 512, 0, key="train_latent")
-    seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-    name = st.text_input("Model name", value="my-model", key="train_name",
-                         help=f"Saved as {state.MODELS_DIR}/NAME.")
-    c4, c5 = st.columns(2)
-    replace = c4.checkbox("Replace a model of the same name", key="train_replace")
-    resume = c5.checkbox("Continue an interrupted run of this name", key="train_resume")
-    start = st.form_submit_button("Start training", type="primary", disabled=running is not None)
+c1, c2, c3 = st.columns(3)
+source = kept(c1.selectbox, "train_data", "Data", "auto", options=list(DATA_CHOICES),
+              help="auto: Keras' MNIST download, or the bundled 10,000 digits offline. "
+                   "bundled: always the bundled digits.")
+digits = kept(c1.multiselect, "train_digits", "Normal digits", list(range(10)),
+              options=list(range(10)),
+              help="Only these are normal; pick one for the one-class protocol.")
+kappa = kept(c1.number_input, "train_kappa", "Weight of the feature difference",
+             DEFAULT_KAPPA, min_value=0.0, max_value=10_000.0,
+             help="How much the difference between the discriminator's view of an image and of "
+                  "its reconstruction counts in the fanogan score (κ; the pixel difference "
+                  "counts 1).")
+arch = kept(c2.radio, "train_arch", "Network", ARCHS[0], options=ARCHS, horizontal=True,
+            help="dcgan: a small convolutional GAN (recommended). mlp: the original notebook's "
+                 "fully connected network, kept for comparison.")
+epochs = kept(c2.number_input, "train_epochs", "GAN epochs", DEFAULT_EPOCHS, min_value=1,
+              max_value=MAX_EPOCHS)
+enc_epochs = kept(c2.number_input, "train_enc_epochs", "Encoder epochs (0 = none)",
+                  DEFAULT_EPOCHS, min_value=0, max_value=MAX_EPOCHS)
+batch = kept(c3.select_slider, "train_batch", "Batch size", DEFAULT_BATCH,
+             options=[32, 64, 128, 256, 512])
+latent = kept(c3.number_input, "train_latent", "Latent size (0 = the network's default)", 0,
+              min_value=0, max_value=512)
+seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
+name = kept(st.text_input, "train_name", "Model name", "my-model",
+            help=f"Saved as {state.MODELS_DIR}/NAME.")
+c4, c5 = st.columns(2)
+replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name", False)
+resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)
+start = st.button("Start training", type="primary", key="train_start",
+                  disabled=running is not None,
+                  help="A training job is running; it can be stopped below." if running
+                  else None)
 
 
 def start_job() -> None:
@@ -79,6 +93,8 @@ def live() -> None:
         st.info("No training job yet. Choose the settings above and press Start training.")
         return
     panels.training_job(job)
+    if running is not None and not job.running and job.id == running.id:
+        st.rerun()  # the job ended: one full run enables Start again
 
 
 live()

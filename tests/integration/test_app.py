@@ -73,7 +73,7 @@ def _png(img: np.ndarray) -> bytes:
 def test_upload_gives_a_verdict_and_bad_files_a_message(app, mnist):
     open_page(app, "pages/views/detect.py")
     digit = 255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8))
-    app.file_uploader(key="uploads").set_value([
+    app.file_uploader(key="uploads_0").set_value([
         ("digit.png", _png(digit), "image/png"),
         ("notes.png", b"not an image at all", "image/png"),
         ("blank.png", _png(np.full((50, 50), 255, np.uint8)), "image/png"),
@@ -89,7 +89,7 @@ def test_upload_gives_a_verdict_and_bad_files_a_message(app, mnist):
 def test_mahalanobis_verdict_on_the_detect_page(app, mnist):
     open_page(app, "pages/views/detect.py")
     app.selectbox(key="w_detect_scorer").set_value("mahalanobis").run()
-    app.file_uploader(key="uploads").set_value([
+    app.file_uploader(key="uploads_0").set_value([
         ("digit.png", _png(np.kron(mnist.x_test[2], np.ones((6, 6), np.uint8))), "image/png")
     ]).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -104,7 +104,7 @@ def test_latent_search_without_a_simulation_falls_back_to_the_holdout(app, mnist
     open_page(app, "pages/views/detect.py")
     app.selectbox(key="w_detect_scorer").set_value("latent-search").run()
     app.selectbox(key="w_detect_calibration").set_value("monte-carlo").run()
-    app.file_uploader(key="uploads").set_value([
+    app.file_uploader(key="uploads_0").set_value([
         ("digit.png", _png(np.kron(mnist.x_test[1], np.ones((6, 6), np.uint8))), "image/png")
     ]).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -188,7 +188,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     app.select_slider(key="train_batch").set_value(512)
     app.number_input(key="train_kappa").set_value(7.5)
     app.text_input(key="train_name").set_value("tiny-ui")
-    app.button[0].click()  # the form's submit button
+    app.button(key="train_start").click()
     app.run()
     assert not app.exception
     # Meanwhile another user (another session) sees the job and cannot start a second one.
@@ -196,7 +196,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     other.session_state["model"] = str(tiny_model[1])
     open_page(other, "pages/views/train.py")
     assert any(s.value.startswith("Job tiny-ui — running") for s in other.subheader)
-    assert other.button[0].disabled
+    assert other.button(key="train_start").disabled
     gate.set()
     _wait(app, lambda at: any("Saved to" in s.value for s in at.success), timeout=300)
     saved = tmp_path / "models" / "tiny-ui"
@@ -209,3 +209,57 @@ def test_pages_keep_the_sessions_model(app, tiny_model):
     for page in PAGES:
         open_page(app, page)
         assert app.session_state["model"] == str(tiny_model[1])
+
+
+def test_judged_images_survive_other_pages_until_cleared(app, mnist):
+    """Detect -> Monte Carlo -> Detect keeps the images; the same file twice is one image;
+    the Report counts them; Clear forgets them."""
+    open_page(app, "pages/views/detect.py")
+    digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
+    app.file_uploader(key="uploads_0").set_value([
+        ("digit.png", digit, "image/png"), ("digit.png", digit, "image/png")]).run()
+    assert len(app.session_state["scored"]) == 1
+    for page in ("pages/views/monte_carlo.py", "pages/views/detect.py"):
+        app.switch_page(page)
+        app.run()
+        assert not app.exception, [e.message for e in app.exception]
+    assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
+    app.switch_page("pages/views/report.py")
+    app.run()
+    assert any("the 1 image judged on the Detect page" in c.value for c in app.caption)
+    app.switch_page("pages/views/detect.py")
+    app.run()
+    app.button(key="images_clear").click().run()
+    assert app.session_state["scored"] == []
+    assert not [m for m in app.markdown if "ganmc-verdict" in m.value]
+
+
+def test_training_settings_are_kept_across_pages_and_need_the_button(app):
+    """Settings typed on the Train page stay after a visit elsewhere, and nothing but the
+    Start button starts a job (there is no form that Enter would submit)."""
+    open_page(app, "pages/views/train.py")
+    app.number_input(key="train_epochs").set_value(3).run()
+    app.text_input(key="train_name").set_value("kept-name").run()
+    assert app.session_state["kept_train_epochs"] == 3
+    from ui import state
+
+    assert state.jobs().latest("train", owner=app.session_state["session_id"]) is None
+    app.switch_page("pages/views/home.py")
+    app.run()
+    app.switch_page("pages/views/train.py")
+    app.run()
+    assert app.number_input(key="train_epochs").value == 3
+    assert app.text_input(key="train_name").value == "kept-name"
+    assert not app.get("form")
+
+
+def test_train_page_defaults_are_the_cli_defaults(app):
+    from ganmc.cli import build_parser
+
+    cli = build_parser().parse_args(["train"])
+    open_page(app, "pages/views/train.py")
+    assert app.number_input(key="train_epochs").value == cli.epochs
+    assert app.select_slider(key="train_batch").value == cli.batch_size
+    assert app.number_input(key="train_kappa").value == cli.kappa
+    assert app.selectbox(key="train_data").value == cli.data
+    assert app.radio(key="train_arch").value == cli.arch

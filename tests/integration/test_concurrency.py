@@ -41,7 +41,7 @@ def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mni
     trainer.number_input(key="train_enc_epochs").set_value(0)
     trainer.select_slider(key="train_batch").set_value(32)
     trainer.text_input(key="train_name").set_value("concurrent")
-    trainer.button[0].click()
+    trainer.button(key="train_start").click()
     trainer.run()
     assert not trainer.exception
 
@@ -50,7 +50,7 @@ def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mni
     digit = 255 - np.kron(mnist.x_test[3], np.ones((6, 6), np.uint8))
     buf = io.BytesIO()
     Image.fromarray(digit).save(buf, format="PNG")
-    detector.file_uploader(key="uploads").set_value(("d.png", buf.getvalue(), "image/png"))
+    detector.file_uploader(key="uploads_0").set_value(("d.png", buf.getvalue(), "image/png"))
     detector.run()
     assert not detector.exception
     assert any("ganmc-verdict" in m.value for m in detector.markdown)
@@ -59,7 +59,7 @@ def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mni
     go(detector, "train")
     running = any("— running" in s.value for s in detector.subheader)
     if running:
-        assert detector.button[0].disabled
+        assert detector.button(key="train_start").disabled
         assert detector.button(key="train_stop")  # the shared job can be watched
 
     # Each session keeps its own state.
