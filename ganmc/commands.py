@@ -263,9 +263,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def card_text(card: dict) -> str:
+    from ganmc.modelfile import epochs_text
+
     c, m = card.get("config", {}), card.get("metadata", {})
     lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, normal digits "
-             f"{c.get('digits')}, epochs {c.get('epochs')} + encoder {c.get('encoder_epochs')}",
+             f"{c.get('digits')}, {epochs_text(card)} (GAN + encoder)",
              f"data {m.get('data_source')}: {m.get('n_train')} train, "
              f"{m.get('n_calibration')} calibration images",
              f"trained {m.get('trained_at')} on {m.get('device')} in {m.get('train_seconds')} s",

@@ -123,7 +123,7 @@ class Detector:
         self.metadata_ = result.metadata(data_source, len(train), len(holdout))
         self.holdout_scores_, self.monte_carlo_ = {}, {}
         if len(holdout):
-            self.calibrate(holdout)
+            self.calibrate(holdout, stop_event=stop_event)
         if self.mc_samples and (stop_event is None or not stop_event.is_set()):
             for name in (s for s in self.scorers_ if s in scoring.ONE_PASS):
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
@@ -137,17 +137,28 @@ class Detector:
         order = np.random.default_rng(self.config.seed).permutation(len(x))
         return x[order[n_cal:]], x[order[:n_cal]]
 
-    def calibrate(self, x_normal: np.ndarray) -> Detector:
+    def calibrate(self, x_normal: np.ndarray, *, stop_event: threading.Event | None = None
+                  ) -> Detector:
         """Score real normal images never trained on, for the conformal ``holdout`` threshold.
 
-        Sets ``holdout_scores_`` and re-chooses ``calibration_`` and ``threshold_``.
-
-        Returns:
-            self
+        Sets ``holdout_scores_`` and re-chooses the threshold. Once ``stop_event`` is set the
+        slow ``latent-search`` is left uncalibrated (said in ``notes_``); the one-pass scores
+        take a second.
         """
-        x_normal = as_images(x_normal, "calibration images")
-        self.holdout_scores_ = {name: np.sort(self.score_samples(x_normal, scorer=name))
-                                for name in self._fitted().scorers_}
+        x = as_images(x_normal, "calibration images")
+        self.holdout_scores_ = {}
+        for name in self._fitted().scorers_:
+            one_pass = scoring.TABLE[name].one_pass
+            chunk = len(x) if one_pass else 64  # a stop is seen within a chunk
+            parts = []
+            for i in range(0, len(x), chunk):
+                if not one_pass and stop_event is not None and stop_event.is_set():
+                    self.notes_.append(f"stopped before {name} was calibrated: it has no "
+                                       f"hold-out threshold")
+                    break
+                parts.append(self.score_samples(x[i:i + chunk], scorer=name))
+            else:
+                self.holdout_scores_[name] = np.sort(np.concatenate(parts))
         self._resolve()
         return self
 

@@ -199,3 +199,17 @@ def _check_shapes(path: Path, nets: Networks, latent_dim: int) -> None:
             problems.append(f"the feature Gaussian is over {width} features, D has {n_features}")
     if problems:
         raise ModelError(f"{path}: networks do not fit together: {'; '.join(problems)}")
+
+
+def epochs_text(card: dict[str, Any]) -> str:
+    """What was trained, as the card says: "180 + 180 epochs", or for a run stopped early
+    "2 of 5 + 0 of 5 epochs (stopped early)"."""
+    c, m = card.get("config") or {}, card.get("metadata") or {}
+    if not (isinstance(c, dict) and isinstance(m, dict)):
+        return "? epochs"
+    planned = f"{c.get('epochs')} + {c.get('encoder_epochs')} epochs"
+    if not m.get("stopped_early"):
+        return planned
+    return (f"{m.get('gan_epochs_done', '?')} of {c.get('epochs')} + "
+            f"{m.get('encoder_epochs_done', '?')} of {c.get('encoder_epochs')} epochs "
+            f"(stopped early)")

@@ -51,6 +51,8 @@ class TrainResult:
     images_per_s: float = 0.0
     stopped: bool = False
     epochs_done: int = 0
+    #: Epochs of each phase finished in all, resumed runs included: what the model had.
+    phase_epochs: tuple[int, int] = (0, 0)
 
     def metadata(self, data_source: str, n_train: int, n_calibration: int) -> dict:
         """The model card's account of this run."""
@@ -65,6 +67,8 @@ class TrainResult:
             "train_seconds": round(self.seconds, 2),
             "train_images_per_s": round(self.images_per_s, 1),
             "epochs_done": self.epochs_done, "stopped_early": self.stopped,
+            "gan_epochs_done": self.phase_epochs[0],
+            "encoder_epochs_done": self.phase_epochs[1],
             "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "versions": {"ganmc": __version__, "tensorflow": tf.__version__,
                          "keras": keras.__version__, "numpy": np.__version__,
@@ -232,7 +236,9 @@ def fit_networks(
         generator, discriminator, encoder = nets.generator, nets.discriminator, nets.encoder
     seconds = time.perf_counter() - start
     return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
-                       tracker.overall_rate(), tracker.stopped, tracker.epochs_done)
+                       tracker.overall_rate(), tracker.stopped, tracker.epochs_done,
+                       (config.epochs, state["epoch"]) if state["phase"] == "encoder"
+                       else (state["epoch"], 0))
 
 
 def _check_compatible(saved: dict, config: TrainConfig) -> None:

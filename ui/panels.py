@@ -56,7 +56,10 @@ def training_job(job) -> None:
         st.progress(0.0, text="Loading data and building the networks…")
     else:
         calibrating = snap["status"] == "running" and p.epoch_end and p.fraction >= 1.0
-        st.progress(min(p.fraction, 1.0), text=CALIBRATING if calibrating else describe(p))
+        text = CALIBRATING if calibrating else describe(p)
+        if snap["status"] == "running" and snap["stop_requested"]:
+            text = "Stopping: calibrating the fast scores on the held-out digits and saving…"
+        st.progress(min(p.fraction, 1.0), text=text)
     history, samples = charts.history_of(snap["events"])
     c1, c2 = st.columns([3, 2])
     if history:
@@ -64,12 +67,12 @@ def training_job(job) -> None:
     if samples is not None:
         c2.image(charts.image_grid(samples, cols=4, scale=4),
                  caption="Generated samples (fixed latent vectors), last epoch")
-    if snap["status"] == "done":
+    if snap["status"] == "stopped":
+        st.warning("Training was stopped; the finished epochs are saved as a model.")
+    if snap["status"] in ("done", "stopped") and snap["result"]:
         st.success(f"Saved to {snap['result']}.")
         if st.button("Use this model", key="train_use", type="primary"):
             st.session_state["model"] = snap["result"]
             st.rerun(scope="app")
-    elif snap["status"] == "stopped":
-        st.warning("Training was stopped; the finished epochs are saved as a model.")
     elif snap["status"] == "failed":
         st.error(f"Training failed: {snap['error']}")

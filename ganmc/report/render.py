@@ -11,6 +11,7 @@ import io
 import numpy as np
 
 from ganmc.calibration import ScoreDistribution
+from ganmc.modelfile import epochs_text
 from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
 
@@ -81,7 +82,7 @@ def report_png(data: ReportData) -> bytes:
     head = fig.add_subplot(grid[0])
     head.axis("off")
     head.text(0, 0.9, f"{data.created}   model: {c.get('arch')}, normal digits "
-              f"{_digits(c.get('digits'))}, {_epochs(c, m)} on "
+              f"{_digits(c.get('digits'))}, {epochs_text(data.card)} on "
               f"{m.get('data_source')} ({m.get('device')}, trained {m.get('trained_at')})",
               fontsize=10, va="top", transform=head.transAxes)
     head.text(0, 0.2, f"scorer {data.scorer}; threshold from {data.calibration.source} "
@@ -114,12 +115,6 @@ def report_png(data: ReportData) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
-
-
-def _epochs(config: dict, metadata: dict) -> str:
-    """What was trained, as the card says it: GAN + encoder epochs."""
-    text = f"{config.get('epochs')} + {config.get('encoder_epochs')} epochs"
-    return text + " (stopped early)" if metadata.get("stopped_early") else text
 
 
 def _digits(digits) -> str:

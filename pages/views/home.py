@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ganmc.modelfile import epochs_text
 from ui import state
 
 st.title("ganmc — is this image normal?")
@@ -47,7 +48,7 @@ cols = st.columns(4)
 cols[0].metric("Preset", c["arch"])
 cols[1].metric("Normal digits", "all" if len(c["digits"]) == 10 else
                ",".join(map(str, c["digits"])))
-cols[2].metric("Epochs (GAN + encoder)", f"{c['epochs']} + {c['encoder_epochs']}")
+cols[2].metric("Epochs (GAN + encoder)", epochs_text(card).removesuffix(" epochs"))
 cols[3].metric("Trained on", str(m.get("device", "?")).split(" (")[0])
 st.markdown(
     f"- **Data**: {m.get('data_source')} — {m.get('n_train', '?'):,} training and "
