@@ -28,3 +28,17 @@ class ConfigError(GanmcError):
 
 class TrainingError(GanmcError):
     """Training could not go on (e.g. the losses became NaN); the last checkpoint is kept."""
+
+
+class FolderBusyError(GanmcError):
+    """Another writer (a training run or a save, in this or another process) holds a folder."""
+
+
+class StorageError(GanmcError):
+    """A folder cannot be created or written (missing parent, read-only, not a folder)."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` as one line of at most ``limit`` characters (whitespace runs collapsed)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

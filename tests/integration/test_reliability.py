@@ -72,7 +72,7 @@ def test_nan_scores_never_pass_silently(tiny_model, tmp_path, mnist):
 
 def test_killed_training_resumes_losing_at_most_one_epoch(tmp_path):
     out = tmp_path / "m"
-    ckpt = tmp_path / "m.ckpt"
+    ckpt = tmp_path / ".m.ckpt"
     cmd = [sys.executable, "-m", "ganmc.cli", "train", "--data", "bundled", "--arch", "mlp",
            "--epochs", "40", "--encoder-epochs", "0", "--batch-size", "32", "--mc-samples",
            "500", "--out", str(out)]
