@@ -284,14 +284,14 @@ def read_npz(path: Path | str, names: tuple[str, ...] | None = None, *,
                 with zf.open(members[name]) as f:
                     shape, dtype = _npy_header(f, f"{path}:{name}", error)
                 count = math.prod(shape)
-                total += count * dtype.itemsize
-                if total > max_bytes:
-                    raise error(f"{path}: array {name!r} {tuple(shape)} of {dtype} would take "
-                                f"{total / 2**20:,.0f} MB in memory, more than the "
-                                f"{max_bytes / 2**20:,.0f} MB allowed")
                 if max_images is not None and count > max_images * 784:
                     raise error(f"{path}: array {name!r} {tuple(shape)} holds more than the "
                                 f"{max_images:,} images one file may hold")
+                total += count * dtype.itemsize
+                if total > max_bytes:
+                    raise error(f"{path}: array {name!r} {tuple(shape)} of {dtype} would take "
+                                f"{total / 2**20:,.1f} MB in memory, more than the "
+                                f"{max_bytes / 2**20:,.1f} MB allowed")
                 headers[name] = shape
             arrays = {}
             for name in wanted:
