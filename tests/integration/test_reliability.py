@@ -33,7 +33,7 @@ def test_crash_while_saving_keeps_the_previous_model(tiny_model, tmp_path, monke
     with pytest.raises(OSError, match="disk full"):
         det.save(target)
     assert (target / "ganmc.json").read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]  # no temporary
     load_model(target)  # still a whole model
 
 
