@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import sys
 
 from ganmc import __version__
@@ -34,7 +36,7 @@ from ganmc.config import (
     PRECISIONS,
     SCORERS,
 )
-from ganmc.errors import GanmcError
+from ganmc.errors import GanmcError, one_line
 
 log = logging.getLogger("ganmc")
 
@@ -52,6 +54,49 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+SEED_MAX = 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to {SEED_MAX} (2**32-1)")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
+    return value
+
+
+def _percentile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 100:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 100")
+    return value
+
+
 def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                mc_options: bool = False) -> None:
     p.add_argument("--model", metavar="DIR",
@@ -62,7 +107,7 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                         "features from the training digits'; latent-search is AnoGAN's "
                         "per-image optimisation, about 100 times slower)")
     if percentile:
-        p.add_argument("--percentile", type=float, metavar="P",
+        p.add_argument("--percentile", type=_percentile, metavar="P",
                        help="threshold level: P%% of normal scores fall below it "
                             f"(default {DEFAULT_PERCENTILE:g}, i.e. "
                             f"{100 - DEFAULT_PERCENTILE:g}%% false alarms)")
@@ -73,7 +118,7 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
         p.add_argument("--samples", type=_positive_int, default=DEFAULT_MC_SAMPLES,
                        help="Monte Carlo samples when --calibration monte-carlo "
                             f"(default {DEFAULT_MC_SAMPLES})")
-        p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+        p.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,14 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: dcgan)")
     p.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
                    help=f"GAN epochs (default {DEFAULT_EPOCHS})")
-    p.add_argument("--encoder-epochs", type=int, default=None,
+    p.add_argument("--encoder-epochs", type=_non_negative_int, default=None,
                    help="encoder epochs; 0 for none (default: as --epochs)")
     p.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH,
                    help=f"default {DEFAULT_BATCH}")
     p.add_argument("--latent-dim", type=_positive_int, default=None,
                    help="latent size (default: " + ", ".join(
                        f"{v} for {k}" for k, v in DEFAULT_LATENT.items()) + ")")
-    p.add_argument("--kappa", type=float, default=DEFAULT_KAPPA,
+    p.add_argument("--kappa", type=_non_negative_float, default=DEFAULT_KAPPA,
                    help="weight of the discriminator-feature residual in the fanogan score "
                         f"(default {DEFAULT_KAPPA:g})")
     p.add_argument("--search-steps", type=_positive_int, default=DEFAULT_SEARCH_STEPS,
@@ -115,11 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_FEATURE_COMPONENTS,
                    help="principal directions of the discriminator's features kept by the "
                         f"mahalanobis scorer's Gaussian (default {DEFAULT_FEATURE_COMPONENTS})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
                    help="share of normal images held out for calibration "
                         f"(default {DEFAULT_CALIBRATION_FRACTION})")
-    p.add_argument("--mc-samples", type=int, default=DEFAULT_TRAIN_MC_SAMPLES,
+    p.add_argument("--mc-samples", type=_non_negative_int, default=DEFAULT_TRAIN_MC_SAMPLES,
                    help="Monte Carlo samples simulated after training "
                         f"(default {DEFAULT_TRAIN_MC_SAMPLES})")
     p.add_argument("--out", metavar="DIR", help="model folder to write "
@@ -135,9 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p, percentile=False)
     p.add_argument("--samples", type=_positive_int, default=DEFAULT_MC_SAMPLES,
                    help=f"number of generated images (default {DEFAULT_MC_SAMPLES})")
-    p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE,
+    p.add_argument("--percentile", type=_percentile, default=DEFAULT_PERCENTILE,
                    help=f"threshold percentile (default {DEFAULT_PERCENTILE:g})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="images per compiled call (default: 8192 on a CPU, 65536 on a GPU)")
     p.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0],
@@ -176,10 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("images", nargs="*", metavar="IMAGE",
                    help="images to judge in the report (files, folders, .npz, IDX)")
-    p.add_argument("--samples", type=int, default=DEFAULT_MC_SAMPLES,
+    p.add_argument("--samples", type=_non_negative_int, default=DEFAULT_MC_SAMPLES,
                    help="Monte Carlo samples to simulate; 0 uses the model's stored run "
                         f"(default {DEFAULT_MC_SAMPLES})")
-    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
     p.add_argument("--out", metavar="FILE.png", default="report.png",
                    help="where to write the PNG; .json and .csv go beside it "
                         "(default report.png)")
@@ -205,11 +250,21 @@ def main(argv: list[str] | None = None) -> int:
             quiet_tensorflow()
         return args.func(args)
     except GanmcError as exc:
-        print(f"ganmc {args.command}: error: {exc}", file=sys.stderr)
+        print(f"ganmc {args.command}: error: {one_line(exc, 2000)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ganmc {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `ganmc score ... | head`): stop quietly, as Unix tools do.
+        # Later writes (Python's flush at exit) go to /dev/null instead of raising again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no real stdout (e.g. captured)
+            pass
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe stopped
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The same object is written into every model's card, so a model always says how i
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,30 +57,35 @@ def parse_digits(text: str | None) -> tuple[int, ...]:
     """Parse a digit selection such as ``"0,1,2"``, ``"3"``, ``"0-4"`` or ``"all"``.
 
     Args:
-        text: The selection; ``None``, ``""`` or ``"all"`` mean all ten digits.
+        text: The selection; ``None`` or ``"all"`` mean all ten digits.
 
     Returns:
         The sorted, de-duplicated digits.
 
     Raises:
-        ConfigError: If a part is not a digit 0-9 or a range of them.
+        ConfigError: If the selection is empty, or a part is not a digit 0-9 or a range of
+            them (a reversed range such as ``3-1`` included).
     """
-    if text is None or text.strip().lower() in ("", "all"):
+    if text is None or text.strip().lower() == "all":
         return tuple(range(10))
+    if not text.strip():
+        raise ConfigError("digits: the selection is empty; give digits such as 3, 0,1,2 or "
+                          "0-4, or all")
     digits: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         try:
             if "-" in part:
                 lo, hi = (int(p) for p in part.split("-", 1))
-                chosen = range(lo, hi + 1)
             else:
-                chosen = range(int(part), int(part) + 1)
+                lo = hi = int(part)
         except ValueError:
             raise ConfigError(f"digits: {part!r} is not a digit 0-9 or a range like 0-4") from None
-        if not chosen or min(chosen) < 0 or max(chosen) > 9:
+        if lo > hi:
+            raise ConfigError(f"digits: {part!r} is a reversed range; write {hi}-{lo}")
+        if lo < 0 or hi > 9:
             raise ConfigError(f"digits: {part!r} is outside 0-9")
-        digits.update(chosen)
+        digits.update(range(lo, hi + 1))
     return tuple(sorted(digits))
 
 
@@ -153,8 +159,9 @@ class TrainConfig:
             raise ConfigError("learning_rate must be between 0 and 1")
         if not 0.0 <= self.calibration_fraction < 0.9:
             raise ConfigError("calibration_fraction must be in [0, 0.9)")
-        if self.kappa < 0:
-            raise ConfigError("kappa must be >= 0")
+        if not (isinstance(self.kappa, (int, float)) and not isinstance(self.kappa, bool)
+                and math.isfinite(self.kappa) and self.kappa >= 0):
+            raise ConfigError(f"kappa must be a finite number >= 0, not {self.kappa!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ganmc.errors import DataError
+from ganmc import limits
+from ganmc.errors import DataError, GanmcError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,6 @@ BUNDLED_FILE = ASSETS_DIR / "mnist-10k.npz"
 #: Seed of the fixed train/test split of data that comes without one (bundled, ``x``/``y`` npz).
 SPLIT_SEED = 20_240
 SOURCES = ("auto", "keras", "bundled")
-_MAX_IDX_ITEMS = 10_000_000
 
 
 @dataclass
@@ -85,6 +87,9 @@ def load_mnist(
         if os.environ.get("GANMC_OFFLINE"):
             x, y, xt, yt, used = *_load_bundled(test_size), "bundled"
             log.info("Data: bundled MNIST copy (GANMC_OFFLINE is set)")
+        elif _keras_failure is not None:  # tried once in this process already; said so then
+            x, y, xt, yt, used = *_load_bundled(test_size), "bundled"
+            log.info("Data: bundled MNIST copy (Keras MNIST unavailable: %s)", _keras_failure)
         else:
             try:
                 x, y, xt, yt = _load_keras()
@@ -93,13 +98,15 @@ def load_mnist(
             except Exception as exc:  # no network, broken cache, ...: fall back, say so
                 x, y, xt, yt = _load_bundled(test_size)
                 used = "bundled"
-                log.warning("Data: Keras MNIST unavailable (%s); using the bundled 10,000 digits",
-                            type(exc).__name__)
+                log.warning("Data: Keras MNIST unavailable (%s); using the bundled 10,000 "
+                            "digits (not retried in this process; set GANMC_OFFLINE=1 to skip "
+                            "the attempt)", type(exc).__name__)
     elif source == "keras":
         try:
             x, y, xt, yt = _load_keras()
         except Exception as exc:
-            raise DataError(f"Keras MNIST could not be loaded ({exc}); try --data bundled") from exc
+            raise DataError(f"Keras MNIST could not be loaded ({one_line(exc, 200)}); try --data "
+                            f"bundled") from None
         used = "keras"
     elif source == "bundled":
         x, y, xt, yt = _load_bundled(test_size)
@@ -115,10 +122,22 @@ def load_mnist(
     return MnistSplits(x[keep], y[keep], xt, yt, digits, used)
 
 
+#: Why the Keras download failed, once it has in this process (it is not tried again).
+_keras_failure: str | None = None
+
+
 def _load_keras() -> tuple[np.ndarray, ...]:
+    global _keras_failure
+    if _keras_failure is not None:
+        raise DataError(f"Keras MNIST unavailable ({_keras_failure}; not retried in this "
+                        f"process)")
     import keras
 
-    (x, y), (xt, yt) = keras.datasets.mnist.load_data()
+    try:
+        (x, y), (xt, yt) = keras.datasets.mnist.load_data()
+    except Exception as exc:
+        _keras_failure = one_line(f"{type(exc).__name__}: {exc}", 200)
+        raise
     return x, y, xt, yt
 
 
@@ -149,12 +168,13 @@ def _load_path(path: Path, test_size: int) -> tuple[np.ndarray, ...]:
             raise DataError(f"{path}: no train-/t10k- IDX image files found")
         return (*_read_idx_pair(train), *_read_idx_pair(test))
     if path.suffix == ".npz":
-        with _open_npz(path) as z:
-            if {"x_train", "y_train", "x_test", "y_test"} <= set(z.files):
-                return tuple(
-                    _as_labels(z[k], path) if k.startswith("y") else as_images(z[k], f"{path}:{k}")
-                    for k in ("x_train", "y_train", "x_test", "y_test")
-                )
+        keys = ("x_train", "y_train", "x_test", "y_test")
+        z = read_npz(path, keys)
+        if set(keys) <= set(z):
+            return tuple(
+                _as_labels(z[k], path) if k.startswith("y") else as_images(z[k], f"{path}:{k}")
+                for k in keys
+            )
         x, y = _read_npz(path)
         return _split(x, y, test_size)
     if "idx3" in path.name:
@@ -193,9 +213,9 @@ def read_idx(path: Path | str) -> np.ndarray:
         DataError: On a bad magic number, an unsupported type or a truncated file.
     """
     path = Path(path)
+    gz = path.suffix == ".gz"
     try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
+        with (gzip.open if gz else open)(path, "rb") as f:
             head = f.read(4)
             if len(head) != 4 or head[:2] != b"\x00\x00":
                 raise DataError(f"{path}: not an IDX file (bad magic number)")
@@ -205,33 +225,111 @@ def read_idx(path: Path | str) -> np.ndarray:
             if not 1 <= ndim <= 3:
                 raise DataError(f"{path}: IDX files with {ndim} dimensions are not images/labels")
             dims = struct.unpack(f">{ndim}I", f.read(4 * ndim))
-            if dims[0] > _MAX_IDX_ITEMS or int(np.prod(dims[1:], dtype=np.int64)) > 4096:
+            if math.prod(dims[1:]) > 4096:
                 raise DataError(f"{path}: IDX dimensions {dims} are not MNIST-like")
-            count = int(np.prod(dims, dtype=np.int64))
+            if dims[0] > limits.MAX_IMAGES:
+                raise DataError(f"{path}: the header says {dims[0]:,} items, more than the "
+                                f"{limits.MAX_IMAGES:,} one file may hold")
+            count = math.prod(dims)
+            if not gz:
+                size = os.fstat(f.fileno()).st_size - 4 - 4 * ndim
+                if size < count:
+                    raise DataError(f"{path}: truncated IDX file ({size} of {count} bytes)")
+                if size > count:
+                    raise DataError(f"{path}: more data than the header's {dims} (not an IDX "
+                                    f"file?)")
             data = f.read(count)
-    except (OSError, EOFError, struct.error) as exc:
-        raise DataError(f"{path}: cannot read IDX file ({exc})") from None
+            if len(data) == count and f.read(1):  # never inflate more than the header says
+                raise DataError(f"{path}: more data than the header's {dims} (not an IDX "
+                                f"file, or a decompression bomb)")
+    except GanmcError:
+        raise
+    except (OSError, EOFError, struct.error, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read IDX file ({one_line(exc, 200)})") from None
     if len(data) != count:
         raise DataError(f"{path}: truncated IDX file ({len(data)} of {count} bytes)")
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
-def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
+def read_npz(path: Path | str, names: tuple[str, ...] | None = None, *,
+             max_bytes: int = limits.MAX_IMAGE_ARRAY_BYTES,
+             max_images: int | None = limits.MAX_IMAGES,
+             error: type[GanmcError] = DataError) -> dict[str, np.ndarray]:
+    """Read arrays of an ``.npz`` safely: every size checked from its header first.
+
+    Each member's ``.npy`` header (shape, dtype) is read before any of its data is inflated;
+    arrays that need pickle, or whose data would exceed ``max_bytes`` (all read members
+    together) or hold more than ``max_images`` 28x28 images, are refused unread.
+
+    Args:
+        path: The file.
+        names: The arrays to read (those missing are left out); None reads them all.
+        max_bytes: Most bytes the arrays read may inflate to, together.
+        max_images: Most 28x28 images one array may hold (None: no such limit).
+        error: The :class:`GanmcError` subclass to raise.
+
+    Returns:
+        The arrays by name.
+
+    Raises:
+        GanmcError: ``error``, with one line, if the file is not a readable .npz or too big.
+    """
+    path = Path(path)
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+        with zipfile.ZipFile(path) as zf:
+            members = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
+            wanted = [n for n in (names if names is not None else members) if n in members]
+            headers, total = {}, 0
+            for name in wanted:
+                with zf.open(members[name]) as f:
+                    shape, dtype = _npy_header(f, f"{path}:{name}", error)
+                count = math.prod(shape)
+                if max_images is not None and count > max_images * 784:
+                    raise error(f"{path}: array {name!r} {tuple(shape)} holds more than the "
+                                f"{max_images:,} images one file may hold")
+                total += count * dtype.itemsize
+                if total > max_bytes:
+                    raise error(f"{path}: array {name!r} {tuple(shape)} of {dtype} would take "
+                                f"{total / 2**20:,.1f} MB in memory, more than the "
+                                f"{max_bytes / 2**20:,.1f} MB allowed")
+                headers[name] = shape
+            arrays = {}
+            for name in wanted:
+                with zf.open(members[name]) as f:
+                    arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+    except GanmcError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
+            NotImplementedError, RuntimeError, zlib.error) as exc:
+        raise error(f"{path}: not a readable .npz file ({one_line(exc, 200)})") from None
+    return arrays
+
+
+def _npy_header(f, where: str, error: type[GanmcError]) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an ``.npy`` header, without reading the data."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise error(f"{where}: .npy format version {version} is not supported")
+    except GanmcError:
+        raise
+    except (ValueError, EOFError, OSError, SyntaxError, TypeError) as exc:
+        raise error(f"{where}: unreadable array header ({one_line(exc, 200)})") from None
+    if dtype.hasobject:
+        raise error(f"{where}: arrays of Python objects are refused (they would need pickle)")
+    return tuple(int(d) for d in shape), dtype
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    with _open_npz(path) as z:
-        if "x" not in z.files:
-            raise DataError(f"{path}: no array named 'x' (found: {', '.join(z.files) or 'none'})")
-        try:
-            x = as_images(z["x"], f"{path}:x")
-            y = _as_labels(z["y"], path) if "y" in z.files else None
-        except ValueError as exc:  # object arrays need pickle, which is refused
-            raise DataError(f"{path}: unreadable array ({exc})") from None
+    z = read_npz(path, ("x", "y"))
+    if "x" not in z:
+        raise DataError(f"{path}: no array named 'x'")
+    x = as_images(z["x"], f"{path}:x")
+    y = _as_labels(z["y"], path) if "y" in z else None
     if y is not None and len(y) != len(x):
         raise DataError(f"{path}: {len(y)} labels for {len(x)} images")
     return x, y
@@ -254,8 +352,10 @@ def load_images_file(path: Path | str) -> np.ndarray:
 def as_images(x: np.ndarray, where: str = "array") -> np.ndarray:
     """Check and convert an array of digits to uint8 (N, 28, 28).
 
-    Accepts (28, 28), (N, 28, 28), (N, 28, 28, 1) or (N, 784); uint8 0-255 or floats in
-    [0, 1] (scaled) or [0, 255].
+    Accepts (28, 28), (N, 28, 28), (N, 28, 28, 1) or (N, 784); uint8 0-255, floats in
+    [0, 1] (scaled) or [0, 255], booleans, or other whole numbers in [0, 255]. Binary ink is
+    scaled to 0/255: booleans, and whole numbers whose largest value is 1 (with a warning;
+    such an array is taken as 0/1 ink, not as grey levels that barely differ from black).
 
     Raises:
         DataError: On a wrong shape, a non-numeric dtype, NaN/inf or values out of range.
@@ -282,6 +382,12 @@ def as_images(x: np.ndarray, where: str = "array") -> np.ndarray:
     if lo < 0 or hi > 255:
         raise DataError(f"{where}: pixel values must be in [0, 1] or [0, 255], got [{lo}, {hi}]")
     if x.dtype.kind == "f" and hi <= 1.0:
+        xf = xf * 255.0
+    elif x.dtype.kind == "b" or (x.dtype.kind in "iu" and hi == 1):
+        # Binary ink (bool, or whole numbers 0/1): 1 is full ink, not an all but black grey.
+        if x.dtype.kind != "b":
+            log.warning("%s: whole-number pixels 0-1 taken as binary ink and scaled to 0/255",
+                        where)
         xf = xf * 255.0
     return np.round(xf).astype(np.uint8)
 

@@ -31,4 +31,18 @@ class TrainingError(GanmcError):
 
 
 class BusyError(GanmcError):
-    """Someone else is doing this now (an exclusive job is running, a folder is being written)."""
+    """Someone else is doing this now (an exclusive job of this kind is running)."""
+
+
+class FolderBusyError(BusyError):
+    """Another writer (a training run or a save, in this or another process) holds a folder."""
+
+
+class StorageError(GanmcError):
+    """A folder cannot be created or written (missing parent, read-only, not a folder)."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` as one line of at most ``limit`` characters (whitespace runs collapsed)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

@@ -7,14 +7,15 @@ index so results can be traced back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ganmc import limits
 from ganmc.data import load_images_file
-from ganmc.errors import DataError
-from ganmc.preprocess import IMAGE_SUFFIXES, load_image
+from ganmc.errors import DataError, GanmcError, ImageError
+from ganmc.preprocess import BLANK, IMAGE_SUFFIXES, MIN_CONTRAST, load_image
 
 #: Most images one command reads from image files (arrays may hold more).
 MAX_IMAGE_FILES = 10_000
@@ -22,11 +23,21 @@ MAX_IMAGE_FILES = 10_000
 
 @dataclass
 class Images:
-    """Images with where each came from."""
+    """Images with where each came from, and what was refused.
+
+    Attributes:
+        x: uint8 (N, 28, 28).
+        sources: The file each image came from.
+        indices: Its index in that file (0 for an image file).
+        problems: ``(source, reason)`` for each file or array image refused (only filled by
+            ``read_inputs(..., strict=False)``; ``source`` is ``FILE`` or ``FILE[INDEX]``,
+            ``reason`` the one-line message, which starts with the source too).
+    """
 
     x: np.ndarray  # uint8 (N, 28, 28)
     sources: list[str]
     indices: list[int]
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -36,42 +47,91 @@ def _is_array_file(path: Path) -> bool:
     return path.suffix == ".npz" or "idx" in path.name or path.suffix == ".ubyte"
 
 
-def read_inputs(paths: list[str | Path]) -> Images:
+def blank_images(x: np.ndarray) -> np.ndarray:
+    """Which images of uint8 (N, 28, 28) hold no digit (blank or of one colour).
+
+    The same test :func:`ganmc.preprocess.to_mnist` applies to a picture: less contrast than
+    ``preprocess.MIN_CONTRAST`` between the darkest and the brightest pixel.
+    """
+    x = np.asarray(x)
+    spread = x.max(axis=(1, 2)).astype(np.int16) - x.min(axis=(1, 2))
+    return spread < MIN_CONTRAST * 255
+
+
+def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
     """Read every input into one batch.
 
+    Array images (``.npz``, IDX) that are blank are refused like a blank image file.
+
+    Args:
+        paths: Image files, folders of them, ``.npz`` files (array ``x``), IDX files.
+        strict: True: stop at the first bad input (raise). False: refuse each bad file or
+            image on its own, list it in ``Images.problems`` and go on with the rest.
+
     Raises:
-        DataError: If a path is missing or a folder holds no images.
-        ImageError: If an image file is unreadable or blank.
+        DataError: If a path is missing or a folder holds no images (strict), if nothing at
+            all could be read (either mode), or if the inputs hold more than
+            ``MAX_IMAGE_FILES`` image files or ``limits.MAX_IMAGES`` images (either mode).
+        ImageError: If an image file is unreadable or blank (strict).
     """
     xs: list[np.ndarray] = []
     sources: list[str] = []
     indices: list[int] = []
-    n_files = 0
+    problems: list[tuple[str, str]] = []
+    n_files = n_images = 0
+
+    def refuse(source: str, exc: GanmcError) -> None:
+        if strict:
+            raise exc
+        problems.append((source, str(exc)))
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
-                raise DataError(f"{path}: the folder holds no image files "
-                                f"({', '.join(IMAGE_SUFFIXES)})")
+                refuse(str(path), DataError(f"{path}: the folder holds no image files "
+                                            f"({', '.join(IMAGE_SUFFIXES)})"))
+                continue
         elif path.exists():
             files = [path]
         else:
-            raise DataError(f"{path}: no such file or folder")
+            refuse(str(path), DataError(f"{path}: no such file or folder"))
+            continue
         for f in files:
             if _is_array_file(f):
-                arr = load_images_file(f)
-                xs.append(arr)
-                sources.extend([str(f)] * len(arr))
-                indices.extend(range(len(arr)))
+                try:
+                    arr = load_images_file(f)
+                except GanmcError as exc:
+                    refuse(str(f), exc)
+                    continue
+                keep = np.ones(len(arr), bool)
+                for i in np.flatnonzero(blank_images(arr)):
+                    refuse(f"{f}[{i}]", ImageError(f"{f}[{i}]: {BLANK}"))
+                    keep[i] = False
+                n_images += int(keep.sum())
+                if n_images > limits.MAX_IMAGES:
+                    raise DataError(f"the inputs hold more than the {limits.MAX_IMAGES:,} "
+                                    f"images one command may read")
+                xs.append(arr[keep])
+                sources.extend([str(f)] * int(keep.sum()))
+                indices.extend(int(i) for i in np.flatnonzero(keep))
             else:
                 n_files += 1
                 if n_files > MAX_IMAGE_FILES:
                     raise DataError(f"more than {MAX_IMAGE_FILES:,} image files; pack them in an "
                                     f".npz instead")
-                xs.append(load_image(f)[None])
+                try:
+                    xs.append(load_image(f)[None])
+                except GanmcError as exc:
+                    refuse(str(f), exc)
+                    continue
+                n_images += 1
                 sources.append(str(f))
                 indices.append(0)
-    if not xs:
-        raise DataError("no input given")
-    return Images(np.concatenate(xs), sources, indices)
+    if not sources:
+        if not paths:
+            raise DataError("no input given")
+        first = f"; first problem: {problems[0][1]}" if problems else ""
+        raise DataError(f"no readable image in the {len(paths)} input(s) given{first}")
+    return Images(np.concatenate(xs), sources, indices, problems)

@@ -17,6 +17,18 @@ _ACTIVATION_BYTES_PER_IMAGE = 28 * 28 * 4 * 16
 #: Share of the available memory one request may plan to use.
 _SHARE = 0.5
 
+#: Most bytes the arrays of one model folder (``arrays.npz``) may inflate to, all of them
+#: together; checked from each array's header before anything is inflated. The shipped
+#: model's arrays take 8 MB.
+MAX_MODEL_ARRAY_BYTES = 2**30
+#: Most images one input or data file may hold, and one command may read from all its inputs
+#: together; checked from the header (IDX, .npz) before anything is inflated. Scoring costs
+#: about 8 kB per image at its peak, so this bounds a command's memory to about 2 GB.
+MAX_IMAGES = 250_000
+#: Most bytes one image array of an input or data file (.npz member) may inflate to
+#: (250,000 images as float32; float64 images of that many must be stored as uint8).
+MAX_IMAGE_ARRAY_BYTES = MAX_IMAGES * 784 * 4
+
 
 def available_memory() -> int | None:
     """Bytes of memory available now (Linux), or None where it cannot be read."""

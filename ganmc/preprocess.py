@@ -25,7 +25,9 @@ MAX_FILE_BYTES = 50_000_000
 #: Images larger than this on a side are shrunk before processing (nothing is lost at 28x28).
 _WORK_SIDE = 512
 #: Minimum contrast between ink and background, on a 0-1 scale, to call it a drawing.
-_MIN_CONTRAST = 0.15
+MIN_CONTRAST = 0.15
+#: What a picture or array image with no digit is told (after its name).
+BLANK = "no digit found (the image is blank or of one colour)"
 _INK_LEVEL = 0.2
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -109,8 +111,8 @@ def to_mnist(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndar
     background = float(np.median(border))
     ink = np.clip(gray - background, 0.0, None)
     peak = float(ink.max())
-    if peak < _MIN_CONTRAST:
-        raise ImageError(f"{name}: no digit found (the image is blank or of one colour)")
+    if peak < MIN_CONTRAST:
+        raise ImageError(f"{name}: {BLANK}")
     ink /= peak
     rows = np.flatnonzero((ink > _INK_LEVEL).any(axis=1))
     cols = np.flatnonzero((ink > _INK_LEVEL).any(axis=0))
@@ -147,7 +149,7 @@ def _to_gray(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
     if img.mode in ("RGBA", "LA", "PA"):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
         alpha = rgba[..., 3]
-        if alpha.max() - alpha.min() > _MIN_CONTRAST:
+        if alpha.max() - alpha.min() > MIN_CONTRAST:
             # Drawn on a transparent background: what is opaque is the ink, whatever its colour.
             return alpha
         img = img.convert("RGB")

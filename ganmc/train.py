@@ -111,9 +111,9 @@ def train_policy(precision: str) -> str | None:
 
 
 def checkpoint_dir(out_dir: Path | str) -> Path:
-    """Where the checkpoints of a run writing ``out_dir`` live."""
-    out_dir = Path(out_dir)
-    return out_dir.with_name(f"{out_dir.name}.ckpt")
+    """Where the checkpoints of a run writing ``out_dir`` live: ``.NAME.ckpt`` beside it, a
+    hidden name no model name can take (see :func:`ganmc.files.checkpoint_path`)."""
+    return files.checkpoint_path(out_dir)
 
 
 def read_checkpoint(ckpt: Path | str) -> dict | None:

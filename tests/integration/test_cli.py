@@ -48,7 +48,7 @@ def test_end_to_end(tmp_path, inputs):
     assert r.returncode == 0, r.stderr
     assert "train [" in r.stderr and "100.0%" in r.stderr  # the progress bar
     assert "Calibrating on the held-out digits" in r.stderr
-    assert not (tmp_path / "m.ckpt").exists()
+    assert not (tmp_path / ".m.ckpt").exists()
     config = json.loads((model / "ganmc.json").read_text())["config"]
     assert config["kappa"] == 20 and config["search_steps"] == 20
     assert config["feature_components"] == 16

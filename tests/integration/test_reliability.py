@@ -33,7 +33,7 @@ def test_crash_while_saving_keeps_the_previous_model(tiny_model, tmp_path, monke
     with pytest.raises(OSError, match="disk full"):
         det.save(target)
     assert (target / "ganmc.json").read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]  # no temporary
     load_model(target)  # still a whole model
 
 
@@ -72,7 +72,7 @@ def test_nan_scores_never_pass_silently(tiny_model, tmp_path, mnist):
 
 def test_killed_training_resumes_losing_at_most_one_epoch(tmp_path):
     out = tmp_path / "m"
-    ckpt = tmp_path / "m.ckpt"
+    ckpt = tmp_path / ".m.ckpt"
     cmd = [sys.executable, "-m", "ganmc.cli", "train", "--data", "bundled", "--arch", "mlp",
            "--epochs", "40", "--encoder-epochs", "0", "--batch-size", "32", "--mc-samples",
            "500", "--out", str(out)]

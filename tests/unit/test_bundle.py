@@ -15,7 +15,8 @@ def test_atomic_dir_replaces_only_on_success(tmp_path):
         (tmp / "a.txt").write_text("half")
         raise RuntimeError("crash while writing")
     assert (target / "a.txt").read_text() == "first"
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary left behind
+    # no temporary left behind; only the (empty) lock files of the writer and swap locks
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", ".model.swap", "model"]
 
 
 def test_recover_after_a_crash_between_renames(tmp_path):

@@ -47,7 +47,7 @@ def test_stop_event_stops_between_steps(tiny_train):
 
 def test_checkpoint_each_epoch_and_resume(tiny_train, tmp_path):
     ckpt = checkpoint_dir(tmp_path / "model")
-    assert ckpt.name == "model.ckpt"
+    assert ckpt.name == ".model.ckpt"  # hidden: no model name can reach it
     fit_networks(tiny_train[:256], TrainConfig(**{**CFG, "encoder_epochs": 0}), checkpoint=ckpt)
     state = read_checkpoint(ckpt)
     assert state["phase"] == "gan" and state["epoch"] == 2
