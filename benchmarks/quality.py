@@ -44,7 +44,7 @@ def anomaly_sets(x_test: np.ndarray, n: int
                  ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The anomaly sets by name; for the random strokes, how many strokes each image has and
     whether it is one straight stroke."""
-    from ganmc.data import read_idx
+    from ganmc.arrays import read_idx
 
     rng = np.random.default_rng(1)
     strokes, stroke_counts, straight = random_strokes(n, seed=2)

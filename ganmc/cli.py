@@ -121,6 +121,14 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
         p.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
 
 
+def _add_batch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--errors", metavar="FILE.csv",
+                   help="also list the refused files (source,reason) in this CSV file")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first file that cannot be read (default: score every "
+                        "readable image, list the others on stderr and exit with status 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganmc", epilog=EPILOG,
@@ -199,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p, mc_options=True)
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--out", metavar="FILE", help="write .csv or .json (default: CSV on stdout)")
+    _add_batch(p)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("evaluate", help="AUROC, average precision and rates on labelled sets",
@@ -211,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anomalous", nargs="+", required=True, metavar="INPUT",
                    help="images that are anomalies")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    _add_batch(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="write the PNG report (histogram, numbers, verdicts)",
@@ -228,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.png", default="report.png",
                    help="where to write the PNG; .json and .csv go beside it "
                         "(default report.png)")
+    _add_batch(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("info", help="show a model's card",

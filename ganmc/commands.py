@@ -122,6 +122,29 @@ def _print_calibration(det) -> None:
               f"threshold.")
 
 
+# ---------------------------------------------------------------------------- inputs
+def _read(args: argparse.Namespace, paths, refused: list) -> object:
+    """Read inputs, keeping the good files; the refused ones are collected in ``refused``
+    (``--strict``: the first one stops the command)."""
+    from ganmc.inputs import read_inputs
+
+    images = read_inputs(paths, strict=args.strict)
+    refused.extend(images.problems)
+    return images
+
+
+def _refusals(args: argparse.Namespace, refused: list) -> int:
+    """Say each refused input on stderr (and in ``--errors``); status 2 if there was one."""
+    from ganmc import files
+
+    for _, reason in refused:
+        say(f"ganmc {args.command}: skipped: {reason}")
+    if args.errors:
+        files.write_table(args.errors, [{"source": src, "reason": reason}
+                                        for src, reason in refused], ["source", "reason"])
+    return 2 if refused else 0
+
+
 # ---------------------------------------------------------------------------- model commands
 def _model(args: argparse.Namespace):
     """Load ``--model`` and turn ``--scorer`` / ``--calibration`` / ``--percentile`` into a
@@ -194,9 +217,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from ganmc import files, service
-    from ganmc.inputs import read_inputs
 
-    images = read_inputs(args.inputs)
+    refused: list = []
+    images = _read(args, args.inputs, refused)
     det, choice = _model(args)
     decision, _ = _decide(det, choice, args)
     verdicts = service.score(det, images.x, decision)
@@ -209,14 +232,15 @@ def cmd_score(args: argparse.Namespace) -> int:
             f"wrote {args.out}")
     else:
         sys.stdout.write(files.table_bytes(rows).decode())
-    return 0
+        sys.stdout.flush()
+    return _refusals(args, refused)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ganmc import files, service
-    from ganmc.inputs import read_inputs
 
-    normal, anomalous = read_inputs(args.normal), read_inputs(args.anomalous)
+    refused: list = []
+    normal, anomalous = _read(args, args.normal, refused), _read(args, args.anomalous, refused)
     det, choice = _model(args)
     decision, _ = _decide(det, choice, args)
     r = service.evaluate(det, normal.x, anomalous.x, decision)
@@ -228,15 +252,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"detections {100 * r['detection_rate']:.1f}%")
     if args.json:
         files.write_json_file(args.json, r)
-    return 0
+    return _refusals(args, refused)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ganmc import service
-    from ganmc.inputs import read_inputs
     from ganmc.report.render import REPORT_SIZE
 
-    images = read_inputs(args.images) if args.images else None
+    refused: list = []
+    images = _read(args, args.images, refused) if args.images else None
     det, choice = _model(args)
     mc = None
     if args.samples:
@@ -251,7 +275,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = service.write_report(data, args.out)
     print(f"Wrote {written[0]} ({REPORT_SIZE[0]}x{REPORT_SIZE[1]}), {written[1]} and "
           f"{written[2]}")
-    return 0
+    return _refusals(args, refused)
 
 
 def cmd_info(args: argparse.Namespace) -> int:

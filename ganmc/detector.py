@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganmc import modelfile, scoring
+from ganmc.arrays import as_images
 from ganmc.calibration import Calibration, Level, ScoreDistribution, choose
 from ganmc.config import (
     AUTO,
@@ -31,7 +32,6 @@ from ganmc.config import (
     SCORERS,
     TrainConfig,
 )
-from ganmc.data import as_images
 from ganmc.density import fit_density
 from ganmc.errors import ConfigError, DataError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
@@ -225,7 +225,7 @@ class Detector:
         """Anomaly scores, higher = more anomalous.
 
         Args:
-            x: uint8 MNIST-format images (N, 28, 28) (or as :func:`ganmc.data.as_images`).
+            x: uint8 MNIST-format images (N, 28, 28) (or as :func:`ganmc.arrays.as_images`).
             scorer: Override the score in use.
 
         Returns:

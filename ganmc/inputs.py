@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ganmc import limits
-from ganmc.data import load_images_file
+from ganmc.arrays import load_images_file
 from ganmc.errors import DataError, GanmcError, ImageError
 from ganmc.preprocess import BLANK, IMAGE_SUFFIXES, MIN_CONTRAST, load_image
 

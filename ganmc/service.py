@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ganmc import bundle, files, metrics, scoring
+from ganmc import bundle, files, locks, metrics, scoring
 from ganmc.calibration import Calibration, Level, false_alarm_rate
 from ganmc.config import AUTO
 from ganmc.detector import Detector, load_model
@@ -80,13 +80,18 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
     """
     from ganmc.data import load_mnist
 
-    det = Detector(digits=digits, **settings)
-    splits = load_mnist(data, det.config.digits)
-    ckpt = checkpoint_dir(out)
-    det.fit(splits.x_train, data_source=splits.source, progress=progress, stop_event=stop_event,
-            checkpoint=ckpt, resume=resume)
-    det.save(out)
-    shutil.rmtree(ckpt, ignore_errors=True)
+    out = Path(out)
+    det = Detector(digits=digits, **settings)  # bad settings fail here, before any work
+    locks.check_writable(out.parent)
+    with locks.folder_lock(out):  # a second writer of this folder is refused, not raced
+        splits = load_mnist(data, det.config.digits)
+        ckpt = checkpoint_dir(out)
+        det.fit(splits.x_train, data_source=splits.source, progress=progress,
+                stop_event=stop_event, checkpoint=ckpt, resume=resume)
+        det.save(out)
+        shutil.rmtree(ckpt, ignore_errors=True)
+        for leftover in (locks.lock_path(ckpt), locks.lock_path(ckpt).with_suffix(".swap")):
+            leftover.unlink(missing_ok=True)
     return det
 
 
@@ -99,11 +104,14 @@ def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,
             off), or ``resume`` finds no interrupted run to continue.
     """
     folder = Path(models_dir) / bundle.safe_name(name)
-    if (folder / bundle.CARD).exists() and not replace and not resume:
-        raise ModelError(f"a model named {folder.name} exists; replace it or choose another "
-                         f"name")
-    if resume and not checkpoint_dir(folder).exists():
-        raise ModelError(f"there is no interrupted run of {folder.name} to continue")
+    use = bundle.folder_use(folder)
+    if resume:
+        if not checkpoint_dir(folder).exists():
+            raise ModelError(f"there is no interrupted run of {folder.name} to continue")
+    elif use is not None and not (replace and use.endswith("a saved model has this name")):
+        raise ModelError(use + ("" if replace else "; replace it or choose another name"))
+    if locks.is_locked(folder):
+        raise ModelError(f"{folder.name}: a training run or a save is writing this model now")
     return folder
 
 

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganmc import files, limits
+from ganmc import files, limits, locks
 from ganmc.config import TrainConfig
 from ganmc.errors import TrainingError
 from ganmc.gan import GAN, EncoderTrainer
@@ -112,8 +112,8 @@ def train_policy(precision: str) -> str | None:
 
 def checkpoint_dir(out_dir: Path | str) -> Path:
     """Where the checkpoints of a run writing ``out_dir`` live: ``.NAME.ckpt`` beside it, a
-    hidden name no model name can take (see :func:`ganmc.files.checkpoint_path`)."""
-    return files.checkpoint_path(out_dir)
+    hidden name no model name can take (see :func:`ganmc.locks.checkpoint_path`)."""
+    return locks.checkpoint_path(out_dir)
 
 
 def read_checkpoint(ckpt: Path | str) -> dict | None:

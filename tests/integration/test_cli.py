@@ -132,6 +132,36 @@ def test_out_file_is_not_half_written(tiny_model, inputs, tmp_path):
     out = tmp_path / "scores.csv"
     out.write_text("previous results\n")
     r = ganmc("score", "--model", model, inputs / "normal.npz", inputs / "notes.png",
-              "--out", out)
+              "--out", out, "--strict")
     assert r.returncode == 2
     assert out.read_text() == "previous results\n"
+
+
+def test_a_bad_file_in_a_batch_costs_only_itself(tiny_model, inputs, tmp_path, mnist):
+    """score, evaluate and report judge every readable image, list each refused file with
+    its reason (stderr, --errors CSV) and exit 2 because something was refused."""
+    from PIL import Image
+
+    _, model = tiny_model
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(2):
+        digit_png(folder / f"digit{i}.png", mnist.x_test[i])
+    Image.new("L", (40, 40), 255).save(folder / "blank.png")
+    (folder / "notanimage.png").write_text("hello")
+    r = ganmc("score", "--model", model, folder, "--out", tmp_path / "s.csv",
+              "--errors", tmp_path / "errors.csv")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    rows = (tmp_path / "s.csv").read_text().splitlines()
+    assert len(rows) == 3 and all("digit" in row for row in rows[1:])
+    skipped = [line for line in r.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == 2 and any("blank.png" in s for s in skipped)
+    errors = (tmp_path / "errors.csv").read_text().splitlines()
+    assert errors[0] == "source,reason" and len(errors) == 3
+    r = ganmc("evaluate", "--model", model, "--normal", folder, "--anomalous",
+              inputs / "noise.npz")
+    assert r.returncode == 2 and "AUROC" in r.stdout and "notanimage.png" in r.stderr
+    r = ganmc("report", "--model", model, "--samples", "0", folder, "--out",
+              tmp_path / "r.png")
+    assert r.returncode == 2 and (tmp_path / "r.png").is_file()
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 2 + 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ganmc import bundle, files
+from ganmc import bundle, files, locks
 from ganmc.errors import FolderBusyError, ModelError, StorageError
 from ganmc.train import checkpoint_dir
 
@@ -53,7 +53,7 @@ def test_folder_use_says_what_holds_a_name(tmp_path):
     assert "not a ganmc model" in bundle.folder_use(tmp_path / "foreign")
     checkpoint_dir(tmp_path / "interrupted").mkdir()
     assert "checkpoint" in bundle.folder_use(tmp_path / "interrupted")
-    with files.folder_lock(tmp_path / "running"):
+    with locks.folder_lock(tmp_path / "running"):
         assert "writing this model now" in bundle.folder_use(tmp_path / "running")
     assert bundle.folder_use(tmp_path / "running") is None
     assert sorted(p.name for p in tmp_path.iterdir() if "running" in p.name) == [".running.lock"]
@@ -62,8 +62,8 @@ def test_folder_use_says_what_holds_a_name(tmp_path):
 # ------------------------------------------------------------------ item 2: locks
 HOLD = textwrap.dedent("""
     import sys, time
-    from ganmc import files
-    with files.folder_lock(sys.argv[1]):
+    from ganmc import files, locks
+    with locks.folder_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.read()
 """)
@@ -75,15 +75,15 @@ def test_a_second_writer_is_refused_in_one_line(tmp_path):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(FolderBusyError) as info, files.folder_lock(target):
+        with pytest.raises(FolderBusyError) as info, locks.folder_lock(target):
             pass
         assert "\n" not in str(info.value) and "another training run or save" in str(info.value)
         with pytest.raises(FolderBusyError), files.atomic_dir(target, wait=0.2):
             pass
-        assert files.is_locked(target)
+        assert locks.is_locked(target)
     finally:
         holder.communicate("", timeout=30)
-    assert not files.is_locked(target)
+    assert not locks.is_locked(target)
     with files.atomic_dir(target, wait=0) as tmp:  # free again once the holder is gone
         (tmp / "a").write_text("1")
     assert (target / "a").read_text() == "1"
@@ -95,12 +95,12 @@ def test_the_lock_is_reentrant_for_its_thread_only(tmp_path):
 
     def other():
         try:
-            with files.folder_lock(target):
+            with locks.folder_lock(target):
                 outcome.append("entered")
         except FolderBusyError:
             outcome.append("refused")
 
-    with files.folder_lock(target):  # a training run holds the folder ...
+    with locks.folder_lock(target):  # a training run holds the folder ...
         with files.atomic_dir(target, wait=0) as tmp:  # ... and saves into it at the end
             (tmp / "a").write_text("1")
         t = threading.Thread(target=other)
@@ -111,7 +111,7 @@ def test_the_lock_is_reentrant_for_its_thread_only(tmp_path):
 
 HAMMER = textwrap.dedent("""
     import sys
-    from ganmc import files
+    from ganmc import files, locks
     from ganmc.errors import FolderBusyError
     target, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for i in range(n):
@@ -123,11 +123,11 @@ HAMMER = textwrap.dedent("""
 
 READ = textwrap.dedent("""
     import sys
-    from ganmc import files
+    from ganmc import files, locks
     target, n = sys.argv[1], int(sys.argv[2])
     bad = 0
     for _ in range(n):
-        with files.reading(target) as folder:
+        with locks.reading(target) as folder:
             try:
                 a = (folder / "a.txt").read_text()
                 b = (folder / "b.txt").read_text()
@@ -185,8 +185,8 @@ def test_reads_never_write(tmp_path):
 
 
 def test_check_writable(tmp_path):
-    assert files.check_writable(tmp_path / "new" / "models").is_dir()
+    assert locks.check_writable(tmp_path / "new" / "models").is_dir()
     (tmp_path / "file").write_text("")
     with pytest.raises(StorageError) as info:
-        files.check_writable(tmp_path / "file" / "models")
+        locks.check_writable(tmp_path / "file" / "models")
     assert "\n" not in str(info.value) and "cannot create" in str(info.value)

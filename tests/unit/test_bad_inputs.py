@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from ganmc import preprocess
-from ganmc.data import as_images, load_images_file, read_idx
+from ganmc.arrays import as_images, load_images_file, read_idx
 from ganmc.errors import DataError, GanmcError, ImageError
 from ganmc.inputs import read_inputs
 from ganmc.preprocess import load_image, to_mnist

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ganmc import bundle, limits
-from ganmc.data import load_images_file, read_idx, read_npz
+from ganmc.arrays import load_images_file, read_idx, read_npz
 from ganmc.errors import DataError, GanmcError, ImageError, ModelError
 from ganmc.inputs import read_inputs
 from ganmc.preprocess import MAX_PIXELS, load_image

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from ganmc import data
-from ganmc.data import as_images, load_images_file, load_mnist, read_idx
+from ganmc.arrays import as_images, load_images_file, read_idx
+from ganmc.data import load_mnist
 from ganmc.errors import DataError
 
 

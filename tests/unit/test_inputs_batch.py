@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from ganmc import cli, data
+from ganmc.arrays import as_images
 from ganmc.config import TrainConfig, parse_digits
-from ganmc.data import as_images
 from ganmc.errors import ConfigError, DataError, ImageError
 from ganmc.inputs import read_inputs
 

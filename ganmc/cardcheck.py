@@ -1,0 +1,154 @@
+"""Checks of what a model folder holds: the card's fields and the arrays' types and shapes,
+so that a corrupt or hostile folder is refused with one line instead of failing later.
+
+:mod:`ganmc.bundle` calls :func:`check_card` on every card it reads and :func:`check_arrays`
+on every ``arrays.npz`` it loads.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganmc.errors import ModelError, one_line
+
+FORMAT = "ganmc-model"
+FORMAT_VERSION = 1
+CARD = "ganmc.json"
+ARRAYS = "arrays.npz"
+_SEED_MAX = 2**32 - 1
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a model card may hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
+    """Check the shape of a parsed model card; :func:`read_card` calls it.
+
+    ``format_version`` a whole number 1 .. ``FORMAT_VERSION``; ``config`` an object that
+    :class:`ganmc.config.TrainConfig` accepts, with a seed in 0 .. 2**32-1; ``metadata`` and
+    ``calibration_summary`` objects (the summary's entries objects, their ``n``, ``seed``,
+    ``threshold`` and ``samples_per_s`` numbers); ``scorers`` a list of known scorer names;
+    ``scorer``, ``calibration`` known names; ``alpha`` a number between 0 and 1.
+
+    Raises:
+        ModelError: Naming the first field that is wrong, in one line.
+    """
+    from ganmc.config import SCORERS, ConfigError, TrainConfig
+
+    def bad(field: str, why: str) -> ModelError:
+        return ModelError(f"{where}: bad model card: {field} {why}")
+
+    version = card.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise bad("format_version", f"must be a whole number from 1, not {one_line(version, 40)}")
+    if version > FORMAT_VERSION:
+        raise ModelError(f"{where}: model format version {version} is not supported by this "
+                         f"ganmc (up to {FORMAT_VERSION}); upgrade ganmc")
+    config = card.get("config")
+    if not isinstance(config, dict):
+        raise bad("config", "must be an object")
+    try:
+        TrainConfig.from_dict(config)
+    except ConfigError as exc:
+        raise bad("config", f"is out of range ({one_line(exc, 200)})") from None
+    except Exception as exc:  # any other shape TrainConfig cannot take (lists, strings, ...)
+        raise bad("config", f"is malformed ({type(exc).__name__}: {one_line(exc, 200)})") from None
+    if "seed" in config and not (_is_int(config["seed"]) and 0 <= config["seed"] <= _SEED_MAX):
+        raise bad("config.seed", f"must be a whole number from 0 to {_SEED_MAX}")
+    if config.get("jit_compile") not in (None, True, False):
+        raise bad("config.jit_compile", "must be true, false or null")
+    if not isinstance(config.get("extra", {}), dict):
+        raise bad("config.extra", "must be an object")
+    if not isinstance(card.get("metadata", {}), dict):
+        raise bad("metadata", "must be an object")
+    scorers = card.get("scorers", [])
+    if not isinstance(scorers, list) or not all(isinstance(n, str) and n in SCORERS
+                                                for n in scorers):
+        raise bad("scorers", f"must be a list of {', '.join(SCORERS)}")
+    if card.get("scorer", "auto") not in ("auto", *SCORERS):
+        raise bad("scorer", f"must be auto or one of {', '.join(SCORERS)}")
+    if card.get("calibration", "auto") not in ("auto", "holdout", "monte-carlo"):
+        raise bad("calibration", "must be auto, holdout or monte-carlo")
+    alpha = card.get("alpha", 0.05)
+    if not _is_number(alpha) or not 0 < alpha < 1:
+        raise bad("alpha", f"must be a number between 0 and 1, not {one_line(alpha, 40)}")
+    summary = card.get("calibration_summary", {})
+    if not isinstance(summary, dict):
+        raise bad("calibration_summary", "must be an object")
+    for name, entry in summary.items():
+        if not isinstance(entry, dict):
+            raise bad(f"calibration_summary.{name}", "must be an object")
+        for source, info in entry.items():
+            field = f"calibration_summary.{name}.{source}"
+            if not isinstance(info, dict):
+                raise bad(field, "must be an object")
+            for key in ("n", "seed"):
+                if key in info and not (_is_int(info[key]) and 0 <= info[key] <= 2**63 - 1):
+                    raise bad(f"{field}.{key}", "must be a whole number >= 0")
+            if "seed" in info and info["seed"] > _SEED_MAX:
+                raise bad(f"{field}.seed", f"must be a whole number from 0 to {_SEED_MAX}")
+            for key in ("threshold", "samples_per_s"):
+                if info.get(key) is not None and not _is_number(info[key]):
+                    raise bad(f"{field}.{key}", "must be a number")
+            if (info.get("samples_per_s") or 0) < 0:
+                raise bad(f"{field}.samples_per_s", "must be >= 0")
+
+
+def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> None:
+    """Check the dtypes and shapes of a model's arrays; :func:`load_bundle` calls it.
+
+    ``holdout/NAME`` and ``montecarlo/NAME``: 1-D, real numbers, finite, not empty.
+    ``density/mean`` (F,), ``density/components`` (K, F), ``density/variances`` (K,): real,
+    finite, variances > 0, all three or none. Other names are left alone.
+
+    Raises:
+        ModelError: Naming the first array that is wrong, in one line.
+    """
+    def bad(key: str, why: str) -> ModelError:
+        return ModelError(f"{where}: array {key!r} {why}")
+
+    for key, arr in arrays.items():
+        kind = key.partition("/")[0]
+        if kind not in ("holdout", "montecarlo", "density"):
+            continue
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+            raise bad(key, f"must hold real numbers, not {getattr(arr, 'dtype', type(arr))}")
+        if kind != "density" and (arr.ndim != 1 or arr.size == 0):
+            raise bad(key, f"must be a non-empty 1-D array of scores, not of shape {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise bad(key, "holds NaN or infinite values")
+    parts = {k: arrays.get(f"density/{k}") for k in ("mean", "components", "variances")}
+    present = [k for k, v in parts.items() if v is not None]
+    if present and len(present) != 3:
+        raise bad("density", f"is incomplete (has only {', '.join(present)})")
+    if present:
+        mean, comps, var = parts["mean"], parts["components"], parts["variances"]
+        if mean.ndim != 1 or comps.ndim != 2 or var.ndim != 1:
+            raise bad("density", f"parts have shapes mean {mean.shape}, components "
+                                 f"{comps.shape}, variances {var.shape}; expected (F,), (K, F), "
+                                 f"(K,)")
+        if comps.shape != (len(var), len(mean)) or len(var) == 0:
+            raise bad("density", f"parts do not fit: mean {mean.shape}, components "
+                                 f"{comps.shape}, variances {var.shape}")
+        if not (var > 0).all():
+            raise bad("density/variances", "must all be > 0")
