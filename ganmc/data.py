@@ -193,3 +193,12 @@ def _read_idx_pair(images: Path) -> tuple[np.ndarray, np.ndarray]:
     if len(y) != len(x):
         raise DataError(f"{labels}: {len(y)} labels for {len(x)} images")
     return as_images(x, str(images)), y
+
+
+def split_holdout(x: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normal images split into (training, held out for calibration), by a seeded shuffle."""
+    n_cal = int(round(fraction * len(x)))
+    if len(x) - n_cal < 2:
+        raise DataError(f"{len(x)} normal images are too few to train on")
+    order = np.random.default_rng(seed).permutation(len(x))
+    return x[order[n_cal:]], x[order[:n_cal]]

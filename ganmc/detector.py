@@ -32,8 +32,9 @@ from ganmc.config import (
     SCORERS,
     TrainConfig,
 )
+from ganmc.data import split_holdout
 from ganmc.density import fit_density
-from ganmc.errors import ConfigError, DataError, ModelError
+from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.networks import Networks
 from ganmc.preprocess import from_model_output, to_model_input
@@ -42,24 +43,16 @@ from ganmc.verdict import Verdict, judge
 
 log = logging.getLogger(__name__)
 
-SCORE_BATCH = 1024
 
 
 class Detector:
     """A GAN anomaly detector for 28x28 images.
 
-    Args:
-        arch, digits, epochs, encoder_epochs, batch_size, latent_dim, learning_rate, beta_1, kappa,
-            search_steps, feature_components, calibration_fraction, seed, precision,
-            jit_compile: Training settings, see :class:`ganmc.TrainConfig`.
-        scorer: ``"fanogan"``, ``"mahalanobis"``, ``"discriminator"``, ``"latent-search"``
-            (slow, for comparison) or ``"auto"`` (the first of these the model has).
-        calibration: ``"holdout"`` (conformal, on real normal images never trained on),
-            ``"monte-carlo"`` (percentile of generated images' scores) or ``"auto"``
-            (holdout when a calibration set exists).
-        alpha: Nominal false-alarm rate; the threshold is the (1 - alpha) level.
-        mc_samples: Monte Carlo samples simulated at the end of :meth:`fit` for each
-            one-pass scorer (``latent-search`` is left to an explicit :meth:`run_monte_carlo`).
+    Training settings are :class:`ganmc.TrainConfig`'s. ``scorer``: a name of
+    :data:`ganmc.config.SCORERS` or ``auto`` (:func:`ganmc.scoring.resolve_scorer`);
+    ``calibration``: ``holdout``, ``monte-carlo`` or ``auto`` (:func:`ganmc.calibration.choose`);
+    ``alpha``: the nominal false-alarm rate; ``mc_samples``: Monte Carlo samples simulated by
+    :meth:`fit` for each one-pass score.
 
     Fitted attributes: ``networks_``, ``scorers_`` (the scores this model has), ``scorer_``
     (the one in use), ``holdout_scores_``, ``monte_carlo_``, ``calibration_`` and
@@ -114,7 +107,7 @@ class Detector:
         which ``resume`` goes on from.
         """
         x = as_images(x, "training images")
-        train, holdout = self._split(x)
+        train, holdout = split_holdout(x, self.config.calibration_fraction, self.config.seed)
         result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
                               checkpoint=checkpoint, resume=resume)
         nets = Networks(result.generator, result.discriminator, result.encoder)
@@ -129,13 +122,6 @@ class Detector:
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
         self._resolve()
         return self
-
-    def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n_cal = int(round(self.config.calibration_fraction * len(x)))
-        if len(x) - n_cal < 2:
-            raise DataError(f"{len(x)} normal images are too few to train on")
-        order = np.random.default_rng(self.config.seed).permutation(len(x))
-        return x[order[n_cal:]], x[order[:n_cal]]
 
     def calibrate(self, x_normal: np.ndarray, *, stop_event: threading.Event | None = None
                   ) -> Detector:
@@ -199,16 +185,9 @@ class Detector:
     # ------------------------------------------------------------------ thresholds
     def calibration_of(self, scorer: str, source: str = AUTO,
                        monte_carlo: MonteCarloResult | None = None) -> Calibration:
-        """The calibration of a score from a source, by :func:`ganmc.calibration.choose`.
-
-        Args:
-            scorer: A score this model has.
-            source: ``"holdout"``, ``"monte-carlo"`` or ``"auto"``.
-            monte_carlo: A simulation to use instead of the one stored for ``scorer``.
-
-        Raises:
-            ConfigError: If that source has no scores for this score (nothing is simulated).
-        """
+        """The calibration of ``scorer`` from ``source`` by :func:`ganmc.calibration.choose`
+        (``monte_carlo``: a run to use instead of the stored one). Nothing is simulated: a
+        source without scores raises ConfigError."""
         holdout = self.holdout_scores_.get(scorer)
         mc = monte_carlo or self.monte_carlo_.get(scorer)
         return choose(source, scorer=scorer,
@@ -235,7 +214,7 @@ class Detector:
         name = scoring.resolve_scorer(scorer or self.scorer_, self.scorers_)
         x = to_model_input(as_images(x, "images"))
         fn = self._compiled.images(name, self.config.kappa, self.config.search_steps)
-        scores = _in_batches(fn, x).astype(np.float64)
+        scores = scoring.in_batches(fn, x).astype(np.float64)
         if not np.isfinite(scores).all():
             raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
         return scores
@@ -270,28 +249,18 @@ class Detector:
             self._fitted().networks_.encoder is not None)
 
     def reconstruct(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
-        """What the model thinks x should be, as uint8 images.
-
-        G(E(x)) for every score but ``latent-search``, whose reconstruction is G(z*) at the
-        best z its search found.
-        """
-        nets = self._fitted().networks_
+        """What the model makes of x, uint8: G(E(x)), or G(z*) for ``latent-search``."""
         if not self.can_reconstruct(scorer):
             raise ConfigError("reconstruction needs an encoder; this model has none")
         x = to_model_input(as_images(x, "images"))
-        if (scorer or self.scorer_) == "latent-search":
-            fn = self._compiled.images("latent-search/z", self.config.kappa,
-                                       self.config.search_steps)
-            z = _in_batches(fn, x)
-        else:
-            z = nets.encoder(x, training=False)
-        return from_model_output(nets.generator(z, training=False))
+        return from_model_output(self._compiled.reconstruct(
+            x, (scorer or self.scorer_) == "latent-search", self.config.kappa,
+            self.config.search_steps))
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:
         """n generated images, uint8 (n, 28, 28)."""
-        nets = self._fitted().networks_
         z = tf.random.stateless_normal([n, self.config.latent_dim], seed=[seed, 0])
-        return from_model_output(nets.generator(z, training=False))
+        return from_model_output(self._fitted().networks_.generator(z, training=False))
 
     # ------------------------------------------------------------------ Monte Carlo
     def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None,
@@ -370,9 +339,3 @@ def _checked(scorer: str, calibration: str, alpha: float) -> tuple[str, str, flo
         raise ConfigError(f"calibration must be one of auto, {', '.join(CALIBRATIONS)}, "
                           f"not {calibration!r}")
     return scorer, calibration, Level(alpha).alpha
-
-
-def _in_batches(fn, x: np.ndarray) -> np.ndarray:
-    """``fn`` over model-input images in slices of ``SCORE_BATCH``, results concatenated."""
-    return np.concatenate([fn(tf.constant(x[i:i + SCORE_BATCH])).numpy()
-                           for i in range(0, len(x), SCORE_BATCH)])

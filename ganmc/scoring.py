@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 from ganmc.config import AUTO, DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
@@ -129,6 +130,14 @@ def why_auto(have: tuple[str, ...]) -> str:
 
 
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
+#: Images per call when scoring user images.
+SCORE_BATCH = 1024
+
+
+def in_batches(fn, x: np.ndarray) -> np.ndarray:
+    """``fn`` over model-input images in slices of ``SCORE_BATCH``, results concatenated."""
+    return np.concatenate([fn(tf.constant(x[i:i + SCORE_BATCH])).numpy()
+                           for i in range(0, len(x), SCORE_BATCH)])
 
 
 class CompiledScorers:
@@ -159,6 +168,13 @@ class CompiledScorers:
 
             self._images[cache_key] = fn
         return self._images[cache_key]
+
+    def reconstruct(self, x: np.ndarray, searched: bool, kappa: float, steps: int):
+        """G(E(x)), or G(z*) at the z the latent search finds when ``searched``."""
+        nets = self.networks
+        z = (in_batches(self.images("latent-search/z", kappa, steps), x) if searched
+             else nets.encoder(x, training=False))
+        return nets.generator(z, training=False)
 
     def samples(self, name: str, precision: str, latent: int, kappa: float, steps: int):
         """A compiled ``(n, seed pair) -> scores`` that generates n images and scores them."""

@@ -215,7 +215,9 @@ def test_mahalanobis_is_the_distance_of_the_features_from_the_training_gaussian(
     np.testing.assert_allclose(det.score_samples(mnist.x_test[:50], scorer="mahalanobis"),
                                expected, rtol=1e-3)
     # training images average exactly 1 by construction; anomalies lie far out
-    fit_on, _ = det._split(tiny_train)
+    from ganmc.data import split_holdout
+
+    fit_on, _ = split_holdout(tiny_train, det.config.calibration_fraction, det.config.seed)
     assert det.score_samples(fit_on, scorer="mahalanobis").mean() == pytest.approx(1, rel=1e-3)
     assert gauss.components.shape == (det.config.feature_components, f.shape[1])
     assert auroc(det.score_samples(mnist.x_test[:200], scorer="mahalanobis"),
