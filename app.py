@@ -10,7 +10,7 @@ import streamlit as st
 from ganmc.runtime import quiet_tensorflow
 from ui import state
 
-st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon=":material/search:",
+st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon="assets/icon.png",
                    layout="wide")
 quiet_tensorflow()
 state.keep_keras_state()
@@ -28,8 +28,6 @@ page = st.navigation(pages)
 with st.sidebar:
     st.caption("Active model")
     st.markdown(f"**{state.model_label(st.session_state['model'])}**")
-    st.caption(f"Threshold: {st.session_state['percentile']:g}th percentile, "
-               f"{st.session_state['calibration']} calibration, "
-               f"{st.session_state['scorer']} score")
+    st.caption(state.sidebar_summary())
 
 page.run()

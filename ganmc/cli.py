@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", default="all", help="normal digits: all, 3, 0,1,2 or 0-4 "
                                                    "(default: all)")
     p.add_argument("--arch", choices=ARCHS, default=ARCHS[0],
-                   help="dcgan (small convolutional GAN) or mlp (the seed notebook's) "
+                   help="dcgan (small convolutional GAN) or mlp (the original notebook's) "
                         "(default: dcgan)")
     p.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
                    help=f"GAN epochs (default {DEFAULT_EPOCHS})")

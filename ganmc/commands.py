@@ -287,14 +287,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def card_text(card: dict) -> str:
-    from ganmc.modelfile import epochs_text
+    from ganmc.modelfile import epochs_text, when_text
 
     c, m = card.get("config", {}), card.get("metadata", {})
     lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, normal digits "
              f"{c.get('digits')}, {epochs_text(card)} (GAN + encoder)",
              f"data {m.get('data_source')}: {m.get('n_train')} train, "
              f"{m.get('n_calibration')} calibration images",
-             f"trained {m.get('trained_at')} on {m.get('device')} in {m.get('train_seconds')} s",
+             f"trained {when_text(m.get('trained_at'))} on {m.get('device')} in "
+             f"{m.get('train_seconds')} s",
              f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
              f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
              f"{card.get('alpha')}"]

@@ -213,3 +213,16 @@ def epochs_text(card: dict[str, Any]) -> str:
     return (f"{m.get('gan_epochs_done', '?')} of {c.get('epochs')} + "
             f"{m.get('encoder_epochs_done', '?')} of {c.get('encoder_epochs')} epochs "
             f"(stopped early)")
+
+
+def when_text(iso: Any) -> str:
+    """A card's ISO timestamp as people write it: "2026-11-30 01:23 UTC" (as given if odd)."""
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M") + (" UTC" if t.tzinfo is not None else "")

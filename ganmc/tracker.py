@@ -93,6 +93,7 @@ class Tracker(keras.callbacks.Callback):
         self.epochs_done = 0
         self.images = 0
         self.busy_s = 0.0
+        self.traced_images, self.traced_s = 0, 0.0  # every call, tracing included
         self._last_report = 0.0
 
     # -- phase bookkeeping -------------------------------------------------
@@ -104,7 +105,11 @@ class Tracker(keras.callbacks.Callback):
         self._traced = False  # the phase's first call includes tracing: not timed
 
     def overall_rate(self) -> float:
-        return self.images / self.busy_s if self.busy_s > 0 else 0.0
+        """Images a second, compiled calls only; a run too short to have any but the first
+        (tracing) calls is timed with them rather than reported as 0."""
+        if self.busy_s > 0:
+            return self.images / self.busy_s
+        return self.traced_images / self.traced_s if self.traced_s > 0 else 0.0
 
     def _remaining_steps(self, epoch: int, step: int) -> int:
         left = (self.phase_epochs - epoch) * self.steps - step
@@ -128,6 +133,8 @@ class Tracker(keras.callbacks.Callback):
         now = time.perf_counter()
         images = (batch + 1 - self._steps_seen) * self.batch_size
         self._steps_seen = batch + 1
+        self.traced_images += images
+        self.traced_s += now - self._t_batch
         if self._traced:
             self.phase_busy += now - self._t_batch
             self.phase_images += images

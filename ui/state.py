@@ -219,6 +219,27 @@ def page_setup(page: str):
     return det, d, mc
 
 
+def sidebar_summary() -> str:
+    """The session's threshold settings in words, with what ``auto`` chose for the model."""
+    text = f"Threshold: {level()}"
+    try:
+        model = st.session_state["model"]
+        d = service.decide(_load(model, model_stamp(model)), choice_quiet())
+    except GanmcError:
+        return text + f"; {st.session_state['calibration']} threshold source, " \
+                      f"{st.session_state['scorer']} score"
+    def picked(asked: str, got: str) -> str:
+        return got if asked != AUTO else f"{got} (auto)"
+
+    return (text + f"; score {picked(st.session_state['scorer'], d.scorer)}, threshold from "
+            f"{picked(st.session_state['calibration'], d.calibration.source)}")
+
+
+def choice_quiet() -> service.Choice:
+    """The session's choice, without the page message :func:`choice` may show."""
+    return service.Choice(st.session_state["scorer"], st.session_state["calibration"], level())
+
+
 def level() -> Level:
     return Level.from_percentile(st.session_state["percentile"])
 
@@ -275,18 +296,21 @@ def threshold_controls(det, page: str) -> None:
     c1, c2, c3 = st.columns([1, 1, 2])
     with c1:
         synced(st.selectbox, "scorer", page, "Anomaly score", options=[AUTO, *det.scorers_],
-               help="fanogan: how badly G(E(x)) reconstructs the image. mahalanobis: how "
-                    "far the discriminator's features of the image lie from those of the "
-                    "training digits. discriminator: the seed's score, minus D's logit. "
-                    "latent-search: AnoGAN's, how badly the best G(z) found by optimising z "
-                    "reconstructs it (about 100 times slower). auto: fanogan when the model "
-                    "has an encoder, else mahalanobis.")
+               help="fanogan: how badly the model redraws the image (it encodes the image and "
+                    "generates it back: G(E(x))). mahalanobis: how far the discriminator's "
+                    "view of the image lies from its view of the training digits. "
+                    "discriminator: the original method, how fake the discriminator finds the "
+                    "image (minus its logit). latent-search: AnoGAN's, how badly the best "
+                    "redrawing found by searching the generator's inputs fits (about 100 "
+                    "times slower). auto: fanogan when the model has an encoder, else "
+                    "mahalanobis; the sidebar says which.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
                options=[AUTO, *CALIBRATIONS],
                help="holdout: conformal threshold on real normal digits never trained on "
                     "(guaranteed false-alarm rate). monte-carlo: percentile of the scores of "
-                    "generated images (the seed's method). auto: holdout when available.")
+                    "generated images (the original method). auto: holdout when available; the "
+                    "sidebar says which.")
     with c3:
         synced(st.slider, "percentile", page, "Percentile (threshold level)",
                min_value=PERCENTILE_RANGE[0], max_value=PERCENTILE_RANGE[1], step=0.1,

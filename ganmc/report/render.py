@@ -11,7 +11,7 @@ import io
 import numpy as np
 
 from ganmc.calibration import ScoreDistribution
-from ganmc.modelfile import epochs_text
+from ganmc.modelfile import epochs_text, when_text
 from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
 
@@ -83,7 +83,8 @@ def report_png(data: ReportData) -> bytes:
     head.axis("off")
     head.text(0, 0.9, f"{data.created}   model: {c.get('arch')}, normal digits "
               f"{_digits(c.get('digits'))}, {epochs_text(data.card)} on "
-              f"{m.get('data_source')} ({m.get('device')}, trained {m.get('trained_at')})",
+              f"{m.get('data_source')} ({m.get('device')}, trained "
+              f"{when_text(m.get('trained_at'))})",
               fontsize=10, va="top", transform=head.transAxes)
     head.text(0, 0.2, f"scorer {data.scorer}; threshold from {data.calibration.source} "
               f"calibration at the {data.level.percentile:g}th percentile "

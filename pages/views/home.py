@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc.modelfile import epochs_text
+from ganmc.modelfile import epochs_text, when_text
 from ui import state
 
 st.title("ganmc — is this image normal?")
@@ -14,14 +14,14 @@ A **GAN** learns what normal images look like — here, handwritten MNIST digits
 gets an **anomaly score** (higher = more anomalous), and a **threshold** splits NORMAL from
 ANOMALY:
 
-1. **Monte Carlo** (the seed's idea): the trained generator draws thousands of synthetic
+1. **Monte Carlo** (the original method): the trained generator draws thousands of synthetic
    digits, each is scored, and a percentile of those scores is the threshold.
 2. **Hold-out calibration** (the default): real normal digits that were never trained on are
    scored; the conformal threshold guarantees that, on average, at most 100 − P % of new normal
    images are flagged, and every image gets a p-value.
 3. **Scores**: *f-AnoGAN* reconstructs the image through an encoder and the generator and
    measures what does not fit; *Mahalanobis* measures how far the discriminator's view of the
-   image lies from its view of the training digits; the seed's *discriminator* score and
+   image lies from its view of the training digits; the original *discriminator* score and
    AnoGAN's slow *latent-search* (optimising z per image) are kept for comparison.
 
 **Train** a model, run the **Monte Carlo** simulation, **Detect** drawn or uploaded digits,
@@ -53,7 +53,7 @@ cols[3].metric("Trained on", str(m.get("device", "?")).split(" (")[0])
 st.markdown(
     f"- **Data**: {m.get('data_source')} — {m.get('n_train', '?'):,} training and "
     f"{m.get('n_calibration', '?'):,} held-out calibration images\n"
-    f"- **Trained** {m.get('trained_at', '?')} on {m.get('device', '?')} in "
+    f"- **Trained** {when_text(m.get('trained_at', '?'))} on {m.get('device', '?')} in "
     f"{m.get('train_seconds', '?')} s ({m.get('train_images_per_s', '?')} images/s)\n"
     f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"
     f"- **Folder**: `{Path(st.session_state['model'])}`"

@@ -7,6 +7,7 @@ import streamlit as st
 from ganmc import service
 from ganmc.config import PRECISIONS
 from ganmc.montecarlo import MAX_SAMPLES
+from ganmc.tracker import eta_text
 from ui import charts, panels, state
 
 UI_MAX_SAMPLES = min(MAX_SAMPLES, 10_000_000)
@@ -36,8 +37,10 @@ registry, store = state.jobs(), state.results()
 owner = st.session_state["session_id"]
 with c4:
     st.write("")
-    run = st.button("Run simulation", type="primary", key="mc_run",
-                    disabled=store.get(key) is not None)
+    done_already = store.get(key) is not None
+    run = st.button("Run simulation", type="primary", key="mc_run", disabled=done_already,
+                    help="Already simulated with these settings: change N, the seed, the score "
+                         "or the precision to run another." if done_already else None)
 
 if run:
     previous = registry.latest("simulate", owner=owner)
@@ -83,7 +86,7 @@ def show(result, live: bool) -> None:
              for (n, _), v in zip(scored, verdicts)]), hide_index=True, key="mc_scored")
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)  # a poll a second: the page's own work slows the simulation
 def live() -> None:
     job = registry.latest("simulate", owner=owner)
     if job is None or job.params.get("key") != key:
@@ -92,11 +95,12 @@ def live() -> None:
         st.rerun()  # finished: one full rerun shows the final result and the summary
     partial = job.snapshot()["progress"]
     if partial is None:
-        st.progress(0.0, text="Starting…")
+        st.progress(0.0, text="Starting: building the compiled generator and score…")
         return
+    left = (partial.n_target - partial.n) / max(partial.samples_per_s, 1e-9)
     st.progress(partial.n / partial.n_target,
                 text=f"{partial.n:,} / {partial.n_target:,} samples — "
-                     f"{partial.samples_per_s:,.0f} samples/s")
+                     f"{partial.samples_per_s:,.0f} samples/s — ETA {eta_text(left)}")
     if st.button("Stop", key="mc_stop"):
         job.stop()
     show(partial, live=True)

@@ -27,8 +27,8 @@ c1, c2, c3 = st.columns(3)
 source = kept(c1.selectbox, "train_data", "Data", "auto", options=list(DATA_CHOICES),
               help="auto: Keras' MNIST download, or the bundled 10,000 digits offline. "
                    "bundled: always the bundled digits.")
-digits = kept(c1.multiselect, "train_digits", "Normal digits", list(range(10)),
-              options=list(range(10)),
+digits = kept(c1.pills, "train_digits", "Normal digits", list(range(10)),
+              options=list(range(10)), selection_mode="multi",
               help="Only these are normal; pick one for the one-class protocol.")
 kappa = kept(c1.number_input, "train_kappa", "Weight of the feature difference",
              DEFAULT_KAPPA, min_value=0.0, max_value=10_000.0,

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from PIL import Image
@@ -23,7 +24,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _require_browser():
@@ -92,12 +93,16 @@ def shots(tmp_path_factory):
 
 @pytest.fixture
 def page(browser):
+    """A page whose every request is recorded: the dashboard asks no host but its own."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                   accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(90_000)
+    hosts: set[str] = set()
+    pg.on("request", lambda request: hosts.add(urlparse(request.url).hostname or ""))
     yield pg
     context.close()
+    assert hosts <= {"127.0.0.1", ""}, f"requests to other hosts: {sorted(hosts)}"
 
 
 def _settle(page) -> None:
@@ -145,6 +150,16 @@ def test_pages_in_a_real_browser(server, page, shots):
     page.screenshot(path=shots / "detect.png", full_page=True)
     verdict.scroll_into_view_if_needed()
     page.screenshot(path=shots / "detect-verdict.png")
+
+    # Through the sidebar (the same session) to Monte Carlo and back: the drawing's verdict
+    # is still there, coloured as a verdict on the histogram.
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_role("link", name="Monte Carlo").click()
+    page.get_by_text("Monte Carlo threshold").first.wait_for()
+    _settle(page)
+    sidebar.get_by_role("link", name="Detect").click()
+    page.get_by_text("drawing: as the model sees it").wait_for()
+    assert page.locator("div.ganmc-verdict").count() == 1
 
     # Monte Carlo: the threshold moves with the percentile slider, without re-simulating.
     page.goto(server + "/monte_carlo")

@@ -168,6 +168,7 @@ def test_monte_carlo_of_the_latent_search_from_the_page(app):
     assert any("Measured on" in w.value for w in app.warning)
 
 
+@pytest.mark.slow
 def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

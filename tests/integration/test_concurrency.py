@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,7 @@ def go(at, page):
     assert not at.exception, [e.message for e in at.exception]
 
 
+@pytest.mark.slow
 def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mnist):
     import ui.state
 

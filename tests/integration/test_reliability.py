@@ -70,6 +70,7 @@ def test_nan_scores_never_pass_silently(tiny_model, tmp_path, mnist):
         det.score_samples(mnist.x_test[:3], scorer="fanogan")
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_losing_at_most_one_epoch(tmp_path):
     out = tmp_path / "m"
     ckpt = tmp_path / ".m.ckpt"

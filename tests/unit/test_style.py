@@ -1,0 +1,49 @@
+"""Colour means verdict, in the dashboard's charts and in the PNG report alike."""
+
+import numpy as np
+
+from ganmc.calibration import Level, ScoreDistribution
+from ganmc.report import style
+
+
+def _dist():
+    return ScoreDistribution.from_scores(np.random.default_rng(0).normal(size=500))
+
+
+def test_dashboard_marks_are_coloured_by_verdict():
+    from ui import charts
+
+    fig = charts.histogram(_dist(), 1.0, title="t", marks={"low": 0.0, "high": 2.5})
+    colours = [s["line"]["color"] for s in fig.layout.shapes]
+    annotations = [a["text"] for a in fig.layout.annotations]
+    assert style.NORMAL_GREEN in colours and style.ANOMALY_RED in colours
+    assert "low (NORMAL)" in annotations and "high (ANOMALY)" in annotations
+
+
+def test_report_marks_are_coloured_by_verdict():
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    from ganmc.report.render import draw_histogram
+
+    ax = Figure().add_subplot()
+    draw_histogram(ax, _dist(), 1.0, title="t", marks={"low": 0.0, "high": 2.5})
+    by_label = {line.get_label().split(":")[0]: to_hex(line.get_color())
+                for line in ax.get_lines()}
+    assert by_label["low"] == style.NORMAL_GREEN and by_label["high"] == style.ANOMALY_RED
+
+
+def test_distance_from_the_nominal_rate_is_said_one_way():
+    from ganmc.service import far_from_nominal
+
+    level = Level.from_percentile(95)
+    assert far_from_nominal(0.071, level) == "7.1% against the nominal 5% (2.1 points above)"
+    assert far_from_nominal(0.018, Level.from_percentile(99)) == \
+        "1.8% against the nominal 1% (0.8 points above)"
+    assert far_from_nominal(0.03, level).endswith("(2.0 points below)")
+
+
+def test_level_converts_percentile_and_alpha_once():
+    assert Level.from_percentile(95).alpha == 0.05
+    assert Level(0.01).percentile == 99
+    assert str(Level.from_percentile(97.5)) == "97.5th percentile (2.5% false alarms)"
