@@ -7,8 +7,8 @@ from ganmc.montecarlo import simulate
 
 def test_available_memory_is_read():
     """On Linux it is /proc/meminfo's MemAvailable: more than nothing, less than all."""
-    total = next(int(line.split()[1]) * 1024 for line in open("/proc/meminfo")
-                 if line.startswith("MemTotal:"))
+    with open("/proc/meminfo") as f:
+        total = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemTotal:"))
     free = limits.available_memory()
     assert isinstance(free, int) and 0 < free <= total
 
