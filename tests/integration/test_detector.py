@@ -175,6 +175,7 @@ def test_every_training_setting_survives_save_and_load(tiny_train, tmp_path):
     assert load_model(tmp_path / "m").config == det.config
 
 
+@pytest.mark.slow
 def test_latent_search_improves_on_the_encoder_and_runs_per_image(tiny_model, mnist,
                                                                     noise_images):
     """It starts at E(x) and keeps the best z, so its residual is never above fanogan's, and
