@@ -44,57 +44,40 @@ EPILOG = "Run 'ganmc COMMAND --help' for a command's options."
 
 
 # ---------------------------------------------------------------------------- parser
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
 SEED_MAX = 2**32 - 1
 
 
-def _seed(text: str) -> int:
+def _number(text: str, kind: type, ok, rule: str):
+    """``text`` as an int (``_`` and ``,`` allowed) or a float that passes ``ok``, else
+    argparse's one-line error saying ``rule``."""
     try:
-        value = int(text.replace("_", "").replace(",", ""))
+        value = kind(text.replace("_", "").replace(",", "")) if kind is int else kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= SEED_MAX:
-        raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to {SEED_MAX} (2**32-1)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be {rule}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 1, "at least 1")
+
+
+def _non_negative_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 0, "0 or more")
+
+
+def _seed(text: str) -> int:
+    return _number(text, int, lambda v: 0 <= v <= SEED_MAX, f"from 0 to {SEED_MAX} (2**32-1)")
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
-    return value
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a finite number, 0 or more")
 
 
 def _percentile(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 100:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 100")
-    return value
+    return _number(text, float, lambda v: 0 < v < 100, "between 0 and 100")  # NaN fails too
 
 
 def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,

@@ -15,22 +15,15 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
               ) -> go.Figure:
     """Score histogram, bars coloured by side of the threshold, with marked scores coloured by
     their verdict (the name is in the label)."""
-    if value_range is None:
-        values = [dist.min, dist.max, threshold, *(marks or {}).values()]
-        if overlay is not None:
-            values += [overlay.min, overlay.max]
-        value_range = style.histogram_range(values)
-    edges, counts = dist.histogram(bins, value_range)
-    centres = (edges[:-1] + edges[1:]) / 2
+    b = style.bars(dist, threshold, bins=bins, marks=marks, overlay=overlay,
+                   value_range=value_range)
     fig = go.Figure()
-    fig.add_bar(x=centres, y=counts, width=np.diff(edges), name="scores",
-                marker_color=style.bar_colours(centres, threshold),
+    fig.add_bar(x=b["centres"], y=b["counts"], width=np.diff(b["edges"]), name="scores",
+                marker_color=b["colours"],
                 hovertemplate="score %{x:.4g}<br>count %{y:,.0f}<extra></extra>")
-    if overlay is not None:
-        _, oc = overlay.histogram(bins, value_range)
-        scaled = oc * (counts.sum() / max(oc.sum(), 1))
-        fig.add_scatter(x=centres, y=scaled, mode="lines", line_shape="hvh", name=overlay_name,
-                        line={"color": style.OVERLAY_GREY, "width": 2})
+    if b["overlay"] is not None:
+        fig.add_scatter(x=b["centres"], y=b["overlay"], mode="lines", line_shape="hvh",
+                        name=overlay_name, line={"color": style.OVERLAY_GREY, "width": 2})
     if np.isfinite(threshold):
         fig.add_vline(x=threshold, line_dash="dash", line_color="black",
                       annotation_text=f"threshold {threshold:.4g}", annotation_position="top")

@@ -44,19 +44,12 @@ def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
     ``overlay`` (e.g. held-out real digits over generated ones) is drawn as an outline scaled
     to the same total, so the two shapes can be compared.
     """
-    values = [dist.min, dist.max, threshold, *(marks or {}).values()]
-    if overlay is not None:
-        values += [overlay.min, overlay.max]
-    value_range = style.histogram_range(values)
-    edges, counts = dist.histogram(bins, value_range)
-    centres = (edges[:-1] + edges[1:]) / 2
-    ax.bar(centres, counts, width=np.diff(edges), color=style.bar_colours(centres, threshold),
-           alpha=0.8, linewidth=0)
-    if overlay is not None:
-        _, ocounts = overlay.histogram(bins, value_range)
-        scaled = ocounts * (counts.sum() / max(ocounts.sum(), 1))
-        ax.step(edges, np.r_[scaled, scaled[-1]], where="post", color=style.OVERLAY_GREY,
-                linewidth=1.5, label=overlay_label)
+    b = style.bars(dist, threshold, bins=bins, marks=marks, overlay=overlay)
+    ax.bar(b["centres"], b["counts"], width=np.diff(b["edges"]), color=b["colours"], alpha=0.8,
+           linewidth=0)
+    if b["overlay"] is not None:
+        ax.step(b["edges"], np.r_[b["overlay"], b["overlay"][-1]], where="post",
+                color=style.OVERLAY_GREY, linewidth=1.5, label=overlay_label)
     if np.isfinite(threshold):
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1.5,
                    label=f"{threshold_label} {threshold:.4g}")

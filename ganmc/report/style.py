@@ -35,3 +35,23 @@ def histogram_range(values: Iterable[float]) -> tuple[float, float]:
     lo, hi = min(finite), max(finite)
     pad = PAD * (hi - lo or 1.0)
     return lo - pad, hi + pad
+
+
+def bars(dist, threshold: float, *, bins: int, marks: dict[str, float] | None = None,
+         overlay=None, value_range: tuple[float, float] | None = None) -> dict:
+    """What a score histogram draws, for matplotlib and Plotly alike: bin ``edges`` and
+    ``centres``, ``counts``, bar ``colours``, and the ``overlay``'s counts scaled to the same
+    total (None without one), over a range that shows every score, mark and the threshold."""
+    if value_range is None:
+        values = [dist.min, dist.max, threshold, *(marks or {}).values()]
+        if overlay is not None:
+            values += [overlay.min, overlay.max]
+        value_range = histogram_range(values)
+    edges, counts = dist.histogram(bins, value_range)
+    centres = (edges[:-1] + edges[1:]) / 2
+    scaled = None
+    if overlay is not None:
+        _, ocounts = overlay.histogram(bins, value_range)
+        scaled = ocounts * (counts.sum() / max(ocounts.sum(), 1))
+    return {"edges": edges, "centres": centres, "counts": counts,
+            "colours": bar_colours(centres, threshold), "overlay": scaled}
