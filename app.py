@@ -5,12 +5,15 @@ script under ``pages/views/`` that calls into the ``ganmc`` package (``pages/REA
 why one folder down).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from ganmc.runtime import quiet_tensorflow
 from ui import state
 
-st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon="assets/icon.png",
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon=str(ICON),
                    layout="wide")
 quiet_tensorflow()
 state.keep_keras_state()

@@ -17,6 +17,7 @@ fine fixed-bin histogram whose memory does not grow with N.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -38,6 +39,7 @@ class Level:
 
     def __post_init__(self) -> None:
         _check_alpha(self.alpha)
+        object.__setattr__(self, "alpha", float(self.alpha))
 
     @classmethod
     def from_percentile(cls, percentile: float) -> Level:
@@ -255,5 +257,6 @@ def false_alarm_rate(threshold: float, holdout: ScoreDistribution) -> float:
 
 
 def _check_alpha(alpha: float) -> None:
-    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
+    if not (isinstance(alpha, numbers.Real) and not isinstance(alpha, bool)
+            and 0.0 < alpha < 1.0):
         raise ConfigError(f"alpha (false-alarm rate) must be between 0 and 1, not {alpha}")

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from ganmc.config import SEED_MAX as _SEED_MAX
 from ganmc.errors import ModelError, one_line
 
 FORMAT = "ganmc-model"
 FORMAT_VERSION = 1
 CARD = "ganmc.json"
 ARRAYS = "arrays.npz"
-_SEED_MAX = 2**32 - 1
 
 
 def _refuse_constant(name: str) -> Any:

@@ -35,6 +35,7 @@ from ganmc.config import (
     DEFAULT_TRAIN_MC_SAMPLES,
     PRECISIONS,
     SCORERS,
+    SEED_MAX,
 )
 from ganmc.errors import GanmcError, one_line
 
@@ -44,9 +45,6 @@ EPILOG = "Run 'ganmc COMMAND --help' for a command's options."
 
 
 # ---------------------------------------------------------------------------- parser
-SEED_MAX = 2**32 - 1
-
-
 def _number(text: str, kind: type, ok, rule: str):
     """``text`` as an int (``_`` and ``,`` allowed) or a float that passes ``ok``, else
     argparse's one-line error saying ``rule``."""

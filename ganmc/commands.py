@@ -166,9 +166,11 @@ def _model(args: argparse.Namespace):
 def _decide(det, choice, args):
     """The decision, after a simulation if the choice needs one (said on stderr)."""
     from ganmc import service
+    from ganmc.config import DEFAULT_MC_SAMPLES
 
     bar = ProgressBar("simulate")
-    mc, why = service.simulation_if_needed(det, choice, getattr(args, "samples", 100_000),
+    mc, why = service.simulation_if_needed(det, choice, getattr(args, "samples",
+                                                                DEFAULT_MC_SAMPLES),
                                            seed=getattr(args, "seed", 0),
                                            progress=bar.simulation)
     bar.close()

@@ -48,6 +48,8 @@ DEFAULT_PERCENTILE = 95.0
 #: Share of the normal images held out of training to calibrate the threshold.
 DEFAULT_CALIBRATION_FRACTION = 0.1
 DEFAULT_EPOCHS = 10
+#: Largest seed (numpy's seeds are 32-bit).
+SEED_MAX = 2**32 - 1
 #: Data sources by name (a path to a file or folder works too; see :func:`ganmc.data.load_mnist`).
 DATA_CHOICES = ("auto", "bundled", "keras")
 DEFAULT_BATCH = 128
@@ -155,6 +157,7 @@ class TrainConfig:
         _check_range("latent_dim", self.latent_dim, 2, 512)
         _check_range("search_steps", self.search_steps, 1, 5000)
         _check_range("feature_components", self.feature_components, 1, 4096)
+        _check_range("seed", self.seed, 0, SEED_MAX)
         if not 0.0 < self.learning_rate < 1.0:
             raise ConfigError("learning_rate must be between 0 and 1")
         if not 0.0 <= self.calibration_fraction < 0.9:

@@ -78,9 +78,7 @@ class Detector:
             calibration_fraction=calibration_fraction, seed=seed,
             precision=precision, jit_compile=jit_compile)
         self.scorer, self.calibration, self.alpha = _checked(scorer, calibration, alpha)
-        if not isinstance(mc_samples, int) or mc_samples < 0:
-            raise ConfigError(f"mc_samples must be a whole number >= 0, not {mc_samples!r}")
-        self.mc_samples = mc_samples
+        self.mc_samples = _checked_samples(mc_samples)
         self.networks_: Networks | None = None
         self.scorers_: tuple[str, ...] = ()
         self.scorer_: str | None = None
@@ -114,10 +112,13 @@ class Detector:
         nets.density = fit_density(nets, train, self.config.feature_components)
         self._attach(nets)
         self.metadata_ = result.metadata(data_source, len(train), len(holdout))
-        self.holdout_scores_, self.monte_carlo_ = {}, {}
+        self.holdout_scores_, self.monte_carlo_, self.notes_ = {}, {}, []
         if len(holdout):
             self.calibrate(holdout, stop_event=stop_event)
-        if self.mc_samples and (stop_event is None or not stop_event.is_set()):
+        if self.mc_samples and stop_event is not None and stop_event.is_set():
+            self.notes_.append("stopped: no Monte Carlo simulation was run at the end of "
+                               "training")
+        elif self.mc_samples:
             for name in (s for s in self.scorers_ if s in scoring.ONE_PASS):
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
         self._resolve()
@@ -158,7 +159,7 @@ class Detector:
         self.scorer, self.calibration, self.alpha = _checked(
             params.get("scorer", self.scorer), params.get("calibration", self.calibration),
             params.get("alpha", self.alpha))
-        self.mc_samples = params.get("mc_samples", self.mc_samples)
+        self.mc_samples = _checked_samples(params.get("mc_samples", self.mc_samples))
         if self.networks_ is not None:
             self._resolve()
         return self
@@ -245,8 +246,8 @@ class Detector:
 
     def can_reconstruct(self, scorer: str | None = None) -> bool:
         """Whether :meth:`reconstruct` works for this score (G(E(x)) needs an encoder)."""
-        return (scorer or self.scorer_) == "latent-search" or (
-            self._fitted().networks_.encoder is not None)
+        nets = self._fitted().networks_
+        return (scorer or self.scorer_) == "latent-search" or nets.encoder is not None
 
     def reconstruct(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
         """What the model makes of x, uint8: G(E(x)), or G(z*) for ``latent-search``."""
@@ -325,6 +326,12 @@ class Detector:
         det._resolve()
         det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict
         return det
+
+
+def _checked_samples(n: int) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ConfigError(f"mc_samples must be a whole number >= 0, not {n!r}")
+    return n
 
 
 def load_model(path: Path | str | None = None) -> Detector:

@@ -29,15 +29,28 @@ from ganmc.locks import (
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """Write a file through a temporary sibling and a rename: never half-written."""
+    """Write a file through a temporary sibling and a rename: never half-written.
+
+    Raises:
+        StorageError: If the folder cannot be made or written, or ``path`` is a folder.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = None
     try:
-        tmp.write_bytes(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise StorageError(f"{path}: is a folder, not a file")
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return path
 
 

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from ganmc import files, limits, locks
 from ganmc.config import TrainConfig
-from ganmc.errors import TrainingError
+from ganmc.errors import GanmcError, TrainingError
 from ganmc.gan import GAN, EncoderTrainer
 from ganmc.networks import Networks, build_discriminator, build_encoder, build_generator
 from ganmc.preprocess import to_model_input
@@ -120,10 +120,18 @@ def read_checkpoint(ckpt: Path | str) -> dict | None:
     """The checkpoint's state (config, phase, epochs done, history), or None if there is none."""
     ckpt = Path(ckpt)
     files.recover(ckpt)
-    try:
-        return json.loads((ckpt / STATE).read_text())
-    except (OSError, json.JSONDecodeError):
+    if not (ckpt / STATE).is_file():
         return None
+    try:
+        state = json.loads((ckpt / STATE).read_text())
+        if not (isinstance(state, dict) and state.get("phase") in ("gan", "encoder")
+                and isinstance(state.get("epoch"), int) and isinstance(state.get("config"), dict)
+                and isinstance(state.get("history", {}), dict)):
+            raise ValueError("missing or malformed fields")
+        return state
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TrainingError(f"{ckpt}: the checkpoint is unreadable ({exc}); start afresh "
+                            f"instead of resuming") from None
 
 
 def fit_networks(
@@ -242,8 +250,14 @@ def fit_networks(
 
 
 def _check_compatible(saved: dict, config: TrainConfig) -> None:
-    old = TrainConfig.from_dict(saved["config"])
-    for name in ("arch", "latent_dim", "digits"):
+    """A resumed run must train the same networks on the same split (the seed and the
+    hold-out share decide which images are held out: a change would train on them)."""
+    try:
+        old = TrainConfig.from_dict(saved["config"])
+    except (TypeError, ValueError, GanmcError) as exc:
+        raise TrainingError(f"the checkpoint's settings are unreadable ({exc}); start afresh "
+                            f"instead of resuming") from None
+    for name in ("arch", "latent_dim", "digits", "seed", "calibration_fraction"):
         if getattr(old, name) != getattr(config, name):
             raise TrainingError(
                 f"the checkpoint was made with {name}={getattr(old, name)!r}, not "
@@ -252,7 +266,11 @@ def _check_compatible(saved: dict, config: TrainConfig) -> None:
 
 
 def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str) -> None:
-    generator.load_weights(ckpt / "generator.weights.h5")
-    discriminator.load_weights(ckpt / "discriminator.weights.h5")
-    if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
-        encoder.load_weights(ckpt / "encoder.weights.h5")
+    try:
+        generator.load_weights(ckpt / "generator.weights.h5")
+        discriminator.load_weights(ckpt / "discriminator.weights.h5")
+        if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
+            encoder.load_weights(ckpt / "encoder.weights.h5")
+    except Exception as exc:  # Keras/h5py raise many kinds on a damaged file
+        raise TrainingError(f"{ckpt}: the checkpoint's weights cannot be loaded "
+                            f"({type(exc).__name__}); start afresh instead of resuming") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ganmc import service
+from ganmc.montecarlo import FINE_BINS
 from ganmc.tracker import CALIBRATING, describe
 from ganmc.train import describe_device
 from ui import charts
@@ -36,7 +37,7 @@ def simulation_numbers(s: dict, result, level) -> None:
     st.caption(f"{result.n:,} samples in {result.seconds:.1f} s "
                f"({result.samples_per_s:,.0f} samples/s, {s['precision']}); "
                + ("exact quantiles" if result.distribution.exact else
-                  "quantiles from a 4,096-bin streaming histogram"))
+                  f"quantiles from a {FINE_BINS:,}-bin streaming histogram"))
 
 
 def training_job(job) -> None:

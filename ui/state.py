@@ -202,9 +202,10 @@ def decision_key(d, monte_carlo=None) -> tuple:
     """What a cached page result depends on: the score, the calibration's scores (another
     seed gives other scores) and the level."""
     dist = d.calibration.distribution
-    mc = (monte_carlo.n, monte_carlo.seed, monte_carlo.scorer) if monte_carlo else None
+    mc = (monte_carlo.n, monte_carlo.seed, monte_carlo.scorer, monte_carlo.seconds,
+          monte_carlo.extra.get("precision")) if monte_carlo else None
     return (d.scorer, d.calibration.source, d.level.alpha, dist.n, dist.mean, dist.std,
-            dist.max, mc)
+            dist.max, d.notes, mc)
 
 
 def page_setup(page: str):
@@ -293,6 +294,11 @@ def kept(widget, key: str, label: str, default, **kwargs):
 
 def threshold_controls(det, page: str) -> None:
     """Scorer, calibration source and percentile, shared by every page."""
+    chosen = st.session_state["scorer"]
+    if chosen != AUTO and chosen not in det.scorers_:
+        st.info(f"This model has no {chosen} score; showing auto ({det.scorers_[0]}) instead.")
+        st.session_state["scorer"] = AUTO
+        st.session_state.pop(f"w_{page}_scorer", None)
     c1, c2, c3 = st.columns([1, 1, 2])
     with c1:
         synced(st.selectbox, "scorer", page, "Anomaly score", options=[AUTO, *det.scorers_],

@@ -7,6 +7,11 @@ import streamlit as st
 from ganmc.modelfile import epochs_text, when_text
 from ui import state
 
+
+def _count(n) -> str:
+    return f"{n:,}" if isinstance(n, int) else "?"
+
+
 st.title("ganmc — is this image normal?")
 st.markdown(
     """
@@ -51,8 +56,8 @@ cols[1].metric("Normal digits", "all" if len(c["digits"]) == 10 else
 cols[2].metric("Epochs (GAN + encoder)", epochs_text(card).removesuffix(" epochs"))
 cols[3].metric("Trained on", str(m.get("device", "?")).split(" (")[0])
 st.markdown(
-    f"- **Data**: {m.get('data_source')} — {m.get('n_train', '?'):,} training and "
-    f"{m.get('n_calibration', '?'):,} held-out calibration images\n"
+    f"- **Data**: {m.get('data_source')} — {_count(m.get('n_train'))} training and "
+    f"{_count(m.get('n_calibration'))} held-out calibration images\n"
     f"- **Trained** {when_text(m.get('trained_at', '?'))} on {m.get('device', '?')} in "
     f"{m.get('train_seconds', '?')} s ({m.get('train_images_per_s', '?')} images/s)\n"
     f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"

@@ -23,7 +23,7 @@ c1, c2, c3, c5, c4 = st.columns([2, 1, 1, 1, 1])
 with c1:
     state.synced(st.number_input, "mc_samples", "mc", "Samples (N)", min_value=1_000,
                  max_value=UI_MAX_SAMPLES, step=10_000,
-                 help="From 1,000 to 10,000,000 generated images.")
+                 help=f"From 1,000 to {UI_MAX_SAMPLES:,} generated images.")
 with c2:
     state.synced(st.number_input, "mc_seed", "mc", "Seed", min_value=0, max_value=2**31 - 1)
 with c3:
@@ -108,6 +108,12 @@ def live() -> None:
 
 job = registry.latest("simulate", owner=owner)
 done = store.get(key)
+if job is not None and job.params.get("key") == key and job.status in ("failed", "stopped"):
+    snap = job.snapshot()
+    if snap["status"] == "failed":
+        st.error(f"The simulation failed: {snap['error']}")
+    else:
+        st.warning("The simulation was stopped; its partial result is not kept.")
 if job is not None and job.running and job.params.get("key") == key:
     live()
 elif done is not None:

@@ -80,6 +80,7 @@ def start_job() -> None:
         st.error(f"Training was not started: {exc}.")
         return
     st.session_state["train_job"] = job.id
+    st.rerun()  # Start greys out at once
 
 
 if start:

@@ -1,6 +1,7 @@
 """Colour means verdict, in the dashboard's charts and in the PNG report alike."""
 
 import numpy as np
+import pytest
 
 from ganmc.calibration import Level, ScoreDistribution
 from ganmc.report import style
@@ -47,3 +48,22 @@ def test_level_converts_percentile_and_alpha_once():
     assert Level.from_percentile(95).alpha == 0.05
     assert Level(0.01).percentile == 99
     assert str(Level.from_percentile(97.5)) == "97.5th percentile (2.5% false alarms)"
+
+
+def test_level_takes_numpy_numbers():
+    assert Level(np.float32(0.05)).alpha == pytest.approx(0.05)
+    assert isinstance(Level(np.float64(0.1)).alpha, float)
+
+
+def test_writing_onto_a_folder_is_one_clear_error(tmp_path):
+    from ganmc.errors import StorageError
+    from ganmc.files import atomic_write_bytes
+
+    (tmp_path / "out").mkdir()
+    with pytest.raises(StorageError, match="is a folder"):
+        atomic_write_bytes(tmp_path / "out", b"x")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="cannot write"):
+        atomic_write_bytes(blocker / "sub" / "a.csv", b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "out"]  # no temporary left

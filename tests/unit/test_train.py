@@ -100,3 +100,18 @@ def test_a_run_of_one_compiled_call_still_reports_its_speed(tiny_train):
     result = fit_networks(tiny_train[:128], TrainConfig(**{**CFG, "epochs": 1,
                                                            "encoder_epochs": 0}))
     assert result.images_per_s > 0
+
+
+def test_resume_refuses_another_split_or_a_damaged_checkpoint(tiny_train, tmp_path):
+    """The seed and the hold-out share decide the split: resuming with others would train on
+    held-out images. A damaged state file is refused, not taken for no checkpoint."""
+    ckpt = checkpoint_dir(tmp_path / "model")
+    cfg = TrainConfig(**{**CFG, "epochs": 1, "encoder_epochs": 0})
+    fit_networks(tiny_train[:128], cfg, checkpoint=ckpt)
+    with pytest.raises(TrainingError, match="seed"):
+        fit_networks(tiny_train[:128], TrainConfig(**{**CFG, "epochs": 2, "encoder_epochs": 0,
+                                                      "seed": 1}),
+                     checkpoint=ckpt, resume=True)
+    (ckpt / "state.json").write_text("{not json")
+    with pytest.raises(TrainingError, match="unreadable"):
+        read_checkpoint(ckpt)
