@@ -23,7 +23,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ganmc.config import AUTO, CALIBRATIONS, DEFAULT_PERCENTILE
+from ganmc.config import AUTO, CALIBRATIONS, DEFAULT_PERCENTILE, checked_choice
 from ganmc.errors import ConfigError
 
 
@@ -235,10 +235,7 @@ def choose(source: str, *, holdout: ScoreDistribution | None,
     Raises:
         ConfigError: If the chosen source has no scores.
     """
-    if source not in (AUTO, *CALIBRATIONS):
-        raise ConfigError(f"calibration must be one of auto, {', '.join(CALIBRATIONS)}, "
-                          f"not {source!r}")
-    if source == AUTO:
+    if checked_choice("calibration", source, CALIBRATIONS) == AUTO:
         source = "holdout" if holdout is not None else "monte-carlo"
     if source == "holdout":
         if holdout is None:

@@ -55,6 +55,13 @@ DATA_CHOICES = ("auto", "bundled", "keras")
 DEFAULT_BATCH = 128
 
 
+def checked_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is ``auto`` or one of ``choices``, else one clear ConfigError."""
+    if value != AUTO and value not in choices:
+        raise ConfigError(f"{name} must be one of {AUTO}, {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def parse_digits(text: str | None) -> tuple[int, ...]:
     """Parse a digit selection such as ``"0,1,2"``, ``"3"``, ``"0-4"`` or ``"all"``.
 

@@ -31,6 +31,7 @@ from ganmc.config import (
     DEFAULT_TRAIN_MC_SAMPLES,
     SCORERS,
     TrainConfig,
+    checked_choice,
 )
 from ganmc.data import split_holdout
 from ganmc.density import fit_density
@@ -91,7 +92,6 @@ class Detector:
         self.path_: Path | None = None
         self._compiled: scoring.CompiledScorers | None = None
 
-    # ------------------------------------------------------------------ fitting
     def fit(self, x: np.ndarray, *, data_source: str = "array",
             progress: Callable[[TrainProgress], None] | None = None,
             stop_event: threading.Event | None = None, checkpoint: Path | str | None = None,
@@ -133,19 +133,11 @@ class Detector:
         take a second.
         """
         x = as_images(x_normal, "calibration images")
-        self.holdout_scores_ = {}
-        for name in self._fitted().scorers_:
-            one_pass = scoring.TABLE[name].one_pass
-            chunk = len(x) if one_pass else 64  # a stop is seen within a chunk
-            parts = []
-            for i in range(0, len(x), chunk):
-                if not one_pass and stop_event is not None and stop_event.is_set():
-                    self.notes_.append(f"stopped before {name} was calibrated: it has no "
-                                       f"hold-out threshold")
-                    break
-                parts.append(self.score_samples(x[i:i + chunk], scorer=name))
-            else:
-                self.holdout_scores_[name] = np.sort(np.concatenate(parts))
+        self.holdout_scores_, skipped = scoring.holdout_scores(
+            lambda part, name: self.score_samples(part, scorer=name), x,
+            self._fitted().scorers_, stop_event)
+        self.notes_ += [f"stopped before {name} was calibrated: it has no hold-out threshold"
+                        for name in skipped]
         self._resolve()
         return self
 
@@ -183,7 +175,6 @@ class Detector:
             raise ModelError("this detector is not trained yet: call fit() or load a model")
         return self
 
-    # ------------------------------------------------------------------ thresholds
     def calibration_of(self, scorer: str, source: str = AUTO,
                        monte_carlo: MonteCarloResult | None = None) -> Calibration:
         """The calibration of ``scorer`` from ``source`` by :func:`ganmc.calibration.choose`
@@ -200,7 +191,6 @@ class Detector:
             self._fitted().calibration_of(self.scorer_, self.calibration)  # raises the reason
         return self.threshold_
 
-    # ------------------------------------------------------------------ scoring
     def score_samples(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
         """Anomaly scores, higher = more anomalous.
 
@@ -263,7 +253,6 @@ class Detector:
         z = tf.random.stateless_normal([n, self.config.latent_dim], seed=[seed, 0])
         return from_model_output(self._fitted().networks_.generator(z, training=False))
 
-    # ------------------------------------------------------------------ Monte Carlo
     def sample_scores(self, n: int, seed: int, index: int, scorer: str | None = None,
                       precision: str = "float32") -> np.ndarray:
         """Generate n images from latent batch (seed, index) and score them, in one graph.
@@ -294,7 +283,6 @@ class Detector:
             self._resolve()
         return result
 
-    # ------------------------------------------------------------------ persistence
     def card(self) -> dict[str, Any]:
         """The model card: settings, training metadata and calibration summary."""
         self._fitted()
@@ -340,9 +328,5 @@ def load_model(path: Path | str | None = None) -> Detector:
 
 
 def _checked(scorer: str, calibration: str, alpha: float) -> tuple[str, str, float]:
-    if scorer not in (AUTO, *SCORERS):
-        raise ConfigError(f"scorer must be one of auto, {', '.join(SCORERS)}, not {scorer!r}")
-    if calibration not in (AUTO, *CALIBRATIONS):
-        raise ConfigError(f"calibration must be one of auto, {', '.join(CALIBRATIONS)}, "
-                          f"not {calibration!r}")
-    return scorer, calibration, Level(alpha).alpha
+    return (checked_choice("scorer", scorer, SCORERS),
+            checked_choice("calibration", calibration, CALIBRATIONS), Level(alpha).alpha)

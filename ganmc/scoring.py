@@ -140,6 +140,28 @@ def in_batches(fn, x: np.ndarray) -> np.ndarray:
                            for i in range(0, len(x), SCORE_BATCH)])
 
 
+def holdout_scores(score, x: np.ndarray, names: tuple[str, ...], stop_event=None
+                   ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Sorted scores of hold-out images for each scorer, ``score(images, name)`` computing them.
+
+    A set ``stop_event`` leaves out the slow scorers (in chunks of 64 images, so a stop is seen
+    within a second or so); returns the scores and the names left out.
+    """
+    out, skipped = {}, []
+    for name in names:
+        one_pass = TABLE[name].one_pass
+        chunk = len(x) if one_pass else 64
+        parts = []
+        for i in range(0, len(x), chunk):
+            if not one_pass and stop_event is not None and stop_event.is_set():
+                skipped.append(name)
+                break
+            parts.append(score(x[i:i + chunk], name))
+        else:
+            out[name] = np.sort(np.concatenate(parts))
+    return out, skipped
+
+
 class CompiledScorers:
     """Compiled scoring functions of one set of networks, built once per scorer and settings.
 
