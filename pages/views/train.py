@@ -23,13 +23,13 @@ registry = state.jobs()
 running = registry.running("train")
 kept = state.kept  # settings outlive a visit to another page; only the button starts a job
 
+digits = kept(st.pills, "train_digits", "Normal digits", list(range(10)),
+              options=list(range(10)), selection_mode="multi",
+              help="Only these are normal; pick one for the one-class protocol.")
 c1, c2, c3 = st.columns(3)
 source = kept(c1.selectbox, "train_data", "Data", "auto", options=list(DATA_CHOICES),
               help="auto: Keras' MNIST download, or the bundled 10,000 digits offline. "
                    "bundled: always the bundled digits.")
-digits = kept(c1.pills, "train_digits", "Normal digits", list(range(10)),
-              options=list(range(10)), selection_mode="multi",
-              help="Only these are normal; pick one for the one-class protocol.")
 kappa = kept(c1.number_input, "train_kappa", "Weight of the feature difference",
              DEFAULT_KAPPA, min_value=0.0, max_value=10_000.0,
              help="How much the difference between the discriminator's view of an image and of "
