@@ -31,7 +31,7 @@ from ganmc.cardcheck import (
 )
 from ganmc.data import ASSETS_DIR
 from ganmc.errors import FolderBusyError, ModelError, one_line
-from ganmc.files import atomic_dir, write_json
+from ganmc.files import atomic_dir, write_json_file
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def save_bundle(path: Path | str, *, card: dict[str, Any], networks: dict[str, A
         for name, model in networks.items():
             model.save(tmp / f"{name}.keras")
         np.savez(tmp / ARRAYS, **(arrays or {}))
-        write_json(tmp / CARD, {"format": FORMAT, "format_version": FORMAT_VERSION, **card})
+        write_json_file(tmp / CARD, {"format": FORMAT, "format_version": FORMAT_VERSION, **card})
     log.info("Saved model to %s", path)
     return path
 

@@ -75,8 +75,8 @@ def write_table(path: Path | str, rows: list[dict[str, Any]],
 
 
 def write_json_file(path: Path | str, data: Any) -> Path:
-    """Write JSON atomically."""
-    return atomic_write_bytes(path, json.dumps(data, indent=2).encode())
+    """Write JSON atomically (indented, ending in a newline)."""
+    return atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 @contextlib.contextmanager
@@ -147,8 +147,3 @@ def recover(target: Path | str) -> None:
     except OSError as exc:
         raise StorageError(f"{target}: cannot recover the folder a crash left aside "
                            f"({exc.strerror or type(exc).__name__})") from None
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file and rename it into place."""
-    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())

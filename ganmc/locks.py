@@ -44,6 +44,13 @@ def _swap_path(target: Path) -> Path:
     return _aux(target, "swap")
 
 
+def remove_lock_files(target: Path | str) -> None:
+    """Delete ``target``'s lock files once nothing will write it again (e.g. a checkpoint
+    folder after its model is saved)."""
+    for path in (lock_path(target), _swap_path(Path(target))):
+        path.unlink(missing_ok=True)
+
+
 def old_path(target: Path | str) -> Path:
     """Where :func:`atomic_dir` moves the previous folder during a swap (``.NAME.old``)."""
     return _aux(Path(target), "old")

@@ -90,8 +90,7 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
                 stop_event=stop_event, checkpoint=ckpt, resume=resume)
         det.save(out)
         shutil.rmtree(ckpt, ignore_errors=True)
-        for leftover in (locks.lock_path(ckpt), locks.lock_path(ckpt).with_suffix(".swap")):
-            leftover.unlink(missing_ok=True)
+        locks.remove_lock_files(ckpt)
     return det
 
 

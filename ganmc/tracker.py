@@ -195,7 +195,7 @@ class Tracker(keras.callbacks.Callback):
             for name, net in self.nets.items():
                 if net is not None and (name != "encoder" or self.phase == "encoder"):
                     net.save_weights(tmp / f"{name}.weights.h5")
-            files.write_json(tmp / STATE, {**self.state, "config": self.config.to_dict(),
+            files.write_json_file(tmp / STATE, {**self.state, "config": self.config.to_dict(),
                                         "device": self.device})
 
     def raise_if_diverged(self) -> None:

@@ -155,11 +155,11 @@ def choice(det) -> service.Choice:
 
     A score the active model lacks is not replaced silently: the page says so and uses auto.
     """
-    scorer = st.session_state["scorer"]
-    if scorer != AUTO and scorer not in det.scorers_:
-        st.info(f"This model has no {scorer} score; showing auto ({det.scorers_[0]}).")
-        scorer = AUTO
-    return service.Choice(scorer, st.session_state["calibration"], level())
+    chosen = choice_quiet()
+    if chosen.scorer != AUTO and chosen.scorer not in det.scorers_:
+        st.info(f"This model has no {chosen.scorer} score; showing auto ({det.scorers_[0]}).")
+        return replace(chosen, scorer=AUTO)
+    return chosen
 
 
 def mc_key(det) -> McKey:
