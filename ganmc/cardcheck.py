@@ -48,7 +48,8 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
     :class:`ganmc.config.TrainConfig` accepts, with a seed in 0 .. 2**32-1; ``metadata`` and
     ``calibration_summary`` objects (the summary's entries objects, their ``n``, ``seed``,
     ``threshold`` and ``samples_per_s`` numbers); ``scorers`` a list of known scorer names;
-    ``scorer``, ``calibration`` known names; ``alpha`` a number between 0 and 1.
+    ``scorer``, ``calibration`` known names; ``alpha`` a number between 0 and 1; ``quality``
+    null or the quality card's shape.
 
     Raises:
         ModelError: Naming the first field that is wrong, in one line.
@@ -112,6 +113,38 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
                     raise bad(f"{field}.{key}", "must be a number")
             if (info.get("samples_per_s") or 0) < 0:
                 raise bad(f"{field}.samples_per_s", "must be >= 0")
+    _check_quality(card.get("quality"), bad)
+
+
+def _check_quality(q: Any, bad) -> None:
+    """The quality card: null, or rates in 0-1 by level and by set, a known reading, words."""
+    from ganmc.quality import READINGS
+
+    if q is None:
+        return
+    if not isinstance(q, dict):
+        raise bad("quality", "must be an object or null")
+
+    def rate(v: Any) -> bool:
+        return _is_number(v) and 0 <= v <= 1
+
+    far = q.get("false_alarm")
+    if not (isinstance(far, dict) and all(rate(v) for v in far.values())):
+        raise bad("quality.false_alarm", "must map levels to rates between 0 and 1")
+    sets = q.get("sets")
+    if not isinstance(sets, dict):
+        raise bad("quality.sets", "must be an object")
+    for name, r in sets.items():
+        if not (isinstance(r, dict) and rate(r.get("auroc")) and rate(r.get("detection"))
+                and _is_int(r.get("n")) and r["n"] >= 0):
+            raise bad(f"quality.sets.{one_line(name, 40)}", "must hold n, auroc and detection")
+    if q.get("reading") not in READINGS:
+        raise bad("quality.reading", f"must be one of {', '.join(READINGS)}")
+    for key in ("words", "scorer", "preset"):
+        if not isinstance(q.get(key), str):
+            raise bad(f"quality.{key}", "must be text")
+    if not (_is_int(q.get("n_normal")) and q["n_normal"] >= 0):
+        raise bad("quality.n_normal", "must be a whole number >= 0")
 
 
 def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> None:

@@ -23,17 +23,17 @@ from ganmc.commands import (
 from ganmc.config import (
     ARCHS,
     CALIBRATIONS,
-    DEFAULT_BATCH,
     DEFAULT_CALIBRATION_FRACTION,
-    DEFAULT_EPOCHS,
     DEFAULT_FEATURE_COMPONENTS,
     DEFAULT_KAPPA,
     DEFAULT_LATENT,
     DEFAULT_MC_SAMPLES,
     DEFAULT_PERCENTILE,
+    DEFAULT_PRESET,
     DEFAULT_SEARCH_STEPS,
     DEFAULT_TRAIN_MC_SAMPLES,
     PRECISIONS,
+    PRESETS,
     SCORERS,
     SEED_MAX,
 )
@@ -119,9 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    presets = "; ".join(f"{name}: {v.steps:,} GAN + {v.encoder_steps:,} encoder steps of "
+                        f"{v.batch_size}, {v.about}" for name, v in PRESETS.items())
     p = sub.add_parser("train", help="train a GAN (and its f-AnoGAN encoder) on normal digits",
-                       description="Train a GAN on the normal digits, then its encoder; "
-                                   "calibrate on held-out normal digits; save a model folder.")
+                       description="Train a GAN on the normal digits (then its encoder, if the "
+                                   "preset has one); calibrate on held-out normal digits; "
+                                   "measure the model's quality; save a model folder.",
+                       epilog=f"Presets ({presets}). The budget is in optimiser steps, so one "
+                              f"digit trains as long as ten.")
     p.add_argument("--data", default="auto", metavar="SOURCE",
                    help="auto (Keras MNIST, else the bundled copy offline), keras, bundled, or "
                         "a path to an .npz / IDX file / folder of IDX files (default: auto)")
@@ -130,12 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=ARCHS, default=ARCHS[0],
                    help="dcgan (small convolutional GAN) or mlp (the original notebook's) "
                         "(default: dcgan)")
-    p.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
-                   help=f"GAN epochs (default {DEFAULT_EPOCHS})")
+    p.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
+                   help=f"training budget: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; "
+                        f"see below)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="GAN optimiser steps (default: the preset's)")
+    p.add_argument("--encoder-steps", type=_non_negative_int, default=None,
+                   help="encoder steps; 0 for no encoder (default: the preset's)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="GAN passes over the training images, instead of --steps")
     p.add_argument("--encoder-epochs", type=_non_negative_int, default=None,
-                   help="encoder epochs; 0 for none (default: as --epochs)")
-    p.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH,
-                   help=f"default {DEFAULT_BATCH}")
+                   help="encoder passes over the training images, instead of --encoder-steps")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="images per step (default: the preset's)")
     p.add_argument("--latent-dim", type=_positive_int, default=None,
                    help="latent size (default: " + ", ".join(
                        f"{v} for {k}" for k, v in DEFAULT_LATENT.items()) + ")")

@@ -58,7 +58,8 @@ def say(text: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from ganmc import service
     from ganmc.config import parse_digits
-    from ganmc.tracker import CALIBRATING, describe
+    from ganmc.quality import card_lines
+    from ganmc.tracker import CALIBRATING, describe, quality_text
     from ganmc.train import checkpoint_dir, read_checkpoint
 
     digits = parse_digits(args.digits)
@@ -68,20 +69,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         state = read_checkpoint(checkpoint_dir(out))
         say(f"No checkpoint in {checkpoint_dir(out)}: starting afresh" if state is None else
-            f"Resuming from the checkpoint: {state['epoch']} "
-            f"{'GAN' if state['phase'] == 'gan' else 'encoder'} epochs done")
+            f"Resuming from the checkpoint: {state['step']:,} "
+            f"{'GAN' if state['phase'] == 'gan' else 'encoder'} steps done")
     bar = ProgressBar("train")
 
     def progress(p) -> None:
-        bar.update(p.fraction, describe(p), force=p.epoch_end)
-        if p.epoch_end and p.fraction >= 1.0:
+        bar.update(p.fraction, describe(p), force=p.round_end)
+        if p.quality:
+            bar.close()
+            say(f"  at step {p.step:,}: {quality_text(p.quality)}")
+        if p.round_end and p.fraction >= 1.0:
             bar.close()
             say(CALIBRATING)
 
     try:
         det = service.train(out, data=args.data, digits=digits, progress=progress,
-                            resume=args.resume, arch=args.arch, epochs=args.epochs,
-                            encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
+                            resume=args.resume, arch=args.arch, preset=args.preset,
+                            steps=args.steps, encoder_steps=args.encoder_steps,
+                            epochs=args.epochs, encoder_epochs=args.encoder_epochs,
+                            batch_size=args.batch_size,
                             latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
                             search_steps=args.search_steps,
                             feature_components=args.feature_components,
@@ -89,7 +95,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                             calibration_fraction=args.calibration_fraction)
     except KeyboardInterrupt:
         bar.close()
-        say(f"interrupted; the last finished epoch is in {checkpoint_dir(out)}: run the same "
+        say(f"interrupted; the last finished round is in {checkpoint_dir(out)}: run the same "
             f"command with --resume to go on")
         return 130
     bar.close()
@@ -97,6 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"Saved {out} ({m['device']}, {m['train_seconds']:.1f} s, "
           f"{m['train_images_per_s']:,.0f} img/s)")
     _print_calibration(det)
+    print("\n".join(card_lines(det.quality_)))
     return 0
 
 
@@ -289,16 +296,17 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def card_text(card: dict) -> str:
-    from ganmc.modelfile import epochs_text, when_text
+    from ganmc.modelfile import training_text, when_text
+    from ganmc.quality import card_lines
 
     c, m = card.get("config", {}), card.get("metadata", {})
     lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, normal digits "
-             f"{c.get('digits')}, {epochs_text(card)} (GAN + encoder)",
+             f"{c.get('digits')}", f"trained: {training_text(card)}",
              f"data {m.get('data_source')}: {m.get('n_train')} train, "
              f"{m.get('n_calibration')} calibration images",
              f"trained {when_text(m.get('trained_at'))} on {m.get('device')} in "
              f"{m.get('train_seconds')} s",
              f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
              f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
-             f"{card.get('alpha')}"]
+             f"{card.get('alpha')}", *card_lines(card.get("quality"))]
     return "\n".join(lines)

@@ -47,12 +47,47 @@ DEFAULT_MC_SAMPLES = 100_000
 DEFAULT_PERCENTILE = 95.0
 #: Share of the normal images held out of training to calibrate the threshold.
 DEFAULT_CALIBRATION_FRACTION = 0.1
-DEFAULT_EPOCHS = 10
+MAX_STEPS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named training budget, in optimiser steps so that it does not depend on how many
+    images the normal digits have (one digit has a tenth of the images of ten).
+
+    Attributes:
+        steps: GAN steps (one update of D and one of G each).
+        encoder_steps: Steps of the f-AnoGAN encoder after the GAN; 0 trains none (then the
+            ``mahalanobis`` score is the default, see :func:`ganmc.scoring.resolve_scorer`).
+        batch_size: Images per step.
+        about: What it is for, in plain words.
+        minutes_2core: Wall time of one model on the project's 2-core CPU, as measured by
+            ``python -m benchmarks.presets`` (training, calibration, simulation included).
+    """
+
+    steps: int
+    encoder_steps: int
+    batch_size: int
+    about: str
+    minutes_2core: float
+
+
+#: The training presets (docs/benchmarks.md: "Training presets" has their figures).
+PRESETS = {
+    "quick": Preset(1_000, 0, 64, "for trying things: a rough detector in about a minute",
+                    1.2),
+    "standard": Preset(5_000, 0, 64, "a good detector in about five minutes (the default)",
+                       4.5),
+    "thorough": Preset(10_000, 5_000, 64, "the benchmark's recipe, with the encoder and its "
+                       "fanogan score: about twice as long", 11.0),
+}
+DEFAULT_PRESET = "standard"
+#: What an old model's card, which predates presets, is shown as.
+CUSTOM = "custom"
 #: Largest seed (numpy's seeds are 32-bit).
 SEED_MAX = 2**32 - 1
 #: Data sources by name (a path to a file or folder works too; see :func:`ganmc.data.load_mnist`).
 DATA_CHOICES = ("auto", "bundled", "keras")
-DEFAULT_BATCH = 128
 
 
 def checked_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -106,10 +141,16 @@ class TrainConfig:
         arch: ``"dcgan"`` (small convolutional GAN, the default) or ``"mlp"`` (the seed
             notebook's architecture, kept for comparison).
         digits: The digits treated as normal.
-        epochs: Passes over the normal training images for the GAN.
-        encoder_epochs: Passes for the f-AnoGAN encoder, trained after the GAN with G and D
-            frozen; 0 skips the encoder (then only the ``discriminator`` scorer exists).
+        preset: The :data:`PRESETS` entry that gives ``steps``, ``encoder_steps`` and
+            ``batch_size`` where they are not given.
+        steps: GAN optimiser steps.
+        encoder_steps: Steps of the f-AnoGAN encoder, trained after the GAN with G and D
+            frozen; 0 trains none (then there is no ``fanogan`` score).
         batch_size: Images per training step.
+        epochs: Passes over the normal training images for the GAN instead of ``steps``
+            (``None``: use ``steps``); turned into steps once the data's size is known
+            (:meth:`gan_steps`).
+        encoder_epochs: The same for the encoder (``None``: ``encoder_steps``).
         latent_dim: Size of the latent vector z; ``None`` takes the preset's default.
         learning_rate: Adam's step size for both networks.
         beta_1: Adam's first-moment decay (0.5 is the DCGAN recipe).
@@ -133,9 +174,12 @@ class TrainConfig:
 
     arch: str = "dcgan"
     digits: tuple[int, ...] = tuple(range(10))
-    epochs: int = DEFAULT_EPOCHS
+    preset: str = DEFAULT_PRESET
+    steps: int | None = None
+    encoder_steps: int | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
     encoder_epochs: int | None = None
-    batch_size: int = DEFAULT_BATCH
     latent_dim: int | None = None
     learning_rate: float = 2e-4
     beta_1: float = 0.5
@@ -156,10 +200,18 @@ class TrainConfig:
         object.__setattr__(self, "digits", digits)
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", DEFAULT_LATENT[self.arch])
-        if self.encoder_epochs is None:
-            object.__setattr__(self, "encoder_epochs", self.epochs)
-        _check_range("epochs", self.epochs, 1, MAX_EPOCHS)
-        _check_range("encoder_epochs", self.encoder_epochs, 0, MAX_EPOCHS)
+        if self.preset not in (*PRESETS, CUSTOM):
+            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
+        preset = PRESETS.get(self.preset, PRESETS[DEFAULT_PRESET])
+        for name in ("steps", "encoder_steps", "batch_size"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, getattr(preset, name))
+        _check_range("steps", self.steps, 1, MAX_STEPS)
+        _check_range("encoder_steps", self.encoder_steps, 0, MAX_STEPS)
+        if self.epochs is not None:
+            _check_range("epochs", self.epochs, 1, MAX_EPOCHS)
+        if self.encoder_epochs is not None:
+            _check_range("encoder_epochs", self.encoder_epochs, 0, MAX_EPOCHS)
         _check_range("batch_size", self.batch_size, 2, MAX_BATCH)
         _check_range("latent_dim", self.latent_dim, 2, 512)
         _check_range("search_steps", self.search_steps, 1, 5000)
@@ -176,6 +228,26 @@ class TrainConfig:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")
 
+    def steps_per_pass(self, n_images: int) -> int:
+        """Steps of one pass over ``n_images`` training images (at least 1)."""
+        return max(n_images // max(min(self.batch_size, n_images), 1), 1)
+
+    def gan_steps(self, n_images: int) -> int:
+        """The GAN steps to train on ``n_images`` images: ``epochs`` passes when given."""
+        return self.epochs * self.steps_per_pass(n_images) if self.epochs else self.steps
+
+    def encoder_steps_for(self, n_images: int) -> int:
+        """The encoder steps to train on ``n_images`` images (0: no encoder)."""
+        if self.encoder_epochs is not None:
+            return self.encoder_epochs * self.steps_per_pass(n_images)
+        return self.encoder_steps
+
+    @property
+    def has_encoder(self) -> bool:
+        """Whether these settings train an encoder."""
+        return bool(self.encoder_epochs if self.encoder_epochs is not None
+                    else self.encoder_steps)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready values."""
         d = dataclasses.asdict(self)
@@ -187,6 +259,11 @@ class TrainConfig:
         """Rebuild settings from :meth:`to_dict` output, ignoring unknown keys."""
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
+        if "preset" not in kwargs:  # a card from before the presets: epochs said it all
+            kwargs["preset"] = CUSTOM
+            kwargs.setdefault("batch_size", 128)
+            kwargs.setdefault("epochs", 10)
+            kwargs.setdefault("encoder_epochs", kwargs["epochs"])
         if "digits" in kwargs:
             kwargs["digits"] = tuple(kwargs["digits"])
         return cls(**kwargs)

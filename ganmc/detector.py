@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ganmc import modelfile, scoring
+from ganmc import modelfile, quality, scoring
 from ganmc.arrays import as_images
 from ganmc.calibration import Calibration, Level, ScoreDistribution, choose
 from ganmc.config import (
@@ -58,12 +58,16 @@ class Detector:
     Fitted attributes: ``networks_``, ``scorers_`` (the scores this model has), ``scorer_``
     (the one in use), ``holdout_scores_``, ``monte_carlo_``, ``calibration_`` and
     ``threshold_`` (``None`` when the chosen source has no scores: :meth:`predict` then says
-    why), ``notes_`` (what a loaded folder lacks, in plain words), ``metadata_``, ``path_``.
+    why), ``notes_`` (what a loaded folder lacks, in plain words), ``quality_`` (the quality
+    card, :func:`ganmc.quality.assess`; ``None`` for models from before it), ``metadata_``
+    (with the live quality curve), ``path_``.
     """
 
     def __init__(self, *, arch: str = "dcgan", digits: tuple[int, ...] | None = None,
-                 epochs: int = TrainConfig.epochs, encoder_epochs: int | None = None,
-                 batch_size: int = TrainConfig.batch_size, latent_dim: int | None = None,
+                 preset: str = TrainConfig.preset, steps: int | None = None,
+                 encoder_steps: int | None = None, epochs: int | None = None,
+                 encoder_epochs: int | None = None,
+                 batch_size: int | None = None, latent_dim: int | None = None,
                  learning_rate: float = 2e-4, beta_1: float = 0.5, kappa: float = DEFAULT_KAPPA,
                  search_steps: int = DEFAULT_SEARCH_STEPS,
                  feature_components: int = DEFAULT_FEATURE_COMPONENTS,
@@ -73,7 +77,8 @@ class Detector:
                  mc_samples: int = DEFAULT_TRAIN_MC_SAMPLES):
         self.config = TrainConfig(
             arch=arch, digits=tuple(range(10)) if digits is None else tuple(digits),
-            epochs=epochs, encoder_epochs=encoder_epochs, batch_size=batch_size,
+            preset=preset, steps=steps, encoder_steps=encoder_steps, epochs=epochs,
+            encoder_epochs=encoder_epochs, batch_size=batch_size,
             latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
             search_steps=search_steps, feature_components=feature_components,
             calibration_fraction=calibration_fraction, seed=seed,
@@ -88,26 +93,32 @@ class Detector:
         self.calibration_: Calibration | None = None
         self.threshold_: float | None = None
         self.notes_: list[str] = []
+        self.quality_: dict[str, Any] | None = None
         self.metadata_: dict[str, Any] = {}
         self.path_: Path | None = None
         self._compiled: scoring.CompiledScorers | None = None
 
-    def fit(self, x: np.ndarray, *, data_source: str = "array",
+    def fit(self, x: np.ndarray, *, others: np.ndarray | None = None,
+            data_source: str = "array",
             progress: Callable[[TrainProgress], None] | None = None,
             stop_event: threading.Event | None = None, checkpoint: Path | str | None = None,
             resume: bool = False) -> Detector:
         """Train on normal images ``x`` (uint8 (N, 28, 28)), then calibrate on the held-out
-        share of them and simulate each one-pass score.
+        share of them, simulate each one-pass score and assess the model (``quality_``).
 
+        ``others``: images known not to be normal (e.g. the other digits' test images), for
+        the live quality curve and the quality card; synthetic anomalies are used either way.
         ``data_source`` names ``x`` in the model card; ``progress`` sees
         :class:`ganmc.train.TrainProgress` reports; a set ``stop_event`` ends training early
-        (the model is still usable); ``checkpoint`` is the folder for per-epoch checkpoints,
-        which ``resume`` goes on from.
+        (the model is still usable); ``checkpoint`` is the folder for the per-round
+        checkpoints, which ``resume`` goes on from.
         """
         x = as_images(x, "training images")
+        others = None if others is None or not len(others) else as_images(others, "anomalies")
         train, holdout = split_holdout(x, self.config.calibration_fraction, self.config.seed)
+        probe = quality.LiveProbe(train, holdout, others, self.config.seed)
         result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
-                              checkpoint=checkpoint, resume=resume)
+                              checkpoint=checkpoint, resume=resume, probe=probe)
         nets = Networks(result.generator, result.discriminator, result.encoder)
         nets.density = fit_density(nets, train, self.config.feature_components)
         self._attach(nets)
@@ -122,6 +133,21 @@ class Detector:
             for name in (s for s in self.scorers_ if s in scoring.ONE_PASS):
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
         self._resolve()
+        self.quality_ = None
+        if len(holdout) and self.threshold_ is not None:
+            self.assess(holdout, others)
+        return self
+
+    def assess(self, x_normal: np.ndarray, others: np.ndarray | None = None) -> Detector:
+        """Measure the quality card (``quality_``) for the score in use: held-out normal
+        images ``x_normal`` (never trained on) against ``others`` (images known not to be
+        normal, optional) and the synthetic anomaly sets. Sets ``quality_``."""
+        x = as_images(x_normal, "held-out images")
+        sets = quality.anomaly_sets(x, others, quality.CARD_N, self.config.seed)
+        self.quality_ = quality.assess(
+            self.score_samples, lambda a: self._fitted().calibration_of(
+                self.scorer_, self.calibration).threshold(a),
+            self.score_samples(x), sets, scorer=self.scorer_, preset=self.config.preset)
         return self
 
     def calibrate(self, x_normal: np.ndarray, *, stop_event: threading.Event | None = None
@@ -288,7 +314,7 @@ class Detector:
         self._fitted()
         return modelfile.card(self.config, self.metadata_, self.scorers_, self.scorer,
                               self.calibration, self.alpha, self.holdout_scores_,
-                              self.monte_carlo_)
+                              self.monte_carlo_, self.quality_)
 
     def save(self, path: Path | str) -> Path:
         """Write the model folder atomically (see :mod:`ganmc.modelfile`)."""
@@ -311,6 +337,7 @@ class Detector:
         det._attach(loaded.networks)
         det.notes_, det.metadata_, det.path_ = loaded.notes, loaded.metadata, loaded.path
         det.holdout_scores_, det.monte_carlo_ = loaded.holdout, loaded.monte_carlo
+        det.quality_ = loaded.quality
         det._resolve()
         det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict
         return det

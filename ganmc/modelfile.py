@@ -34,6 +34,7 @@ class Loaded:
     holdout: dict[str, np.ndarray] = field(default_factory=dict)
     monte_carlo: dict[str, MonteCarloResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    quality: dict[str, Any] | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -67,8 +68,10 @@ def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
 
 def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...], scorer: str,
          calibration: str, alpha: float, holdout: dict[str, np.ndarray],
-         monte_carlo: dict[str, MonteCarloResult]) -> dict[str, Any]:
-    """The model card: settings, training metadata, and each score's thresholds at alpha."""
+         monte_carlo: dict[str, MonteCarloResult], quality: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    """The model card: settings, training metadata, each score's thresholds at alpha, and the
+    quality card (:mod:`ganmc.quality`)."""
     summary: dict[str, dict[str, Any]] = {}
     for name in scorers:
         entry: dict[str, Any] = {}
@@ -83,7 +86,7 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
         summary[name] = entry
     return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
             "scorer": scorer, "calibration": calibration, "alpha": alpha,
-            "calibration_summary": summary}
+            "calibration_summary": summary, "quality": quality}
 
 
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
@@ -116,6 +119,7 @@ def load(path: Path | str | None = None) -> Loaded:
         raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
     _check_shapes(path, nets, config.latent_dim)
     loaded = Loaded(path, card, config, nets)
+    loaded.quality = card.get("quality") if isinstance(card.get("quality"), dict) else None
     summary = card.get("calibration_summary") or {}
     for key, arr in files.arrays.items():
         kind, _, name = key.partition("/")
@@ -201,18 +205,38 @@ def _check_shapes(path: Path, nets: Networks, latent_dim: int) -> None:
         raise ModelError(f"{path}: networks do not fit together: {'; '.join(problems)}")
 
 
-def epochs_text(card: dict[str, Any]) -> str:
-    """What was trained, as the card says: "180 + 180 epochs", or for a run stopped early
-    "2 of 5 + 0 of 5 epochs (stopped early)"."""
+def training_text(card: dict[str, Any]) -> str:
+    """What was trained, as the card says: "standard preset, batches of 64: 5,000 GAN steps
+    (472 passes), no encoder", "… 3,000 of 5,000 GAN steps … (stopped early)", or for a card
+    from before the presets "180 + 180 epochs"."""
     c, m = card.get("config") or {}, card.get("metadata") or {}
     if not (isinstance(c, dict) and isinstance(m, dict)):
-        return "? epochs"
-    planned = f"{c.get('epochs')} + {c.get('encoder_epochs')} epochs"
-    if not m.get("stopped_early"):
-        return planned
-    return (f"{m.get('gan_epochs_done', '?')} of {c.get('epochs')} + "
-            f"{m.get('encoder_epochs_done', '?')} of {c.get('encoder_epochs')} epochs "
-            f"(stopped early)")
+        return "? steps"
+    stopped = " (stopped early)" if m.get("stopped_early") else ""
+    if "gan_steps_done" not in m:  # trained before the step budgets
+        planned = f"{c.get('epochs')} + {c.get('encoder_epochs')} epochs"
+        if not stopped:
+            return planned
+        return (f"{m.get('gan_epochs_done', '?')} of {c.get('epochs')} + "
+                f"{m.get('encoder_epochs_done', '?')} of {c.get('encoder_epochs')} epochs"
+                f"{stopped}")
+    passes = m.get("passes_done") or ["?", "?"]
+    planned = m.get("steps_planned") or ["?", "?"]
+
+    def part(i: int, what: str) -> str:
+        done = m.get(f"{what.lower()}_steps_done")
+        head = f"{_count(done)} of {_count(planned[i])}" if stopped else _count(done)
+        return f"{head} {what} steps ({passes[i]} passes)"
+
+    text = part(0, "GAN")
+    text += " + " + part(1, "encoder") if c.get("encoder_epochs") or c.get("encoder_steps") \
+        else ", no encoder"
+    return (f"{c.get('preset')} preset, batches of {m.get('batch_size', '?')}: {text}"
+            f"{stopped}")
+
+
+def _count(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
 def when_text(iso: Any) -> str:

@@ -100,7 +100,7 @@ def build_encoder(arch: str, latent_dim: int, dtype: str | None = None) -> keras
 def feature_model(discriminator: keras.Model) -> keras.Model:
     """D as image -> (features, logit): one pass gives both."""
     return keras.Model(
-        discriminator.inputs,
+        discriminator.inputs[0],  # one tensor, not a list: callers pass a batch, not [batch]
         [discriminator.get_layer(FEATURES).output, discriminator.outputs[0]],
         name="discriminator_features",
     )

@@ -31,7 +31,7 @@ from ganmc.report.data import ReportData, ReportImage
 from ganmc.train import TrainProgress, checkpoint_dir
 from ganmc.verdict import Verdict
 
-__all__ = ["Choice", "Decision", "load_model", "train", "simulate", "decide",
+__all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "simulate", "decide",
            "simulation_if_needed", "simulation_summary", "score", "evaluate", "judge_images",
            "test_examples", "build_report", "write_report"]
 
@@ -67,7 +67,7 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
           **settings: Any) -> Detector:
     """Load data, train, calibrate and save a model folder: the whole training job.
 
-    Checkpoints go to :func:`ganmc.train.checkpoint_dir` after every epoch and are removed once
+    Checkpoints go to :func:`ganmc.train.checkpoint_dir` after every round and are removed once
     the model is saved; ``resume=True`` continues from them.
 
     Args:
@@ -76,7 +76,7 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
         digits: The normal digits (``None``: all).
         progress, stop_event: See :meth:`Detector.fit`.
         resume: Continue from the checkpoint of an interrupted run.
-        **settings: :class:`Detector` keyword arguments (arch, epochs, batch_size, ...).
+        **settings: :class:`Detector` keyword arguments (arch, preset, steps, ...).
     """
     from ganmc.data import load_mnist
 
@@ -86,12 +86,62 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
     with locks.folder_lock(out):  # a second writer of this folder is refused, not raced
         splits = load_mnist(data, det.config.digits)
         ckpt = checkpoint_dir(out)
-        det.fit(splits.x_train, data_source=splits.source, progress=progress,
-                stop_event=stop_event, checkpoint=ckpt, resume=resume)
+        # The test images of the other digits are free anomalies for the quality card.
+        det.fit(splits.x_train, others=splits.x_test[~splits.test_is_normal],
+                data_source=splits.source, progress=progress, stop_event=stop_event,
+                checkpoint=ckpt, resume=resume)
         det.save(out)
         shutil.rmtree(ckpt, ignore_errors=True)
         locks.remove_lock_files(ckpt)
     return det
+
+
+def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
+                  ) -> tuple[float, str]:
+    """Seconds a training run with these :class:`Detector` settings should take on this
+    machine before it starts, and what the figure rests on: the training speed of the latest
+    model in ``models_dir`` trained the same way (network, batch size, device), else the
+    presets' measured times on a 2-core CPU. Once training runs, its progress reports give
+    the ETA from the steps so far.
+    """
+    from ganmc.config import PRESETS, TrainConfig
+    from ganmc.train import describe_device
+
+    fields = TrainConfig.__dataclass_fields__
+    config = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
+    n = 700 * len(config.digits)  # about the training images of these digits in the bundle
+    steps = config.gan_steps(n) + (config.encoder_steps_for(n) if config.has_encoder else 0)
+    preset = PRESETS.get(config.preset)
+    # Calibration, simulation and the quality card: about a minute here, on any preset.
+    overhead = 45.0
+    rate, basis = None, ""
+    if models_dir is not None:
+        device = describe_device()
+        for card in sorted(_cards(Path(models_dir)), key=lambda c: str(
+                c.get("metadata", {}).get("trained_at", "")), reverse=True):
+            m, c = card.get("metadata", {}), card.get("config", {})
+            if (c.get("arch") == config.arch and m.get("batch_size") == config.batch_size
+                    and m.get("device") == device and m.get("train_images_per_s")):
+                rate = float(m["train_images_per_s"]) / config.batch_size
+                basis = f"from the training speed of {card['_name']} on this machine"
+                break
+    if rate is None and preset is not None:
+        base = preset.steps + preset.encoder_steps
+        rate = base / max(preset.minutes_2core * 60 - overhead, 1.0)
+        basis = "from the presets' times on a 2-core CPU (a GPU is faster)"
+    if rate is None:
+        return float("nan"), "no estimate yet"
+    return steps / rate + overhead, basis
+
+
+def _cards(models_dir: Path) -> list[dict[str, Any]]:
+    cards = []
+    for folder in sorted(models_dir.glob("*"))[:200]:
+        try:
+            cards.append({**bundle.read_card(folder), "_name": folder.name})
+        except Exception:  # a folder that is no model: not a basis for an estimate
+            continue
+    return cards
 
 
 def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,

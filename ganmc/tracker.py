@@ -18,7 +18,7 @@ from ganmc import files
 from ganmc.errors import TrainingError
 from ganmc.preprocess import from_model_output
 
-#: The checkpoint's state file (phase, epochs done, history, settings).
+#: The checkpoint's state file (phase, steps done, history, quality curve, settings).
 STATE = "state.json"
 
 
@@ -33,17 +33,23 @@ def eta_text(seconds: float) -> str:
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
-#: What the CLI and the Train page say once the epochs are done and the model is calibrated.
+#: What the CLI and the Train page say once the steps are done and the model is calibrated.
 CALIBRATING = ("Trained. Calibrating on the held-out digits (the latent-search score takes "
                "longest) and running the Monte Carlo simulation…")
 
 
 def describe(p: TrainProgress) -> str:
-    """One line of progress: phase, epoch, step, throughput, ETA and the running losses."""
+    """One line of progress: phase, step, throughput, ETA and the running losses."""
     losses = ", ".join(f"{k} {v:.3f}" for k, v in p.logs.items()
                        if k in ("d_loss", "g_loss", "e_loss"))
-    return (f"{p.phase} epoch {p.epoch}/{p.epochs} — step {p.step}/{p.steps} — "
-            f"{p.images_per_s:,.0f} images/s — ETA {eta_text(p.eta_s)} — {losses}")
+    return (f"{p.phase} step {p.step:,}/{p.steps:,} — {p.images_per_s:,.0f} images/s — "
+            f"ETA {eta_text(p.eta_s)} — {losses}")
+
+
+def quality_text(q: dict[str, float]) -> str:
+    """The live quality figures in one line: "quality (AUROC): other digits 0.93, …"."""
+    return "quality (AUROC): " + ", ".join(f"{k} {v:.3f}" for k, v in q.items()
+                                           if k != "step")
 
 
 @dataclass
@@ -52,21 +58,19 @@ class TrainProgress:
 
     Attributes:
         phase: ``"gan"`` or ``"encoder"``.
-        epoch: Epoch in progress (1-based) within the phase.
-        epochs: Epochs of the phase.
-        step: Steps done in this epoch.
-        steps: Steps per epoch.
-        logs: Running losses of this epoch (``d_loss``, ``g_loss``, ... or ``e_loss``).
+        step: Steps done in the phase.
+        steps: Steps of the phase.
+        logs: Running losses of this round (``d_loss``, ``g_loss``, ... or ``e_loss``).
         images_per_s: Training throughput of this phase so far.
         eta_s: Estimated seconds until both phases are done.
         fraction: Share of the whole run that is done, 0-1.
-        samples: At the end of a GAN epoch, generated images uint8 (16, 28, 28) from a fixed z.
-        epoch_end: Whether this report closes an epoch.
+        samples: At the end of a GAN round, generated images uint8 (16, 28, 28) from a fixed z.
+        round_end: Whether this report closes a round (a checkpoint was written).
+        quality: At the end of a GAN round, the live quality figures (AUROC by set, and the
+            step), see :class:`ganmc.quality.LiveProbe`.
     """
 
     phase: str
-    epoch: int
-    epochs: int
     step: int
     steps: int
     logs: dict[str, float]
@@ -74,35 +78,56 @@ class TrainProgress:
     eta_s: float
     fraction: float
     samples: np.ndarray | None = None
-    epoch_end: bool = False
+    round_end: bool = False
+    quality: dict[str, float] | None = None
 
 
 class Tracker(keras.callbacks.Callback):
-    """Progress reports, stop requests, NaN guard and per-epoch checkpoints."""
+    """Progress reports, stop requests, NaN guard, per-round checkpoints and quality probes.
 
-    def __init__(self, config, steps, batch_size, progress, stop_event, state, checkpoint,
-                 generator, discriminator, encoder, sample_z, device):
+    Args:
+        config: The run's settings (written into each checkpoint).
+        totals: Steps of the GAN and of the encoder phase.
+        batch_size: Images per step.
+        progress: The progress callback, or None.
+        stop_event: Set to stop after the current compiled call.
+        state: The checkpoint state (``phase``, ``step``, ``history``, ``quality``), updated.
+        checkpoint: Folder of the checkpoint, or None.
+        nets: ``{"generator", "discriminator", "encoder"}``.
+        sample_z: Latent vectors of the sample grid.
+        device: Named in the checkpoint.
+        probe: A :class:`ganmc.quality.LiveProbe` run after each GAN round, or None.
+    """
+
+    def __init__(self, config, totals, batch_size, progress, stop_event, state, checkpoint,
+                 nets, sample_z, device, probe=None):
         super().__init__()
-        self.config, self.steps, self.batch_size = config, steps, batch_size
+        self.config, self.totals, self.batch_size = config, totals, batch_size
         self.progress, self.stop_event, self.state = progress, stop_event, state
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
-        self.nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder}
-        self.sample_z, self.device = sample_z, device
+        self.nets = nets
+        self.sample_z, self.device, self.probe = sample_z, device, probe
         self.stopped = False
         self.diverged: str | None = None
-        self.epochs_done = 0
+        self.steps_done = 0  # in this run, both phases
         self.images = 0
         self.busy_s = 0.0
         self.traced_images, self.traced_s = 0, 0.0  # every call, tracing included
         self._last_report = 0.0
+        self._traced = False
 
     # -- phase bookkeeping -------------------------------------------------
     def begin_phase(self, phase: str) -> None:
         self.phase = phase
-        self.phase_epochs = self.config.epochs if phase == "gan" else self.config.encoder_epochs
+        self.phase_total = self.totals[0] if phase == "gan" else self.totals[1]
         self.phase_images = 0
         self.phase_busy = 0.0
         self._traced = False  # the phase's first call includes tracing: not timed
+
+    def begin_round(self, size: int) -> None:
+        """Called before each round's ``fit``: the steps it will run."""
+        self.round_start = self.state["step"]
+        self.round_size = size
 
     def overall_rate(self) -> float:
         """Images a second, compiled calls only; a run too short to have any but the first
@@ -111,20 +136,18 @@ class Tracker(keras.callbacks.Callback):
             return self.images / self.busy_s
         return self.traced_images / self.traced_s if self.traced_s > 0 else 0.0
 
-    def _remaining_steps(self, epoch: int, step: int) -> int:
-        left = (self.phase_epochs - epoch) * self.steps - step
-        if self.phase == "gan" and self.config.encoder_epochs:
-            left += self.config.encoder_epochs * self.steps
+    def _remaining(self, step: int) -> int:
+        left = self.phase_total - step
+        if self.phase == "gan":
+            left += self.totals[1]
         return max(left, 0)
 
-    def _fraction(self, epoch: int, step: int) -> float:
-        total = (self.config.epochs + self.config.encoder_epochs) * self.steps
-        before = 0 if self.phase == "gan" else self.config.epochs * self.steps
-        return min(1.0, (before + epoch * self.steps + step) / max(total, 1))
+    def _fraction(self, step: int) -> float:
+        before = 0 if self.phase == "gan" else self.totals[0]
+        return min(1.0, (before + step) / max(sum(self.totals), 1))
 
     # -- Keras hooks ---------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
         self._t_batch = time.perf_counter()
         self._steps_seen = 0
 
@@ -147,18 +170,18 @@ class Tracker(keras.callbacks.Callback):
             self.model.stop_training = True
         # Reading the losses waits for the device; do it a few times a second, not every step,
         # so a GPU keeps its queue of steps full. NaN is caught within a quarter second.
-        if now - self._last_report <= 0.25 and batch + 1 != self.steps:
+        if now - self._last_report <= 0.25 and batch + 1 != self.round_size:
             return
         self._last_report = now
         logs = {k: float(v) for k, v in (logs or {}).items()}
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
+        step = self.round_start + batch + 1
         if bad:
-            where = f"{self.phase} epoch {self.epoch + 1}"
-            self.diverged = f"{', '.join(bad)} became NaN/inf at {where}"
+            self.diverged = f"{', '.join(bad)} became NaN/inf at {self.phase} step {step:,}"
             self.model.stop_training = True
             return
         if self.progress is not None:
-            self._report(batch + 1, logs)
+            self._report(step, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.diverged:
@@ -166,29 +189,29 @@ class Tracker(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         for k, v in logs.items():
             self.state["history"].setdefault(k, []).append(v)
-        if self.stopped:  # a partial epoch: keep the last whole one as the checkpoint
+        if self.stopped:  # a partial round: keep the last whole one as the checkpoint
             return
-        self.state.update(phase=self.phase, epoch=epoch + 1)
-        self.epochs_done += 1
-        if self.checkpoint is not None:
-            self._save_checkpoint()
-        samples = None
+        step = self.round_start + self.round_size
+        self.state.update(phase=self.phase, step=step)
+        self.steps_done += self.round_size
+        samples = quality = None
         if self.phase == "gan":
             samples = from_model_output(self.nets["generator"](self.sample_z, training=False))
+            if self.probe is not None:
+                quality = {"step": step, **self.probe(self.nets["discriminator"])}
+                self.state.setdefault("quality", []).append(quality)
+        if self.checkpoint is not None:
+            self._save_checkpoint()
         if self.progress is not None:
-            self._report(self.steps, logs, samples=samples, epoch_end=True, epoch=epoch + 1)
+            self._report(step, logs, samples=samples, round_end=True, quality=quality)
 
-    def _report(self, step, logs, samples=None, epoch_end=False, epoch=None):
+    def _report(self, step, logs, samples=None, round_end=False, quality=None):
         rate = self.phase_images / self.phase_busy if self.phase_busy > 0 else 0.0
-        done_epochs = self.epoch if epoch is None else epoch
-        step_in_epoch = 0 if epoch_end else step
-        left = self._remaining_steps(done_epochs, step_in_epoch)
-        eta = left * self.batch_size / rate if rate > 0 else float("nan")
+        eta = self._remaining(step) * self.batch_size / rate if rate > 0 else float("nan")
         self.progress(TrainProgress(
-            phase=self.phase, epoch=self.epoch + 1, epochs=self.phase_epochs, step=step,
-            steps=self.steps, logs=logs, images_per_s=rate, eta_s=eta,
-            fraction=self._fraction(done_epochs, step_in_epoch), samples=samples,
-            epoch_end=epoch_end))
+            phase=self.phase, step=step, steps=self.phase_total, logs=logs,
+            images_per_s=rate, eta_s=eta, fraction=self._fraction(step), samples=samples,
+            round_end=round_end, quality=quality))
 
     def _save_checkpoint(self) -> None:
         with files.atomic_dir(self.checkpoint) as tmp:

@@ -1,10 +1,13 @@
 """Training loop around :mod:`ganmc.gan`: device choice, tf.data, progress, checkpoints, stop.
 
-The GAN is trained first, then (unless ``encoder_epochs`` is 0) the f-AnoGAN encoder with G
-and D frozen. After every epoch a checkpoint is written atomically; ``resume=True`` goes on
-from it, so an interrupted run loses at most the epoch it was in. A ``threading.Event`` stops
-training between two compiled calls of a few steps. Progress is reported through one callback
-that the CLI and the dashboard both consume.
+The GAN is trained first, then (when the settings have encoder steps) the f-AnoGAN encoder
+with G and D frozen, each for a budget of optimiser steps (:meth:`TrainConfig.gan_steps`), so
+that a preset means the same work whatever the data's size. The steps run in rounds of a few
+hundred (:func:`plan_rounds`); after every round a checkpoint is written atomically and the
+live quality probe runs; ``resume=True`` goes on from the checkpoint, so an interrupted run
+loses at most the round it was in. A ``threading.Event`` stops training between two compiled
+calls of a few steps. Progress is reported through one callback that the CLI and the dashboard
+both consume.
 """
 
 from __future__ import annotations
@@ -34,8 +37,22 @@ log = logging.getLogger(__name__)
 
 N_SAMPLES = 16
 # Train steps run back to back inside one compiled call (Keras' ``steps_per_execution``):
-# Python and the callbacks then run once per this many steps, not after every step.
+# Python and the callbacks then run once per this many steps, not after every step. Step
+# budgets are rounded up to a multiple of it.
 STEPS_PER_CALL = 8
+#: A round is the stretch of steps between two checkpoints (and two points of the live quality
+#: curve): about a twentieth of the phase, between these bounds.
+ROUND_STEPS = (96, 256)
+
+
+def plan_rounds(total: int, per_call: int = STEPS_PER_CALL) -> list[int]:
+    """Split ``total`` steps into rounds of whole compiled calls (sizes differ by at most one
+    call); the total is rounded up to a multiple of ``per_call``."""
+    calls = -(-total // per_call)
+    lo, hi = (r // per_call for r in ROUND_STEPS)
+    per_round = max(lo, min(hi, -(-calls // 20)))
+    n = max(1, -(-calls // per_round))
+    return [per_call * (calls // n + (i < calls % n)) for i in range(n)]
 
 
 @dataclass
@@ -50,9 +67,15 @@ class TrainResult:
     seconds: float = 0.0
     images_per_s: float = 0.0
     stopped: bool = False
-    epochs_done: int = 0
-    #: Epochs of each phase finished in all, resumed runs included: what the model had.
-    phase_epochs: tuple[int, int] = (0, 0)
+    #: Steps of each phase finished in all, resumed runs included: what the model had.
+    phase_steps: tuple[int, int] = (0, 0)
+    #: Steps of each phase the settings asked for (rounded up to whole compiled calls).
+    planned_steps: tuple[int, int] = (0, 0)
+    #: Images per pass over the training data, to say the steps as passes too.
+    n_train: int = 0
+    batch_size: int = 0
+    #: The live quality curve: one dict of AUROC by set (and the step) per GAN round.
+    quality_curve: list[dict[str, float]] = field(default_factory=list)
 
     def metadata(self, data_source: str, n_train: int, n_calibration: int) -> dict:
         """The model card's account of this run."""
@@ -66,14 +89,18 @@ class TrainResult:
             "n_calibration": int(n_calibration), "device": self.device,
             "train_seconds": round(self.seconds, 2),
             "train_images_per_s": round(self.images_per_s, 1),
-            "epochs_done": self.epochs_done, "stopped_early": self.stopped,
-            "gan_epochs_done": self.phase_epochs[0],
-            "encoder_epochs_done": self.phase_epochs[1],
+            "stopped_early": self.stopped,
+            "gan_steps_done": self.phase_steps[0],
+            "encoder_steps_done": self.phase_steps[1],
+            "steps_planned": list(self.planned_steps),
+            "batch_size": self.batch_size,
+            "passes_done": [round(s * self.batch_size / max(self.n_train, 1), 1)
+                            for s in self.phase_steps],
             "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "versions": {"ganmc": __version__, "tensorflow": tf.__version__,
                          "keras": keras.__version__, "numpy": np.__version__,
                          "python": platform.python_version()},
-            "history": self.history,
+            "history": self.history, "quality_curve": self.quality_curve,
         }
 
 
@@ -117,7 +144,7 @@ def checkpoint_dir(out_dir: Path | str) -> Path:
 
 
 def read_checkpoint(ckpt: Path | str) -> dict | None:
-    """The checkpoint's state (config, phase, epochs done, history), or None if there is none."""
+    """The checkpoint's state (config, phase, steps done, history), or None if there is none."""
     ckpt = Path(ckpt)
     files.recover(ckpt)
     if not (ckpt / STATE).is_file():
@@ -125,7 +152,7 @@ def read_checkpoint(ckpt: Path | str) -> dict | None:
     try:
         state = json.loads((ckpt / STATE).read_text())
         if not (isinstance(state, dict) and state.get("phase") in ("gan", "encoder")
-                and isinstance(state.get("epoch"), int) and isinstance(state.get("config"), dict)
+                and isinstance(state.get("step"), int) and isinstance(state.get("config"), dict)
                 and isinstance(state.get("history", {}), dict)):
             raise ValueError("missing or malformed fields")
         return state
@@ -143,19 +170,22 @@ def fit_networks(
     checkpoint: Path | str | None = None,
     resume: bool = False,
     strategy: tf.distribute.Strategy | None = None,
+    probe: Callable | None = None,
 ) -> TrainResult:
-    """Train G and D, then E, on normal images.
+    """Train G and D, then E, on normal images, for the steps ``config`` gives.
 
     Args:
         x_train: Normal images, uint8 (N, 28, 28).
         config: Settings.
-        progress: Called every few steps and at each epoch's end.
+        progress: Called every few steps and at each round's end.
         stop_event: When set, training stops after the current compiled call (at most
             ``STEPS_PER_CALL`` steps); the result is usable.
-        checkpoint: Folder for per-epoch checkpoints; ``None`` writes none.
+        checkpoint: Folder for the per-round checkpoints; ``None`` writes none.
         resume: Go on from ``checkpoint`` if it holds one.
         strategy: A ``tf.distribute`` strategy; ``None`` mirrors over several GPUs when
             there are, else trains on the one device. The batch size is the global batch.
+        probe: Called with D after each GAN round; returns the live quality figures
+            (:class:`ganmc.quality.LiveProbe`).
 
     Returns:
         The networks and the run's history.
@@ -177,76 +207,95 @@ def fit_networks(
     device = describe_device()
     if strategy.num_replicas_in_sync > 1:
         device += f", {strategy.num_replicas_in_sync} replicas"
-    log.info("Training on %s: %s, %d images, %d + %d epochs, %s, XLA %s", device, config.arch,
-             len(x_train), config.epochs, config.encoder_epochs, policy or "float32",
+    # Keras' multi-step loop fails under MirroredStrategy (TF 2.21): one step per call there.
+    per_call = 1 if strategy.num_replicas_in_sync > 1 else STEPS_PER_CALL
+    batch_size = min(config.batch_size, len(x_train))
+    gan_plan = plan_rounds(config.gan_steps(len(x_train)), per_call)
+    enc_plan = plan_rounds(config.encoder_steps_for(len(x_train)), per_call) \
+        if config.has_encoder else []
+    totals = (sum(gan_plan), sum(enc_plan))
+    log.info("Training on %s: %s, %d images, %d + %d steps of %d, %s, XLA %s", device,
+             config.arch, len(x_train), *totals, batch_size, policy or "float32",
              "on" if jit else "off")
     with strategy.scope():
         generator = build_generator(config.arch, config.latent_dim, policy)
         discriminator = build_discriminator(config.arch, policy)
         encoder = (build_encoder(config.arch, config.latent_dim, policy)
-                   if config.encoder_epochs else None)
-    state = {"phase": "gan", "epoch": 0, "history": {}}
+                   if enc_plan else None)
+    state = {"phase": "gan", "step": 0, "history": {}, "quality": []}
     if resume and checkpoint is not None:
         saved = read_checkpoint(checkpoint)
         if saved is not None:
             _check_compatible(saved, config)
-            state = saved
+            state = {"quality": [], **saved}
             _load_weights(Path(checkpoint), generator, discriminator, encoder, saved["phase"])
-            log.info("Resuming from %s: phase %s, %d epochs done", checkpoint, saved["phase"],
-                     saved["epoch"])
+            log.info("Resuming from %s: phase %s, %d steps done", checkpoint, saved["phase"],
+                     saved["step"])
         else:
             log.info("No checkpoint in %s; starting afresh", checkpoint)
 
-    batch_size = min(config.batch_size, len(x_train))
-    steps = len(x_train) // batch_size
-    # Keras' multi-step loop fails under MirroredStrategy (TF 2.21): one step per call there.
-    per_call = 1 if strategy.num_replicas_in_sync > 1 else min(STEPS_PER_CALL, steps)
     data = (
         tf.data.Dataset.from_tensor_slices(to_model_input(x_train))
         .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
         .batch(batch_size, drop_remainder=True)
+        .repeat()
         .prefetch(tf.data.AUTOTUNE)
     )
     sample_z = np.random.default_rng(config.seed).standard_normal(
         (N_SAMPLES, config.latent_dim)).astype(np.float32)
-    tracker = Tracker(config, steps, batch_size, progress, stop_event, state, checkpoint,
-                       generator, discriminator, encoder, sample_z, device)
+    nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder}
+    tracker = Tracker(config, totals, batch_size, progress, stop_event, state, checkpoint,
+                      nets, sample_z, device, probe)
     start = time.perf_counter()
 
-    if state["phase"] == "gan" and state["epoch"] < config.epochs:
+    def adam():
+        return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
+
+    if state["phase"] == "gan" and state["step"] < totals[0]:
         with strategy.scope():
             gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed)
-            gan.compile(
-                d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                jit_compile=jit, steps_per_execution=per_call)
+            gan.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit,
+                        steps_per_execution=per_call)
         tracker.begin_phase("gan")
-        gan.fit(data, epochs=config.epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
-                callbacks=[tracker])
-        tracker.raise_if_diverged()
+        _run_rounds(gan, data, gan_plan, state, tracker)
     if encoder is not None and not tracker.stopped:
         if state["phase"] == "gan":
-            state.update(phase="encoder", epoch=0)
-        if state["epoch"] < config.encoder_epochs:
+            state.update(phase="encoder", step=0)
+        if state["step"] < totals[1]:
             with strategy.scope():
                 trainer = EncoderTrainer(encoder, generator, discriminator, kappa=config.kappa)
-                trainer.compile(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                                jit_compile=jit, steps_per_execution=per_call)
+                trainer.compile(adam(), jit_compile=jit, steps_per_execution=per_call)
             tracker.begin_phase("encoder")
-            trainer.fit(data, epochs=config.encoder_epochs, initial_epoch=state["epoch"],
-                        verbose=0, shuffle=False, callbacks=[tracker])
-            tracker.raise_if_diverged()
+            _run_rounds(trainer, data, enc_plan, state, tracker)
 
     if state["phase"] != "encoder":
         encoder = None  # stopped before the encoder was trained: do not offer an untrained one
     if policy is not None:  # models are kept and saved in float32
-        nets = Networks(generator, discriminator, encoder).cast("float32")
-        generator, discriminator, encoder = nets.generator, nets.discriminator, nets.encoder
+        cast = Networks(generator, discriminator, encoder).cast("float32")
+        generator, discriminator, encoder = cast.generator, cast.discriminator, cast.encoder
     seconds = time.perf_counter() - start
+    done = (totals[0], state["step"]) if state["phase"] == "encoder" else (state["step"], 0)
     return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
-                       tracker.overall_rate(), tracker.stopped, tracker.epochs_done,
-                       (config.epochs, state["epoch"]) if state["phase"] == "encoder"
-                       else (state["epoch"], 0))
+                       tracker.overall_rate(), tracker.stopped, done, totals, len(x_train),
+                       batch_size, state.get("quality", []))
+
+
+def _run_rounds(model: keras.Model, data: tf.data.Dataset, plan: list[int], state: dict,
+                tracker: Tracker) -> None:
+    """Train ``model`` round after round of ``plan`` from the state's step, one ``fit`` a
+    round (rounds may differ in size by one compiled call)."""
+    end = 0
+    for r, size in enumerate(plan):
+        end += size
+        if end <= state["step"]:
+            continue  # finished before a resume
+        size = min(size, end - state["step"])  # a resume inside a round runs its rest
+        tracker.begin_round(size)
+        model.fit(data, epochs=r + 1, initial_epoch=r, steps_per_epoch=size, verbose=0,
+                  shuffle=False, callbacks=[tracker])
+        tracker.raise_if_diverged()
+        if tracker.stopped:
+            return
 
 
 def _check_compatible(saved: dict, config: TrainConfig) -> None:

@@ -53,28 +53,48 @@ def verdict_histogram(decision, monte_carlo, marks: dict[str, float]) -> go.Figu
                      title=f"Your images on the {cal.source} scores")
 
 
-def history_of(events) -> tuple[dict[str, list[float]], np.ndarray | None]:
-    """Loss curves and the latest generated samples from a training job's kept reports."""
+def history_of(events) -> tuple[dict[str, list[float]], np.ndarray | None, list[dict]]:
+    """Loss curves, the latest generated samples and the live quality curve from a training
+    job's kept reports."""
     history: dict[str, list[float]] = {}
     samples = None
+    curve = []
     for e in events:
         for k, v in e.logs.items():
             history.setdefault(k, []).append(v)
         if e.samples is not None:
             samples = e.samples
-    return history, samples
+        if e.quality:
+            curve.append(e.quality)
+    return history, samples, curve
 
 
 def loss_curves(history: dict[str, list[float]]) -> go.Figure:
-    """Discriminator and generator (and encoder) losses per epoch."""
+    """Discriminator and generator (and encoder) losses per round."""
     fig = go.Figure()
     for key, name in (("d_loss", "discriminator"), ("g_loss", "generator"),
                       ("e_loss", "encoder")):
         if history.get(key):
             fig.add_scatter(x=list(range(1, len(history[key]) + 1)), y=history[key],
                             mode="lines+markers", name=name)
-    fig.update_layout(title="Losses per epoch", xaxis_title="epoch", yaxis_title="loss",
-                      height=320, margin={"l": 40, "r": 20, "t": 50, "b": 40})
+    fig.update_layout(title="Losses per round", xaxis_title="round", yaxis_title="loss",
+                      height=320, margin={"l": 40, "r": 20, "t": 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
+    """The live quality curve: AUROC of each test set against held-out normal images, by
+    GAN step (a Gaussian over the discriminator's features, refitted each round)."""
+    fig = go.Figure()
+    steps = [q["step"] for q in curve]
+    for name in (k for k in curve[-1] if k != "step"):
+        fig.add_scatter(x=steps, y=[q.get(name) for q in curve], mode="lines+markers",
+                        name=name)
+    fig.update_layout(title="Detector quality while training (AUROC)", xaxis_title="GAN step",
+                      yaxis_title="AUROC", yaxis_range=[0.5, 1.01], height=320,
+                      margin={"l": 40, "r": 20, "t": 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.25})
     return fig
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ganmc import service
+from ganmc import quality, service
 from ganmc.montecarlo import FINE_BINS
 from ganmc.tracker import CALIBRATING, describe
 from ganmc.train import describe_device
@@ -45,8 +45,10 @@ def training_job(job) -> None:
     snap = job.snapshot()
     p, params = snap["progress"], snap["params"]
     st.subheader(f"Job {params.get('name')} — {snap['status']}")
-    st.caption(f"{params.get('arch')}, digits {params.get('digits')}, {params.get('epochs')} + "
-               f"{params.get('encoder_epochs')} epochs, batch {params.get('batch_size')}, "
+    custom = ", ".join(f"{k.replace('_', ' ')} {params[k]:,}" for k in ("steps", "encoder_steps")
+                       if params.get(k) is not None)
+    st.caption(f"{params.get('arch')}, digits {params.get('digits')}, {params.get('preset')} "
+               f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
                f"seed {params.get('seed')}, data {params.get('data')}; device "
                f"{describe_device()}")
     if snap["status"] == "running" and st.button("Stop training", key="train_stop",
@@ -56,24 +58,58 @@ def training_job(job) -> None:
     if p is None:
         st.progress(0.0, text="Loading data and building the networks…")
     else:
-        calibrating = snap["status"] == "running" and p.epoch_end and p.fraction >= 1.0
+        calibrating = snap["status"] == "running" and p.round_end and p.fraction >= 1.0
         text = CALIBRATING if calibrating else describe(p)
         if snap["status"] == "running" and snap["stop_requested"]:
             text = "Stopping: calibrating the fast scores on the held-out digits and saving…"
         st.progress(min(p.fraction, 1.0), text=text)
-    history, samples = charts.history_of(snap["events"])
-    c1, c2 = st.columns([3, 2])
+    history, samples, curve = charts.history_of(snap["events"])
+    c1, c2, c3 = st.columns([5, 5, 3])
     if history:
         c1.plotly_chart(charts.loss_curves(history), key="train_losses")
+    if curve:
+        c2.plotly_chart(charts.quality_curve(curve), key="train_quality")
     if samples is not None:
-        c2.image(charts.image_grid(samples, cols=4, scale=4),
-                 caption="Generated samples (fixed latent vectors), last epoch")
+        c3.image(charts.image_grid(samples, cols=4, scale=3),
+                 caption="Generated samples (fixed latent vectors), last round")
     if snap["status"] == "stopped":
-        st.warning("Training was stopped; the finished epochs are saved as a model.")
+        st.warning("Training was stopped; the finished steps are saved as a model.")
     if snap["status"] in ("done", "stopped") and snap["result"]:
         st.success(f"Saved to {snap['result']}.")
+        quality_card(saved_quality(snap["result"]))
         if st.button("Use this model", key="train_use", type="primary"):
             st.session_state["model"] = snap["result"]
             st.rerun(scope="app")
     elif snap["status"] == "failed":
         st.error(f"Training failed: {snap['error']}")
+
+
+def saved_quality(folder: str) -> dict | None:
+    """The quality card of a saved model folder (None when it has none or cannot be read)."""
+    from ganmc import bundle
+    from ganmc.errors import GanmcError
+
+    try:
+        return bundle.read_card(folder).get("quality")
+    except GanmcError:
+        return None
+
+
+def quality_card(q: dict | None) -> None:
+    """The model's quality card: the reading in words, then the figures as a table."""
+    st.markdown("**Quality card**")
+    if not q:
+        st.info(quality.card_lines(q)[0])
+        return
+    show = {"good": st.success, "usable": st.warning}.get(q["reading"], st.error)
+    show(q["words"])
+    rows = [{"test set": name, "images": r["n"], "AUROC": r["auroc"],
+             f"caught at {100 * q.get('detection_alpha', 0.05):g} % false alarms":
+                 f"{100 * r['detection']:.1f} %"} for name, r in q["sets"].items()]
+    st.dataframe(rows, hide_index=True)
+    st.caption(f"False alarms of the verdict threshold on {q['n_normal']:,} held-out normal "
+               f"images ({q['scorer']} score): " + ", ".join(
+                   f"{100 * v:.1f} % at a nominal {100 * float(a):g} %"
+                   for a, v in q["false_alarm"].items())
+               + ". AUROC: the chance that an image of the set scores above a normal one "
+                 "(1 = always, 0.5 = a coin toss).")

@@ -75,7 +75,8 @@ def summary(data: ReportData) -> dict[str, Any]:
         "monte_carlo_false_alarm_on_holdout": data.mc_false_alarm, "notes": data.notes,
         "model": {"config": data.card.get("config"),
                   "metadata": {k: v for k, v in data.card.get("metadata", {}).items()
-                               if k != "history"}},
+                               if k not in ("history", "quality_curve")},
+                  "quality": data.card.get("quality")},
     }
     if data.monte_carlo is not None:
         out["monte_carlo"] = data.monte_carlo.summary(data.level.percentile)

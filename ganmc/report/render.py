@@ -11,7 +11,8 @@ import io
 import numpy as np
 
 from ganmc.calibration import ScoreDistribution
-from ganmc.modelfile import epochs_text, when_text
+from ganmc.modelfile import training_text, when_text
+from ganmc.quality import summary_line
 from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
 
@@ -74,12 +75,13 @@ def report_png(data: ReportData) -> bytes:
     fig.suptitle("ganmc anomaly report", fontsize=18, fontweight="bold", x=0.06, ha="left")
     head = fig.add_subplot(grid[0])
     head.axis("off")
-    head.text(0, 0.9, f"{data.created}   model: {c.get('arch')}, normal digits "
-              f"{_digits(c.get('digits'))}, {epochs_text(data.card)} on "
-              f"{m.get('data_source')} ({m.get('device')}, trained "
-              f"{when_text(m.get('trained_at'))})",
+    head.text(0, 1.0, f"{data.created}   model: {c.get('arch')}, normal digits "
+              f"{_digits(c.get('digits'))}, trained on {m.get('data_source')} "
+              f"({m.get('device')}, {when_text(m.get('trained_at'))})",
               fontsize=10, va="top", transform=head.transAxes)
-    head.text(0, 0.2, f"scorer {data.scorer}; threshold from {data.calibration.source} "
+    head.text(0, 0.55, training_text(data.card), fontsize=10, va="top",
+              transform=head.transAxes)
+    head.text(0, 0.1, f"scorer {data.scorer}; threshold from {data.calibration.source} "
               f"calibration at the {data.level.percentile:g}th percentile "
               f"(nominal false-alarm rate {100 * data.level.alpha:.3g}%)", fontsize=10,
               va="top", transform=head.transAxes)
@@ -135,6 +137,7 @@ def _summary_lines(data: ReportData) -> list[str]:
                      f"images are flagged, on average.")
     lines.append("Scores above the threshold are ANOMALY, at or below NORMAL; p-value = share "
                  "of normal scores at least as high.")
+    lines.append(summary_line(data.card.get("quality")))
     return lines
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc.modelfile import epochs_text, when_text
-from ui import state
+from ganmc.modelfile import training_text, when_text
+from ui import panels, state
 
 
 def _count(n) -> str:
@@ -50,12 +50,13 @@ det = state.detector()
 card = det.card()
 c, m = card["config"], card["metadata"]
 cols = st.columns(4)
-cols[0].metric("Preset", c["arch"])
+cols[0].metric("Network", c["arch"])
 cols[1].metric("Normal digits", "all" if len(c["digits"]) == 10 else
                ",".join(map(str, c["digits"])))
-cols[2].metric("Epochs (GAN + encoder)", epochs_text(card).removesuffix(" epochs"))
+cols[2].metric("Training budget", c.get("preset", "?"))
 cols[3].metric("Trained on", str(m.get("device", "?")).split(" (")[0])
 st.markdown(
+    f"- **Training**: {training_text(card)}\n"
     f"- **Data**: {m.get('data_source')} — {_count(m.get('n_train'))} training and "
     f"{_count(m.get('n_calibration'))} held-out calibration images\n"
     f"- **Trained** {when_text(m.get('trained_at', '?'))} on {m.get('device', '?')} in "
@@ -63,5 +64,6 @@ st.markdown(
     f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"
     f"- **Folder**: `{Path(st.session_state['model'])}`"
 )
+panels.quality_card(det.quality_)
 with st.expander("Full model card (JSON)"):
     st.json(card, expanded=False)

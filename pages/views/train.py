@@ -3,15 +3,9 @@
 import streamlit as st
 
 from ganmc import service
-from ganmc.config import (
-    ARCHS,
-    DATA_CHOICES,
-    DEFAULT_BATCH,
-    DEFAULT_EPOCHS,
-    DEFAULT_KAPPA,
-    MAX_EPOCHS,
-)
+from ganmc.config import ARCHS, DATA_CHOICES, DEFAULT_KAPPA, DEFAULT_PRESET, MAX_STEPS, PRESETS
 from ganmc.errors import ConfigError, GanmcError
+from ganmc.tracker import eta_text
 from ganmc.train import describe_device
 from ui import panels, state
 
@@ -26,32 +20,49 @@ kept = state.kept  # settings outlive a visit to another page; only the button s
 digits = kept(st.pills, "train_digits", "Normal digits", list(range(10)),
               options=list(range(10)), selection_mode="multi",
               help="Only these are normal; pick one for the one-class protocol.")
-c1, c2, c3 = st.columns(3)
-source = kept(c1.selectbox, "train_data", "Data", "auto", options=list(DATA_CHOICES),
-              help="auto: Keras' MNIST download, or the bundled 10,000 digits offline. "
-                   "bundled: always the bundled digits.")
-kappa = kept(c1.number_input, "train_kappa", "Weight of the feature difference",
-             DEFAULT_KAPPA, min_value=0.0, max_value=10_000.0,
-             help="How much the difference between the discriminator's view of an image and of "
-                  "its reconstruction counts in the fanogan score (κ; the pixel difference "
-                  "counts 1).")
-arch = kept(c2.radio, "train_arch", "Network", ARCHS[0], options=ARCHS, horizontal=True,
-            help="dcgan: a small convolutional GAN (recommended). mlp: the original notebook's "
-                 "fully connected network, kept for comparison.")
-epochs = kept(c2.number_input, "train_epochs", "GAN epochs", DEFAULT_EPOCHS, min_value=1,
-              max_value=MAX_EPOCHS)
-enc_epochs = kept(c2.number_input, "train_enc_epochs", "Encoder epochs (0 = none)",
-                  DEFAULT_EPOCHS, min_value=0, max_value=MAX_EPOCHS)
-batch = kept(c3.select_slider, "train_batch", "Batch size", DEFAULT_BATCH,
-             options=[32, 64, 128, 256, 512])
-latent = kept(c3.number_input, "train_latent", "Latent size (0 = the network's default)", 0,
-              min_value=0, max_value=512)
-seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
+preset = kept(st.radio, "train_preset", "Training budget", DEFAULT_PRESET,
+              options=list(PRESETS), horizontal=True,
+              captions=[p.about for p in PRESETS.values()],
+              help="In optimiser steps, so one digit trains as long as ten. The quality card at "
+                   "the end says whether the model came out good.")
+with st.expander("Custom settings"):
+    c1, c2, c3 = st.columns(3)
+    source = kept(c1.selectbox, "train_data", "Data", "auto", options=list(DATA_CHOICES),
+                  help="auto: Keras' MNIST download, or the bundled 10,000 digits offline. "
+                       "bundled: always the bundled digits.")
+    kappa = kept(c1.number_input, "train_kappa", "Weight of the feature difference",
+                 DEFAULT_KAPPA, min_value=0.0, max_value=10_000.0,
+                 help="How much the difference between the discriminator's view of an image "
+                      "and of its reconstruction counts in the fanogan score (κ; the pixel "
+                      "difference counts 1).")
+    arch = kept(c2.radio, "train_arch", "Network", ARCHS[0], options=ARCHS, horizontal=True,
+                help="dcgan: a small convolutional GAN (recommended). mlp: the original "
+                     "notebook's fully connected network, kept for comparison.")
+    steps = kept(c2.number_input, "train_steps", "GAN steps", None, min_value=1,
+                 max_value=MAX_STEPS, placeholder=f"the preset's ({PRESETS[preset].steps:,})")
+    enc_steps = kept(c2.number_input, "train_enc_steps", "Encoder steps (0 = none)", None,
+                     min_value=0, max_value=MAX_STEPS,
+                     placeholder=f"the preset's ({PRESETS[preset].encoder_steps:,})",
+                     help="The encoder lets the model redraw images (the fanogan score).")
+    batch = kept(c3.select_slider, "train_batch", "Batch size", PRESETS[DEFAULT_PRESET].batch_size,
+                 options=[32, 64, 128, 256, 512])
+    latent = kept(c3.number_input, "train_latent", "Latent size (0 = the network's default)", 0,
+                  min_value=0, max_value=512)
+    seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {state.MODELS_DIR}/NAME.")
 c4, c5 = st.columns(2)
 replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name", False)
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)
+settings = {"arch": arch, "preset": preset, "steps": steps, "encoder_steps": enc_steps,
+            "batch_size": int(batch), "latent_dim": int(latent) or None, "kappa": float(kappa),
+            "seed": int(seed)}
+try:
+    seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},
+                                           state.MODELS_DIR)
+    st.caption(f"Estimated time: **{eta_text(seconds)}** ({basis}).")
+except GanmcError as exc:
+    st.caption(f"No time estimate: {exc}.")
 start = st.button("Start training", type="primary", key="train_start",
                   disabled=running is not None,
                   help="A training job is running; it can be stopped below." if running
@@ -59,9 +70,6 @@ start = st.button("Start training", type="primary", key="train_start",
 
 
 def start_job() -> None:
-    settings = {"arch": arch, "epochs": int(epochs), "encoder_epochs": int(enc_epochs),
-                "batch_size": int(batch), "latent_dim": int(latent) or None,
-                "kappa": float(kappa), "seed": int(seed)}
     try:
         if not digits:
             raise ConfigError("choose at least one normal digit")
@@ -70,7 +78,7 @@ def start_job() -> None:
         def work(job):
             service.train(folder, data=source, digits=tuple(digits), resume=resume,
                           stop_event=job.stop_event,
-                          progress=lambda p: job.report(p, keep=p.epoch_end), **settings)
+                          progress=lambda p: job.report(p, keep=p.round_end), **settings)
             return str(folder)
 
         job = registry.start("train", work, owner=st.session_state["session_id"], exclusive=True,

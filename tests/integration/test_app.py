@@ -184,8 +184,8 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     open_page(app, "pages/views/train.py")
     app.selectbox(key="train_data").set_value("bundled")
     app.radio(key="train_arch").set_value("mlp")
-    app.number_input(key="train_epochs").set_value(1)
-    app.number_input(key="train_enc_epochs").set_value(0)
+    app.number_input(key="train_steps").set_value(16)
+    app.number_input(key="train_enc_steps").set_value(0)
     app.select_slider(key="train_batch").set_value(512)
     app.number_input(key="train_kappa").set_value(7.5)
     app.text_input(key="train_name").set_value("tiny-ui")
@@ -239,9 +239,10 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     """Settings typed on the Train page stay after a visit elsewhere, and nothing but the
     Start button starts a job (there is no form that Enter would submit)."""
     open_page(app, "pages/views/train.py")
-    app.number_input(key="train_epochs").set_value(3).run()
+    app.number_input(key="train_steps").set_value(300).run()
+    app.radio(key="train_preset").set_value("quick").run()
     app.text_input(key="train_name").set_value("kept-name").run()
-    assert app.session_state["kept_train_epochs"] == 3
+    assert app.session_state["kept_train_steps"] == 300
     from ui import state
 
     assert state.jobs().latest("train", owner=app.session_state["session_id"]) is None
@@ -249,18 +250,24 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     app.run()
     app.switch_page("pages/views/train.py")
     app.run()
-    assert app.number_input(key="train_epochs").value == 3
+    assert app.number_input(key="train_steps").value == 300
+    assert app.radio(key="train_preset").value == "quick"
     assert app.text_input(key="train_name").value == "kept-name"
     assert not app.get("form")
 
 
 def test_train_page_defaults_are_the_cli_defaults(app):
     from ganmc.cli import build_parser
+    from ganmc.config import PRESETS, TrainConfig
 
     cli = build_parser().parse_args(["train"])
     open_page(app, "pages/views/train.py")
-    assert app.number_input(key="train_epochs").value == cli.epochs
-    assert app.select_slider(key="train_batch").value == cli.batch_size
+    assert app.radio(key="train_preset").value == cli.preset
+    assert app.radio(key="train_preset").options == list(PRESETS)  # every preset can start
+    assert app.number_input(key="train_steps").value == cli.steps  # None: the preset's
+    assert app.number_input(key="train_enc_steps").value == cli.encoder_steps
+    assert app.select_slider(key="train_batch").value == TrainConfig(
+        preset=cli.preset, batch_size=cli.batch_size).batch_size
     assert app.number_input(key="train_kappa").value == cli.kappa
     assert app.selectbox(key="train_data").value == cli.data
     assert app.radio(key="train_arch").value == cli.arch

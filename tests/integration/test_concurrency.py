@@ -39,8 +39,8 @@ def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mni
     go(trainer, "train")
     trainer.selectbox(key="train_data").set_value("bundled")
     trainer.radio(key="train_arch").set_value("mlp")
-    trainer.number_input(key="train_epochs").set_value(30)  # long enough to overlap; stopped
-    trainer.number_input(key="train_enc_epochs").set_value(0)
+    trainer.number_input(key="train_steps").set_value(8000)  # long enough to overlap; stopped
+    trainer.number_input(key="train_enc_steps").set_value(0)
     trainer.select_slider(key="train_batch").set_value(32)
     trainer.text_input(key="train_name").set_value("concurrent")
     trainer.button(key="train_start").click()

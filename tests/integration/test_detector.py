@@ -252,25 +252,30 @@ def test_identical_training_images_train_without_the_mahalanobis_scorer(tiny_tra
 
 def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tmp_path):
     """Stop leaves out what takes long (the latent search's calibration, the simulations),
-    keeps the fast scores calibrated, and the card says how many epochs were trained."""
+    keeps the fast scores calibrated, and the card says how many steps were trained."""
     import threading
 
-    from ganmc.modelfile import epochs_text
+    from ganmc.modelfile import training_text
+    from ganmc.train import plan_rounds
 
     stop = threading.Event()
 
     def progress(p):
-        if p.epoch_end and p.epoch >= 1:
+        if p.round_end:
             stop.set()
 
-    det = Detector(arch="mlp", epochs=5, encoder_epochs=5, batch_size=64, jit_compile=False,
+    det = Detector(arch="mlp", steps=200, encoder_steps=200, batch_size=64, jit_compile=False,
                    mc_samples=2000)
     det.fit(tiny_train[:600], progress=progress, stop_event=stop)
     m = det.metadata_
-    assert m["stopped_early"] and m["gan_epochs_done"] == 1 and m["encoder_epochs_done"] == 0
+    first = plan_rounds(200)[0]
+    assert m["stopped_early"] and m["gan_steps_done"] == first and m["encoder_steps_done"] == 0
     assert det.monte_carlo_ == {} and "latent-search" not in det.holdout_scores_
     assert "discriminator" in det.holdout_scores_ and det.threshold_ is not None
     assert any("latent-search" in n for n in det.notes_)
     det.save(tmp_path / "stopped")
     card = json.loads((tmp_path / "stopped" / "ganmc.json").read_text())
-    assert epochs_text(card) == "1 of 5 + 0 of 5 epochs (stopped early)"
+    assert training_text(card) == (
+        f"standard preset, batches of 64: {first} of 200 GAN steps "
+        f"({round(first * 64 / 540, 1)} passes) + 0 of 200 encoder steps (0.0 passes) "
+        f"(stopped early)")

@@ -70,12 +70,16 @@ def test_nan_scores_never_pass_silently(tiny_model, tmp_path, mnist):
         det.score_samples(mnist.x_test[:3], scorer="fanogan")
 
 
+#: The rounds of a 4,000-step run (all of one size: 20 rounds of 200).
+ROUND = 200
+
+
 @pytest.mark.slow
-def test_killed_training_resumes_losing_at_most_one_epoch(tmp_path):
+def test_killed_training_resumes_losing_at_most_one_round(tmp_path):
     out = tmp_path / "m"
     ckpt = tmp_path / ".m.ckpt"
     cmd = [sys.executable, "-m", "ganmc.cli", "train", "--data", "bundled", "--arch", "mlp",
-           "--epochs", "40", "--encoder-epochs", "0", "--batch-size", "32", "--mc-samples",
+           "--steps", "4000", "--encoder-steps", "0", "--batch-size", "32", "--mc-samples",
            "500", "--out", str(out)]
     env = {**os.environ, "GANMC_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -84,26 +88,32 @@ def test_killed_training_resumes_losing_at_most_one_epoch(tmp_path):
     state = None
     while time.time() < deadline:
         state = read_checkpoint(ckpt)
-        if state and state["epoch"] >= 2:
+        if state and state["step"] >= 2 * ROUND:
             break
         time.sleep(0.2)
-    assert state and state["epoch"] >= 2, "no checkpoint appeared"
-    time.sleep(0.6)  # now mid-epoch
+    assert state and state["step"] >= 2 * ROUND, "no checkpoint appeared"
+    time.sleep(0.6)  # now mid-round
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not out.exists()  # no half-written model folder
     saved = read_checkpoint(ckpt)
     assert saved is not None and saved["phase"] == "gan"
-    done_before_kill = saved["epoch"]
+    done_before_kill = saved["step"]
+    rounds_before = done_before_kill // ROUND
 
-    resumed = subprocess.run(cmd + ["--resume", "--epochs", str(done_before_kill + 1)],
+    resumed = subprocess.run(cmd + ["--resume", "--steps", str(done_before_kill + ROUND)],
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"Resuming from the checkpoint: {done_before_kill} GAN epochs done" in \
+    assert f"Resuming from the checkpoint: {done_before_kill:,} GAN steps done" in \
         resumed.stderr
     card = json.loads((out / "ganmc.json").read_text())
-    assert card["metadata"]["epochs_done"] == 1  # only the one missing epoch was trained
-    assert len(card["metadata"]["history"]["d_loss"]) == done_before_kill + 1
+    assert card["metadata"]["gan_steps_done"] == done_before_kill + ROUND
+    # only the missing steps were trained: the rounds of the new plan that end after them
+    from ganmc.train import plan_rounds
+
+    assert plan_rounds(4000) == [ROUND] * 20
+    ran = sum(end > done_before_kill for end in np.cumsum(plan_rounds(done_before_kill + ROUND)))
+    assert len(card["metadata"]["history"]["d_loss"]) == rounds_before + ran
     det = load_model(out)
     assert np.isfinite(det.score_samples(np.zeros((2, 28, 28), np.uint8))).all()
     assert not ckpt.exists()

@@ -1,6 +1,6 @@
 import pytest
 
-from ganmc.config import TrainConfig, parse_digits
+from ganmc.config import PRESETS, TrainConfig, parse_digits
 from ganmc.errors import ConfigError
 
 
@@ -18,17 +18,46 @@ def test_parse_digits_rejects(text):
         parse_digits(text)
 
 
-def test_defaults_resolve_per_preset():
+def test_defaults_resolve_per_network():
     assert TrainConfig(arch="mlp").latent_dim == 100
     assert TrainConfig(arch="dcgan").latent_dim == 64
-    assert TrainConfig(epochs=7).encoder_epochs == 7
-    assert TrainConfig(epochs=7, encoder_epochs=0).encoder_epochs == 0
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_gives_its_budget_unless_overridden(name):
+    p = PRESETS[name]
+    cfg = TrainConfig(preset=name)
+    assert (cfg.steps, cfg.encoder_steps, cfg.batch_size) == (p.steps, p.encoder_steps,
+                                                              p.batch_size)
+    assert cfg.has_encoder == bool(p.encoder_steps)
+    # the budget is in steps: the same for one digit (~700 images) as for ten (~7,000)
+    assert cfg.gan_steps(700) == cfg.gan_steps(7000) == p.steps
+    own = TrainConfig(preset=name, steps=123, encoder_steps=0, batch_size=32)
+    assert (own.steps, own.encoder_steps, own.batch_size, own.has_encoder) == (123, 0, 32, False)
+
+
+def test_epochs_override_steps_once_the_data_size_is_known():
+    cfg = TrainConfig(epochs=7, batch_size=64)
+    assert cfg.gan_steps(700) == 7 * (700 // 64)
+    assert cfg.gan_steps(7000) == 7 * (7000 // 64)
+    assert cfg.encoder_steps_for(700) == cfg.encoder_steps  # the encoder follows the preset
+    assert TrainConfig(epochs=7, encoder_epochs=2, batch_size=64).encoder_steps_for(700) == 20
+    assert not TrainConfig(preset="thorough", encoder_epochs=0).has_encoder
+
+
+def test_a_card_from_before_the_presets_reads_as_custom_epochs():
+    old = {"arch": "dcgan", "digits": [3], "epochs": 180, "encoder_epochs": 180,
+           "batch_size": 128, "seed": 0}
+    cfg = TrainConfig.from_dict(old)
+    assert cfg.preset == "custom" and cfg.epochs == 180 and cfg.has_encoder
+    assert cfg.gan_steps(7200) == 180 * (7200 // 128)
 
 
 @pytest.mark.parametrize("kwargs", [
     {"arch": "resnet"}, {"epochs": 0}, {"epochs": 10**6}, {"batch_size": 1},
     {"digits": ()}, {"digits": (11,)}, {"learning_rate": 0}, {"calibration_fraction": 0.95},
     {"latent_dim": 1}, {"kappa": -1}, {"epochs": 2.5}, {"search_steps": 0},
+    {"preset": "fast"}, {"steps": 0}, {"encoder_steps": -1}, {"steps": 10**9},
 ])
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):

@@ -11,25 +11,56 @@ from ganmc.train import checkpoint_dir, fit_networks, read_checkpoint
 CFG = dict(arch="mlp", epochs=2, encoder_epochs=1, batch_size=64, latent_dim=16, seed=0)
 
 
-def test_progress_reports_and_samples(tiny_train):
-    reports = []
-    result = fit_networks(tiny_train[:256], TrainConfig(**CFG), progress=reports.append)
-    ends = [r for r in reports if r.epoch_end]
-    assert [(r.phase, r.epoch) for r in ends] == [("gan", 1), ("gan", 2), ("encoder", 1)]
-    assert ends[0].samples.shape == (16, 28, 28) and ends[0].samples.dtype == np.uint8
+def test_plan_rounds_splits_a_budget_into_whole_calls():
+    for total in (8, 100, 1000, 5000, 1234, 200_000):
+        plan = train.plan_rounds(total)
+        assert all(r % train.STEPS_PER_CALL == 0 and r > 0 for r in plan)
+        assert total <= sum(plan) < total + train.STEPS_PER_CALL  # rounded up to a whole call
+        assert max(plan) - min(plan) <= train.STEPS_PER_CALL
+        assert max(plan) <= train.ROUND_STEPS[1]
+    assert len(train.plan_rounds(5000)) >= 10  # enough points for the live quality curve
+
+
+def test_progress_reports_samples_and_quality(tiny_train):
+    reports, probed = [], []
+
+    def probe(discriminator):
+        probed.append(discriminator)
+        return {"other digits": 0.75}
+
+    cfg = TrainConfig(**{**CFG, "epochs": None, "encoder_epochs": None, "steps": 200,
+                         "encoder_steps": 96})
+    result = fit_networks(tiny_train[:256], cfg, progress=reports.append, probe=probe)
+    ends = [r for r in reports if r.round_end]
+    gan_ends = [r for r in ends if r.phase == "gan"]
+    assert [r.step for r in gan_ends] == list(np.cumsum(train.plan_rounds(200)))
+    assert [r.step for r in ends if r.phase == "encoder"] == [96]
+    assert gan_ends[0].samples.shape == (16, 28, 28) and gan_ends[0].samples.dtype == np.uint8
+    # the probe runs after every GAN round (D does not change while the encoder trains)
+    assert len(probed) == len(gan_ends)
+    assert [r.quality["step"] for r in gan_ends] == [r.step for r in gan_ends]
+    assert result.quality_curve == [r.quality for r in gan_ends]
     assert ends[-1].fraction == pytest.approx(1.0)
     assert all(0 <= r.fraction <= 1 for r in reports)
-    assert result.epochs_done == 3 and not result.stopped
-    assert len(result.history["d_loss"]) == 2 and len(result.history["e_loss"]) == 1
+    assert result.phase_steps == (200, 96) and not result.stopped
+    assert len(result.history["d_loss"]) == len(gan_ends)
     assert result.device.startswith(("CPU", "GPU"))
+
+
+def test_a_budget_in_steps_does_not_depend_on_the_data_size(tiny_train):
+    cfg = TrainConfig(**{**CFG, "epochs": None, "encoder_epochs": 0, "steps": 48})
+    small = fit_networks(tiny_train[:128], cfg)
+    large = fit_networks(tiny_train[:1024], cfg)
+    assert small.phase_steps == large.phase_steps == (48, 0)
+    assert small.metadata("x", 128, 0)["passes_done"][0] == pytest.approx(48 * 64 / 128, 0.1)
 
 
 def test_steps_run_several_per_compiled_call(tiny_train):
     reports = []
     result = fit_networks(tiny_train[:1024], TrainConfig(**{**CFG, "encoder_epochs": 0}),
                           progress=reports.append)  # 16 steps an epoch: two calls of 8
-    steps = {r.step for r in reports if not r.epoch_end}
-    assert 16 in steps and steps <= {train.STEPS_PER_CALL, 16}
+    steps = {r.step for r in reports}
+    assert 32 in steps and all(s % train.STEPS_PER_CALL == 0 for s in steps)
     assert result.images_per_s > 0
 
 
@@ -42,21 +73,22 @@ def test_stop_event_stops_between_steps(tiny_train):
 
     result = fit_networks(tiny_train[:512], TrainConfig(**{**CFG, "epochs": 50}),
                           progress=progress, stop_event=stop)
-    assert result.stopped and result.epochs_done < 50
+    assert result.stopped and result.phase_steps[0] < 50 * 8
 
 
-def test_checkpoint_each_epoch_and_resume(tiny_train, tmp_path):
+def test_checkpoint_each_round_and_resume(tiny_train, tmp_path):
     ckpt = checkpoint_dir(tmp_path / "model")
     assert ckpt.name == ".model.ckpt"  # hidden: no model name can reach it
     fit_networks(tiny_train[:256], TrainConfig(**{**CFG, "encoder_epochs": 0}), checkpoint=ckpt)
     state = read_checkpoint(ckpt)
-    assert state["phase"] == "gan" and state["epoch"] == 2
+    assert state["phase"] == "gan" and state["step"] == 8  # 2 epochs of 4 steps, rounded up
     assert (ckpt / "generator.weights.h5").exists()
     reports = []
-    more = TrainConfig(**{**CFG, "epochs": 3, "encoder_epochs": 1})
+    more = TrainConfig(**{**CFG, "epochs": 6, "encoder_epochs": 2})
     fit_networks(tiny_train[:256], more, checkpoint=ckpt, resume=True, progress=reports.append)
-    done = [(r.phase, r.epoch) for r in reports if r.epoch_end]
-    assert done == [("gan", 3), ("encoder", 1)]  # epochs 1-2 were not redone
+    done = [(r.phase, r.step) for r in reports if r.round_end]
+    # one round of 24 GAN steps planned; the 8 done are not redone: the rest, then the encoder
+    assert done == [("gan", 24), ("encoder", 8)]
     assert read_checkpoint(ckpt)["phase"] == "encoder"
 
 

@@ -1,0 +1,206 @@
+"""How good a trained model is, measured without any anomalies from the user.
+
+- :class:`LiveProbe`: while the GAN trains, after every round, a Gaussian over D's features of
+  a few hundred training images (one pass of D) scores a few hundred held-out normal images
+  against small anomaly sets; the AUROC of each is a point of the live quality curve.
+- :func:`assess`: at the end of training, the quality card: the false-alarm rate of the
+  verdict threshold on the held-out normal images, and AUROC and detection rate against the
+  held-out images of the other digits (when only some digits are normal) and against
+  synthetic anomaly sets (:mod:`ganmc.anomalies`), with a reading in plain words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ganmc import anomalies
+from ganmc.config import CUSTOM, PRESETS
+from ganmc.metrics import auroc
+
+#: The false-alarm levels the card measures.
+ALPHAS = (0.01, 0.05, 0.10)
+#: The level of the card's detection rates.
+DETECTION_ALPHA = 0.05
+#: Images per anomaly set: on the card, and for each point of the live curve.
+CARD_N, LIVE_N = 1000, 250
+#: Training images the live Gaussian is fitted to, and its principal directions.
+LIVE_FIT_N, LIVE_COMPONENTS = 500, 256
+OTHER_DIGITS = "other digits"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """The AUROC a set needs for a model to read "good", and to read "usable"."""
+
+    good: float
+    usable: float
+
+
+#: The readings' thresholds by set. Scribbles are the hardest set for any model (a scribble of
+#: two strokes can be a fair digit); the others a good model separates almost perfectly.
+BARS = {OTHER_DIGITS: Bar(0.95, 0.85), "uniform noise": Bar(0.99, 0.95),
+        "inverted": Bar(0.99, 0.95), "scribbles": Bar(0.90, 0.75),
+        "Fashion-MNIST": Bar(0.97, 0.90)}
+READINGS = ("good", "usable", "under-trained")
+
+
+def anomaly_sets(normal: np.ndarray, others: np.ndarray | None, n: int, seed: int = 0
+                 ) -> dict[str, np.ndarray]:
+    """The card's anomaly sets: the other digits (when given), uniform noise, the normal
+    images inverted, scribbles of two or three strokes, and Fashion-MNIST where installed."""
+    rng = np.random.default_rng(seed)
+    sets: dict[str, np.ndarray] = {}
+    if others is not None and len(others):
+        sets[OTHER_DIGITS] = others[rng.permutation(len(others))[:n]]
+    sets["uniform noise"] = anomalies.uniform_noise(n, seed)
+    sets["inverted"] = anomalies.inverted(normal[:n])
+    sets["scribbles"] = anomalies.scribbles(n, seed)
+    fashion = anomalies.fashion_mnist(n)
+    if fashion is not None:
+        sets["Fashion-MNIST"] = fashion
+    return sets
+
+
+class LiveProbe:
+    """The live quality curve's measurement, built once before training.
+
+    Args:
+        train: Training images (a sample of up to ``LIVE_FIT_N`` is used).
+        normal: Held-out normal images (up to ``LIVE_N``); when there are fewer than 20, a
+            part of ``train`` not used for the fit stands in.
+        others: Images of the other digits, or None.
+        seed: Seed of the samples and the synthetic sets.
+    """
+
+    def __init__(self, train: np.ndarray, normal: np.ndarray, others: np.ndarray | None,
+                 seed: int = 0):
+        from ganmc.preprocess import to_model_input
+
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(train))
+        fit = train[order[:LIVE_FIT_N]]
+        if len(normal) < 20:
+            normal = train[order[LIVE_FIT_N:LIVE_FIT_N + LIVE_N]]
+        normal = normal[:LIVE_N]
+        self.sets = anomaly_sets(normal, others, LIVE_N, seed)
+        self.names = list(self.sets)
+        parts = [fit, normal, *self.sets.values()]
+        self.bounds = np.cumsum([0] + [len(p) for p in parts])
+        self.x = to_model_input(np.concatenate(parts))
+
+    def __call__(self, discriminator) -> dict[str, float]:
+        """AUROC by set for D as it is now."""
+        from ganmc.density import FeatureGaussian
+        from ganmc.networks import feature_model
+
+        if getattr(self, "_for", None) is not discriminator:
+            self._for, self._features = discriminator, feature_model(discriminator)
+        features = self._features
+        f = np.concatenate([np.asarray(features(self.x[i:i + 1024], training=False)[0],
+                                       np.float32).reshape(len(self.x[i:i + 1024]), -1)
+                            for i in range(0, len(self.x), 1024)])
+        b = self.bounds
+        try:
+            g = FeatureGaussian.fit(f[:b[1]], min(LIVE_COMPONENTS, b[1] - 1))
+        except Exception:  # features that do not vary yet: nothing to measure
+            return {name: 0.5 for name in self.names}
+        d = g.distance(f).numpy()
+        normal = d[b[1]:b[2]]
+        return {name: round(float(auroc(normal, d[b[2 + i]:b[3 + i]])), 4)
+                for i, name in enumerate(self.names)}
+
+
+def assess(score: Callable[[np.ndarray], np.ndarray], threshold: Callable[[float], float],
+           normal_scores: np.ndarray, sets: dict[str, np.ndarray], *, scorer: str,
+           preset: str) -> dict[str, Any]:
+    """The quality card.
+
+    Args:
+        score: The model's score in use, images -> scores.
+        threshold: The verdict threshold at a level alpha (the model's threshold rule).
+        normal_scores: Scores of the held-out normal images.
+        sets: Anomaly sets by name (:func:`anomaly_sets`).
+        scorer: The score's name, for the card.
+        preset: The training preset, for the reading.
+    """
+    normal_scores = np.asarray(normal_scores, np.float64)
+    far = {f"{a:g}": float(np.mean(normal_scores > threshold(a))) for a in ALPHAS}
+    t = threshold(DETECTION_ALPHA)
+    by_set = {}
+    for name, x in sets.items():
+        s = np.asarray(score(x), np.float64)
+        by_set[name] = {"n": int(len(x)), "auroc": round(float(auroc(normal_scores, s)), 4),
+                        "detection": round(float(np.mean(s > t)), 4)}
+    level, words = reading(by_set, preset)
+    return {"scorer": scorer, "n_normal": int(len(normal_scores)), "false_alarm": far,
+            "detection_alpha": DETECTION_ALPHA, "sets": by_set, "reading": level,
+            "words": words, "preset": preset}
+
+
+def reading(by_set: dict[str, dict[str, float]], preset: str) -> tuple[str, str]:
+    """The card's verdict on the model, as (level, plain words)."""
+    levels = {}
+    for name, r in by_set.items():
+        bar = BARS.get(name, Bar(0.95, 0.85))
+        levels[name] = 0 if r["auroc"] >= bar.good else 1 if r["auroc"] >= bar.usable else 2
+    worst = max(levels.values(), default=0)
+    if preset == "quick":
+        worst = max(worst, 1)
+    weak = [n for n, lv in levels.items() if lv == worst and lv > 0]
+    figures = ", ".join(f"{by_set[n]['auroc']:.3f}" for n in weak)
+    longer = _longer(preset)
+    if worst == 0:
+        words = ("Good: it tells the normal digits apart from every test set (lowest AUROC "
+                 f"{min(r['auroc'] for r in by_set.values()):.3f}).")
+    elif worst == 1:
+        words = "Usable"
+        if weak:
+            words += f": weaker on {', '.join(weak)} (AUROC {figures})"
+        words += f". For a better detector, {longer}."
+    else:
+        words = (f"Under-trained: it does not yet tell {', '.join(weak)} from normal digits "
+                 f"(AUROC {figures}); {longer}.")
+    if preset == "quick":
+        words += (" Trained with the quick preset, which is for trying things; the standard "
+                  "preset gives a good detector in about five minutes.")
+    return READINGS[worst], words
+
+
+def _longer(preset: str) -> str:
+    """Advice to train longer, naming the next preset up."""
+    names = list(PRESETS)
+    if preset in names and names.index(preset) + 1 < len(names):
+        nxt = names[names.index(preset) + 1]
+        return f"train longer (preset {nxt})"
+    if preset == CUSTOM:
+        return "train longer (preset standard or thorough)"
+    return "train longer (more --steps)"
+
+
+def card_lines(q: dict[str, Any] | None) -> list[str]:
+    """The quality card in plain lines, for ``ganmc train``, ``ganmc info`` and the report."""
+    if not q:
+        return ["No quality card: the model was trained before ganmc measured one, or was "
+                "stopped before it was calibrated."]
+    far = ", ".join(f"{100 * v:.1f} % at {100 * float(a):g} %"
+                    for a, v in q["false_alarm"].items())
+    lines = [f"Quality ({q['reading']}): {q['words']}",
+             f"  false alarms on {q['n_normal']:,} held-out normal images ({q['scorer']} "
+             f"score, verdict threshold): {far}"]
+    for name, r in q["sets"].items():
+        lines.append(f"  {name}: AUROC {r['auroc']:.3f}, caught {100 * r['detection']:.1f} % at "
+                     f"{100 * q.get('detection_alpha', DETECTION_ALPHA):g} % false alarms "
+                     f"({r['n']:,} images)")
+    return lines
+
+
+def summary_line(q: dict[str, Any] | None) -> str:
+    """The quality card in one line (the PNG report's)."""
+    if not q:
+        return "Model quality: not measured (a model from before the quality card)."
+    return (f"Model quality: {q['reading']} — AUROC " + ", ".join(
+        f"{name} {r['auroc']:.3f}" for name, r in q["sets"].items()))
