@@ -56,13 +56,15 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="standard", choices=list(PRESETS))
-    p.add_argument("--digits", default="all")
+    p.add_argument("--digits", default="all", help="e.g. all, 0-4, or 8,2,3 (run in that order)")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args()
     rows = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for k in parse_digits(args.digits):
+        chosen = parse_digits(args.digits)
+        given = [int(d) for d in args.digits.split(",") if d.strip().isdigit()]
+        for k in (given if sorted(given) == list(chosen) else chosen):  # as ordered, if listed
             r = run_digit(k, args.preset, Path(tmp) / f"m{k}")
             rows.append(r)
             print(json.dumps(r), flush=True)

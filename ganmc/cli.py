@@ -13,6 +13,7 @@ import sys
 
 from ganmc import __version__
 from ganmc.commands import (
+    cmd_assess,
     cmd_evaluate,
     cmd_info,
     cmd_report,
@@ -239,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="DIR", help="model folder (default: the pretrained one)")
     p.add_argument("--json", action="store_true", help="print the whole card as JSON")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("assess", help="measure a model's quality card and save it in its folder",
+                       description="Measure (or measure again) a model's quality card: its "
+                                   "held-out normal images against the other digits and "
+                                   "synthetic anomalies. For models trained before ganmc made "
+                                   "one at the end of training.")
+    p.add_argument("--model", metavar="DIR", help="model folder (default: the pretrained one)")
+    p.add_argument("--data", metavar="SOURCE", default=None,
+                   help="the data the model was trained on (default: as its card says); its "
+                        "held-out images must be the model's calibration images")
+    p.set_defaults(func=cmd_assess)
     return parser
 
 

@@ -287,6 +287,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return _refusals(args, refused)
 
 
+def cmd_assess(args: argparse.Namespace) -> int:
+    from ganmc import bundle, service
+    from ganmc.quality import card_lines
+
+    det = service.assess_model(args.model or bundle.DEFAULT_MODEL, data=args.data)
+    print(f"Saved the quality card in {det.path_}")
+    print("\n".join(card_lines(det.quality_)))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from ganmc import bundle
 

@@ -31,7 +31,8 @@ from ganmc.report.data import ReportData, ReportImage
 from ganmc.train import TrainProgress, checkpoint_dir
 from ganmc.verdict import Verdict
 
-__all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "simulate", "decide",
+__all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess_model",
+           "simulate", "decide",
            "simulation_if_needed", "simulation_summary", "score", "evaluate", "judge_images",
            "test_examples", "build_report", "write_report"]
 
@@ -142,6 +143,36 @@ def _cards(models_dir: Path) -> list[dict[str, Any]]:
         except Exception:  # a folder that is no model: not a basis for an estimate
             continue
     return cards
+
+
+def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
+    """Measure a saved model's quality card again and save it in its folder.
+
+    The held-out images are found again from the data the card names (or ``data``), the
+    model's seed and hold-out share; they must score exactly as the model's calibration
+    scores did, or nothing is written.
+
+    Raises:
+        ModelError: If the data does not give back the model's held-out images.
+    """
+    from ganmc.data import load_mnist, split_holdout
+
+    path = Path(path)
+    with locks.folder_lock(path):
+        det = load_model(path)
+        splits = load_mnist(data or str(det.metadata_.get("data_source", "auto")),
+                            det.config.digits)
+        _, holdout = split_holdout(splits.x_train, det.config.calibration_fraction,
+                                   det.config.seed)
+        kept = det.holdout_scores_.get(det.scorer_)
+        if kept is None or len(kept) != len(holdout) or not np.allclose(
+                np.sort(det.score_samples(holdout)), kept, rtol=1e-4, atol=1e-6):
+            raise ModelError(f"{path}: the data ({splits.source}) does not give back this "
+                             f"model's held-out images; name the data it was trained on "
+                             f"with --data")
+        det.assess(holdout, splits.x_test[~splits.test_is_normal])
+        det.save(path)
+    return det
 
 
 def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,

@@ -46,8 +46,12 @@ def test_every_page_renders(app, page):
 def test_home_shows_the_model_card(app):
     open_page(app, "pages/views/home.py")
     labels = [m.label for m in app.metric]
-    assert "Preset" in labels and "Normal digits" in labels
+    assert {"Network", "Normal digits", "Training budget"} <= set(labels)
     assert any(m.value == "dcgan" for m in app.metric)
+    # Detector.fit measured the tiny model's quality card; the Overview shows its reading
+    assert any("Quality card" in m.value for m in app.markdown)
+    shown = [e.value for e in (*app.success, *app.warning, *app.error)]
+    assert any(text.split(":")[0] in ("Good", "Usable", "Under-trained") for text in shown)
 
 
 def _threshold(at) -> float:

@@ -54,6 +54,8 @@ def test_end_to_end(tmp_path, inputs):
     assert config["feature_components"] == 16
     assert "scorer latent-search: holdout threshold" in r.stdout
     assert "scorer mahalanobis: holdout threshold" in r.stdout
+    assert "quality (AUROC): uniform noise" in r.stderr  # the live quality curve, per round
+    assert "Quality (" in r.stdout and "uniform noise: AUROC" in r.stdout  # the card
 
     r = ganmc("simulate", "--model", model, "--samples", "5000", "--percentile", "90",
               "--out", tmp_path / "sim")
@@ -79,6 +81,8 @@ def test_end_to_end(tmp_path, inputs):
 
     r = ganmc("info", "--model", model)
     assert r.returncode == 0 and "arch mlp" in r.stdout
+    assert "trained: standard preset, batches of 64:" in r.stdout
+    assert "Quality (" in r.stdout and "scribbles: AUROC" in r.stdout
 
 
 def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):

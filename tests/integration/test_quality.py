@@ -1,0 +1,154 @@
+"""The quality card and the live quality curve of a real (small) one-digit model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ganmc import quality
+
+
+@pytest.fixture(scope="module")
+def one_digit(tmp_path_factory):
+    """A one-digit mlp model trained by the service, as ``ganmc train`` does (a few seconds)."""
+    from ganmc import service
+
+    out = tmp_path_factory.mktemp("q") / "three"
+    reports = []
+    det = service.train(out, data="bundled", digits=(3,), arch="mlp", steps=192,
+                        batch_size=64, mc_samples=500, seed=0, progress=reports.append)
+    return det, out, reports
+
+
+def test_every_trained_model_has_a_quality_card_saved_with_it(one_digit):
+    det, out, _ = one_digit
+    q = det.quality_
+    assert q["scorer"] == det.scorer_ and q["preset"] == "standard"
+    assert list(q["sets"])[:4] == ["other digits", "uniform noise", "inverted", "scribbles"]
+    assert q["sets"]["other digits"]["n"] == quality.CARD_N  # the test digits 0-2, 4-9
+    assert q["reading"] in quality.READINGS and q["words"]
+    assert set(q["false_alarm"]) == {f"{a:g}" for a in quality.ALPHAS}
+    card = json.loads((out / "ganmc.json").read_text())
+    assert card["quality"] == q
+    from ganmc import load_model
+
+    assert load_model(out).quality_ == q
+
+
+def test_the_live_curve_is_measured_every_gan_round_and_kept(one_digit):
+    det, _, reports = one_digit
+    points = [r.quality for r in reports if r.quality]
+    assert len(points) == len([r for r in reports if r.round_end and r.phase == "gan"]) >= 2
+    assert all(0 <= v <= 1 for p in points for k, v in p.items() if k != "step")
+    assert "other digits" in points[-1]
+    assert det.metadata_["quality_curve"] == points
+
+
+def test_the_cards_held_out_figures_agree_with_ganmc_evaluate(one_digit, tmp_path, capsys):
+    """The same held-out images, scored by ``ganmc evaluate`` at each level, give the card's
+    false-alarm rates; the same images of the other digits give its AUROC and detections."""
+    from ganmc.cli import main
+    from ganmc.data import load_mnist, split_holdout
+
+    det, out, _ = one_digit
+    splits = load_mnist("bundled", (3,))
+    _, holdout = split_holdout(splits.x_train, det.config.calibration_fraction, det.config.seed)
+    assert len(holdout) == det.quality_["n_normal"]
+    others = quality.anomaly_sets(holdout, splits.x_test[~splits.test_is_normal],
+                                  quality.CARD_N, det.config.seed)["other digits"]
+    np.savez(tmp_path / "holdout.npz", x=holdout)
+    np.savez(tmp_path / "others.npz", x=others)
+    for alpha in quality.ALPHAS:
+        result = tmp_path / f"eval-{alpha}.json"
+        code = main(["evaluate", "--model", str(out), "--normal", str(tmp_path / "holdout.npz"),
+                     "--anomalous", str(tmp_path / "others.npz"), "--percentile",
+                     f"{100 * (1 - alpha):g}", "--json", str(result)])
+        assert code == 0
+        r = json.loads(result.read_text())
+        assert r["false_alarm_rate"] == pytest.approx(det.quality_["false_alarm"][f"{alpha:g}"])
+        if alpha == quality.DETECTION_ALPHA:
+            card = det.quality_["sets"]["other digits"]
+            assert r["auroc"] == pytest.approx(card["auroc"], abs=1e-4)
+            assert r["detection_rate"] == pytest.approx(card["detection"], abs=1e-4)
+    capsys.readouterr()
+
+
+def test_ganmc_info_and_the_overview_show_the_card(one_digit, capsys):
+    from ganmc.cli import main
+
+    _, out, _ = one_digit
+    assert main(["info", "--model", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Quality (" in text and "other digits: AUROC" in text
+    assert "false alarms on" in text
+
+
+def test_ganmc_assess_measures_the_card_of_an_older_model_again(one_digit, tmp_path, capsys,
+                                                                mnist):
+    """A model saved without a card (as before ganmc made one) gets the same card from
+    ``ganmc assess``; data that does not give back its held-out images is refused."""
+    import shutil
+
+    from ganmc.cli import main
+
+    det, out, _ = one_digit
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    card = json.loads((old / "ganmc.json").read_text())
+    card["quality"] = None
+    (old / "ganmc.json").write_text(json.dumps(card))
+    assert main(["info", "--model", str(old)]) == 0
+    assert "No quality card" in capsys.readouterr().out
+    # the same digits in another order: another split, so other held-out images
+    np.savez(tmp_path / "other.npz", x=mnist.x_train[::-1], y=mnist.y_train[::-1])
+    assert main(["assess", "--model", str(old), "--data", str(tmp_path / "other.npz")]) == 2
+    assert "does not give back" in capsys.readouterr().err
+    assert main(["assess", "--model", str(old)]) == 0
+    assert json.loads((old / "ganmc.json").read_text())["quality"] == det.quality_
+
+
+def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit,
+                                                                        monkeypatch):
+    """The Overview shows the one-digit model's card and the Train page draws a finished
+    job's loss and quality curves (from the job's kept reports) and its card."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from ui import state
+
+    det, out, reports = one_digit
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=120)
+    at.session_state["model"] = str(out)
+    at.run()
+    at.switch_page("pages/views/home.py")
+    at.run()
+    assert not at.exception
+    assert any(det.quality_["words"] == e.value
+               for e in (*at.success, *at.warning, *at.error))
+
+    def work(job):
+        for r in reports:
+            job.report(r, keep=r.round_end)
+        return str(out)
+
+    job = state.jobs().start("train", work, owner="someone", exclusive=True,
+                             params={"name": out.name, "preset": "standard"})
+    for _ in range(100):
+        if not job.running:
+            break
+        import time
+
+        time.sleep(0.05)
+    at.session_state["train_job"] = job.id
+    at.switch_page("pages/views/train.py")
+    at.run()
+    assert not at.exception
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Detector quality while training (AUROC)" in titles
+    assert any(det.quality_["words"] == e.value
+               for e in (*at.success, *at.warning, *at.error))
