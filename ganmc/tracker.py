@@ -115,6 +115,7 @@ class Tracker(keras.callbacks.Callback):
         self.traced_images, self.traced_s = 0, 0.0  # every call, tracing included
         self._last_report = 0.0
         self._traced = False
+        self.last_step = 0
 
     # -- phase bookkeeping -------------------------------------------------
     def begin_phase(self, phase: str) -> None:
@@ -156,6 +157,7 @@ class Tracker(keras.callbacks.Callback):
         now = time.perf_counter()
         images = (batch + 1 - self._steps_seen) * self.batch_size
         self._steps_seen = batch + 1
+        self.last_step = self.round_start + batch + 1  # the steps the weights have had
         self.traced_images += images
         self.traced_s += now - self._t_batch
         if self._traced:

@@ -274,7 +274,9 @@ def fit_networks(
         cast = Networks(generator, discriminator, encoder).cast("float32")
         generator, discriminator, encoder = cast.generator, cast.discriminator, cast.encoder
     seconds = time.perf_counter() - start
-    done = (totals[0], state["step"]) if state["phase"] == "encoder" else (state["step"], 0)
+    # A stop mid-round leaves the weights a few steps past the round's checkpoint: say those.
+    steps = tracker.last_step if tracker.stopped else state["step"]
+    done = (totals[0], steps) if state["phase"] == "encoder" else (steps, 0)
     return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
                        tracker.overall_rate(), tracker.stopped, done, totals, len(x_train),
                        batch_size, state.get("quality", []))

@@ -152,3 +152,21 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
     assert "Detector quality while training (AUROC)" in titles
     assert any(det.quality_["words"] == e.value
                for e in (*at.success, *at.warning, *at.error))
+
+
+def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
+                                                                          tmp_path):
+    from ganmc import service
+    from ganmc.config import PRESETS
+
+    det, out, _ = one_digit
+    settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}
+    seconds, basis = service.time_estimate(settings, out.parent)
+    assert out.name in basis
+    rate = det.metadata_["train_images_per_s"] / 64  # steps a second in that run
+    assert seconds == pytest.approx(PRESETS["standard"].steps / rate + 45.0)
+    seconds, basis = service.time_estimate(settings, tmp_path)  # no model trained here yet
+    assert "presets' times" in basis
+    assert seconds == pytest.approx(PRESETS["standard"].minutes_2core * 60, rel=0.01)
+    longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path)
+    assert longer > seconds
