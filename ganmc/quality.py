@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,11 +59,20 @@ def anomaly_sets(normal: np.ndarray, others: np.ndarray | None, n: int, seed: in
         sets[OTHER_DIGITS] = others[rng.permutation(len(others))[:n]]
     sets["uniform noise"] = anomalies.uniform_noise(n, seed)
     sets["inverted"] = anomalies.inverted(normal[:n])
-    sets["scribbles"] = anomalies.scribbles(n, seed)
+    sets["scribbles"] = _scribbles(max(n, CARD_N), seed)[:n]
     fashion = anomalies.fashion_mnist(n)
     if fashion is not None:
         sets["Fashion-MNIST"] = fashion
     return sets
+
+
+@functools.lru_cache(maxsize=2)
+def _scribbles(n: int, seed: int) -> np.ndarray:
+    """The scribbles, drawn once a process (a few seconds for the card's 1,000): the live
+    curve uses the first of the card's."""
+    x = anomalies.scribbles(n, seed)
+    x.setflags(write=False)
+    return x
 
 
 class LiveProbe:
