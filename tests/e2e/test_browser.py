@@ -2,7 +2,10 @@
 
 Starts ``streamlit run app.py`` on a loopback port, draws a digit on the canvas with the
 mouse, moves the percentile slider, downloads the PNG report, and keeps a screenshot of every
-page under pytest's temporary folder (``GANMC_SCREENSHOTS`` names another folder).
+page under pytest's temporary folder (``GANMC_SCREENSHOTS`` names another folder; the README's
+``docs/images/dashboard-*.png`` are home, train-running, monte_carlo, detect-verdict and
+report from there). Issue 13's workflows are timed here too: the Monte Carlo page's rate
+against the same run in process, the slider's settle time, and Stop on the Train page.
 """
 
 from __future__ import annotations
@@ -176,7 +179,7 @@ def test_pages_in_a_real_browser(server, page, shots):
     assert page.locator("div.ganmc-verdict").count() == 1
 
     # Monte Carlo: the threshold moves with the percentile slider, without re-simulating.
-    page.goto(server + "/monte_carlo")
+    sidebar.get_by_role("link", name="Monte Carlo").click()
     page.get_by_text("Monte Carlo threshold").first.wait_for()
     metric = page.locator("[data-testid='stMetric']").filter(has_text="Threshold").first
     metric.wait_for()
@@ -195,8 +198,8 @@ def test_pages_in_a_real_browser(server, page, shots):
     assert float(after) > float(before)  # a higher percentile, a higher threshold
     page.screenshot(path=shots / "monte_carlo.png", full_page=True)
 
-    # Report: download the PNG and open it.
-    page.goto(server + "/report")
+    # Report (the same session: the drawing is in it): download the PNG and open it.
+    sidebar.get_by_role("link", name="Report").click()
     button = page.get_by_role("button", name="Download report (PNG)")
     button.wait_for()
     with page.expect_download() as info:
@@ -317,13 +320,15 @@ def test_percentile_slider_settles_within_a_second(server, page):
     slider = page.locator("[data-testid='stSlider'] input[type='range']").first
     settles = []
     for direction in ("ArrowRight", "ArrowLeft"):
+        if settles and min(settles) <= 1.0:
+            break
         start_value = float(slider.input_value())
         _watch(page, "threshold", _THRESHOLD)
         slider.focus()
         for _ in range(40):
             page.keyboard.press(direction)
         pressed = page.evaluate("performance.now()")
-        page.wait_for_timeout(3000)
+        page.wait_for_timeout(2500)
         _settle(page)
         page.wait_for_timeout(1000)
         log = _log(page, "threshold")
@@ -332,7 +337,7 @@ def test_percentile_slider_settles_within_a_second(server, page):
         end_value = float(slider.input_value())
         assert abs(end_value - start_value) == pytest.approx(4.0), (start_value, end_value)
         assert final != log[0][1]  # the threshold moved
-    print(f"slider settled {settles[0]:.2f} s, {settles[1]:.2f} s after the last press")
+    print(f"slider settled {settles} s after the last press")
     assert min(settles) <= 1.0, settles
 
 
@@ -348,7 +353,7 @@ def _job_header(page):
     return page.get_by_role("heading").filter(has_text=re.compile(r"^Job "))
 
 
-def test_train_page_workflow(server, page):
+def test_train_page_workflow(server, page, shots):
     """Issue 13, items 2-4 and 9 in Chromium: Enter in a number field starts nothing; Stop is
     honoured within ~2 s; Start enables as soon as the job has ended, on the same page; the
     settings outlive a visit to another page; the stopped model's card says what was done.
@@ -387,6 +392,11 @@ def test_train_page_workflow(server, page):
     _job_header(page).filter(has_text="e2e-stop — running").wait_for()
     assert start.is_disabled()
     page.get_by_text(re.compile(r"epoch [2-9]\d*/200")).first.wait_for(timeout=120_000)
+    page.get_by_text("Generated samples (fixed latent vectors), last epoch").wait_for()
+    page.set_viewport_size({"width": 1400, "height": 1750})  # the settings and the live job
+    page.wait_for_timeout(1000)
+    page.screenshot(path=shots / "train-running.png")
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("button", name="Stop training").click()
     pressed = time.perf_counter()
     at_press = int(re.search(r"epoch (\d+)/200", page.evaluate(_PROGRESS)).group(1))
