@@ -263,6 +263,16 @@ def synced(widget, name: str, page: str, label: str, **kwargs):
     return value
 
 
+def reuse(name: str, key, build):
+    """What ``build()`` made on this session's last call with the same ``key`` (one value kept
+    per name), else a fresh one: for a poll that would otherwise redo the same work."""
+    held = st.session_state.get(f"reuse_{name}")
+    if held is None or held[0] != key:
+        held = (key, build())
+        st.session_state[f"reuse_{name}"] = held
+    return held[1]
+
+
 def remember_images(new: list) -> list:
     """The session's judged images with ``new`` ones added: a new drawing replaces the last
     one, an image already there (same name and pixels) is not added twice. They stay until the

@@ -38,9 +38,10 @@ owner = st.session_state["session_id"]
 with c4:
     st.write("")
     done_already = store.get(key) is not None
-    run = st.button("Run simulation", type="primary", key="mc_run", disabled=done_already,
-                    help="Already simulated with these settings: change N, the seed, the score "
-                         "or the precision to run another." if done_already else None)
+    run = st.button("Run simulation", type="primary", key="mc_run", disabled=done_already)
+    if done_already:
+        st.caption("Done with these settings: change N, the seed, the score or the precision "
+                   "to run another.")
 
 if run:
     previous = registry.latest("simulate", owner=owner)
@@ -63,17 +64,27 @@ percentile = state.synced(st.slider, "percentile", "mc", "Percentile (threshold 
 level = state.level()
 
 
-def show(result, live: bool) -> None:
-    s = service.simulation_summary(det, result, level)
+def figure(result, threshold: float, note: str = ""):
     holdout = det.holdout_scores_.get(result.scorer)
     overlay = det.calibration_of(result.scorer, "holdout").distribution if (
         holdout is not None) else None
-    fig = charts.histogram(result.distribution, s["threshold"], overlay=overlay,
-                           overlay_name="held-out real normal digits (scaled)",
-                           title=f"Scores of {result.n:,} generated images ({result.scorer})")
-    st.plotly_chart(fig, key="mc_hist_live" if live else "mc_hist")
-    if live:
-        return
+    return charts.histogram(result.distribution, threshold, overlay=overlay,
+                            overlay_name="held-out real normal digits (scaled)",
+                            title=f"Scores of {result.n:,} generated images ({result.scorer})"
+                                  + note)
+
+
+def show_live(result, job_id: str, note: str = "") -> None:
+    """The growing histogram: drawn again only when a batch has come in (a poll a second
+    otherwise redraws the same picture, and the page's work slows the simulation)."""
+    fig = state.reuse("mc_live_figure", (job_id, result.n, result.seconds, level),
+                      lambda: figure(result, result.threshold(level.percentile), note))
+    st.plotly_chart(fig, key="mc_hist_live")
+
+
+def show(result) -> None:
+    s = service.simulation_summary(det, result, level)
+    st.plotly_chart(figure(result, s["threshold"]), key="mc_hist")
     panels.simulation_numbers(s, result, level)
     scored = st.session_state.get("scored") or []
     if scored:
@@ -95,15 +106,20 @@ def live() -> None:
         st.rerun()  # finished: one full rerun shows the final result and the summary
     partial = job.snapshot()["progress"]
     if partial is None:
-        st.progress(0.0, text="Starting: building the compiled generator and score…")
-        return
-    left = (partial.n_target - partial.n) / max(partial.samples_per_s, 1e-9)
-    st.progress(partial.n / partial.n_target,
-                text=f"{partial.n:,} / {partial.n_target:,} samples — "
-                     f"{partial.samples_per_s:,.0f} samples/s — ETA {eta_text(left)}")
-    if st.button("Stop", key="mc_stop"):
+        st.progress(0.0, text=f"Starting: 0 / {key.samples:,} samples — the first batch is "
+                              f"being generated and scored — ETA {eta_text(float('nan'))}")
+    else:
+        left = (partial.n_target - partial.n) / max(partial.samples_per_s, 1e-9)
+        st.progress(partial.n / partial.n_target,
+                    text=f"{partial.n:,} / {partial.n_target:,} samples — "
+                         f"{partial.samples_per_s:,.0f} samples/s — ETA {eta_text(left)}")
+    if st.button("Stop", key="mc_stop", help="Stops after the batch being scored."):
         job.stop()
-    show(partial, live=True)
+    if partial is not None:
+        show_live(partial, job.id)
+    elif det.monte_carlo_.get(key.scorer) is not None:  # stays on screen until a batch is in
+        show_live(det.monte_carlo_[key.scorer], job.id,
+                  " — the model's stored run, until the first batch is in")
 
 
 job = registry.latest("simulate", owner=owner)
@@ -117,11 +133,11 @@ if job is not None and job.params.get("key") == key and job.status in ("failed",
 if job is not None and job.running and job.params.get("key") == key:
     live()
 elif done is not None:
-    show(done, live=False)
+    show(done)
 elif det.monte_carlo_.get(key.scorer) is not None:
     stored = det.monte_carlo_[key.scorer]
     st.info(f"Showing the model's stored simulation ({stored.n:,} samples). Press Run "
             f"simulation for {key.samples:,} samples with seed {key.seed}.")
-    show(stored, live=False)
+    show(stored)
 else:
     st.info("Press Run simulation to estimate the score distribution.")
