@@ -134,7 +134,10 @@ class Detector:
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
         self._resolve()
         self.quality_ = None
-        if len(holdout) and self.threshold_ is not None:
+        if stop_event is not None and stop_event.is_set():
+            self.notes_.append("stopped: no quality card was measured (ganmc assess measures "
+                               "it)")
+        elif len(holdout) and self.threshold_ is not None:
             self.assess(holdout, others)
         return self
 

@@ -194,8 +194,8 @@ def _longer(preset: str) -> str:
 def card_lines(q: dict[str, Any] | None) -> list[str]:
     """The quality card in plain lines, for ``ganmc train``, ``ganmc info`` and the report."""
     if not q:
-        return ["No quality card: the model was trained before ganmc measured one, or was "
-                "stopped before it was calibrated."]
+        return ["No quality card: the model was trained before ganmc measured one, or its "
+                "training was stopped; ganmc assess --model DIR measures it."]
     far = ", ".join(f"{100 * v:.1f} % at {100 * float(a):g} %"
                     for a, v in q["false_alarm"].items())
     lines = [f"Quality ({q['reading']}): {q['words']}",

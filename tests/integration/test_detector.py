@@ -275,6 +275,7 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
     assert det.monte_carlo_ == {} and "latent-search" not in det.holdout_scores_
     assert "discriminator" in det.holdout_scores_ and det.threshold_ is not None
     assert any("latent-search" in n for n in det.notes_)
+    assert det.quality_ is None and any("no quality card" in n for n in det.notes_)
     det.save(tmp_path / "stopped")
     card = json.loads((tmp_path / "stopped" / "ganmc.json").read_text())
     assert training_text(card) == (
