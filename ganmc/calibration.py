@@ -8,7 +8,13 @@ Two sources of "normal" scores, one :class:`ScoreDistribution` type:
 - ``holdout``: scores of n real normal images never trained on; the conformal threshold is
   the order statistic of rank ceil((n+1)(1-alpha)) and the conformal p-value of a score s is
   (1 + #{s_i >= s}) / (n + 1). For exchangeable normal data this bounds the false-alarm rate
-  by alpha, whatever the scorer.
+  by alpha, whatever the scorer — on average over all normal images, not for each digit.
+- ``per-digit`` (Mondrian conformal): the same, with the held-out images grouped by the digit
+  each is *taken for* (the nearest per-digit Gaussian, :class:`ganmc.density.FeatureGaussian`),
+  an image judged against the group of the digit it is taken for. The bound then holds for
+  each digit. A digit with too few held-out images for the level (fewer than
+  ``(1 - alpha) / alpha``: its threshold would be infinite) falls back to the pooled set, and
+  :meth:`Calibration.fallbacks` says which.
 
 A distribution keeps its scores exactly (sorted) or, for very large Monte Carlo runs, as a
 fine fixed-bin histogram whose memory does not grow with N.
@@ -198,45 +204,143 @@ class Calibration:
     """A threshold rule over a distribution of normal scores.
 
     Attributes:
-        source: ``"holdout"`` (conformal) or ``"monte-carlo"`` (percentile).
-        distribution: The normal scores.
+        source: ``"per-digit"``, ``"holdout"`` (conformal) or ``"monte-carlo"`` (percentile).
+        distribution: The normal scores (for ``per-digit``, all of them pooled).
+        groups: For ``per-digit``: the normal scores of the images taken for each digit.
     """
 
     source: str
     distribution: ScoreDistribution
+    groups: dict[int, ScoreDistribution] | None = None
 
     def __post_init__(self) -> None:
         if self.source not in CALIBRATIONS:
             raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}")
+        if (self.source == "per-digit") != (self.groups is not None):
+            raise ConfigError("a per-digit calibration needs its groups, and only it has them")
 
-    def threshold(self, alpha: float) -> float:
-        """Score above which an image is called an anomaly at false-alarm level alpha."""
+    def _group(self, digit: int | None, alpha: float) -> ScoreDistribution:
+        """The scores an image taken for ``digit`` is judged against at this level."""
+        if self.groups is None or digit is None:
+            return self.distribution
+        g = self.groups.get(int(digit))
+        return g if g is not None and usable_group(g.n, alpha) else self.distribution
+
+    def threshold(self, alpha: float, digit: int | None = None) -> float:
+        """Score above which an image is called an anomaly at false-alarm level alpha (for a
+        per-digit calibration: an image taken for ``digit``; None: the pooled threshold)."""
         _check_alpha(alpha)
-        if self.source == "holdout":
-            return conformal_threshold(self.distribution, alpha)
-        return percentile_threshold(self.distribution, 100.0 * (1.0 - alpha))
+        if self.source == "monte-carlo":
+            return percentile_threshold(self.distribution, 100.0 * (1.0 - alpha))
+        return conformal_threshold(self._group(digit, alpha), alpha)
 
-    def p_values(self, scores: np.ndarray) -> np.ndarray:
-        """p-values of scores against the normal scores."""
-        return self.distribution.p_values(scores)
+    def thresholds(self, alpha: float, digits: np.ndarray | None = None) -> np.ndarray:
+        """The threshold for each image, by the digit it is taken for (``digits``)."""
+        if digits is None or self.groups is None:
+            return np.full(0 if digits is None else len(digits), self.threshold(alpha))
+        return np.array([self.threshold(alpha, d) for d in digits], np.float64)
+
+    def p_values(self, scores: np.ndarray, digits: np.ndarray | None = None,
+                 alpha: float | None = None) -> np.ndarray:
+        """p-values of scores against the normal scores (per digit, each against the group of
+        the digit it is taken for; ``alpha`` decides which groups are too small)."""
+        scores = np.asarray(scores, np.float64)
+        if digits is None or self.groups is None:
+            return self.distribution.p_values(scores)
+        a = Level().alpha if alpha is None else alpha
+        return np.array([self._group(d, a).p_values(s) for s, d in zip(scores, digits)],
+                        np.float64)
+
+    def percentile_rank(self, scores: np.ndarray, digits: np.ndarray | None = None,
+                        alpha: float | None = None) -> np.ndarray:
+        """Percentage of the normal scores (of the same group) below each score."""
+        scores = np.asarray(scores, np.float64)
+        if digits is None or self.groups is None:
+            return self.distribution.percentile_rank(scores)
+        a = Level().alpha if alpha is None else alpha
+        return np.array([self._group(d, a).percentile_rank(s) for s, d in zip(scores, digits)],
+                        np.float64)
+
+    def fallbacks(self, alpha: float, digits: tuple[int, ...] = ()) -> list[int]:
+        """The digits (of ``digits`` and the groups) judged against the pooled set at this
+        level because too few held-out images were taken for them."""
+        if self.groups is None:
+            return []
+        names = sorted(set(self.groups) | set(digits))
+        return [d for d in names
+                if d not in self.groups or not usable_group(self.groups[d].n, alpha)]
+
+
+def usable_group(n: int, alpha: float) -> bool:
+    """Whether n held-out scores give a finite conformal threshold at level alpha:
+    rank ceil((n + 1)(1 - alpha)) must be at most n."""
+    return math.ceil((n + 1) * (1.0 - alpha)) <= n
+
+
+def far_band(n: int, alpha: float, low: float = 0.05, high: float = 0.95
+             ) -> tuple[float, float]:
+    """The range the false-alarm rate of a conformal threshold from n calibration scores
+    lands in, on further images of the same kind: its 5th and 95th percentiles by default.
+
+    With k = ceil((n + 1)(1 - alpha)), the coverage of the k-th smallest of n exchangeable
+    scores follows Beta(k, n + 1 - k), so the false-alarm rate follows Beta(n + 1 - k, k)
+    (Vovk 2012; Angelopoulos & Bates 2021). When k > n the threshold is infinite: no false
+    alarms, and (0, 0).
+    """
+    _check_alpha(alpha)
+    k = math.ceil((n + 1) * (1.0 - alpha))
+    if n < 1 or k > n:
+        return 0.0, 0.0
+    return _beta_quantile(low, n + 1 - k, k), _beta_quantile(high, n + 1 - k, k)
+
+
+def _beta_quantile(q: float, a: int, b: int) -> float:
+    """The q-quantile of Beta(a, b) for whole a, b, by bisection on its CDF, which for whole
+    parameters is a binomial tail: P(Beta(a, b) <= x) = P(Binomial(a + b - 1, x) >= a)."""
+    m = a + b - 1
+    j = np.arange(m + 1)
+    log_choose = np.concatenate([[0.0], np.cumsum(np.log((m - j[1:] + 1) / j[1:]))])
+
+    def cdf(x: float) -> float:
+        logs = log_choose[a:] + j[a:] * math.log(x) + (m - j[a:]) * math.log1p(-x)
+        return float(np.exp(logs).sum())
+
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if cdf(min(max(mid, 1e-300), 1 - 1e-16)) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 def choose(source: str, *, holdout: ScoreDistribution | None,
-           monte_carlo: ScoreDistribution | None, scorer: str = "the") -> Calibration:
+           monte_carlo: ScoreDistribution | None, scorer: str = "the",
+           holdout_groups: dict[int, ScoreDistribution] | None = None) -> Calibration:
     """The one rule that picks where a threshold comes from. It never simulates.
 
     Args:
-        source: ``"holdout"``, ``"monte-carlo"`` or ``"auto"`` (the hold-out set when there is
-            one, else the Monte Carlo scores).
+        source: ``"per-digit"``, ``"holdout"``, ``"monte-carlo"`` or ``"auto"`` (the hold-out
+            set per digit when the held-out images have the digits they are taken for, else
+            the hold-out set as one, else the Monte Carlo scores).
         holdout: Scores of real held-out normal images, if any.
         monte_carlo: Scores of generated images, if a simulation was run.
         scorer: The score's name, for messages.
+        holdout_groups: The held-out scores by the digit each image is taken for, if known.
 
     Raises:
         ConfigError: If the chosen source has no scores.
     """
     if checked_choice("calibration", source, CALIBRATIONS) == AUTO:
-        source = "holdout" if holdout is not None else "monte-carlo"
+        source = ("per-digit" if holdout is not None and holdout_groups else
+                  "holdout" if holdout is not None else "monte-carlo")
+    if source == "per-digit":
+        if holdout is None or not holdout_groups:
+            raise ConfigError(f"the model has no per-digit hold-out calibration of the {scorer} "
+                              f"score (it needs per-digit Gaussians and held-out digits); use "
+                              f"the holdout threshold")
+        return Calibration("per-digit", holdout, dict(holdout_groups))
     if source == "holdout":
         if holdout is None:
             raise ConfigError(f"the model has no hold-out calibration of the {scorer} score; "

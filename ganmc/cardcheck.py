@@ -54,7 +54,7 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
     Raises:
         ModelError: Naming the first field that is wrong, in one line.
     """
-    from ganmc.config import SCORERS, ConfigError, TrainConfig
+    from ganmc.config import CALIBRATIONS, SCORERS, ConfigError, TrainConfig
 
     def bad(field: str, why: str) -> ModelError:
         return ModelError(f"{where}: bad model card: {field} {why}")
@@ -88,8 +88,8 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
         raise bad("scorers", f"must be a list of {', '.join(SCORERS)}")
     if card.get("scorer", "auto") not in ("auto", *SCORERS):
         raise bad("scorer", f"must be auto or one of {', '.join(SCORERS)}")
-    if card.get("calibration", "auto") not in ("auto", "holdout", "monte-carlo"):
-        raise bad("calibration", "must be auto, holdout or monte-carlo")
+    if card.get("calibration", "auto") not in ("auto", *CALIBRATIONS):
+        raise bad("calibration", f"must be auto or one of {', '.join(CALIBRATIONS)}")
     alpha = card.get("alpha", 0.05)
     if not _is_number(alpha) or not 0 < alpha < 1:
         raise bad("alpha", f"must be a number between 0 and 1, not {one_line(alpha, 40)}")
@@ -162,7 +162,7 @@ def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> N
 
     for key, arr in arrays.items():
         kind = key.partition("/")[0]
-        if kind not in ("holdout", "montecarlo", "density"):
+        if kind not in ("holdout", "montecarlo", "density", "holdout-digits"):
             continue
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
             raise bad(key, f"must hold real numbers, not {getattr(arr, 'dtype', type(arr))}")

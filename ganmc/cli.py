@@ -13,7 +13,9 @@ import sys
 
 from ganmc import __version__
 from ganmc.commands import (
+    cmd_add_digits,
     cmd_assess,
+    cmd_calibrate,
     cmd_evaluate,
     cmd_info,
     cmd_report,
@@ -251,6 +253,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the data the model was trained on (default: as its card says); its "
                         "held-out images must be the model's calibration images")
     p.set_defaults(func=cmd_assess)
+
+    p = sub.add_parser("calibrate", help="calibrate a model's threshold on your own normal "
+                                         "images",
+                       description="Score your own normal images (files, folders, .npz, IDX) "
+                                   "and make them the model's held-out set: the conformal "
+                                   "threshold (per digit too) is recomputed from them and "
+                                   "saved with the model under --name. Prints the band the "
+                                   "false-alarm rate lands in with this many images.")
+    p.add_argument("--model", metavar="DIR", required=True, help="model folder to calibrate")
+    p.add_argument("inputs", nargs="+", metavar="IMAGES")
+    p.add_argument("--name", default="own images", help="name of the calibration")
+    _add_batch(p)
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("add-digits", help="give a saved model of several digits its per-digit "
+                                          "Gaussians and threshold",
+                       description="Refit the mahalanobis Gaussian per digit from the model's "
+                                   "own training data (the card's source, seed and hold-out "
+                                   "share) and recalibrate; nothing else changes.")
+    p.add_argument("--model", metavar="DIR", required=True, help="model folder to update")
+    p.add_argument("--data", help="the model's data source if not the card's")
+    p.set_defaults(func=cmd_add_digits)
     return parser
 
 

@@ -259,9 +259,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"  at threshold {r['threshold']:.6g} (nominal false-alarm rate "
           f"{100 * r['alpha']:g}%): false alarms {100 * r['false_alarm_rate']:.1f}%, "
           f"detections {100 * r['detection_rate']:.1f}%")
+    if r["by_digit"]:
+        print("  false alarms by the digit each normal image was taken for: " + ", ".join(
+            f"{d}: {100 * v['false_alarm_rate']:.1f}% of {v['n']}"
+            for d, v in r["by_digit"].items()))
+    if r["holdout_by_digit"]:
+        print("  held-out set, by digit: " + ", ".join(
+            f"{d}: {v['n']} images" + (f", {100 * v['false_alarm_rate']:.1f}% above"
+                                       if v["false_alarm_rate"] is not None else "")
+            + (" (pooled threshold: too few)" if v["pooled"] and r["calibration"] == "per-digit"
+               else "")
+            for d, v in r["holdout_by_digit"].items()))
     if args.json:
-        files.write_json_file(args.json, r)
+        files.write_json_file(args.json, {**r, "by_digit": {str(k): v for k, v in
+                                                           r["by_digit"].items()},
+                                          "holdout_by_digit": {str(k): v for k, v in
+                                                               r["holdout_by_digit"].items()}})
     return _refusals(args, refused)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ganmc import service
+
+    refused: list = []
+    images = _read(args, args.inputs, refused)
+    det, bands = service.calibrate_on(args.model, images.x, name=args.name,
+                                      sources=images.sources)
+    lo, hi = bands["all"]["band"]
+    print(f"Calibrated {args.model} on {len(images.x):,} images as {args.name!r}: threshold "
+          f"{det.threshold_:.6g} ({det.calibration_.source}, {det.scorer_})")
+    print(f"  with {len(images.x):,} images the false-alarm rate at a nominal "
+          f"{100 * det.alpha:g}% lands between {100 * lo:.1f}% and {100 * hi:.1f}% on further "
+          f"images of the same kind (5-95 %)")
+    for d, b in bands.items():
+        if d != "all" and b["n"]:
+            lo, hi = b["band"]
+            print(f"  digit {d}: {b['n']} images, band "
+                  + (f"{100 * lo:.1f}-{100 * hi:.1f}%" if hi else "none (too few: it uses "
+                     "the pooled threshold)"))
+    return _refusals(args, refused)
+
+
+def cmd_add_digits(args: argparse.Namespace) -> int:
+    from ganmc import service
+
+    det = service.add_digit_gaussians(args.model, data=args.data, progress=say)
+    print(f"Added per-digit Gaussians to {args.model}: auto score {det.scorer_}, threshold "
+          f"{det.calibration_.source if det.calibration_ else 'none'}")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

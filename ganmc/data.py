@@ -197,8 +197,15 @@ def _read_idx_pair(images: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def split_holdout(x: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Normal images split into (training, held out for calibration), by a seeded shuffle."""
-    n_cal = int(round(fraction * len(x)))
-    if len(x) - n_cal < 2:
-        raise DataError(f"{len(x)} normal images are too few to train on")
-    order = np.random.default_rng(seed).permutation(len(x))
-    return x[order[n_cal:]], x[order[:n_cal]]
+    train, held = holdout_indices(len(x), fraction, seed)
+    return x[train], x[held]
+
+
+def holdout_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of :func:`split_holdout`'s (training, held-out) parts of n images, so that
+    labels can follow their images."""
+    n_cal = int(round(fraction * n))
+    if n - n_cal < 2:
+        raise DataError(f"{n} normal images are too few to train on")
+    order = np.random.default_rng(seed).permutation(n)
+    return order[n_cal:], order[:n_cal]

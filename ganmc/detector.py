@@ -25,6 +25,7 @@ from ganmc.calibration import Calibration, Level, ScoreDistribution, choose
 from ganmc.config import (
     AUTO,
     CALIBRATIONS,
+    DEFAULT_DIGIT_SHRINKAGE,
     DEFAULT_FEATURE_COMPONENTS,
     DEFAULT_KAPPA,
     DEFAULT_SEARCH_STEPS,
@@ -33,7 +34,7 @@ from ganmc.config import (
     TrainConfig,
     checked_choice,
 )
-from ganmc.data import split_holdout
+from ganmc.data import holdout_indices
 from ganmc.density import fit_density
 from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult, simulate
@@ -55,12 +56,16 @@ class Detector:
     ``alpha``: the nominal false-alarm rate; ``mc_samples``: Monte Carlo samples simulated by
     :meth:`fit` for each one-pass score.
 
-    Fitted attributes: ``networks_``, ``scorers_`` (the scores this model has), ``scorer_``
-    (the one in use), ``holdout_scores_``, ``monte_carlo_``, ``calibration_`` and
+    Fitted attributes: ``networks_``, ``scorers_`` (the scores this model has, in the order
+    ``auto`` prefers them), ``scorer_`` (the one in use), ``holdout_scores_`` (sorted, per
+    score), ``holdout_digits_`` (the digit each of those held-out images is taken for, in the
+    same order; only for per-digit Gaussians), ``monte_carlo_``, ``calibration_``,
     ``threshold_`` (``None`` when the chosen source has no scores: :meth:`predict` then says
-    why), ``notes_`` (what a loaded folder lacks, in plain words), ``quality_`` (the quality
-    card, :func:`ganmc.quality.assess`; ``None`` for models from before it), ``metadata_``
-    (with the live quality curve), ``path_``.
+    why; for a ``per-digit`` calibration the pooled threshold, which a digit with too few
+    held-out images falls back to) and ``thresholds_`` (per digit, for ``per-digit``),
+    ``notes_`` (what a loaded folder lacks, in plain words), ``quality_`` (the quality card,
+    :func:`ganmc.quality.assess`; ``None`` for models from before it), ``metadata_`` (with the
+    live quality curve), ``path_``.
     """
 
     def __init__(self, *, arch: str = "dcgan", digits: tuple[int, ...] | None = None,
@@ -71,6 +76,7 @@ class Detector:
                  learning_rate: float = 2e-4, beta_1: float = 0.5, kappa: float = DEFAULT_KAPPA,
                  search_steps: int = DEFAULT_SEARCH_STEPS,
                  feature_components: int = DEFAULT_FEATURE_COMPONENTS,
+                 digit_shrinkage: float = DEFAULT_DIGIT_SHRINKAGE,
                  calibration_fraction: float = TrainConfig.calibration_fraction, seed: int = 0,
                  precision: str = AUTO, jit_compile: bool | None = None, scorer: str = AUTO,
                  calibration: str = AUTO, alpha: float = Level().alpha,
@@ -81,7 +87,7 @@ class Detector:
             encoder_epochs=encoder_epochs, batch_size=batch_size,
             latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
             search_steps=search_steps, feature_components=feature_components,
-            calibration_fraction=calibration_fraction, seed=seed,
+            digit_shrinkage=digit_shrinkage, calibration_fraction=calibration_fraction, seed=seed,
             precision=precision, jit_compile=jit_compile)
         self.scorer, self.calibration, self.alpha = _checked(scorer, calibration, alpha)
         self.mc_samples = _checked_samples(mc_samples)
@@ -89,23 +95,28 @@ class Detector:
         self.scorers_: tuple[str, ...] = ()
         self.scorer_: str | None = None
         self.holdout_scores_: dict[str, np.ndarray] = {}
+        self.holdout_digits_: dict[str, np.ndarray] = {}
         self.monte_carlo_: dict[str, MonteCarloResult] = {}
         self.calibration_: Calibration | None = None
         self.threshold_: float | None = None
+        self.thresholds_: dict[int, float] = {}
         self.notes_: list[str] = []
         self.quality_: dict[str, Any] | None = None
         self.metadata_: dict[str, Any] = {}
         self.path_: Path | None = None
         self._compiled: scoring.CompiledScorers | None = None
 
-    def fit(self, x: np.ndarray, *, others: np.ndarray | None = None,
-            data_source: str = "array",
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None, *,
+            others: np.ndarray | None = None, data_source: str = "array",
             progress: Callable[[TrainProgress], None] | None = None,
             stop_event: threading.Event | None = None, checkpoint: Path | str | None = None,
             resume: bool = False) -> Detector:
         """Train on normal images ``x`` (uint8 (N, 28, 28)), then calibrate on the held-out
         share of them, simulate each one-pass score and assess the model (``quality_``).
 
+        ``y``: the digit of each image (optional, as in scikit-learn): with two or more
+        digits the ``mahalanobis`` Gaussian is fitted per digit, and the held-out images are
+        grouped by the digit each is taken for (the ``per-digit`` threshold).
         ``others``: images known not to be normal (e.g. the other digits' test images), for
         the live quality curve and the quality card; synthetic anomalies are used either way.
         ``data_source`` names ``x`` in the model card; ``progress`` sees
@@ -114,16 +125,23 @@ class Detector:
         checkpoints, which ``resume`` goes on from.
         """
         x = as_images(x, "training images")
+        labels = None if y is None else self._checked_labels(y, len(x))
         others = None if others is None or not len(others) else as_images(others, "anomalies")
-        train, holdout = split_holdout(x, self.config.calibration_fraction, self.config.seed)
+        i_train, i_holdout = holdout_indices(len(x), self.config.calibration_fraction,
+                                             self.config.seed)
+        train, holdout = x[i_train], x[i_holdout]
         probe = quality.LiveProbe(train, holdout, others, self.config.seed)
         result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
                               checkpoint=checkpoint, resume=resume, probe=probe)
         nets = Networks(result.generator, result.discriminator, result.encoder)
-        nets.density = fit_density(nets, train, self.config.feature_components)
+        nets.density = fit_density(nets, train, self.config.feature_components,
+                                   None if labels is None else labels[i_train],
+                                   self.config.digit_shrinkage)
         self._attach(nets)
         self.metadata_ = result.metadata(data_source, len(train), len(holdout))
-        self.holdout_scores_, self.monte_carlo_, self.notes_ = {}, {}, []
+        self.metadata_["digit_labels"] = labels is not None
+        self.holdout_scores_, self.holdout_digits_ = {}, {}
+        self.monte_carlo_, self.notes_ = {}, []
         if len(holdout):
             self.calibrate(holdout, stop_event=stop_event)
         if self.mc_samples and stop_event is not None and stop_event.is_set():
@@ -147,24 +165,48 @@ class Detector:
         normal, optional) and the synthetic anomaly sets. Sets ``quality_``."""
         x = as_images(x_normal, "held-out images")
         sets = quality.anomaly_sets(x, others, quality.CARD_N, self.config.seed)
-        self.quality_ = quality.assess(
-            self.score_samples, lambda a: self._fitted().calibration_of(
-                self.scorer_, self.calibration).threshold(a),
-            self.score_samples(x), sets, scorer=self.scorer_, preset=self.config.preset)
+        cal = self._fitted().calibration_of(self.scorer_, self.calibration)
+
+        def thresholds(alpha: float, images: np.ndarray) -> np.ndarray | float:
+            if cal.groups is None:
+                return cal.threshold(alpha)
+            return cal.thresholds(alpha, self.predict_digit(images))  # the verdicts' rule
+
+        self.quality_ = quality.assess(self.score_samples, thresholds, x, sets,
+                                       scorer=self.scorer_, preset=self.config.preset)
         return self
+
+    def _checked_labels(self, y: np.ndarray, n: int) -> np.ndarray:
+        y = np.asarray(y)
+        if y.shape != (n,) or y.dtype.kind not in "iu":
+            raise ConfigError(f"labels must be {n} whole numbers, one per image, not "
+                              f"{y.dtype} of shape {y.shape}")
+        foreign = sorted(set(np.unique(y).tolist()) - set(self.config.digits))
+        if foreign:
+            raise ConfigError(f"labels {foreign} are not among the normal digits "
+                              f"{list(self.config.digits)}")
+        return y.astype(np.int64)
 
     def calibrate(self, x_normal: np.ndarray, *, stop_event: threading.Event | None = None
                   ) -> Detector:
-        """Score real normal images never trained on, for the conformal ``holdout`` threshold.
+        """Score real normal images never trained on, for the conformal ``holdout`` and
+        ``per-digit`` thresholds.
 
-        Sets ``holdout_scores_`` and re-chooses the threshold. Once ``stop_event`` is set the
-        slow ``latent-search`` is left uncalibrated (said in ``notes_``); the one-pass scores
-        take a second.
+        Sets ``holdout_scores_`` (and ``holdout_digits_`` for per-digit Gaussians) and
+        re-chooses the threshold. Once ``stop_event`` is set the slow ``latent-search`` is
+        left uncalibrated (said in ``notes_``); the one-pass scores take a second.
         """
         x = as_images(x_normal, "calibration images")
-        self.holdout_scores_, skipped = scoring.holdout_scores(
+        scores, skipped = scoring.holdout_scores(
             lambda part, name: self.score_samples(part, scorer=name), x,
             self._fitted().scorers_, stop_event)
+        digits = self.predict_digit(x)
+        self.holdout_scores_, self.holdout_digits_ = {}, {}
+        for name, s in scores.items():
+            order = np.argsort(s, kind="stable")
+            self.holdout_scores_[name] = s[order]
+            if digits is not None:
+                self.holdout_digits_[name] = digits[order]
         self.notes_ += [f"stopped before {name} was calibrated: it has no hold-out threshold"
                         for name in skipped]
         self._resolve()
@@ -196,8 +238,10 @@ class Detector:
         try:
             self.calibration_ = self.calibration_of(self.scorer_, self.calibration)
             self.threshold_ = self.calibration_.threshold(self.alpha)
+            self.thresholds_ = {d: self.calibration_.threshold(self.alpha, d)
+                                for d in self.config.digits} if self.calibration_.groups else {}
         except ConfigError:  # predict() says why
-            self.calibration_, self.threshold_ = None, None
+            self.calibration_, self.threshold_, self.thresholds_ = None, None, {}
 
     def _fitted(self) -> Detector:
         if self.networks_ is None:
@@ -210,10 +254,15 @@ class Detector:
         (``monte_carlo``: a run to use instead of the stored one). Nothing is simulated: a
         source without scores raises ConfigError."""
         holdout = self.holdout_scores_.get(scorer)
+        digits = self.holdout_digits_.get(scorer)
         mc = monte_carlo or self.monte_carlo_.get(scorer)
+        groups = None if holdout is None or digits is None else {
+            int(d): ScoreDistribution.from_scores(holdout[digits == d])
+            for d in np.unique(digits) if d >= 0}
         return choose(source, scorer=scorer,
                       holdout=None if holdout is None else ScoreDistribution.from_scores(holdout),
-                      monte_carlo=None if mc is None else mc.distribution)
+                      monte_carlo=None if mc is None else mc.distribution,
+                      holdout_groups=groups)
 
     def _threshold(self) -> float:
         if self.threshold_ is None:
@@ -239,13 +288,26 @@ class Detector:
             raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
         return scores
 
+    def predict_digit(self, x: np.ndarray) -> np.ndarray | None:
+        """The digit each image is taken for (its nearest per-digit Gaussian), int64 (N,);
+        None for a model without per-digit Gaussians."""
+        density = self._fitted().networks_.density
+        if density is None or not density.per_digit:
+            return None
+        x = to_model_input(as_images(x, "images"))
+        return scoring.in_batches(self._compiled.images("digit", self.config.kappa,
+                                                        self.config.search_steps), x)
+
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """Raw anomaly scores of the score in use, higher = more anomalous (PyOD's meaning)."""
         return self.score_samples(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """1 for an anomaly (score above ``threshold_``), 0 for a normal image."""
+        """1 for an anomaly (score above ``threshold_``, or for a ``per-digit`` calibration
+        above the threshold of the digit the image is taken for), 0 for a normal image."""
         threshold = self._threshold()
+        if self.calibration_.groups is not None:
+            threshold = self.calibration_.thresholds(self.alpha, self.predict_digit(x))
         return (self.score_samples(x) > threshold).astype(np.int64)
 
     def verdicts(self, x: np.ndarray, *, scorer: str | None = None,
@@ -261,7 +323,8 @@ class Detector:
             calibration = (self.calibration_ if scorer in (None, self.scorer_)
                            else self.calibration_of(scorer, self.calibration))
         alpha = self.alpha if alpha is None else Level(alpha).alpha
-        return judge(self.score_samples(x, scorer=scorer), calibration, alpha)
+        return judge(self.score_samples(x, scorer=scorer), calibration, alpha,
+                     self.predict_digit(x))
 
     def can_reconstruct(self, scorer: str | None = None) -> bool:
         """Whether :meth:`reconstruct` works for this score (G(E(x)) needs an encoder)."""
@@ -317,13 +380,13 @@ class Detector:
         self._fitted()
         return modelfile.card(self.config, self.metadata_, self.scorers_, self.scorer,
                               self.calibration, self.alpha, self.holdout_scores_,
-                              self.monte_carlo_, self.quality_)
+                              self.monte_carlo_, self.holdout_digits_, self.quality_)
 
     def save(self, path: Path | str) -> Path:
         """Write the model folder atomically (see :mod:`ganmc.modelfile`)."""
         self._fitted()
         self.path_ = modelfile.save(path, self.card(), self.networks_, self.holdout_scores_,
-                                    self.monte_carlo_)
+                                    self.monte_carlo_, self.holdout_digits_)
         return self.path_
 
     @classmethod
@@ -340,6 +403,7 @@ class Detector:
         det._attach(loaded.networks)
         det.notes_, det.metadata_, det.path_ = loaded.notes, loaded.metadata, loaded.path
         det.holdout_scores_, det.monte_carlo_ = loaded.holdout, loaded.monte_carlo
+        det.holdout_digits_ = loaded.holdout_digits
         det.quality_ = loaded.quality
         det._resolve()
         det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict

@@ -32,6 +32,7 @@ class Loaded:
     config: TrainConfig
     networks: Networks
     holdout: dict[str, np.ndarray] = field(default_factory=dict)
+    holdout_digits: dict[str, np.ndarray] = field(default_factory=dict)
     monte_carlo: dict[str, MonteCarloResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     quality: dict[str, Any] | None = None
@@ -55,11 +56,18 @@ class Loaded:
 
 
 def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
-              monte_carlo: dict[str, MonteCarloResult]) -> dict[str, np.ndarray]:
-    """The named arrays saved beside the networks."""
+              monte_carlo: dict[str, MonteCarloResult],
+              holdout_digits: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The named arrays saved beside the networks (``holdout-digits/NAME``: the digit each
+    held-out image of ``holdout/NAME`` is taken for, in the same order)."""
     arrays = {f"holdout/{k}": v for k, v in holdout.items()}
+    arrays.update({f"holdout-digits/{k}": v for k, v in (holdout_digits or {}).items()
+                   if k in holdout})
     if networks.density is not None:
         arrays.update({f"density/{k}": getattr(networks.density, k) for k in density.PARTS})
+        if networks.density.per_digit:
+            arrays.update({f"density/{k}": getattr(networks.density, k)
+                           for k in density.DIGIT_PARTS})
     for k, r in monte_carlo.items():
         if r.distribution.exact:
             arrays[f"montecarlo/{k}"] = r.distribution.scores
@@ -68,16 +76,28 @@ def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
 
 def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...], scorer: str,
          calibration: str, alpha: float, holdout: dict[str, np.ndarray],
-         monte_carlo: dict[str, MonteCarloResult], quality: dict[str, Any] | None = None
-         ) -> dict[str, Any]:
-    """The model card: settings, training metadata, each score's thresholds at alpha, and the
-    quality card (:mod:`ganmc.quality`)."""
+         monte_carlo: dict[str, MonteCarloResult],
+         holdout_digits: dict[str, np.ndarray] | None = None,
+         quality: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model card: settings, training metadata, each score's thresholds at alpha (per
+    digit too, where the held-out images have the digits they are taken for), and the quality
+    card (:mod:`ganmc.quality`)."""
     summary: dict[str, dict[str, Any]] = {}
     for name in scorers:
         entry: dict[str, Any] = {}
         if name in holdout:
             c = Calibration("holdout", ScoreDistribution.from_scores(holdout[name]))
             entry["holdout"] = {"n": c.distribution.n, "threshold": c.threshold(alpha)}
+            digits = (holdout_digits or {}).get(name)
+            if digits is not None:
+                groups = {int(d): ScoreDistribution.from_scores(holdout[name][digits == d])
+                          for d in np.unique(digits) if d >= 0}
+                p = Calibration("per-digit", c.distribution, groups)
+                entry["per-digit"] = {
+                    "n": c.distribution.n,
+                    "counts": {str(d): g.n for d, g in groups.items()},
+                    "thresholds": {str(d): p.threshold(alpha, d) for d in groups},
+                    "fallback": p.fallbacks(alpha, tuple(config.digits))}
         if name in monte_carlo:
             r = monte_carlo[name]
             entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
@@ -90,13 +110,14 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
 
 
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
-         holdout: dict[str, np.ndarray], monte_carlo: dict[str, MonteCarloResult]) -> Path:
+         holdout: dict[str, np.ndarray], monte_carlo: dict[str, MonteCarloResult],
+         holdout_digits: dict[str, np.ndarray] | None = None) -> Path:
     """Write a model folder atomically."""
     nets = {"generator": networks.generator, "discriminator": networks.discriminator}
     if networks.encoder is not None:
         nets["encoder"] = networks.encoder
     return bundle.save_bundle(path, card=card, networks=nets,
-                              arrays=arrays_of(networks, holdout, monte_carlo))
+                              arrays=arrays_of(networks, holdout, monte_carlo, holdout_digits))
 
 
 def load(path: Path | str | None = None) -> Loaded:
@@ -124,7 +145,14 @@ def load(path: Path | str | None = None) -> Loaded:
     for key, arr in files.arrays.items():
         kind, _, name = key.partition("/")
         if kind == "holdout":
-            loaded.holdout[name] = np.sort(_scores(path, key, arr))
+            scores = _scores(path, key, arr)
+            digits = files.arrays.get(f"holdout-digits/{name}")
+            order = np.argsort(scores, kind="stable")
+            loaded.holdout[name] = scores[order]
+            if (digits is not None and digits.shape == scores.shape
+                    and digits.dtype.kind in "iu" and nets.density is not None
+                    and nets.density.per_digit):
+                loaded.holdout_digits[name] = digits.astype(np.int64)[order]
         elif kind == "montecarlo":
             info = summary.get(name, {}).get("monte_carlo", {}) if isinstance(
                 summary.get(name), dict) else {}
@@ -135,6 +163,7 @@ def load(path: Path | str | None = None) -> Loaded:
                 len(scores) / rate if rate else 0.0, ScoreDistribution.from_scores(scores))
     have = available(nets)
     loaded.holdout = {k: v for k, v in loaded.holdout.items() if k in have}
+    loaded.holdout_digits = {k: v for k, v in loaded.holdout_digits.items() if k in have}
     loaded.monte_carlo = {k: v for k, v in loaded.monte_carlo.items() if k in have}
     loaded.notes = _missing_parts(card, nets, loaded)
     return loaded
@@ -158,6 +187,16 @@ def _missing_parts(card: dict[str, Any], nets: Networks, loaded: Loaded) -> list
     if "mahalanobis" in promised and nets.density is None:
         notes.append(f"the feature Gaussian is missing from {bundle.ARRAYS}, so the "
                      f"mahalanobis score is not available")
+    config = card.get("config") if isinstance(card.get("config"), dict) else {}
+    digits = config.get("digits") if isinstance(config.get("digits"), list) else []
+    if len(digits) > 1 and nets.density is not None and not nets.density.per_digit:
+        notes.append("the feature Gaussian is one for all digits (saved before per-digit "
+                     "Gaussians, or trained without labels): no per-digit threshold, and "
+                     "mahalanobis is the plain score; `ganmc add-digits` adds them")
+    elif nets.density is not None and nets.density.per_digit and loaded.holdout and (
+            not loaded.holdout_digits):
+        notes.append(f"the held-out images' digits are missing from {bundle.ARRAYS}, so "
+                     f"there is no per-digit threshold")
     summary = card.get("calibration_summary")
     if isinstance(summary, dict):
         lost = sorted(name for name, entry in summary.items()
@@ -178,7 +217,21 @@ def _density(arrays: dict[str, np.ndarray]) -> density.FeatureGaussian | None:
     if (mean.ndim != 1 or components.ndim != 2 or variances.ndim != 1
             or any(p.dtype.kind not in "fiu" for p in parts)):
         raise ValueError("the feature Gaussian's arrays have the wrong shapes or types")
-    return density.FeatureGaussian(*(p.astype(np.float32) for p in parts))
+    g = density.FeatureGaussian(*(p.astype(np.float32) for p in parts))
+    extra = [arrays.get(f"density/{k}") for k in density.DIGIT_PARTS]
+    if all(p is None for p in extra):
+        return g
+    if any(p is None for p in extra):
+        raise ValueError("the per-digit Gaussians are incomplete")
+    digits, means, whiteners = extra
+    c, k = len(digits), len(variances)
+    if (digits.shape != (c,) or digits.dtype.kind not in "iu" or means.shape != (c, k)
+            or whiteners.shape != (c, k, k) or not np.isfinite(means).all()
+            or not np.isfinite(whiteners).all()):
+        raise ValueError("the per-digit Gaussians' arrays have the wrong shapes or types")
+    g.digits, g.digit_means = digits.astype(np.int64), means.astype(np.float32)
+    g.whiteners = whiteners.astype(np.float32)
+    return g
 
 
 def _check_shapes(path: Path, nets: Networks, latent_dim: int) -> None:

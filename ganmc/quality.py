@@ -124,27 +124,29 @@ class LiveProbe:
                 for i, name in enumerate(self.names)}
 
 
-def assess(score: Callable[[np.ndarray], np.ndarray], threshold: Callable[[float], float],
-           normal_scores: np.ndarray, sets: dict[str, np.ndarray], *, scorer: str,
+def assess(score: Callable[[np.ndarray], np.ndarray],
+           thresholds: Callable[[float, np.ndarray], np.ndarray | float],
+           normal: np.ndarray, sets: dict[str, np.ndarray], *, scorer: str,
            preset: str) -> dict[str, Any]:
     """The quality card.
 
     Args:
         score: The model's score in use, images -> scores.
-        threshold: The verdict threshold at a level alpha (the model's threshold rule).
-        normal_scores: Scores of the held-out normal images.
+        thresholds: The verdict threshold at a level alpha for each of some images (the
+            model's threshold rule; per digit where the model has one threshold a digit).
+        normal: Held-out normal images (never trained on).
         sets: Anomaly sets by name (:func:`anomaly_sets`).
         scorer: The score's name, for the card.
         preset: The training preset, for the reading.
     """
-    normal_scores = np.asarray(normal_scores, np.float64)
-    far = {f"{a:g}": float(np.mean(normal_scores > threshold(a))) for a in ALPHAS}
-    t = threshold(DETECTION_ALPHA)
+    normal_scores = np.asarray(score(normal), np.float64)
+    far = {f"{a:g}": float(np.mean(normal_scores > thresholds(a, normal))) for a in ALPHAS}
     by_set = {}
     for name, x in sets.items():
         s = np.asarray(score(x), np.float64)
         by_set[name] = {"n": int(len(x)), "auroc": round(float(auroc(normal_scores, s)), 4),
-                        "detection": round(float(np.mean(s > t)), 4)}
+                        "detection": round(float(np.mean(s > thresholds(DETECTION_ALPHA, x))),
+                                           4)}
     level, words = reading(by_set, preset)
     return {"scorer": scorer, "n_normal": int(len(normal_scores)), "false_alarm": far,
             "detection_alpha": DETECTION_ALPHA, "sets": by_set, "reading": level,

@@ -21,6 +21,8 @@ class Verdict:
         percentile_rank: Percentage of normal scores below this one.
         threshold: The threshold in force.
         label: ``"normal"`` or ``"anomaly"``.
+        digit: The digit the image is taken for (the nearest per-digit Gaussian), or None
+            for a model without per-digit Gaussians.
     """
 
     score: float
@@ -28,18 +30,24 @@ class Verdict:
     percentile_rank: float
     threshold: float
     label: str
+    digit: int | None = None
 
     @property
     def is_anomaly(self) -> bool:
         return self.label == ANOMALY
 
 
-def judge(scores: np.ndarray, calibration: Calibration, alpha: float) -> list[Verdict]:
-    """Verdicts for scores at false-alarm level alpha: anomaly iff score > threshold."""
+def judge(scores: np.ndarray, calibration: Calibration, alpha: float,
+          digits: np.ndarray | None = None) -> list[Verdict]:
+    """Verdicts for scores at false-alarm level alpha: anomaly iff score > threshold (for a
+    per-digit calibration, the threshold of the digit in ``digits`` each is taken for)."""
     scores = np.asarray(scores, np.float64).ravel()
-    threshold = calibration.threshold(alpha)
-    p = calibration.p_values(scores)
-    rank = calibration.distribution.percentile_rank(scores)
-    return [Verdict(float(s), float(pv), float(r), float(threshold),
-                    ANOMALY if s > threshold else NORMAL)
-            for s, pv, r in zip(scores, p, rank)]
+    use = digits if calibration.groups is not None else None
+    thresholds = (calibration.thresholds(alpha, use) if use is not None
+                  else np.full(len(scores), calibration.threshold(alpha)))
+    p = calibration.p_values(scores, use, alpha)
+    rank = calibration.percentile_rank(scores, use, alpha)
+    names = [None] * len(scores) if digits is None else [None if d < 0 else int(d)
+                                                         for d in digits]
+    return [Verdict(float(s), float(pv), float(r), float(t), ANOMALY if s > t else NORMAL, d)
+            for s, pv, r, t, d in zip(scores, p, rank, thresholds, names)]

@@ -87,3 +87,57 @@ def test_bad_scores_and_settings():
         Calibration("guess", ScoreDistribution.from_scores([1.0]))
     with pytest.raises(ConfigError):
         Calibration("holdout", ScoreDistribution.from_scores([1.0])).threshold(1.5)
+
+
+def test_per_digit_thresholds_hold_for_each_digit_and_fall_back_when_few():
+    """Mondrian conformal: digit 1 scores low, digit 2 high; one pooled threshold flags almost
+    no 1s and too many 2s, the per-digit ones about alpha of each."""
+    import numpy as np
+
+    from ganmc.calibration import Calibration, ScoreDistribution
+
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        d = rng.integers(1, 3, n)
+        return rng.normal(np.where(d == 1, 0.0, 2.0), 1.0), d
+
+    s, d = draw(4000)
+    groups = {k: ScoreDistribution.from_scores(s[d == k]) for k in (1, 2)}
+    pooled = Calibration("holdout", ScoreDistribution.from_scores(s))
+    mondrian = Calibration("per-digit", ScoreDistribution.from_scores(s), groups)
+    t_s, t_d = draw(40_000)
+    for k in (1, 2):
+        mine = t_d == k
+        per = np.mean(t_s[mine] > mondrian.thresholds(0.05, t_d[mine]))
+        assert 0.04 < per < 0.06
+    assert np.mean(t_s[t_d == 1] > pooled.threshold(0.05)) < 0.02
+    assert np.mean(t_s[t_d == 2] > pooled.threshold(0.05)) > 0.08
+    # p-values per digit: a 2 at the 2s' median is typical of 2s
+    assert mondrian.p_values(np.array([2.0]), np.array([2]))[0] > 0.4
+    # a digit with 10 held-out images cannot give a finite threshold at 5 %: pooled instead
+    small = Calibration("per-digit", ScoreDistribution.from_scores(s),
+                        {**groups, 3: ScoreDistribution.from_scores(s[:10])})
+    assert small.fallbacks(0.05, (1, 2, 3, 4)) == [3, 4]
+    assert small.threshold(0.05, 3) == small.threshold(0.05) == small.threshold(0.05, 4)
+    with pytest.raises(ConfigError):
+        Calibration("per-digit", ScoreDistribution.from_scores(s))
+
+
+def test_far_band_holds_the_realised_rate():
+    """With n calibration scores the realised false-alarm rate on further images lands in the
+    5-95 % band about 90 % of the time."""
+    import numpy as np
+
+    from ganmc.calibration import ScoreDistribution, conformal_threshold, far_band
+
+    rng = np.random.default_rng(3)
+    for n in (30, 100, 400):
+        lo, hi = far_band(n, 0.05)
+        inside = []
+        for _ in range(400):
+            t = conformal_threshold(ScoreDistribution.from_scores(rng.normal(size=n)), 0.05)
+            rate = np.mean(rng.normal(size=4000) > t)
+            inside.append(lo - 0.005 <= rate <= hi + 0.005)  # 4,000 test images add a little
+        assert 0.85 <= np.mean(inside) <= 0.97, (n, np.mean(inside))
+    assert far_band(10, 0.05) == (0.0, 0.0)  # 10 images: no finite threshold at 5 %

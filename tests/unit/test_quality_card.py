@@ -18,8 +18,8 @@ def _card(aurocs: dict[str, float], preset: str = "standard") -> dict:
 
         d = NormalDist().inv_cdf(a) * np.sqrt(2)
         sets[name] = rng.normal(d, 1, 300)
-    return quality.assess(lambda s: s, lambda a: float(np.quantile(normal, 1 - a)), normal,
-                          sets, scorer="mahalanobis", preset=preset)
+    return quality.assess(lambda s: s, lambda a, x: float(np.quantile(normal, 1 - a)),
+                          normal, sets, scorer="mahalanobis", preset=preset)
 
 
 def test_a_model_that_separates_every_set_reads_good():
