@@ -84,6 +84,17 @@ def save_bundle(path: Path | str, *, card: dict[str, Any], networks: dict[str, A
 MAX_CARD_BYTES = 10_000_000
 
 
+def update_card(path: Path | str, **fields: Any) -> dict[str, Any]:
+    """Set some fields of a model folder's card, atomically, leaving the networks and arrays
+    as they are (the caller holds the folder's lock). Returns the new card."""
+    path = Path(path)
+    card = read_card(path)
+    card.update(fields)
+    check_card(card, path / CARD)
+    write_json_file(path / CARD, card)
+    return card
+
+
 def read_card(path: Path | str) -> dict[str, Any]:
     """Read and check a model folder's ``ganmc.json`` without loading any network.
 

@@ -171,7 +171,7 @@ def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
                              f"model's held-out images; name the data it was trained on "
                              f"with --data")
         det.assess(holdout, splits.x_test[~splits.test_is_normal])
-        det.save(path)
+        bundle.update_card(path, quality=det.quality_)  # networks and arrays stay as they are
     return det
 
 
