@@ -277,6 +277,16 @@ def usable_group(n: int, alpha: float) -> bool:
     return math.ceil((n + 1) * (1.0 - alpha)) <= n
 
 
+def min_images(alpha: float) -> int:
+    """The fewest calibration images that give a finite conformal threshold at level alpha
+    (19 at 5 %): with fewer, nothing would ever be flagged."""
+    _check_alpha(alpha)
+    n = max(1, math.floor((1.0 - alpha) / alpha) - 1)
+    while not usable_group(n, alpha):
+        n += 1
+    return n
+
+
 def far_band(n: int, alpha: float, low: float = 0.05, high: float = 0.95
              ) -> tuple[float, float]:
     """The range the false-alarm rate of a conformal threshold from n calibration scores
