@@ -184,7 +184,10 @@ def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
             spine.set_linewidth(3)
         ax.set_title(f"{im.verdict.label.upper()}", color=colour, fontsize=11, fontweight="bold")
         ax.set_xlabel(f"{im.name[:22]}\nscore {im.verdict.score:.4g}\np = "
-                      f"{im.verdict.p_value:.3g}" + (f"\n{im.note}" if im.note else ""),
+                      f"{im.verdict.p_value:.3g}"
+                      + (f"\ntaken for a {im.verdict.digit}" if im.verdict.digit is not None
+                         else "")
+                      + (f"\n{im.note}" if im.note else ""),
                       fontsize=8)
         if i == 0:
             ax.text(0, 1.35, title + ("   (left: input, right: reconstruction)"
