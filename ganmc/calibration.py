@@ -304,6 +304,28 @@ def far_band(n: int, alpha: float, low: float = 0.05, high: float = 0.95
     return _beta_quantile(low, n + 1 - k, k), _beta_quantile(high, n + 1 - k, k)
 
 
+def far_band_per_digit(sizes: dict[int, int], alpha: float, low: float = 0.05,
+                       high: float = 0.95, draws: int = 20_000) -> tuple[float, float]:
+    """:func:`far_band` for a ``per-digit`` calibration: the overall false-alarm rate on
+    further images in the same mix of digits is the mix of each digit's rate, each from its
+    own n (a digit with too few images for the level: the pooled threshold's, from all of
+    them). Its 5th and 95th percentiles, from ``draws`` seeded draws of the rates."""
+    _check_alpha(alpha)
+    total = sum(sizes.values())
+    if total < 1:
+        return 0.0, 0.0
+    rng = np.random.default_rng(0)
+
+    def rates(n: int) -> np.ndarray:
+        k = math.ceil((n + 1) * (1.0 - alpha))
+        return np.zeros(draws) if k > n else rng.beta(n + 1 - k, k, draws)
+
+    pooled = rates(total)
+    mix = sum((n / total) * (rates(n) if usable_group(n, alpha) else pooled)
+              for n in sizes.values() if n)
+    return float(np.quantile(mix, low)), float(np.quantile(mix, high))
+
+
 def _beta_quantile(q: float, a: int, b: int) -> float:
     """The q-quantile of Beta(a, b) for whole a, b, by bisection on its CDF, which for whole
     parameters is a binomial tail: P(Beta(a, b) <= x) = P(Binomial(a + b - 1, x) >= a)."""

@@ -403,12 +403,14 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
 
     Returns the detector and, per digit and overall, how many images there are and the
     5-95 % band the false-alarm rate at the model's level lands in on further images of the
-    same kind (:func:`ganmc.calibration.far_band`), at ``alpha`` (None: the model's level).
+    same kind (overall, for a ``per-digit`` threshold, the mix of the digits' bands:
+    :func:`ganmc.calibration.far_band_per_digit`; per digit
+    :func:`ganmc.calibration.far_band`), at ``alpha`` (None: the model's level).
 
     Raises:
         ConfigError: If there are no images or the name is empty.
     """
-    from ganmc.calibration import far_band
+    from ganmc.calibration import far_band, far_band_per_digit
     from ganmc.errors import ConfigError
 
     if not name.strip():
@@ -426,6 +428,10 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
             for d in det.config.digits:
                 n = int(np.sum(digits == d))
                 bands[str(d)] = {"n": n, "band": far_band(n, level.alpha)}
+            if det.calibration_ is not None and det.calibration_.source == "per-digit":
+                # each digit has its own threshold: the overall rate mixes theirs
+                bands["all"]["band"] = far_band_per_digit(
+                    {d: int(np.sum(digits == d)) for d in det.config.digits}, level.alpha)
         det.metadata_ = {**det.metadata_, "calibration_set": {
             "name": name.strip(), "n": len(x),
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

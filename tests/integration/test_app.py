@@ -354,7 +354,11 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     lo, hi = far_band(24, 0.05)
     message = " ".join(s.value for s in app.success)
     assert f"{threshold:.4g}" in message
-    assert f"between **{100 * lo:.1f} %** and **{100 * hi:.1f} %**" in message
+    # 24 images of two digits: each digit has too few for its own threshold at 5 %, so the
+    # band is the pooled one of 24 images
+    shown = message.split("lands between ")[1].split(" on further")[0].replace("*", "")
+    got = [float(v.strip(" %")) / 100 for v in shown.split(" and ")]
+    assert got == pytest.approx([lo, hi], abs=0.003)
     assert "With 24 images" in message
     # Now the active model is the copy: calibrating again rewrites it, and says so.
     assert any("recalibrated in place" in c.value for c in app.caption)
