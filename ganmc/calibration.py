@@ -277,6 +277,16 @@ def usable_group(n: int, alpha: float) -> bool:
     return math.ceil((n + 1) * (1.0 - alpha)) <= n
 
 
+def min_images(alpha: float) -> int:
+    """The fewest calibration images that give a finite conformal threshold at level alpha
+    (19 at 5 %): with fewer, nothing would ever be flagged."""
+    _check_alpha(alpha)
+    n = max(1, math.floor((1.0 - alpha) / alpha) - 1)
+    while not usable_group(n, alpha):
+        n += 1
+    return n
+
+
 def far_band(n: int, alpha: float, low: float = 0.05, high: float = 0.95
              ) -> tuple[float, float]:
     """The range the false-alarm rate of a conformal threshold from n calibration scores
@@ -292,6 +302,28 @@ def far_band(n: int, alpha: float, low: float = 0.05, high: float = 0.95
     if n < 1 or k > n:
         return 0.0, 0.0
     return _beta_quantile(low, n + 1 - k, k), _beta_quantile(high, n + 1 - k, k)
+
+
+def far_band_per_digit(sizes: dict[int, int], alpha: float, low: float = 0.05,
+                       high: float = 0.95, draws: int = 20_000) -> tuple[float, float]:
+    """:func:`far_band` for a ``per-digit`` calibration: the overall false-alarm rate on
+    further images in the same mix of digits is the mix of each digit's rate, each from its
+    own n (a digit with too few images for the level: the pooled threshold's, from all of
+    them). Its 5th and 95th percentiles, from ``draws`` seeded draws of the rates."""
+    _check_alpha(alpha)
+    total = sum(sizes.values())
+    if total < 1:
+        return 0.0, 0.0
+    rng = np.random.default_rng(0)
+
+    def rates(n: int) -> np.ndarray:
+        k = math.ceil((n + 1) * (1.0 - alpha))
+        return np.zeros(draws) if k > n else rng.beta(n + 1 - k, k, draws)
+
+    pooled = rates(total)
+    mix = sum((n / total) * (rates(n) if usable_group(n, alpha) else pooled)
+              for n in sizes.values() if n)
+    return float(np.quantile(mix, low)), float(np.quantile(mix, high))
 
 
 def _beta_quantile(q: float, a: int, b: int) -> float:

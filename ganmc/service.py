@@ -34,6 +34,7 @@ from ganmc.verdict import Verdict
 __all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess_model",
            "simulate", "decide",
            "simulation_if_needed", "simulation_summary", "score", "evaluate", "judge_images",
+           "holdout_rates_by_digit", "calibrate_on", "copy_model", "add_digit_gaussians",
            "test_examples", "build_report", "write_report"]
 
 
@@ -394,19 +395,22 @@ def holdout_rates_by_digit(det: Detector, decision: Decision) -> dict[int, dict[
 
 
 def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
-                 sources: list[str] | None = None) -> tuple[Detector, dict[str, Any]]:
+                 sources: list[str] | None = None, alpha: float | None = None
+                 ) -> tuple[Detector, dict[str, Any]]:
     """Re-calibrate a saved model on the user's own normal images: they become its held-out
     set (every score, per digit too), the card records the calibration's name, size and
     sources, and the folder is rewritten atomically under its lock.
 
     Returns the detector and, per digit and overall, how many images there are and the
     5-95 % band the false-alarm rate at the model's level lands in on further images of the
-    same kind (:func:`ganmc.calibration.far_band`).
+    same kind (overall, for a ``per-digit`` threshold, the mix of the digits' bands:
+    :func:`ganmc.calibration.far_band_per_digit`; per digit
+    :func:`ganmc.calibration.far_band`), at ``alpha`` (None: the model's level).
 
     Raises:
         ConfigError: If there are no images or the name is empty.
     """
-    from ganmc.calibration import far_band
+    from ganmc.calibration import far_band, far_band_per_digit
     from ganmc.errors import ConfigError
 
     if not name.strip():
@@ -417,13 +421,17 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
     with locks.folder_lock(path):
         det = load_model(path)
         det.calibrate(x)
-        level = Level(det.alpha)
+        level = Level(det.alpha if alpha is None else alpha)
         bands = {"all": {"n": len(x), "band": far_band(len(x), level.alpha)}}
         digits = det.predict_digit(x)
         if digits is not None:
             for d in det.config.digits:
                 n = int(np.sum(digits == d))
                 bands[str(d)] = {"n": n, "band": far_band(n, level.alpha)}
+            if det.calibration_ is not None and det.calibration_.source == "per-digit":
+                # each digit has its own threshold: the overall rate mixes theirs
+                bands["all"]["band"] = far_band_per_digit(
+                    {d: int(np.sum(digits == d)) for d in det.config.digits}, level.alpha)
         det.metadata_ = {**det.metadata_, "calibration_set": {
             "name": name.strip(), "n": len(x),
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -431,6 +439,19 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
         det.notes_ = []
         det.save(path)
     return det, bands
+
+
+def copy_model(src: Path | str, dest: Path | str) -> Path:
+    """Save a copy of the model folder ``src`` as ``dest`` (replacing a model there), atomically
+    under ``dest``'s lock: e.g. to calibrate a copy and leave the original as it was.
+
+    Raises:
+        ModelError: If ``src`` is no model or ``dest``'s folder cannot be written.
+    """
+    dest = Path(dest)
+    locks.check_writable(dest.parent)
+    with locks.folder_lock(dest):
+        return load_model(src).save(dest)
 
 
 # ---------------------------------------------------------------------------- report
@@ -477,7 +498,7 @@ def build_report(det: Detector, decision: Decision, *,
         test_examples(det, decision) if examples is None else examples,
         judge_images(det, decision, [n for n, _ in images], x),
         dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        list(det.notes_) + list(decision.notes))
+        list(det.notes_) + list(decision.notes), holdout_rates_by_digit(det, decision))
 
 
 def report_files(data: ReportData) -> dict[str, bytes]:

@@ -54,3 +54,15 @@ def digit_png(path, digit: np.ndarray, *, scale: int = 8, dark_on_light: bool = 
         img = 255 - img
     Image.fromarray(img).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def digit_model(tmp_path_factory):
+    """A small labelled model of the digits 1 and 7 with per-digit Gaussians and the
+    ``per-digit`` threshold (mlp, 96 steps; ~25 s), trained and saved once."""
+    from ganmc import service
+
+    path = tmp_path_factory.mktemp("models") / "d17"
+    det = service.train(path, data="bundled", digits=(1, 7), arch="mlp", steps=96,
+                        batch_size=64, mc_samples=500)
+    return det, path

@@ -134,6 +134,27 @@ def available_models() -> dict[str, str]:
     return found
 
 
+#: The ending of the folder a model calibrated on a session's own images is saved as.
+OWN_SUFFIX = "-own-images"
+
+
+def calibration_target(model: str) -> tuple[Path, bool]:
+    """Where calibrating ``model`` on the session's own images writes, and whether that is the
+    model itself: a copy in MODELS_DIR called ``<model>-own-images`` (the shipped model and
+    every other model stay as they were), or the model itself when it already is such a copy."""
+    path = Path(model)
+    if path.name.endswith(OWN_SUFFIX) and path.parent.resolve() == MODELS_DIR.resolve():
+        return path, True
+    base = "pretrained" if model == SHIPPED else path.name
+    return MODELS_DIR / bundle.safe_name(base + OWN_SUFFIX), False
+
+
+def use_model(path: str) -> None:
+    """Make ``path`` the session's model; a rewritten folder is loaded afresh (its card's time
+    is part of every cache key: the loaded detector, the examples, the report, Monte Carlo)."""
+    st.session_state["model"] = str(path)
+
+
 def model_label(path: str) -> str:
     return next((k for k, v in available_models().items() if v == path), Path(path).name)
 

@@ -44,6 +44,9 @@ class ReportData:
     images: list[ReportImage] = field(default_factory=list)
     created: str = ""
     notes: list[str] = field(default_factory=list)
+    #: Per digit, the held-out images' false alarms at the threshold
+    #: (:func:`ganmc.service.holdout_rates_by_digit`); empty without per-digit Gaussians.
+    per_digit: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def threshold(self) -> float:
@@ -78,6 +81,8 @@ def summary(data: ReportData) -> dict[str, Any]:
                                if k not in ("history", "quality_curve")},
                   "quality": data.card.get("quality")},
     }
+    if data.per_digit:
+        out["per_digit"] = {str(d): v for d, v in data.per_digit.items()}
     if data.monte_carlo is not None:
         out["monte_carlo"] = data.monte_carlo.summary(data.level.percentile)
     out["images"] = rows(data)
@@ -88,6 +93,6 @@ def rows(data: ReportData) -> list[dict[str, Any]]:
     """One row per example or user image."""
     return [{"kind": kind, "name": im.name, "note": im.note, "score": im.verdict.score,
              "p_value": im.verdict.p_value, "percentile_rank": im.verdict.percentile_rank,
-             "verdict": im.verdict.label}
+             "verdict": im.verdict.label, "digit": im.verdict.digit}
             for kind, ims in (("example", data.examples), ("image", data.images))
             for im in ims]

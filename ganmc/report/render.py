@@ -135,10 +135,32 @@ def _summary_lines(data: ReportData) -> list[str]:
         lines.append(f"Conformal guarantee: at most {100 * data.level.alpha:.3g}% of new "
                      f"normal "
                      f"images are flagged, on average.")
+    elif data.calibration.source == "per-digit":
+        lines.append(f"Conformal guarantee, per digit: at most {100 * data.level.alpha:.3g}% of "
+                     f"new normal images taken for each digit are flagged, on average.")
+    lines += _per_digit_lines(data)
     lines.append("Scores above the threshold are ANOMALY, at or below NORMAL; p-value = share "
                  "of normal scores at least as high.")
     lines.append(summary_line(data.card.get("quality")))
     return lines
+
+
+def _per_digit_lines(data: ReportData) -> list[str]:
+    """The held-out false alarms per digit in one or two lines (``*``: the digit falls back
+    to the pooled threshold); none without per-digit Gaussians."""
+    if not data.per_digit:
+        return []
+    cells = [f"{d} {100 * v['false_alarm_rate']:.1f}%" + ("*" if v["pooled"] and
+                                                          data.calibration.groups else "")
+             if v["false_alarm_rate"] is not None else f"{d} -"
+             for d, v in data.per_digit.items()]
+    n = sum(v["n"] for v in data.per_digit.values())
+    head = f"False alarms per digit on {n:,} held-out images: "
+    pooled = any(c.endswith("*") for c in cells)
+    tail = "  (* pooled threshold: too few images)" if pooled else ""
+    if len(cells) <= 5:
+        return [head + "  ".join(cells) + tail]
+    return [head, "  " + "  ".join(cells) + tail]
 
 
 def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
@@ -162,7 +184,10 @@ def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
             spine.set_linewidth(3)
         ax.set_title(f"{im.verdict.label.upper()}", color=colour, fontsize=11, fontweight="bold")
         ax.set_xlabel(f"{im.name[:22]}\nscore {im.verdict.score:.4g}\np = "
-                      f"{im.verdict.p_value:.3g}" + (f"\n{im.note}" if im.note else ""),
+                      f"{im.verdict.p_value:.3g}"
+                      + (f"\ntaken for a {im.verdict.digit}" if im.verdict.digit is not None
+                         else "")
+                      + (f"\n{im.note}" if im.note else ""),
                       fontsize=8)
         if i == 0:
             ax.text(0, 1.35, title + ("   (left: input, right: reconstruction)"

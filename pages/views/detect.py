@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from ganmc import service
+from ganmc.calibration import min_images
 from ganmc.errors import GanmcError
 from ganmc.preprocess import IMAGE_SUFFIXES, load_image, to_mnist
 from ganmc.report.style import verdict_colour
@@ -18,6 +19,32 @@ det, decision, mc = state.page_setup("detect")
 st.caption(f"Threshold **{decision.threshold:.4g}** — {decision.calibration.source} calibration "
            f"over {decision.calibration.distribution.n:,} scores, {decision.level}, score "
            f"{decision.scorer}. " + " ".join(f"({n})" for n in decision.notes))
+calibrated = st.session_state.pop("calibrated", None)
+if calibrated is not None:  # the previous run calibrated a model on this session's images
+    lo, hi = calibrated["band"]
+    st.success(f"{calibrated['what']} New threshold **{decision.threshold:.4g}** "
+               f"({decision.calibration.source}). With {calibrated['n']} images, the "
+               f"false-alarm rate at a nominal {100 * calibrated['alpha']:.3g} % lands between "
+               f"**{100 * lo:.1f} %** and **{100 * hi:.1f} %** on further images like these "
+               f"(in 9 cases out of 10); more images make the range narrower.")
+rates = service.holdout_rates_by_digit(det, decision)
+if rates:
+    with st.expander(f"False alarms per digit on the held-out images, at this threshold "
+                     f"({100 * decision.level.alpha:.3g} % nominal)"):
+        per_digit = decision.calibration.groups is not None
+        st.dataframe([{"digit": d, "held-out images": r["n"],
+                       "false alarms": "–" if r["false_alarm_rate"] is None
+                       else f"{100 * r['false_alarm_rate']:.1f} %",
+                       "threshold": round(r["threshold"], 4),
+                       "threshold used": ("pooled (too few images)" if r["pooled"] else
+                                          "the digit's own") if per_digit else
+                       "one for all digits"} for d, r in rates.items()],
+                     hide_index=True, key="det_per_digit")
+        st.caption("Each held-out image is counted under the digit the model takes it for. "
+                   + ("Each digit has its own threshold, so the false-alarm rate holds for "
+                      "every digit, not only on average." if per_digit else
+                      "One threshold for all digits: the rate holds on average over digits, "
+                      "not for each (choose per-digit in Threshold from)."))
 
 left, right = st.columns(2)
 with left:
@@ -91,9 +118,55 @@ else:
             f"<div class='ganmc-verdict' style='font-size:2.6rem;font-weight:800;"
             f"color:{verdict_colour(v.is_anomaly)}'>{v.label.upper()}</div>",
             unsafe_allow_html=True)
+        if v.digit is not None:
+            cols[3].markdown(f"taken for a **{v.digit}**",
+                             help="The digit whose training images it lies closest to (the "
+                                  "nearest per-digit Gaussian); its threshold is that digit's.")
         cols[3].markdown(f"score **{v.score:.4g}** (threshold {v.threshold:.4g})  \n"
                          f"p-value **{v.p_value:.3g}** — percentile rank "
                          f"{v.percentile_rank:.1f}% of normal scores")
+
+
+def calibrate_section() -> None:
+    """Use the session's images as the normal ones: the same service call as `ganmc
+    calibrate`, on a copy of the model unless the model already is one."""
+    st.subheader("Use these images as normal (calibrate)")
+    model = st.session_state["model"]
+    target, in_place = state.calibration_target(model)
+    alpha, n = decision.level.alpha, len(images)
+    need = min_images(alpha)
+    st.caption(
+        f"Makes the {n} image{'s' if n != 1 else ''} above the model's normal examples: the "
+        f"threshold is recomputed from their scores with the same conformal rule (per digit "
+        f"too). " + (f"This model ({target.name}) is recalibrated in place." if in_place else
+                     f"{state.model_label(model)} itself is not changed: a copy calibrated on "
+                     f"these images is saved as {target} (replacing an earlier one) and "
+                     f"becomes the active model.")
+        + f" At {100 * alpha:.3g} % false alarms it needs at least {need} images.")
+    if st.button("Use these images as normal (calibrate)", key="det_calibrate",
+                 disabled=n < need):
+        try:
+            with st.spinner(f"Scoring {n} images under every score and saving…"):
+                if not in_place:
+                    service.copy_model(model, target)
+                _, bands = service.calibrate_on(
+                    target, np.stack([img for _, img in images]), alpha=alpha,
+                    name="own images (Detect page)", sources=[name for name, _ in images])
+        except GanmcError as exc:
+            st.error(f"The model could not be calibrated: {exc}")
+            return
+        st.session_state["calibrated"] = {
+            "what": f"Calibrated {target.name} on your {n} images and switched to it.",
+            "n": n, "alpha": alpha, "band": bands["all"]["band"]}
+        state.use_model(str(target))
+        st.rerun()
+    elif n < need:
+        st.info(f"{n} image{'s' if n != 1 else ''} so far: {need - n} more to calibrate at "
+                f"{100 * alpha:.3g} % (a lower percentile needs fewer).")
+
+
+if images:
+    calibrate_section()
 
 
 @st.cache_data(show_spinner="Scoring the test split…", max_entries=16)
@@ -110,4 +183,6 @@ for col, ex in zip(st.columns(len(pair)), pair):
     col.markdown(f"<span style='font-size:1.4rem;font-weight:700;"
                  f"color:{verdict_colour(ex.verdict.is_anomaly)}'>"
                  f"{ex.verdict.label.upper()}</span> score {ex.verdict.score:.4g}, "
-                 f"p = {ex.verdict.p_value:.3g}", unsafe_allow_html=True)
+                 f"p = {ex.verdict.p_value:.3g}"
+                 + (f", taken for a {ex.verdict.digit}" if ex.verdict.digit is not None else ""),
+                 unsafe_allow_html=True)

@@ -275,3 +275,109 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     assert app.number_input(key="train_kappa").value == cli.kappa
     assert app.selectbox(key="train_data").value == cli.data
     assert app.radio(key="train_arch").value == cli.arch
+
+
+def _per_digit_table(at):
+    """The Detect page's table of false alarms per digit (None when not shown)."""
+    return next((d.value for d in at.dataframe if "threshold used" in d.value.columns), None)
+
+
+def _digit_uploads(mnist, digits=(1, 7), n=24):
+    """n bundled test digits of ``digits`` as uploaded PNG files (dark ink on white)."""
+    idx = np.flatnonzero(np.isin(mnist.y_test, digits))[:n]
+    return [(f"d{i}-{mnist.y_test[i]}.png",
+             _png(255 - np.kron(mnist.x_test[i], np.ones((6, 6), np.uint8))), "image/png")
+            for i in idx], mnist.y_test[idx]
+
+
+def test_detect_page_says_which_digit_and_the_false_alarms_per_digit(app, digit_model, mnist):
+    """A model with per-digit Gaussians: each verdict says the digit the image was taken for,
+    and the per-digit false alarms of the held-out images are in a table, one row a digit."""
+    det, path = digit_model
+    app.session_state["model"] = str(path)
+    open_page(app, "pages/views/detect.py")
+    uploads, labels = _digit_uploads(mnist, n=6)
+    app.file_uploader(key="uploads_0").set_value(uploads).run()
+    assert not app.exception, [e.message for e in app.exception]
+    taken = [m.value for m in app.markdown if m.value.startswith("taken for a")]
+    assert len(taken) == 6
+    said = [int(t.strip("*").split("**")[-1]) for t in taken]
+    assert sum(s == y for s, y in zip(said, labels)) >= 5  # clear 1s and 7s are told apart
+    table = _per_digit_table(app)
+    assert list(table["digit"]) == [1, 7]
+    expected = det.holdout_digits_[det.scorer_]
+    assert list(table["held-out images"]) == [int(np.sum(expected == 1)),
+                                              int(np.sum(expected == 7))]
+    assert set(table["threshold used"]) <= {"the digit's own", "pooled (too few images)"}
+    assert any("false-alarm rate holds for every digit" in c.value for c in app.caption)
+
+
+def test_detect_page_says_no_digit_for_a_model_without_per_digit_gaussians(app, mnist):
+    open_page(app, "pages/views/detect.py")
+    uploads, _ = _digit_uploads(mnist, n=2)
+    app.file_uploader(key="uploads_0").set_value(uploads).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 2
+    assert not [m for m in app.markdown if m.value.startswith("taken for a")]
+    assert _per_digit_table(app) is None
+
+
+def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path):
+    """Too few images: the button waits and says how many more. Enough: a copy of the model
+    is calibrated on them (the model itself untouched), becomes the session's model, and the
+    page gives the new threshold and the false-alarm band for that many images."""
+    from ganmc import bundle, service
+    from ganmc.calibration import far_band
+
+    _, path = digit_model
+    before = (path / bundle.CARD).read_bytes()
+    app.session_state["model"] = str(path)
+    open_page(app, "pages/views/detect.py")
+    uploads, _ = _digit_uploads(mnist, n=24)
+    app.file_uploader(key="uploads_0").set_value(uploads[:10]).run()
+    assert app.button(key="det_calibrate").disabled
+    assert any("9 more to calibrate" in i.value for i in app.info)
+    app.file_uploader(key="uploads_0").set_value(uploads).run()
+    assert not app.button(key="det_calibrate").disabled
+    assert any("d17-own-images" in c.value and "itself is not changed" in c.value
+               for c in app.caption)
+    app.button(key="det_calibrate").click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    copy = tmp_path / "models" / "d17-own-images"
+    assert app.session_state["model"] == str(copy)
+    assert (path / bundle.CARD).read_bytes() == before  # the model itself as it was
+    card = bundle.read_card(copy)
+    assert card["metadata"]["calibration_set"]["n"] == 24
+    det = service.load_model(copy)
+    assert len(det.holdout_scores_[det.scorer_]) == 24
+    threshold = service.decide(det, service.Choice()).threshold
+    lo, hi = far_band(24, 0.05)
+    message = " ".join(s.value for s in app.success)
+    assert f"{threshold:.4g}" in message
+    # 24 images of two digits: each digit has too few for its own threshold at 5 %, so the
+    # band is the pooled one of 24 images
+    shown = message.split("lands between ")[1].split(" on further")[0].replace("*", "")
+    got = [float(v.strip(" %")) / 100 for v in shown.split(" and ")]
+    assert got == pytest.approx([lo, hi], abs=0.003)
+    assert "With 24 images" in message
+    # Now the active model is the copy: calibrating again rewrites it, and says so.
+    assert any("recalibrated in place" in c.value for c in app.caption)
+
+
+def test_calibrate_refuses_a_model_it_cannot_copy_with_one_line(app, digit_model, mnist,
+                                                                 monkeypatch):
+    import ui.state
+
+    _, path = digit_model
+    app.session_state["model"] = str(path)
+    open_page(app, "pages/views/detect.py")
+    blocked = Path(app.session_state["model"]).parent / "not-a-folder"
+    blocked.write_text("a file where the models folder should be")
+    monkeypatch.setattr(ui.state, "MODELS_DIR", blocked)
+    uploads, _ = _digit_uploads(mnist, n=20)
+    app.file_uploader(key="uploads_0").set_value(uploads).run()
+    app.button(key="det_calibrate").click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any(e.value.startswith("The model could not be calibrated:") for e in app.error)
+    assert app.session_state["model"] == str(path)
+    blocked.unlink()

@@ -169,3 +169,93 @@ def test_a_bad_file_in_a_batch_costs_only_itself(tiny_model, inputs, tmp_path, m
               tmp_path / "r.png")
     assert r.returncode == 2 and (tmp_path / "r.png").is_file()
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 2 + 2
+
+
+def _copy(model, to):
+    import shutil
+
+    return shutil.copytree(model, to)
+
+
+def test_calibrate_prints_the_band_and_further_images_land_in_it(tmp_path, digit_model, mnist):
+    """Real bundled 1s and 7s split in two at random: the model is calibrated on one half by
+    `ganmc calibrate`, and the false-alarm rate on the other half lies in the band printed."""
+    from ganmc import service
+
+    model = _copy(digit_model[1], tmp_path / "m")
+    x = mnist.x_test[np.isin(mnist.y_test, (1, 7))]
+    x = x[np.random.default_rng(3).permutation(len(x))]
+    half = len(x) // 2
+    np.savez(tmp_path / "mine.npz", x=x[:half])
+    r = ganmc("calibrate", "--model", model, tmp_path / "mine.npz", "--name", "my digits")
+    assert r.returncode == 0, r.stderr
+    assert f"on {half:,} images as 'my digits'" in r.stdout
+    band = r.stdout.split("lands between ")[1].split(" on further")[0]
+    lo, hi = (float(v.strip("% ")) / 100 for v in band.split(" and "))
+    assert 0 < lo < 0.05 < hi < 0.15
+    assert "digit 1:" in r.stdout and "digit 7:" in r.stdout
+    det = service.load_model(model)
+    assert det.metadata_["calibration_set"]["name"] == "my digits"
+    decision = service.decide(det, service.Choice())
+    assert decision.calibration.source == "per-digit"
+    assert decision.calibration.distribution.n == half
+    further = service.evaluate(det, x[half:], mnist.x_test[mnist.y_test == 0][:50], decision)
+    assert lo <= further["false_alarm_rate"] <= hi, (further["false_alarm_rate"], lo, hi)
+
+
+def test_calibrate_bad_input_is_one_line(tmp_path, digit_model, inputs):
+    model = _copy(digit_model[1], tmp_path / "m")
+    before = (model / "ganmc.json").read_bytes()
+    r = ganmc("calibrate", "--model", model, inputs / "notes.png")
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "notes.png" in r.stderr
+    assert (model / "ganmc.json").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def unlabelled_model(tmp_path_factory):
+    """The digits 1 and 7 trained without their labels (one Gaussian for both), as models
+    from before per-digit Gaussians were."""
+    from ganmc import Detector
+    from ganmc.data import load_mnist
+
+    splits = load_mnist("bundled", (1, 7))
+    det = Detector(digits=(1, 7), arch="mlp", steps=96, batch_size=64, mc_samples=500)
+    det.fit(splits.x_train, data_source="bundled")
+    return det.save(tmp_path_factory.mktemp("models") / "plain17")
+
+
+def test_add_digits_gives_a_saved_model_per_digit_thresholds(tmp_path, unlabelled_model, mnist):
+    from ganmc import service
+
+    model = _copy(unlabelled_model, tmp_path / "m")
+    det = service.load_model(model)
+    assert det.predict_digit(mnist.x_test[:5]) is None
+    assert service.decide(det, service.Choice()).calibration.source == "holdout"
+    before = det.holdout_scores_["discriminator"]
+    r = ganmc("add-digits", "--model", model)
+    assert r.returncode == 0, r.stderr
+    assert "Added per-digit Gaussians" in r.stdout and "per-digit" in r.stdout
+    after = service.load_model(model)
+    assert after.metadata_["digit_labels"] is True
+    assert service.decide(after, service.Choice()).calibration.source == "per-digit"
+    x, y = mnist.x_test[np.isin(mnist.y_test, (1, 7))], mnist.y_test[np.isin(mnist.y_test, (1, 7))]
+    assert np.mean(after.predict_digit(x) == y) > 0.9  # it tells 1s from 7s
+    # the other scores' held-out values are as before: the same held-out images
+    np.testing.assert_allclose(after.holdout_scores_["discriminator"], before, rtol=1e-4,
+                               atol=1e-4 * float(np.abs(before).max()))
+    assert len(after.holdout_digits_["discriminator"]) == len(before)
+
+
+def test_add_digits_refuses_with_one_line(tmp_path, tiny_model, unlabelled_model):
+    """A model whose data cannot give back its images is refused in one line, unchanged."""
+    model = _copy(tiny_model[1], tmp_path / "tiny")  # trained on bundled[:1500]
+    before = (model / "ganmc.json").read_bytes()
+    r = ganmc("add-digits", "--model", model)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert (model / "ganmc.json").read_bytes() == before
+    r = ganmc("add-digits", "--model", _copy(unlabelled_model, tmp_path / "p"), "--data",
+              "fashion-nope")
+    assert r.returncode != 0 and "Traceback" not in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -108,3 +109,31 @@ def test_cached_report_is_not_stale_for_another_seed(tiny_model, monkeypatch):
         at.run()
         assert not at.exception, [e.message for e in at.exception]
     assert rendered == [1, 2]  # the third visit is served from the cache, the right one
+
+
+def test_report_has_the_held_out_false_alarms_per_digit(digit_model, mnist, report):
+    """A model with per-digit Gaussians: the JSON's ``per_digit`` is the service's table (the
+    one the Detect page shows), each digit's rate below its threshold is what its held-out
+    images give, and the PNG keeps its size with the per-digit line in it."""
+    from ganmc.report.render import _summary_lines
+
+    det, _ = digit_model
+    decision = service.decide(det, service.Choice())
+    data = service.build_report(det, decision, images=[("seven", mnist.x_test[0])])
+    s = report_data.summary(data)
+    assert s["calibration"] == "per-digit"
+    assert set(s["per_digit"]) == {"1", "7"}
+    held, digits = det.holdout_scores_[decision.scorer], det.holdout_digits_[decision.scorer]
+    for d, row in s["per_digit"].items():
+        mine = held[digits == int(d)]
+        assert row["n"] == len(mine)
+        assert row["threshold"] == decision.calibration.threshold(decision.level.alpha, int(d))
+        assert row["false_alarm_rate"] == pytest.approx(np.mean(mine > row["threshold"]))
+        assert row["false_alarm_rate"] <= decision.level.alpha + 1e-9  # conformal, in-sample
+    assert s["images"][-1]["digit"] in (1, 7)
+    assert any(line.startswith("False alarms per digit on") for line in _summary_lines(data))
+    files = service.report_files(data)
+    assert Image.open(io.BytesIO(files[".png"])).size == REPORT_SIZE
+    # a model without per-digit Gaussians has no per-digit entry, nor the line
+    assert "per_digit" not in report_data.summary(report[2])
+    assert not any("per digit" in line for line in _summary_lines(report[2]))

@@ -141,3 +141,25 @@ def test_far_band_holds_the_realised_rate():
             inside.append(lo - 0.005 <= rate <= hi + 0.005)  # 4,000 test images add a little
         assert 0.85 <= np.mean(inside) <= 0.97, (n, np.mean(inside))
     assert far_band(10, 0.05) == (0.0, 0.0)  # 10 images: no finite threshold at 5 %
+
+
+def test_far_band_per_digit_holds_the_realised_rate():
+    """Two digits, each with its own conformal threshold: the overall false-alarm rate on
+    further images in the same mix lands in the band in about 90 % of calibrations."""
+    from statistics import NormalDist
+
+    from ganmc.calibration import ScoreDistribution, conformal_threshold, far_band_per_digit
+
+    rng = np.random.default_rng(5)
+    sizes = {1: 60, 7: 140}
+    lo, hi = far_band_per_digit(sizes, 0.05)
+    assert 0 < lo < 0.05 < hi
+    inside = 0
+    for _ in range(400):
+        rate = 0.0
+        for d, n in sizes.items():
+            t = conformal_threshold(ScoreDistribution.from_scores(rng.normal(d, 1, n)), 0.05)
+            rate += n / 200 * (1 - NormalDist(d, 1).cdf(t))  # the exact rate of this threshold
+        inside += lo <= rate <= hi
+    assert 0.85 <= inside / 400 <= 0.95
+    assert far_band_per_digit({1: 5, 7: 5}, 0.05) == (0.0, 0.0)  # 10 images: nothing flagged
