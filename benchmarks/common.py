@@ -58,28 +58,8 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def random_strokes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """n images of 1-3 random pen strokes, drawn large and put into MNIST format.
+    """n images of 1-3 random pen strokes in MNIST format, with how many strokes each has and
+    whether it is one straight stroke (:func:`ganmc.anomalies.strokes`)."""
+    from ganmc.anomalies import strokes
 
-    Each stroke is a polyline of 2-5 random points. Returns the images, how many strokes each
-    has, and whether it is one straight stroke (a single polyline of two points: in MNIST
-    format, a fair "1").
-    """
-    from PIL import Image, ImageDraw
-
-    from ganmc.preprocess import to_mnist
-
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n, 28, 28), np.uint8)
-    counts = np.zeros(n, np.int64)
-    straight = np.zeros(n, bool)
-    for i in range(n):
-        img = Image.new("L", (280, 280), 0)
-        draw = ImageDraw.Draw(img)
-        counts[i] = rng.integers(1, 4)
-        for _ in range(counts[i]):
-            pts = [tuple(p) for p in rng.integers(20, 260, (rng.integers(2, 6), 2))]
-            straight[i] = counts[i] == 1 and len(pts) == 2
-            draw.line(pts, fill=255, width=int(rng.integers(14, 26)), joint="curve")
-        out[i] = to_mnist(img)
-    return out, counts, straight
-
+    return strokes(n, seed, counts=(1, 3))

@@ -244,22 +244,23 @@ class Calibration:
                  alpha: float | None = None) -> np.ndarray:
         """p-values of scores against the normal scores (per digit, each against the group of
         the digit it is taken for; ``alpha`` decides which groups are too small)."""
-        scores = np.asarray(scores, np.float64)
-        if digits is None or self.groups is None:
-            return self.distribution.p_values(scores)
-        a = Level().alpha if alpha is None else alpha
-        return np.array([self._group(d, a).p_values(s) for s, d in zip(scores, digits)],
-                        np.float64)
+        return self._by_group("p_values", scores, digits, alpha)
 
     def percentile_rank(self, scores: np.ndarray, digits: np.ndarray | None = None,
                         alpha: float | None = None) -> np.ndarray:
         """Percentage of the normal scores (of the same group) below each score."""
+        return self._by_group("percentile_rank", scores, digits, alpha)
+
+    def _by_group(self, method: str, scores: np.ndarray, digits: np.ndarray | None,
+                  alpha: float | None) -> np.ndarray:
+        """``ScoreDistribution.<method>`` of each score against its digit's group (pooled
+        when there are no groups or no digits)."""
         scores = np.asarray(scores, np.float64)
         if digits is None or self.groups is None:
-            return self.distribution.percentile_rank(scores)
+            return getattr(self.distribution, method)(scores)
         a = Level().alpha if alpha is None else alpha
-        return np.array([self._group(d, a).percentile_rank(s) for s, d in zip(scores, digits)],
-                        np.float64)
+        return np.array([getattr(self._group(d, a), method)(s)
+                         for s, d in zip(scores, digits)], np.float64)
 
     def fallbacks(self, alpha: float, digits: tuple[int, ...] = ()) -> list[int]:
         """The digits (of ``digits`` and the groups) judged against the pooled set at this
