@@ -18,6 +18,8 @@ from ganmc import files
 from ganmc.errors import TrainingError
 from ganmc.preprocess import from_model_output
 
+#: Points of the live quality curve in a run, about (see :meth:`Tracker._probe_due`).
+PROBE_POINTS = 10
 #: The checkpoint's state file (phase, steps done, history, quality curve, settings).
 STATE = "state.json"
 
@@ -123,6 +125,7 @@ class Tracker(keras.callbacks.Callback):
         self.phase_total = self.totals[0] if phase == "gan" else self.totals[1]
         self.phase_images = 0
         self.phase_busy = 0.0
+        self._next_probe = 0.0
         self._traced = False  # the phase's first call includes tracing: not timed
 
     def begin_round(self, size: int) -> None:
@@ -199,13 +202,21 @@ class Tracker(keras.callbacks.Callback):
         samples = quality = None
         if self.phase == "gan":
             samples = from_model_output(self.nets["generator"](self.sample_z, training=False))
-            if self.probe is not None:
+            if self.probe is not None and self._probe_due(step):
                 quality = {"step": step, **self.probe(self.nets["discriminator"])}
                 self.state.setdefault("quality", []).append(quality)
         if self.checkpoint is not None:
             self._save_checkpoint()
         if self.progress is not None:
             self._report(step, logs, samples=samples, round_end=True, quality=quality)
+
+    def _probe_due(self, step: int) -> bool:
+        """About ``PROBE_POINTS`` points of the live quality curve a phase (each costs about
+        half a second of a 2-core CPU), the last round's always among them."""
+        if step < self._next_probe and step < self.phase_total:
+            return False
+        self._next_probe = step + self.phase_total / PROBE_POINTS
+        return True
 
     def _report(self, step, logs, samples=None, round_end=False, quality=None):
         rate = self.phase_images / self.phase_busy if self.phase_busy > 0 else 0.0
