@@ -148,7 +148,7 @@ def test_pages_in_a_real_browser(server, page, shots):
     start = time.perf_counter()
     page.goto(server + "/")
     page.get_by_text("is this image normal?").wait_for()
-    page.locator("[data-testid='stMetric']").filter(has_text="Preset").wait_for()
+    page.locator("[data-testid='stMetric']").filter(has_text="Training budget").wait_for()
     first_page_s = time.perf_counter() - start
     _settle(page)
     page.screenshot(path=shots / "home.png", full_page=True)
