@@ -89,7 +89,8 @@ BAD = {
     "config.seed": not_a(int) | st.integers(-10**20, -1) | st.integers(2**32, 10**20),
     "config.kappa": not_a(int, float) | st.floats(max_value=-1e-9, allow_infinity=False),
     "config.arch": not_a(str) | st.text(max_size=6).filter(lambda t: t not in ("dcgan", "mlp")),
-    "config.epochs": not_a(int) | st.integers(-5, 0),
+    # (null means "the preset's steps", not wrong)
+    "config.epochs": not_a(int).filter(lambda v: v is not None) | st.integers(-5, 0),
 }
 
 
