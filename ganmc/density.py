@@ -126,19 +126,21 @@ def fit_density(networks, images: np.ndarray, components: int,
     log.info("Fitting the Gaussian over the discriminator features of %d training images%s",
              len(images), "" if labels is None else " (per digit)")
     try:
-        return FeatureGaussian.fit(features_of(networks, images), components, labels,
+        return FeatureGaussian.fit(features_of(networks.features, images), components, labels,
                                    shrinkage)
     except ConfigError as exc:
         log.warning("No mahalanobis score: %s", exc)
         return None
 
 
-def features_of(networks, images: np.ndarray) -> np.ndarray:
-    """D's feature layer for uint8 images, in batches of 1,024."""
+def features_of(features, images: np.ndarray) -> np.ndarray:
+    """D's feature layer for uint8 images, in batches of 1,024, flattened to (N, F);
+    ``features`` is :func:`ganmc.networks.feature_model` of D (``Networks.features``)."""
     from ganmc.preprocess import to_model_input
 
     x = to_model_input(images)
-    return np.concatenate([networks.features(x[i:i + 1024], training=False)[0].numpy()
+    return np.concatenate([np.asarray(features(x[i:i + 1024], training=False)[0],
+                                      np.float32).reshape(len(x[i:i + 1024]), -1)
                            for i in range(0, len(x), 1024)])
 
 

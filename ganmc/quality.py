@@ -88,8 +88,6 @@ class LiveProbe:
 
     def __init__(self, train: np.ndarray, normal: np.ndarray, others: np.ndarray | None,
                  seed: int = 0):
-        from ganmc.preprocess import to_model_input
-
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(train))
         fit = train[order[:LIVE_FIT_N]]
@@ -100,19 +98,16 @@ class LiveProbe:
         self.names = list(self.sets)
         parts = [fit, normal, *self.sets.values()]
         self.bounds = np.cumsum([0] + [len(p) for p in parts])
-        self.x = to_model_input(np.concatenate(parts))
+        self.images = np.concatenate(parts)
 
     def __call__(self, discriminator) -> dict[str, float]:
         """AUROC by set for D as it is now."""
-        from ganmc.density import FeatureGaussian
+        from ganmc.density import FeatureGaussian, features_of
         from ganmc.networks import feature_model
 
         if getattr(self, "_for", None) is not discriminator:
             self._for, self._features = discriminator, feature_model(discriminator)
-        features = self._features
-        f = np.concatenate([np.asarray(features(self.x[i:i + 1024], training=False)[0],
-                                       np.float32).reshape(len(self.x[i:i + 1024]), -1)
-                            for i in range(0, len(self.x), 1024)])
+        f = features_of(self._features, self.images)
         b = self.bounds
         try:
             g = FeatureGaussian.fit(f[:b[1]], min(LIVE_COMPONENTS, b[1] - 1))

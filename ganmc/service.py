@@ -156,15 +156,11 @@ def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
     Raises:
         ModelError: If the data does not give back the model's held-out images.
     """
-    from ganmc.data import load_mnist, split_holdout
-
     path = Path(path)
     with locks.folder_lock(path):
         det = load_model(path)
-        splits = load_mnist(data or str(det.metadata_.get("data_source", "auto")),
-                            det.config.digits)
-        _, holdout = split_holdout(splits.x_train, det.config.calibration_fraction,
-                                   det.config.seed)
+        splits, _, i_held = _own_split(det, path, data)
+        holdout = splits.x_train[i_held]
         kept = det.holdout_scores_.get(det.scorer_)
         if kept is None or len(kept) != len(holdout) or not np.allclose(
                 np.sort(det.score_samples(holdout)), kept, rtol=1e-4, atol=1e-6):
@@ -196,6 +192,27 @@ def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,
     return folder
 
 
+def _own_split(det: Detector, path: Path, data: str | None):
+    """The data a saved model was trained on (the card's source, or ``data``) split as its
+    training run split it: (splits, training indices, held-out indices).
+
+    Raises:
+        ModelError: If the split's sizes are not the card's.
+    """
+    from ganmc.data import holdout_indices, load_mnist
+
+    source = data or det.metadata_.get("data_source") or "bundled"
+    splits = load_mnist(source, det.config.digits)
+    i_train, i_held = holdout_indices(len(splits.x_train), det.config.calibration_fraction,
+                                      det.config.seed)
+    n_train, n_held = det.metadata_.get("n_train"), det.metadata_.get("n_calibration")
+    if (n_train, n_held) != (len(i_train), len(i_held)):
+        raise ModelError(f"{path.name}: {source} does not give back this model's images: "
+                         f"{len(i_train):,} training and {len(i_held):,} held-out digits, the "
+                         f"card says {n_train} and {n_held}; name the model's data with --data")
+    return splits, i_train, i_held
+
+
 def add_digit_gaussians(path: Path | str, *, data: str | None = None,
                         progress: Callable[[str], None] | None = None) -> Detector:
     """Give a saved model of several digits its per-digit Gaussians and ``per-digit``
@@ -211,7 +228,6 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
     Raises:
         ModelError: If the model is of one digit, or its data do not give back its images.
     """
-    from ganmc.data import holdout_indices, load_mnist
     from ganmc.density import fit_density
 
     say = progress or (lambda _: None)
@@ -220,16 +236,8 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
     if len(det.config.digits) < 2:
         raise ModelError(f"{path.name}: a model of one digit has nothing to tell apart; its "
                          f"Gaussian stays as it is")
-    source = data or det.metadata_.get("data_source") or "bundled"
     with locks.folder_lock(path):
-        splits = load_mnist(source, det.config.digits)
-        i_train, i_held = holdout_indices(len(splits.x_train), det.config.calibration_fraction,
-                                          det.config.seed)
-        n_train, n_held = det.metadata_.get("n_train"), det.metadata_.get("n_calibration")
-        if (n_train, n_held) != (len(i_train), len(i_held)):
-            raise ModelError(f"{path.name}: {source} gives {len(i_train):,} training and "
-                             f"{len(i_held):,} held-out digits, the card says {n_train} and "
-                             f"{n_held}; name the model's data with --data")
+        splits, i_train, i_held = _own_split(det, path, data)
         say(f"fitting per-digit Gaussians on {len(i_train):,} training digits")
         old_holdout = dict(det.holdout_scores_)
         det.networks_.density = fit_density(
