@@ -52,11 +52,15 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "GANMC_OFFLINE": "1",
            "GANMC_MODELS": str(tmp_path_factory.mktemp("models"))}
+    # The server's output goes to a file, not a pipe: nobody reads a pipe while the tests run,
+    # and once its buffer (64 KB) is full every log line blocks the server.
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    out = log.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
          str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -67,13 +71,16 @@ def server(tmp_path_factory):
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
+        out.close()
+        pytest.fail("streamlit did not start: " + log.read_text()[-4000:])
     yield url
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    out.close()
+    print(f"streamlit's output ({log}), last lines:\n" + log.read_text()[-2000:])
 
 
 @pytest.fixture(scope="module")
