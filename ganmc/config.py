@@ -171,6 +171,8 @@ class TrainConfig:
             digit's Gaussian's covariance is shrunk towards the pooled one (0-1; 1 = shared).
         calibration_fraction: Share of the normal training images held out (never trained
             on) to calibrate the threshold conformally.
+        rotation_weight: Weight of the self-supervised rotation task D learns beside telling
+            real from generated (SS-GAN; see :class:`ganmc.gan.GAN`); 0 trains none.
         seed: Seed of every random draw; the same seed gives the same model on one machine.
         precision: Training arithmetic: ``"float32"``, ``"bfloat16"`` (Keras'
             ``mixed_bfloat16``: variables in float32, matrix work in bfloat16) or ``"auto"``
@@ -196,6 +198,7 @@ class TrainConfig:
     feature_components: int = DEFAULT_FEATURE_COMPONENTS
     digit_shrinkage: float = DEFAULT_DIGIT_SHRINKAGE
     calibration_fraction: float = DEFAULT_CALIBRATION_FRACTION
+    rotation_weight: float = 0.0
     seed: int = 0
     precision: str = AUTO
     jit_compile: bool | None = None
@@ -238,6 +241,11 @@ class TrainConfig:
         if not (isinstance(self.kappa, (int, float)) and not isinstance(self.kappa, bool)
                 and math.isfinite(self.kappa) and self.kappa >= 0):
             raise ConfigError(f"kappa must be a finite number >= 0, not {self.kappa!r}")
+        if not (isinstance(self.rotation_weight, (int, float))
+                and not isinstance(self.rotation_weight, bool)
+                and 0.0 <= self.rotation_weight <= 10.0):
+            raise ConfigError(f"rotation_weight must be between 0 and 10, not "
+                              f"{self.rotation_weight!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")

@@ -15,6 +15,18 @@ from keras import ops
 from ganmc.config import DEFAULT_KAPPA
 from ganmc.networks import feature_model
 
+#: The self-supervised task (SS-GAN, Chen et al. 2019): D tells which of these quarter turns
+#: (0, 90, 180, 270 degrees) was applied to an image.
+ROTATIONS = 4
+#: Weight of G's share of the rotation task, relative to D's (SS-GAN's alpha / beta).
+G_ROTATION_SHARE = 0.2
+
+
+def rotate(images, k):
+    """Each image of a batch (N, 28, 28, 1) turned by ``k[i]`` quarter turns."""
+    turns = ops.stack([images] + [tf.image.rot90(images, i) for i in range(1, ROTATIONS)], 1)
+    return tf.gather(turns, k, batch_dims=1)
+
 
 def _bce(logits, label: float):
     """Mean binary cross-entropy of logits against one label, over this replica's batch.
@@ -34,15 +46,40 @@ class GAN(keras.Model):
         discriminator: D, image -> logit.
         latent_dim: Size of z.
         seed: Seed of the latent draws.
+        rotation_weight: Weight of the self-supervised rotation task (SS-GAN): a head on D's
+            features learns which quarter turn was applied to each real image (D's loss),
+            and G is asked for images whose turns D can tell (G's loss, a fifth of the
+            weight). 0 trains none.
+        rotation_head: That head (:func:`ganmc.networks.rotation_head` of D), needed when
+            ``rotation_weight`` is not 0.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 seed: int | None = None, **kwargs):
+                 seed: int | None = None, rotation_weight: float = 0.0,
+                 rotation_head: keras.Model | None = None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.rotation_weight = float(rotation_weight)
+        self.rotation_head = rotation_head if self.rotation_weight else None
+        if self.rotation_weight and rotation_head is None:
+            raise ValueError("a rotation_weight needs a rotation_head")
+        if self.rotation_head is not None:
+            self.features = feature_model(discriminator)
+
+    def _d_variables(self) -> list:
+        head = self.rotation_head.trainable_weights if self.rotation_head is not None else []
+        return self.discriminator.trainable_weights + head
+
+    def _rotation_loss(self, images, training: bool):
+        """Cross-entropy of the rotation head on randomly turned ``images``."""
+        k = keras.random.randint((ops.shape(images)[0],), 0, ROTATIONS, seed=self.seed_generator)
+        feats, _ = self.features(rotate(images, k), training=training)
+        logits = self.rotation_head(feats, training=training)
+        return ops.mean(keras.losses.sparse_categorical_crossentropy(k, logits,
+                                                                     from_logits=True))
 
     def compile(self, d_optimizer: keras.optimizers.Optimizer,
                 g_optimizer: keras.optimizers.Optimizer, **kwargs) -> None:
@@ -50,8 +87,9 @@ class GAN(keras.Model):
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         # Create the optimizers' slots now, outside any compiled (XLA, distributed) step.
-        d_optimizer.build(self.discriminator.trainable_variables)
+        d_optimizer.build(self._d_variables())
         g_optimizer.build(self.generator.trainable_variables)
+        self.rotation_tracker = keras.metrics.Mean(name="rotation_loss")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -59,8 +97,9 @@ class GAN(keras.Model):
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
-                self.d_fake_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
+                    self.d_fake_tracker]
+        return trackers + ([self.rotation_tracker] if self.rotation_head is not None else [])
 
     def call(self, images, training=False):
         """D's logits for a batch of the training data (fit builds the model by calling it)."""
@@ -88,13 +127,22 @@ class GAN(keras.Model):
                                                 training=True)
                     real_logits, fake_logits = logits[:batch], logits[batch:]
                     d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
-                    scaled = d_loss / replicas
-                grads = d_tape.gradient(scaled, self.discriminator.trainable_weights)
-                self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+                    total = d_loss
+                    if self.rotation_head is not None:
+                        rotation_loss = self._rotation_loss(real_images, True)
+                        total = total + self.rotation_weight * rotation_loss
+                    scaled = total / replicas
+                variables = self._d_variables()
+                grads = d_tape.gradient(scaled, variables)
+                self.d_optimizer.apply_gradients(zip(grads, variables))
             # Generator: make the updated D call the fakes real (non-saturating loss).
             logits = self.discriminator(fake_images, training=True)
             g_loss = _bce(logits, 1.0)
-            scaled = g_loss / replicas
+            total = g_loss
+            if self.rotation_head is not None and G_ROTATION_SHARE:
+                total = total + (G_ROTATION_SHARE * self.rotation_weight
+                                 * self._rotation_loss(fake_images, True))
+            scaled = total / replicas
         grads = g_tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
 
@@ -102,6 +150,8 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
         self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
+        if self.rotation_head is not None:
+            self.rotation_tracker.update_state(rotation_loss)
         return {m.name: m.result() for m in self.metrics}
 
 

@@ -97,6 +97,14 @@ def build_encoder(arch: str, latent_dim: int, dtype: str | None = None) -> keras
     return keras.Model(x, z, name="encoder")
 
 
+def rotation_head(discriminator: keras.Model) -> keras.Model:
+    """The self-supervised head: D's features -> logits of the quarter turn applied (4)."""
+    shape = discriminator.get_layer(FEATURES).output.shape[1:]
+    f = keras.Input(shape, name="features")
+    return keras.Model(f, layers.Dense(4, name="rotation", dtype="float32")(f),
+                       name="rotation_head")
+
+
 def feature_model(discriminator: keras.Model) -> keras.Model:
     """D as image -> (features, logit): one pass gives both."""
     return keras.Model(

@@ -29,7 +29,13 @@ from ganmc import files, limits, locks
 from ganmc.config import TrainConfig
 from ganmc.errors import GanmcError, TrainingError
 from ganmc.gan import GAN, EncoderTrainer
-from ganmc.networks import Networks, build_discriminator, build_encoder, build_generator
+from ganmc.networks import (
+    Networks,
+    build_discriminator,
+    build_encoder,
+    build_generator,
+    rotation_head,
+)
 from ganmc.preprocess import to_model_input
 from ganmc.tracker import STATE, Tracker, TrainProgress
 
@@ -76,6 +82,8 @@ class TrainResult:
     batch_size: int = 0
     #: The live quality curve: one dict of AUROC by set (and the step) per GAN round.
     quality_curve: list[dict[str, float]] = field(default_factory=list)
+    #: The self-supervised rotation head on D's features (``config.rotation_weight``).
+    rotation_head: keras.Model | None = None
 
     def metadata(self, data_source: str, n_train: int, n_calibration: int) -> dict:
         """The model card's account of this run."""
@@ -222,13 +230,15 @@ def fit_networks(
         discriminator = build_discriminator(config.arch, policy)
         encoder = (build_encoder(config.arch, config.latent_dim, policy)
                    if enc_plan else None)
+        head = rotation_head(discriminator) if config.rotation_weight else None
     state = {"phase": "gan", "step": 0, "history": {}, "quality": []}
     if resume and checkpoint is not None:
         saved = read_checkpoint(checkpoint)
         if saved is not None:
             _check_compatible(saved, config)
             state = {"quality": [], **saved}
-            _load_weights(Path(checkpoint), generator, discriminator, encoder, saved["phase"])
+            _load_weights(Path(checkpoint), generator, discriminator, encoder, saved["phase"],
+                          head)
             log.info("Resuming from %s: phase %s, %d steps done", checkpoint, saved["phase"],
                      saved["step"])
         else:
@@ -243,7 +253,8 @@ def fit_networks(
     )
     sample_z = np.random.default_rng(config.seed).standard_normal(
         (N_SAMPLES, config.latent_dim)).astype(np.float32)
-    nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder}
+    nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder,
+            "rotation": head}
     tracker = Tracker(config, totals, batch_size, progress, stop_event, state, checkpoint,
                       nets, sample_z, device, probe)
     start = time.perf_counter()
@@ -253,7 +264,8 @@ def fit_networks(
 
     if state["phase"] == "gan" and state["step"] < totals[0]:
         with strategy.scope():
-            gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed)
+            gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
+                      rotation_weight=config.rotation_weight, rotation_head=head)
             gan.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit,
                         steps_per_execution=per_call)
         tracker.begin_phase("gan")
@@ -279,7 +291,7 @@ def fit_networks(
     done = (totals[0], steps) if state["phase"] == "encoder" else (steps, 0)
     return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
                        tracker.overall_rate(), tracker.stopped, done, totals, len(x_train),
-                       batch_size, state.get("quality", []))
+                       batch_size, state.get("quality", []), head)
 
 
 def _run_rounds(model: keras.Model, data: tf.data.Dataset, plan: list[int], state: dict,
@@ -316,10 +328,13 @@ def _check_compatible(saved: dict, config: TrainConfig) -> None:
                 f"another folder")
 
 
-def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str) -> None:
+def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str,
+                  head=None) -> None:
     try:
         generator.load_weights(ckpt / "generator.weights.h5")
         discriminator.load_weights(ckpt / "discriminator.weights.h5")
+        if head is not None and (ckpt / "rotation.weights.h5").exists():
+            head.load_weights(ckpt / "rotation.weights.h5")
         if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
             encoder.load_weights(ckpt / "encoder.weights.h5")
     except Exception as exc:  # Keras/h5py raise many kinds on a damaged file

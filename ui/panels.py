@@ -51,10 +51,11 @@ def training_job(job) -> None:
                f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
                f"seed {params.get('seed')}, data {params.get('data')}; device "
                f"{describe_device()}")
-    if snap["status"] == "running" and st.button("Stop training", key="train_stop",
-                                                 disabled=snap["stop_requested"]):
-        job.stop()
-        st.toast("Stopping within a few steps…")
+    if snap["status"] == "running":
+        # The callback runs before the page does: the steps stop within one compiled call and
+        # the page that follows shows the saved model, not "stopping" until the next poll.
+        st.button("Stop training", key="train_stop", disabled=snap["stop_requested"],
+                  on_click=job.stop_and_wait)
     if p is None:
         st.progress(0.0, text="Loading data and building the networks…")
     else:

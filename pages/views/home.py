@@ -23,7 +23,9 @@ ANOMALY:
    digits, each is scored, and a percentile of those scores is the threshold.
 2. **Hold-out calibration** (the default): real normal digits that were never trained on are
    scored; the conformal threshold guarantees that, on average, at most 100 − P % of new normal
-   images are flagged, and every image gets a p-value.
+   images are flagged, and every image gets a p-value. A model of several digits trained with
+   their labels sets it **per digit** (each image against the held-out images of the digit
+   it is taken for), so no digit collects more than its share of false alarms.
 3. **Scores**: *f-AnoGAN* reconstructs the image through an encoder and the generator and
    measures what does not fit; *Mahalanobis* measures how far the discriminator's view of the
    image lies from its view of the training digits; the original *discriminator* score and

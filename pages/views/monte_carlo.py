@@ -113,8 +113,8 @@ def live() -> None:
         st.progress(partial.n / partial.n_target,
                     text=f"{partial.n:,} / {partial.n_target:,} samples — "
                          f"{partial.samples_per_s:,.0f} samples/s — ETA {eta_text(left)}")
-    if st.button("Stop", key="mc_stop", help="Stops after the batch being scored."):
-        job.stop()
+    st.button("Stop", key="mc_stop", help="Stops after the batch being scored.",
+              on_click=job.stop_and_wait)
     if partial is not None:
         show_live(partial, job.id)
     elif det.monte_carlo_.get(key.scorer) is not None:  # stays on screen until a batch is in

@@ -81,3 +81,26 @@ def test_finished_jobs_are_forgotten_beyond_the_limit():
     registry.start("simulate", lambda job: None)  # starting a job forgets the oldest ones
     kept = [j for j in done if registry.get(j.id) is not None]
     assert kept == done[-3:]
+
+
+def test_stop_and_wait_returns_once_the_job_has_ended():
+    """A Stop button waits for the job to end, so the page after it shows the ended job."""
+    reg = JobRegistry()
+
+    def work(job):
+        while not job.stop_event.wait(0.01):
+            pass
+        time.sleep(0.3)  # the work a stop still does: calibrating, saving
+        return "saved"
+
+    job = reg.start("train", work)
+    assert not job.wait(0.1) and job.running  # still running: wait times out
+    t = time.perf_counter()
+    assert job.stop_and_wait(5.0)
+    assert 0.25 <= time.perf_counter() - t < 4.0
+    snap = job.snapshot()
+    assert snap["status"] == STOPPED and snap["result"] == "saved"
+
+    slow = reg.start("train", lambda job: time.sleep(1.0))
+    assert not slow.stop_and_wait(0.1)  # a job slower than the wait is left running
+    assert slow.running and slow.wait(5.0) and not slow.running
