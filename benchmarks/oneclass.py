@@ -134,6 +134,7 @@ def main() -> None:
                    help="G's share of the rotation task (ganmc.gan.G_ROTATION_SHARE; 0: D only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", help="the run's name in the table (default: the settings)")
+    p.add_argument("--note", help="a remark printed under the table for this run")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args()
     settings = {"preset": args.preset}
@@ -152,6 +153,8 @@ def main() -> None:
     chosen = parse_digits(args.digits)
     for k in (given if sorted(given) == list(chosen) else chosen):
         row = {"label": label, "settings": settings, **run_digit(k, settings, args.seed)}
+        if args.note:
+            row["note"] = args.note
         print(json.dumps(row), flush=True)
         if not args.no_write:
             with LOG.open("a") as f:
@@ -183,8 +186,9 @@ def render(rows: list[dict]) -> str:
             "score of D's rotation head; `combined`: it and `mahalanobis`, each standardised "
             "on the held-out normal images, added; `two layers`: `mahalanobis` and a "
             "Gaussian over D's first layer, added the same way.\n\n")
-    return head + table(["run", "score", *[str(d) for d in digits], "mean", "train s/digit"],
-                        lines)
+    notes = dict.fromkeys(f"- {r['label']}: {r['note']}." for r in rows if r.get("note"))
+    return (head + table(["run", "score", *[str(d) for d in digits], "mean", "train s/digit"],
+                         lines) + ("\n\n" + "\n".join(notes) if notes else ""))
 
 
 if __name__ == "__main__":

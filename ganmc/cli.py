@@ -39,6 +39,7 @@ from ganmc.config import (
     PRESETS,
     SCORERS,
     SEED_MAX,
+    TrainConfig,
 )
 from ganmc.errors import GanmcError, one_line
 
@@ -164,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_FEATURE_COMPONENTS,
                    help="principal directions of the discriminator's features kept by the "
                         f"mahalanobis scorer's Gaussian (default {DEFAULT_FEATURE_COMPONENTS})")
+    p.add_argument("--rotation-weight", type=_non_negative_float,
+                   default=TrainConfig.rotation_weight,
+                   help="weight of a self-supervised task D learns beside real or generated: "
+                        "which quarter turn was applied to each image (SS-GAN); 0 = none, the "
+                        "default; about 25%% more time (docs/benchmarks.md, 'One-class search "
+                        "loop')")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
                    help="share of normal images held out for calibration "

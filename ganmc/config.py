@@ -54,6 +54,8 @@ DEFAULT_PERCENTILE = 95.0
 #: Share of the normal images held out of training to calibrate the threshold.
 DEFAULT_CALIBRATION_FRACTION = 0.1
 MAX_STEPS = 1_000_000
+#: Largest weight of the self-supervised rotation task (``TrainConfig.rotation_weight``).
+MAX_ROTATION_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
@@ -243,9 +245,9 @@ class TrainConfig:
             raise ConfigError(f"kappa must be a finite number >= 0, not {self.kappa!r}")
         if not (isinstance(self.rotation_weight, (int, float))
                 and not isinstance(self.rotation_weight, bool)
-                and 0.0 <= self.rotation_weight <= 10.0):
-            raise ConfigError(f"rotation_weight must be between 0 and 10, not "
-                              f"{self.rotation_weight!r}")
+                and 0.0 <= self.rotation_weight <= MAX_ROTATION_WEIGHT):
+            raise ConfigError(f"rotation_weight must be between 0 and {MAX_ROTATION_WEIGHT:g}, "
+                              f"not {self.rotation_weight!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")

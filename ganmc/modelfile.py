@@ -284,6 +284,9 @@ def training_text(card: dict[str, Any]) -> str:
     text = part(0, "GAN")
     text += " + " + part(1, "encoder") if c.get("encoder_epochs") or c.get("encoder_steps") \
         else ", no encoder"
+    weight = c.get("rotation_weight")
+    if isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
+        text += f", rotation task {weight:g}"
     return (f"{c.get('preset')} preset, batches of {m.get('batch_size', '?')}: {text}"
             f"{stopped}")
 

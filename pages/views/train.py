@@ -3,7 +3,16 @@
 import streamlit as st
 
 from ganmc import service
-from ganmc.config import ARCHS, DATA_CHOICES, DEFAULT_KAPPA, DEFAULT_PRESET, MAX_STEPS, PRESETS
+from ganmc.config import (
+    ARCHS,
+    DATA_CHOICES,
+    DEFAULT_KAPPA,
+    DEFAULT_PRESET,
+    MAX_ROTATION_WEIGHT,
+    MAX_STEPS,
+    PRESETS,
+    TrainConfig,
+)
 from ganmc.errors import ConfigError, GanmcError
 from ganmc.tracker import eta_text
 from ganmc.train import describe_device
@@ -49,6 +58,12 @@ with st.expander("Custom settings"):
     latent = kept(c3.number_input, "train_latent", "Latent size (0 = the network's default)", 0,
                   min_value=0, max_value=512)
     seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
+    rotation = kept(c1.number_input, "train_rotation", "Rotation task weight (0 = none)",
+                    TrainConfig.rotation_weight, min_value=0.0,
+                    max_value=MAX_ROTATION_WEIGHT, step=0.5,
+                    help="The discriminator also learns which quarter turn was applied to "
+                         "each image (SS-GAN): a sense of the digits' shapes. Costs about a "
+                         "quarter more time; see docs/benchmarks.md for what it measured.")
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {state.MODELS_DIR}/NAME.")
 c4, c5 = st.columns(2)
@@ -56,7 +71,7 @@ replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name",
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)
 settings = {"arch": arch, "preset": preset, "steps": steps, "encoder_steps": enc_steps,
             "batch_size": int(batch), "latent_dim": int(latent) or None, "kappa": float(kappa),
-            "seed": int(seed)}
+            "rotation_weight": float(rotation), "seed": int(seed)}
 try:
     seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},
                                            state.MODELS_DIR)

@@ -275,6 +275,7 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     assert app.number_input(key="train_kappa").value == cli.kappa
     assert app.selectbox(key="train_data").value == cli.data
     assert app.radio(key="train_arch").value == cli.arch
+    assert app.number_input(key="train_rotation").value == cli.rotation_weight
 
 
 def _per_digit_table(at):

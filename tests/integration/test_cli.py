@@ -44,13 +44,16 @@ def test_end_to_end(tmp_path, inputs):
     model = tmp_path / "m"
     r = ganmc("train", "--data", "bundled", "--digits", "0-9", "--arch", "mlp", "--epochs", "2",
               "--batch-size", "64", "--seed", "1", "--mc-samples", "1000", "--kappa", "20",
-              "--search-steps", "20", "--feature-components", "16", "--out", model)
+              "--search-steps", "20", "--feature-components", "16", "--rotation-weight", "0.5",
+              "--out", model)
     assert r.returncode == 0, r.stderr
     assert "train [" in r.stderr and "100.0%" in r.stderr  # the progress bar
     assert "Calibrating on the held-out digits" in r.stderr
     assert not (tmp_path / ".m.ckpt").exists()
-    config = json.loads((model / "ganmc.json").read_text())["config"]
+    card = json.loads((model / "ganmc.json").read_text())
+    config = card["config"]
     assert config["kappa"] == 20 and config["search_steps"] == 20
+    assert config["rotation_weight"] == 0.5 and "rotation_loss" in card["metadata"]["history"]
     assert config["feature_components"] == 16
     assert "scorer latent-search: holdout threshold" in r.stdout
     assert "scorer mahalanobis: holdout threshold" in r.stdout

@@ -70,3 +70,16 @@ def test_round_trip_through_dict():
     again = TrainConfig.from_dict({**cfg.to_dict(), "unknown_future_key": 1})
     assert again == cfg
     assert again.digits == (1, 3)
+
+
+def test_the_card_says_when_the_rotation_task_was_trained():
+    from ganmc.modelfile import training_text
+
+    meta = {"gan_steps_done": 5000, "passes_done": [472.0, 0.0], "steps_planned": [5000, 0],
+            "batch_size": 64}
+    card = {"config": {"preset": "standard", "encoder_steps": 0, "rotation_weight": 1.0},
+            "metadata": meta}
+    assert training_text(card) == ("standard preset, batches of 64: 5,000 GAN steps "
+                                   "(472.0 passes), no encoder, rotation task 1")
+    card["config"]["rotation_weight"] = 0.0
+    assert training_text(card).endswith("no encoder")
