@@ -34,6 +34,8 @@ import numpy as np
 from benchmarks.common import DOC, machine, table, write_section
 
 LOG = DOC.with_name("benchmarks-oneclass.jsonl")
+#: Settings the loop sets itself.
+RESERVED = ("digits", "seed", "encoder_steps", "encoder_epochs")
 QUICK_STEPS = 2_000
 
 
@@ -51,7 +53,8 @@ def rotation_scores(features, head, images: np.ndarray) -> np.ndarray:
     (higher = the turns are harder to tell = more anomalous)."""
     import tensorflow as tf
 
-    from ganmc.gan import ROTATIONS, rotate
+    from ganmc.gan import rotate
+    from ganmc.networks import ROTATIONS
     from ganmc.preprocess import to_model_input
 
     x = to_model_input(images)
@@ -140,6 +143,9 @@ def main() -> None:
     settings = {"preset": args.preset}
     for item in args.set:
         name, _, value = item.partition("=")
+        if name.strip() in RESERVED:
+            p.error(f"--set {name.strip()}: this loop sets it itself (use --seed, --digits; "
+                    f"no encoder is trained)")
         settings[name.strip()] = _value(value.strip())
     if args.quick:
         settings["steps"] = QUICK_STEPS
@@ -149,6 +155,7 @@ def main() -> None:
         ganmc.gan.G_ROTATION_SHARE = args.g_share
         settings["g_share"] = args.g_share
     label = args.label or ", ".join(f"{k}={v}" for k, v in settings.items())
+    label += f" (seed {args.seed})" if args.seed else ""
     given = [int(d) for d in args.digits.split(",") if d.strip().isdigit()]
     chosen = parse_digits(args.digits)
     for k in (given if sorted(given) == list(chosen) else chosen):
@@ -167,20 +174,25 @@ def main() -> None:
 def render(rows: list[dict]) -> str:
     labels = list(dict.fromkeys(r["label"] for r in rows))
     digits = sorted({r["digit"] for r in rows})
+    # The mean is over the digits every run has, so that rows compare like with like.
+    common = [d for d in digits if all(any(r["label"] == lab and r["digit"] == d for r in rows)
+                                       for lab in labels)]
     lines = []
     for label in labels:
         mine = {r["digit"]: r for r in rows if r["label"] == label}  # the latest per digit
         names = list(dict.fromkeys(n for r in mine.values() for n in r["auroc"]))
         for name in names:
             vals = [mine[d]["auroc"].get(name) if d in mine else None for d in digits]
-            got = [v for v in vals if v is not None]
+            got = [mine[d]["auroc"].get(name) for d in common]
+            mean = f"{100 * sum(got) / len(got):.1f}" if got and None not in got else ""
             secs = [mine[d]["train_s"] for d in digits if d in mine]
             lines.append([label, name, *["" if v is None else f"{100 * v:.1f}" for v in vals],
-                          f"{100 * sum(got) / len(got):.1f}", f"{sum(secs) / len(secs):.0f}"])
+                          mean, f"{sum(secs) / len(secs):.0f}"])
     head = ("## One-class search loop\n\n`python -m benchmarks.oneclass` — " + machine()
             + ". Each row: G and D trained on one digit of the bundled split (its training "
-            "images less the hold-out share; seed 0), no encoder; AUROC in % on the split's "
-            "2,000 test digits (the other nine anomalous); the mean over the digits run, and "
+            "images less the hold-out share; seed 0 unless the run's name says another), no "
+            "encoder; AUROC in % on the split's 2,000 test digits (the other nine anomalous); "
+            "the mean over the digits every run has (blank where a run lacks one), and "
             "the mean training time per digit (s; other work may have shared the machine, "
             "see the load in `docs/benchmarks-oneclass.jsonl`). `rotation`: the GeoTrans "
             "score of D's rotation head; `combined`: it and `mahalanobis`, each standardised "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,6 +209,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
+                   for d in self.digits):
+            raise ConfigError(f"digits must be whole numbers 0-9, not {list(self.digits)!r}")
         digits = tuple(sorted(set(int(d) for d in self.digits)))
         if not digits or digits[0] < 0 or digits[-1] > 9:
             raise ConfigError("digits must be a non-empty selection of 0-9")

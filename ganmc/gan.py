@@ -13,11 +13,8 @@ import tensorflow as tf
 from keras import ops
 
 from ganmc.config import DEFAULT_KAPPA
-from ganmc.networks import feature_model
+from ganmc.networks import ROTATIONS, feature_model
 
-#: The self-supervised task (SS-GAN, Chen et al. 2019): D tells which of these quarter turns
-#: (0, 90, 180, 270 degrees) was applied to an image.
-ROTATIONS = 4
 #: Weight of G's share of the rotation task, relative to D's (SS-GAN's alpha / beta).
 G_ROTATION_SHARE = 0.2
 
@@ -48,8 +45,8 @@ class GAN(keras.Model):
         seed: Seed of the latent draws.
         rotation_weight: Weight of the self-supervised rotation task (SS-GAN): a head on D's
             features learns which quarter turn was applied to each real image (D's loss),
-            and G is asked for images whose turns D can tell (G's loss, a fifth of the
-            weight). 0 trains none.
+            and G is asked for images whose turns D can tell (G's loss, weighted by
+            ``G_ROTATION_SHARE`` of it). 0 trains none.
         rotation_head: That head (:func:`ganmc.networks.rotation_head` of D), needed when
             ``rotation_weight`` is not 0.
     """

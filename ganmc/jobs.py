@@ -126,6 +126,13 @@ class JobRegistry:
     @staticmethod
     def _run(job: Job, work: Callable[[Job], Any]) -> None:
         try:
+            JobRegistry._work(job, work)
+        finally:  # even a worker killed by SystemExit ends a Stop button's wait
+            job._ended.set()
+
+    @staticmethod
+    def _work(job: Job, work: Callable[[Job], Any]) -> None:
+        try:
             result = work(job)
             status, error = (STOPPED if job.stop_event.is_set() else DONE), None
         except GanmcError as exc:
@@ -137,7 +144,6 @@ class JobRegistry:
         with job._lock:
             job.result, job.status, job.error = result, status, error
             job.finished = time.time()
-        job._ended.set()
 
     def get(self, job_id: str | None) -> Job | None:
         with self._lock:

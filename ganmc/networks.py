@@ -22,6 +22,9 @@ from ganmc.errors import ConfigError
 
 IMAGE_SHAPE = (28, 28, 1)
 FEATURES = "features"
+#: The self-supervised task (SS-GAN, Chen et al. 2019): D's head tells which of these quarter
+#: turns (0, 90, 180, 270 degrees) was applied to an image.
+ROTATIONS = 4
 
 
 def build_generator(arch: str, latent_dim: int, dtype: str | None = None) -> keras.Model:
@@ -98,10 +101,11 @@ def build_encoder(arch: str, latent_dim: int, dtype: str | None = None) -> keras
 
 
 def rotation_head(discriminator: keras.Model) -> keras.Model:
-    """The self-supervised head: D's features -> logits of the quarter turn applied (4)."""
+    """The self-supervised head: D's features -> logits of the quarter turn applied, one per
+    turn in :data:`ROTATIONS`."""
     shape = discriminator.get_layer(FEATURES).output.shape[1:]
     f = keras.Input(shape, name="features")
-    return keras.Model(f, layers.Dense(4, name="rotation", dtype="float32")(f),
+    return keras.Model(f, layers.Dense(ROTATIONS, name="rotation", dtype="float32")(f),
                        name="rotation_head")
 
 

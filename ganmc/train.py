@@ -320,6 +320,12 @@ def _check_compatible(saved: dict, config: TrainConfig) -> None:
     except (TypeError, ValueError, GanmcError) as exc:
         raise TrainingError(f"the checkpoint's settings are unreadable ({exc}); start afresh "
                             f"instead of resuming") from None
+    if bool(old.rotation_weight) != bool(config.rotation_weight):
+        raise TrainingError(
+            f"the checkpoint was made {'with' if old.rotation_weight else 'without'} the "
+            f"rotation task (rotation_weight={old.rotation_weight:g}), this run is "
+            f"{'with' if config.rotation_weight else 'without'} it; start afresh instead of "
+            f"resuming, or write to another folder")
     for name in ("arch", "latent_dim", "digits", "seed", "calibration_fraction"):
         if getattr(old, name) != getattr(config, name):
             raise TrainingError(
@@ -333,7 +339,7 @@ def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str,
     try:
         generator.load_weights(ckpt / "generator.weights.h5")
         discriminator.load_weights(ckpt / "discriminator.weights.h5")
-        if head is not None and (ckpt / "rotation.weights.h5").exists():
+        if head is not None:  # a checkpoint of a run with the task has it (checked above)
             head.load_weights(ckpt / "rotation.weights.h5")
         if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
             encoder.load_weights(ckpt / "encoder.weights.h5")

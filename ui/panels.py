@@ -47,9 +47,11 @@ def training_job(job) -> None:
     st.subheader(f"Job {params.get('name')} — {snap['status']}")
     custom = ", ".join(f"{k.replace('_', ' ')} {params[k]:,}" for k in ("steps", "encoder_steps")
                        if params.get(k) is not None)
+    weight = params.get("rotation_weight")
+    task = f"rotation task {weight:g}, " if isinstance(weight, (int, float)) and weight else ""
     st.caption(f"{params.get('arch')}, digits {params.get('digits')}, {params.get('preset')} "
                f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
-               f"seed {params.get('seed')}, data {params.get('data')}; device "
+               f"{task}seed {params.get('seed')}, data {params.get('data')}; device "
                f"{describe_device()}")
     if snap["status"] == "running":
         # The callback runs before the page does: the steps stop within one compiled call and

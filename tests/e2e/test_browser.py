@@ -447,8 +447,9 @@ def test_train_page_workflow(server, page, shots):
     page.get_by_text("No quality card").wait_for()  # a stopped run leaves the slow work out
     # ~2 s asked on the 2-core machine, for stopping, calibrating the one-pass scores and
     # saving: the Stop button's callback waits for the job to end, so the page after the press
-    # shows it stopped (1.2 s measured idle; was 4.6 s when the next 1-s poll showed it).
-    assert stopped_s <= 3.0, stopped_s
+    # shows it stopped (1.2 s measured idle; was 4.6 s when the next 1-s poll showed it). The
+    # limit leaves room for a loaded CI machine: the callback's own wait is 4 s at most.
+    assert stopped_s <= 4.0, stopped_s
 
 
 # --------------------------------------------------------------------------- Detect page

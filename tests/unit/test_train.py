@@ -181,11 +181,26 @@ def test_the_rotation_task_trains_a_head_that_tells_the_turns(tiny_train, tmp_pa
     logits = result.rotation_head(feature_model(result.discriminator)(rotate(x, k))[0])
     assert np.mean(np.argmax(np.asarray(logits), 1) == k) > 0.6  # chance: 0.25
 
-    # a resume (a longer budget, same split) starts from the saved head, not a fresh one
+    # a resume (a longer budget, same split) starts from the saved head, not a fresh one: after
+    # 8 more steps its weights are still next to the saved ones (a fresh head's are not)
+    from ganmc.networks import rotation_head
+
+    saved = rotation_head(result.discriminator)
+    saved.load_weights(ckpt / "rotation.weights.h5")
+    fresh = rotation_head(result.discriminator)
     longer = TrainConfig(**{**cfg.to_dict(), "digits": cfg.digits, "steps": 408})
     resumed = fit_networks(tiny_train[:1024], longer, checkpoint=ckpt, resume=True)
     assert resumed.phase_steps == (408, 0)
-    assert resumed.history["rotation_loss"][-1] < 0.7 * np.log(4)
+
+    def gap(a, b):
+        return float(np.mean(np.abs(np.asarray(a.weights[0]) - np.asarray(b.weights[0]))))
+
+    assert gap(resumed.rotation_head, saved) < 0.01 < gap(fresh, saved)
+
+    # a resume must not switch the task on or off: the head would be dropped or start afresh
+    plain = TrainConfig(**{**longer.to_dict(), "digits": cfg.digits, "rotation_weight": 0.0})
+    with pytest.raises(TrainingError, match="rotation task"):
+        fit_networks(tiny_train[:1024], plain, checkpoint=ckpt, resume=True)
 
 
 def test_no_rotation_weight_trains_no_head(tiny_train):
