@@ -237,21 +237,13 @@ class TrainConfig:
         _check_range("seed", self.seed, 0, SEED_MAX)
         if not 0.0 < self.learning_rate < 1.0:
             raise ConfigError("learning_rate must be between 0 and 1")
-        if not (isinstance(self.digit_shrinkage, (int, float))
-                and not isinstance(self.digit_shrinkage, bool)
-                and 0.0 <= self.digit_shrinkage <= 1.0):
-            raise ConfigError(f"digit_shrinkage must be between 0 and 1, not "
-                              f"{self.digit_shrinkage!r}")
+        _check_between("digit_shrinkage", self.digit_shrinkage, 0.0, 1.0)
         if not 0.0 <= self.calibration_fraction < 0.9:
             raise ConfigError("calibration_fraction must be in [0, 0.9)")
         if not (isinstance(self.kappa, (int, float)) and not isinstance(self.kappa, bool)
                 and math.isfinite(self.kappa) and self.kappa >= 0):
             raise ConfigError(f"kappa must be a finite number >= 0, not {self.kappa!r}")
-        if not (isinstance(self.rotation_weight, (int, float))
-                and not isinstance(self.rotation_weight, bool)
-                and 0.0 <= self.rotation_weight <= MAX_ROTATION_WEIGHT):
-            raise ConfigError(f"rotation_weight must be between 0 and {MAX_ROTATION_WEIGHT:g}, "
-                              f"not {self.rotation_weight!r}")
+        _check_between("rotation_weight", self.rotation_weight, 0.0, MAX_ROTATION_WEIGHT)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")
@@ -300,3 +292,10 @@ class TrainConfig:
 def _check_range(name: str, value: int, lo: int, hi: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise ConfigError(f"{name} must be a whole number from {lo} to {hi}, not {value!r}")
+
+
+def _check_between(name: str, value: float, lo: float, hi: float) -> None:
+    """A number (not a bool) from ``lo`` to ``hi``; NaN is refused."""
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and lo <= value <= hi):
+        raise ConfigError(f"{name} must be between {lo:g} and {hi:g}, not {value!r}")
