@@ -445,11 +445,14 @@ def test_train_page_workflow(server, page, shots):
     text = card.inner_text()
     assert "no encoder" in text and "stopped early" in text, text
     page.get_by_text("No quality card").wait_for()  # a stopped run leaves the slow work out
-    # ~2 s asked on the 2-core machine, for stopping, calibrating the one-pass scores and
-    # saving: the Stop button's callback waits for the job to end, so the page after the press
-    # shows it stopped (1.2 s measured idle; was 4.6 s when the next 1-s poll showed it). The
-    # limit leaves room for a loaded CI machine: the callback's own wait is 4 s at most.
-    assert stopped_s <= 4.0, stopped_s
+    # Item 4, the steps stop at once: the saved model did few steps after the step shown at the
+    # press (the display lags by one 1-s poll, a few dozen mlp steps here). The seconds are
+    # printed, not asserted: a loaded CI machine once took 4.1 s where this one takes 1.2 s.
+    # They are measured by benchmarks/stop.py (docs/benchmarks.md, "Stop latency"); the limit
+    # here only tells a stop that works from one that waits for the run's 20,000 steps.
+    done = int(re.search(r"([\d,]+) of 20,000 GAN steps", text).group(1).replace(",", ""))
+    assert done - int(at_press.replace(",", "")) <= 300, (at_press, done)
+    assert stopped_s <= 30.0, stopped_s
 
 
 # --------------------------------------------------------------------------- Detect page
