@@ -14,7 +14,9 @@ one-class AUROC of
 - ``combined``: both, each standardised by its mean and spread on the held-out normal images
   (the model's calibration share, never trained on), added;
 - ``two layers``: Lee et al.'s feature ensemble, ``mahalanobis`` and a Gaussian over D's first
-  layer, standardised the same way and added.
+  layer, standardised the same way and added;
+- ``knn`` and ``knn, unit length``: deep k-NN, the mean distance to the 5 nearest training
+  images in D's features (raw, or each feature vector scaled to length 1).
 
 Seeds are fixed (``--seed``), so a row is reproducible on one machine. ``--quick`` trains
 2,000 steps instead of the preset's (for trying ideas in minutes; confirm with the preset).
@@ -37,6 +39,8 @@ LOG = DOC.with_name("benchmarks-oneclass.jsonl")
 #: Settings the loop sets itself.
 RESERVED = ("digits", "seed", "encoder_steps", "encoder_epochs")
 QUICK_STEPS = 2_000
+#: Neighbours of the ``knn`` scores.
+K_NEAREST = 5
 
 
 def _value(text: str):
@@ -69,6 +73,20 @@ def rotation_scores(features, head, images: np.ndarray) -> np.ndarray:
                 tf.fill([len(batch)], k), logits))
         out.append(np.mean(np.stack(ce), axis=0))
     return np.concatenate(out)
+
+
+def _unit(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, np.float64).reshape(len(f), -1)
+    return f / (np.linalg.norm(f, axis=1, keepdims=True) + 1e-12)
+
+
+def knn_scores(train_f, test_f, k: int = K_NEAREST) -> np.ndarray:
+    """Mean Euclidean distance of each test feature vector to its ``k`` nearest training ones."""
+    a = np.asarray(train_f, np.float64).reshape(len(train_f), -1)
+    b = np.asarray(test_f, np.float64).reshape(len(test_f), -1)
+    d2 = (b * b).sum(1)[:, None] - 2 * b @ a.T + (a * a).sum(1)[None, :]
+    nearest = np.sort(np.maximum(d2, 0.0), axis=1)[:, :k]
+    return np.sqrt(nearest).mean(axis=1)
 
 
 def run_digit(k: int, settings: dict, seed: int) -> dict:
@@ -111,6 +129,11 @@ def run_digit(k: int, settings: dict, seed: int) -> dict:
            "held": np.asarray(g0.distance(features_of(first, held)))}
     scores["two layers"] = (standardised(maha["test"], maha["held"])
                             + standardised(low["test"], low["held"]))
+    # Deep k-NN: the mean distance to the K_NEAREST nearest training images in D's features
+    # (raw, and each feature vector scaled to length 1 first).
+    train_f, test_f = features_of(nets.features, x), features_of(nets.features, splits.x_test)
+    scores["knn"] = knn_scores(train_f, test_f)
+    scores["knn, unit length"] = knn_scores(_unit(train_f), _unit(test_f))
     if result.rotation_head is not None:
         rot = {"test": rotation_scores(nets.features, result.rotation_head, splits.x_test),
                "held": rotation_scores(nets.features, result.rotation_head, held)}
@@ -185,21 +208,25 @@ def render(rows: list[dict]) -> str:
             vals = [mine[d]["auroc"].get(name) if d in mine else None for d in digits]
             got = [mine[d]["auroc"].get(name) for d in common]
             mean = f"{100 * sum(got) / len(got):.1f}" if got and None not in got else ""
+            ten = [mine[d]["auroc"].get(name) for d in range(10) if d in mine]
+            ten_mean = f"{100 * sum(ten) / 10:.1f}" if len(ten) == 10 and None not in ten else ""
             secs = [mine[d]["train_s"] for d in digits if d in mine]
             lines.append([label, name, *["" if v is None else f"{100 * v:.1f}" for v in vals],
-                          mean, f"{sum(secs) / len(secs):.0f}"])
+                          mean, ten_mean, f"{sum(secs) / len(secs):.0f}"])
     head = ("## One-class search loop\n\n`python -m benchmarks.oneclass` — " + machine()
             + ". Each row: G and D trained on one digit of the bundled split (its training "
             "images less the hold-out share; seed 0 unless the run's name says another), no "
             "encoder; AUROC in % on the split's 2,000 test digits (the other nine anomalous); "
-            "the mean over the digits every run has (blank where a run lacks one), and "
+            "the mean over the digits every run has (blank where a run lacks one), the mean "
+            "of all ten where a run has them, and "
             "the mean training time per digit (s; other work may have shared the machine, "
             "see the load in `docs/benchmarks-oneclass.jsonl`). `rotation`: the GeoTrans "
             "score of D's rotation head; `combined`: it and `mahalanobis`, each standardised "
             "on the held-out normal images, added; `two layers`: `mahalanobis` and a "
             "Gaussian over D's first layer, added the same way.\n\n")
     notes = dict.fromkeys(f"- {r['label']}: {r['note']}." for r in rows if r.get("note"))
-    return (head + table(["run", "score", *[str(d) for d in digits], "mean", "train s/digit"],
+    return (head + table(["run", "score", *[str(d) for d in digits], "mean",
+                          "mean of ten", "train s/digit"],
                          lines) + ("\n\n" + "\n".join(notes) if notes else ""))
 
 

@@ -25,6 +25,7 @@ from ganmc.commands import (
 )
 from ganmc.config import (
     ARCHS,
+    AUTO_RULE,
     CALIBRATIONS,
     DEFAULT_CALIBRATION_FRACTION,
     DEFAULT_FEATURE_COMPONENTS,
@@ -88,8 +89,8 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
     p.add_argument("--model", metavar="DIR",
                    help="model folder (default: the pretrained model under assets/model)")
     p.add_argument("--scorer", choices=SCORERS,
-                   help="anomaly score (default: the model's, fanogan when it has an encoder, "
-                        "else mahalanobis; mahalanobis: distance of the discriminator's "
+                   help=f"anomaly score (default: the model's; auto: {AUTO_RULE}. "
+                        "mahalanobis: distance of the discriminator's "
                         "features from the training digits'; latent-search is AnoGAN's "
                         "per-image optimisation, about 100 times slower)")
     if percentile:

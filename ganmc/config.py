@@ -39,6 +39,11 @@ MAX_BATCH = 8192
 #: The anomaly scores (see :mod:`ganmc.scoring`); named here so the CLI can list them
 #: without importing TensorFlow. ``auto`` picks the first one a model has.
 SCORERS = ("fanogan", "mahalanobis", "discriminator", "latent-search")
+#: ``ganmc.scoring.available``'s rule for ``auto`` in plain words (the CLI's and the
+#: dashboard's help).
+AUTO_RULE = ("mahalanobis when the model has a Gaussian for each normal digit on its own (a "
+             "model of one digit, or of several trained with their labels), else fanogan when "
+             "the model has an encoder, else mahalanobis")
 #: Where a threshold comes from (see :func:`ganmc.calibration.choose`): ``per-digit`` is the
 #: hold-out set split by the digit each image is taken for (Mondrian conformal), ``holdout``
 #: the hold-out set as one; ``auto`` prefers them in this order.
@@ -91,6 +96,12 @@ PRESETS = {
                        "fanogan score: about twice as long", 11.0),
 }
 DEFAULT_PRESET = "standard"
+#: Training speed of each network against ``dcgan``'s on the 2-core CPU (the presets' times
+#: are dcgan's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185 for dcgan.
+RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "mlp": 3.4}
+#: How much longer training takes with the rotation task (``rotation_weight`` > 0): 20-30 %
+#: measured by ``python -m benchmarks.oneclass`` (docs/benchmarks.md, "One-class search").
+ROTATION_SLOWDOWN = 1.25
 #: What an old model's card, which predates presets, is shown as.
 CUSTOM = "custom"
 #: Largest seed (numpy's seeds are 32-bit).

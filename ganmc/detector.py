@@ -231,7 +231,8 @@ class Detector:
 
     def _attach(self, networks: Networks) -> None:
         self.networks_ = networks
-        self.scorers_ = scoring.available(networks)
+        self.scorers_ = scoring.available(networks,
+                                          one_digit=len(self.config.digits) == 1)
         self._compiled = scoring.CompiledScorers(networks)
 
     def _resolve(self) -> None:

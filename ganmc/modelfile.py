@@ -45,7 +45,7 @@ class Loaded:
         """The detector's keyword arguments from the card; a score the folder cannot serve
         becomes ``auto``, with a note."""
         scorer = self.card.get("scorer", "auto")
-        have = available(self.networks)
+        have = available(self.networks, one_digit=len(self.config.digits) == 1)
         if scorer != "auto" and scorer not in have:
             self.notes.append(f"the card's score {scorer} is not available; using auto "
                               f"({have[0]}) instead")

@@ -128,9 +128,8 @@ class Tracker(keras.callbacks.Callback):
         self._next_probe = 0.0
         self._traced = False  # the phase's first call includes tracing: not timed
 
-    def begin_round(self, size: int) -> None:
-        """Called before each round's ``fit``: the steps it will run."""
-        self.round_start = self.state["step"]
+    def begin_rounds(self, size: int) -> None:
+        """Called before a ``fit`` of rounds (epochs) of ``size`` steps each."""
         self.round_size = size
 
     def overall_rate(self) -> float:
@@ -152,6 +151,7 @@ class Tracker(keras.callbacks.Callback):
 
     # -- Keras hooks ---------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
+        self.round_start = self.state["step"]  # the round (epoch) starts where the last ended
         self._t_batch = time.perf_counter()
         self._steps_seen = 0
 

@@ -12,6 +12,7 @@ both consume.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -244,12 +245,19 @@ def fit_networks(
         else:
             log.info("No checkpoint in %s; starting afresh", checkpoint)
 
+    # tf.data's autotuning is off: the end of a ``fit`` (its iterator's) waited for the
+    # autotuning thread's next wake-up, 0 to 10 s a call and up to ~45 s in a standard run on
+    # the 2-core CPU; images already in memory need no tuning, and a batch or two ready ahead
+    # is all the steps use (docs/benchmarks.md, "Training presets").
+    options = tf.data.Options()
+    options.autotune.enabled = False
     data = (
         tf.data.Dataset.from_tensor_slices(to_model_input(x_train))
         .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
         .batch(batch_size, drop_remainder=True)
         .repeat()
-        .prefetch(tf.data.AUTOTUNE)
+        .prefetch(2)
+        .with_options(options)
     )
     sample_z = np.random.default_rng(config.seed).standard_normal(
         (N_SAMPLES, config.latent_dim)).astype(np.float32)
@@ -296,17 +304,23 @@ def fit_networks(
 
 def _run_rounds(model: keras.Model, data: tf.data.Dataset, plan: list[int], state: dict,
                 tracker: Tracker) -> None:
-    """Train ``model`` round after round of ``plan`` from the state's step, one ``fit`` a
-    round (rounds may differ in size by one compiled call)."""
-    end = 0
+    """Train ``model`` round after round of ``plan`` from the state's step (rounds may differ
+    in size by one compiled call; a resume inside a round runs its rest first).
+
+    One Keras epoch is one round, and one ``fit`` runs every round of one size in a row: a
+    ``fit`` call's start and end (its data iterator) cost seconds on a CPU, 0-6 s measured
+    per call, so a ``fit`` a round lost about a fifth of a standard run (docs/benchmarks.md,
+    "Training presets")."""
+    todo, end = [], 0  # (round, steps) still to run
     for r, size in enumerate(plan):
         end += size
-        if end <= state["step"]:
-            continue  # finished before a resume
-        size = min(size, end - state["step"])  # a resume inside a round runs its rest
-        tracker.begin_round(size)
-        model.fit(data, epochs=r + 1, initial_epoch=r, steps_per_epoch=size, verbose=0,
-                  shuffle=False, callbacks=[tracker])
+        if end > state["step"]:
+            todo.append((r, min(size, end - state["step"])))
+    for size, same in itertools.groupby(todo, key=lambda rs: rs[1]):
+        rounds = [r for r, _ in same]
+        tracker.begin_rounds(size)
+        model.fit(data, epochs=rounds[-1] + 1, initial_epoch=rounds[0], steps_per_epoch=size,
+                  verbose=0, shuffle=False, callbacks=[tracker])
         tracker.raise_if_diverged()
         if tracker.stopped:
             return

@@ -18,7 +18,7 @@ import streamlit as st
 
 from ganmc import bundle, scoring, service
 from ganmc.calibration import Level
-from ganmc.config import AUTO, CALIBRATIONS, DEFAULT_MC_SAMPLES, DEFAULT_PERCENTILE
+from ganmc.config import AUTO, AUTO_RULE, CALIBRATIONS, DEFAULT_MC_SAMPLES, DEFAULT_PERCENTILE
 from ganmc.errors import GanmcError
 from ganmc.jobs import JobRegistry
 
@@ -339,8 +339,7 @@ def threshold_controls(det, page: str) -> None:
                     "discriminator: the original method, how fake the discriminator finds the "
                     "image (minus its logit). latent-search: AnoGAN's, how badly the best "
                     "redrawing found by searching the generator's inputs fits (about 100 "
-                    "times slower). auto: fanogan when the model has an encoder, else "
-                    "mahalanobis; the sidebar says which.")
+                    f"times slower). auto: {AUTO_RULE}; the sidebar says which.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
                options=[AUTO, *CALIBRATIONS],

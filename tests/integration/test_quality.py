@@ -157,7 +157,7 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
                                                                           tmp_path):
     from ganmc import service
-    from ganmc.config import PRESETS
+    from ganmc.config import PRESETS, RELATIVE_TRAIN_SPEED, ROTATION_SLOWDOWN
 
     det, out, _ = one_digit
     settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}
@@ -165,8 +165,17 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     assert out.name in basis
     rate = det.metadata_["train_images_per_s"] / 64  # steps a second in that run
     assert seconds == pytest.approx(PRESETS["standard"].steps / rate + 45.0)
-    seconds, basis = service.time_estimate(settings, tmp_path)  # no model trained here yet
+    # The same run with the rotation task trains slower: that model is no basis for it.
+    rotating, basis = service.time_estimate({**settings, "rotation_weight": 1.0}, out.parent)
     assert "presets' times" in basis
-    assert seconds == pytest.approx(PRESETS["standard"].minutes_2core * 60, rel=0.01)
+
+    # No model trained here yet: the presets' times, which are dcgan's, scaled for the network
+    # and the rotation task.
+    dcgan, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path)
+    assert "presets' times" in basis
+    assert dcgan == pytest.approx(PRESETS["standard"].minutes_2core * 60, rel=0.01)
+    mlp, _ = service.time_estimate(settings, tmp_path)
+    assert mlp - 45.0 == pytest.approx((dcgan - 45.0) / RELATIVE_TRAIN_SPEED["mlp"])
+    assert rotating - 45.0 == pytest.approx((mlp - 45.0) * ROTATION_SLOWDOWN)
     longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path)
-    assert longer > seconds
+    assert longer > mlp

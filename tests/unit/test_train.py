@@ -171,6 +171,10 @@ def test_the_rotation_task_trains_a_head_that_tells_the_turns(tiny_train, tmp_pa
     result = fit_networks(tiny_train[:1024], cfg, checkpoint=ckpt)
     losses = result.history["rotation_loss"]
     assert losses[0] > losses[-1] and losses[-1] < 0.7 * np.log(4), losses
+    from ui.charts import loss_curves  # the Train page plots it beside D's and G's losses
+
+    assert [t.name for t in loss_curves(result.history).data] == [
+        "discriminator", "generator", "rotation task"]
     assert (ckpt / "rotation.weights.h5").is_file()
     x = tf.constant((tiny_train[1024:1280, ..., None] / 127.5 - 1).astype(np.float32))
     k = np.arange(len(x)) % 4
