@@ -14,9 +14,7 @@ one-class AUROC of
 - ``combined``: both, each standardised by its mean and spread on the held-out normal images
   (the model's calibration share, never trained on), added;
 - ``two layers``: Lee et al.'s feature ensemble, ``mahalanobis`` and a Gaussian over D's first
-  layer, standardised the same way and added;
-- ``knn`` and ``knn, unit length``: deep k-NN, the mean distance to the 5 nearest training
-  images in D's features (raw, or each feature vector scaled to length 1).
+  layer, standardised the same way and added.
 
 Seeds are fixed (``--seed``), so a row is reproducible on one machine. ``--quick`` trains
 2,000 steps instead of the preset's (for trying ideas in minutes; confirm with the preset).
@@ -39,8 +37,6 @@ LOG = DOC.with_name("benchmarks-oneclass.jsonl")
 #: Settings the loop sets itself.
 RESERVED = ("digits", "seed", "encoder_steps", "encoder_epochs")
 QUICK_STEPS = 2_000
-#: Neighbours of the ``knn`` scores.
-K_NEAREST = 5
 
 
 def _value(text: str):
@@ -73,20 +69,6 @@ def rotation_scores(features, head, images: np.ndarray) -> np.ndarray:
                 tf.fill([len(batch)], k), logits))
         out.append(np.mean(np.stack(ce), axis=0))
     return np.concatenate(out)
-
-
-def _unit(f: np.ndarray) -> np.ndarray:
-    f = np.asarray(f, np.float64).reshape(len(f), -1)
-    return f / (np.linalg.norm(f, axis=1, keepdims=True) + 1e-12)
-
-
-def knn_scores(train_f, test_f, k: int = K_NEAREST) -> np.ndarray:
-    """Mean Euclidean distance of each test feature vector to its ``k`` nearest training ones."""
-    a = np.asarray(train_f, np.float64).reshape(len(train_f), -1)
-    b = np.asarray(test_f, np.float64).reshape(len(test_f), -1)
-    d2 = (b * b).sum(1)[:, None] - 2 * b @ a.T + (a * a).sum(1)[None, :]
-    nearest = np.sort(np.maximum(d2, 0.0), axis=1)[:, :k]
-    return np.sqrt(nearest).mean(axis=1)
 
 
 def run_digit(k: int, settings: dict, seed: int) -> dict:
@@ -129,11 +111,6 @@ def run_digit(k: int, settings: dict, seed: int) -> dict:
            "held": np.asarray(g0.distance(features_of(first, held)))}
     scores["two layers"] = (standardised(maha["test"], maha["held"])
                             + standardised(low["test"], low["held"]))
-    # Deep k-NN: the mean distance to the K_NEAREST nearest training images in D's features
-    # (raw, and each feature vector scaled to length 1 first).
-    train_f, test_f = features_of(nets.features, x), features_of(nets.features, splits.x_test)
-    scores["knn"] = knn_scores(train_f, test_f)
-    scores["knn, unit length"] = knn_scores(_unit(train_f), _unit(test_f))
     if result.rotation_head is not None:
         rot = {"test": rotation_scores(nets.features, result.rotation_head, splits.x_test),
                "held": rotation_scores(nets.features, result.rotation_head, held)}

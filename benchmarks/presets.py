@@ -68,19 +68,23 @@ def main() -> None:
             r = run_digit(k, args.preset, Path(tmp) / f"m{k}")
             rows.append(r)
             print(json.dumps(r), flush=True)
+            if not args.no_write:  # after every digit: a stopped run keeps what it measured
+                write(args.preset, rows, time.perf_counter() - t0, len(chosen))
+    print(render(args.preset, rows, time.perf_counter() - t0, len(chosen)))
+
+
+def write(preset: str, rows: list[dict], seconds: float, planned: int) -> None:
     mean = sum(r["auroc"] for r in rows) / len(rows)
-    text = render(args.preset, rows, mean, time.perf_counter() - t0)
-    print(text)
-    if not args.no_write:
-        write_section(f"presets-{args.preset}", text)
-        (DOC.with_name(f"benchmarks-presets-{args.preset}.json")).write_text(
-            json.dumps({"machine": machine(), "rows": rows, "mean_auroc": mean}, indent=1))
+    write_section(f"presets-{preset}", render(preset, rows, seconds, planned))
+    (DOC.with_name(f"benchmarks-presets-{preset}.json")).write_text(
+        json.dumps({"machine": machine(), "rows": rows, "mean_auroc": mean}, indent=1))
 
 
-def render(preset: str, rows: list[dict], mean: float, seconds: float) -> str:
+def render(preset: str, rows: list[dict], seconds: float, planned: int) -> str:
     from ganmc.config import PRESETS
 
     p = PRESETS[preset]
+    mean = sum(r["auroc"] for r in rows) / len(rows)
     worst = max(rows, key=lambda r: r["wall_s"])
     head = (f"### Preset `{preset}` ({p.steps:,} GAN + {p.encoder_steps:,} encoder steps of "
             f"{p.batch_size})\n\n`python -m benchmarks.presets --preset {preset}` — "
@@ -89,12 +93,14 @@ def render(preset: str, rows: list[dict], mean: float, seconds: float) -> str:
             f"AUROC of the model's default score on the 2,000 test digits of the bundled split "
             f"(the other nine digits anomalous); the quality card's own figure for the other "
             f"digits (its 1,000 test images of them against its held-out normals) beside it. "
-            f"The load average (2 cores) is given because other work shared the machine.\n\n")
+            f"The load average at each start is given: on 2 cores about 2 is the runs "
+            f"themselves, more is other work on the machine.\n\n")
     body = table(["digit", "score", "AUROC", "card: other digits", "card reading",
                   "wall time (s)", "load avg"],
                  [[r["digit"], r["scorer"], r["auroc"], r["card_other_digits"],
                    r["card_reading"], r["wall_s"], r["load_before"]] for r in rows])
-    tail = (f"\n\nMean AUROC **{mean:.4f}**, lowest {min(r['auroc'] for r in rows):.4f} "
+    done = "" if len(rows) == planned else f" ({len(rows)} of the {planned} digits run so far)"
+    tail = (f"\n\nMean AUROC{done} **{mean:.4f}**, lowest {min(r['auroc'] for r in rows):.4f} "
             f"(digit {min(rows, key=lambda r: r['auroc'])['digit']}); longest run "
             f"{worst['wall_s']:.0f} s (digit {worst['digit']}).")
     return head + body + tail

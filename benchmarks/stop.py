@@ -39,8 +39,10 @@ def one_stop(folder: Path, arch: str, digit: int, after_steps: int) -> dict:
                              progress=lambda p: (job.report(p), progress(p)))
 
     job = JobRegistry().start("train", work)
-    if not reached.wait(600):
-        raise SystemExit(f"{arch}: the job never reached step {after_steps}")
+    while not reached.wait(1.0):
+        if not job.running:  # failed before the press
+            raise SystemExit(f"{arch}: the job ended {job.status} before step {after_steps}: "
+                             f"{job.error}")
     at_press = last["step"]
     t = time.perf_counter()
     ended = job.stop_and_wait(600)

@@ -37,13 +37,14 @@ DEFAULT_FEATURE_COMPONENTS = 512
 DEFAULT_DIGIT_SHRINKAGE = 0.05
 MAX_BATCH = 8192
 #: The anomaly scores (see :mod:`ganmc.scoring`); named here so the CLI can list them
-#: without importing TensorFlow. ``auto`` picks the first one a model has.
+#: without importing TensorFlow. ``auto`` picks by :data:`AUTO_RULE`.
 SCORERS = ("fanogan", "mahalanobis", "discriminator", "latent-search")
 #: ``ganmc.scoring.available``'s rule for ``auto`` in plain words (the CLI's and the
 #: dashboard's help).
 AUTO_RULE = ("mahalanobis when the model has a Gaussian for each normal digit on its own (a "
              "model of one digit, or of several trained with their labels), else fanogan when "
-             "the model has an encoder, else mahalanobis")
+             "the model has an encoder, else mahalanobis (discriminator for an old model "
+             "without the Gaussian)")
 #: Where a threshold comes from (see :func:`ganmc.calibration.choose`): ``per-digit`` is the
 #: hold-out set split by the digit each image is taken for (Mondrian conformal), ``holdout``
 #: the hold-out set as one; ``auto`` prefers them in this order.
@@ -72,7 +73,7 @@ class Preset:
     Attributes:
         steps: GAN steps (one update of D and one of G each).
         encoder_steps: Steps of the f-AnoGAN encoder after the GAN; 0 trains none (then the
-            ``mahalanobis`` score is the default, see :func:`ganmc.scoring.resolve_scorer`).
+            ``mahalanobis`` score is the default, see :func:`ganmc.scoring.available`).
         batch_size: Images per step.
         about: What it is for, in plain words.
         minutes_2core: Wall time of one model on the project's 2-core CPU, as measured by
@@ -92,8 +93,9 @@ PRESETS = {
                     1.2),
     "standard": Preset(5_000, 0, 64, "a good detector in about five minutes (the default)",
                        4.5),
-    "thorough": Preset(10_000, 5_000, 64, "the benchmark's recipe, with the encoder and its "
-                       "fanogan score: about twice as long", 11.0),
+    "thorough": Preset(10_000, 5_000, 64, "the benchmark's recipe: twice the GAN steps, and "
+                       "an encoder (the fanogan score and the Detect page's redrawings): about "
+                       "twice as long", 11.0),
 }
 DEFAULT_PRESET = "standard"
 #: Training speed of each network against ``dcgan``'s on the 2-core CPU (the presets' times

@@ -51,7 +51,7 @@ class Detector:
     """A GAN anomaly detector for 28x28 images.
 
     Training settings are :class:`ganmc.TrainConfig`'s. ``scorer``: a name of
-    :data:`ganmc.config.SCORERS` or ``auto`` (:func:`ganmc.scoring.resolve_scorer`);
+    :data:`ganmc.config.SCORERS` or ``auto`` (:func:`ganmc.scoring.available`);
     ``calibration``: ``holdout``, ``monte-carlo`` or ``auto`` (:func:`ganmc.calibration.choose`);
     ``alpha``: the nominal false-alarm rate; ``mc_samples``: Monte Carlo samples simulated by
     :meth:`fit` for each one-pass score.
@@ -231,8 +231,7 @@ class Detector:
 
     def _attach(self, networks: Networks) -> None:
         self.networks_ = networks
-        self.scorers_ = scoring.available(networks,
-                                          one_digit=len(self.config.digits) == 1)
+        self.scorers_ = scoring.available(networks, self.config.digits)
         self._compiled = scoring.CompiledScorers(networks)
 
     def _resolve(self) -> None:

@@ -45,7 +45,7 @@ class Loaded:
         """The detector's keyword arguments from the card; a score the folder cannot serve
         becomes ``auto``, with a note."""
         scorer = self.card.get("scorer", "auto")
-        have = available(self.networks, one_digit=len(self.config.digits) == 1)
+        have = available(self.networks, self.config.digits)
         if scorer != "auto" and scorer not in have:
             self.notes.append(f"the card's score {scorer} is not available; using auto "
                               f"({have[0]}) instead")
@@ -161,7 +161,7 @@ def load(path: Path | str | None = None) -> Loaded:
             loaded.monte_carlo[name] = MonteCarloResult(
                 len(scores), len(scores), int(info.get("seed", 0)), name,
                 len(scores) / rate if rate else 0.0, ScoreDistribution.from_scores(scores))
-    have = available(nets)
+    have = available(nets, config.digits)
     loaded.holdout = {k: v for k, v in loaded.holdout.items() if k in have}
     loaded.holdout_digits = {k: v for k, v in loaded.holdout_digits.items() if k in have}
     loaded.monte_carlo = {k: v for k, v in loaded.monte_carlo.items() if k in have}

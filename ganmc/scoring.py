@@ -99,24 +99,20 @@ def default_batch_size(scorer: str = "fanogan") -> int:
     return size if TABLE[scorer].one_pass else size // 16
 
 
-def available(networks: Networks, *, one_digit: bool = False) -> tuple[str, ...]:
-    """Names of the scorers these networks support, in the order ``auto`` prefers them.
+def available(networks: Networks, digits: tuple[int, ...] = ()) -> tuple[str, ...]:
+    """Names of the scorers these networks support, in the order ``auto`` prefers them
+    (:data:`ganmc.config.AUTO_RULE` says it in words).
 
     ``fanogan`` needs an encoder, ``mahalanobis`` the Gaussian fitted after training. The
     order is :data:`TABLE`'s, except that ``mahalanobis`` goes first where its Gaussian models
-    each normal digit on its own:
-
-    - per-digit Gaussians (a model of several digits trained with labels): on the shipped model
-      it beat ``fanogan`` on hand-drawn letters (AUROC 0.945 against 0.809) and random strokes
-      (0.946 against 0.855), with Fashion-MNIST at 0.998 against 0.999, and its per-digit
-      false-alarm rates stayed within 2-9 % (docs/benchmarks.md);
-    - a model of one digit (``one_digit``): in the one-class protocol (400 + 400 epochs,
-      docs/benchmarks.md) it averaged 97.1 against ``fanogan``'s 96.2, better on eight digits
-      of ten (worse on 9: 98.2 against 98.7).
+    each normal digit on its own: per-digit Gaussians (a model of several digits trained with
+    labels; better on hand-drawn letters and random strokes, and per-digit false alarms within
+    2-9 %), or a model of one digit (``digits``, the model's normal digits; better on the
+    one-class protocol, eight digits of ten). docs/benchmarks.md has the figures.
     """
     have = tuple(name for name, info in TABLE.items()
                  if info.needs is None or getattr(networks, info.needs) is not None)
-    if networks.density is not None and (networks.density.per_digit or one_digit):
+    if networks.density is not None and (networks.density.per_digit or len(digits) == 1):
         have = ("mahalanobis", *(n for n in have if n != "mahalanobis"))
     return have
 
@@ -138,18 +134,21 @@ def resolve_scorer(requested: str, have: tuple[str, ...]) -> str:
     return requested
 
 
-def why_auto(have: tuple[str, ...], *, one_digit: bool = False) -> str:
-    """In plain words, why ``auto`` picks what it picks for a model with these scorers."""
+def why_auto(have: tuple[str, ...], digits: tuple[int, ...] = ()) -> str:
+    """In plain words, why ``auto`` picks what it picks for a model with these scorers and
+    normal ``digits`` (:func:`available`'s rule)."""
     chosen = have[0]
     if chosen == "fanogan":
         return "fanogan: the model has an encoder, so it can redraw each image"
+    if chosen == "mahalanobis" and len(digits) == 1:
+        return ("mahalanobis: for a model of one digit it tells the other digits apart better "
+                "than fanogan")
     if chosen == "mahalanobis" and list(have) != [n for n in TABLE if n in have]:
-        if one_digit:
-            return ("mahalanobis: for a model of one digit it tells the other digits apart "
-                    "better than fanogan")
         return ("mahalanobis: the model has a Gaussian per digit, which tells letters and "
                 "scribbles from digits better than fanogan")
-    return f"{chosen}: the model has no encoder, so fanogan is not available"
+    if chosen == "mahalanobis":
+        return "mahalanobis: the model has no encoder, so fanogan is not available"
+    return f"{chosen}: the model has neither an encoder nor the feature Gaussian"
 
 
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)

@@ -98,6 +98,12 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
     return det
 
 
+#: Seconds a run takes besides its steps (data, calibration, the simulations, the quality card)
+#: in :func:`time_estimate`: 23-26 s on the 2-core CPU (``benchmarks.presets``: the wall time
+#: less the card's training time), for any preset.
+ESTIMATE_AFTER_TRAINING_S = 25.0
+
+
 def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
                   ) -> tuple[float, str]:
     """Seconds a training run with these :class:`Detector` settings should take on this
@@ -114,8 +120,7 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
     n = 700 * len(config.digits)  # about the training images of these digits in the bundle
     steps = config.gan_steps(n) + (config.encoder_steps_for(n) if config.has_encoder else 0)
     preset = PRESETS.get(config.preset)
-    # Calibration, simulation and the quality card: about a minute here, on any preset.
-    overhead = 45.0
+    overhead = ESTIMATE_AFTER_TRAINING_S
     rate, basis = None, ""
     if models_dir is not None:
         device = describe_device()
@@ -322,8 +327,7 @@ def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None =
     calibration = det.calibration_of(scorer, choice.source, usable)
     notes = []
     if choice.scorer == AUTO:
-        notes.append("score auto → " + scoring.why_auto(
-            det.scorers_, one_digit=len(det.config.digits) == 1))
+        notes.append("score auto → " + scoring.why_auto(det.scorers_, det.config.digits))
     if choice.source == AUTO:
         notes.append("threshold auto → " + (
             "holdout: real normal digits held out of training" if calibration.source == "holdout"

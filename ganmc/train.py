@@ -247,8 +247,9 @@ def fit_networks(
 
     # tf.data's autotuning is off: the end of a ``fit`` (its iterator's) waited for the
     # autotuning thread's next wake-up, 0 to 10 s a call and up to ~45 s in a standard run on
-    # the 2-core CPU; images already in memory need no tuning, and a batch or two ready ahead
-    # is all the steps use (docs/benchmarks.md, "Training presets").
+    # the 2-core CPU. The images are in memory already: a fixed prefetch of a few batches gave
+    # the same images/s there (measured on the CPU only; docs/benchmarks.md, "Training
+    # presets").
     options = tf.data.Options()
     options.autotune.enabled = False
     data = (
@@ -307,10 +308,10 @@ def _run_rounds(model: keras.Model, data: tf.data.Dataset, plan: list[int], stat
     """Train ``model`` round after round of ``plan`` from the state's step (rounds may differ
     in size by one compiled call; a resume inside a round runs its rest first).
 
-    One Keras epoch is one round, and one ``fit`` runs every round of one size in a row: a
-    ``fit`` call's start and end (its data iterator) cost seconds on a CPU, 0-6 s measured
-    per call, so a ``fit`` a round lost about a fifth of a standard run (docs/benchmarks.md,
-    "Training presets")."""
+    One Keras epoch is one round, and one ``fit`` runs every round of one size in a row: each
+    ``fit`` builds and tears down a data iterator, and the tear-down used to wait seconds for
+    tf.data's autotuning thread (now off, see :func:`fit_networks`); with a ``fit`` a round
+    that was about a fifth of a standard run (docs/benchmarks.md, "Training presets")."""
     todo, end = [], 0  # (round, steps) still to run
     for r, size in enumerate(plan):
         end += size

@@ -361,10 +361,11 @@ def _job_header(page):
 
 
 def test_train_page_workflow(server, page, shots):
-    """Issue 13, items 2-4 and 9 in Chromium: Enter in a number field starts nothing; Stop is
-    honoured within ~2 s; Start enables as soon as the job has ended, on the same page; the
-    settings outlive a visit to another page; the stopped model's card says what was done.
-    All ten digit chips are visible at 1400 px."""
+    """Issue 13, items 2-4 and 9 in Chromium: Enter in a number field starts nothing; Stop
+    stops the steps at once (the seconds are printed; benchmarks/stop.py measures them);
+    Start enables as soon as the job has ended, on the same page; the settings outlive a
+    visit to another page; the stopped model's card says what was done. All ten digit chips
+    are visible at 1400 px."""
     _open(page, server + "/train", "Train a model")
     chips = page.locator("[data-testid='stButtonGroup']").first
     main = page.locator("[data-testid='stMain']").bounding_box()
@@ -395,8 +396,8 @@ def test_train_page_workflow(server, page, shots):
     assert page.get_by_text("No training job yet").is_visible()
     assert _job_header(page).count() == 0
 
-    # Item 4: Stop is honoured within ~2 s: the steps stop at once, the job ends soon after
-    # (the one-pass scores calibrated, the model saved).
+    # Item 4: Stop stops the steps at once, and the job ends soon after (the one-pass scores
+    # calibrated, the model saved).
     start = page.get_by_role("button", name="Start training")
     start.click()
     _job_header(page).filter(has_text="e2e-stop — running").wait_for()
@@ -407,9 +408,9 @@ def test_train_page_workflow(server, page, shots):
     page.wait_for_timeout(1000)
     page.screenshot(path=shots / "train-running.png")
     page.set_viewport_size({"width": 1400, "height": 1000})
+    at_press = re.search(r"step ([\d,]+)/20,000", page.evaluate(_PROGRESS)).group(1)
     page.get_by_role("button", name="Stop training").click()
     pressed = time.perf_counter()
-    at_press = re.search(r"step ([\d,]+)/20,000", page.evaluate(_PROGRESS)).group(1)
     _job_header(page).filter(has_text="e2e-stop — stopped").wait_for(timeout=60_000)
     stopped_s = time.perf_counter() - pressed
     at_end = re.search(r"step ([\d,]+)/20,000", page.evaluate(_PROGRESS)).group(1)

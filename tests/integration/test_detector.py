@@ -285,8 +285,8 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
 
 
 def test_a_one_digit_model_with_an_encoder_uses_the_gaussian_by_default(tmp_path):
-    """``auto`` is mahalanobis for a model of one digit even when it has an encoder (the
-    one-class protocol: 97.1 against fanogan's 96.2), saved and loaded alike, and says why."""
+    """``auto`` is mahalanobis for a model of one digit even when it has an encoder (better on
+    the one-class protocol, docs/benchmarks.md), saved and loaded alike, and says why."""
     from ganmc import service
 
     det = service.train(tmp_path / "m", data="bundled", digits=(3,), arch="mlp", steps=96,
@@ -302,6 +302,7 @@ def test_a_model_of_several_digits_without_labels_keeps_fanogan_first(tiny_model
     from ganmc import scoring
 
     det, _ = tiny_model  # all digits, trained without labels: one Gaussian for them all
-    assert scoring.available(det.networks_)[0] == "fanogan"
-    assert scoring.available(det.networks_, one_digit=True) == (
+    assert scoring.available(det.networks_, det.config.digits)[0] == "fanogan"
+    assert scoring.available(det.networks_, (3,)) == (
         "mahalanobis", "fanogan", "discriminator", "latent-search")
+    assert scoring.why_auto(det.scorers_, det.config.digits).startswith("fanogan: ")

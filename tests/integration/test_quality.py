@@ -157,14 +157,15 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
                                                                           tmp_path):
     from ganmc import service
-    from ganmc.config import PRESETS, RELATIVE_TRAIN_SPEED, ROTATION_SLOWDOWN
+    from ganmc.config import ARCHS, PRESETS, RELATIVE_TRAIN_SPEED, ROTATION_SLOWDOWN
+    from ganmc.service import ESTIMATE_AFTER_TRAINING_S as AFTER
 
     det, out, _ = one_digit
     settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}
     seconds, basis = service.time_estimate(settings, out.parent)
     assert out.name in basis
     rate = det.metadata_["train_images_per_s"] / 64  # steps a second in that run
-    assert seconds == pytest.approx(PRESETS["standard"].steps / rate + 45.0)
+    assert seconds == pytest.approx(PRESETS["standard"].steps / rate + AFTER)
     # The same run with the rotation task trains slower: that model is no basis for it.
     rotating, basis = service.time_estimate({**settings, "rotation_weight": 1.0}, out.parent)
     assert "presets' times" in basis
@@ -175,7 +176,8 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     assert "presets' times" in basis
     assert dcgan == pytest.approx(PRESETS["standard"].minutes_2core * 60, rel=0.01)
     mlp, _ = service.time_estimate(settings, tmp_path)
-    assert mlp - 45.0 == pytest.approx((dcgan - 45.0) / RELATIVE_TRAIN_SPEED["mlp"])
-    assert rotating - 45.0 == pytest.approx((mlp - 45.0) * ROTATION_SLOWDOWN)
+    assert set(RELATIVE_TRAIN_SPEED) == set(ARCHS)  # every network has a speed
+    assert mlp - AFTER == pytest.approx((dcgan - AFTER) / RELATIVE_TRAIN_SPEED["mlp"])
+    assert rotating - AFTER == pytest.approx((mlp - AFTER) * ROTATION_SLOWDOWN)
     longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path)
     assert longer > mlp

@@ -76,6 +76,31 @@ def test_stop_event_stops_between_steps(tiny_train):
     assert result.stopped and result.phase_steps[0] < 50 * 8
 
 
+def test_a_stop_in_a_later_round_of_one_fit_keeps_the_last_whole_round(tiny_train, tmp_path):
+    """Rounds of one size run as the epochs of one ``fit``: a stop in the third round ends
+    within one compiled call, counts the steps the weights have had, and leaves the
+    checkpoint at the end of the second round."""
+    assert train.plan_rounds(960) == [96] * 10
+    stop, ckpt = threading.Event(), tmp_path / "ckpt"
+    ends = []
+
+    def progress(p):
+        if p.round_end:
+            ends.append(p.step)
+            if p.step == 192:
+                stop.set()
+
+    cfg = TrainConfig(**{**CFG, "epochs": None, "encoder_epochs": 0, "steps": 960})
+    result = fit_networks(tiny_train[:512], cfg, progress=progress, stop_event=stop,
+                          checkpoint=ckpt)
+    assert ends == [96, 192]
+    assert result.stopped and result.phase_steps == (192 + train.STEPS_PER_CALL, 0)
+    state = read_checkpoint(ckpt)
+    assert state["phase"] == "gan" and state["step"] == 192
+    assert len(state["history"]["d_loss"]) == 2  # saved at the second round's end
+    assert len(result.history["d_loss"]) == 3  # and the stopped round's losses
+
+
 def test_checkpoint_each_round_and_resume(tiny_train, tmp_path):
     ckpt = checkpoint_dir(tmp_path / "model")
     assert ckpt.name == ".model.ckpt"  # hidden: no model name can reach it
