@@ -39,6 +39,7 @@ from ganmc.config import (
     MAX_ROTATION_WEIGHT,
     PRECISIONS,
     PRESETS,
+    ROTATION_SLOWDOWN,
     SCORERS,
     SEED_MAX,
     TrainConfig,
@@ -171,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                    default=TrainConfig.rotation_weight,
                    help="weight of a self-supervised task D learns beside real or generated: "
                         "which quarter turn was applied to each image (SS-GAN); 0 = none, the "
-                        f"default, up to {MAX_ROTATION_WEIGHT:g}; about 20-30%% more training "
-                        "time (docs/benchmarks.md, 'One-class search loop')")
+                        f"default, up to {MAX_ROTATION_WEIGHT:g}; about "
+                        f"{ROTATION_SLOWDOWN - 1:.0%}% more training time (docs/benchmarks.md)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
                    help="share of normal images held out for calibration "

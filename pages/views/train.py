@@ -11,6 +11,7 @@ from ganmc.config import (
     MAX_ROTATION_WEIGHT,
     MAX_STEPS,
     PRESETS,
+    ROTATION_SLOWDOWN,
     TrainConfig,
 )
 from ganmc.errors import ConfigError, GanmcError
@@ -62,8 +63,9 @@ with st.expander("Custom settings"):
                     TrainConfig.rotation_weight, min_value=0.0,
                     max_value=MAX_ROTATION_WEIGHT, step=0.5,
                     help="The discriminator also learns which quarter turn was applied to "
-                         "each image (SS-GAN): a sense of the digits' shapes. Costs 20-30 % "
-                         "more training time; see docs/benchmarks.md for what it measured.")
+                         "each image (SS-GAN): a sense of the digits' shapes. Costs about "
+                         f"{ROTATION_SLOWDOWN - 1:.0%} more training time; see "
+                         "docs/benchmarks.md for what it measured.")
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {state.MODELS_DIR}/NAME.")
 c4, c5 = st.columns(2)
