@@ -90,9 +90,9 @@ class Preset:
 #: The training presets (docs/benchmarks.md: "Training presets" has their figures).
 PRESETS = {
     "quick": Preset(1_000, 0, 64, "for trying things: a rough detector in about a minute",
-                    1.2),
+                    1.4),
     "standard": Preset(5_000, 0, 64, "a good detector in about five minutes (the default)",
-                       4.5),
+                       5.4),
     "thorough": Preset(10_000, 5_000, 64, "the benchmark's recipe: twice the GAN steps, and "
                        "an encoder (the fanogan score and the Detect page's redrawings): about "
                        "twice as long", 11.0),
@@ -101,9 +101,9 @@ DEFAULT_PRESET = "standard"
 #: Training speed of each network against ``dcgan``'s on the 2-core CPU (the presets' times
 #: are dcgan's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185 for dcgan.
 RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "mlp": 3.4}
-#: How much longer training takes with the rotation task (``rotation_weight`` > 0): 20-30 %
-#: measured by ``python -m benchmarks.oneclass`` (docs/benchmarks.md, "One-class search").
-ROTATION_SLOWDOWN = 1.25
+#: How much longer training takes with the rotation task (``rotation_weight`` > 0): 1.37x the
+#: time of the compiled steps, measured by ``python -m benchmarks.rotation_speed`` (dcgan).
+ROTATION_SLOWDOWN = 1.37
 #: What an old model's card, which predates presets, is shown as.
 CUSTOM = "custom"
 #: Largest seed (numpy's seeds are 32-bit).
