@@ -36,12 +36,12 @@ from ganmc.config import (
     DEFAULT_PRESET,
     DEFAULT_SEARCH_STEPS,
     DEFAULT_TRAIN_MC_SAMPLES,
-    MAX_ROTATION_WEIGHT,
+    MAX_TASK_WEIGHT,
     PRECISIONS,
     PRESETS,
-    ROTATION_SLOWDOWN,
     SCORERS,
     SEED_MAX,
+    TASKS,
     TrainConfig,
 )
 from ganmc.errors import GanmcError, one_line
@@ -172,8 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
                    default=TrainConfig.rotation_weight,
                    help="weight of a self-supervised task D learns beside real or generated: "
                         "which quarter turn was applied to each image (SS-GAN); 0 = none, the "
-                        f"default, up to {MAX_ROTATION_WEIGHT:g}; about "
-                        f"{ROTATION_SLOWDOWN - 1:.0%}% more training time (docs/benchmarks.md)")
+                        f"default, up to {MAX_TASK_WEIGHT:g}; about "
+                        f"{TASKS['rotation_weight'].slowdown - 1:.0%}% more training time "
+                        f"(docs/benchmarks.md)")
+    p.add_argument("--jigsaw-weight", type=_non_negative_float,
+                   default=TrainConfig.jigsaw_weight,
+                   help="weight of pseudo-anomalies D learns to call not normal beside the "
+                        "generated images: real digits cut into four quarters and put back in "
+                        f"another order; 0 = none, the default, up to {MAX_TASK_WEIGHT:g}; about "
+                        f"{TASKS['jigsaw_weight'].slowdown - 1:.0%}% more training time "
+                        f"(docs/benchmarks.md)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
                    help="share of normal images held out for calibration "

@@ -91,7 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                             latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
                             search_steps=args.search_steps,
                             feature_components=args.feature_components,
-                            rotation_weight=args.rotation_weight, mc_samples=args.mc_samples,
+                            rotation_weight=args.rotation_weight,
+                            jigsaw_weight=args.jigsaw_weight, mc_samples=args.mc_samples,
                             calibration_fraction=args.calibration_fraction)
     except KeyboardInterrupt:
         bar.close()

@@ -61,8 +61,8 @@ DEFAULT_PERCENTILE = 95.0
 #: Share of the normal images held out of training to calibrate the threshold.
 DEFAULT_CALIBRATION_FRACTION = 0.1
 MAX_STEPS = 1_000_000
-#: Largest weight of the self-supervised rotation task (``TrainConfig.rotation_weight``).
-MAX_ROTATION_WEIGHT = 10.0
+#: Largest weight of D's extra tasks (``TrainConfig.rotation_weight``, ``jigsaw_weight``).
+MAX_TASK_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,26 @@ DEFAULT_PRESET = "standard"
 #: Training speed of each network against ``dcgan``'s on the 2-core CPU (the presets' times
 #: are dcgan's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185 for dcgan.
 RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "mlp": 3.4}
-#: How much longer training takes with the rotation task (``rotation_weight`` > 0): 1.37x the
-#: time of the compiled steps, measured by ``python -m benchmarks.rotation_speed`` (dcgan).
-ROTATION_SLOWDOWN = 1.37
+
+
+@dataclass(frozen=True)
+class Task:
+    """One of D's extra tasks beside telling real from generated, on when its weight (the
+    :class:`TrainConfig` setting of the same name) is above 0.
+
+    Attributes:
+        words: Its name in plain words (help texts, the card, the Train page).
+        slowdown: How much longer a GAN step takes with it on: the ratio of images/s of the
+            compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU).
+    """
+
+    words: str
+    slowdown: float
+
+
+#: D's extra tasks by setting name (see :class:`ganmc.gan.GAN`).
+TASKS = {"rotation_weight": Task("rotation task", 1.41),
+         "jigsaw_weight": Task("jigsaw pseudo-anomalies", 1.26)}
 #: What an old model's card, which predates presets, is shown as.
 CUSTOM = "custom"
 #: Largest seed (numpy's seeds are 32-bit).
@@ -189,6 +206,9 @@ class TrainConfig:
             on) to calibrate the threshold conformally.
         rotation_weight: Weight of the self-supervised rotation task D learns beside telling
             real from generated (SS-GAN; see :class:`ganmc.gan.GAN`); 0 trains none.
+        jigsaw_weight: Weight of the pseudo-anomalies D is taught to reject beside the
+            generated images: real images cut in four and put back in another order
+            (:func:`ganmc.gan.jigsaw`); 0 shows none.
         seed: Seed of every random draw; the same seed gives the same model on one machine.
         precision: Training arithmetic: ``"float32"``, ``"bfloat16"`` (Keras'
             ``mixed_bfloat16``: variables in float32, matrix work in bfloat16) or ``"auto"``
@@ -215,6 +235,7 @@ class TrainConfig:
     digit_shrinkage: float = DEFAULT_DIGIT_SHRINKAGE
     calibration_fraction: float = DEFAULT_CALIBRATION_FRACTION
     rotation_weight: float = 0.0
+    jigsaw_weight: float = 0.0
     seed: int = 0
     precision: str = AUTO
     jit_compile: bool | None = None
@@ -256,10 +277,22 @@ class TrainConfig:
         if not (isinstance(self.kappa, (int, float)) and not isinstance(self.kappa, bool)
                 and math.isfinite(self.kappa) and self.kappa >= 0):
             raise ConfigError(f"kappa must be a finite number >= 0, not {self.kappa!r}")
-        _check_between("rotation_weight", self.rotation_weight, 0.0, MAX_ROTATION_WEIGHT)
+        for task in TASKS:
+            _check_between(task, getattr(self, task), 0.0, MAX_TASK_WEIGHT)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """D's extra tasks that are on (their weights' names, e.g. ``("rotation_weight",)``)."""
+        return tuple(t for t in TASKS if getattr(self, t))
+
+    @property
+    def slowdown(self) -> float:
+        """How much longer than plain GAN steps these steps take (each task's
+        ``Task.slowdown``; with both on, their product, which was not measured)."""
+        return math.prod(TASKS[t].slowdown for t in self.tasks)
 
     def steps_per_pass(self, n_images: int) -> int:
         """Steps of one pass over ``n_images`` training images (at least 1)."""

@@ -78,7 +78,8 @@ class Detector:
                  feature_components: int = DEFAULT_FEATURE_COMPONENTS,
                  digit_shrinkage: float = DEFAULT_DIGIT_SHRINKAGE,
                  calibration_fraction: float = TrainConfig.calibration_fraction,
-                 rotation_weight: float = TrainConfig.rotation_weight, seed: int = 0,
+                 rotation_weight: float = TrainConfig.rotation_weight,
+                 jigsaw_weight: float = TrainConfig.jigsaw_weight, seed: int = 0,
                  precision: str = AUTO, jit_compile: bool | None = None, scorer: str = AUTO,
                  calibration: str = AUTO, alpha: float = Level().alpha,
                  mc_samples: int = DEFAULT_TRAIN_MC_SAMPLES):
@@ -89,7 +90,8 @@ class Detector:
             latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
             search_steps=search_steps, feature_components=feature_components,
             digit_shrinkage=digit_shrinkage, calibration_fraction=calibration_fraction,
-            rotation_weight=rotation_weight, seed=seed, precision=precision,
+            rotation_weight=rotation_weight, jigsaw_weight=jigsaw_weight, seed=seed,
+            precision=precision,
             jit_compile=jit_compile)
         self.scorer, self.calibration, self.alpha = _checked(scorer, calibration, alpha)
         self.mc_samples = _checked_samples(mc_samples)

@@ -8,6 +8,8 @@ Every random draw goes through a ``keras.random.SeedGenerator``.
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -23,6 +25,26 @@ def rotate(images, k):
     """Each image of a batch (N, 28, 28, 1) turned by ``k[i]`` quarter turns."""
     turns = ops.stack([images] + [tf.image.rot90(images, i) for i in range(1, ROTATIONS)], 1)
     return tf.gather(turns, k, batch_dims=1)
+
+
+#: Every order of an image's four quarters but its own (23).
+JIGSAW_ORDERS = [list(p) for p in itertools.permutations(range(4)) if p != (0, 1, 2, 3)]
+
+
+def jigsaw(images, seed_generator):
+    """Pseudo-anomalies: each image of a batch (N, 28, 28, 1) cut into its four quadrants and
+    put back in a random other order (the "jigsaw" of negative data augmentation, Sinha et
+    al. 2021). The strokes stay digit strokes; the shape is no longer a digit."""
+    n = ops.shape(images)[0]
+    h, w = ops.shape(images)[1] // 2, ops.shape(images)[2] // 2
+    quads = ops.stack([images[:, :h, :w], images[:, :h, w:], images[:, h:, :w],
+                       images[:, h:, w:]], 1)
+    order = tf.gather(tf.constant(JIGSAW_ORDERS, dtype="int32"),
+                      keras.random.randint((n,), 0, len(JIGSAW_ORDERS), seed=seed_generator))
+    q = tf.gather(quads, order, batch_dims=1)
+    top = ops.concatenate([q[:, 0], q[:, 1]], 2)
+    bottom = ops.concatenate([q[:, 2], q[:, 3]], 2)
+    return ops.concatenate([top, bottom], 1)
 
 
 def _bce(logits, label: float):
@@ -49,17 +71,21 @@ class GAN(keras.Model):
             ``G_ROTATION_SHARE`` of it). 0 trains none.
         rotation_head: That head (:func:`ganmc.networks.rotation_head` of D), needed when
             ``rotation_weight`` is not 0.
+        jigsaw_weight: Weight of the pseudo-anomalies: D is also taught to call real images
+            put together in another order (:func:`jigsaw`) not normal. 0 shows none.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
                  seed: int | None = None, rotation_weight: float = 0.0,
-                 rotation_head: keras.Model | None = None, **kwargs):
+                 rotation_head: keras.Model | None = None, jigsaw_weight: float = 0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.rotation_weight = float(rotation_weight)
+        self.jigsaw_weight = float(jigsaw_weight)
         self.rotation_head = rotation_head if self.rotation_weight else None
         if self.rotation_weight and rotation_head is None:
             raise ValueError("a rotation_weight needs a rotation_head")
@@ -87,6 +113,7 @@ class GAN(keras.Model):
         d_optimizer.build(self._d_variables())
         g_optimizer.build(self.generator.trainable_variables)
         self.rotation_tracker = keras.metrics.Mean(name="rotation_loss")
+        self.jigsaw_tracker = keras.metrics.Mean(name="jigsaw_loss")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -96,7 +123,8 @@ class GAN(keras.Model):
     def metrics(self) -> list[keras.metrics.Metric]:
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
                     self.d_fake_tracker]
-        return trackers + ([self.rotation_tracker] if self.rotation_head is not None else [])
+        return (trackers + ([self.rotation_tracker] if self.rotation_head is not None else [])
+                + ([self.jigsaw_tracker] if self.jigsaw_weight else []))
 
     def call(self, images, training=False):
         """D's logits for a batch of the training data (fit builds the model by calling it)."""
@@ -120,11 +148,16 @@ class GAN(keras.Model):
                 with tf.GradientTape() as d_tape:
                     # One pass over real and fake together: fewer, larger matrix products. D
                     # has no batch statistics (no BatchNorm), so this equals two passes.
-                    logits = self.discriminator(ops.concatenate([real_images, fake_images], 0),
-                                                training=True)
-                    real_logits, fake_logits = logits[:batch], logits[batch:]
+                    shown = [real_images, fake_images]
+                    if self.jigsaw_weight:
+                        shown.append(jigsaw(real_images, self.seed_generator))
+                    logits = self.discriminator(ops.concatenate(shown, 0), training=True)
+                    real_logits, fake_logits = logits[:batch], logits[batch:2 * batch]
                     d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
                     total = d_loss
+                    if self.jigsaw_weight:
+                        jigsaw_loss = _bce(logits[2 * batch:], 0.0)
+                        total = total + self.jigsaw_weight * jigsaw_loss
                     if self.rotation_head is not None:
                         rotation_loss = self._rotation_loss(real_images, True)
                         total = total + self.rotation_weight * rotation_loss
@@ -149,6 +182,8 @@ class GAN(keras.Model):
         self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
         if self.rotation_head is not None:
             self.rotation_tracker.update_state(rotation_loss)
+        if self.jigsaw_weight:
+            self.jigsaw_tracker.update_state(jigsaw_loss)
         return {m.name: m.result() for m in self.metrics}
 
 

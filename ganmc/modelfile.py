@@ -16,7 +16,7 @@ import numpy as np
 
 from ganmc import bundle, density
 from ganmc.calibration import Calibration, Level, ScoreDistribution
-from ganmc.config import TrainConfig
+from ganmc.config import TASKS, TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.networks import Networks
@@ -284,11 +284,20 @@ def training_text(card: dict[str, Any]) -> str:
     text = part(0, "GAN")
     text += " + " + part(1, "encoder") if c.get("encoder_epochs") or c.get("encoder_steps") \
         else ", no encoder"
-    weight = c.get("rotation_weight")
-    if isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
-        text += f", rotation task {weight:g}"
+    text += "".join(f", {t}" for t in tasks_text(c))
     return (f"{c.get('preset')} preset, batches of {m.get('batch_size', '?')}: {text}"
             f"{stopped}")
+
+
+def tasks_text(settings: dict[str, Any]) -> list[str]:
+    """D's extra tasks that are on in these settings (a card's config, a job's parameters), in
+    words with their weights: ``["rotation task 1"]``."""
+    out = []
+    for name, task in TASKS.items():
+        weight = settings.get(name)
+        if isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
+            out.append(f"{task.words} {weight:g}")
+    return out
 
 
 def _count(v: Any) -> str:

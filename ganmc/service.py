@@ -108,11 +108,12 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
                   ) -> tuple[float, str]:
     """Seconds a training run with these :class:`Detector` settings should take on this
     machine before it starts, and what the figure rests on: the training speed of the latest
-    model in ``models_dir`` trained the same way (network, batch size, device, rotation task
-    or not), else the presets' measured times on a 2-core CPU, scaled for the network and the
-    rotation task. Once training runs, its progress reports give the ETA from the steps so far.
+    model in ``models_dir`` trained the same way (network, batch size, device, which of D's
+    extra tasks), else the presets' measured times on a 2-core CPU, scaled for the network and
+    the extra tasks (``config.TASKS``). Once training runs, its progress reports give the ETA
+    from the steps so far.
     """
-    from ganmc.config import PRESETS, RELATIVE_TRAIN_SPEED, ROTATION_SLOWDOWN, TrainConfig
+    from ganmc.config import PRESETS, RELATIVE_TRAIN_SPEED, TASKS, TrainConfig
     from ganmc.train import describe_device
 
     fields = TrainConfig.__dataclass_fields__
@@ -129,16 +130,16 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
             m, c = card.get("metadata", {}), card.get("config", {})
             if (c.get("arch") == config.arch and m.get("batch_size") == config.batch_size
                     and m.get("device") == device and m.get("train_images_per_s")
-                    and bool(c.get("rotation_weight")) == bool(config.rotation_weight)):
+                    and all(bool(c.get(t)) == bool(getattr(config, t))
+                            for t in TASKS)):
                 rate = float(m["train_images_per_s"]) / config.batch_size
                 basis = f"from the training speed of {card['_name']} on this machine"
                 break
     if rate is None and preset is not None:
         base = preset.steps + preset.encoder_steps
-        rate = base / max(preset.minutes_2core * 60 - overhead, 1.0)  # dcgan, no rotation
+        rate = base / max(preset.minutes_2core * 60 - overhead, 1.0)  # dcgan, no extra task
         rate *= RELATIVE_TRAIN_SPEED[config.arch]
-        if config.rotation_weight:
-            rate /= ROTATION_SLOWDOWN
+        rate /= config.slowdown
         basis = "from the presets' times on a 2-core CPU (a GPU is faster)"
     if rate is None:
         return float("nan"), "no estimate yet"

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganmc import files, limits, locks
-from ganmc.config import TrainConfig
+from ganmc.config import TASKS, TrainConfig
 from ganmc.errors import GanmcError, TrainingError
 from ganmc.gan import GAN, EncoderTrainer
 from ganmc.networks import (
@@ -274,7 +274,8 @@ def fit_networks(
     if state["phase"] == "gan" and state["step"] < totals[0]:
         with strategy.scope():
             gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
-                      rotation_weight=config.rotation_weight, rotation_head=head)
+                      rotation_weight=config.rotation_weight, rotation_head=head,
+                      jigsaw_weight=config.jigsaw_weight)
             gan.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit,
                         steps_per_execution=per_call)
         tracker.begin_phase("gan")
@@ -335,12 +336,13 @@ def _check_compatible(saved: dict, config: TrainConfig) -> None:
     except (TypeError, ValueError, GanmcError) as exc:
         raise TrainingError(f"the checkpoint's settings are unreadable ({exc}); start afresh "
                             f"instead of resuming") from None
-    if bool(old.rotation_weight) != bool(config.rotation_weight):
-        raise TrainingError(
-            f"the checkpoint was made {'with' if old.rotation_weight else 'without'} the "
-            f"rotation task (rotation_weight={old.rotation_weight:g}), this run is "
-            f"{'with' if config.rotation_weight else 'without'} it; start afresh instead of "
-            f"resuming, or write to another folder")
+    for name, task in TASKS.items():  # a task's head would be dropped or start afresh, and
+        was, now = getattr(old, name), getattr(config, name)  # the card would not tell
+        if bool(was) != bool(now):
+            raise TrainingError(
+                f"the checkpoint was made {'with' if was else 'without'} the {task.words} "
+                f"({name}={was:g}), this run is {'with' if now else 'without'} them; start "
+                f"afresh instead of resuming, or write to another folder")
     for name in ("arch", "latent_dim", "digits", "seed", "calibration_fraction"):
         if getattr(old, name) != getattr(config, name):
             raise TrainingError(

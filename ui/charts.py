@@ -70,10 +70,11 @@ def history_of(events) -> tuple[dict[str, list[float]], np.ndarray | None, list[
 
 
 def loss_curves(history: dict[str, list[float]]) -> go.Figure:
-    """Discriminator and generator (and rotation task, encoder) losses per round."""
+    """Discriminator and generator (and D's extra tasks, encoder) losses per round."""
     fig = go.Figure()
     for key, name in (("d_loss", "discriminator"), ("g_loss", "generator"),
-                      ("rotation_loss", "rotation task"), ("e_loss", "encoder")):
+                      ("rotation_loss", "rotation task"),
+                      ("jigsaw_loss", "jigsaw pseudo-anomalies"), ("e_loss", "encoder")):
         if history.get(key):
             fig.add_scatter(x=list(range(1, len(history[key]) + 1)), y=history[key],
                             mode="lines+markers", name=name)

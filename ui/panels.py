@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ganmc import quality, service
+from ganmc.modelfile import tasks_text
 from ganmc.montecarlo import FINE_BINS
 from ganmc.tracker import CALIBRATING, describe
 from ganmc.train import describe_device
@@ -47,8 +48,7 @@ def training_job(job) -> None:
     st.subheader(f"Job {params.get('name')} — {snap['status']}")
     custom = ", ".join(f"{k.replace('_', ' ')} {params[k]:,}" for k in ("steps", "encoder_steps")
                        if params.get(k) is not None)
-    weight = params.get("rotation_weight")
-    task = f"rotation task {weight:g}, " if isinstance(weight, (int, float)) and weight else ""
+    task = "".join(f"{t}, " for t in tasks_text(params))
     st.caption(f"{params.get('arch')}, digits {params.get('digits')}, {params.get('preset')} "
                f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
                f"{task}seed {params.get('seed')}, data {params.get('data')}; device "

@@ -8,10 +8,10 @@ from ganmc.config import (
     DATA_CHOICES,
     DEFAULT_KAPPA,
     DEFAULT_PRESET,
-    MAX_ROTATION_WEIGHT,
     MAX_STEPS,
+    MAX_TASK_WEIGHT,
     PRESETS,
-    ROTATION_SLOWDOWN,
+    TASKS,
     TrainConfig,
 )
 from ganmc.errors import ConfigError, GanmcError
@@ -61,11 +61,19 @@ with st.expander("Custom settings"):
     seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
     rotation = kept(c1.number_input, "train_rotation", "Rotation task weight (0 = none)",
                     TrainConfig.rotation_weight, min_value=0.0,
-                    max_value=MAX_ROTATION_WEIGHT, step=0.5,
+                    max_value=MAX_TASK_WEIGHT, step=0.5,
                     help="The discriminator also learns which quarter turn was applied to "
                          "each image (SS-GAN): a sense of the digits' shapes. Costs about "
-                         f"{ROTATION_SLOWDOWN - 1:.0%} more training time; see "
+                         f"{TASKS['rotation_weight'].slowdown - 1:.0%} more training time; see "
                          "docs/benchmarks.md for what it measured.")
+    jigsaw = kept(c2.number_input, "train_jigsaw", "Jigsaw pseudo-anomaly weight (0 = none)",
+                  TrainConfig.jigsaw_weight, min_value=0.0, max_value=MAX_TASK_WEIGHT,
+                  step=0.5,
+                  help="The discriminator also learns to call real digits cut into four "
+                       "quarters and put back in another order not normal: the strokes of a "
+                       "digit in a shape that is not one. Costs about "
+                       f"{TASKS['jigsaw_weight'].slowdown - 1:.0%} more training time; see "
+                       "docs/benchmarks.md for what it measured.")
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {state.MODELS_DIR}/NAME.")
 c4, c5 = st.columns(2)
@@ -73,7 +81,8 @@ replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name",
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)
 settings = {"arch": arch, "preset": preset, "steps": steps, "encoder_steps": enc_steps,
             "batch_size": int(batch), "latent_dim": int(latent) or None, "kappa": float(kappa),
-            "rotation_weight": float(rotation), "seed": int(seed)}
+            "rotation_weight": float(rotation), "jigsaw_weight": float(jigsaw),
+            "seed": int(seed)}
 try:
     seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},
                                            state.MODELS_DIR)

@@ -276,6 +276,7 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     assert app.selectbox(key="train_data").value == cli.data
     assert app.radio(key="train_arch").value == cli.arch
     assert app.number_input(key="train_rotation").value == cli.rotation_weight
+    assert app.number_input(key="train_jigsaw").value == cli.jigsaw_weight
 
 
 def _per_digit_table(at):

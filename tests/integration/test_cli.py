@@ -45,7 +45,7 @@ def test_end_to_end(tmp_path, inputs):
     r = ganmc("train", "--data", "bundled", "--digits", "0-9", "--arch", "mlp", "--epochs", "2",
               "--batch-size", "64", "--seed", "1", "--mc-samples", "1000", "--kappa", "20",
               "--search-steps", "20", "--feature-components", "16", "--rotation-weight", "0.5",
-              "--out", model)
+              "--jigsaw-weight", "0.25", "--out", model)
     assert r.returncode == 0, r.stderr
     assert "train [" in r.stderr and "100.0%" in r.stderr  # the progress bar
     assert "Calibrating on the held-out digits" in r.stderr
@@ -54,6 +54,7 @@ def test_end_to_end(tmp_path, inputs):
     config = card["config"]
     assert config["kappa"] == 20 and config["search_steps"] == 20
     assert config["rotation_weight"] == 0.5 and "rotation_loss" in card["metadata"]["history"]
+    assert config["jigsaw_weight"] == 0.25 and "jigsaw_loss" in card["metadata"]["history"]
     assert config["feature_components"] == 16
     assert "scorer latent-search: holdout threshold" in r.stdout
     assert "scorer mahalanobis: holdout threshold" in r.stdout

@@ -157,7 +157,7 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
                                                                           tmp_path):
     from ganmc import service
-    from ganmc.config import ARCHS, PRESETS, RELATIVE_TRAIN_SPEED, ROTATION_SLOWDOWN
+    from ganmc.config import ARCHS, PRESETS, RELATIVE_TRAIN_SPEED, TASKS, TrainConfig
     from ganmc.service import ESTIMATE_AFTER_TRAINING_S as AFTER
 
     det, out, _ = one_digit
@@ -169,6 +169,8 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     # The same run with the rotation task trains slower: that model is no basis for it.
     rotating, basis = service.time_estimate({**settings, "rotation_weight": 1.0}, out.parent)
     assert "presets' times" in basis
+    jigsaw, basis = service.time_estimate({**settings, "jigsaw_weight": 0.5}, out.parent)
+    assert "presets' times" in basis  # the same for the jigsaw pseudo-anomalies
 
     # No model trained here yet: the presets' times, which are dcgan's, scaled for the network
     # and the rotation task.
@@ -178,6 +180,8 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     mlp, _ = service.time_estimate(settings, tmp_path)
     assert set(RELATIVE_TRAIN_SPEED) == set(ARCHS)  # every network has a speed
     assert mlp - AFTER == pytest.approx((dcgan - AFTER) / RELATIVE_TRAIN_SPEED["mlp"])
-    assert rotating - AFTER == pytest.approx((mlp - AFTER) * ROTATION_SLOWDOWN)
+    assert set(TASKS) <= set(TrainConfig.__dataclass_fields__)  # each task is a setting
+    assert rotating - AFTER == pytest.approx((mlp - AFTER) * TASKS["rotation_weight"].slowdown)
+    assert jigsaw - AFTER == pytest.approx((mlp - AFTER) * TASKS["jigsaw_weight"].slowdown)
     longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path)
     assert longer > mlp

@@ -59,6 +59,7 @@ def test_a_card_from_before_the_presets_reads_as_custom_epochs():
     {"latent_dim": 1}, {"kappa": -1}, {"epochs": 2.5}, {"search_steps": 0},
     {"preset": "fast"}, {"steps": 0}, {"encoder_steps": -1}, {"steps": 10**9},
     {"rotation_weight": -0.5}, {"rotation_weight": True}, {"rotation_weight": "1"},
+    {"jigsaw_weight": -1.0}, {"jigsaw_weight": 11.0}, {"jigsaw_weight": False},
     {"digits": (0.0,)}, {"digits": (3, 2.5)}, {"digits": (True,)}, {"digits": ("1",)},
 ])
 def test_invalid_settings_are_refused(kwargs):
@@ -84,3 +85,5 @@ def test_the_card_says_when_the_rotation_task_was_trained():
                                    "(472.0 passes), no encoder, rotation task 1")
     card["config"]["rotation_weight"] = 0.0
     assert training_text(card).endswith("no encoder")
+    card["config"]["jigsaw_weight"] = 0.5
+    assert training_text(card).endswith("no encoder, jigsaw pseudo-anomalies 0.5")

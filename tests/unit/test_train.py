@@ -183,6 +183,54 @@ def test_rotate_turns_each_image_by_its_own_quarter_turns():
         np.testing.assert_array_equal(turned[i, ..., 0], np.rot90(x[i, ..., 0], i))
 
 
+def test_jigsaw_puts_each_images_quarters_back_in_another_order():
+    import keras
+
+    from ganmc.gan import jigsaw
+
+    x = np.arange(64 * 28 * 28, dtype=np.float32).reshape(64, 28, 28, 1)
+    out = np.asarray(jigsaw(x, keras.random.SeedGenerator(0)))
+
+    def quarters(a):
+        return [a[:14, :14], a[:14, 14:], a[14:, :14], a[14:, 14:]]
+
+    orders = set()
+    for i in range(len(x)):
+        q_in, q_out = quarters(x[i, ..., 0]), quarters(out[i, ..., 0])
+        order = tuple(next(j for j in range(4) if np.array_equal(q, q_in[j])) for q in q_out)
+        assert sorted(order) == [0, 1, 2, 3]  # the same four quarters, each once
+        assert order != (0, 1, 2, 3)  # never the image itself
+        orders.add(order)
+    assert len(orders) > 10  # random orders (23 possible), not one fixed swap
+
+
+def test_jigsaw_pseudo_anomalies_teach_d_to_reject_them(tiny_train):
+    """With a jigsaw weight, D calls unseen real digits put back in another order far less
+    real than the digits themselves; without it, much less so."""
+    import keras
+
+    from ganmc.gan import jigsaw
+
+    x = (tiny_train[1024:1280, ..., None] / 127.5 - 1).astype(np.float32)
+    shuffled = np.asarray(jigsaw(x, keras.random.SeedGenerator(1)))
+
+    def train(weight):
+        cfg = TrainConfig(**{**CFG, "epochs": None, "encoder_epochs": 0, "steps": 300,
+                             "jigsaw_weight": weight})
+        result = fit_networks(tiny_train[:1024], cfg)
+        d = result.discriminator
+        real = np.mean(keras.ops.sigmoid(d(x)))
+        return float(real - np.mean(keras.ops.sigmoid(d(shuffled)))), result.history
+
+    (taught, history), (plain, plain_history) = train(1.0), train(0.0)
+    assert taught > 0.3 and taught > plain + 0.15, (taught, plain)
+    # its loss is tracked apart from D's (real or generated) and plotted beside it
+    assert "jigsaw_loss" in history and "jigsaw_loss" not in plain_history
+    from ui.charts import loss_curves
+
+    assert "jigsaw pseudo-anomalies" in [t.name for t in loss_curves(history).data]
+
+
 def test_the_rotation_task_trains_a_head_that_tells_the_turns(tiny_train, tmp_path):
     """SS-GAN: with a rotation weight D's head learns the quarter turns of real digits (its
     loss falls well below chance, ln 4), it is checkpointed, and a resume loads it."""

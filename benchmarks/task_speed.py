@@ -1,0 +1,59 @@
+"""What D's extra tasks cost: ``python -m benchmarks.task_speed [--steps N] [--arch dcgan]``.
+
+Trains the same one-digit GAN (digit 8 of the bundled split, seed 0, no encoder) without any
+extra task, then with each of D's extra tasks alone at weight 1 (``ganmc.config.TASKS``: the
+SS-GAN rotation task, the jigsaw pseudo-anomalies), and compares the training speed of the
+compiled steps (images/s, the first, tracing call left out) and the whole training time. The
+ratios are the tasks' ``slowdown``, which the time estimate and the help texts use. Writes the
+``task-speed`` section of docs/benchmarks.md unless ``--no-write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks.common import machine, table, write_section
+
+
+def train_once(arch: str, steps: int, task: str | None, digit: int) -> tuple[float, float]:
+    from ganmc.config import TrainConfig
+    from ganmc.data import load_mnist
+    from ganmc.train import fit_networks
+
+    x = load_mnist("bundled", (digit,)).x_train
+    config = TrainConfig(arch=arch, digits=(digit,), steps=steps, encoder_steps=0, seed=0,
+                         **({task: 1.0} if task else {}))
+    result = fit_networks(x, config)
+    return result.images_per_s, result.seconds
+
+
+def main() -> None:
+    from ganmc.config import TASKS
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=800, help="GAN steps of each run")
+    p.add_argument("--arch", default="dcgan")
+    p.add_argument("--digit", type=int, default=8)
+    p.add_argument("--no-write", action="store_true", help="print only")
+    args = p.parse_args()
+    plain = train_once(args.arch, args.steps, None, args.digit)
+    rows, ratios = [["none", plain[0], plain[1], "1.00×"]], []
+    for task in TASKS:
+        speed, seconds = train_once(args.arch, args.steps, task, args.digit)
+        rows.append([f"{TASKS[task].words} (`{task}=1`)", speed, seconds,
+                     f"{plain[0] / speed:.2f}×"])
+        ratios.append(f"{task} {plain[0] / speed:.2f} (in use: {TASKS[task].slowdown:.2f})")
+        print(rows[-1], flush=True)
+    text = (f"## What D's extra tasks cost (`python -m benchmarks.task_speed`)\n\n"
+            f"{machine()}. {args.arch}, digit {args.digit}, {args.steps:,} GAN steps of 64, "
+            f"seed 0, each run alone.\n\n"
+            + table(["extra task", "images/s (compiled steps)", "training s", "slowdown"], rows)
+            + "\n\nThe slowdown is in images/s; `ganmc.config.TASKS` holds it for "
+            "the time estimate and the help texts: " + "; ".join(ratios) + ".")
+    print(text)
+    if not args.no_write:
+        write_section("task-speed", text)
+
+
+if __name__ == "__main__":
+    main()
