@@ -16,6 +16,10 @@ one-class AUROC of
 - ``two layers``: Lee et al.'s feature ensemble, ``mahalanobis`` and a Gaussian over D's first
   layer, standardised the same way and added.
 
+``--snapshots`` also scores with D as it was at each point of the live quality curve (the test
+AUROC along training, and ensembles of the last snapshots); ``--keep DIR`` saves each digit's
+networks for ``python -m benchmarks.oneclass_scores DIR``.
+
 Seeds are fixed (``--seed``), so a row is reproducible on one machine. ``--quick`` trains
 2,000 steps instead of the preset's (for trying ideas in minutes; confirm with the preset).
 Every run is appended to ``docs/benchmarks-oneclass.jsonl`` with its time and load, and the
@@ -71,7 +75,33 @@ def rotation_scores(features, head, images: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
-def run_digit(k: int, settings: dict, seed: int) -> dict:
+class Snapshots:
+    """A training probe (``fit_networks(probe=)``) that, at each of the live quality curve's
+    points, fits the feature Gaussian to D as it is then and keeps its distances of the test
+    and held-out images: the test AUROC along training, and ensembles of the last snapshots
+    (each standardised on the held-out normals, added)."""
+
+    def __init__(self, x, test, held, components: int):
+        self.x, self.test, self.held, self.components = x, test, held, components
+        self.steps: list[int] = []
+        self.scores: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __call__(self, discriminator) -> dict:
+        from ganmc.density import FeatureGaussian, features_of
+        from ganmc.networks import feature_model
+
+        features = feature_model(discriminator)
+        gauss = FeatureGaussian.fit(features_of(features, self.x), self.components)
+        self.scores.append(tuple(np.asarray(gauss.distance(features_of(features, i)))
+                                 for i in (self.test, self.held)))
+        return {}
+
+    def ensemble(self, last: int) -> np.ndarray:
+        return sum((t - h.mean()) / (h.std() + 1e-12) for t, h in self.scores[-last:])
+
+
+def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
+              snapshots: bool = False) -> dict:
     from ganmc.config import TrainConfig
     from ganmc.data import holdout_indices, load_mnist
     from ganmc.density import features_of, fit_density
@@ -86,9 +116,19 @@ def run_digit(k: int, settings: dict, seed: int) -> dict:
     x, held = splits.x_train[i_train], splits.x_train[i_hold]
     load = os.getloadavg()[0]
     t = time.perf_counter()
-    result = fit_networks(x, config)
+    probe = Snapshots(x, splits.x_test, held, config.feature_components) if snapshots else None
+    result = fit_networks(x, config, probe=probe)
     train_s = time.perf_counter() - t
     nets = Networks(result.generator, result.discriminator, None)
+    if keep:  # the trained networks, for trying other scores without training again
+        from pathlib import Path
+
+        folder = Path(keep) / f"digit{k}"
+        folder.mkdir(parents=True, exist_ok=True)
+        result.discriminator.save(folder / "discriminator.keras")
+        result.generator.save(folder / "generator.keras")
+        if result.rotation_head is not None:
+            result.rotation_head.save(folder / "rotation_head.keras")
     gauss = fit_density(nets, x, config.feature_components)
     normal = splits.test_is_normal
 
@@ -117,7 +157,13 @@ def run_digit(k: int, settings: dict, seed: int) -> dict:
         scores["rotation"] = rot["test"]
         scores["combined"] = (standardised(maha["test"], maha["held"])
                               + standardised(rot["test"], rot["held"]))
-    return {"digit": k, "steps": config.steps, "seed": seed,
+    extra = {}
+    if probe is not None:
+        for last in (3, 5):
+            scores[f"last {last} snapshots"] = probe.ensemble(last)
+        extra["curve"] = {str(q["step"]): round(float(auroc(t[normal], t[~normal])), 4)
+                          for q, (t, _) in zip(result.quality_curve, probe.scores)}
+    return {"digit": k, "steps": config.steps, "seed": seed, **extra,
             "auroc": {name: round(float(auroc(s[normal], s[~normal])), 4)
                       for name, s in scores.items()},
             "train_s": round(train_s, 1), "total_s": round(time.perf_counter() - t, 1),
@@ -139,6 +185,11 @@ def main() -> None:
     p.add_argument("--label", help="the run's name in the table (default: the settings)")
     p.add_argument("--note", help="a remark printed under the table for this run")
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--snapshots", action="store_true",
+                   help="also score with D at each live-quality point of training: the test "
+                        "AUROC along training, and ensembles of the last 3 and 5 snapshots")
+    p.add_argument("--keep", metavar="DIR",
+                   help="save each digit's trained networks in DIR/digitK (to try scores on)")
     args = p.parse_args()
     settings = {"preset": args.preset}
     for item in args.set:
@@ -159,7 +210,8 @@ def main() -> None:
     given = [int(d) for d in args.digits.split(",") if d.strip().isdigit()]
     chosen = parse_digits(args.digits)
     for k in (given if sorted(given) == list(chosen) else chosen):
-        row = {"label": label, "settings": settings, **run_digit(k, settings, args.seed)}
+        row = {"label": label, "settings": settings, **run_digit(k, settings, args.seed, args.keep,
+                                                              args.snapshots)}
         if args.note:
             row["note"] = args.note
         print(json.dumps(row), flush=True)
@@ -200,7 +252,10 @@ def render(rows: list[dict]) -> str:
             "see the load in `docs/benchmarks-oneclass.jsonl`). `rotation`: the GeoTrans "
             "score of D's rotation head; `combined`: it and `mahalanobis`, each standardised "
             "on the held-out normal images, added; `two layers`: `mahalanobis` and a "
-            "Gaussian over D's first layer, added the same way.\n\n")
+            "Gaussian over D's first layer, added the same way; `last N snapshots` "
+            "(`--snapshots`): `mahalanobis` with D as it was at each of the last N points of "
+            "the live quality curve, standardised the same way and added (the run's test "
+            "AUROC at every point is its `curve` in the jsonl).\n\n")
     notes = dict.fromkeys(f"- {r['label']}: {r['note']}." for r in rows if r.get("note"))
     return (head + table(["run", "score", *[str(d) for d in digits], "mean",
                           "mean of ten", "train s/digit"],

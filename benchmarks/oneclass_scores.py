@@ -1,0 +1,98 @@
+"""Other scores on networks the one-class loop kept: ``python -m benchmarks.oneclass_scores DIR
+[--digits 8,2,3]``.
+
+``python -m benchmarks.oneclass --keep DIR`` saves each digit's trained networks in
+``DIR/digitK``; this script loads D, rebuilds the same split (seed 0, the default hold-out
+share) and gives the one-class AUROC (%) on the bundled split's 2,000 test digits of scores
+that need no training:
+
+- ``mahalanobis`` (the product's score: a Gaussian over D's features, 512 principal axes) and
+  the same Gaussian with fewer axes (16, 64, 128);
+- ``k-NN cosine k``: the mean cosine distance to the k nearest training images' features (the
+  DN2 / PANDA score), and ``whitened k-NN k``: the squared distance to the k nearest in the
+  Gaussian's whitened axes;
+- ``shifted x5``: ``mahalanobis`` added over the image and its four one-pixel shifts;
+- ``turn r``: a Gaussian over the features of the training images turned by r quarter turns,
+  scoring the test images turned the same way; ``turns 0-3`` / ``turns 0,2``: those distances,
+  each standardised on the held-out normals, added.
+
+Prints one line per digit; writes nothing (the figures are quoted in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def scores_for(folder, k: int) -> dict[str, float]:
+    import keras
+
+    from ganmc.config import DEFAULT_FEATURE_COMPONENTS, TrainConfig
+    from ganmc.data import holdout_indices, load_mnist
+    from ganmc.density import FeatureGaussian, features_of
+    from ganmc.metrics import auroc
+    from ganmc.networks import feature_model
+
+    splits = load_mnist("bundled", (k,))
+    cfg = TrainConfig(digits=(k,), seed=0, encoder_steps=0)
+    i_train, i_hold = holdout_indices(len(splits.x_train), cfg.calibration_fraction, 0)
+    x, held, test = splits.x_train[i_train], splits.x_train[i_hold], splits.x_test
+    feats = feature_model(keras.models.load_model(folder / f"digit{k}" / "discriminator.keras",
+                                                  compile=False))
+    normal = splits.test_is_normal
+    f_train, f_test = features_of(feats, x), features_of(feats, test)
+    out: dict[str, np.ndarray] = {}
+    gauss = FeatureGaussian.fit(f_train, DEFAULT_FEATURE_COMPONENTS)
+    out["mahalanobis"] = np.asarray(gauss.distance(f_test))
+    for axes in (16, 64, 128):
+        out[f"{axes} axes"] = np.asarray(FeatureGaussian.fit(f_train, axes).distance(f_test))
+    a = f_train / np.linalg.norm(f_train, axis=1, keepdims=True)
+    b = f_test / np.linalg.norm(f_test, axis=1, keepdims=True)
+    nearest = np.sort(b @ a.T, axis=1)
+    for n in (1, 5, 20):
+        out[f"k-NN cosine {n}"] = -nearest[:, -n:].mean(1)
+
+    def whiten(f):
+        return (f - gauss.mean) @ gauss.components.T / np.sqrt(gauss.variances)
+
+    w_train, w_test = whiten(f_train), whiten(f_test)
+    d2 = (w_test ** 2).sum(1)[:, None] + (w_train ** 2).sum(1)[None] - 2 * w_test @ w_train.T
+    for n in (1, 5):
+        out[f"whitened k-NN {n}"] = np.sort(d2, axis=1)[:, :n].mean(1)
+    shifted = np.zeros(len(test))
+    for dx, dy in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+        moved = np.roll(np.roll(test, dx, axis=2), dy, axis=1)
+        shifted += np.asarray(gauss.distance(features_of(feats, moved)))
+    out["shifted x5"] = shifted
+    turns = {}
+    for r in range(4):
+        def turn(images, r=r):
+            return np.ascontiguousarray(np.rot90(images, r, axes=(1, 2)))
+
+        g = FeatureGaussian.fit(features_of(feats, turn(x)), DEFAULT_FEATURE_COMPONENTS)
+        s, s_held = (np.asarray(g.distance(features_of(feats, turn(i)))) for i in (test, held))
+        turns[r] = (s - s_held.mean()) / s_held.std()
+        out[f"turn {r}"] = s
+    out["turns 0-3"] = sum(turns.values())
+    out["turns 0,2"] = turns[0] + turns[2]
+    return {name: round(100 * auroc(s[normal], s[~normal]), 2) for name, s in out.items()}
+
+
+def main() -> None:
+    from pathlib import Path
+
+    from ganmc.runtime import quiet_tensorflow
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folder", type=Path, help="the --keep folder of benchmarks.oneclass")
+    p.add_argument("--digits", default="8,2,3")
+    args = p.parse_args()
+    quiet_tensorflow()
+    for k in (int(d) for d in args.digits.split(",")):
+        print(f"digit {k}: {scores_for(args.folder, k)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
