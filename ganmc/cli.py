@@ -36,7 +36,6 @@ from ganmc.config import (
     DEFAULT_PRESET,
     DEFAULT_SEARCH_STEPS,
     DEFAULT_TRAIN_MC_SAMPLES,
-    MAX_TASK_WEIGHT,
     PRECISIONS,
     PRESETS,
     SCORERS,
@@ -168,20 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_FEATURE_COMPONENTS,
                    help="principal directions of the discriminator's features kept by the "
                         f"mahalanobis scorer's Gaussian (default {DEFAULT_FEATURE_COMPONENTS})")
-    p.add_argument("--rotation-weight", type=_non_negative_float,
-                   default=TrainConfig.rotation_weight,
-                   help="weight of a self-supervised task D learns beside real or generated: "
-                        "which quarter turn was applied to each image (SS-GAN); 0 = none, the "
-                        f"default, up to {MAX_TASK_WEIGHT:g}; about "
-                        f"{TASKS['rotation_weight'].slowdown - 1:.0%}% more training time "
-                        f"(docs/benchmarks.md)")
-    p.add_argument("--jigsaw-weight", type=_non_negative_float,
-                   default=TrainConfig.jigsaw_weight,
-                   help="weight of pseudo-anomalies D learns to call not normal beside the "
-                        "generated images: real digits cut into four quarters and put back in "
-                        f"another order; 0 = none, the default, up to {MAX_TASK_WEIGHT:g}; about "
-                        f"{TASKS['jigsaw_weight'].slowdown - 1:.0%}% more training time "
-                        f"(docs/benchmarks.md)")
+    for name, task in TASKS.items():  # --rotation-weight, --jigsaw-weight
+        p.add_argument("--" + name.replace("_", "-"), type=_non_negative_float,
+                       default=getattr(TrainConfig, name),
+                       help=f"weight of the {task.words}: {task.help()}".replace("%", "%%"))
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
                    help="share of normal images held out for calibration "

@@ -109,18 +109,33 @@ class Task:
     :class:`TrainConfig` setting of the same name) is above 0.
 
     Attributes:
-        words: Its name in plain words (help texts, the card, the Train page).
+        words: Its name in plain words (the card, the job caption, messages).
+        about: What D learns with it, in plain words (the CLI's and the Train page's help).
         slowdown: How much longer a GAN step takes with it on: the ratio of images/s of the
             compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU).
     """
 
     words: str
+    about: str
     slowdown: float
+
+    def help(self) -> str:
+        """Its help text: what it does and what it costs."""
+        return (f"{self.about}; 0 = none, the default, up to {MAX_TASK_WEIGHT:g}; about "
+                f"{self.slowdown - 1:.0%} more training time (docs/benchmarks.md has what it "
+                f"measured)")
 
 
 #: D's extra tasks by setting name (see :class:`ganmc.gan.GAN`).
-TASKS = {"rotation_weight": Task("rotation task", 1.41),
-         "jigsaw_weight": Task("jigsaw pseudo-anomalies", 1.26)}
+TASKS = {
+    "rotation_weight": Task(
+        "rotation task", "D also learns which quarter turn was applied to each real image "
+        "(SS-GAN): a sense of the digits' shapes", 1.41),
+    "jigsaw_weight": Task(
+        "jigsaw pseudo-anomalies", "D also learns to call real digits cut into four quarters "
+        "and put back in another order not normal: a digit's strokes in a shape that is not "
+        "one", 1.26),
+}
 #: What an old model's card, which predates presets, is shown as.
 CUSTOM = "custom"
 #: Largest seed (numpy's seeds are 32-bit).

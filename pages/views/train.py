@@ -62,18 +62,10 @@ with st.expander("Custom settings"):
     rotation = kept(c1.number_input, "train_rotation", "Rotation task weight (0 = none)",
                     TrainConfig.rotation_weight, min_value=0.0,
                     max_value=MAX_TASK_WEIGHT, step=0.5,
-                    help="The discriminator also learns which quarter turn was applied to "
-                         "each image (SS-GAN): a sense of the digits' shapes. Costs about "
-                         f"{TASKS['rotation_weight'].slowdown - 1:.0%} more training time; see "
-                         "docs/benchmarks.md for what it measured.")
+                    help=TASKS["rotation_weight"].help() + ".")
     jigsaw = kept(c2.number_input, "train_jigsaw", "Jigsaw pseudo-anomaly weight (0 = none)",
                   TrainConfig.jigsaw_weight, min_value=0.0, max_value=MAX_TASK_WEIGHT,
-                  step=0.5,
-                  help="The discriminator also learns to call real digits cut into four "
-                       "quarters and put back in another order not normal: the strokes of a "
-                       "digit in a shape that is not one. Costs about "
-                       f"{TASKS['jigsaw_weight'].slowdown - 1:.0%} more training time; see "
-                       "docs/benchmarks.md for what it measured.")
+                  step=0.5, help=TASKS["jigsaw_weight"].help() + ".")
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {state.MODELS_DIR}/NAME.")
 c4, c5 = st.columns(2)
