@@ -75,6 +75,24 @@ def rotation_scores(features, head, images: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
+def standardised(test: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Scores in units of their spread on the held-out normal images, from their mean there (so
+    that scores of different kinds can be added)."""
+    return (test - held.mean()) / (held.std() + 1e-12)
+
+
+def digit_split(k: int, config):
+    """The bundled split's images of digit ``k`` and the training images less the hold-out
+    share that ``config`` (its seed and calibration fraction) keeps back, as
+    ``ganmc train --digits k`` splits them: (splits, training images, held-out images)."""
+    from ganmc.data import holdout_indices, load_mnist
+
+    splits = load_mnist("bundled", (k,))
+    i_train, i_hold = holdout_indices(len(splits.x_train), config.calibration_fraction,
+                                      config.seed)
+    return splits, splits.x_train[i_train], splits.x_train[i_hold]
+
+
 class Snapshots:
     """A training probe (``fit_networks(probe=)``) that, at each of the live quality curve's
     points, fits the feature Gaussian to D as it is then and keeps its distances of the test
@@ -83,7 +101,6 @@ class Snapshots:
 
     def __init__(self, x, test, held, components: int):
         self.x, self.test, self.held, self.components = x, test, held, components
-        self.steps: list[int] = []
         self.scores: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __call__(self, discriminator) -> dict:
@@ -97,23 +114,20 @@ class Snapshots:
         return {}
 
     def ensemble(self, last: int) -> np.ndarray:
-        return sum((t - h.mean()) / (h.std() + 1e-12) for t, h in self.scores[-last:])
+        return sum(standardised(t, h) for t, h in self.scores[-last:])
 
 
 def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
               snapshots: bool = False) -> dict:
     from ganmc.config import TrainConfig
-    from ganmc.data import holdout_indices, load_mnist
     from ganmc.density import features_of, fit_density
     from ganmc.metrics import auroc
     from ganmc.networks import Networks
     from ganmc.train import fit_networks
 
-    splits = load_mnist("bundled", (k,))
     config = TrainConfig(digits=(k,), seed=seed, encoder_steps=0,
                          **{n: v for n, v in settings.items() if n != "g_share"})
-    i_train, i_hold = holdout_indices(len(splits.x_train), config.calibration_fraction, seed)
-    x, held = splits.x_train[i_train], splits.x_train[i_hold]
+    splits, x, held = digit_split(k, config)
     load = os.getloadavg()[0]
     t = time.perf_counter()
     probe = Snapshots(x, splits.x_test, held, config.feature_components) if snapshots else None
@@ -129,11 +143,10 @@ def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
         result.generator.save(folder / "generator.keras")
         if result.rotation_head is not None:
             result.rotation_head.save(folder / "rotation_head.keras")
+        # the split they were trained on, for benchmarks.oneclass_scores
+        (folder / "config.json").write_text(json.dumps(config.to_dict()))
     gauss = fit_density(nets, x, config.feature_components)
     normal = splits.test_is_normal
-
-    def standardised(test, held):
-        return (test - held.mean()) / (held.std() + 1e-12)
 
     maha = {"test": np.asarray(gauss.distance(features_of(nets.features, splits.x_test))),
             "held": np.asarray(gauss.distance(features_of(nets.features, held)))}

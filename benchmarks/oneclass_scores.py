@@ -2,9 +2,9 @@
 [--digits 8,2,3]``.
 
 ``python -m benchmarks.oneclass --keep DIR`` saves each digit's trained networks in
-``DIR/digitK``; this script loads D, rebuilds the same split (seed 0, the default hold-out
-share) and gives the one-class AUROC (%) on the bundled split's 2,000 test digits of scores
-that need no training:
+``DIR/digitK`` with their settings; this script loads D, rebuilds the split they were trained
+on (the settings' seed and hold-out share) and gives the one-class AUROC (%) on the bundled
+split's 2,000 test digits of scores that need no training:
 
 - ``mahalanobis`` (the product's score: a Gaussian over D's features, 512 principal axes) and
   the same Gaussian with fewer axes (16, 64, 128);
@@ -22,6 +22,7 @@ Prints one line per digit; writes nothing (the figures are quoted in docs/benchm
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 
@@ -29,16 +30,15 @@ import numpy as np
 def scores_for(folder, k: int) -> dict[str, float]:
     import keras
 
+    from benchmarks.oneclass import digit_split, standardised
     from ganmc.config import DEFAULT_FEATURE_COMPONENTS, TrainConfig
-    from ganmc.data import holdout_indices, load_mnist
     from ganmc.density import FeatureGaussian, features_of
     from ganmc.metrics import auroc
     from ganmc.networks import feature_model
 
-    splits = load_mnist("bundled", (k,))
-    cfg = TrainConfig(digits=(k,), seed=0, encoder_steps=0)
-    i_train, i_hold = holdout_indices(len(splits.x_train), cfg.calibration_fraction, 0)
-    x, held, test = splits.x_train[i_train], splits.x_train[i_hold], splits.x_test
+    config = TrainConfig.from_dict(json.loads((folder / f"digit{k}" / "config.json").read_text()))
+    splits, x, held = digit_split(k, config)
+    test = splits.x_test
     feats = feature_model(keras.models.load_model(folder / f"digit{k}" / "discriminator.keras",
                                                   compile=False))
     normal = splits.test_is_normal
@@ -73,7 +73,7 @@ def scores_for(folder, k: int) -> dict[str, float]:
 
         g = FeatureGaussian.fit(features_of(feats, turn(x)), DEFAULT_FEATURE_COMPONENTS)
         s, s_held = (np.asarray(g.distance(features_of(feats, turn(i)))) for i in (test, held))
-        turns[r] = (s - s_held.mean()) / s_held.std()
+        turns[r] = standardised(s, s_held)
         out[f"turn {r}"] = s
     out["turns 0-3"] = sum(turns.values())
     out["turns 0,2"] = turns[0] + turns[2]

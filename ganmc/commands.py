@@ -57,7 +57,7 @@ def say(text: str) -> None:
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from ganmc import service
-    from ganmc.config import parse_digits
+    from ganmc.config import TASKS, parse_digits
     from ganmc.quality import card_lines
     from ganmc.tracker import CALIBRATING, describe, quality_text
     from ganmc.train import checkpoint_dir, read_checkpoint
@@ -91,8 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                             latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
                             search_steps=args.search_steps,
                             feature_components=args.feature_components,
-                            rotation_weight=args.rotation_weight,
-                            jigsaw_weight=args.jigsaw_weight, mc_samples=args.mc_samples,
+                            **{task: getattr(args, task) for task in TASKS},
+                            mc_samples=args.mc_samples,
                             calibration_fraction=args.calibration_fraction)
     except KeyboardInterrupt:
         bar.close()

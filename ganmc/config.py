@@ -111,12 +111,14 @@ class Task:
     Attributes:
         words: Its name in plain words (the card, the job caption, messages).
         about: What D learns with it, in plain words (the CLI's and the Train page's help).
+        loss: The name of its loss in the training history (and the loss chart).
         slowdown: How much longer a GAN step takes with it on: the ratio of images/s of the
             compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU).
     """
 
     words: str
     about: str
+    loss: str
     slowdown: float
 
     def help(self) -> str:
@@ -130,11 +132,11 @@ class Task:
 TASKS = {
     "rotation_weight": Task(
         "rotation task", "D also learns which quarter turn was applied to each real image "
-        "(SS-GAN): a sense of the digits' shapes", 1.41),
+        "(SS-GAN): a sense of the digits' shapes", "rotation_loss", 1.41),
     "jigsaw_weight": Task(
         "jigsaw pseudo-anomalies", "D also learns to call real digits cut into four quarters "
         "and put back in another order not normal: a digit's strokes in a shape that is not "
-        "one", 1.26),
+        "one", "jigsaw_loss", 1.26),
 }
 #: What an old model's card, which predates presets, is shown as.
 CUSTOM = "custom"

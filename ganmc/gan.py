@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ganmc.config import DEFAULT_KAPPA
+from ganmc.config import DEFAULT_KAPPA, TASKS
 from ganmc.networks import ROTATIONS, feature_model
 
 #: Weight of G's share of the rotation task, relative to D's (SS-GAN's alpha / beta).
@@ -112,8 +112,8 @@ class GAN(keras.Model):
         # Create the optimizers' slots now, outside any compiled (XLA, distributed) step.
         d_optimizer.build(self._d_variables())
         g_optimizer.build(self.generator.trainable_variables)
-        self.rotation_tracker = keras.metrics.Mean(name="rotation_loss")
-        self.jigsaw_tracker = keras.metrics.Mean(name="jigsaw_loss")
+        self.rotation_tracker = keras.metrics.Mean(name=TASKS["rotation_weight"].loss)
+        self.jigsaw_tracker = keras.metrics.Mean(name=TASKS["jigsaw_weight"].loss)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")

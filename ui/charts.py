@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ganmc.calibration import ScoreDistribution
+from ganmc.config import TASKS
 from ganmc.report import style
 
 
@@ -73,8 +74,8 @@ def loss_curves(history: dict[str, list[float]]) -> go.Figure:
     """Discriminator and generator (and D's extra tasks, encoder) losses per round."""
     fig = go.Figure()
     for key, name in (("d_loss", "discriminator"), ("g_loss", "generator"),
-                      ("rotation_loss", "rotation task"),
-                      ("jigsaw_loss", "jigsaw pseudo-anomalies"), ("e_loss", "encoder")):
+                      *((task.loss, task.words) for task in TASKS.values()),
+                      ("e_loss", "encoder")):
         if history.get(key):
             fig.add_scatter(x=list(range(1, len(history[key]) + 1)), y=history[key],
                             mode="lines+markers", name=name)

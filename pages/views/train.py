@@ -59,13 +59,12 @@ with st.expander("Custom settings"):
     latent = kept(c3.number_input, "train_latent", "Latent size (0 = the network's default)", 0,
                   min_value=0, max_value=512)
     seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
-    rotation = kept(c1.number_input, "train_rotation", "Rotation task weight (0 = none)",
-                    TrainConfig.rotation_weight, min_value=0.0,
-                    max_value=MAX_TASK_WEIGHT, step=0.5,
-                    help=TASKS["rotation_weight"].help() + ".")
-    jigsaw = kept(c2.number_input, "train_jigsaw", "Jigsaw pseudo-anomaly weight (0 = none)",
-                  TrainConfig.jigsaw_weight, min_value=0.0, max_value=MAX_TASK_WEIGHT,
-                  step=0.5, help=TASKS["jigsaw_weight"].help() + ".")
+    # D's extra tasks (config.TASKS): train_rotation, train_jigsaw
+    weights = {name: kept((c1, c2)[i % 2].number_input, "train_" + name.removesuffix("_weight"),
+                          f"{task.words[0].upper()}{task.words[1:]} weight (0 = none)",
+                          getattr(TrainConfig, name), min_value=0.0,
+                          max_value=MAX_TASK_WEIGHT, step=0.5, help=task.help() + ".")
+               for i, (name, task) in enumerate(TASKS.items())}
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {state.MODELS_DIR}/NAME.")
 c4, c5 = st.columns(2)
@@ -73,8 +72,7 @@ replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name",
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)
 settings = {"arch": arch, "preset": preset, "steps": steps, "encoder_steps": enc_steps,
             "batch_size": int(batch), "latent_dim": int(latent) or None, "kappa": float(kappa),
-            "rotation_weight": float(rotation), "jigsaw_weight": float(jigsaw),
-            "seed": int(seed)}
+            **{name: float(w) for name, w in weights.items()}, "seed": int(seed)}
 try:
     seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},
                                            state.MODELS_DIR)
