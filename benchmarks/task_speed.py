@@ -1,11 +1,13 @@
-"""What D's extra tasks cost: ``python -m benchmarks.task_speed [--steps N] [--arch dcgan]``.
+"""What D's extra tasks and the deeper D cost: ``python -m benchmarks.task_speed [--steps N]
+[--arch dcgan]``.
 
 Trains the same one-digit GAN (digit 8 of the bundled split, seed 0, no encoder) without any
 extra task, then with each of D's extra tasks alone at weight 1 (``ganmc.config.TASKS``: the
-SS-GAN rotation task, the jigsaw pseudo-anomalies), and compares the training speed of the
-compiled steps (images/s, the first, tracing call left out) and the whole training time. The
-ratios are the tasks' ``slowdown``, which the time estimate and the help texts use. Writes the
-``task-speed`` section of docs/benchmarks.md unless ``--no-write``.
+SS-GAN rotation task, the jigsaw pseudo-anomalies), then (for ``dcgan``) the same with the
+deeper D (``dcgan-deep``), and compares the training speed of the compiled steps (images/s,
+the first, tracing call left out) and the whole training time. The ratios are the tasks'
+``slowdown`` and ``dcgan-deep``'s ``RELATIVE_TRAIN_SPEED``, which the time estimate and the
+help texts use. Writes the ``task-speed`` section of docs/benchmarks.md unless ``--no-write``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def train_once(arch: str, steps: int, task: str | None, digit: int) -> tuple[flo
 
 
 def main() -> None:
-    from ganmc.config import TASKS
+    from ganmc.config import RELATIVE_TRAIN_SPEED, TASKS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=800, help="GAN steps of each run")
@@ -44,12 +46,21 @@ def main() -> None:
                      f"{plain[0] / speed:.2f}×"])
         ratios.append(f"{task} {plain[0] / speed:.2f} (in use: {TASKS[task].slowdown:.2f})")
         print(rows[-1], flush=True)
-    text = (f"## What D's extra tasks cost (`python -m benchmarks.task_speed`)\n\n"
+    if args.arch == "dcgan":  # the thorough preset's network: the same G, a third conv in D
+        speed, seconds = train_once("dcgan-deep", args.steps, None, args.digit)
+        rows.append(["none, deeper D (`arch=dcgan-deep`)", speed, seconds,
+                     f"{plain[0] / speed:.2f}×"])
+        ratios.append(f"dcgan-deep's relative speed {speed / plain[0]:.2f} (in use: "
+                      f"{RELATIVE_TRAIN_SPEED['dcgan-deep']:.2f})")
+        print(rows[-1], flush=True)
+    text = (f"## What D's extra tasks and the deeper D cost "
+            f"(`python -m benchmarks.task_speed`)\n\n"
             f"{machine()}. {args.arch}, digit {args.digit}, {args.steps:,} GAN steps of 64, "
             f"seed 0, each run alone.\n\n"
             + table(["extra task", "images/s (compiled steps)", "training s", "slowdown"], rows)
-            + "\n\nThe slowdown is in images/s; `ganmc.config.TASKS` holds it for "
-            "the time estimate and the help texts: " + "; ".join(ratios) + ".")
+            + "\n\nThe slowdown is in images/s; `ganmc.config.TASKS` (the tasks) and "
+            "`RELATIVE_TRAIN_SPEED` (the networks) hold it for the time estimate and the help "
+            "texts: " + "; ".join(ratios) + ".")
     print(text)
     if not args.no_write:
         write_section("task-speed", text)

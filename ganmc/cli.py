@@ -24,6 +24,7 @@ from ganmc.commands import (
     cmd_train,
 )
 from ganmc.config import (
+    ARCH_ABOUT,
     ARCHS,
     AUTO_RULE,
     CALIBRATIONS,
@@ -125,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    presets = "; ".join(f"{name}: {v.steps:,} GAN + {v.encoder_steps:,} encoder steps of "
-                        f"{v.batch_size}, {v.about}" for name, v in PRESETS.items())
+    presets = "; ".join(f"{name}: {v.arch}, {v.steps:,} GAN + {v.encoder_steps:,} encoder "
+                        f"steps of {v.batch_size}, {v.about}" for name, v in PRESETS.items())
     p = sub.add_parser("train", help="train a GAN (and its f-AnoGAN encoder) on normal digits",
                        description="Train a GAN on the normal digits (then its encoder, if the "
                                    "preset has one); calibrate on held-out normal digits; "
@@ -138,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "a path to an .npz / IDX file / folder of IDX files (default: auto)")
     p.add_argument("--digits", default="all", help="normal digits: all, 3, 0,1,2 or 0-4 "
                                                    "(default: all)")
-    p.add_argument("--arch", choices=ARCHS, default=ARCHS[0],
-                   help="dcgan (small convolutional GAN) or mlp (the original notebook's) "
-                        "(default: dcgan)")
+    p.add_argument("--arch", choices=ARCHS, default=None,
+                   help="; ".join(f"{name}: {about}" for name, about in ARCH_ABOUT.items())
+                   + " (default: the preset's, " + ", ".join(
+                       f"{p.arch} for {name}" for name, p in PRESETS.items()) + ")")
     p.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
                    help=f"training budget: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; "
                         f"see below)")

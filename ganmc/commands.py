@@ -57,14 +57,15 @@ def say(text: str) -> None:
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from ganmc import service
-    from ganmc.config import TASKS, parse_digits
+    from ganmc.config import TASKS, network_of, parse_digits
     from ganmc.quality import card_lines
     from ganmc.tracker import CALIBRATING, describe, quality_text
     from ganmc.train import checkpoint_dir, read_checkpoint
 
     digits = parse_digits(args.digits)
-    out = Path(args.out or f"models/{args.arch}-{''.join(map(str, digits))}")
-    say(f"Training {args.arch} on digits {','.join(map(str, digits))} from {args.data}; "
+    arch = network_of(args.arch, args.preset)
+    out = Path(args.out or f"models/{arch}-{''.join(map(str, digits))}")
+    say(f"Training {arch} on digits {','.join(map(str, digits))} from {args.data}; "
         f"writing {out}")
     if args.resume:
         state = read_checkpoint(checkpoint_dir(out))

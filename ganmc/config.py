@@ -13,10 +13,17 @@ from typing import Any
 
 from ganmc.errors import ConfigError
 
-#: Network presets (see :mod:`ganmc.networks`).
-ARCHS = ("dcgan", "mlp")
-#: Latent size of each preset when none is given: the seed notebook's MLP used 100.
-DEFAULT_LATENT = {"dcgan": 64, "mlp": 100}
+#: The networks (see :mod:`ganmc.networks`), in plain words: the CLI's and the Train page's
+#: help, the model card.
+ARCH_ABOUT = {
+    "dcgan": "a small convolutional GAN",
+    "dcgan-deep": "the same GAN with a deeper discriminator (a third convolution): better "
+                  "one-class detectors, about twice the time a step (the thorough preset's)",
+    "mlp": "the original notebook's fully connected network, kept for comparison",
+}
+ARCHS = tuple(ARCH_ABOUT)
+#: Latent size of each network when none is given: the seed notebook's MLP used 100.
+DEFAULT_LATENT = {"dcgan": 64, "dcgan-deep": 64, "mlp": 100}
 MAX_EPOCHS = 1000
 # The feature residual of the f-AnoGAN score is about a tenth of the pixel residual in size
 # for these discriminators, yet separates better (benchmarks/score_variants.py: one-class
@@ -78,6 +85,7 @@ class Preset:
         about: What it is for, in plain words.
         minutes_2core: Wall time of one model on the project's 2-core CPU, as measured by
             ``python -m benchmarks.presets`` (training, calibration, simulation included).
+        arch: The networks (:data:`ARCHS`) it trains unless others are asked for.
     """
 
     steps: int
@@ -85,6 +93,7 @@ class Preset:
     batch_size: int
     about: str
     minutes_2core: float
+    arch: str = "dcgan"
 
 
 #: The training presets (docs/benchmarks.md: "Training presets" has their figures).
@@ -93,14 +102,23 @@ PRESETS = {
                     1.4),
     "standard": Preset(5_000, 0, 64, "a good detector in about five minutes (the default)",
                        5.4),
-    "thorough": Preset(10_000, 5_000, 64, "the benchmark's recipe: twice the GAN steps, and "
-                       "an encoder (the fanogan score and the Detect page's redrawings): about "
-                       "twice as long", 11.0),
+    "thorough": Preset(2_500, 5_000, 64, "the best detectors: a deeper discriminator, and an "
+                       "encoder (the fanogan score and the Detect page's redrawings): about "
+                       "twice as long", 11.5, arch="dcgan-deep"),
 }
 DEFAULT_PRESET = "standard"
-#: Training speed of each network against ``dcgan``'s on the 2-core CPU (the presets' times
-#: are dcgan's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185 for dcgan.
-RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "mlp": 3.4}
+
+
+def network_of(arch: str | None, preset: str) -> str:
+    """The networks a run trains: ``arch``, or the preset's when it is ``None`` (a custom
+    run's are the default preset's)."""
+    return arch or PRESETS.get(preset, PRESETS[DEFAULT_PRESET]).arch
+
+
+#: Training speed of each network against ``dcgan``'s on the 2-core CPU (a preset's time is
+#: its own network's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185
+#: for dcgan; ``python -m benchmarks.task_speed`` measures dcgan-deep against dcgan.
+RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "dcgan-deep": 0.53, "mlp": 3.4}
 
 
 @dataclass(frozen=True)
@@ -194,11 +212,11 @@ class TrainConfig:
     """How to train a model.
 
     Attributes:
-        arch: ``"dcgan"`` (small convolutional GAN, the default) or ``"mlp"`` (the seed
-            notebook's architecture, kept for comparison).
+        arch: The networks, one of :data:`ARCH_ABOUT`; ``None`` takes the preset's
+            (``"dcgan"``, or ``"dcgan-deep"`` for ``thorough``).
         digits: The digits treated as normal.
-        preset: The :data:`PRESETS` entry that gives ``steps``, ``encoder_steps`` and
-            ``batch_size`` where they are not given.
+        preset: The :data:`PRESETS` entry that gives ``arch``, ``steps``, ``encoder_steps``
+            and ``batch_size`` where they are not given.
         steps: GAN optimiser steps.
         encoder_steps: Steps of the f-AnoGAN encoder, trained after the GAN with G and D
             frozen; 0 trains none (then there is no ``fanogan`` score).
@@ -235,7 +253,7 @@ class TrainConfig:
             and with several replicas.
     """
 
-    arch: str = "dcgan"
+    arch: str | None = None
     digits: tuple[int, ...] = tuple(range(10))
     preset: str = DEFAULT_PRESET
     steps: int | None = None
@@ -258,6 +276,10 @@ class TrainConfig:
     jit_compile: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.preset not in (*PRESETS, CUSTOM):
+            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
+        preset = PRESETS.get(self.preset, PRESETS[DEFAULT_PRESET])
+        object.__setattr__(self, "arch", network_of(self.arch, self.preset))
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
         if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
@@ -269,9 +291,6 @@ class TrainConfig:
         object.__setattr__(self, "digits", digits)
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", DEFAULT_LATENT[self.arch])
-        if self.preset not in (*PRESETS, CUSTOM):
-            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
-        preset = PRESETS.get(self.preset, PRESETS[DEFAULT_PRESET])
         for name in ("steps", "encoder_steps", "batch_size"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, getattr(preset, name))

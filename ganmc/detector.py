@@ -68,7 +68,8 @@ class Detector:
     live quality curve), ``path_``.
     """
 
-    def __init__(self, *, arch: str = "dcgan", digits: tuple[int, ...] | None = None,
+    def __init__(self, *, arch: str | None = TrainConfig.arch,
+                 digits: tuple[int, ...] | None = None,
                  preset: str = TrainConfig.preset, steps: int | None = None,
                  encoder_steps: int | None = None, epochs: int | None = None,
                  encoder_epochs: int | None = None,

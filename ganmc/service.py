@@ -137,8 +137,8 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
                 break
     if rate is None and preset is not None:
         base = preset.steps + preset.encoder_steps
-        rate = base / max(preset.minutes_2core * 60 - overhead, 1.0)  # dcgan, no extra task
-        rate *= RELATIVE_TRAIN_SPEED[config.arch]
+        rate = base / max(preset.minutes_2core * 60 - overhead, 1.0)  # no extra task
+        rate *= RELATIVE_TRAIN_SPEED[config.arch] / RELATIVE_TRAIN_SPEED[preset.arch]
         rate /= config.slowdown
         basis = "from the presets' times on a 2-core CPU (a GPU is faster)"
     if rate is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ganmc import quality, service
+from ganmc.config import network_of
 from ganmc.modelfile import tasks_text
 from ganmc.montecarlo import FINE_BINS
 from ganmc.tracker import CALIBRATING, describe
@@ -49,7 +50,8 @@ def training_job(job) -> None:
     custom = ", ".join(f"{k.replace('_', ' ')} {params[k]:,}" for k in ("steps", "encoder_steps")
                        if params.get(k) is not None)
     task = "".join(f"{t}, " for t in tasks_text(params))
-    st.caption(f"{params.get('arch')}, digits {params.get('digits')}, {params.get('preset')} "
+    arch = network_of(params.get("arch"), params.get("preset"))
+    st.caption(f"{arch}, digits {params.get('digits')}, {params.get('preset')} "
                f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
                f"{task}seed {params.get('seed')}, data {params.get('data')}; device "
                f"{describe_device()}")

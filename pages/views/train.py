@@ -4,7 +4,9 @@ import streamlit as st
 
 from ganmc import service
 from ganmc.config import (
+    ARCH_ABOUT,
     ARCHS,
+    AUTO,
     DATA_CHOICES,
     DEFAULT_KAPPA,
     DEFAULT_PRESET,
@@ -45,9 +47,10 @@ with st.expander("Custom settings"):
                  help="How much the difference between the discriminator's view of an image "
                       "and of its reconstruction counts in the fanogan score (κ; the pixel "
                       "difference counts 1).")
-    arch = kept(c2.radio, "train_arch", "Network", ARCHS[0], options=ARCHS, horizontal=True,
-                help="dcgan: a small convolutional GAN (recommended). mlp: the original "
-                     "notebook's fully connected network, kept for comparison.")
+    arch = kept(c2.radio, "train_arch", "Network", AUTO, options=(AUTO, *ARCHS),
+                horizontal=True, format_func=lambda a: f"the preset's ({PRESETS[preset].arch})"
+                if a == AUTO else a,
+                help=" ".join(f"{name}: {about}." for name, about in ARCH_ABOUT.items()))
     steps = kept(c2.number_input, "train_steps", "GAN steps", None, min_value=1,
                  max_value=MAX_STEPS, placeholder=f"the preset's ({PRESETS[preset].steps:,})")
     enc_steps = kept(c2.number_input, "train_enc_steps", "Encoder steps (0 = none)", None,
@@ -70,8 +73,9 @@ name = kept(st.text_input, "train_name", "Model name", "my-model",
 c4, c5 = st.columns(2)
 replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name", False)
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)
-settings = {"arch": arch, "preset": preset, "steps": steps, "encoder_steps": enc_steps,
-            "batch_size": int(batch), "latent_dim": int(latent) or None, "kappa": float(kappa),
+settings = {"arch": None if arch == AUTO else arch, "preset": preset, "steps": steps,
+            "encoder_steps": enc_steps, "batch_size": int(batch),
+            "latent_dim": int(latent) or None, "kappa": float(kappa),
             **{name: float(w) for name, w in weights.items()}, "seed": int(seed)}
 try:
     seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},

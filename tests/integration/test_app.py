@@ -262,7 +262,7 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
 
 def test_train_page_defaults_are_the_cli_defaults(app):
     from ganmc.cli import build_parser
-    from ganmc.config import PRESETS, TrainConfig
+    from ganmc.config import AUTO, PRESETS, TrainConfig
 
     cli = build_parser().parse_args(["train"])
     open_page(app, "pages/views/train.py")
@@ -274,7 +274,9 @@ def test_train_page_defaults_are_the_cli_defaults(app):
         preset=cli.preset, batch_size=cli.batch_size).batch_size
     assert app.number_input(key="train_kappa").value == cli.kappa
     assert app.selectbox(key="train_data").value == cli.data
-    assert app.radio(key="train_arch").value == cli.arch
+    assert cli.arch is None  # the preset's network ...
+    assert app.radio(key="train_arch").value == AUTO  # ... which the page shows as its choice
+    assert app.radio(key="train_arch").options[0] == f"the preset's ({PRESETS['standard'].arch})"
     assert app.number_input(key="train_rotation").value == cli.rotation_weight
     assert app.number_input(key="train_jigsaw").value == cli.jigsaw_weight
 

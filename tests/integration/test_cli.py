@@ -89,6 +89,24 @@ def test_end_to_end(tmp_path, inputs):
     assert "Quality (" in r.stdout and "scribbles: AUROC" in r.stdout
 
 
+def test_the_thorough_preset_trains_the_deeper_discriminator(tmp_path):
+    import keras
+
+    from ganmc.networks import FEATURES
+
+    r = ganmc("train", "--data", "bundled", "--digits", "3", "--preset", "thorough",
+              "--steps", "4", "--encoder-steps", "0", "--mc-samples", "0", "--out",
+              tmp_path / "m")
+    assert r.returncode == 0, r.stderr
+    assert "Training dcgan-deep on digits 3" in r.stderr + r.stdout
+    assert json.loads((tmp_path / "m" / "ganmc.json").read_text())["config"]["arch"] == \
+        "dcgan-deep"
+    d = keras.models.load_model(tmp_path / "m" / "discriminator.keras", compile=False)
+    assert tuple(d.get_layer(FEATURES).output.shape[1:]) == (4 * 4 * 128,)
+    r = ganmc("info", "--model", tmp_path / "m")
+    assert r.returncode == 0 and "arch dcgan-deep" in r.stdout
+
+
 def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):
     _, model = tiny_model
     r = ganmc("score", "--model", model, inputs / "pngs" / "digit0.png")

@@ -185,3 +185,10 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     assert jigsaw - AFTER == pytest.approx((mlp - AFTER) * TASKS["jigsaw_weight"].slowdown)
     longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path)
     assert longer > mlp
+    # A preset's time is that of its own network (thorough's deeper D); another network asked
+    # for under it is scaled from there.
+    thorough = {"preset": "thorough", "batch_size": 64, "digits": (3,)}
+    deep, _ = service.time_estimate(thorough, tmp_path)
+    assert deep == pytest.approx(PRESETS["thorough"].minutes_2core * 60, rel=0.01)
+    shallow, _ = service.time_estimate({**thorough, "arch": "dcgan"}, tmp_path)
+    assert shallow - AFTER == pytest.approx((deep - AFTER) * RELATIVE_TRAIN_SPEED["dcgan-deep"])

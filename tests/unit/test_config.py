@@ -1,6 +1,15 @@
 import pytest
 
-from ganmc.config import PRESETS, TrainConfig, parse_digits
+from ganmc.config import (
+    ARCH_ABOUT,
+    ARCHS,
+    DEFAULT_LATENT,
+    DEFAULT_PRESET,
+    PRESETS,
+    TrainConfig,
+    network_of,
+    parse_digits,
+)
 from ganmc.errors import ConfigError
 
 
@@ -34,6 +43,18 @@ def test_a_preset_gives_its_budget_unless_overridden(name):
     assert cfg.gan_steps(700) == cfg.gan_steps(7000) == p.steps
     own = TrainConfig(preset=name, steps=123, encoder_steps=0, batch_size=32)
     assert (own.steps, own.encoder_steps, own.batch_size, own.has_encoder) == (123, 0, 32, False)
+    assert cfg.arch == p.arch and cfg.latent_dim == DEFAULT_LATENT[p.arch]
+    assert TrainConfig(preset=name, arch="mlp").arch == "mlp"  # a network asked for wins
+
+
+def test_thorough_trains_the_deeper_discriminator_and_a_saved_config_keeps_its_network():
+    assert PRESETS["thorough"].arch == "dcgan-deep" and PRESETS["standard"].arch == "dcgan"
+    assert network_of(None, "thorough") == "dcgan-deep"
+    assert network_of(None, "custom") == PRESETS[DEFAULT_PRESET].arch
+    # A model's card says which network it has: read back, it is that one, whatever the preset.
+    saved = TrainConfig(preset="thorough", arch="dcgan").to_dict()
+    assert TrainConfig.from_dict(saved).arch == "dcgan"
+    assert set(ARCH_ABOUT) == set(ARCHS) == set(DEFAULT_LATENT)
 
 
 def test_epochs_override_steps_once_the_data_size_is_known():

@@ -12,7 +12,7 @@ from ganmc.networks import (
 )
 
 
-@pytest.mark.parametrize("arch,latent", [("dcgan", 64), ("mlp", 100)])
+@pytest.mark.parametrize("arch,latent", [("dcgan", 64), ("dcgan-deep", 64), ("mlp", 100)])
 def test_shapes(arch, latent):
     g, d, e = build_generator(arch, latent), build_discriminator(arch), build_encoder(arch, latent)
     z = np.random.default_rng(0).normal(size=(3, latent)).astype(np.float32)
@@ -24,6 +24,19 @@ def test_shapes(arch, latent):
     feats, logits = feature_model(d)(x)
     assert feats.shape[0] == 3 and logits.shape == (3, 1)
     assert d.get_layer(FEATURES) is not None
+
+
+def test_dcgan_deep_is_dcgan_with_a_third_convolution_in_d():
+    deep, plain = build_discriminator("dcgan-deep"), build_discriminator("dcgan")
+    convs = [(c.filters, c.kernel_size, c.strides) for c in deep.layers
+             if isinstance(c, keras.layers.Conv2D)]
+    assert convs == [(32, (4, 4), (2, 2)), (64, (4, 4), (2, 2)), (128, (4, 4), (2, 2))]
+    assert tuple(deep.get_layer(FEATURES).output.shape[1:]) == (4 * 4 * 128,)
+    assert tuple(plain.get_layer(FEATURES).output.shape[1:]) == (7 * 7 * 64,)
+    # G and E are dcgan's: the same layers and weights' shapes
+    for build in (lambda a: build_generator(a, 64), lambda a: build_encoder(a, 64)):
+        assert ([w.shape for w in build("dcgan-deep").weights]
+                == [w.shape for w in build("dcgan").weights])
 
 
 def test_mlp_is_the_seed_architecture():
