@@ -361,6 +361,8 @@ class TrainConfig:
         """Rebuild settings from :meth:`to_dict` output, ignoring unknown keys."""
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
+        if "arch" in kwargs and kwargs["arch"] not in ARCHS:  # a card names its network
+            raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, not {kwargs['arch']!r}")
         if "preset" not in kwargs:  # a card from before the presets: epochs said it all
             kwargs["preset"] = CUSTOM
             kwargs.setdefault("batch_size", 128)
