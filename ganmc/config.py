@@ -14,7 +14,7 @@ from typing import Any
 from ganmc.errors import ConfigError
 
 #: The networks (see :mod:`ganmc.networks`), in plain words: the CLI's and the Train page's
-#: help, the model card.
+#: help.
 ARCH_ABOUT = {
     "dcgan": "a small convolutional GAN",
     "dcgan-deep": "the same GAN with a deeper discriminator (a third convolution): better "
