@@ -7,7 +7,14 @@ on (the settings' seed and hold-out share) and gives the one-class AUROC (%) on 
 split's 2,000 test digits of scores that need no training:
 
 - ``mahalanobis`` (the product's score: a Gaussian over D's features, 512 principal axes) and
-  the same Gaussian with fewer axes (16, 64, 128);
+  the same Gaussian with fewer or more axes (16, 64, 128, 1,024, 2,048 where D has as many);
+- the layer below the features too (Lee et al.'s feature ensemble): both layers in one
+  Gaussian (512 or 1,024 axes), or a Gaussian of its own added to ``mahalanobis`` (each
+  standardised on the held-out normals);
+- ``c clusters, shrink s``: a mixture, the training features cut into c k-means clusters (in
+  the Gaussian's 64 leading whitened axes), a Gaussian per cluster with its covariance shrunk
+  by s towards the pooled one, the distance to the nearest (for digits written in several
+  styles);
 - ``k-NN cosine k``: the mean cosine distance to the k nearest training images' features (the
   DN2 / PANDA score), and ``whitened k-NN k``: the squared distance to the k nearest in the
   Gaussian's whitened axes;
@@ -25,6 +32,21 @@ import argparse
 import json
 
 import numpy as np
+
+
+def kmeans(x: np.ndarray, c: int, seed: int, rounds: int = 50) -> np.ndarray:
+    """Lloyd's k-means of the rows of x into c clusters (k-means++ start): the labels."""
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(len(x))]]
+    for _ in range(c - 1):
+        d = np.min([((x - m) ** 2).sum(1) for m in centres], axis=0)
+        centres.append(x[rng.choice(len(x), p=d / d.sum())])
+    centres = np.stack(centres)
+    for _ in range(rounds):
+        labels = np.argmin(((x[:, None] - centres[None]) ** 2).sum(2), axis=1)
+        centres = np.stack([x[labels == j].mean(0) if np.any(labels == j) else centres[j]
+                            for j in range(c)])
+    return labels
 
 
 def scores_for(folder, k: int) -> dict[str, float]:
@@ -46,8 +68,34 @@ def scores_for(folder, k: int) -> dict[str, float]:
     out: dict[str, np.ndarray] = {}
     gauss = FeatureGaussian.fit(f_train, DEFAULT_FEATURE_COMPONENTS)
     out["mahalanobis"] = np.asarray(gauss.distance(f_test))
-    for axes in (16, 64, 128):
-        out[f"{axes} axes"] = np.asarray(FeatureGaussian.fit(f_train, axes).distance(f_test))
+    for axes in (16, 64, 128, 1024, 2048):
+        if axes <= f_train.shape[1]:
+            out[f"{axes} axes"] = np.asarray(FeatureGaussian.fit(f_train, axes).distance(f_test))
+    # the layer before the features too (Lee et al.'s feature ensemble, one layer down):
+    # concatenated into one Gaussian, and as a Gaussian of its own added to the product's
+    d = feats.inputs[0]
+    layer_names = [layer.name for layer in feats.layers if layer.name.startswith("d_act")]
+    below = keras.Model(d, [feats.get_layer(layer_names[-2]).output, feats.outputs[1]])
+    b_train, b_test, b_held = (features_of(below, i) for i in (x, test, held))
+    both_train = np.concatenate([f_train, b_train], axis=1)
+    both_test = np.concatenate([f_test, b_test], axis=1)
+    for axes in (512, 1024):
+        out[f"{layer_names[-2]}+features, {axes} axes"] = np.asarray(
+            FeatureGaussian.fit(both_train, axes).distance(both_test))
+    g_below = FeatureGaussian.fit(b_train, DEFAULT_FEATURE_COMPONENTS)
+    f_held = features_of(feats, held)
+    out[f"{layer_names[-2]} + features, added"] = (
+        standardised(out["mahalanobis"], np.asarray(gauss.distance(f_held)))
+        + standardised(np.asarray(g_below.distance(b_test)),
+                       np.asarray(g_below.distance(b_held))))
+    # a mixture: the training features cut into c clusters (k-means in the Gaussian's leading
+    # 64 whitened axes), a Gaussian per cluster shrunk towards the pooled one, the nearest
+    for c in (2, 3, 5):
+        w = (f_train - gauss.mean) @ gauss.components[:64].T / np.sqrt(gauss.variances[:64])
+        labels = kmeans(w, c, seed=config.seed)
+        for shrink in (0.05, 0.5):
+            out[f"{c} clusters, shrink {shrink}"] = np.asarray(FeatureGaussian.fit(
+                f_train, DEFAULT_FEATURE_COMPONENTS, labels, shrink).distance(f_test))
     a = f_train / np.linalg.norm(f_train, axis=1, keepdims=True)
     b = f_test / np.linalg.norm(f_test, axis=1, keepdims=True)
     nearest = np.sort(b @ a.T, axis=1)
