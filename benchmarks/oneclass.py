@@ -219,7 +219,7 @@ def main() -> None:
         ganmc.gan.G_ROTATION_SHARE = args.g_share
         settings["g_share"] = args.g_share
     label = args.label or ", ".join(f"{k}={v}" for k, v in settings.items())
-    label += f" (seed {args.seed})" if args.seed else ""
+    label += f" (seed {args.seed})" if args.seed and f"seed {args.seed}" not in label else ""
     given = [int(d) for d in args.digits.split(",") if d.strip().isdigit()]
     chosen = parse_digits(args.digits)
     for k in (given if sorted(given) == list(chosen) else chosen):
