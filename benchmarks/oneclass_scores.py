@@ -88,11 +88,15 @@ def scores_for(folder, k: int) -> dict[str, float]:
         standardised(out["mahalanobis"], np.asarray(gauss.distance(f_held)))
         + standardised(np.asarray(g_below.distance(b_test)),
                        np.asarray(g_below.distance(b_held))))
+
+    def whiten(f):
+        return (f - gauss.mean) @ gauss.components.T / np.sqrt(gauss.variances)
+
+    w_train, w_test = whiten(f_train), whiten(f_test)
     # a mixture: the training features cut into c clusters (k-means in the Gaussian's leading
     # 64 whitened axes), a Gaussian per cluster shrunk towards the pooled one, the nearest
     for c in (2, 3, 5):
-        w = (f_train - gauss.mean) @ gauss.components[:64].T / np.sqrt(gauss.variances[:64])
-        labels = kmeans(w, c, seed=config.seed)
+        labels = kmeans(w_train[:, :64], c, seed=config.seed)
         for shrink in (0.05, 0.5):
             out[f"{c} clusters, shrink {shrink}"] = np.asarray(FeatureGaussian.fit(
                 f_train, DEFAULT_FEATURE_COMPONENTS, labels, shrink).distance(f_test))
@@ -102,10 +106,6 @@ def scores_for(folder, k: int) -> dict[str, float]:
     for n in (1, 5, 20):
         out[f"k-NN cosine {n}"] = -nearest[:, -n:].mean(1)
 
-    def whiten(f):
-        return (f - gauss.mean) @ gauss.components.T / np.sqrt(gauss.variances)
-
-    w_train, w_test = whiten(f_train), whiten(f_test)
     d2 = (w_test ** 2).sum(1)[:, None] + (w_train ** 2).sum(1)[None] - 2 * w_test @ w_train.T
     for n in (1, 5):
         out[f"whitened k-NN {n}"] = np.sort(d2, axis=1)[:, :n].mean(1)
