@@ -41,6 +41,8 @@ LOG = DOC.with_name("benchmarks-oneclass.jsonl")
 #: Settings the loop sets itself.
 RESERVED = ("digits", "seed", "encoder_steps", "encoder_epochs")
 QUICK_STEPS = 2_000
+#: Settings of the probes (module constants the loop sets), not of ``TrainConfig``.
+PROBES = ("g_share", "d_convs")
 
 
 def _value(text: str):
@@ -126,7 +128,7 @@ def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
     from ganmc.train import fit_networks
 
     config = TrainConfig(digits=(k,), seed=seed, encoder_steps=0,
-                         **{n: v for n, v in settings.items() if n != "g_share"})
+                         **{n: v for n, v in settings.items() if n not in PROBES})
     splits, x, held = digit_split(k, config)
     load = os.getloadavg()[0]
     t = time.perf_counter()
@@ -194,6 +196,9 @@ def main() -> None:
                    help="a TrainConfig setting, e.g. rotation_weight=1 (repeatable)")
     p.add_argument("--g-share", type=float,
                    help="G's share of the rotation task (ganmc.gan.G_ROTATION_SHARE; 0: D only)")
+    p.add_argument("--d-convs", metavar="F1,F2,...",
+                   help="a probe: the filters of dcgan-deep's D convolutions "
+                        "(ganmc.networks.D_CONVS; e.g. 32,64,128,256 for a fourth)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", help="the run's name in the table (default: the settings)")
     p.add_argument("--note", help="a remark printed under the table for this run")
@@ -218,6 +223,11 @@ def main() -> None:
 
         ganmc.gan.G_ROTATION_SHARE = args.g_share
         settings["g_share"] = args.g_share
+    if args.d_convs:
+        import ganmc.networks
+
+        ganmc.networks.D_CONVS["dcgan-deep"] = tuple(int(f) for f in args.d_convs.split(","))
+        settings["d_convs"] = args.d_convs
     label = args.label or ", ".join(f"{k}={v}" for k, v in settings.items())
     label += f" (seed {args.seed})" if args.seed and f"seed {args.seed}" not in label else ""
     given = [int(d) for d in args.digits.split(",") if d.strip().isdigit()]
