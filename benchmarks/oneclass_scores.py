@@ -23,6 +23,11 @@ split's 2,000 test digits of scores that need no training:
   scoring the test images turned the same way; ``turns 0-3`` / ``turns 0,2``: those distances,
   each standardised on the held-out normals, added.
 
+``--strokes`` gives instead the product's ``mahalanobis-strokes`` (``ganmc.density``: the
+Gaussian's stroke figures from out-of-fold distances of the training images, as training
+fits them) beside ``mahalanobis``, at the default weight and at others, and the means over
+the digits asked for, and for each of the two the AUROC against each other digit alone.
+
 Prints one line per digit; writes nothing (the figures are quoted in docs/benchmarks.md).
 """
 
@@ -128,6 +133,46 @@ def scores_for(folder, k: int) -> dict[str, float]:
     return {name: round(100 * auroc(s[normal], s[~normal]), 2) for name, s in out.items()}
 
 
+#: Weights of the stroke-length correction ``--strokes`` tries besides the default.
+STROKE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+
+
+def strokes_for(folder, k: int) -> dict[str, float]:
+    """AUROC (%) of ``mahalanobis`` and the product's ``mahalanobis-strokes`` at each weight."""
+    import keras
+
+    from benchmarks.oneclass import digit_split
+    from ganmc.config import TrainConfig
+    from ganmc.density import features_of, fit_density, stroke_length
+    from ganmc.metrics import auroc
+    from ganmc.networks import Networks
+    from ganmc.preprocess import to_model_input
+    from ganmc.scoring import in_batches, score_graph
+
+    config = TrainConfig.from_dict(json.loads((folder / f"digit{k}" / "config.json").read_text()))
+    splits, x, _ = digit_split(k, config)
+    nets = Networks(*(keras.models.load_model(folder / f"digit{k}" / f"{n}.keras",
+                                              compile=False)
+                      for n in ("generator", "discriminator")))
+    nets.density = fit_density(nets, x, config.feature_components)
+    test, normal = to_model_input(splits.x_test), splits.test_is_normal
+    out = {name: in_batches(lambda b, name=name: score_graph(name, nets, b), test)
+           for name in ("mahalanobis", "mahalanobis-strokes")}
+    f_x = features_of(nets.features, x)
+    f_test = features_of(nets.features, splits.x_test)
+    lengths = np.asarray(stroke_length(to_model_input(x)))
+    for w in STROKE_WEIGHTS:
+        g = nets.density.with_strokes(f_x, lengths, config.feature_components, weight=w)
+        out[f"strokes {w:g}"] = np.asarray(g.corrected(f_test, stroke_length(test)))
+    result = {name: round(100 * auroc(s[normal], s[~normal]), 2) for name, s in out.items()}
+    for name in ("mahalanobis", "mahalanobis-strokes"):  # which digits pass for k
+        s = out[name]
+        result[f"{name} by digit"] = {
+            int(c): round(100 * auroc(s[normal], s[splits.y_test == c]), 1)
+            for c in range(10) if c != k}
+    return result
+
+
 def main() -> None:
     from pathlib import Path
 
@@ -136,10 +181,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path, help="the --keep folder of benchmarks.oneclass")
     p.add_argument("--digits", default="8,2,3")
+    p.add_argument("--strokes", action="store_true",
+                   help="only mahalanobis and the product's mahalanobis-strokes")
     args = p.parse_args()
     quiet_tensorflow()
+    rows = {}
     for k in (int(d) for d in args.digits.split(",")):
-        print(f"digit {k}: {scores_for(args.folder, k)}", flush=True)
+        rows[k] = (strokes_for if args.strokes else scores_for)(args.folder, k)
+        print(f"digit {k}: {rows[k]}", flush=True)
+    if args.strokes:
+        means = {name: round(float(np.mean([r[name] for r in rows.values()])), 2)
+                 for name in next(iter(rows.values())) if "by digit" not in name}
+        print(f"mean of {len(rows)}: {means}")
 
 
 if __name__ == "__main__":

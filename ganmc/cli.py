@@ -92,7 +92,9 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
     p.add_argument("--scorer", choices=SCORERS,
                    help=f"anomaly score (default: the model's; auto: {AUTO_RULE}. "
                         "mahalanobis: distance of the discriminator's "
-                        "features from the training digits'; latent-search is AnoGAN's "
+                        "features from the training digits'; mahalanobis-strokes: the same, "
+                        "also counting drawing less than the training digits do as strange "
+                        "(a 1 is not part of an 8); latent-search is AnoGAN's "
                         "per-image optimisation, about 100 times slower)")
     if percentile:
         p.add_argument("--percentile", type=_percentile, metavar="P",

@@ -11,17 +11,30 @@ Lee et al.'s choice; the default, ``config.DEFAULT_DIGIT_SHRINKAGE``, keeps most
 digit's own shape, which measured better). The score is the distance to the nearest digit's
 Gaussian and that digit is the one the image is taken for. With one digit (or no labels) it is
 the single Gaussian as before.
+
+The ``mahalanobis-strokes`` score corrects that distance for how much is drawn. A density
+score favours simple images (Serra et al., 2020): to a model of 8s a 1 is part of an 8, and
+1s were the anomalies such models missed most. The score is the distance, standardised by the
+mean and spread of a new normal image's distance (out-of-fold distances of the training
+images: the hold-out set stays for the threshold alone, so its guarantee holds), plus
+``stroke_weight`` times how far the image's stroke length (:func:`stroke_length`) falls short
+of the training images' mean, in their spreads: an image that draws less than the normal
+digits do scores higher; one that draws more is left to the distance (it is not made more
+normal by drawing more). With per-digit Gaussians both are standardised by the nearest
+digit's.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import tensorflow as tf
 
+from ganmc.config import DEFAULT_STROKE_WEIGHT, STROKE_FOLDS
 from ganmc.errors import ConfigError
+from ganmc.preprocess import to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +57,11 @@ class FeatureGaussian:
     digits: np.ndarray | None = None
     digit_means: np.ndarray | None = None
     whiteners: np.ndarray | None = None
+    #: The stroke-length correction (None without it; see :meth:`with_strokes`): per digit
+    #: (C rows; one for a single Gaussian) the mean and spread of a new normal image's
+    #: distance and of the training images' stroke length (C, 4), and its weight.
+    strokes: np.ndarray | None = None
+    stroke_weight: float = 0.0
 
     @classmethod
     def fit(cls, features: np.ndarray, components: int, labels: np.ndarray | None = None,
@@ -105,6 +123,60 @@ class FeatureGaussian:
         """The distance to the nearest Gaussian, per row of ``f`` (N, F)."""
         return tf.reduce_min(self.distances(f), axis=1)
 
+    def corrected(self, f: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+        """The ``mahalanobis-strokes`` score of rows of ``f`` (N, F) whose images have these
+        stroke lengths (N,): the distance to the nearest Gaussian and the length, each
+        standardised by that digit's :attr:`strokes`; the first plus ``stroke_weight`` times
+        how far the second is below 0 (a shorter length than the mean's)."""
+        if self.strokes is None:
+            raise ConfigError("this feature Gaussian has no stroke-length correction")
+        d = self.distances(f)
+        s = tf.gather(tf.constant(self.strokes), tf.argmin(d, axis=1))
+        short = tf.maximum(0.0, (s[:, 2] - _f32(lengths)) / s[:, 3])
+        return (tf.reduce_min(d, axis=1) - s[:, 0]) / s[:, 1] + self.stroke_weight * short
+
+    def with_strokes(self, features: np.ndarray, lengths: np.ndarray, components: int,
+                     labels: np.ndarray | None = None, shrinkage: float = 1.0,
+                     folds: int = STROKE_FOLDS, weight: float = DEFAULT_STROKE_WEIGHT
+                     ) -> FeatureGaussian:
+        """This Gaussian with the stroke-length correction fitted to its training images'
+        ``features`` (N, F) and stroke ``lengths`` (N,) (``labels`` and the settings as given to
+        :meth:`fit`).
+
+        A training image's own distance is smaller than a new one's (the Gaussian was fitted
+        to it), so the distance's mean and spread come from ``folds`` out-of-fold fits: each
+        fold's images measured by a Gaussian fitted to the others."""
+        f = np.asarray(features, np.float32).reshape(len(features), -1)
+        lengths = np.asarray(lengths, np.float64)
+        own = (np.zeros(len(f), np.int64) if not self.per_digit
+               else np.searchsorted(self.digits, np.asarray(labels)))
+        out_of_fold = np.full(len(f), np.nan)
+        fold = np.arange(len(f)) % folds
+        for j in range(folds):
+            rest = fold != j
+            g = FeatureGaussian.fit(f[rest], components,
+                                    None if labels is None else np.asarray(labels)[rest],
+                                    shrinkage)
+            d = np.asarray(g.distances(f[~rest]), np.float64)
+            if self.per_digit:  # the column of each image's own digit in this fold's fit
+                cols = {int(c): i for i, c in enumerate(g.digits)} if g.per_digit else {}
+                picked = np.array([d[r, cols[w]] if w in cols else np.nan
+                                   for r, w in enumerate(self.digits[own[~rest]].tolist())])
+            else:
+                picked = d[:, 0]
+            out_of_fold[~rest] = picked
+        rows = []
+        for c in range(len(self.digits) if self.per_digit else 1):
+            mine = own == c
+            dist = out_of_fold[mine & np.isfinite(out_of_fold)]
+            if len(dist) < 2:  # too few images of this digit: the pooled figures
+                dist = out_of_fold[np.isfinite(out_of_fold)]
+            length = lengths[mine] if mine.sum() >= 2 else lengths
+            rows.append([dist.mean(), max(dist.std(), 1e-6), length.mean(),
+                         max(length.std(), 1e-6)])
+        return replace(self, strokes=np.asarray(rows, np.float32),
+                       stroke_weight=float(weight))
+
     def nearest(self, f: tf.Tensor) -> tf.Tensor:
         """The digit whose Gaussian is nearest, per row of ``f`` (-1 without per-digit parts)."""
         if not self.per_digit:
@@ -115,6 +187,17 @@ class FeatureGaussian:
 #: The arrays of a saved Gaussian: the single Gaussian's, then the per-digit parts.
 PARTS = ("mean", "components", "variances")
 DIGIT_PARTS = ("digits", "digit_means", "whiteners")
+#: The arrays of the stroke-length correction (see :meth:`FeatureGaussian.with_strokes`).
+STROKE_PARTS = ("strokes", "stroke_weight")
+
+
+def stroke_length(x: tf.Tensor) -> tf.Tensor:
+    """How much is drawn in each image (N, 28, 28, 1) in [-1, 1]: the total variation of its
+    ink (0-1), the summed differences between neighbouring pixels across and down, about twice
+    the length of its strokes in pixels. (N,) float32."""
+    v = (_f32(x) + 1.0) / 2.0
+    return (tf.reduce_sum(tf.abs(v[:, 1:] - v[:, :-1]), axis=[1, 2, 3])
+            + tf.reduce_sum(tf.abs(v[:, :, 1:] - v[:, :, :-1]), axis=[1, 2, 3]))
 
 
 def fit_density(networks, images: np.ndarray, components: int,
@@ -125,19 +208,28 @@ def fit_density(networks, images: np.ndarray, components: int,
     other scores still work."""
     log.info("Fitting the Gaussian over the discriminator features of %d training images%s",
              len(images), "" if labels is None else " (per digit)")
+    features = features_of(networks.features, images)
     try:
-        return FeatureGaussian.fit(features_of(networks.features, images), components, labels,
-                                   shrinkage)
+        gauss = FeatureGaussian.fit(features, components, labels, shrinkage)
     except ConfigError as exc:
         log.warning("No mahalanobis score: %s", exc)
         return None
+    if len(images) < 2 * STROKE_FOLDS:
+        log.warning("No mahalanobis-strokes score: %d training images are too few for its "
+                    "%d folds", len(images), STROKE_FOLDS)
+        return gauss
+    lengths = np.concatenate([np.asarray(stroke_length(to_model_input(images[i:i + 1024])))
+                              for i in range(0, len(images), 1024)])
+    try:
+        return gauss.with_strokes(features, lengths, components, labels, shrinkage)
+    except ConfigError as exc:
+        log.warning("No mahalanobis-strokes score: %s", exc)
+        return gauss
 
 
 def features_of(features, images: np.ndarray) -> np.ndarray:
     """D's feature layer for uint8 images, in batches of 1,024, flattened to (N, F);
     ``features`` is :func:`ganmc.networks.feature_model` of D (``Networks.features``)."""
-    from ganmc.preprocess import to_model_input
-
     x = to_model_input(images)
     return np.concatenate([np.asarray(features(x[i:i + 1024], training=False)[0],
                                       np.float32).reshape(len(x[i:i + 1024]), -1)

@@ -68,6 +68,10 @@ def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
         if networks.density.per_digit:
             arrays.update({f"density/{k}": getattr(networks.density, k)
                            for k in density.DIGIT_PARTS})
+        if networks.density.strokes is not None:
+            arrays["density/strokes"] = networks.density.strokes
+            arrays["density/stroke_weight"] = np.asarray(networks.density.stroke_weight,
+                                                         np.float32)
     for k, r in monte_carlo.items():
         if r.distribution.exact:
             arrays[f"montecarlo/{k}"] = r.distribution.scores
@@ -187,6 +191,9 @@ def _missing_parts(card: dict[str, Any], nets: Networks, loaded: Loaded) -> list
     if "mahalanobis" in promised and nets.density is None:
         notes.append(f"the feature Gaussian is missing from {bundle.ARRAYS}, so the "
                      f"mahalanobis score is not available")
+    elif "mahalanobis-strokes" in promised and nets.strokes is None:
+        notes.append(f"the stroke figures are missing from {bundle.ARRAYS}, so the "
+                     f"mahalanobis-strokes score is not available")
     config = card.get("config") if isinstance(card.get("config"), dict) else {}
     digits = config.get("digits") if isinstance(config.get("digits"), list) else []
     if len(digits) > 1 and nets.density is not None and not nets.density.per_digit:
@@ -220,7 +227,7 @@ def _density(arrays: dict[str, np.ndarray]) -> density.FeatureGaussian | None:
     g = density.FeatureGaussian(*(p.astype(np.float32) for p in parts))
     extra = [arrays.get(f"density/{k}") for k in density.DIGIT_PARTS]
     if all(p is None for p in extra):
-        return g
+        return _strokes(g, arrays)
     if any(p is None for p in extra):
         raise ValueError("the per-digit Gaussians are incomplete")
     digits, means, whiteners = extra
@@ -231,6 +238,22 @@ def _density(arrays: dict[str, np.ndarray]) -> density.FeatureGaussian | None:
         raise ValueError("the per-digit Gaussians' arrays have the wrong shapes or types")
     g.digits, g.digit_means = digits.astype(np.int64), means.astype(np.float32)
     g.whiteners = whiteners.astype(np.float32)
+    return _strokes(g, arrays)
+
+
+def _strokes(g: density.FeatureGaussian, arrays: dict[str, np.ndarray]
+             ) -> density.FeatureGaussian:
+    """``g`` with its saved stroke-length correction, if the model has one."""
+    strokes, weight = (arrays.get(f"density/{k}") for k in density.STROKE_PARTS)
+    if strokes is None and weight is None:
+        return g
+    rows = len(g.digits) if g.per_digit else 1
+    if (strokes is None or weight is None or strokes.shape != (rows, 4) or weight.shape != ()
+            or strokes.dtype.kind != "f" or weight.dtype.kind != "f"
+            or not np.isfinite(strokes).all() or not np.isfinite(weight)
+            or not (strokes[:, [1, 3]] > 0).all()):
+        raise ValueError("the stroke-length correction's arrays have the wrong shapes or values")
+    g.strokes, g.stroke_weight = strokes.astype(np.float32), float(weight)
     return g
 
 

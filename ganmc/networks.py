@@ -136,6 +136,12 @@ class Networks:
     def __post_init__(self) -> None:
         self.features = feature_model(self.discriminator)
 
+    @property
+    def strokes(self) -> FeatureGaussian | None:
+        """The Gaussian when it has the stroke-length correction (``mahalanobis-strokes``)."""
+        return self.density if self.density is not None and self.density.strokes is not None \
+            else None
+
     def cast(self, dtype: str) -> Networks:
         """Copies of the networks that store their weights and compute in ``dtype``.
 

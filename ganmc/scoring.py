@@ -19,6 +19,12 @@ generator, Monte Carlo samples.
   model of several digits trained with their labels has one Gaussian per digit
   (:mod:`ganmc.density`): the distance to the nearest, and that digit is the one the image is
   taken for.
+- ``mahalanobis-strokes``: ``mahalanobis`` corrected for how much is drawn: the distance
+  and the image's stroke length, each standardised on normal images, the first less
+  ``DEFAULT_STROKE_WEIGHT`` times the second (:mod:`ganmc.density`). A density score favours
+  simple images, so a 1 passes for part of an 8; this one does not. 0 is a typical normal
+  image, and a score counts spreads of normal images. Models fitted before it have no stroke
+  figures and so no such score.
 - ``latent-search``: AnoGAN-style (Schlegl et al., 2017), kept for comparison: for each image,
   search the latent space for the z whose G(z) best matches it, by Adam on z for
   ``search_steps`` steps (from E(x) when there is an encoder, else from z = 0), minimising the
@@ -34,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganmc.config import AUTO, DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
+from ganmc.density import stroke_length
 from ganmc.errors import ConfigError
 from ganmc.networks import Networks
 
@@ -59,11 +66,14 @@ class ScorerInfo:
 TABLE = {
     "fanogan": ScorerInfo("encoder", True, "G(E(x))"),
     "mahalanobis": ScorerInfo("density", True, "G(E(x))"),
+    "mahalanobis-strokes": ScorerInfo("strokes", True, "G(E(x))"),
     "discriminator": ScorerInfo(None, True, "G(E(x))"),
     "latent-search": ScorerInfo(None, False, "G(z*)"),
 }
 #: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
 ONE_PASS = tuple(name for name, info in TABLE.items() if info.one_pass)
+#: Scorers that read the feature Gaussian (refitting it changes their scores).
+GAUSSIAN = tuple(name for name, info in TABLE.items() if info.needs in ("density", "strokes"))
 #: Adam's step size on z in ``latent-search`` (z ~ N(0, I), so 0.05 moves it a few percent).
 SEARCH_LEARNING_RATE = 0.05
 
@@ -103,17 +113,21 @@ def available(networks: Networks, digits: tuple[int, ...] = ()) -> tuple[str, ..
     """Names of the scorers these networks support, in the order ``auto`` prefers them
     (:data:`ganmc.config.AUTO_RULE` says it in words).
 
-    ``fanogan`` needs an encoder, ``mahalanobis`` the Gaussian fitted after training. The
-    order is :data:`TABLE`'s, except that ``mahalanobis`` goes first where its Gaussian models
-    each normal digit on its own: per-digit Gaussians (a model of several digits trained with
-    labels; better on hand-drawn letters and random strokes, and per-digit false alarms within
-    2-9 %), or a model of one digit (``digits``, the model's normal digits; better on the
-    one-class protocol, eight digits of ten). docs/benchmarks.md has the figures.
+    ``fanogan`` needs an encoder, ``mahalanobis`` the Gaussian fitted after training,
+    ``mahalanobis-strokes`` its stroke figures. The order is :data:`TABLE`'s, except that
+    ``mahalanobis`` goes first where its Gaussian models each normal digit on its own:
+    per-digit Gaussians (a model of several digits trained with labels; better on hand-drawn
+    letters and random strokes, and per-digit false alarms within 2-9 %), or a model of one
+    digit (``digits``, the model's normal digits; better on the one-class protocol, eight
+    digits of ten), where ``mahalanobis-strokes`` goes before it (better still on the
+    one-class protocol, the weakest digits most). docs/benchmarks.md has the figures.
     """
     have = tuple(name for name, info in TABLE.items()
                  if info.needs is None or getattr(networks, info.needs) is not None)
     if networks.density is not None and (networks.density.per_digit or len(digits) == 1):
-        have = ("mahalanobis", *(n for n in have if n != "mahalanobis"))
+        first = ("mahalanobis-strokes", "mahalanobis") if (
+            len(digits) == 1 and "mahalanobis-strokes" in have) else ("mahalanobis",)
+        have = (*first, *(n for n in have if n not in first))
     return have
 
 
@@ -140,9 +154,12 @@ def why_auto(have: tuple[str, ...], digits: tuple[int, ...] = ()) -> str:
     chosen = have[0]
     if chosen == "fanogan":
         return "fanogan: the model has an encoder, so it can redraw each image"
+    if chosen == "mahalanobis-strokes":
+        return ("mahalanobis-strokes: for a model of one digit it tells the other digits apart "
+                "best, simpler ones (a 1 beside an 8) included")
     if chosen == "mahalanobis" and len(digits) == 1:
         return ("mahalanobis: for a model of one digit it tells the other digits apart better "
-                "than fanogan")
+                "than fanogan (the model has no stroke figures for mahalanobis-strokes)")
     if chosen == "mahalanobis" and list(have) != [n for n in TABLE if n in have]:
         return ("mahalanobis: the model has a Gaussian per digit, which tells letters and "
                 "scribbles from digits better than fanogan")
@@ -329,6 +346,12 @@ def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFA
             raise ConfigError("the mahalanobis scorer needs the feature Gaussian fitted after "
                               "training; this model has none")
         return networks.density.distance(networks.features(x, training=False)[0])
+    if name == "mahalanobis-strokes":
+        if networks.strokes is None:
+            raise ConfigError("the mahalanobis-strokes scorer needs the feature Gaussian's "
+                              "stroke figures, fitted after training; this model has none")
+        return networks.strokes.corrected(networks.features(x, training=False)[0],
+                                          stroke_length(x))
     if name != "fanogan":
         raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
     if networks.encoder is None:

@@ -232,8 +232,9 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
     The Gaussian is refitted per digit, the held-out images are scored again (every score, so
     that each score's held-out images have their digits; the other one-pass scores' values
     come out as before, checked; ``latent-search``'s move in the last digits, its search being
-    sensitive to rounding) and the ``mahalanobis`` Monte Carlo run, if stored, is re-run at
-    its size and seed. Nothing else changes. The folder is rewritten atomically under its lock.
+    sensitive to rounding) and the Monte Carlo runs of the scores that read the Gaussian
+    (``scoring.GAUSSIAN``), if stored, are re-run at their size and seed. Nothing else
+    changes. The folder is rewritten atomically under its lock.
 
     Raises:
         ModelError: If the model is of one digit, or its data do not give back its images.
@@ -260,14 +261,15 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
             scale = float(np.abs(before).max()) or 1.0  # batch sizes move the last digits
             same = np.allclose(before, det.holdout_scores_[name], rtol=1e-4,
                                atol=1e-4 * scale)
-            if name in scoring.ONE_PASS and name != "mahalanobis" and not same:
+            if name in scoring.ONE_PASS and name not in scoring.GAUSSIAN and not same:
                 raise ModelError(f"{path.name}: the held-out digits score differently under "
                                  f"{name} than when the model was saved, so they are not its "
                                  f"held-out digits; name the model's data with --data")
-        old = det.monte_carlo_.pop("mahalanobis", None)
-        if old is not None:
-            say(f"simulating {old.n:,} generated images for mahalanobis (seed {old.seed})")
-            det.run_monte_carlo(old.n, seed=old.seed, scorer="mahalanobis")
+        for name in scoring.GAUSSIAN:
+            old = det.monte_carlo_.pop(name, None)
+            if old is not None and name in det.scorers_:
+                say(f"simulating {old.n:,} generated images for {name} (seed {old.seed})")
+                det.run_monte_carlo(old.n, seed=old.seed, scorer=name)
         det.metadata_ = {**det.metadata_, "digit_labels": True}
         det.notes_ = []
         det._resolve()

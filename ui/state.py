@@ -336,6 +336,8 @@ def threshold_controls(det, page: str) -> None:
                help="fanogan: how badly the model redraws the image (it encodes the image and "
                     "generates it back: G(E(x))). mahalanobis: how far the discriminator's "
                     "view of the image lies from its view of the training digits. "
+                    "mahalanobis-strokes: the same, also counting drawing less than the "
+                    "training digits do as strange (so a 1 is not taken for part of an 8). "
                     "discriminator: the original method, how fake the discriminator finds the "
                     "image (minus its logit). latent-search: AnoGAN's, how badly the best "
                     "redrawing found by searching the generator's inputs fits (about 100 "

@@ -9,7 +9,7 @@ from ganmc.calibration import min_images
 from ganmc.errors import GanmcError
 from ganmc.preprocess import IMAGE_SUFFIXES, load_image, to_mnist
 from ganmc.report.style import verdict_colour
-from ganmc.scoring import TABLE
+from ganmc.scoring import GAUSSIAN, TABLE
 from ui import charts, state
 
 MAX_UPLOADS = 24
@@ -99,8 +99,8 @@ else:
     marks = {im.name: im.verdict.score for im in judged}
     recon_name = TABLE[decision.scorer].reconstructs
     st.plotly_chart(charts.verdict_histogram(decision, mc, marks), key="det_hist")
-    if decision.scorer == "mahalanobis" and judged[0].reconstruction is not None:
-        st.caption("The mahalanobis score measures the discriminator's features, not the "
+    if decision.scorer in GAUSSIAN and judged[0].reconstruction is not None:
+        st.caption(f"The {decision.scorer} score measures the discriminator's features, not the "
                    f"reconstruction; {recon_name} is shown for what the model makes of each "
                    f"image.")
     for im in judged:

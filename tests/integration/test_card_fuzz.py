@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ganmc import bundle, cli
+from ganmc.config import SCORERS
 
 CARD = json.loads((bundle.DEFAULT_MODEL / bundle.CARD).read_text())
 
@@ -76,7 +77,7 @@ BAD = {
     "calibration_summary": not_a(dict) | st.dictionaries(st.sampled_from(["fanogan"]),
                                                          not_a(dict), min_size=1),
     "scorers": not_a(list) | st.lists(st.text(max_size=5).filter(
-        lambda t: t not in ("fanogan", "mahalanobis", "discriminator", "latent-search")),
+        lambda t: t not in SCORERS),
         min_size=1, max_size=2),
     "scorer": not_a(str) | st.text(max_size=6).filter(lambda t: t not in ("auto", "fanogan")),
     "calibration": not_a(str) | st.sampled_from(["", "both", "Holdout"]),

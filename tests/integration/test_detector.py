@@ -12,7 +12,8 @@ from ganmc.metrics import auroc
 
 def test_fitted_attributes(tiny_model):
     det, _ = tiny_model
-    assert det.scorers_ == ("fanogan", "mahalanobis", "discriminator", "latent-search")
+    assert det.scorers_ == ("fanogan", "mahalanobis", "mahalanobis-strokes", "discriminator",
+                            "latent-search")
     assert det.scorer_ == "fanogan"
     assert det.calibration_.source == "holdout"
     assert det.metadata_["n_train"] == 1350 and det.metadata_["n_calibration"] == 150
@@ -143,7 +144,8 @@ def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
 def test_mlp_preset_without_encoder(tiny_train):
     det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500)
     det.fit(tiny_train[:300])
-    assert det.scorers_ == ("mahalanobis", "discriminator", "latent-search")
+    assert det.scorers_ == ("mahalanobis", "mahalanobis-strokes", "discriminator",
+                            "latent-search")
     assert det.scorer_ == "mahalanobis"
     with pytest.raises(ConfigError):
         det.reconstruct(tiny_train[:1])
@@ -241,6 +243,36 @@ def test_models_saved_before_mahalanobis_still_load(tiny_model, tmp_path, mnist)
         det.score_samples(mnist.x_test[:1], scorer="mahalanobis")
 
 
+def test_the_stroke_corrected_score_is_saved_and_old_models_load_without_it(tiny_model,
+                                                                           tmp_path, mnist):
+    import shutil
+
+    det, path = tiny_model
+    # on held-out normal images it is standardised: about 0, a spread of about 1
+    held = det.holdout_scores_["mahalanobis-strokes"]
+    assert abs(np.median(held)) < 0.5 and 0.5 < held.std() < 2.0
+    again = load_model(path)
+    np.testing.assert_allclose(again.score_samples(mnist.x_test[:20], scorer="mahalanobis-strokes"),
+                               det.score_samples(mnist.x_test[:20], scorer="mahalanobis-strokes"),
+                               rtol=1e-5, atol=1e-5)
+    old = tmp_path / "old"
+    shutil.copytree(path, old)
+    with np.load(old / "arrays.npz") as arrays:
+        kept = {k: arrays[k] for k in arrays.files if "stroke" not in k}
+    np.savez(old / "arrays.npz", **kept)
+    before = load_model(old)
+    assert "mahalanobis-strokes" not in before.scorers_ and "mahalanobis" in before.scorers_
+    assert any("stroke figures are missing" in note for note in before.notes_)
+    bad = tmp_path / "bad"
+    shutil.copytree(path, bad)
+    with np.load(bad / "arrays.npz") as arrays:
+        broken = {k: arrays[k] for k in arrays.files}
+    broken["density/strokes"] = broken["density/strokes"][:, :3]
+    np.savez(bad / "arrays.npz", **broken)
+    with pytest.raises(ModelError, match="stroke"):
+        load_model(bad)
+
+
 def test_identical_training_images_train_without_the_mahalanobis_scorer(tiny_train, caplog):
     """Features that never vary leave no Gaussian to fit: training still succeeds."""
     same = np.repeat(tiny_train[:1], 40, axis=0)
@@ -285,17 +317,22 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
 
 
 def test_a_one_digit_model_with_an_encoder_uses_the_gaussian_by_default(tmp_path):
-    """``auto`` is mahalanobis for a model of one digit even when it has an encoder (better on
-    the one-class protocol, docs/benchmarks.md), saved and loaded alike, and says why."""
-    from ganmc import service
+    """``auto`` is mahalanobis-strokes for a model of one digit even when it has an encoder
+    (better on the one-class protocol, docs/benchmarks.md), saved and loaded alike, and says
+    why; without its stroke figures (a model saved before them), mahalanobis."""
+    from ganmc import scoring, service
 
     det = service.train(tmp_path / "m", data="bundled", digits=(3,), arch="mlp", steps=96,
                         encoder_steps=96, batch_size=64, mc_samples=500, seed=0)
     assert det.networks_.encoder is not None and "fanogan" in det.scorers_
-    assert det.scorer_ == "mahalanobis"
-    assert load_model(tmp_path / "m").scorer_ == "mahalanobis"
+    assert det.scorers_[:3] == ("mahalanobis-strokes", "mahalanobis", "fanogan")
+    assert det.scorer_ == "mahalanobis-strokes"
+    assert load_model(tmp_path / "m").scorer_ == "mahalanobis-strokes"
     notes = service.decide(det, service.Choice()).notes
-    assert "score auto → mahalanobis: for a model of one digit" in notes[0], notes
+    assert "score auto → mahalanobis-strokes: for a model of one digit" in notes[0], notes
+    det.networks_.density.strokes = None
+    assert scoring.available(det.networks_, (3,))[0] == "mahalanobis"
+    assert "no stroke figures" in scoring.why_auto(("mahalanobis", "fanogan"), (3,))
 
 
 def test_a_model_of_several_digits_without_labels_keeps_fanogan_first(tiny_model):
@@ -304,5 +341,5 @@ def test_a_model_of_several_digits_without_labels_keeps_fanogan_first(tiny_model
     det, _ = tiny_model  # all digits, trained without labels: one Gaussian for them all
     assert scoring.available(det.networks_, det.config.digits)[0] == "fanogan"
     assert scoring.available(det.networks_, (3,)) == (
-        "mahalanobis", "fanogan", "discriminator", "latent-search")
+        "mahalanobis-strokes", "mahalanobis", "fanogan", "discriminator", "latent-search")
     assert scoring.why_auto(det.scorers_, det.config.digits).startswith("fanogan: ")
