@@ -48,8 +48,9 @@ DEFAULT_DIGIT_SHRINKAGE = 0.05
 #: favour simple images (Serra et al., 2020): to a model of 8s a 1 is a part of an 8.
 #: docs/benchmarks.md has the figures ("Simpler than a normal digit").
 DEFAULT_STROKE_WEIGHT = 0.5
-#: Folds of the training images whose out-of-fold distances give the spread of a new normal
-#: image's distance (the correction's scale; the hold-out set stays for the threshold alone).
+#: One fold in this many of the training images, measured by a Gaussian fitted to the rest,
+#: gives the mean and spread of a new normal image's distance (the correction's scale; the
+#: hold-out set stays for the threshold alone).
 STROKE_FOLDS = 5
 MAX_BATCH = 8192
 #: The anomaly scores (see :mod:`ganmc.scoring`); named here so the CLI can list them
