@@ -17,9 +17,9 @@ one-class AUROC of
   layer, standardised the same way and added;
 - ``simpler w`` / ``simpler-only w``: ``mahalanobis`` corrected for the image's complexity
   (Serra et al. 2020: density scores favour simple images, and a 1 is a subset of an 8's
-  strokes): ``mahalanobis`` standardised as above, less w times the image's stroke length (its
-  total variation, :func:`stroke_length`) standardised the same way; ``simpler-only`` counts
-  only images simpler than the normal ones (the correction is never below 0).
+  strokes): ``mahalanobis`` standardised as above, less w times the image's stroke length
+  (``ganmc.density.stroke_length``) standardised the same way; ``simpler-only`` counts only
+  images simpler than the normal ones (the correction is never below 0).
 
 ``--snapshots`` also scores with D as it was at each point of the live quality curve (the test
 AUROC along training, and ensembles of the last snapshots); ``--keep DIR`` saves each digit's
@@ -87,10 +87,11 @@ SIMPLER_WEIGHTS = (0.25, 0.5, 1.0)
 
 
 def stroke_length(images: np.ndarray) -> np.ndarray:
-    """Total variation of uint8 images (N, 28, 28) in [0, 1] units: about twice the length of
-    the strokes, a measure of how much drawing there is."""
-    f = images.astype(np.float64).reshape(len(images), 28, 28) / 255.0
-    return np.abs(np.diff(f, axis=1)).sum((1, 2)) + np.abs(np.diff(f, axis=2)).sum((1, 2))
+    """The product's :func:`ganmc.density.stroke_length` of uint8 images (N, 28, 28)."""
+    from ganmc.density import stroke_length as length
+    from ganmc.preprocess import to_model_input
+
+    return np.asarray(length(to_model_input(images)), np.float64)
 
 
 def standardised(test: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -183,8 +184,8 @@ def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
     scores["two layers"] = (standardised(maha["test"], maha["held"])
                             + standardised(low["test"], low["held"]))
     length = standardised(stroke_length(splits.x_test), stroke_length(held))
+    maha_z = standardised(maha["test"], maha["held"])
     for w in SIMPLER_WEIGHTS:
-        maha_z = standardised(maha["test"], maha["held"])
         scores[f"simpler {w:g}"] = maha_z - w * length
         scores[f"simpler-only {w:g}"] = maha_z + w * np.maximum(0.0, -length)
     if result.rotation_head is not None:

@@ -20,10 +20,11 @@ generator, Monte Carlo samples.
   (:mod:`ganmc.density`): the distance to the nearest, and that digit is the one the image is
   taken for.
 - ``mahalanobis-strokes``: ``mahalanobis`` corrected for how much is drawn: the distance
-  and the image's stroke length, each standardised on normal images, the first less
-  ``DEFAULT_STROKE_WEIGHT`` times the second (:mod:`ganmc.density`). A density score favours
-  simple images, so a 1 passes for part of an 8; this one does not. 0 is a typical normal
-  image, and a score counts spreads of normal images. Models fitted before it have no stroke
+  and the image's stroke length, each standardised on normal images, the first plus
+  ``DEFAULT_STROKE_WEIGHT`` times how far the second falls short of 0
+  (:mod:`ganmc.density`). A density score favours simple images, so a 1 passes for part of an
+  8; this one does not. 0 is about a typical normal image, and a score counts spreads of
+  normal images. Models fitted before it have no stroke
   figures and so no such score.
 - ``latent-search``: AnoGAN-style (Schlegl et al., 2017), kept for comparison: for each image,
   search the latent space for the z whose G(z) best matches it, by Adam on z for
