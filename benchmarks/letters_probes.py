@@ -5,9 +5,6 @@
   per-digit Gaussians, and gives the letters' AUROC of ``mahalanobis``, of the rotation head's
   GeoTrans score, and of the two standardised (on the held-out normals, overall or per digit)
   and added;
-- ``python -m benchmarks.letters_probes digit WEIGHT``: the same with the digit task (AC-GAN's
-  auxiliary classifier) at WEIGHT: ``mahalanobis`` over the features it shapes, the head's own
-  confidence (max softmax, energy) and the two added;
 - ``python -m benchmarks.letters_probes margin DIR``: on a saved model of several digits, the
   distance to the nearest digit's Gaussian against scores that also use the second nearest.
 
@@ -56,24 +53,22 @@ def standardised(s: dict, near: dict | None = None) -> dict:
     return out
 
 
-def trained(task: str, weight: float):
-    """G and D of all ten bundled digits (``thorough``, ``task`` at ``weight``, no encoder),
-    the per-digit Gaussians, the head of ``task`` and the sets' features and distances."""
+def rotation(weight: float) -> None:
     import time
 
+    from benchmarks.oneclass import rotation_scores
     from ganmc.config import TrainConfig
     from ganmc.data import holdout_indices, load_mnist
     from ganmc.density import features_of, fit_density
     from ganmc.networks import Networks
     from ganmc.train import fit_networks
 
-    config = TrainConfig(preset="thorough", seed=0, encoder_steps=0,
-                         **{f"{task}_weight": weight})
+    config = TrainConfig(preset="thorough", seed=0, encoder_steps=0, rotation_weight=weight)
     splits = load_mnist("bundled", tuple(range(10)))
     i_tr, i_h = holdout_indices(len(splits.x_train), config.calibration_fraction, config.seed)
     x, y = splits.x_train[i_tr], splits.y_train[i_tr]
     t = time.perf_counter()
-    res = fit_networks(x, config, labels=y)
+    res = fit_networks(x, config)
     print("training s", round(time.perf_counter() - t, 1), flush=True)
     nets = Networks(res.generator, res.discriminator, None)
     g = fit_density(nets, x, config.feature_components, y, config.digit_shrinkage)
@@ -82,13 +77,6 @@ def trained(task: str, weight: float):
     maha = {k: np.asarray(g.distance(f)) for k, f in feats.items()}
     near = {k: np.asarray(g.nearest(f)) for k, f in feats.items()}
     report("mahalanobis", maha, near)
-    return res, nets, data, feats, maha, near, splits.y_test
-
-
-def rotation(weight: float) -> None:
-    from benchmarks.oneclass import rotation_scores
-
-    res, nets, data, feats, maha, near, _ = trained("rotation", weight)
     if res.rotation_head is None:
         return
     rot = {k: rotation_scores(nets.features, res.rotation_head, v) for k, v in data.items()}
@@ -96,24 +84,6 @@ def rotation(weight: float) -> None:
     for name, by in (("overall", None), ("per digit", near)):
         a, b = standardised(maha, by), standardised(rot, by)
         report(f"both, standardised {name}", {k: a[k] + b[k] for k in data}, near)
-
-
-def digit(weight: float) -> None:
-    res, nets, data, feats, maha, near, y_test = trained("digit", weight)
-    if res.digit_head is None:
-        return
-    logits = {k: np.asarray(res.digit_head(f, training=False)) for k, f in feats.items()}
-    soft = {k: np.exp(v - v.max(1, keepdims=True)) for k, v in logits.items()}
-    msp = {k: 1 - (v / v.sum(1, keepdims=True)).max(1) for k, v in soft.items()}
-    energy = {k: -(v.max(1) + np.log(soft[k].sum(1))) for k, v in logits.items()}
-    head = {k: v.argmax(1) for k, v in logits.items()}
-    print(f"head's accuracy on the test digits {np.mean(head['test'] == y_test):.4f}; "
-          f"Gaussians' {np.mean(near['test'] == y_test):.4f}", flush=True)
-    report("1 - max softmax", msp, near)
-    report("energy", energy, near)
-    for name, other in (("max softmax", msp), ("energy", energy)):
-        a, b = standardised(maha, near), standardised(other, near)
-        report(f"mahalanobis + {name}", {k: a[k] + b[k] for k in data}, near)
 
 
 def margin(folder: str) -> None:
@@ -143,14 +113,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="probe", required=True)
     sub.add_parser("rotation").add_argument("weight", type=float)
-    sub.add_parser("digit").add_argument("weight", type=float)
     sub.add_parser("margin").add_argument("folder")
     args = p.parse_args()
     quiet_tensorflow()
     if args.probe == "rotation":
         rotation(args.weight)
-    elif args.probe == "digit":
-        digit(args.weight)
     else:
         margin(args.folder)
 

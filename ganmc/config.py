@@ -166,10 +166,6 @@ TASKS = {
         "jigsaw pseudo-anomalies", "D also learns to call real digits cut into four quarters "
         "and put back in another order not normal: a digit's strokes in a shape that is not "
         "one", "jigsaw_loss", 1.26),
-    "digit_weight": Task(
-        "digit task", "D also learns which digit each real training image is (AC-GAN's "
-        "auxiliary classifier; needs two or more digits): features that keep the digits "
-        "apart", "digit_loss", 1.0),
 }
 #: What an old model's card, which predates presets, is shown as.
 CUSTOM = "custom"
@@ -259,9 +255,6 @@ class TrainConfig:
         jigsaw_weight: Weight of the pseudo-anomalies D is taught to reject beside the
             generated images: real images cut in four and put back in another order
             (:func:`ganmc.gan.jigsaw`); 0 shows none.
-        digit_weight: Weight of the digit task D learns beside telling real from generated:
-            which digit each real training image is (AC-GAN's auxiliary classifier); needs
-            two or more digits; 0 trains none.
         seed: Seed of every random draw; the same seed gives the same model on one machine.
         precision: Training arithmetic: ``"float32"``, ``"bfloat16"`` (Keras'
             ``mixed_bfloat16``: variables in float32, matrix work in bfloat16) or ``"auto"``
@@ -289,7 +282,6 @@ class TrainConfig:
     calibration_fraction: float = DEFAULT_CALIBRATION_FRACTION
     rotation_weight: float = 0.0
     jigsaw_weight: float = 0.0
-    digit_weight: float = 0.0
     seed: int = 0
     precision: str = AUTO
     jit_compile: bool | None = None
@@ -334,9 +326,6 @@ class TrainConfig:
             raise ConfigError(f"kappa must be a finite number >= 0, not {self.kappa!r}")
         for task in TASKS:
             _check_between(task, getattr(self, task), 0.0, MAX_TASK_WEIGHT)
-        if self.digit_weight and len(self.digits) < 2:
-            raise ConfigError("the digit task (digit_weight) needs two or more digits: with "
-                              "one there is nothing to tell apart")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not "
                               f"{self.precision!r}")

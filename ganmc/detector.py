@@ -80,8 +80,7 @@ class Detector:
                  digit_shrinkage: float = DEFAULT_DIGIT_SHRINKAGE,
                  calibration_fraction: float = TrainConfig.calibration_fraction,
                  rotation_weight: float = TrainConfig.rotation_weight,
-                 jigsaw_weight: float = TrainConfig.jigsaw_weight,
-                 digit_weight: float = TrainConfig.digit_weight, seed: int = 0,
+                 jigsaw_weight: float = TrainConfig.jigsaw_weight, seed: int = 0,
                  precision: str = AUTO, jit_compile: bool | None = None, scorer: str = AUTO,
                  calibration: str = AUTO, alpha: float = Level().alpha,
                  mc_samples: int = DEFAULT_TRAIN_MC_SAMPLES):
@@ -92,8 +91,7 @@ class Detector:
             latent_dim=latent_dim, learning_rate=learning_rate, beta_1=beta_1, kappa=kappa,
             search_steps=search_steps, feature_components=feature_components,
             digit_shrinkage=digit_shrinkage, calibration_fraction=calibration_fraction,
-            rotation_weight=rotation_weight, jigsaw_weight=jigsaw_weight,
-            digit_weight=digit_weight, seed=seed,
+            rotation_weight=rotation_weight, jigsaw_weight=jigsaw_weight, seed=seed,
             precision=precision,
             jit_compile=jit_compile)
         self.scorer, self.calibration, self.alpha = _checked(scorer, calibration, alpha)
@@ -139,8 +137,7 @@ class Detector:
         train, holdout = x[i_train], x[i_holdout]
         probe = quality.LiveProbe(train, holdout, others, self.config.seed)
         result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
-                              checkpoint=checkpoint, resume=resume, probe=probe,
-                              labels=None if labels is None else labels[i_train])
+                              checkpoint=checkpoint, resume=resume, probe=probe)
         nets = Networks(result.generator, result.discriminator, result.encoder)
         nets.density = fit_density(nets, train, self.config.feature_components,
                                    None if labels is None else labels[i_train],

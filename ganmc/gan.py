@@ -73,18 +73,11 @@ class GAN(keras.Model):
             ``rotation_weight`` is not 0.
         jigsaw_weight: Weight of the pseudo-anomalies: D is also taught to call real images
             put together in another order (:func:`jigsaw`) not normal. 0 shows none.
-        digit_weight: Weight of the digit task (AC-GAN's auxiliary classifier on real images
-            only; G stays unconditional): a head on D's features learns which digit each real
-            image is, so that the features keep the digits apart. The training data are then
-            (images, labels) pairs. 0 trains none.
-        digit_head: That head (:func:`ganmc.networks.task_head` of D, ``"digit"``), needed
-            when ``digit_weight`` is not 0.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
                  seed: int | None = None, rotation_weight: float = 0.0,
                  rotation_head: keras.Model | None = None, jigsaw_weight: float = 0.0,
-                 digit_weight: float = 0.0, digit_head: keras.Model | None = None,
                  **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
@@ -93,20 +86,15 @@ class GAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.rotation_weight = float(rotation_weight)
         self.jigsaw_weight = float(jigsaw_weight)
-        self.digit_weight = float(digit_weight)
         self.rotation_head = rotation_head if self.rotation_weight else None
-        self.digit_head = digit_head if self.digit_weight else None
         if self.rotation_weight and rotation_head is None:
             raise ValueError("a rotation_weight needs a rotation_head")
-        if self.digit_weight and digit_head is None:
-            raise ValueError("a digit_weight needs a digit_head")
-        if self.rotation_head is not None or self.digit_head is not None:
+        if self.rotation_head is not None:
             self.features = feature_model(discriminator)
 
     def _d_variables(self) -> list:
-        heads = [h for h in (self.rotation_head, self.digit_head) if h is not None]
-        return self.discriminator.trainable_weights + [w for h in heads
-                                                       for w in h.trainable_weights]
+        head = self.rotation_head.trainable_weights if self.rotation_head is not None else []
+        return self.discriminator.trainable_weights + head
 
     def _rotation_loss(self, images, training: bool):
         """Cross-entropy of the rotation head on randomly turned ``images``."""
@@ -126,7 +114,6 @@ class GAN(keras.Model):
         g_optimizer.build(self.generator.trainable_variables)
         self.rotation_tracker = keras.metrics.Mean(name=TASKS["rotation_weight"].loss)
         self.jigsaw_tracker = keras.metrics.Mean(name=TASKS["jigsaw_weight"].loss)
-        self.digit_tracker = keras.metrics.Mean(name=TASKS["digit_weight"].loss)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -137,15 +124,13 @@ class GAN(keras.Model):
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
                     self.d_fake_tracker]
         return (trackers + ([self.rotation_tracker] if self.rotation_head is not None else [])
-                + ([self.jigsaw_tracker] if self.jigsaw_weight else [])
-                + ([self.digit_tracker] if self.digit_head is not None else []))
+                + ([self.jigsaw_tracker] if self.jigsaw_weight else []))
 
     def call(self, images, training=False):
         """D's logits for a batch of the training data (fit builds the model by calling it)."""
         return self.discriminator(images, training=training)
 
-    def train_step(self, data):
-        real_images, labels = data if self.digit_head is not None else (data, None)
+    def train_step(self, real_images):
         # Under tf.distribute each replica sees its share of the global batch and the
         # optimizer sums the replicas' gradients: scale each replica's mean loss by 1/replicas
         # so the update is that of the mean over the global batch.
@@ -166,10 +151,7 @@ class GAN(keras.Model):
                     shown = [real_images, fake_images]
                     if self.jigsaw_weight:
                         shown.append(jigsaw(real_images, self.seed_generator))
-                    if self.digit_head is not None:  # one pass gives features and logits
-                        feats, logits = self.features(ops.concatenate(shown, 0), training=True)
-                    else:
-                        logits = self.discriminator(ops.concatenate(shown, 0), training=True)
+                    logits = self.discriminator(ops.concatenate(shown, 0), training=True)
                     real_logits, fake_logits = logits[:batch], logits[batch:2 * batch]
                     d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
                     total = d_loss
@@ -179,11 +161,6 @@ class GAN(keras.Model):
                     if self.rotation_head is not None:
                         rotation_loss = self._rotation_loss(real_images, True)
                         total = total + self.rotation_weight * rotation_loss
-                    if self.digit_head is not None:
-                        digit_logits = self.digit_head(feats[:batch], training=True)
-                        digit_loss = ops.mean(keras.losses.sparse_categorical_crossentropy(
-                            labels, digit_logits, from_logits=True))
-                        total = total + self.digit_weight * digit_loss
                     scaled = total / replicas
                 variables = self._d_variables()
                 grads = d_tape.gradient(scaled, variables)
@@ -207,8 +184,6 @@ class GAN(keras.Model):
             self.rotation_tracker.update_state(rotation_loss)
         if self.jigsaw_weight:
             self.jigsaw_tracker.update_state(jigsaw_loss)
-        if self.digit_head is not None:
-            self.digit_tracker.update_state(digit_loss)
         return {m.name: m.result() for m in self.metrics}
 
 

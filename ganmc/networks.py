@@ -30,9 +30,6 @@ FEATURES = "features"
 #: The self-supervised task (SS-GAN, Chen et al. 2019): D's head tells which of these quarter
 #: turns (0, 90, 180, 270 degrees) was applied to an image.
 ROTATIONS = 4
-#: The digit task (AC-GAN's auxiliary classifier, Odena et al. 2017): D's head tells which of
-#: the ten digits a real image is.
-DIGITS = 10
 
 
 def build_generator(arch: str, latent_dim: int, dtype: str | None = None) -> keras.Model:
@@ -109,14 +106,13 @@ def build_encoder(arch: str, latent_dim: int, dtype: str | None = None) -> keras
     return keras.Model(x, z, name="encoder")
 
 
-def task_head(discriminator: keras.Model, task: str) -> keras.Model:
-    """A head of one of D's extra tasks on D's features: logits of the ``"rotation"`` applied
-    (one per turn in :data:`ROTATIONS`) or of the ``"digit"`` shown (:data:`DIGITS`)."""
-    classes = {"rotation": ROTATIONS, "digit": DIGITS}[task]
+def rotation_head(discriminator: keras.Model) -> keras.Model:
+    """The self-supervised head: D's features -> logits of the quarter turn applied, one per
+    turn in :data:`ROTATIONS`."""
     shape = discriminator.get_layer(FEATURES).output.shape[1:]
     f = keras.Input(shape, name="features")
-    return keras.Model(f, layers.Dense(classes, name=task, dtype="float32")(f),
-                       name=f"{task}_head")
+    return keras.Model(f, layers.Dense(ROTATIONS, name="rotation", dtype="float32")(f),
+                       name="rotation_head")
 
 
 def feature_model(discriminator: keras.Model) -> keras.Model:

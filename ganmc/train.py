@@ -28,14 +28,14 @@ import tensorflow as tf
 
 from ganmc import files, limits, locks
 from ganmc.config import TASKS, TrainConfig
-from ganmc.errors import ConfigError, GanmcError, TrainingError
+from ganmc.errors import GanmcError, TrainingError
 from ganmc.gan import GAN, EncoderTrainer
 from ganmc.networks import (
     Networks,
     build_discriminator,
     build_encoder,
     build_generator,
-    task_head,
+    rotation_head,
 )
 from ganmc.preprocess import to_model_input
 from ganmc.tracker import STATE, Tracker, TrainProgress
@@ -85,8 +85,6 @@ class TrainResult:
     quality_curve: list[dict[str, float]] = field(default_factory=list)
     #: The self-supervised rotation head on D's features (``config.rotation_weight``).
     rotation_head: keras.Model | None = None
-    #: The digit head on D's features (``config.digit_weight``).
-    digit_head: keras.Model | None = None
 
     def metadata(self, data_source: str, n_train: int, n_calibration: int) -> dict:
         """The model card's account of this run."""
@@ -182,7 +180,6 @@ def fit_networks(
     resume: bool = False,
     strategy: tf.distribute.Strategy | None = None,
     probe: Callable | None = None,
-    labels: np.ndarray | None = None,
 ) -> TrainResult:
     """Train G and D, then E, on normal images, for the steps ``config`` gives.
 
@@ -198,7 +195,6 @@ def fit_networks(
             there are, else trains on the one device. The batch size is the global batch.
         probe: Called with D after each GAN round; returns the live quality figures
             (:class:`ganmc.quality.LiveProbe`).
-        labels: The images' digits (N,), for the digit task (``config.digit_weight``).
 
     Returns:
         The networks and the run's history.
@@ -206,8 +202,6 @@ def fit_networks(
     Raises:
         TrainingError: If the losses become NaN or infinite (the last checkpoint is kept).
     """
-    if config.digit_weight and (labels is None or len(labels) != len(x_train)):
-        raise ConfigError("the digit task (digit_weight) needs the training images' labels")
     limits.check_fits(f"training on {len(x_train):,} images",
                       limits.training_bytes(len(x_train), config.batch_size))
     keras.utils.set_random_seed(config.seed)
@@ -237,8 +231,7 @@ def fit_networks(
         discriminator = build_discriminator(config.arch, policy)
         encoder = (build_encoder(config.arch, config.latent_dim, policy)
                    if enc_plan else None)
-        head = task_head(discriminator, "rotation") if config.rotation_weight else None
-        digit_head = task_head(discriminator, "digit") if config.digit_weight else None
+        head = rotation_head(discriminator) if config.rotation_weight else None
     state = {"phase": "gan", "step": 0, "history": {}, "quality": []}
     if resume and checkpoint is not None:
         saved = read_checkpoint(checkpoint)
@@ -246,7 +239,7 @@ def fit_networks(
             _check_compatible(saved, config)
             state = {"quality": [], **saved}
             _load_weights(Path(checkpoint), generator, discriminator, encoder, saved["phase"],
-                          {"rotation": head, "digit": digit_head})
+                          head)
             log.info("Resuming from %s: phase %s, %d steps done", checkpoint, saved["phase"],
                      saved["step"])
         else:
@@ -259,10 +252,8 @@ def fit_networks(
     # presets").
     options = tf.data.Options()
     options.autotune.enabled = False
-    images = to_model_input(x_train)
     data = (
-        tf.data.Dataset.from_tensor_slices(
-            (images, np.asarray(labels, np.int32)) if digit_head is not None else images)
+        tf.data.Dataset.from_tensor_slices(to_model_input(x_train))
         .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
         .batch(batch_size, drop_remainder=True)
         .repeat()
@@ -272,7 +263,7 @@ def fit_networks(
     sample_z = np.random.default_rng(config.seed).standard_normal(
         (N_SAMPLES, config.latent_dim)).astype(np.float32)
     nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder,
-            "rotation": head, "digit": digit_head}
+            "rotation": head}
     tracker = Tracker(config, totals, batch_size, progress, stop_event, state, checkpoint,
                       nets, sample_z, device, probe)
     start = time.perf_counter()
@@ -284,8 +275,7 @@ def fit_networks(
         with strategy.scope():
             gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
                       rotation_weight=config.rotation_weight, rotation_head=head,
-                      jigsaw_weight=config.jigsaw_weight, digit_weight=config.digit_weight,
-                      digit_head=digit_head)
+                      jigsaw_weight=config.jigsaw_weight)
             gan.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit,
                         steps_per_execution=per_call)
         tracker.begin_phase("gan")
@@ -298,8 +288,7 @@ def fit_networks(
                 trainer = EncoderTrainer(encoder, generator, discriminator, kappa=config.kappa)
                 trainer.compile(adam(), jit_compile=jit, steps_per_execution=per_call)
             tracker.begin_phase("encoder")
-            _run_rounds(trainer, data.map(lambda x, y: x) if digit_head is not None else data,
-                        enc_plan, state, tracker)
+            _run_rounds(trainer, data, enc_plan, state, tracker)
 
     if state["phase"] != "encoder":
         encoder = None  # stopped before the encoder was trained: do not offer an untrained one
@@ -312,7 +301,7 @@ def fit_networks(
     done = (totals[0], steps) if state["phase"] == "encoder" else (steps, 0)
     return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
                        tracker.overall_rate(), tracker.stopped, done, totals, len(x_train),
-                       batch_size, state.get("quality", []), head, digit_head)
+                       batch_size, state.get("quality", []), head)
 
 
 def _run_rounds(model: keras.Model, data: tf.data.Dataset, plan: list[int], state: dict,
@@ -363,13 +352,12 @@ def _check_compatible(saved: dict, config: TrainConfig) -> None:
 
 
 def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str,
-                  heads: dict | None = None) -> None:
+                  head=None) -> None:
     try:
         generator.load_weights(ckpt / "generator.weights.h5")
         discriminator.load_weights(ckpt / "discriminator.weights.h5")
-        for name, head in (heads or {}).items():
-            if head is not None:  # a checkpoint of a run with the task has it (checked above)
-                head.load_weights(ckpt / f"{name}.weights.h5")
+        if head is not None:  # a checkpoint of a run with the task has it (checked above)
+            head.load_weights(ckpt / "rotation.weights.h5")
         if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
             encoder.load_weights(ckpt / "encoder.weights.h5")
     except Exception as exc:  # Keras/h5py raise many kinds on a damaged file
