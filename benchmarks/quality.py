@@ -58,7 +58,7 @@ def anomaly_sets(x_test: np.ndarray, n: int
     return sets, (stroke_counts, straight)
 
 
-def ood(det, splits, n: int) -> dict:
+def ood(det, splits, n: int, scorers: tuple[str, ...] | None = None) -> dict:
     from ganmc.metrics import auroc
 
     normal = splits.x_test
@@ -66,7 +66,7 @@ def ood(det, splits, n: int) -> dict:
     ones = splits.y_test == 1
     out = {"auroc": {}, "false_alarm": {}, "detection": {}, "strokes_by_count": {},
            "strokes_straight": {}, "images_per_s": {}}
-    for scorer in det.scorers_:
+    for scorer in scorers or det.scorers_:
         t = time.perf_counter()
         s_n = det.score_samples(normal, scorer=scorer)
         scores = {name: det.score_samples(x, scorer=scorer) for name, x in sets.items()}
@@ -296,9 +296,15 @@ def main() -> None:
     p.add_argument("--drawn-only", action="store_true",
                    help="only the hand-drawn letters and per-digit false alarms (minutes); "
                         "writes its own section")
+    p.add_argument("--ood-only", metavar="SCORERS",
+                   help="only the out-of-distribution figures of --model for these scorers "
+                        "(comma-separated; e.g. mahalanobis,mahalanobis-strokes): AUROC by "
+                        "set and random strokes by count; prints only")
     args = p.parse_args()
     if args.drawn_only:
         return drawn_only(args)
+    if args.ood_only:
+        return ood_only(args)
 
     from ganmc import load_model
     from ganmc.config import parse_digits
@@ -345,6 +351,20 @@ def main() -> None:
         save_strokes_picture(random_strokes(n, seed=2)[0], results["ood"]["most_normal_strokes"])
         DOC.with_name("benchmarks-quality.json").write_text(json.dumps(results, indent=2))
         print(f"wrote {DOC}")
+
+
+def ood_only(args) -> None:
+    from ganmc import load_model
+    from ganmc.data import load_mnist
+    from ganmc.runtime import quiet_tensorflow
+
+    quiet_tensorflow()
+    det = load_model(args.model)
+    scorers = tuple(args.ood_only.split(","))
+    r = ood(det, load_mnist("bundled"), args.n, scorers)
+    for scorer in scorers:
+        print(scorer, {k: round(v, 4) for k, v in r["auroc"][scorer].items()},
+              "by strokes", {k: round(v, 4) for k, v in r["strokes_by_count"][scorer].items()})
 
 
 def drawn_only(args) -> None:
