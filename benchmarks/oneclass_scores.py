@@ -28,6 +28,12 @@ Gaussian's stroke figures from out-of-fold distances of the training images, as 
 fits them) beside ``mahalanobis``, at the default weight and at others, and the means over
 the digits asked for, and for each of the two the AUROC against each other digit alone.
 
+``--ensemble OTHER`` adds two networks' votes: ``DIR`` and another ``--keep`` folder trained
+on the same images (another preset or seed), each network's ``mahalanobis-strokes`` distance
+standardised by its own out-of-fold figures; the two averaged (or added) with the stroke
+term once (``ensemble``, ``ensemble sum``), and the two plain distances added (``ensemble
+mahalanobis``), beside each network alone (``DIR``, ``OTHER``).
+
 Prints one line per digit; writes nothing (the figures are quoted in docs/benchmarks.md).
 """
 
@@ -173,6 +179,46 @@ def strokes_for(folder, k: int) -> dict[str, float]:
     return result
 
 
+def _strokes_parts(folder, k: int):
+    """A kept network's ``mahalanobis-strokes`` parts on the test digits: the standardised
+    distance and the stroke term (before its weight), the split and the training images."""
+    import keras
+
+    from benchmarks.oneclass import digit_split
+    from ganmc.config import TrainConfig
+    from ganmc.density import features_of, fit_density, stroke_length
+    from ganmc.networks import Networks
+    from ganmc.preprocess import to_model_input
+
+    config = TrainConfig.from_dict(json.loads((folder / f"digit{k}" / "config.json").read_text()))
+    splits, x, _ = digit_split(k, config)
+    nets = Networks(*(keras.models.load_model(folder / f"digit{k}" / f"{n}.keras",
+                                              compile=False)
+                      for n in ("generator", "discriminator")))
+    g = fit_density(nets, x, config.feature_components)
+    d = np.asarray(g.distance(features_of(nets.features, splits.x_test)), np.float64)
+    mean_d, spread_d, mean_len, spread_len = g.strokes[0]
+    lengths = np.asarray(stroke_length(to_model_input(splits.x_test)), np.float64)
+    return ((d - mean_d) / spread_d, np.maximum(0.0, (mean_len - lengths) / spread_len),
+            splits, x)
+
+
+def ensemble_for(folder, other, k: int) -> dict[str, float]:
+    """AUROC (%) of two kept networks' ``mahalanobis-strokes`` alone and together."""
+    from ganmc.config import DEFAULT_STROKE_WEIGHT as w
+    from ganmc.metrics import auroc
+
+    za, short, splits, x = _strokes_parts(folder, k)
+    zb, short_b, _, x_b = _strokes_parts(other, k)
+    if not np.array_equal(x, x_b):
+        raise SystemExit(f"digit {k}: the two folders' networks were trained on other images")
+    scores = {folder.name: za + w * short, other.name: zb + w * short_b,
+              "ensemble": (za + zb) / 2 + w * short, "ensemble sum": za + zb + w * short,
+              "ensemble mahalanobis": za + zb}
+    normal = splits.test_is_normal
+    return {name: round(100 * auroc(s[normal], s[~normal]), 2) for name, s in scores.items()}
+
+
 def main() -> None:
     from pathlib import Path
 
@@ -183,13 +229,19 @@ def main() -> None:
     p.add_argument("--digits", default="8,2,3")
     p.add_argument("--strokes", action="store_true",
                    help="only mahalanobis and the product's mahalanobis-strokes")
+    p.add_argument("--ensemble", type=Path, metavar="OTHER",
+                   help="another --keep folder of networks trained on the same images: the "
+                        "two networks' mahalanobis-strokes alone and together")
     args = p.parse_args()
     quiet_tensorflow()
     rows = {}
     for k in (int(d) for d in args.digits.split(",")):
-        rows[k] = (strokes_for if args.strokes else scores_for)(args.folder, k)
+        if args.ensemble:
+            rows[k] = ensemble_for(args.folder, args.ensemble, k)
+        else:
+            rows[k] = (strokes_for if args.strokes else scores_for)(args.folder, k)
         print(f"digit {k}: {rows[k]}", flush=True)
-    if args.strokes:
+    if args.strokes or args.ensemble:
         means = {name: round(float(np.mean([r[name] for r in rows.values()])), 2)
                  for name in next(iter(rows.values())) if "by digit" not in name}
         print(f"mean of {len(rows)}: {means}")
