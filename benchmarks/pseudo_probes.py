@@ -8,7 +8,11 @@ networks (``thorough`` preset, ``jigsaw_weight=1``) on each digit, printing the 
 
 - ``cutout``: a 12 x 12 square of the digit's middle 20 x 20 blanked (a digit with a part
   missing: an 8 with half a loop is a 3 or a 9);
-- ``jigcut``: each image of the batch either the jigsaw's or ``cutout``'s, at even odds.
+- ``jigcut``: each image of the batch either the jigsaw's or ``cutout``'s, at even odds;
+- ``wide``: G's own images from latent draws outside the ones it is trained on (z times a
+  factor between ``WIDE``'s two), which G renders as distorted digits: the near misses of
+  "seeds unused in fake training generate anomalies" (Mathematics 12(10), 1439, 2024), as
+  negatives D learns beside the current fakes.
 
 Writes nothing; the figures are quoted in docs/benchmarks.md.
 """
@@ -20,6 +24,8 @@ import json
 
 #: Side of the blanked square of ``cutout`` (pixels).
 CUTOUT = 12
+#: The range of the factor ``wide`` scales the latent draws by.
+WIDE = (1.5, 3.0)
 
 
 def cutout(images, seed_generator):
@@ -40,7 +46,7 @@ def cutout(images, seed_generator):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("kind", choices=("cutout", "jigcut"))
+    p.add_argument("kind", choices=("cutout", "jigcut", "wide"))
     p.add_argument("digits", help="e.g. 8,2")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", metavar="DIR", help="save the networks (benchmarks.oneclass_scores)")
@@ -62,7 +68,23 @@ def main() -> None:
         return tf.where(pick == 0, jigsaw(images, seed_generator),
                         cutout(images, seed_generator))
 
-    gan.jigsaw = {"cutout": cutout, "jigcut": jigcut}[args.kind]
+    trained = []  # the GAN being trained, for ``wide``'s generator
+    init = gan.GAN.__init__
+
+    def remember(self, *a, **kw):
+        init(self, *a, **kw)
+        trained[:] = [self]
+
+    gan.GAN.__init__ = remember
+
+    def wide(images, seed_generator):
+        model = trained[0]
+        n = keras.ops.shape(images)[0]
+        z = keras.random.normal((n, model.latent_dim), seed=seed_generator)
+        factor = keras.random.uniform((n, 1), *WIDE, seed=seed_generator)
+        return keras.ops.stop_gradient(model.generator(z * factor, training=False))
+
+    gan.jigsaw = {"cutout": cutout, "jigcut": jigcut, "wide": wide}[args.kind]
     for k in (int(d) for d in args.digits.split(",")):
         row = run_digit(k, {"preset": "thorough", "jigsaw_weight": 1}, args.seed, args.keep)
         print(json.dumps({"kind": args.kind, **row}), flush=True)
