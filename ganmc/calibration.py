@@ -348,6 +348,15 @@ def _beta_quantile(q: float, a: int, b: int) -> float:
     return (lo + hi) / 2
 
 
+#: Why ``auto`` comes to each source in :func:`choose`, in words for a note.
+WHY_AUTO_SOURCE = {
+    "per-digit": "a threshold for each digit from the real normal images set aside for "
+                 "calibration, grouped by the digit each is taken for",
+    "holdout": "one threshold from the real normal images set aside for calibration",
+    "monte-carlo": "the model has no real normal images set aside for this score",
+}
+
+
 def choose(source: str, *, holdout: ScoreDistribution | None,
            monte_carlo: ScoreDistribution | None, scorer: str = "the",
            holdout_groups: dict[int, ScoreDistribution] | None = None) -> Calibration:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, files, locks, metrics, scoring
-from ganmc.calibration import Calibration, Level, false_alarm_rate
+from ganmc.calibration import WHY_AUTO_SOURCE, Calibration, Level, false_alarm_rate
 from ganmc.config import AUTO
 from ganmc.detector import Detector, load_model
 from ganmc.errors import ModelError
@@ -332,9 +332,8 @@ def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None =
     if choice.scorer == AUTO:
         notes.append("score auto → " + scoring.why_auto(det.scorers_, det.config.digits))
     if choice.source == AUTO:
-        notes.append("threshold auto → " + (
-            "holdout: real normal digits held out of training" if calibration.source == "holdout"
-            else "monte-carlo: the model has no held-out digits for this score"))
+        notes.append(f"threshold auto → {calibration.source}: "
+                     f"{WHY_AUTO_SOURCE[calibration.source]}")
     return Decision(scorer, calibration, choice.level, tuple(notes))
 
 

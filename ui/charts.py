@@ -11,11 +11,13 @@ from ganmc.report import style
 
 
 def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: int = 60,
-              marks: dict[str, float] | None = None, overlay: ScoreDistribution | None = None,
+              marks: dict[str, style.Mark] | None = None,
+              overlay: ScoreDistribution | None = None,
               overlay_name: str = "", value_range: tuple[float, float] | None = None
               ) -> go.Figure:
     """Score histogram, bars coloured by side of the threshold, with marked scores coloured by
-    their verdict (the name is in the label)."""
+    their verdict (the name and verdict in the label; the labels of neighbouring marks are
+    stacked so that they do not print over each other)."""
     b = style.bars(dist, threshold, bins=bins, marks=marks, overlay=overlay,
                    value_range=value_range)
     fig = go.Figure()
@@ -28,11 +30,10 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
     if np.isfinite(threshold):
         fig.add_vline(x=threshold, line_dash="dash", line_color="black",
                       annotation_text=f"threshold {threshold:.4g}", annotation_position="top")
-    for name, score in (marks or {}).items():
-        verdict = "ANOMALY" if score > threshold else "NORMAL"
-        fig.add_vline(x=score, line_color=style.verdict_colour(score > threshold), line_width=3,
-                      annotation_text=f"{name} ({verdict})",
-                      annotation_position="bottom right")
+    for i, (name, mark) in enumerate((marks or {}).items()):
+        fig.add_vline(x=mark.score, line_color=style.verdict_colour(mark.is_anomaly),
+                      line_width=3, annotation_text=f"{name} ({mark.word})",
+                      annotation_position="bottom right", annotation_yshift=18 * (i % 8))
     fig.update_layout(title=title, xaxis_title=style.SCORE_AXIS,
                       yaxis_title="count", bargap=0, height=380, showlegend=overlay is not None,
                       margin={"l": 50, "r": 20, "t": 50, "b": 40},
@@ -40,18 +41,22 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
     return fig
 
 
-def verdict_histogram(decision, monte_carlo, marks: dict[str, float]) -> go.Figure:
+def verdict_histogram(decision, monte_carlo, marks: dict[str, style.Mark]) -> go.Figure:
     """The user's images on the Monte Carlo histogram (hold-out scores drawn over it), or on
-    the calibration scores when there is no simulation."""
+    the calibration scores when there is no simulation. Under a per-digit calibration the
+    dashed line is the pooled threshold and the title says each image is judged by its
+    digit's."""
     cal = decision.calibration
+    own = ("; each image judged by its digit's threshold, the dashed line is the pooled one"
+           if cal.source == "per-digit" else "")
     if monte_carlo is not None:
         return histogram(monte_carlo.distribution, decision.threshold, marks=marks,
                          overlay=cal.distribution if cal.source == "holdout" else None,
                          overlay_name="held-out real normal digits (scaled)",
                          title=f"Your images on the Monte Carlo histogram ({monte_carlo.n:,} "
-                               f"generated images; {cal.source} threshold)")
+                               f"generated images; {cal.source} threshold{own})")
     return histogram(cal.distribution, decision.threshold, marks=marks,
-                     title=f"Your images on the {cal.source} scores")
+                     title=f"Your images on the {cal.source} scores{own}")
 
 
 def history_of(events) -> tuple[dict[str, list[float]], np.ndarray | None, list[dict]]:

@@ -309,6 +309,13 @@ def remember_images(new: list) -> list:
     return images
 
 
+def forget_drawing() -> None:
+    """Take the canvas's drawing out of the session's judged images (the canvas was cleared:
+    its verdict goes with it; uploaded images stay)."""
+    st.session_state["scored"] = [(n, img) for n, img in st.session_state["scored"]
+                                  if n != "drawing"]
+
+
 def kept(widget, key: str, label: str, default, **kwargs):
     """A widget whose value the session keeps when the user visits another page and back.
 

@@ -20,7 +20,7 @@ REPORT_SIZE = (1200, 1500)  # pixels: 12 x 15 inches at 100 dpi
 
 
 def histogram_png(dist: ScoreDistribution, threshold: float, *, title: str,
-                  marks: dict[str, float] | None = None, bins: int = 60,
+                  marks: dict[str, style.Mark] | None = None, bins: int = 60,
                   size: tuple[float, float] = (8, 4.5), dpi: int = 100) -> bytes:
     """A PNG of the score histogram with the threshold line and optional marked scores."""
     from matplotlib.figure import Figure
@@ -35,12 +35,13 @@ def histogram_png(dist: ScoreDistribution, threshold: float, *, title: str,
 
 
 def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
-                   marks: dict[str, float] | None = None, bins: int = 60,
+                   marks: dict[str, style.Mark] | None = None, bins: int = 60,
                    overlay: ScoreDistribution | None = None, overlay_label: str = "",
                    threshold_label: str = "threshold") -> None:
     """Draw the histogram of normal scores, shading the anomaly side of the threshold.
 
-    ``marks`` (name -> score) are drawn as lines coloured by their verdict.
+    ``marks`` (name -> :class:`~ganmc.report.style.Mark`) are drawn as lines coloured by
+    their verdict.
 
     ``overlay`` (e.g. held-out real digits over generated ones) is drawn as an outline scaled
     to the same total, so the two shapes can be compared.
@@ -54,9 +55,9 @@ def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
     if np.isfinite(threshold):
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1.5,
                    label=f"{threshold_label} {threshold:.4g}")
-    for name, score in (marks or {}).items():  # colour = verdict; the name is in the legend
-        ax.axvline(score, color=style.verdict_colour(score > threshold), linewidth=2,
-                   label=f"{name}: {score:.4g}")
+    for name, mark in (marks or {}).items():  # colour = verdict; the name is in the legend
+        ax.axvline(mark.score, color=style.verdict_colour(mark.is_anomaly), linewidth=2,
+                   label=f"{name}: {mark.score:.4g} ({mark.word})")
     ax.set_xlabel(style.SCORE_AXIS)
     ax.set_ylabel("count")
     ax.set_title(title)
@@ -90,7 +91,7 @@ def report_png(data: ReportData) -> bytes:
     dist = data.monte_carlo.distribution if data.monte_carlo else data.calibration.distribution
     label = (f"Monte Carlo scores of {data.monte_carlo.n:,} generated images"
              if data.monte_carlo else f"scores of {dist.n:,} held-out normal images")
-    marks = {im.name[:24]: im.verdict.score for im in data.images[:6]}
+    marks = {im.name[:24]: style.Mark.of(im.verdict) for im in data.images[:6]}
     overlay = None
     if data.monte_carlo is not None and data.calibration.source == "holdout":
         overlay = data.calibration.distribution

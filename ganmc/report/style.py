@@ -7,6 +7,7 @@ the normal side of the threshold and red beyond it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,6 +18,23 @@ OVERLAY_GREY = "#444444"
 SCORE_AXIS = "anomaly score (higher = more anomalous)"
 #: Share of the score range left empty on each side of a histogram.
 PAD = 0.03
+
+
+class Mark(NamedTuple):
+    """An image's line on a histogram: its score and its verdict, which under a per-digit
+    calibration comes from its digit's threshold, not from the line the chart draws."""
+
+    score: float
+    is_anomaly: bool
+
+    @classmethod
+    def of(cls, verdict) -> Mark:
+        """The mark of a :class:`ganmc.verdict.Verdict`."""
+        return cls(float(verdict.score), bool(verdict.is_anomaly))
+
+    @property
+    def word(self) -> str:
+        return "ANOMALY" if self.is_anomaly else "NORMAL"
 
 
 def verdict_colour(is_anomaly: bool) -> str:
@@ -37,13 +55,13 @@ def histogram_range(values: Iterable[float]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def bars(dist, threshold: float, *, bins: int, marks: dict[str, float] | None = None,
+def bars(dist, threshold: float, *, bins: int, marks: dict[str, Mark] | None = None,
          overlay=None, value_range: tuple[float, float] | None = None) -> dict:
     """What a score histogram draws, for matplotlib and Plotly alike: bin ``edges`` and
     ``centres``, ``counts``, bar ``colours``, and the ``overlay``'s counts scaled to the same
     total (None without one), over a range that shows every score, mark and the threshold."""
     if value_range is None:
-        values = [dist.min, dist.max, threshold, *(marks or {}).values()]
+        values = [dist.min, dist.max, threshold, *(m.score for m in (marks or {}).values())]
         if overlay is not None:
             values += [overlay.min, overlay.max]
         value_range = histogram_range(values)

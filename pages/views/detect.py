@@ -8,7 +8,7 @@ from ganmc import service
 from ganmc.calibration import min_images
 from ganmc.errors import GanmcError
 from ganmc.preprocess import IMAGE_SUFFIXES, load_image, to_mnist
-from ganmc.report.style import verdict_colour
+from ganmc.report.style import Mark, verdict_colour
 from ganmc.scoring import GAUSSIAN, TABLE
 from ui import charts, state
 
@@ -52,7 +52,9 @@ with left:
     canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
                        height=280, width=280, drawing_mode="freedraw", return_image_data=True,
                        key=f"canvas_{st.session_state['canvas_version']}")
-    if st.button("Clear the canvas", key="canvas_clear"):
+    if st.button("Clear the canvas", key="canvas_clear",
+                 help="Wipe the drawing and its verdict (uploaded images stay)."):
+        state.forget_drawing()
         st.session_state["canvas_version"] += 1
         st.rerun()
 with right:
@@ -96,7 +98,7 @@ if not images:
 else:
     judged = service.judge_images(det, decision, [n for n, _ in images],
                                   np.stack([img for _, img in images]))
-    marks = {im.name: im.verdict.score for im in judged}
+    marks = {im.name: Mark.of(im.verdict) for im in judged}
     recon_name = TABLE[decision.scorer].reconstructs
     st.plotly_chart(charts.verdict_histogram(decision, mc, marks), key="det_hist")
     if decision.scorer in GAUSSIAN and judged[0].reconstruction is not None:

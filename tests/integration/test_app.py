@@ -239,6 +239,21 @@ def test_judged_images_survive_other_pages_until_cleared(app, mnist):
     assert not [m for m in app.markdown if "ganmc-verdict" in m.value]
 
 
+def test_clearing_the_canvas_takes_its_verdict_away(app, mnist):
+    """A drawing's verdict goes when the canvas is cleared; uploaded images keep theirs. (The
+    canvas is a browser component: the drawing is put in the session as the page keeps it.)"""
+    open_page(app, "pages/views/detect.py")
+    digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
+    app.session_state["scored"] = [("drawing", mnist.x_test[1])]
+    app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
+    assert [n for n, _ in app.session_state["scored"]] == ["drawing", "digit.png"]
+    assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 2
+    app.button(key="canvas_clear").click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert [n for n, _ in app.session_state["scored"]] == ["digit.png"]
+    assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
+
+
 def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     """Settings typed on the Train page stay after a visit elsewhere, and nothing but the
     Start button starts a job (there is no form that Enter would submit)."""
@@ -314,6 +329,9 @@ def test_detect_page_says_which_digit_and_the_false_alarms_per_digit(app, digit_
                                               int(np.sum(expected == 7))]
     assert set(table["threshold used"]) <= {"the digit's own", "pooled (too few images)"}
     assert any("false-alarm rate holds for every digit" in c.value for c in app.caption)
+    note = next(c.value for c in app.caption if c.value.startswith("Threshold "))
+    assert "per-digit calibration" in note and "threshold auto → per-digit: a threshold for " \
+        "each digit" in note and "monte-carlo" not in note, note
 
 
 def test_detect_page_says_no_digit_for_a_model_without_per_digit_gaussians(app, mnist):

@@ -11,14 +11,20 @@ def _dist():
     return ScoreDistribution.from_scores(np.random.default_rng(0).normal(size=500))
 
 
+#: Marks whose verdicts are not the side of the drawn line they lie on (as under per-digit
+#: thresholds): "low" is below the line yet an anomaly, "high" above it yet normal.
+MARKS = {"low": style.Mark(0.0, True), "high": style.Mark(2.5, False)}
+
+
 def test_dashboard_marks_are_coloured_by_verdict():
     from ui import charts
 
-    fig = charts.histogram(_dist(), 1.0, title="t", marks={"low": 0.0, "high": 2.5})
-    colours = [s["line"]["color"] for s in fig.layout.shapes]
-    annotations = [a["text"] for a in fig.layout.annotations]
-    assert style.NORMAL_GREEN in colours and style.ANOMALY_RED in colours
-    assert "low (NORMAL)" in annotations and "high (ANOMALY)" in annotations
+    fig = charts.histogram(_dist(), 1.0, title="t", marks=MARKS)
+    colours = {a["text"]: s["line"]["color"]
+               for s, a in zip(fig.layout.shapes[1:], fig.layout.annotations[1:])}
+    assert colours == {"low (ANOMALY)": style.ANOMALY_RED, "high (NORMAL)": style.NORMAL_GREEN}
+    shifts = [a["yshift"] for a in fig.layout.annotations[1:]]
+    assert len(set(shifts)) == 2  # the two labels are not printed over each other
 
 
 def test_report_marks_are_coloured_by_verdict():
@@ -28,10 +34,10 @@ def test_report_marks_are_coloured_by_verdict():
     from ganmc.report.render import draw_histogram
 
     ax = Figure().add_subplot()
-    draw_histogram(ax, _dist(), 1.0, title="t", marks={"low": 0.0, "high": 2.5})
-    by_label = {line.get_label().split(":")[0]: to_hex(line.get_color())
-                for line in ax.get_lines()}
-    assert by_label["low"] == style.NORMAL_GREEN and by_label["high"] == style.ANOMALY_RED
+    draw_histogram(ax, _dist(), 1.0, title="t", marks=MARKS)
+    by_label = {line.get_label(): to_hex(line.get_color()) for line in ax.get_lines()}
+    assert by_label["low: 0 (ANOMALY)"] == style.ANOMALY_RED
+    assert by_label["high: 2.5 (NORMAL)"] == style.NORMAL_GREEN
 
 
 def test_distance_from_the_nominal_rate_is_said_one_way():
