@@ -19,20 +19,29 @@ det, decision, mc = state.page_setup("detect")
 st.caption(f"Threshold **{decision.threshold:.4g}** — {decision.calibration.source} calibration "
            f"over {decision.calibration.distribution.n:,} scores, {decision.level}, score "
            f"{decision.scorer}. " + " ".join(f"({n})" for n in decision.notes))
+rates = service.holdout_rates_by_digit(det, decision)
+per_digit = decision.calibration.groups is not None
+own = [d for d, r in rates.items() if not r["pooled"]] if per_digit else []
+need = min_images(decision.level.alpha)
+if not per_digit:
+    how = decision.calibration.source
+elif len(own) == len(rates):
+    how = "per-digit: each digit its own"
+else:
+    how = (f"per-digit; {len(rates) - len(own)} of the {len(rates)} digits have fewer than "
+           f"{need} images and use the pooled threshold")
 calibrated = st.session_state.pop("calibrated", None)
 if calibrated is not None:  # the previous run calibrated a model on this session's images
     lo, hi = calibrated["band"]
     st.success(f"{calibrated['what']} New threshold **{decision.threshold:.4g}** "
-               f"({decision.calibration.source}). With {calibrated['n']} images, the "
+               f"({how}). With {calibrated['n']} images, the "
                f"false-alarm rate at a nominal {100 * calibrated['alpha']:.3g} % lands between "
                f"**{100 * lo:.1f} %** and **{100 * hi:.1f} %** on further images like these "
                f"(in 9 cases out of 10); more images make the range narrower.")
-rates = service.holdout_rates_by_digit(det, decision)
 if rates:
-    with st.expander(f"False alarms per digit on the held-out images, at this threshold "
+    with st.expander(f"False alarms per digit on the calibration images, at this threshold "
                      f"({100 * decision.level.alpha:.3g} % nominal)"):
-        per_digit = decision.calibration.groups is not None
-        st.dataframe([{"digit": d, "held-out images": r["n"],
+        st.dataframe([{"digit": d, "calibration images": r["n"],
                        "false alarms": "–" if r["false_alarm_rate"] is None
                        else f"{100 * r['false_alarm_rate']:.1f} %",
                        "threshold": round(r["threshold"], 4),
@@ -40,11 +49,16 @@ if rates:
                                           "the digit's own") if per_digit else
                        "one for all digits"} for d, r in rates.items()],
                      hide_index=True, key="det_per_digit")
-        st.caption("Each held-out image is counted under the digit the model takes it for. "
-                   + ("Each digit has its own threshold, so the false-alarm rate holds for "
-                      "every digit, not only on average." if per_digit else
-                      "One threshold for all digits: the rate holds on average over digits, "
-                      "not for each (choose per-digit in Threshold from)."))
+        st.caption("The calibration images are the real normal images the threshold was set "
+                   "on (held out of training, or your own); each is counted under the digit "
+                   "the model takes it for. "
+                   + ("One threshold for all digits: the rate holds on average over digits, "
+                      "not for each (choose per-digit in Threshold from)." if not per_digit else
+                      "Each digit has its own threshold, so the false-alarm rate holds for "
+                      "every digit, not only on average." if len(own) == len(rates) else
+                      f"A digit gets a threshold of its own from {need} images of it on; "
+                      f"below that it uses the pooled one, whose rate holds on average over "
+                      f"those digits, not for each."))
 
 left, right = st.columns(2)
 with left:
@@ -136,14 +150,14 @@ def calibrate_section() -> None:
     model = st.session_state["model"]
     target, in_place = state.calibration_target(model)
     alpha, n = decision.level.alpha, len(images)
-    need = min_images(alpha)
     st.caption(
         f"Makes the {n} image{'s' if n != 1 else ''} above the model's normal examples: the "
         f"threshold is recomputed from their scores with the same conformal rule (per digit "
         f"too). " + (f"This model ({target.name}) is recalibrated in place." if in_place else
                      f"{state.model_label(model)} itself is not changed: a copy calibrated on "
-                     f"these images is saved as {target} (replacing an earlier one) and "
-                     f"becomes the active model.")
+                     f"these images is saved as {target}"
+                     + (" (replacing the earlier copy)" if target.exists() else "")
+                     + " and becomes the active model.")
         + f" At {100 * alpha:.3g} % false alarms it needs at least {need} images.")
     if st.button("Use these images as normal (calibrate)", key="det_calibrate",
                  disabled=n < need):

@@ -325,7 +325,7 @@ def test_detect_page_says_which_digit_and_the_false_alarms_per_digit(app, digit_
     table = _per_digit_table(app)
     assert list(table["digit"]) == [1, 7]
     expected = det.holdout_digits_[det.scorer_]
-    assert list(table["held-out images"]) == [int(np.sum(expected == 1)),
+    assert list(table["calibration images"]) == [int(np.sum(expected == 1)),
                                               int(np.sum(expected == 7))]
     assert set(table["threshold used"]) <= {"the digit's own", "pooled (too few images)"}
     assert any("false-alarm rate holds for every digit" in c.value for c in app.caption)
@@ -362,7 +362,7 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     app.file_uploader(key="uploads_0").set_value(uploads).run()
     assert not app.button(key="det_calibrate").disabled
     assert any("d17-own-images" in c.value and "itself is not changed" in c.value
-               for c in app.caption)
+               and "replacing" not in c.value for c in app.caption)  # no copy yet
     app.button(key="det_calibrate").click().run()
     assert not app.exception, [e.message for e in app.exception]
     copy = tmp_path / "models" / "d17-own-images"
@@ -382,6 +382,9 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     got = [float(v.strip(" %")) / 100 for v in shown.split(" and ")]
     assert got == pytest.approx([lo, hi], abs=0.003)
     assert "With 24 images" in message
+    assert "(per-digit; 2 of the 2 digits have fewer than 19 images and use the pooled" in message
+    assert any("below that it uses the pooled one" in c.value for c in app.caption)
+    assert not any("Each digit has its own threshold" in c.value for c in app.caption)
     # Now the active model is the copy: calibrating again rewrites it, and says so.
     assert any("recalibrated in place" in c.value for c in app.caption)
 
