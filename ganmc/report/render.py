@@ -7,6 +7,7 @@ is thread-safe and needs no display.
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
 
 REPORT_SIZE = (1200, 1500)  # pixels: 12 x 15 inches at 100 dpi
+#: Characters of the summary's monospaced lines that fit across the report (longer ones wrap).
+SUMMARY_WIDTH = 128
+#: Image columns of a row in the report (fewer images leave columns empty).
+IMAGE_COLUMNS = 5
 
 
 def histogram_png(dist: ScoreDistribution, threshold: float, *, title: str,
@@ -70,8 +75,8 @@ def report_png(data: ReportData) -> bytes:
 
     w, h = REPORT_SIZE
     fig = Figure(figsize=(w / 100, h / 100), dpi=100)
-    grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 3.4, 1.3, 2.2, 2.2], hspace=0.5,
-                            left=0.08, right=0.97, top=0.96, bottom=0.03)
+    grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 3.0, 1.9, 2.1, 2.1], hspace=0.55,
+                            left=0.08, right=0.97, top=0.96, bottom=0.05)
     c, m = data.card.get("config", {}), data.card.get("metadata", {})
     fig.suptitle("ganmc anomaly report", fontsize=18, fontweight="bold", x=0.06, ha="left")
     head = fig.add_subplot(grid[0])
@@ -102,8 +107,8 @@ def report_png(data: ReportData) -> bytes:
 
     txt = fig.add_subplot(grid[2])
     txt.axis("off")
-    txt.text(0, 1, "\n".join(_summary_lines(data)), fontsize=10.5, va="top", family="monospace",
-             transform=txt.transAxes)
+    txt.text(0, 1, "\n".join(_wrapped(_summary_lines(data))), fontsize=10, va="top",
+             family="monospace", transform=txt.transAxes)
 
     _image_row(fig, grid[3], data.examples, "Examples from the test split")
     _image_row(fig, grid[4], data.images[:MAX_REPORT_IMAGES],
@@ -146,6 +151,17 @@ def _summary_lines(data: ReportData) -> list[str]:
     return lines
 
 
+def _wrapped(lines: list[str]) -> list[str]:
+    """Lines cut to :data:`SUMMARY_WIDTH` characters, each keeping its indent and the parts
+    after the first indented further."""
+    out = []
+    for line in lines:
+        lead = line[:len(line) - len(line.lstrip())]
+        out += textwrap.wrap(line, SUMMARY_WIDTH, initial_indent=lead,
+                             subsequent_indent=lead + "    ") or [""]
+    return out
+
+
 def _per_digit_lines(data: ReportData) -> list[str]:
     """The held-out false alarms per digit in one or two lines (``*``: the digit falls back
     to the pooled threshold); none without per-digit Gaussians."""
@@ -171,7 +187,7 @@ def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
         ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
         ax.text(0, 0.5, "none", fontsize=10, transform=ax.transAxes)
         return
-    sub = cell.subgridspec(1, max(len(images), 4), wspace=0.35)
+    sub = cell.subgridspec(1, max(len(images), IMAGE_COLUMNS), wspace=0.35)
     for i, im in enumerate(images):
         ax = fig.add_subplot(sub[i])
         pic = im.image if im.reconstruction is None else np.concatenate(
@@ -184,7 +200,7 @@ def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
             spine.set_edgecolor(colour)
             spine.set_linewidth(3)
         ax.set_title(f"{im.verdict.label.upper()}", color=colour, fontsize=11, fontweight="bold")
-        ax.set_xlabel(f"{im.name[:22]}\nscore {im.verdict.score:.4g}\np = "
+        ax.set_xlabel(f"{im.name[:26]}\nscore {im.verdict.score:.4g}\np = "
                       f"{im.verdict.p_value:.3g}"
                       + (f"\ntaken for a {im.verdict.digit}" if im.verdict.digit is not None
                          else "")

@@ -34,7 +34,8 @@ def test_report_numbers_follow_the_decision(report):
         decision.scorer, "holdout").threshold(0.1)
     assert s["percentile"] == 90 and s["alpha"] == pytest.approx(0.1)
     assert s["calibration"] == "holdout" and s["scorer"] == "fanogan"
-    assert [r["name"] for r in s["images"]] == ["normal test image", "anomalous test image",
+    # every digit is normal for this model: the second example is the least typical digit
+    assert [r["name"] for r in s["images"]] == ["normal test image", "least typical test image",
                                                 "three", "noise"]
     noise = s["images"][-1]
     assert noise["verdict"] == "anomaly" and noise["score"] > s["threshold"]
@@ -137,3 +138,10 @@ def test_report_has_the_held_out_false_alarms_per_digit(digit_model, mnist, repo
     # a model without per-digit Gaussians has no per-digit entry, nor the line
     assert "per_digit" not in report_data.summary(report[2])
     assert not any("per digit" in line for line in _summary_lines(report[2]))
+
+
+def test_the_second_example_is_an_anomaly_when_some_digits_are_not_normal(digit_model):
+    det, _ = digit_model  # digits 1 and 7: the other eight are anomalies
+    odd = service.test_examples(det, service.decide(det, service.Choice()))[1]
+    assert odd.name == "anomalous test image"
+    assert int(odd.note.split()[-1]) not in (1, 7)
