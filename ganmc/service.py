@@ -98,10 +98,17 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
     return det
 
 
-#: Seconds a run takes besides its steps (data, calibration, the simulations, the quality card)
-#: in :func:`time_estimate`: 23-26 s on the 2-core CPU (``benchmarks.presets``: the wall time
-#: less the card's training time), for any preset.
+#: Seconds a run of one digit takes besides its steps (data, the Gaussian, calibration, the
+#: simulations, the quality card) in :func:`time_estimate`: 23-26 s on the 2-core CPU
+#: (``benchmarks.presets``: the wall time less the card's training time), for any preset;
+#: and the seconds each further digit adds (its training and held-out images are scored and
+#: calibrated too): ten digits took 70 s (``ganmc train --data bundled --preset quick``, 114.2
+#: s wall, 44.4 s training; fifteenth session).
 ESTIMATE_AFTER_TRAINING_S = 25.0
+ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 5.0
+#: The fewest GAN steps a saved model must have run for its training speed to be the basis of
+#: an estimate (a run stopped after a few steps timed mostly the compilation).
+ESTIMATE_MIN_STEPS = 100
 
 
 def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
@@ -121,7 +128,8 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
     n = 700 * len(config.digits)  # about the training images of these digits in the bundle
     steps = config.gan_steps(n) + (config.encoder_steps_for(n) if config.has_encoder else 0)
     preset = PRESETS.get(config.preset)
-    overhead = ESTIMATE_AFTER_TRAINING_S
+    overhead = (ESTIMATE_AFTER_TRAINING_S
+                + ESTIMATE_AFTER_TRAINING_S_PER_DIGIT * (len(config.digits) - 1))
     rate, basis = None, ""
     if models_dir is not None:
         device = describe_device()
@@ -130,6 +138,7 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
             m, c = card.get("metadata", {}), card.get("config", {})
             if (c.get("arch") == config.arch and m.get("batch_size") == config.batch_size
                     and m.get("device") == device and m.get("train_images_per_s")
+                    and (m.get("gan_steps_done") or 0) >= ESTIMATE_MIN_STEPS
                     and all(bool(c.get(t)) == bool(getattr(config, t))
                             for t in TASKS)):
                 rate = float(m["train_images_per_s"]) / config.batch_size
@@ -137,7 +146,8 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
                 break
     if rate is None and preset is not None:
         base = preset.steps + preset.encoder_steps
-        rate = base / max(preset.minutes_2core * 60 - overhead, 1.0)  # no extra task
+        # the presets' minutes are for one digit; no extra task
+        rate = base / max(preset.minutes_2core * 60 - ESTIMATE_AFTER_TRAINING_S, 1.0)
         rate *= RELATIVE_TRAIN_SPEED[config.arch] / RELATIVE_TRAIN_SPEED[preset.arch]
         rate /= config.slowdown
         basis = "from the presets' times on a 2-core CPU (a GPU is faster)"

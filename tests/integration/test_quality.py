@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -164,6 +165,14 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}
     seconds, basis = service.time_estimate(settings, out.parent)
     assert out.name in basis
+    # A run stopped after a few steps (it timed mostly the compilation) is no basis.
+    short = out.parent / "stopped"
+    shutil.copytree(out, short)
+    card = json.loads((short / "ganmc.json").read_text())
+    card["metadata"].update(gan_steps_done=32, trained_at="9999-01-01T00:00:00+00:00")
+    (short / "ganmc.json").write_text(json.dumps(card))
+    assert service.time_estimate(settings, out.parent)[1] == basis
+    shutil.rmtree(short)
     rate = det.metadata_["train_images_per_s"] / 64  # steps a second in that run
     assert seconds == pytest.approx(PRESETS["standard"].steps / rate + AFTER)
     # The same run with the rotation task trains slower: that model is no basis for it.
@@ -187,6 +196,10 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     assert longer > mlp
     # A preset's time is that of its own network (thorough's deeper D); another network asked
     # for under it is scaled from there.
+    # Ten digits: the same steps, and more to calibrate afterwards.
+    ten, _ = service.time_estimate({**settings, "arch": "dcgan", "digits": tuple(range(10))},
+                                   tmp_path)
+    assert ten - dcgan == pytest.approx(9 * service.ESTIMATE_AFTER_TRAINING_S_PER_DIGIT)
     thorough = {"preset": "thorough", "batch_size": 64, "digits": (3,)}
     deep, _ = service.time_estimate(thorough, tmp_path)
     assert deep == pytest.approx(PRESETS["thorough"].minutes_2core * 60, rel=0.01)
