@@ -352,10 +352,13 @@ def threshold_controls(det, page: str) -> None:
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
                options=[AUTO, *CALIBRATIONS],
-               help="holdout: conformal threshold on real normal digits never trained on "
-                    "(guaranteed false-alarm rate). monte-carlo: percentile of the scores of "
-                    "generated images (the original method). auto: holdout when available; the "
-                    "sidebar says which.")
+               help="per-digit: a conformal threshold for each digit, on the real normal "
+                    "digits never trained on that are taken for it (the false-alarm rate holds "
+                    "for every digit). holdout: one conformal threshold on those digits "
+                    "(guaranteed on average over digits). monte-carlo: percentile of the "
+                    "scores of generated images (the original method). auto: per-digit when "
+                    "the model has per-digit Gaussians, else holdout when available, else "
+                    "monte-carlo; the sidebar says which.")
     with c3:
         synced(st.slider, "percentile", page, "Percentile (threshold level)",
                min_value=PERCENTILE_RANGE[0], max_value=PERCENTILE_RANGE[1], step=0.1,

@@ -141,6 +141,13 @@ else:
         cols[3].markdown(f"score **{v.score:.4g}** (threshold {v.threshold:.4g})  \n"
                          f"p-value **{v.p_value:.3g}** — percentile rank "
                          f"{v.percentile_rank:.1f}% of normal scores")
+    if decision.scorer in GAUSSIAN and "fanogan" in det.scorers_:
+        st.caption(f"Photographs and other pictures that are not handwriting: {decision.scorer} "
+                   f"judges how a picture's strokes compare with the digits', and a photo "
+                   f"squeezed into 28×28 can pass for one (the bundled photo.jpg is taken for "
+                   f"a 4 by the shipped model). For such pictures choose the fanogan score "
+                   f"(Anomaly score): it asks whether the model can redraw the picture, and "
+                   f"flags that photo (p = 0.015).")
 
 
 def calibrate_section() -> None:

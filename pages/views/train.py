@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ganmc import service
+from ganmc import bundle, service
 from ganmc.config import (
     ARCH_ABOUT,
     ARCHS,
@@ -70,6 +70,12 @@ with st.expander("Custom settings"):
                for i, (name, task) in enumerate(TASKS.items())}
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {state.MODELS_DIR}/NAME.")
+try:
+    if (saved_as := bundle.safe_name(name)) != name:
+        st.caption(f"Will be saved as **{saved_as}**: a model name keeps letters, digits and "
+                   f". _ - (no folders).")
+except GanmcError as exc:
+    st.caption(f"Not a usable name: {exc}.")
 c4, c5 = st.columns(2)
 replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name", False)
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)

@@ -254,6 +254,16 @@ def test_clearing_the_canvas_takes_its_verdict_away(app, mnist):
     assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
 
 
+def test_the_train_page_says_what_a_model_name_is_saved_as(app):
+    open_page(app, "pages/views/train.py")
+    app.text_input(key="train_name").set_value("../evil").run()
+    assert any("Will be saved as **evil**" in c.value for c in app.caption)
+    app.text_input(key="train_name").set_value("fine-name").run()
+    assert not any("Will be saved as" in c.value for c in app.caption)
+    app.text_input(key="train_name").set_value("..").run()
+    assert any(c.value.startswith("Not a usable name: '..'") for c in app.caption)
+
+
 def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     """Settings typed on the Train page stay after a visit elsewhere, and nothing but the
     Start button starts a job (there is no form that Enter would submit)."""
@@ -342,6 +352,17 @@ def test_detect_page_says_no_digit_for_a_model_without_per_digit_gaussians(app, 
     assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 2
     assert not [m for m in app.markdown if m.value.startswith("taken for a")]
     assert _per_digit_table(app) is None
+
+
+def test_detect_page_points_photographs_to_fanogan_under_a_gaussian_score(app, mnist):
+    open_page(app, "pages/views/detect.py")  # the tiny model: auto is fanogan
+    uploads, _ = _digit_uploads(mnist, n=1)
+    app.file_uploader(key="uploads_0").set_value(uploads).run()
+    assert not any(c.value.startswith("Photographs") for c in app.caption)
+    app.selectbox(key="w_detect_scorer").set_value("mahalanobis").run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any(c.value.startswith("Photographs") and "choose the fanogan score" in c.value
+               for c in app.caption)
 
 
 def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path):
