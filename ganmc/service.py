@@ -297,7 +297,9 @@ def simulate(det: Detector, n_samples: int, *, seed: int = 0, scorer: str = AUTO
     A set ``stop_event`` ends it after the current batch (``done`` is then False).
     """
     name = scoring.resolve_scorer(scorer, det.scorers_)
-    return _simulate(det, n_samples, seed=seed, scorer=name, precision=precision,
+    # auto resolved here, so that the result records the precision it ran at
+    return _simulate(det, n_samples, seed=seed, scorer=name,
+                     precision=scoring.resolve_precision(precision),
                      batch_size=batch_size or scoring.default_batch_size(name),
                      progress=progress, stop_event=stop_event)
 

@@ -43,6 +43,29 @@ with c4:
         st.caption("Done with these settings: change N, the seed, the score or the precision "
                    "to run another.")
 
+
+
+def expected_speed() -> tuple[float, str] | None:
+    """Samples/s to expect before a run: the session's last run of this score at this
+    precision (stopped ones too), else the model's own run when it was saved."""
+    last = registry.latest("simulate", owner=owner)
+    if last is not None:
+        p, k = last.snapshot()["progress"], last.params.get("key")
+        if (p is not None and p.samples_per_s > 0 and k is not None
+                and (k.scorer, k.precision) == (key.scorer, key.precision)):
+            return p.samples_per_s, "your last run of this score"
+    stored = det.monte_carlo_.get(key.scorer)
+    if stored is not None and stored.samples_per_s > 0:
+        return stored.samples_per_s, "the model's own run when it was saved"
+    return None
+
+
+busy = (job_now := registry.latest("simulate", owner=owner)) is not None and job_now.running
+if not done_already and not run and not busy and (speed := expected_speed()) is not None:
+    rate, basis = speed
+    st.caption(f"{key.samples:,} samples should take about **{eta_text(key.samples / rate)}** "
+               f"({rate:,.0f} samples/s, from {basis}); Stop ends a run early.")
+
 if run:
     previous = registry.latest("simulate", owner=owner)
     if previous is not None and previous.running:

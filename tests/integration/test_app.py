@@ -153,11 +153,19 @@ def test_a_page_run_leaves_a_background_jobs_keras_state_alone(app):
 
 
 def test_monte_carlo_run_from_the_page(app):
+    """Before a run the page says how long it should take (from the model's own run, then
+    from this session's), runs it, and keeps it."""
     open_page(app, "pages/views/monte_carlo.py")
     app.number_input(key="w_mc_mc_samples").set_value(3000).run()
+    assert any(c.value.startswith("3,000 samples should take about") and "model's own run"
+               in c.value for c in app.caption)
     app.button(key="mc_run").click().run()
     _wait(app, lambda at: any("3,000 samples in" in c.value for c in at.caption))
     assert app.button(key="mc_run").disabled  # cached: no second simulation of the same run
+    assert not any("should take about" in c.value for c in app.caption)
+    app.number_input(key="w_mc_mc_samples").set_value(5000).run()
+    assert any(c.value.startswith("5,000 samples should take about") and "your last run"
+               in c.value for c in app.caption)
 
 
 def test_monte_carlo_of_the_latent_search_from_the_page(app):

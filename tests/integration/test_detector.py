@@ -165,6 +165,9 @@ def test_bfloat16_simulation_matches_float32(tiny_model):
     span = a.distribution.max - a.distribution.min
     assert abs(a.threshold(95) - b.threshold(95)) < 0.01 * span
     assert b.summary(95)["precision"] == "bfloat16"
+    from ganmc.scoring import resolve_precision  # auto is recorded as what it ran at
+    ran = service.simulate(det, 1000, seed=3, precision="auto", scorer="fanogan")
+    assert ran.summary(95)["precision"] == resolve_precision("auto") != "auto"
     assert not np.array_equal(a.distribution.scores, b.distribution.scores)  # really bf16
     with pytest.raises(ConfigError):
         det.sample_scores(10, 0, 0, precision="float8")
