@@ -55,6 +55,8 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
     except OSError as exc:
         raise ImageError(f"{label}: cannot open ({exc.strerror or exc})") from None
+    if not data:
+        raise ImageError(f"{label}: the file is empty (0 bytes)")
     with io.BytesIO(data) as fp, warnings.catch_warnings():
         # Our own, lower, limit is checked below from the header; Pillow's hard limit
         # (DecompressionBombError) still applies if MAX_PIXELS is ever raised above it.

@@ -84,6 +84,8 @@ def loss_curves(history: dict[str, list[float]]) -> go.Figure:
         if history.get(key):
             fig.add_scatter(x=list(range(1, len(history[key]) + 1)), y=history[key],
                             mode="lines+markers", name=name)
+    rounds = max((len(v) for v in history.values()), default=1)
+    fig.update_xaxes(**whole_numbers(1, rounds))
     fig.update_layout(title="Losses per round", xaxis_title="round", yaxis_title="loss",
                       height=320, margin={"l": 40, "r": 20, "t": 50, "b": 40},
                       legend={"orientation": "h", "y": -0.25})
@@ -98,11 +100,24 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
     for name in (k for k in curve[-1] if k != "step"):
         fig.add_scatter(x=steps, y=[q.get(name) for q in curve], mode="lines+markers",
                         name=name)
+    fig.update_xaxes(**whole_numbers(0, max(steps)))
     fig.update_layout(title="Detector quality while training (AUROC)", xaxis_title="GAN step",
                       yaxis_title="AUROC", yaxis_range=[0.5, 1.01], height=320,
                       margin={"l": 40, "r": 20, "t": 50, "b": 40},
                       legend={"orientation": "h", "y": -0.25})
     return fig
+
+
+def whole_numbers(low: int, high: int) -> dict:
+    """An x axis of counts (rounds, steps) from ``low`` to ``high``: whole-number ticks only,
+    and the whole span from the start even while there is one point (Plotly would zoom to a
+    sliver around it, ticked 95.5, 96, 96.5)."""
+    span = max(high - low, 1)
+    raw = span / 8  # about eight ticks, each a round 1, 2 or 5 times a power of ten
+    power = 10 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if raw <= m * power)
+    return {"range": [low - 0.03 * span, high + 0.03 * span], "tickformat": ",d",
+            "dtick": max(1, int(step))}
 
 
 def image_grid(images: np.ndarray, cols: int = 8, scale: int = 3) -> np.ndarray:

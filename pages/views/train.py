@@ -29,9 +29,9 @@ registry = state.jobs()
 running = registry.running("train")
 kept = state.kept  # settings outlive a visit to another page; only the button starts a job
 
-digits = kept(st.pills, "train_digits", "Normal digits", list(range(10)),
-              options=list(range(10)), selection_mode="multi",
-              help="Only these are normal; pick one for the one-class protocol.")
+digits = sorted(kept(st.pills, "train_digits", "Normal digits", list(range(10)),
+                     options=list(range(10)), selection_mode="multi",
+                     help="Only these are normal; pick one for the one-class protocol."))
 preset = kept(st.radio, "train_preset", "Training budget", DEFAULT_PRESET,
               options=list(PRESETS), horizontal=True,
               captions=[p.about for p in PRESETS.values()],

@@ -78,8 +78,10 @@ def test_unreadable_files(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(ImageError, match="not an image"):
         load_image(tmp_path / "text.png")
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match="empty.png: the file is empty"):
         load_image(tmp_path / "empty.png")
+    with pytest.raises(ImageError, match="upload.png: the file is empty"):
+        load_image(b"", name="upload.png")
     with pytest.raises(ImageError, match="cannot open"):
         load_image(tmp_path / "missing.png")
     good = tmp_path / "good.png"

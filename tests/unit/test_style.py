@@ -73,3 +73,14 @@ def test_writing_onto_a_folder_is_one_clear_error(tmp_path):
     with pytest.raises(StorageError, match="cannot write"):
         atomic_write_bytes(blocker / "sub" / "a.csv", b"x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "out"]  # no temporary left
+
+
+def test_training_charts_count_in_whole_numbers_from_the_start():
+    from ui import charts
+
+    quality = charts.quality_curve([{"step": 96, "noise": 0.9}])
+    assert quality.layout.xaxis.range[0] < 0 < 96 < quality.layout.xaxis.range[1]
+    assert quality.layout.xaxis.dtick >= 1 and quality.layout.xaxis.dtick == int(
+        quality.layout.xaxis.dtick)
+    losses = charts.loss_curves({"d_loss": [1.0, 0.9], "g_loss": [0.7, 0.8]})
+    assert losses.layout.xaxis.dtick == 1 and losses.layout.xaxis.tickformat == ",d"
