@@ -37,7 +37,7 @@ def digit(mode="L") -> Image.Image:
 
 # --------------------------------------------------------------------- files that must fail
 @pytest.mark.parametrize("data,match", [
-    (b"", "not an image"),
+    (b"", "the file is empty"),
     (b"hello, this is text", "not an image"),
     (b"\x7fELF\x02\x01\x01" + b"\x00" * 100, "not an image"),  # an executable
     (png_bytes(digit())[:80], "corrupt or truncated"),
