@@ -348,6 +348,9 @@ def _beta_quantile(q: float, a: int, b: int) -> float:
     return (lo + hi) / 2
 
 
+#: ``auto``'s rule in :func:`choose`, in words for a help text.
+AUTO_SOURCE_RULE = ("per-digit when the model's held-out images have the digits they are "
+                    "taken for, else holdout when it has held-out images, else monte-carlo")
 #: Why ``auto`` comes to each source in :func:`choose`, in words for a note.
 WHY_AUTO_SOURCE = {
     "per-digit": "a threshold for each digit from the real normal images set aside for "

@@ -507,10 +507,9 @@ def test_examples(det: Detector, decision: Decision, limit: int = 1000) -> list[
 
     splits = load_mnist("bundled", det.config.digits)
     x, y = splits.x_test[:limit], splits.y_test[:limit]
-    i_normal, i_anom = report_data.example_indices(
+    i_normal, i_anom, anomalous = report_data.example_indices(
         det.score_samples(x, scorer=decision.scorer), y, det.config.digits)
-    odd = ("least typical test image" if np.isin(y, det.config.digits).all()
-           else "anomalous test image")
+    odd = "anomalous test image" if anomalous else "least typical test image"
     return judge_images(det, decision, ["normal test image", odd],
                         x[[i_normal, i_anom]],
                         notes=[f"true digit {y[i_normal]}", f"true digit {y[i_anom]}"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from ganmc import bundle, scoring, service
-from ganmc.calibration import Level
+from ganmc.calibration import AUTO_SOURCE_RULE, Level
 from ganmc.config import AUTO, AUTO_RULE, CALIBRATIONS, DEFAULT_MC_SAMPLES, DEFAULT_PERCENTILE
 from ganmc.errors import GanmcError
 from ganmc.jobs import JobRegistry
@@ -356,9 +356,8 @@ def threshold_controls(det, page: str) -> None:
                     "digits never trained on that are taken for it (the false-alarm rate holds "
                     "for every digit). holdout: one conformal threshold on those digits "
                     "(guaranteed on average over digits). monte-carlo: percentile of the "
-                    "scores of generated images (the original method). auto: per-digit when "
-                    "the model has per-digit Gaussians, else holdout when available, else "
-                    "monte-carlo; the sidebar says which.")
+                    "scores of generated images (the original method). "
+                    f"auto: {AUTO_SOURCE_RULE}; the sidebar says which.")
     with c3:
         synced(st.slider, "percentile", page, "Percentile (threshold level)",
                min_value=PERCENTILE_RANGE[0], max_value=PERCENTILE_RANGE[1], step=0.1,

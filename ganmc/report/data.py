@@ -53,18 +53,21 @@ class ReportData:
         return self.calibration.threshold(self.level.alpha)
 
 
-def example_indices(scores: np.ndarray, labels: np.ndarray, normal_digits) -> tuple[int, int]:
-    """The seed's two panels: a typical normal test image and the most anomalous one.
+def example_indices(scores: np.ndarray, labels: np.ndarray, normal_digits
+                    ) -> tuple[int, int, bool]:
+    """The seed's two panels: a typical normal test image and the most anomalous one, and
+    whether that one is an anomaly.
 
     The normal example is the image of a normal digit with the median score; the anomaly is
     the highest-scoring image of a digit that is not normal or, when every digit is normal,
-    the highest-scoring image.
+    the highest-scoring image (the least typical normal one: False).
     """
     normal = np.isin(labels, list(normal_digits))
     idx_n = np.flatnonzero(normal)
     i_normal = idx_n[np.argsort(scores[idx_n])[len(idx_n) // 2]]
-    pool = np.flatnonzero(~normal) if (~normal).any() else np.arange(len(scores))
-    return int(i_normal), int(pool[np.argmax(scores[pool])])
+    anomalies = bool((~normal).any())
+    pool = np.flatnonzero(~normal) if anomalies else np.arange(len(scores))
+    return int(i_normal), int(pool[np.argmax(scores[pool])]), anomalies
 
 
 def summary(data: ReportData) -> dict[str, Any]:

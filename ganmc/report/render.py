@@ -157,7 +157,7 @@ def _wrapped(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
         lead = line[:len(line) - len(line.lstrip())]
-        out += textwrap.wrap(line, SUMMARY_WIDTH, initial_indent=lead,
+        out += textwrap.wrap(line.lstrip(), SUMMARY_WIDTH, initial_indent=lead,
                              subsequent_indent=lead + "    ") or [""]
     return out
 
@@ -172,7 +172,7 @@ def _per_digit_lines(data: ReportData) -> list[str]:
              if v["false_alarm_rate"] is not None else f"{d} -"
              for d, v in data.per_digit.items()]
     n = sum(v["n"] for v in data.per_digit.values())
-    head = f"False alarms per digit on {n:,} held-out images: "
+    head = f"False alarms per digit on {n:,} normal images kept out of training: "
     pooled = any(c.endswith("*") for c in cells)
     tail = "  (* pooled threshold: too few images)" if pooled else ""
     if len(cells) <= 5:

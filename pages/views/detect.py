@@ -39,9 +39,9 @@ if calibrated is not None:  # the previous run calibrated a model on this sessio
                f"**{100 * lo:.1f} %** and **{100 * hi:.1f} %** on further images like these "
                f"(in 9 cases out of 10); more images make the range narrower.")
 if rates:
-    with st.expander(f"False alarms per digit on the calibration images, at this threshold "
-                     f"({100 * decision.level.alpha:.3g} % nominal)"):
-        st.dataframe([{"digit": d, "calibration images": r["n"],
+    with st.expander(f"False alarms per digit on the real normal images kept out of training, "
+                     f"at this threshold ({100 * decision.level.alpha:.3g} % nominal)"):
+        st.dataframe([{"digit": d, "normal images": r["n"],
                        "false alarms": "–" if r["false_alarm_rate"] is None
                        else f"{100 * r['false_alarm_rate']:.1f} %",
                        "threshold": round(r["threshold"], 4),
@@ -49,10 +49,14 @@ if rates:
                                           "the digit's own") if per_digit else
                        "one for all digits"} for d, r in rates.items()],
                      hide_index=True, key="det_per_digit")
-        st.caption("The calibration images are the real normal images the threshold was set "
-                   "on (held out of training, or your own); each is counted under the digit "
-                   "the model takes it for. "
-                   + ("One threshold for all digits: the rate holds on average over digits, "
+        st.caption("These are the real normal images the model was not trained on (its "
+                   "held-out share, or your own once you calibrate on them); each is counted "
+                   "under the digit the model takes it for. "
+                   + ("This threshold comes from the Monte Carlo simulation: nothing guarantees "
+                      "these rates (the per-digit and holdout thresholds are set on these "
+                      "images, with a guarantee)." if decision.calibration.source ==
+                      "monte-carlo" else
+                      "One threshold for all digits: the rate holds on average over digits, "
                       "not for each (choose per-digit in Threshold from)." if not per_digit else
                       "Each digit has its own threshold, so the false-alarm rate holds for "
                       "every digit, not only on average." if len(own) == len(rates) else
@@ -143,11 +147,10 @@ else:
                          f"{v.percentile_rank:.1f}% of normal scores")
     if decision.scorer in GAUSSIAN and "fanogan" in det.scorers_:
         st.caption(f"Photographs and other pictures that are not handwriting: {decision.scorer} "
-                   f"judges how a picture's strokes compare with the digits', and a photo "
-                   f"squeezed into 28×28 can pass for one (the bundled photo.jpg is taken for "
-                   f"a 4 by the shipped model). For such pictures choose the fanogan score "
-                   f"(Anomaly score): it asks whether the model can redraw the picture, and "
-                   f"flags that photo (p = 0.015).")
+                   f"measures how the discriminator sees a picture, and a photo squeezed into "
+                   f"28×28 can look to it like a digit. For such pictures choose the fanogan "
+                   f"score (Anomaly score), which asks whether the model can redraw the "
+                   f"picture (the README's \"Which score?\" has an example).")
 
 
 def calibrate_section() -> None:

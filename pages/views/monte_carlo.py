@@ -8,6 +8,7 @@ from ganmc import service
 from ganmc.config import PRECISIONS
 from ganmc.montecarlo import MAX_SAMPLES
 from ganmc.tracker import eta_text
+from ganmc.train import describe_device
 from ui import charts, panels, state
 
 UI_MAX_SAMPLES = min(MAX_SAMPLES, 10_000_000)
@@ -43,19 +44,20 @@ with c4:
         st.caption("Done with these settings: change N, the seed, the score or the precision "
                    "to run another.")
 
-
-
 def expected_speed() -> tuple[float, str] | None:
-    """Samples/s to expect before a run: the session's last run of this score at this
-    precision (stopped ones too), else the model's own run when it was saved."""
+    """Samples/s to expect before a run: the session's last run of this model and score at
+    this precision (stopped ones too), else the model's own run when it was saved on a
+    machine like this one."""
     last = registry.latest("simulate", owner=owner)
     if last is not None:
         p, k = last.snapshot()["progress"], last.params.get("key")
+        same = ("model", "stamp", "scorer", "precision")
         if (p is not None and p.samples_per_s > 0 and k is not None
-                and (k.scorer, k.precision) == (key.scorer, key.precision)):
+                and all(getattr(k, f) == getattr(key, f) for f in same)):
             return p.samples_per_s, "your last run of this score"
     stored = det.monte_carlo_.get(key.scorer)
-    if stored is not None and stored.samples_per_s > 0:
+    if (stored is not None and stored.samples_per_s > 0
+            and det.metadata_.get("device") == describe_device()):
         return stored.samples_per_s, "the model's own run when it was saved"
     return None
 

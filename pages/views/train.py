@@ -75,7 +75,7 @@ try:
         st.caption(f"Will be saved as **{saved_as}**: a model name keeps letters, digits and "
                    f". _ - (no folders).")
 except GanmcError as exc:
-    st.caption(f"Not a usable name: {exc}.")
+    st.warning(f"{exc}.")
 c4, c5 = st.columns(2)
 replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name", False)
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)

@@ -269,7 +269,7 @@ def test_the_train_page_says_what_a_model_name_is_saved_as(app):
     app.text_input(key="train_name").set_value("fine-name").run()
     assert not any("Will be saved as" in c.value for c in app.caption)
     app.text_input(key="train_name").set_value("..").run()
-    assert any(c.value.startswith("Not a usable name: '..'") for c in app.caption)
+    assert any(w.value.startswith("'..' is not a usable model name") for w in app.warning)
 
 
 def test_training_settings_are_kept_across_pages_and_need_the_button(app):
@@ -343,13 +343,18 @@ def test_detect_page_says_which_digit_and_the_false_alarms_per_digit(app, digit_
     table = _per_digit_table(app)
     assert list(table["digit"]) == [1, 7]
     expected = det.holdout_digits_[det.scorer_]
-    assert list(table["calibration images"]) == [int(np.sum(expected == 1)),
+    assert list(table["normal images"]) == [int(np.sum(expected == 1)),
                                               int(np.sum(expected == 7))]
     assert set(table["threshold used"]) <= {"the digit's own", "pooled (too few images)"}
     assert any("false-alarm rate holds for every digit" in c.value for c in app.caption)
     note = next(c.value for c in app.caption if c.value.startswith("Threshold "))
     assert "per-digit calibration" in note and "threshold auto → per-digit: a threshold for " \
         "each digit" in note and "monte-carlo" not in note, note
+    # A Monte Carlo threshold: the table stays, and promises nothing
+    app.selectbox(key="w_detect_calibration").set_value("monte-carlo").run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any("nothing guarantees these rates" in c.value for c in app.caption)
+    assert not any("rate holds" in c.value for c in app.caption)
 
 
 def test_detect_page_says_no_digit_for_a_model_without_per_digit_gaussians(app, mnist):

@@ -169,11 +169,13 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     # A run stopped after a few steps (it timed mostly the compilation) is no basis.
     short = out.parent / "stopped"
     shutil.copytree(out, short)
-    card = json.loads((short / "ganmc.json").read_text())
-    card["metadata"].update(gan_steps_done=32, trained_at="9999-01-01T00:00:00+00:00")
-    (short / "ganmc.json").write_text(json.dumps(card))
-    assert service.time_estimate(settings, out.parent)[1] == basis
-    shutil.rmtree(short)
+    try:
+        card = json.loads((short / "ganmc.json").read_text())
+        card["metadata"].update(gan_steps_done=32, trained_at="9999-01-01T00:00:00+00:00")
+        (short / "ganmc.json").write_text(json.dumps(card))
+        assert service.time_estimate(settings, out.parent)[1] == basis
+    finally:  # the module's other tests share the folder
+        shutil.rmtree(short)
     rate = det.metadata_["train_images_per_s"] / 64  # steps a second in that run
     assert seconds == pytest.approx(PRESETS["standard"].steps / rate + AFTER)
     # The same run with the rotation task trains slower: that model is no basis for it.

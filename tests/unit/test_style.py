@@ -84,3 +84,14 @@ def test_training_charts_count_in_whole_numbers_from_the_start():
         quality.layout.xaxis.dtick)
     losses = charts.loss_curves({"d_loss": [1.0, 0.9], "g_loss": [0.7, 0.8]})
     assert losses.layout.xaxis.dtick == 1 and losses.layout.xaxis.tickformat == ",d"
+
+
+def test_the_reports_long_lines_wrap_under_their_own_indent():
+    from ganmc.report.render import SUMMARY_WIDTH, _wrapped
+
+    lines = _wrapped(["  " + " ".join(["word"] * 80), "short"])
+    assert all(len(line) <= SUMMARY_WIDTH for line in lines)
+    assert lines[0].startswith("  word") and not lines[0].startswith("   ")
+    assert all(line.startswith("      word") and not line.startswith("       ")
+               for line in lines[1:-1])
+    assert lines[-1] == "short"
