@@ -284,7 +284,8 @@ def _check_shapes(path: Path, nets: Networks, latent_dim: int) -> None:
 def training_text(card: dict[str, Any]) -> str:
     """What was trained, as the card says: "standard preset, batches of 64: 5,000 GAN steps
     (472 passes), no encoder", "… 3,000 of 5,000 GAN steps … (stopped early)", or for a card
-    from before the presets "180 + 180 epochs"."""
+    from before the presets "180 GAN + 180 encoder epochs (set by hand, before the training
+    presets)"."""
     c, m = card.get("config") or {}, card.get("metadata") or {}
     if not (isinstance(c, dict) and isinstance(m, dict)):
         return "? steps"
@@ -292,7 +293,8 @@ def training_text(card: dict[str, Any]) -> str:
     if "gan_steps_done" not in m:  # trained before the step budgets
         planned = f"{c.get('epochs')} + {c.get('encoder_epochs')} epochs"
         if not stopped:
-            return planned
+            return (f"{c.get('epochs')} GAN + {c.get('encoder_epochs')} encoder epochs (set "
+                    f"by hand, before the training presets)")
         return (f"{m.get('gan_epochs_done', '?')} of {c.get('epochs')} + "
                 f"{m.get('encoder_epochs_done', '?')} of {c.get('encoder_epochs')} epochs"
                 f"{stopped}")

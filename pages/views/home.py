@@ -55,7 +55,9 @@ cols = st.columns(4)
 cols[0].metric("Network", c["arch"])
 cols[1].metric("Normal digits", "all" if len(c["digits"]) == 10 else
                ",".join(map(str, c["digits"])))
-cols[2].metric("Training budget", c.get("preset", "?"))
+cols[2].metric("Training budget", c.get("preset", "?"),
+               help="custom: not one of the presets; the settings were given by hand "
+                    "(Training, below, says which)." if c.get("preset") == "custom" else None)
 cols[3].metric("Trained on", str(m.get("device", "?")).split(" (")[0])
 st.markdown(
     f"- **Training**: {training_text(card)}\n"

@@ -95,6 +95,15 @@ def test_round_trip_through_dict():
     assert again.digits == (1, 3)
 
 
+def test_a_card_from_before_the_presets_says_its_epochs_were_set_by_hand():
+    from ganmc.modelfile import training_text
+
+    card = {"config": {"preset": "custom", "epochs": 180, "encoder_epochs": 180},
+            "metadata": {"batch_size": 64}}
+    assert training_text(card) == ("180 GAN + 180 encoder epochs (set by hand, before the "
+                                   "training presets)")
+
+
 def test_the_card_says_when_the_rotation_task_was_trained():
     from ganmc.modelfile import training_text
 
