@@ -291,7 +291,6 @@ def training_text(card: dict[str, Any]) -> str:
         return "? steps"
     stopped = " (stopped early)" if m.get("stopped_early") else ""
     if "gan_steps_done" not in m:  # trained before the step budgets
-        planned = f"{c.get('epochs')} + {c.get('encoder_epochs')} epochs"
         if not stopped:
             return (f"{c.get('epochs')} GAN + {c.get('encoder_epochs')} encoder epochs (set "
                     f"by hand, before the training presets)")

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ganmc.verdict import ANOMALY, NORMAL
+
 ANOMALY_RED = "#d62728"
 NORMAL_GREEN = "#2ca02c"
 NORMAL_BLUE = "#1f77b4"
@@ -34,7 +36,7 @@ class Mark(NamedTuple):
 
     @property
     def word(self) -> str:
-        return "ANOMALY" if self.is_anomaly else "NORMAL"
+        return (ANOMALY if self.is_anomaly else NORMAL).upper()
 
 
 def verdict_colour(is_anomaly: bool) -> str:

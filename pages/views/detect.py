@@ -21,15 +21,15 @@ st.caption(f"Threshold **{decision.threshold:.4g}** — {decision.calibration.so
            f"{decision.scorer}. " + " ".join(f"({n})" for n in decision.notes))
 rates = service.holdout_rates_by_digit(det, decision)
 per_digit = decision.calibration.groups is not None
-own = [d for d, r in rates.items() if not r["pooled"]] if per_digit else []
+pooled = sum(r["pooled"] for r in rates.values())  # digits on the pooled threshold
 need = min_images(decision.level.alpha)
 if not per_digit:
     how = decision.calibration.source
-elif len(own) == len(rates):
+elif not pooled:
     how = "per-digit: each digit its own"
 else:
-    how = (f"per-digit; {len(rates) - len(own)} of the {len(rates)} digits have fewer than "
-           f"{need} images and use the pooled threshold")
+    how = (f"per-digit; {pooled} of the {len(rates)} digits have fewer than {need} images and "
+           f"use the pooled threshold")
 calibrated = st.session_state.pop("calibrated", None)
 if calibrated is not None:  # the previous run calibrated a model on this session's images
     lo, hi = calibrated["band"]
@@ -49,20 +49,23 @@ if rates:
                                           "the digit's own") if per_digit else
                        "one for all digits"} for d, r in rates.items()],
                      hide_index=True, key="det_per_digit")
+        if decision.calibration.source == "monte-carlo":
+            guarantee = ("This threshold comes from the Monte Carlo simulation: nothing "
+                         "guarantees these rates (the per-digit and holdout thresholds are set "
+                         "on these images, with a guarantee).")
+        elif not per_digit:
+            guarantee = ("One threshold for all digits: the rate holds on average over digits, "
+                         "not for each (choose per-digit in Threshold from).")
+        elif not pooled:
+            guarantee = ("Each digit has its own threshold, so the false-alarm rate holds for "
+                         "every digit, not only on average.")
+        else:
+            guarantee = (f"A digit gets a threshold of its own from {need} images of it on; "
+                         f"below that it uses the pooled one, whose rate holds on average over "
+                         f"those digits, not for each.")
         st.caption("These are the real normal images the model was not trained on (its "
                    "held-out share, or your own once you calibrate on them); each is counted "
-                   "under the digit the model takes it for. "
-                   + ("This threshold comes from the Monte Carlo simulation: nothing guarantees "
-                      "these rates (the per-digit and holdout thresholds are set on these "
-                      "images, with a guarantee)." if decision.calibration.source ==
-                      "monte-carlo" else
-                      "One threshold for all digits: the rate holds on average over digits, "
-                      "not for each (choose per-digit in Threshold from)." if not per_digit else
-                      "Each digit has its own threshold, so the false-alarm rate holds for "
-                      "every digit, not only on average." if len(own) == len(rates) else
-                      f"A digit gets a threshold of its own from {need} images of it on; "
-                      f"below that it uses the pooled one, whose rate holds on average over "
-                      f"those digits, not for each."))
+                   "under the digit the model takes it for. " + guarantee)
 
 left, right = st.columns(2)
 with left:

@@ -44,11 +44,11 @@ with c4:
         st.caption("Done with these settings: change N, the seed, the score or the precision "
                    "to run another.")
 
-def expected_speed() -> tuple[float, str] | None:
-    """Samples/s to expect before a run: the session's last run of this model and score at
-    this precision (stopped ones too), else the model's own run when it was saved on a
-    machine like this one."""
-    last = registry.latest("simulate", owner=owner)
+
+def expected_speed(last) -> tuple[float, str] | None:
+    """Samples/s to expect before a run: the session's ``last`` run, if of this model and
+    score at this precision (stopped ones too), else the model's own run when it was saved on
+    a machine like this one."""
     if last is not None:
         p, k = last.snapshot()["progress"], last.params.get("key")
         same = ("model", "stamp", "scorer", "precision")
@@ -62,8 +62,9 @@ def expected_speed() -> tuple[float, str] | None:
     return None
 
 
-busy = (job_now := registry.latest("simulate", owner=owner)) is not None and job_now.running
-if not done_already and not run and not busy and (speed := expected_speed()) is not None:
+last_run = registry.latest("simulate", owner=owner)
+busy = last_run is not None and last_run.running
+if not done_already and not run and not busy and (speed := expected_speed(last_run)) is not None:
     rate, basis = speed
     st.caption(f"{key.samples:,} samples should take about **{eta_text(key.samples / rate)}** "
                f"({rate:,.0f} samples/s, from {basis}); Stop ends a run early.")
