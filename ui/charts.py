@@ -44,17 +44,16 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
 def verdict_histogram(decision, monte_carlo, marks: dict[str, style.Mark]) -> go.Figure:
     """The user's images on the Monte Carlo histogram (hold-out scores drawn over it), or on
     the calibration scores when there is no simulation. Under a per-digit calibration the
-    dashed line is the pooled threshold and the title says each image is judged by its
-    digit's."""
+    dashed line is the pooled threshold, and the title says so (each image's verdict is its
+    digit's threshold's)."""
     cal = decision.calibration
-    own = ("; each image judged by its digit's threshold, the dashed line is the pooled one"
-           if cal.source == "per-digit" else "")
+    own = ", dashed: the pooled one" if cal.source == "per-digit" else ""
     if monte_carlo is not None:
         return histogram(monte_carlo.distribution, decision.threshold, marks=marks,
                          overlay=cal.distribution if cal.source == "holdout" else None,
                          overlay_name="held-out real normal digits (scaled)",
-                         title=f"Your images on the Monte Carlo histogram ({monte_carlo.n:,} "
-                               f"generated images; {cal.source} threshold{own})")
+                         title=f"Your images among {monte_carlo.n:,} generated images' "
+                               f"scores ({cal.source} threshold{own})")
     return histogram(cal.distribution, decision.threshold, marks=marks,
                      title=f"Your images on the {cal.source} scores{own}")
 
