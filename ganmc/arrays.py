@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ganmc import limits
-from ganmc.errors import DataError, GanmcError, one_line
+from ganmc.errors import ConfigError, DataError, GanmcError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -221,3 +221,19 @@ def _as_labels(y: np.ndarray, where: Path | str) -> np.ndarray:
     if y.ndim != 1 or y.dtype.kind not in "iu":
         raise DataError(f"{where}: labels must be a 1-D integer array")
     return y.astype(np.uint8)
+
+
+def as_labels(y: np.ndarray, n: int, digits: tuple[int, ...]) -> np.ndarray:
+    """Labels of n images, each one of the normal ``digits``, as int64.
+
+    Raises:
+        ConfigError: If they are not n whole numbers among ``digits``.
+    """
+    y = np.asarray(y)
+    if y.shape != (n,) or y.dtype.kind not in "iu":
+        raise ConfigError(f"labels must be {n} whole numbers, one per image, not "
+                          f"{y.dtype} of shape {y.shape}")
+    foreign = sorted(set(np.unique(y).tolist()) - set(digits))
+    if foreign:
+        raise ConfigError(f"labels {foreign} are not among the normal digits {list(digits)}")
+    return y.astype(np.int64)

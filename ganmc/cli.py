@@ -18,6 +18,7 @@ from ganmc.commands import (
     cmd_calibrate,
     cmd_evaluate,
     cmd_info,
+    cmd_refresh,
     cmd_report,
     cmd_score,
     cmd_simulate,
@@ -26,7 +27,6 @@ from ganmc.commands import (
 from ganmc.config import (
     ARCH_ABOUT,
     ARCHS,
-    AUTO_RULE,
     CALIBRATIONS,
     DEFAULT_CALIBRATION_FRACTION,
     DEFAULT_FEATURE_COMPONENTS,
@@ -45,6 +45,7 @@ from ganmc.config import (
     TrainConfig,
 )
 from ganmc.errors import GanmcError, one_line
+from ganmc.scorers import help_text
 
 log = logging.getLogger("ganmc")
 
@@ -90,12 +91,7 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
     p.add_argument("--model", metavar="DIR",
                    help="model folder (default: the pretrained model under assets/model)")
     p.add_argument("--scorer", choices=SCORERS,
-                   help=f"anomaly score (default: the model's; auto: {AUTO_RULE}. "
-                        "mahalanobis: distance of the discriminator's "
-                        "features from the training digits'; mahalanobis-strokes: the same, "
-                        "also counting drawing less than the training digits do as strange "
-                        "(a 1 is not part of an 8); latent-search is AnoGAN's "
-                        "per-image optimisation, about 100 times slower)")
+                   help=f"anomaly score (default: the model's). {help_text()}")
     if percentile:
         p.add_argument("--percentile", type=_percentile, metavar="P",
                        help="threshold level: P%% of normal scores fall below it "
@@ -286,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="DIR", required=True, help="model folder to update")
     p.add_argument("--data", help="the model's data source if not the card's")
     p.set_defaults(func=cmd_add_digits)
+
+    p = sub.add_parser("refresh", help="bring a saved model up to this version's scores "
+                                       "(the combined score) and its quality card",
+                       description="Score the model's own held-out images again under every "
+                                   "score this version has (the card's data source, seed and "
+                                   "hold-out share give them back), simulate the new scores "
+                                   "and measure the quality card for the score auto now "
+                                   "picks. The networks stay as they are.")
+    p.add_argument("--model", metavar="DIR", required=True, help="model folder to update")
+    p.add_argument("--data", help="the model's data source if not the card's")
+    p.set_defaults(func=cmd_refresh)
     return parser
 
 

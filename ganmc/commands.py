@@ -116,12 +116,11 @@ def _print_calibration(det) -> None:
 
     level = Level(det.alpha)
     for name in det.scorers_:
-        parts = [f"holdout threshold {det.calibration_of(name, 'holdout').threshold(det.alpha):.5g}"
+        parts = [f"holdout threshold {det.calibration_of(name, 'holdout').value:.5g}"
                  f" (n={len(det.holdout_scores_[name]):,})"] if name in det.holdout_scores_ else []
         if name in det.monte_carlo_:
             r = det.monte_carlo_[name]
-            parts.append(f"monte-carlo threshold {r.calibration().threshold(det.alpha):.5g} "
-                         f"(n={r.n:,})")
+            parts.append(f"monte-carlo threshold {r.threshold(level):.5g} (n={r.n:,})")
         print(f"  scorer {name}: {'; '.join(parts) or 'no calibration'}")
     mc = det.monte_carlo_.get(det.scorer_)
     if mc is not None and det.scorer_ in det.holdout_scores_:
@@ -239,7 +238,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         files.write_table(args.out, rows)
         n_anom = sum(v.is_anomaly for v in verdicts)
         say(f"Scored {len(rows)} images: {n_anom} anomalies, {len(rows) - n_anom} normal "
-            f"(threshold {decision.threshold:.6g}, {decision.calibration.source}); "
+            f"({decision.threshold.describe(det.config.digits)}); "
             f"wrote {args.out}")
     else:
         sys.stdout.write(files.table_bytes(rows).decode())
@@ -258,7 +257,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{r['n_normal']:,} normal vs {r['n_anomalous']:,} anomalous images "
           f"(scorer {r['scorer']}, calibration {r['calibration']})")
     print(f"  AUROC {r['auroc']:.4f}   average precision {r['average_precision']:.4f}")
-    print(f"  at threshold {r['threshold']:.6g} (nominal false-alarm rate "
+    print(f"  at the {r['threshold_words']} (nominal false-alarm rate "
           f"{100 * r['alpha']:g}%): false alarms {100 * r['false_alarm_rate']:.1f}%, "
           f"detections {100 * r['detection_rate']:.1f}%")
     if r["by_digit"]:
@@ -288,8 +287,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     det, bands = service.calibrate_on(args.model, images.x, name=args.name,
                                       sources=images.sources)
     lo, hi = bands["all"]["band"]
-    print(f"Calibrated {args.model} on {len(images.x):,} images as {args.name!r}: threshold "
-          f"{det.threshold_:.6g} ({det.calibration_.source}, {det.scorer_})")
+    print(f"Calibrated {args.model} on {len(images.x):,} images as {args.name!r}: "
+          f"{det.calibration_.describe(det.config.digits)} ({det.scorer_})")
     print(f"  with {len(images.x):,} images the false-alarm rate at a nominal "
           f"{100 * det.alpha:g}% lands between {100 * lo:.1f}% and {100 * hi:.1f}% on further "
           f"images of the same kind (5-95 %)")
@@ -308,6 +307,17 @@ def cmd_add_digits(args: argparse.Namespace) -> int:
     det = service.add_digit_gaussians(args.model, data=args.data, progress=say)
     print(f"Added per-digit Gaussians to {args.model}: auto score {det.scorer_}, threshold "
           f"{det.calibration_.source if det.calibration_ else 'none'}")
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from ganmc import service
+    from ganmc.quality import card_lines
+
+    det = service.refresh(args.model, data=args.data, progress=say)
+    print(f"Refreshed {args.model}: scores {', '.join(det.scorers_)}; auto score "
+          f"{det.scorer_}, {det.calibration_.describe(det.config.digits)}")
+    print("\n".join(card_lines(det.quality_)))
     return 0
 
 
@@ -346,24 +356,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ganmc import bundle
+    from ganmc.cardtext import card_text
 
     card = bundle.read_card(args.model or bundle.DEFAULT_MODEL)
     print(json.dumps(card, indent=2) if args.json else card_text(card))
     return 0
 
 
-def card_text(card: dict) -> str:
-    from ganmc.modelfile import training_text, when_text
-    from ganmc.quality import card_lines
-
-    c, m = card.get("config", {}), card.get("metadata", {})
-    lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, normal digits "
-             f"{c.get('digits')}", f"trained: {training_text(card)}",
-             f"data {m.get('data_source')}: {m.get('n_train')} train, "
-             f"{m.get('n_calibration')} calibration images",
-             f"trained {when_text(m.get('trained_at'))} on {m.get('device')} in "
-             f"{m.get('train_seconds')} s",
-             f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
-             f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
-             f"{card.get('alpha')}", *card_lines(card.get("quality"))]
-    return "\n".join(lines)

@@ -11,6 +11,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from ganmc import scorers as _scorers
 from ganmc.errors import ConfigError
 
 #: The networks (see :mod:`ganmc.networks`), in plain words: the CLI's and the Train page's
@@ -52,24 +53,18 @@ DEFAULT_STROKE_WEIGHT = 0.5
 #: gives the mean and spread of a new normal image's distance (the correction's scale; the
 #: hold-out set stays for the threshold alone).
 STROKE_FOLDS = 5
-MAX_BATCH = 8192
-#: The anomaly scores (see :mod:`ganmc.scoring`); named here so the CLI can list them
-#: without importing TensorFlow. ``auto`` picks by :data:`AUTO_RULE`.
-SCORERS = ("fanogan", "mahalanobis", "mahalanobis-strokes", "discriminator", "latent-search")
-#: ``ganmc.scoring.available``'s rule for ``auto`` in plain words (the CLI's and the
-#: dashboard's help).
-AUTO_RULE = ("mahalanobis-strokes for a model of one digit (mahalanobis for one saved "
-             "before it); mahalanobis for a model of "
-             "several digits trained with their labels (a Gaussian for each digit); else "
-             "fanogan when the model has an encoder, else mahalanobis (discriminator for an old "
-             "model without the Gaussian)")
+#: The largest training batch (a Monte Carlo batch has its own bound,
+#: :data:`ganmc.montecarlo.MAX_SIMULATION_BATCH`).
+MAX_TRAIN_BATCH = 8192
+#: The anomaly scores and ``auto``'s rule in words, from :data:`ganmc.scorers.REGISTRY`.
+SCORERS, AUTO_RULE = _scorers.SCORERS, _scorers.AUTO_RULE
 #: Where a threshold comes from (see :func:`ganmc.calibration.choose`): ``per-digit`` is the
 #: hold-out set split by the digit each image is taken for (Mondrian conformal), ``holdout``
 #: the hold-out set as one; ``auto`` prefers them in this order.
 CALIBRATIONS = ("per-digit", "holdout", "monte-carlo")
 #: Arithmetic of training and simulation; ``auto`` is bfloat16 where it is fast.
 PRECISIONS = ("auto", "float32", "bfloat16")
-AUTO = "auto"
+AUTO = _scorers.AUTO
 #: Monte Carlo samples simulated for each one-pass score at the end of training.
 DEFAULT_TRAIN_MC_SAMPLES = 20_000
 #: Monte Carlo samples of ``ganmc simulate``, ``ganmc report`` and the dashboard.
@@ -311,7 +306,7 @@ class TrainConfig:
             _check_range("epochs", self.epochs, 1, MAX_EPOCHS)
         if self.encoder_epochs is not None:
             _check_range("encoder_epochs", self.encoder_epochs, 0, MAX_EPOCHS)
-        _check_range("batch_size", self.batch_size, 2, MAX_BATCH)
+        _check_range("batch_size", self.batch_size, 2, MAX_TRAIN_BATCH)
         _check_range("latent_dim", self.latent_dim, 2, 512)
         _check_range("search_steps", self.search_steps, 1, 5000)
         _check_range("feature_components", self.feature_components, 1, 4096)

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, density
-from ganmc.calibration import Calibration, Level, ScoreDistribution
-from ganmc.config import TASKS, TrainConfig
+from ganmc.calibration import Level, ScoreDistribution, choose
+from ganmc.combined import Combination
+from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.networks import Networks
@@ -36,6 +37,7 @@ class Loaded:
     monte_carlo: dict[str, MonteCarloResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     quality: dict[str, Any] | None = None
+    combination: Combination | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -45,7 +47,7 @@ class Loaded:
         """The detector's keyword arguments from the card; a score the folder cannot serve
         becomes ``auto``, with a note."""
         scorer = self.card.get("scorer", "auto")
-        have = available(self.networks, self.config.digits)
+        have = available(self.networks, self.config.digits, self.combination is not None)
         if scorer != "auto" and scorer not in have:
             self.notes.append(f"the card's score {scorer} is not available; using auto "
                               f"({have[0]}) instead")
@@ -57,10 +59,14 @@ class Loaded:
 
 def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
               monte_carlo: dict[str, MonteCarloResult],
-              holdout_digits: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+              holdout_digits: dict[str, np.ndarray] | None = None,
+              combination: Combination | None = None) -> dict[str, np.ndarray]:
     """The named arrays saved beside the networks (``holdout-digits/NAME``: the digit each
-    held-out image of ``holdout/NAME`` is taken for, in the same order)."""
+    held-out image of ``holdout/NAME`` is taken for, in the same order; ``combination/VIEW``:
+    the combined score's held-out references)."""
     arrays = {f"holdout/{k}": v for k, v in holdout.items()}
+    if combination is not None:
+        arrays.update({f"combination/{k}": v for k, v in combination.arrays().items()})
     arrays.update({f"holdout-digits/{k}": v for k, v in (holdout_digits or {}).items()
                    if k in holdout})
     if networks.density is not None:
@@ -79,49 +85,50 @@ def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
 
 
 def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...], scorer: str,
-         calibration: str, alpha: float, holdout: dict[str, np.ndarray],
+         calibration: str, level: Level, holdout: dict[str, np.ndarray],
          monte_carlo: dict[str, MonteCarloResult],
          holdout_digits: dict[str, np.ndarray] | None = None,
-         quality: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The model card: settings, training metadata, each score's thresholds at alpha (per
-    digit too, where the held-out images have the digits they are taken for), and the quality
-    card (:mod:`ganmc.quality`)."""
+         quality: dict[str, Any] | None = None,
+         combination: Combination | None = None) -> dict[str, Any]:
+    """The model card: settings, training metadata, each score's thresholds at the level
+    (per digit too, where the held-out images have the digits they are taken for), the
+    combined score's main view, and the quality card (:mod:`ganmc.quality`)."""
     summary: dict[str, dict[str, Any]] = {}
     for name in scorers:
         entry: dict[str, Any] = {}
         if name in holdout:
-            c = Calibration("holdout", ScoreDistribution.from_scores(holdout[name]))
-            entry["holdout"] = {"n": c.distribution.n, "threshold": c.threshold(alpha)}
+            c = choose("holdout", level, holdout=holdout[name])
+            entry["holdout"] = {"n": c.distribution.n, "threshold": c.value}
             digits = (holdout_digits or {}).get(name)
             if digits is not None:
-                groups = {int(d): ScoreDistribution.from_scores(holdout[name][digits == d])
-                          for d in np.unique(digits) if d >= 0}
-                p = Calibration("per-digit", c.distribution, groups)
+                p = choose("per-digit", level, holdout=holdout[name], holdout_digits=digits)
                 entry["per-digit"] = {
                     "n": c.distribution.n,
-                    "counts": {str(d): g.n for d, g in groups.items()},
-                    "thresholds": {str(d): p.threshold(alpha, d) for d in groups},
-                    "fallback": p.fallbacks(alpha, tuple(config.digits))}
+                    "counts": {str(d): g.n for d, g in p.groups.items()},
+                    "thresholds": {str(d): t for d, t in p.by_digit(tuple(p.groups)).items()},
+                    "fallback": p.fallbacks(tuple(config.digits))}
         if name in monte_carlo:
             r = monte_carlo[name]
-            entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
-                                    "threshold": r.calibration().threshold(alpha),
+            entry["monte_carlo"] = {"n": r.n, "seed": r.seed, "threshold": r.threshold(level),
                                     "samples_per_s": round(r.samples_per_s, 1)}
         summary[name] = entry
     return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
-            "scorer": scorer, "calibration": calibration, "alpha": alpha,
-            "calibration_summary": summary, "quality": quality}
+            "scorer": scorer, "calibration": calibration, "alpha": level.alpha,
+            "calibration_summary": summary, "quality": quality,
+            "combination": None if combination is None else {"main": combination.main}}
 
 
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
          holdout: dict[str, np.ndarray], monte_carlo: dict[str, MonteCarloResult],
-         holdout_digits: dict[str, np.ndarray] | None = None) -> Path:
+         holdout_digits: dict[str, np.ndarray] | None = None,
+         combination: Combination | None = None) -> Path:
     """Write a model folder atomically."""
     nets = {"generator": networks.generator, "discriminator": networks.discriminator}
     if networks.encoder is not None:
         nets["encoder"] = networks.encoder
     return bundle.save_bundle(path, card=card, networks=nets,
-                              arrays=arrays_of(networks, holdout, monte_carlo, holdout_digits))
+                              arrays=arrays_of(networks, holdout, monte_carlo, holdout_digits,
+                                               combination))
 
 
 def load(path: Path | str | None = None) -> Loaded:
@@ -165,12 +172,30 @@ def load(path: Path | str | None = None) -> Loaded:
             loaded.monte_carlo[name] = MonteCarloResult(
                 len(scores), len(scores), int(info.get("seed", 0)), name,
                 len(scores) / rate if rate else 0.0, ScoreDistribution.from_scores(scores))
-    have = available(nets, config.digits)
+    loaded.combination = _combination(path, card, files.arrays)
+    have = available(nets, config.digits, loaded.combination is not None)
     loaded.holdout = {k: v for k, v in loaded.holdout.items() if k in have}
     loaded.holdout_digits = {k: v for k, v in loaded.holdout_digits.items() if k in have}
     loaded.monte_carlo = {k: v for k, v in loaded.monte_carlo.items() if k in have}
     loaded.notes = _missing_parts(card, nets, loaded)
     return loaded
+
+
+def _combination(path: Path, card: dict[str, Any], arrays: dict[str, np.ndarray]
+                 ) -> Combination | None:
+    """The combined score's references, if the folder has them (a model saved before the
+    combined score has none: it simply lacks the score)."""
+    views = {k.partition("/")[2]: v for k, v in arrays.items() if k.startswith("combination/")}
+    info = card.get("combination")
+    if not views and not info:
+        return None
+    main = info.get("main") if isinstance(info, dict) else None
+    if main not in ("mahalanobis", "mahalanobis-strokes"):
+        raise ModelError(f"{path}: the card's combined score names no main score")
+    try:
+        return Combination.from_arrays(main, views)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
 
 
 def _scores(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
@@ -279,63 +304,3 @@ def _check_shapes(path: Path, nets: Networks, latent_dim: int) -> None:
             problems.append(f"the feature Gaussian is over {width} features, D has {n_features}")
     if problems:
         raise ModelError(f"{path}: networks do not fit together: {'; '.join(problems)}")
-
-
-def training_text(card: dict[str, Any]) -> str:
-    """What was trained, as the card says: "standard preset, batches of 64: 5,000 GAN steps
-    (472 passes), no encoder", "… 3,000 of 5,000 GAN steps … (stopped early)", or for a card
-    from before the presets "180 GAN + 180 encoder epochs (set by hand, before the training
-    presets)"."""
-    c, m = card.get("config") or {}, card.get("metadata") or {}
-    if not (isinstance(c, dict) and isinstance(m, dict)):
-        return "? steps"
-    stopped = " (stopped early)" if m.get("stopped_early") else ""
-    if "gan_steps_done" not in m:  # trained before the step budgets
-        if not stopped:
-            return (f"{c.get('epochs')} GAN + {c.get('encoder_epochs')} encoder epochs (set "
-                    f"by hand, before the training presets)")
-        return (f"{m.get('gan_epochs_done', '?')} of {c.get('epochs')} + "
-                f"{m.get('encoder_epochs_done', '?')} of {c.get('encoder_epochs')} epochs"
-                f"{stopped}")
-    passes = m.get("passes_done") or ["?", "?"]
-    planned = m.get("steps_planned") or ["?", "?"]
-
-    def part(i: int, what: str) -> str:
-        done = m.get(f"{what.lower()}_steps_done")
-        head = f"{_count(done)} of {_count(planned[i])}" if stopped else _count(done)
-        return f"{head} {what} steps ({passes[i]} passes)"
-
-    text = part(0, "GAN")
-    text += " + " + part(1, "encoder") if c.get("encoder_epochs") or c.get("encoder_steps") \
-        else ", no encoder"
-    text += "".join(f", {t}" for t in tasks_text(c))
-    return (f"{c.get('preset')} preset, batches of {m.get('batch_size', '?')}: {text}"
-            f"{stopped}")
-
-
-def tasks_text(settings: dict[str, Any]) -> list[str]:
-    """D's extra tasks that are on in these settings (a card's config, a job's parameters), in
-    words with their weights: ``["rotation task 1"]``."""
-    out = []
-    for name, task in TASKS.items():
-        weight = settings.get(name)
-        if isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
-            out.append(f"{task.words} {weight:g}")
-    return out
-
-
-def _count(v: Any) -> str:
-    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
-
-
-def when_text(iso: Any) -> str:
-    """A card's ISO timestamp as people write it: "2026-11-30 01:23 UTC" (as given if odd)."""
-    import datetime as dt
-
-    try:
-        t = dt.datetime.fromisoformat(str(iso))
-    except ValueError:
-        return str(iso)
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc)
-    return t.strftime("%Y-%m-%d %H:%M") + (" UTC" if t.tzinfo is not None else "")

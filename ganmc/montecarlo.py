@@ -19,16 +19,11 @@ from typing import Protocol
 import numpy as np
 
 from ganmc import limits
-from ganmc.calibration import (
-    Calibration,
-    ScoreDistribution,
-    percentile_threshold,
-    quantile_interval,
-)
+from ganmc.calibration import Level, ScoreDistribution, Threshold, choose, quantile_interval
 from ganmc.errors import ConfigError
 
 MAX_SAMPLES = 100_000_000
-MAX_BATCH = 262_144
+MAX_SIMULATION_BATCH = 262_144
 #: Up to this many samples every score is kept, so quantiles are exact (8 bytes each).
 KEEP_LIMIT = 2_000_000
 FINE_BINS = 4096
@@ -105,40 +100,40 @@ class MonteCarloResult:
     def samples_per_s(self) -> float:
         return self.n / self.seconds if self.seconds > 0 else 0.0
 
-    def calibration(self) -> Calibration:
-        """This result as a ``monte-carlo`` calibration."""
-        return Calibration("monte-carlo", self.distribution)
+    def rule(self, level: Level) -> Threshold:
+        """This run's ``monte-carlo`` threshold at a level."""
+        return choose("monte-carlo", level, monte_carlo=self.distribution, scorer=self.scorer)
 
-    def threshold(self, percentile: float) -> float:
-        """The P-th percentile of the simulated scores."""
-        return percentile_threshold(self.distribution, percentile)
+    def threshold(self, level: Level) -> float:
+        """The (1 - alpha) quantile of the simulated scores."""
+        return self.rule(level).value
 
-    def threshold_interval(self, percentile: float, confidence: float = 0.95):
-        """Order-statistic confidence interval of that percentile."""
-        return quantile_interval(self.distribution, percentile / 100.0, confidence)
+    def threshold_interval(self, level: Level, confidence: float = 0.95):
+        """Order-statistic confidence interval of that quantile."""
+        return quantile_interval(self.distribution, 1.0 - level.alpha, confidence)
 
-    def summary(self, percentile: float) -> dict:
+    def summary(self, level: Level) -> dict:
         """Threshold, its interval, mean, std, min, max and a plain-words reading."""
-        t = self.threshold(percentile)
-        lo, hi = self.threshold_interval(percentile)
+        t = self.threshold(level)
+        lo, hi = self.threshold_interval(level)
         d = self.distribution
         return {
             "samples": self.n, "scorer": self.scorer, "seed": self.seed,
-            "percentile": percentile, "threshold": t, "threshold_ci95": [lo, hi],
+            "percentile": level.percentile, "threshold": t, "threshold_ci95": [lo, hi],
             "mean": d.mean, "std": d.std, "min": d.min, "max": d.max,
             "exact": d.exact, "seconds": self.seconds, "samples_per_s": self.samples_per_s,
             "precision": self.extra.get("precision", "float32"),
-            "interpretation": interpret(t, percentile, self.n),
+            "interpretation": interpret(t, level, self.n),
         }
 
 
-def interpret(threshold: float, percentile: float, n: int) -> str:
+def interpret(threshold: float, level: Level, n: int) -> str:
     """Say in plain words what the threshold means."""
     return (f"Of {n:,} images drawn from the trained generator (stand-ins for normal digits), "
-            f"{percentile:g}% score at or below {threshold:.4g}. An image scoring above "
+            f"{level.percentile:g}% score at or below {threshold:.4g}. An image scoring above "
             f"{threshold:.4g} is called an ANOMALY; at or below, NORMAL. If generated images "
-            f"were exactly like real normal ones, about {100 - percentile:g}% of normal images "
-            f"would be flagged by mistake.")
+            f"were exactly like real normal ones, about {100 * level.alpha:.3g}% of normal "
+            f"images would be flagged by mistake.")
 
 
 def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
@@ -161,8 +156,8 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
     """
     if not 1 <= n_samples <= MAX_SAMPLES:
         raise ConfigError(f"samples must be from 1 to {MAX_SAMPLES:,}, not {n_samples:,}")
-    if not 1 <= batch_size <= MAX_BATCH:
-        raise ConfigError(f"batch_size must be from 1 to {MAX_BATCH:,}")
+    if not 1 <= batch_size <= MAX_SIMULATION_BATCH:
+        raise ConfigError(f"batch_size must be from 1 to {MAX_SIMULATION_BATCH:,}")
     limits.check_fits(f"a simulation of {n_samples:,} samples in batches of {batch_size:,}",
                       limits.simulation_bytes(batch_size, min(n_samples, keep_limit)
                                               if n_samples <= keep_limit else 0))

@@ -20,6 +20,7 @@ import numpy as np
 
 from ganmc import anomalies
 from ganmc.config import CUSTOM, PRESETS
+from ganmc.distribution import Level
 from ganmc.metrics import auroc
 
 #: The false-alarm levels the card measures.
@@ -120,28 +121,28 @@ class LiveProbe:
 
 
 def assess(score: Callable[[np.ndarray], np.ndarray],
-           thresholds: Callable[[float, np.ndarray], np.ndarray | float],
+           flags: Callable[[np.ndarray, np.ndarray, Level], np.ndarray],
            normal: np.ndarray, sets: dict[str, np.ndarray], *, scorer: str,
            preset: str) -> dict[str, Any]:
     """The quality card.
 
     Args:
         score: The model's score in use, images -> scores.
-        thresholds: The verdict threshold at a level alpha for each of some images (the
-            model's threshold rule; per digit where the model has one threshold a digit).
+        flags: The model's verdict rule: (images, their scores, level) -> True for each
+            anomaly (per digit where the model has one threshold a digit).
         normal: Held-out normal images (never trained on).
         sets: Anomaly sets by name (:func:`anomaly_sets`).
         scorer: The score's name, for the card.
         preset: The training preset, for the reading.
     """
     normal_scores = np.asarray(score(normal), np.float64)
-    far = {f"{a:g}": float(np.mean(normal_scores > thresholds(a, normal))) for a in ALPHAS}
+    far = {f"{a:g}": float(np.mean(flags(normal, normal_scores, Level(a)))) for a in ALPHAS}
+    detect = Level(DETECTION_ALPHA)
     by_set = {}
     for name, x in sets.items():
         s = np.asarray(score(x), np.float64)
         by_set[name] = {"n": int(len(x)), "auroc": round(float(auroc(normal_scores, s)), 4),
-                        "detection": round(float(np.mean(s > thresholds(DETECTION_ALPHA, x))),
-                                           4)}
+                        "detection": round(float(np.mean(flags(x, s, detect))), 4)}
     level, words = reading(by_set, preset)
     return {"scorer": scorer, "n_normal": int(len(normal_scores)), "false_alarm": far,
             "detection_alpha": DETECTION_ALPHA, "sets": by_set, "reading": level,

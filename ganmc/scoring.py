@@ -35,46 +35,21 @@ generator, Monte Carlo samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import tensorflow as tf
 
-from ganmc.config import AUTO, DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
+from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
 from ganmc.density import stroke_length
 from ganmc.errors import ConfigError
 from ganmc.networks import Networks
+from ganmc.scorers import GAUSSIAN as _GAUSSIAN
+from ganmc.scorers import ONE_PASS as _ONE_PASS
+from ganmc.scorers import REGISTRY, auto_order, resolve, why_auto  # noqa: F401
 
-
-@dataclass(frozen=True)
-class ScorerInfo:
-    """What a scorer needs and costs.
-
-    Attributes:
-        needs: The part of :class:`~ganmc.networks.Networks` it cannot work without
-            (``"encoder"``, ``"density"``) or ``None``.
-        one_pass: One forward pass per image: cheap enough to simulate at the end of every
-            training run.
-        reconstructs: What it shows as the model's version of an image.
-    """
-
-    needs: str | None
-    one_pass: bool
-    reconstructs: str
-
-
-#: The scorers, in the order ``auto`` prefers them.
-TABLE = {
-    "fanogan": ScorerInfo("encoder", True, "G(E(x))"),
-    "mahalanobis": ScorerInfo("density", True, "G(E(x))"),
-    "mahalanobis-strokes": ScorerInfo("strokes", True, "G(E(x))"),
-    "discriminator": ScorerInfo(None, True, "G(E(x))"),
-    "latent-search": ScorerInfo(None, False, "G(z*)"),
-}
 #: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
-ONE_PASS = tuple(name for name, info in TABLE.items() if info.one_pass)
+ONE_PASS = _ONE_PASS
 #: Scorers that read the feature Gaussian (refitting it changes their scores).
-GAUSSIAN = tuple(name for name, info in TABLE.items() if info.needs in ("density", "strokes"))
+GAUSSIAN = _GAUSSIAN
 #: Adam's step size on z in ``latent-search`` (z ~ N(0, I), so 0.05 moves it a few percent).
 SEARCH_LEARNING_RATE = 0.05
 
@@ -107,66 +82,28 @@ def default_batch_size(scorer: str = "fanogan") -> int:
     partial histograms still arrive every few seconds.
     """
     size = 65_536 if tf.config.list_physical_devices("GPU") else 8192
-    return size if TABLE[scorer].one_pass else size // 16
+    return size if REGISTRY[scorer].one_pass else size // 16
 
 
-def available(networks: Networks, digits: tuple[int, ...] = ()) -> tuple[str, ...]:
-    """Names of the scorers these networks support, in the order ``auto`` prefers them
-    (:data:`ganmc.config.AUTO_RULE` says it in words).
-
-    ``fanogan`` needs an encoder, ``mahalanobis`` the Gaussian fitted after training,
-    ``mahalanobis-strokes`` its stroke figures. The order is :data:`TABLE`'s, except that
-    ``mahalanobis`` goes first where its Gaussian models each normal digit on its own:
-    per-digit Gaussians (a model of several digits trained with labels; better on hand-drawn
-    letters and random strokes, and per-digit false alarms within 2-9 %), or a model of one
-    digit (``digits``, the model's normal digits; better on the one-class protocol, eight
-    digits of ten), where ``mahalanobis-strokes`` goes before it (better still on the
-    one-class protocol, the weakest digits most). docs/benchmarks.md has the figures.
-    """
-    have = tuple(name for name, info in TABLE.items()
-                 if info.needs is None or getattr(networks, info.needs) is not None)
-    if networks.density is not None and (networks.density.per_digit or len(digits) == 1):
-        first = ("mahalanobis-strokes", "mahalanobis") if (
-            len(digits) == 1 and "mahalanobis-strokes" in have) else ("mahalanobis",)
-        have = (*first, *(n for n in have if n not in first))
-    return have
+def parts_of(networks: Networks, combination: bool = False) -> set[str]:
+    """The fitted parts a score may need (:attr:`ganmc.scorers.Scorer.needs`)."""
+    parts = {"combination"} if combination else set()
+    for name in ("encoder", "density", "strokes"):
+        if getattr(networks, name) is not None:
+            parts.add(name)
+    return parts
 
 
-def resolve_scorer(requested: str, have: tuple[str, ...]) -> str:
-    """The one rule for the score in use: ``auto`` is the first the model has, in the order
-    of :func:`available`.
-
-    Raises:
-        ConfigError: If the requested score is unknown or this model lacks it.
-    """
-    if requested == AUTO:
-        return have[0]
-    if requested not in TABLE:
-        raise ConfigError(f"unknown score {requested!r}; choose one of {', '.join(SCORERS)}")
-    if requested not in have:
-        raise ConfigError(f"the {requested} score is not available in this model (it has "
-                          f"{', '.join(have)})")
-    return requested
+def available(networks: Networks, digits: tuple[int, ...] = (), combination: bool = False
+              ) -> tuple[str, ...]:
+    """Names of the scorers these networks support (``combination``: the detector has the
+    combined score's references), in the order ``auto`` prefers them
+    (:func:`ganmc.scorers.auto_order`)."""
+    per_digit = networks.density is not None and networks.density.per_digit
+    return auto_order(parts_of(networks, combination), len(digits), per_digit)
 
 
-def why_auto(have: tuple[str, ...], digits: tuple[int, ...] = ()) -> str:
-    """In plain words, why ``auto`` picks what it picks for a model with these scorers and
-    normal ``digits`` (:func:`available`'s rule)."""
-    chosen = have[0]
-    if chosen == "fanogan":
-        return "fanogan: the model has an encoder, so it can redraw each image"
-    if chosen == "mahalanobis-strokes":
-        return ("mahalanobis-strokes: for a model of one digit it tells the other digits apart "
-                "best, simpler ones (a 1 beside an 8) included")
-    if chosen == "mahalanobis" and len(digits) == 1:
-        return ("mahalanobis: for a model of one digit it tells the other digits apart better "
-                "than fanogan (the model has no stroke figures for mahalanobis-strokes)")
-    if chosen == "mahalanobis" and list(have) != [n for n in TABLE if n in have]:
-        return ("mahalanobis: the model has a Gaussian per digit, which tells letters and "
-                "scribbles from digits better than fanogan")
-    if chosen == "mahalanobis":
-        return "mahalanobis: the model has no encoder, so fanogan is not available"
-    return f"{chosen}: the model has neither an encoder nor the feature Gaussian"
+resolve_scorer = resolve
 
 
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
@@ -190,7 +127,7 @@ def holdout_scores(score, x: np.ndarray, names: tuple[str, ...], stop_event=None
     """
     out, skipped = {}, []
     for name in names:
-        one_pass = TABLE[name].one_pass
+        one_pass = REGISTRY[name].one_pass
         chunk = len(x) if one_pass else 64
         parts = []
         for i in range(0, len(x), chunk):
@@ -246,13 +183,17 @@ class CompiledScorers:
              else nets.encoder(x, training=False))
         return nets.generator(z, training=False)
 
+    def cast(self, precision: str) -> Networks:
+        """The networks in this precision, cast once."""
+        if precision not in self._cast:
+            self._cast[precision] = self.networks.cast(precision)
+        return self._cast[precision]
+
     def samples(self, name: str, precision: str, latent: int, kappa: float, steps: int):
         """A compiled ``(n, seed pair) -> scores`` that generates n images and scores them."""
         cache_key = (name, precision, int(latent), float(kappa), int(steps))
         if cache_key not in self._samples:
-            if precision not in self._cast:
-                self._cast[precision] = self.networks.cast(precision)
-            nets = self._cast[precision]
+            nets = self.cast(precision)
 
             @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
                                           tf.TensorSpec([2], tf.int32)], autograph=False)

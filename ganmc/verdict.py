@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ganmc.calibration import Calibration
+from ganmc.calibration import Threshold
 
 NORMAL, ANOMALY = "normal", "anomaly"
 
@@ -36,18 +36,28 @@ class Verdict:
     def is_anomaly(self) -> bool:
         return self.label == ANOMALY
 
+    @property
+    def taken_for(self) -> str:
+        """"taken for a 3" / "taken for an 8"; empty without a digit."""
+        return "" if self.digit is None else taken_for(self.digit)
 
-def judge(scores: np.ndarray, calibration: Calibration, alpha: float,
-          digits: np.ndarray | None = None) -> list[Verdict]:
-    """Verdicts for scores at false-alarm level alpha: anomaly iff score > threshold (for a
-    per-digit calibration, the threshold of the digit in ``digits`` each is taken for)."""
+
+def taken_for(digit: int, bold: bool = False) -> str:
+    """The words for the digit an image is taken for, with the right article."""
+    shown = f"**{digit}**" if bold else str(digit)
+    return f"taken for {'an' if digit == 8 else 'a'} {shown}"
+
+
+def judge(scores: np.ndarray, threshold: Threshold, digits: np.ndarray | None = None
+          ) -> list[Verdict]:
+    """Verdicts for scores by a threshold's rule (:meth:`Threshold.flags`; for a per-digit
+    threshold, each image by the digit in ``digits`` it is taken for)."""
     scores = np.asarray(scores, np.float64).ravel()
-    use = digits if calibration.groups is not None else None
-    thresholds = (calibration.thresholds(alpha, use) if use is not None
-                  else np.full(len(scores), calibration.threshold(alpha)))
-    p = calibration.p_values(scores, use, alpha)
-    rank = calibration.percentile_rank(scores, use, alpha)
+    flags = threshold.flags(scores, digits)
+    values = threshold.values(digits, len(scores))
+    p = threshold.p_values(scores, digits)
+    rank = threshold.percentile_rank(scores, digits)
     names = [None] * len(scores) if digits is None else [None if d < 0 else int(d)
                                                          for d in digits]
-    return [Verdict(float(s), float(pv), float(r), float(t), ANOMALY if s > t else NORMAL, d)
-            for s, pv, r, t, d in zip(scores, p, rank, thresholds, names)]
+    return [Verdict(float(s), float(pv), float(r), float(t), ANOMALY if f else NORMAL, d)
+            for s, pv, r, t, f, d in zip(scores, p, rank, values, flags, names)]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ganmc import quality, service
+from ganmc.cardtext import tasks_text
 from ganmc.config import network_of
-from ganmc.modelfile import tasks_text
 from ganmc.montecarlo import FINE_BINS
 from ganmc.tracker import CALIBRATING, describe
 from ganmc.train import describe_device
@@ -108,7 +108,7 @@ def quality_card(q: dict | None) -> None:
         return
     show = {"good": st.success, "usable": st.warning}.get(q["reading"], st.error)
     show(q["words"])
-    rows = [{"test set": name, "images": r["n"], "AUROC": r["auroc"],
+    rows = [{"test set": name, "images": r["n"], "AUROC": f"{r['auroc']:.3f}",
              f"caught at {100 * q.get('detection_alpha', 0.05):g} % false alarms":
                  f"{100 * r['detection']:.1f} %"} for name, r in q["sets"].items()]
     st.dataframe(rows, hide_index=True)

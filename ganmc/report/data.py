@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ganmc.calibration import Calibration, Level
+from ganmc.calibration import Level, Threshold
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.verdict import Verdict
 
@@ -36,8 +36,7 @@ class ReportData:
 
     card: dict[str, Any]
     scorer: str
-    calibration: Calibration
-    level: Level
+    rule: Threshold
     monte_carlo: MonteCarloResult | None
     mc_false_alarm: float | None
     examples: list[ReportImage] = field(default_factory=list)
@@ -49,8 +48,14 @@ class ReportData:
     per_digit: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
+    def level(self) -> Level:
+        return self.rule.level
+
+    @property
     def threshold(self) -> float:
-        return self.calibration.threshold(self.level.alpha)
+        """The threshold as one number (for ``per-digit``, the pooled one; each image's own
+        is in its verdict)."""
+        return self.rule.value
 
 
 def example_indices(scores: np.ndarray, labels: np.ndarray, normal_digits
@@ -72,9 +77,9 @@ def example_indices(scores: np.ndarray, labels: np.ndarray, normal_digits
 
 def summary(data: ReportData) -> dict[str, Any]:
     """The report's numbers, JSON-ready."""
-    d = data.calibration.distribution
+    d = data.rule.distribution
     out: dict[str, Any] = {
-        "created": data.created, "scorer": data.scorer, "calibration": data.calibration.source,
+        "created": data.created, "scorer": data.scorer, "calibration": data.rule.source,
         "percentile": data.level.percentile, "alpha": data.level.alpha,
         "threshold": data.threshold, "calibration_n": d.n, "calibration_mean": d.mean,
         "calibration_std": d.std, "calibration_min": d.min, "calibration_max": d.max,
@@ -87,7 +92,7 @@ def summary(data: ReportData) -> dict[str, Any]:
     if data.per_digit:
         out["per_digit"] = {str(d): v for d, v in data.per_digit.items()}
     if data.monte_carlo is not None:
-        out["monte_carlo"] = data.monte_carlo.summary(data.level.percentile)
+        out["monte_carlo"] = data.monte_carlo.summary(data.level)
     out["images"] = rows(data)
     return out
 
@@ -96,6 +101,7 @@ def rows(data: ReportData) -> list[dict[str, Any]]:
     """One row per example or user image."""
     return [{"kind": kind, "name": im.name, "note": im.note, "score": im.verdict.score,
              "p_value": im.verdict.p_value, "percentile_rank": im.verdict.percentile_rank,
-             "verdict": im.verdict.label, "digit": im.verdict.digit}
+             "threshold": im.verdict.threshold, "verdict": im.verdict.label,
+             "digit": im.verdict.digit}
             for kind, ims in (("example", data.examples), ("image", data.images))
             for im in ims]

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 
 from ganmc.calibration import ScoreDistribution
-from ganmc.modelfile import training_text, when_text
+from ganmc.cardtext import training_text, when_text
 from ganmc.quality import summary_line
 from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
@@ -87,23 +87,23 @@ def report_png(data: ReportData) -> bytes:
               fontsize=10, va="top", transform=head.transAxes)
     head.text(0, 0.55, training_text(data.card), fontsize=10, va="top",
               transform=head.transAxes)
-    head.text(0, 0.1, f"scorer {data.scorer}; threshold from {data.calibration.source} "
+    head.text(0, 0.1, f"scorer {data.scorer}; threshold from {data.rule.source} "
               f"calibration at the {data.level.percentile:g}th percentile "
               f"(nominal false-alarm rate {100 * data.level.alpha:.3g}%)", fontsize=10,
               va="top", transform=head.transAxes)
 
     ax = fig.add_subplot(grid[1])
-    dist = data.monte_carlo.distribution if data.monte_carlo else data.calibration.distribution
+    dist = data.monte_carlo.distribution if data.monte_carlo else data.rule.distribution
     label = (f"Monte Carlo scores of {data.monte_carlo.n:,} generated images"
              if data.monte_carlo else f"scores of {dist.n:,} held-out normal images")
     marks = {im.name[:24]: style.Mark.of(im.verdict) for im in data.images[:6]}
     overlay = None
-    if data.monte_carlo is not None and data.calibration.source == "holdout":
-        overlay = data.calibration.distribution
+    if data.monte_carlo is not None and data.rule.source == "holdout":
+        overlay = data.rule.distribution
     draw_histogram(ax, dist, data.threshold, title=label, marks=marks, overlay=overlay,
                    overlay_label=f"held-out real normal images (n = "
                                  f"{overlay.n if overlay else 0:,})",
-                   threshold_label=f"{data.calibration.source} threshold")
+                   threshold_label=f"{data.rule.source} threshold")
 
     txt = fig.add_subplot(grid[2])
     txt.axis("off")
@@ -124,10 +124,15 @@ def _digits(digits) -> str:
 
 
 def _summary_lines(data: ReportData) -> list[str]:
-    d = data.calibration.distribution
-    lines = [f"threshold {data.threshold:.5g}   ({data.calibration.source}, n = {d.n:,})"]
+    d = data.rule.distribution
+    if data.rule.per_digit and data.per_digit:
+        own = [v["threshold"] for v in data.per_digit.values()]
+        lines = [f"thresholds per digit {min(own):.5g} to {max(own):.5g}   (per-digit, "
+                 f"n = {d.n:,}; each image is judged by its digit's)"]
+    else:
+        lines = [f"threshold {data.threshold:.5g}   ({data.rule.source}, n = {d.n:,})"]
     if data.monte_carlo is not None:
-        s = data.monte_carlo.summary(data.level.percentile)
+        s = data.monte_carlo.summary(data.level)
         lo, hi = s["threshold_ci95"]
         lines += [f"Monte Carlo: {s['samples']:,} samples, {data.level.percentile:g}th "
                   f"percentile "
@@ -137,11 +142,11 @@ def _summary_lines(data: ReportData) -> list[str]:
     if data.mc_false_alarm is not None:
         lines.append(f"The Monte Carlo threshold flags {100 * data.mc_false_alarm:.1f}% of "
                      f"held-out real normal images (nominal {100 * data.level.alpha:.3g}%).")
-    if data.calibration.source == "holdout":
+    if data.rule.source == "holdout":
         lines.append(f"Conformal guarantee: at most {100 * data.level.alpha:.3g}% of new "
                      f"normal "
                      f"images are flagged, on average.")
-    elif data.calibration.source == "per-digit":
+    elif data.rule.source == "per-digit":
         lines.append(f"Conformal guarantee, per digit: at most {100 * data.level.alpha:.3g}% of "
                      f"new normal images taken for each digit are flagged, on average.")
     lines += _per_digit_lines(data)
@@ -168,7 +173,7 @@ def _per_digit_lines(data: ReportData) -> list[str]:
     if not data.per_digit:
         return []
     cells = [f"{d} {100 * v['false_alarm_rate']:.1f}%" + ("*" if v["pooled"] and
-                                                          data.calibration.groups else "")
+                                                          data.rule.per_digit else "")
              if v["false_alarm_rate"] is not None else f"{d} -"
              for d, v in data.per_digit.items()]
     n = sum(v["n"] for v in data.per_digit.values())
@@ -202,7 +207,7 @@ def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
         ax.set_title(f"{im.verdict.label.upper()}", color=colour, fontsize=11, fontweight="bold")
         ax.set_xlabel(f"{im.name[:26]}\nscore {im.verdict.score:.4g}\np = "
                       f"{im.verdict.p_value:.3g}"
-                      + (f"\ntaken for a {im.verdict.digit}" if im.verdict.digit is not None
+                      + ("\n" + im.verdict.taken_for if im.verdict.digit is not None
                          else "")
                       + (f"\n{im.note}" if im.note else ""),
                       fontsize=8)

@@ -142,7 +142,7 @@ else:
             f"color:{verdict_colour(v.is_anomaly)}'>{v.label.upper()}</div>",
             unsafe_allow_html=True)
         if v.digit is not None:
-            cols[3].markdown(f"taken for a **{v.digit}**",
+            cols[3].markdown(taken_for(v.digit, bold=True),
                              help="The digit whose training images it lies closest to (the "
                                   "nearest per-digit Gaussian); its threshold is that digit's.")
         cols[3].markdown(f"score **{v.score:.4g}** (threshold {v.threshold:.4g})  \n"
@@ -213,5 +213,5 @@ for col, ex in zip(st.columns(len(pair)), pair):
                  f"color:{verdict_colour(ex.verdict.is_anomaly)}'>"
                  f"{ex.verdict.label.upper()}</span> score {ex.verdict.score:.4g}, "
                  f"p = {ex.verdict.p_value:.3g}"
-                 + (f", taken for a {ex.verdict.digit}" if ex.verdict.digit is not None else ""),
+                 + (", " + ex.verdict.taken_for if ex.verdict.digit is not None else ""),
                  unsafe_allow_html=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc.modelfile import training_text, when_text
+from ganmc.cardtext import training_text, when_text
 from ui import panels, state
 
 

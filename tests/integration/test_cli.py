@@ -73,7 +73,7 @@ def test_end_to_end(tmp_path, inputs):
               "--out", tmp_path / "scores.csv")
     assert r.returncode == 0, r.stderr
     lines = (tmp_path / "scores.csv").read_text().splitlines()
-    assert lines[0] == "source,index,score,p_value,verdict" and len(lines) == 1 + 3 + 60
+    assert lines[0] == "source,index,score,p_value,threshold,digit,verdict" and len(lines) == 1 + 3 + 60
     assert all(line.rsplit(",", 1)[1] in ("normal", "anomaly") for line in lines[1:])
 
     r = ganmc("evaluate", "--model", model, "--normal", inputs / "normal.npz",
@@ -111,7 +111,7 @@ def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):
     _, model = tiny_model
     r = ganmc("score", "--model", model, inputs / "pngs" / "digit0.png")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "source,index,score,p_value,verdict"
+    assert r.stdout.splitlines()[0] == "source,index,score,p_value,threshold,digit,verdict"
     r = ganmc("score", "--model", model, "--calibration", "monte-carlo", "--samples", "2000",
               inputs / "noise.npz", "--out", tmp_path / "s.json")
     assert r.returncode == 0, r.stderr
@@ -219,8 +219,8 @@ def test_calibrate_prints_the_band_and_further_images_land_in_it(tmp_path, digit
     det = service.load_model(model)
     assert det.metadata_["calibration_set"]["name"] == "my digits"
     decision = service.decide(det, service.Choice())
-    assert decision.calibration.source == "per-digit"
-    assert decision.calibration.distribution.n == half
+    assert decision.threshold.source == "per-digit"
+    assert decision.threshold.distribution.n == half
     further = service.evaluate(det, x[half:], mnist.x_test[mnist.y_test == 0][:50], decision)
     assert lo <= further["false_alarm_rate"] <= hi, (further["false_alarm_rate"], lo, hi)
 
@@ -254,7 +254,7 @@ def test_add_digits_gives_a_saved_model_per_digit_thresholds(tmp_path, unlabelle
     model = _copy(unlabelled_model, tmp_path / "m")
     det = service.load_model(model)
     assert det.predict_digit(mnist.x_test[:5]) is None
-    assert service.decide(det, service.Choice()).calibration.source == "holdout"
+    assert service.decide(det, service.Choice()).threshold.source == "holdout"
     before = det.holdout_scores_["discriminator"]
     r = ganmc("add-digits", "--model", model)
     assert r.returncode == 0, r.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ganmc import Detector, load_model
-from ganmc.calibration import conformal_threshold
+from ganmc.calibration import Level, choose
 from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.metrics import auroc
@@ -12,8 +12,8 @@ from ganmc.metrics import auroc
 
 def test_fitted_attributes(tiny_model):
     det, _ = tiny_model
-    assert det.scorers_ == ("fanogan", "mahalanobis", "mahalanobis-strokes", "discriminator",
-                            "latent-search")
+    assert det.scorers_ == ("fanogan", "mahalanobis", "mahalanobis-strokes", "combined",
+                            "discriminator", "latent-search")
     assert det.scorer_ == "fanogan"
     assert det.calibration_.source == "holdout"
     assert det.metadata_["n_train"] == 1350 and det.metadata_["n_calibration"] == 150
@@ -36,11 +36,8 @@ def test_scores_rank_noise_and_inverted_digits_above_digits(tiny_model, mnist, n
 
 def test_threshold_is_conformal_on_the_holdout(tiny_model):
     det, _ = tiny_model
-    from ganmc.calibration import ScoreDistribution
-
-    expected = conformal_threshold(ScoreDistribution.from_scores(det.holdout_scores_["fanogan"]),
-                                   det.alpha)
-    assert det.threshold_ == expected
+    expected = choose("holdout", Level(det.alpha), holdout=det.holdout_scores_["fanogan"])
+    assert det.threshold_ == expected.value
 
 
 def test_predict_decision_and_verdicts_agree(tiny_model, mnist, noise_images):
@@ -60,10 +57,10 @@ def test_monte_carlo_calibration_and_scorer_switch(tiny_model, mnist):
     det = load_model(path)  # a copy of its own: the session's model is never changed
     det.set_params(calibration="monte-carlo")
     assert det.calibration_.source == "monte-carlo"
-    assert det.threshold_ == det.monte_carlo_["fanogan"].threshold(95)
+    assert det.threshold_ == det.monte_carlo_["fanogan"].threshold(Level.from_percentile(95))
     det.set_params(scorer="discriminator")
     assert det.scorer_ == "discriminator"
-    assert det.threshold_ == det.monte_carlo_["discriminator"].threshold(95)
+    assert det.threshold_ == det.monte_carlo_["discriminator"].threshold(Level.from_percentile(95))
     with pytest.raises(ConfigError, match="scorer must be one of"):
         det.set_params(scorer="nope")
     with pytest.raises(ConfigError, match="cannot change epochs"):
@@ -144,8 +141,8 @@ def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
 def test_mlp_preset_without_encoder(tiny_train):
     det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500)
     det.fit(tiny_train[:300])
-    assert det.scorers_ == ("mahalanobis", "mahalanobis-strokes", "discriminator",
-                            "latent-search")
+    assert det.scorers_ == ("mahalanobis", "mahalanobis-strokes", "combined",
+                            "discriminator", "latent-search")
     assert det.scorer_ == "mahalanobis"
     with pytest.raises(ConfigError):
         det.reconstruct(tiny_train[:1])
@@ -163,11 +160,12 @@ def test_bfloat16_simulation_matches_float32(tiny_model):
     b = service.simulate(det, 4000, seed=3, precision="bfloat16", scorer="fanogan")
     assert det.monte_carlo_["fanogan"].n == 2000  # the service does not store its runs
     span = a.distribution.max - a.distribution.min
-    assert abs(a.threshold(95) - b.threshold(95)) < 0.01 * span
-    assert b.summary(95)["precision"] == "bfloat16"
+    p95 = Level.from_percentile(95)
+    assert abs(a.threshold(p95) - b.threshold(p95)) < 0.01 * span
+    assert b.summary(Level.from_percentile(95))["precision"] == "bfloat16"
     from ganmc.scoring import resolve_precision  # auto is recorded as what it ran at
     ran = service.simulate(det, 1000, seed=3, precision="auto", scorer="fanogan")
-    assert ran.summary(95)["precision"] == resolve_precision("auto") != "auto"
+    assert ran.summary(p95)["precision"] == resolve_precision("auto") != "auto"
     assert not np.array_equal(a.distribution.scores, b.distribution.scores)  # really bf16
     with pytest.raises(ConfigError):
         det.sample_scores(10, 0, 0, precision="float8")
@@ -290,7 +288,7 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
     keeps the fast scores calibrated, and the card says how many steps were trained."""
     import threading
 
-    from ganmc.modelfile import training_text
+    from ganmc.cardtext import training_text
     from ganmc.train import STEPS_PER_CALL, plan_rounds
 
     stop = threading.Event()

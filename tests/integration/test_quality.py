@@ -160,7 +160,7 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
                                                                           tmp_path):
     from ganmc import service
     from ganmc.config import ARCHS, PRESETS, RELATIVE_TRAIN_SPEED, TASKS, TrainConfig
-    from ganmc.service import ESTIMATE_AFTER_TRAINING_S as AFTER
+    from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S as AFTER
 
     det, out, _ = one_digit
     settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}
@@ -202,7 +202,8 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     # Ten digits: the same steps, and more to calibrate afterwards.
     ten, _ = service.time_estimate({**settings, "arch": "dcgan", "digits": tuple(range(10))},
                                    tmp_path)
-    assert ten - dcgan == pytest.approx(9 * service.ESTIMATE_AFTER_TRAINING_S_PER_DIGIT)
+    from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as PER_DIGIT
+    assert ten - dcgan == pytest.approx(9 * PER_DIGIT)
     thorough = {"preset": "thorough", "batch_size": 64, "digits": (3,)}
     deep, _ = service.time_estimate(thorough, tmp_path)
     assert deep == pytest.approx(PRESETS["thorough"].minutes_2core * 60, rel=0.01)

@@ -30,8 +30,8 @@ def report(tiny_model, mnist):
 def test_report_numbers_follow_the_decision(report):
     det, decision, data = report
     s = report_data.summary(data)
-    assert s["threshold"] == decision.threshold == det.calibration_of(
-        decision.scorer, "holdout").threshold(0.1)
+    assert s["threshold"] == decision.threshold.value == det.calibration_of(
+        decision.scorer, "holdout", level=Level(0.1)).value
     assert s["percentile"] == 90 and s["alpha"] == pytest.approx(0.1)
     assert s["calibration"] == "holdout" and s["scorer"] == "fanogan"
     # every digit is normal for this model: the second example is the least typical digit
@@ -128,7 +128,7 @@ def test_report_has_the_held_out_false_alarms_per_digit(digit_model, mnist, repo
     for d, row in s["per_digit"].items():
         mine = held[digits == int(d)]
         assert row["n"] == len(mine)
-        assert row["threshold"] == decision.calibration.threshold(decision.level.alpha, int(d))
+        assert row["threshold"] == decision.threshold.by_digit((int(d),))[int(d)]
         assert row["false_alarm_rate"] == pytest.approx(np.mean(mine > row["threshold"]))
         assert row["false_alarm_rate"] <= decision.level.alpha + 1e-9  # conformal, in-sample
     assert s["images"][-1]["digit"] in (1, 7)

@@ -4,23 +4,31 @@ import numpy as np
 import pytest
 
 from ganmc.calibration import (
-    Calibration,
+    Level,
     ScoreDistribution,
-    conformal_threshold,
-    percentile_threshold,
+    Threshold,
+    above,
+    choose,
+    conformal_rank,
+    min_images,
     quantile_interval,
 )
 from ganmc.errors import ConfigError
 from ganmc.montecarlo import StreamingHistogram
 
 
+def conformal(scores, alpha: float) -> Threshold:
+    return choose("holdout", Level(alpha), holdout=np.asarray(scores, float))
+
+
 def test_conformal_threshold_is_the_right_order_statistic():
-    scores = np.arange(1, 20, dtype=float)  # n = 19
-    dist = ScoreDistribution.from_scores(scores[::-1])
+    scores = np.arange(1, 20, dtype=float)[::-1]  # n = 19
     # rank ceil(20 * 0.9) = 18 -> the 18th smallest = 18
-    assert conformal_threshold(dist, 0.1) == 18.0
+    assert conformal_rank(19, Level(0.1)) == 18
+    assert conformal(scores, 0.1).value == 18.0
     # too few scores for alpha = 0.01: no finite threshold can promise it
-    assert conformal_threshold(dist, 0.01) == math.inf
+    assert conformal(scores, 0.01).value == math.inf
+    assert min_images(Level(0.05)) == 19 and min_images(Level(0.1)) == 9
 
 
 def test_conformal_p_values():
@@ -33,17 +41,18 @@ def test_percentile_threshold_matches_numpy():
     s = np.random.default_rng(0).normal(size=1001)
     dist = ScoreDistribution.from_scores(s)
     for p in (5, 50, 95, 99.9):
-        assert percentile_threshold(dist, p) == pytest.approx(np.percentile(s, p))
+        rule = choose("monte-carlo", Level.from_percentile(p), monte_carlo=dist)
+        assert rule.value == pytest.approx(np.percentile(s, p))
     with pytest.raises(ConfigError):
-        percentile_threshold(dist, 100)
+        Level.from_percentile(100)
 
 
 def test_conformal_guarantee_holds_on_fresh_normal_data():
     rng = np.random.default_rng(42)
     alpha, rates = 0.05, []
     for _ in range(200):
-        calib = Calibration("holdout", ScoreDistribution.from_scores(rng.gamma(2.0, size=200)))
-        rates.append(np.mean(rng.gamma(2.0, size=2000) > calib.threshold(alpha)))
+        calib = conformal(rng.gamma(2.0, size=200), alpha)
+        rates.append(np.mean(calib.flags(rng.gamma(2.0, size=2000))))
     assert np.mean(rates) <= alpha + 0.005  # marginal guarantee: E[FAR] <= alpha
     assert np.mean(rates) > alpha - 0.02  # and not needlessly conservative
 
@@ -84,18 +93,46 @@ def test_bad_scores_and_settings():
     with pytest.raises(ConfigError):
         ScoreDistribution.from_scores([1.0, np.nan])
     with pytest.raises(ConfigError):
-        Calibration("guess", ScoreDistribution.from_scores([1.0]))
+        choose("guess", Level(), holdout=np.array([1.0]))
     with pytest.raises(ConfigError):
-        Calibration("holdout", ScoreDistribution.from_scores([1.0])).threshold(1.5)
+        Level(1.5)
+    with pytest.raises(ConfigError):  # no scores for the source asked for
+        choose("monte-carlo", Level(), holdout=np.array([1.0]))
+    with pytest.raises(ConfigError):
+        choose("holdout", Level(), monte_carlo=ScoreDistribution.from_scores([1.0]))
+
+
+def test_choose_auto_prefers_per_digit_then_holdout_then_monte_carlo():
+    s, d = np.arange(40.0), np.repeat([1, 2], 20)
+    mc = ScoreDistribution.from_scores(np.arange(10.0))
+    assert choose("auto", Level(), holdout=s, holdout_digits=d, monte_carlo=mc).source == (
+        "per-digit")
+    assert choose("auto", Level(), holdout=s, monte_carlo=mc).source == "holdout"
+    assert choose("auto", Level(), monte_carlo=mc).source == "monte-carlo"
+
+
+def test_above_is_the_rule_and_flags_use_it():
+    assert list(above([1.0, 2.0, 3.0], 2.0)) == [False, False, True]  # equal is normal
+    rule = conformal(np.arange(1.0, 101.0), 0.05)  # rank 96
+    assert rule.value == 96.0
+    assert list(rule.flags([96.0, 96.5])) == [False, True]
+    assert list(rule.values(n=2)) == [96.0, 96.0]
+    assert rule.at(Level(0.5)).value == 51.0 and rule.value == 96.0  # at() makes a new one
+    assert rule.describe() == "holdout threshold 96"
+
+
+def test_a_threshold_is_made_only_by_choose_with_its_level():
+    rule = conformal(np.arange(1.0, 101.0), 0.1)
+    assert rule.level == Level(0.1) and rule.source == "holdout"
+    assert not rule.per_digit and rule.fallbacks((1, 2)) == []
+    mc = choose("monte-carlo", Level(0.1), monte_carlo=ScoreDistribution.from_scores(
+        np.arange(1.0, 101.0)))
+    assert mc.source == "monte-carlo" and mc.value == pytest.approx(90.1)
 
 
 def test_per_digit_thresholds_hold_for_each_digit_and_fall_back_when_few():
     """Mondrian conformal: digit 1 scores low, digit 2 high; one pooled threshold flags almost
     no 1s and too many 2s, the per-digit ones about alpha of each."""
-    import numpy as np
-
-    from ganmc.calibration import Calibration, ScoreDistribution
-
     rng = np.random.default_rng(0)
 
     def draw(n):
@@ -103,25 +140,29 @@ def test_per_digit_thresholds_hold_for_each_digit_and_fall_back_when_few():
         return rng.normal(np.where(d == 1, 0.0, 2.0), 1.0), d
 
     s, d = draw(4000)
-    groups = {k: ScoreDistribution.from_scores(s[d == k]) for k in (1, 2)}
-    pooled = Calibration("holdout", ScoreDistribution.from_scores(s))
-    mondrian = Calibration("per-digit", ScoreDistribution.from_scores(s), groups)
+    level = Level(0.05)
+    pooled = choose("holdout", level, holdout=s)
+    mondrian = choose("per-digit", level, holdout=s, holdout_digits=d)
     t_s, t_d = draw(40_000)
     for k in (1, 2):
         mine = t_d == k
-        per = np.mean(t_s[mine] > mondrian.thresholds(0.05, t_d[mine]))
+        per = np.mean(mondrian.flags(t_s[mine], t_d[mine]))
         assert 0.04 < per < 0.06
-    assert np.mean(t_s[t_d == 1] > pooled.threshold(0.05)) < 0.02
-    assert np.mean(t_s[t_d == 2] > pooled.threshold(0.05)) > 0.08
+    assert np.mean(pooled.flags(t_s[t_d == 1], t_d[t_d == 1])) < 0.02  # digits ignored
+    assert np.mean(pooled.flags(t_s[t_d == 2])) > 0.08
     # p-values per digit: a 2 at the 2s' median is typical of 2s
     assert mondrian.p_values(np.array([2.0]), np.array([2]))[0] > 0.4
+    thresholds = mondrian.by_digit((1, 2))
+    assert thresholds[1] < thresholds[2]
+    assert mondrian.describe((1, 2)) == (f"per-digit thresholds {thresholds[1]:.4g} to "
+                                         f"{thresholds[2]:.4g}")
     # a digit with 10 held-out images cannot give a finite threshold at 5 %: pooled instead
-    small = Calibration("per-digit", ScoreDistribution.from_scores(s),
-                        {**groups, 3: ScoreDistribution.from_scores(s[:10])})
-    assert small.fallbacks(0.05, (1, 2, 3, 4)) == [3, 4]
-    assert small.threshold(0.05, 3) == small.threshold(0.05) == small.threshold(0.05, 4)
+    s3, d3 = np.concatenate([s, s[:10]]), np.concatenate([d, np.full(10, 3)])
+    small = choose("per-digit", level, holdout=s3, holdout_digits=d3)
+    assert small.fallbacks((1, 2, 3, 4)) == [3, 4]
+    assert list(small.values(np.array([3, 4]))) == [small.value, small.value]
     with pytest.raises(ConfigError):
-        Calibration("per-digit", ScoreDistribution.from_scores(s))
+        choose("per-digit", level, holdout=s)
 
 
 def test_far_band_holds_the_realised_rate():
@@ -129,18 +170,17 @@ def test_far_band_holds_the_realised_rate():
     5-95 % band about 90 % of the time."""
     import numpy as np
 
-    from ganmc.calibration import ScoreDistribution, conformal_threshold, far_band
+    from ganmc.calibration import far_band
 
     rng = np.random.default_rng(3)
     for n in (30, 100, 400):
-        lo, hi = far_band(n, 0.05)
+        lo, hi = far_band(n, Level(0.05))
         inside = []
         for _ in range(400):
-            t = conformal_threshold(ScoreDistribution.from_scores(rng.normal(size=n)), 0.05)
-            rate = np.mean(rng.normal(size=4000) > t)
+            rate = np.mean(conformal(rng.normal(size=n), 0.05).flags(rng.normal(size=4000)))
             inside.append(lo - 0.005 <= rate <= hi + 0.005)  # 4,000 test images add a little
         assert 0.85 <= np.mean(inside) <= 0.97, (n, np.mean(inside))
-    assert far_band(10, 0.05) == (0.0, 0.0)  # 10 images: no finite threshold at 5 %
+    assert far_band(10, Level(0.05)) == (0.0, 0.0)  # 10 images: no finite threshold at 5 %
 
 
 def test_far_band_per_digit_holds_the_realised_rate():
@@ -148,18 +188,18 @@ def test_far_band_per_digit_holds_the_realised_rate():
     further images in the same mix lands in the band in about 90 % of calibrations."""
     from statistics import NormalDist
 
-    from ganmc.calibration import ScoreDistribution, conformal_threshold, far_band_per_digit
+    from ganmc.calibration import far_band_per_digit
 
     rng = np.random.default_rng(5)
     sizes = {1: 60, 7: 140}
-    lo, hi = far_band_per_digit(sizes, 0.05)
+    lo, hi = far_band_per_digit(sizes, Level(0.05))
     assert 0 < lo < 0.05 < hi
     inside = 0
     for _ in range(400):
         rate = 0.0
         for d, n in sizes.items():
-            t = conformal_threshold(ScoreDistribution.from_scores(rng.normal(d, 1, n)), 0.05)
+            t = conformal(rng.normal(d, 1, n), 0.05).value
             rate += n / 200 * (1 - NormalDist(d, 1).cdf(t))  # the exact rate of this threshold
         inside += lo <= rate <= hi
     assert 0.85 <= inside / 400 <= 0.95
-    assert far_band_per_digit({1: 5, 7: 5}, 0.05) == (0.0, 0.0)  # 10 images: nothing flagged
+    assert far_band_per_digit({1: 5, 7: 5}, Level(0.05)) == (0.0, 0.0)  # 10: nothing flagged

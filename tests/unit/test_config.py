@@ -96,7 +96,7 @@ def test_round_trip_through_dict():
 
 
 def test_a_card_from_before_the_presets_says_its_epochs_were_set_by_hand():
-    from ganmc.modelfile import training_text
+    from ganmc.cardtext import training_text
 
     card = {"config": {"preset": "custom", "epochs": 180, "encoder_epochs": 180},
             "metadata": {"batch_size": 64}}
@@ -105,7 +105,7 @@ def test_a_card_from_before_the_presets_says_its_epochs_were_set_by_hand():
 
 
 def test_the_card_says_when_the_rotation_task_was_trained():
-    from ganmc.modelfile import training_text
+    from ganmc.cardtext import training_text
 
     meta = {"gan_steps_done": 5000, "passes_done": [472.0, 0.0], "steps_planned": [5000, 0],
             "batch_size": 64}

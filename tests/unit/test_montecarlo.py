@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from ganmc.calibration import Level
 from ganmc.errors import ConfigError
 from ganmc.montecarlo import simulate, simulate_iter
 
@@ -32,14 +33,14 @@ def test_reproducible_and_seed_dependent():
     b = simulate(FakeSampler(), 5000, seed=3, batch_size=1000)
     c = simulate(FakeSampler(), 5000, seed=4, batch_size=1000)
     np.testing.assert_array_equal(a.distribution.scores, b.distribution.scores)
-    assert a.threshold(95) != c.threshold(95)
+    assert a.threshold(Level.from_percentile(95)) != c.threshold(Level.from_percentile(95))
 
 
 def test_changing_the_percentile_needs_no_new_simulation():
     sampler = FakeSampler()
     result = simulate(sampler, 20_000, seed=0)
     calls = sampler.calls
-    t90, t95, t99 = (result.threshold(p) for p in (90, 95, 99))
+    t90, t95, t99 = (result.threshold(Level.from_percentile(p)) for p in (90, 95, 99))
     assert t90 < t95 < t99
     assert t95 == pytest.approx(1.645, abs=0.05)
     assert sampler.calls == calls
@@ -47,7 +48,7 @@ def test_changing_the_percentile_needs_no_new_simulation():
 
 def test_summary_has_every_number():
     result = simulate(FakeSampler(), 20_000)
-    s = result.summary(95)
+    s = result.summary(Level.from_percentile(95))
     for key in ("threshold", "threshold_ci95", "mean", "std", "min", "max", "interpretation"):
         assert key in s
     lo, hi = s["threshold_ci95"]
@@ -59,7 +60,7 @@ def test_summary_has_every_number():
 def test_beyond_the_keep_limit_memory_stays_a_histogram():
     result = simulate(FakeSampler(), 50_000, batch_size=5000, keep_limit=10_000)
     assert not result.distribution.exact and result.distribution.scores is None
-    assert result.threshold(95) == pytest.approx(1.645, abs=0.05)
+    assert result.threshold(Level.from_percentile(95)) == pytest.approx(1.645, abs=0.05)
 
 
 def test_progress_sees_every_batch():

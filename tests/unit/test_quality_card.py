@@ -18,7 +18,8 @@ def _card(aurocs: dict[str, float], preset: str = "standard") -> dict:
 
         d = NormalDist().inv_cdf(a) * np.sqrt(2)
         sets[name] = rng.normal(d, 1, 300)
-    return quality.assess(lambda s: s, lambda a, x: float(np.quantile(normal, 1 - a)),
+    return quality.assess(lambda s: s,
+                          lambda x, s, level: s > np.quantile(normal, 1 - level.alpha),
                           normal, sets, scorer="mahalanobis", preset=preset)
 
 

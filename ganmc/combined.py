@@ -1,0 +1,114 @@
+"""The ``combined`` score: the most unusual of three views of an image, each ranked among the
+held-out normal images.
+
+- the main view: the feature Gaussian's distance (``mahalanobis``; ``mahalanobis-strokes``
+  for a model of one digit), which tells letters and scribbles from digits;
+- two guards for pictures that are not pen strokes at all: how fake the discriminator finds
+  the image (``discriminator``) and its share of grey pixels (neither background nor ink:
+  photographs and noise are full of them, pen strokes have them only at their edges).
+
+Each view's value s becomes its rank among the n held-out normal images,
+F(s) = (1 + #{held-out values <= s}) / (n + 1), continued linearly past the largest one so
+that images beyond every normal image stay ordered. A guard counts only beyond every
+held-out image: its rank enters as 1 - (n + 1)(1 - F), which is at most 0 inside the
+held-out values, 1 at the largest and above 1 past it. The score is the largest of the
+views: about uniform on (0, 1] for normal images (the main view's rank), above 1 for an
+image beyond every held-out normal one in any view.
+
+The score is then calibrated like any other, on the same held-out images. Counting each
+held-out image in its own rank makes their scores at least what full conformal prediction
+gives them, so the conformal guarantee holds. Numpy only: the views come from
+:mod:`ganmc.scoring`'s graphs (and :func:`grey_share`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ganmc.errors import ModelError
+from ganmc.scorers import GUARDS
+
+#: Ink levels (0 = background, 1 = full ink) strictly between which a pixel counts as grey.
+GREY_BAND = (0.1, 0.9)
+
+
+def grey_share(x: np.ndarray) -> np.ndarray:
+    """Share of grey pixels of model-input images (float (N, 28, 28[, 1]) in [-1, 1])."""
+    ink = (np.asarray(x, np.float32).reshape(len(x), -1) + 1.0) / 2.0
+    return np.mean((ink > GREY_BAND[0]) & (ink < GREY_BAND[1]), axis=1).astype(np.float64)
+
+
+def rank(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """F(s) of each value among the sorted ``reference`` values (see the module's text)."""
+    ref = np.asarray(reference, np.float64)
+    s = np.asarray(values, np.float64)
+    inside = (1.0 + np.searchsorted(ref, s, side="right")) / (len(ref) + 1.0)
+    spread = float(ref[-1] - ref[0]) or 1.0
+    return np.where(s > ref[-1], 1.0 + (s - ref[-1]) / spread, inside)
+
+
+@dataclass(frozen=True)
+class Combination:
+    """The held-out references of a combined score: the sorted values of its main view and
+    of each guard on the held-out normal images.
+
+    Attributes:
+        main: The main view's score name.
+        references: Sorted held-out values by view name (``main`` and :data:`GUARDS`).
+    """
+
+    main: str
+    references: dict[str, np.ndarray]
+
+    @classmethod
+    def fit(cls, main: str, views: dict[str, np.ndarray]) -> Combination:
+        """References from the held-out images' values of each view.
+
+        Raises:
+            ModelError: If a view is missing, empty or not finite.
+        """
+        refs = {}
+        for name in (main, *GUARDS):
+            v = np.asarray(views.get(name, ()), np.float64).ravel()
+            if v.size == 0 or not np.isfinite(v).all():
+                raise ModelError(f"the combined score needs finite held-out values of {name}")
+            refs[name] = np.sort(v)
+        return cls(main, refs)
+
+    @classmethod
+    def fit_scored(cls, main: str, views: dict[str, np.ndarray]
+                   ) -> tuple[Combination | None, np.ndarray | None]:
+        """References from the held-out images' views, and those images' combined scores;
+        (None, None) when a view is missing (a model without the main score)."""
+        if any(name not in views for name in (main, *GUARDS)):
+            return None, None
+        combination = cls.fit(main, views)
+        return combination, combination.score(views)
+
+    def score(self, views: dict[str, np.ndarray]) -> np.ndarray:
+        """The combined score of images from their values of each view."""
+        main = rank(self.references[self.main], views[self.main])
+        guards = [1.0 - (len(self.references[g]) + 1.0)
+                  * (1.0 - rank(self.references[g], views[g])) for g in GUARDS]
+        return np.max([main, *guards], axis=0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The references as named arrays, for the model folder."""
+        return dict(self.references)
+
+    @classmethod
+    def from_arrays(cls, main: str, arrays: dict[str, np.ndarray]) -> Combination:
+        """Read back what :meth:`arrays` gave.
+
+        Raises:
+            ModelError: If a reference is missing, not 1-D, unsorted or not finite.
+        """
+        if any(np.asarray(v).ndim != 1 for v in arrays.values()):
+            raise ModelError("the combined score's references are not lists of values")
+        combination = cls.fit(main, arrays)
+        if any(not np.array_equal(combination.references[k], np.asarray(arrays[k]).ravel())
+               for k in combination.references):
+            raise ModelError("the combined score's references are not sorted")
+        return combination

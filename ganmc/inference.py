@@ -1,0 +1,114 @@
+"""What a fitted detector computes from images: scores, the digit each is taken for,
+reconstructions, generated images and Monte Carlo batches.
+
+:class:`Inference` holds the networks, the settings the scores read (kappa, search steps,
+latent size) and the compiled functions (:class:`ganmc.scoring.CompiledScorers`); it stores
+nothing about calibration. The ``combined`` score (:mod:`ganmc.combined`) is computed here
+from its views, which one compiled function gives for a generated batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ganmc import scoring
+from ganmc.combined import GREY_BAND, Combination, grey_share
+from ganmc.config import TrainConfig
+from ganmc.errors import ConfigError, ModelError
+from ganmc.networks import Networks
+from ganmc.preprocess import from_model_output
+from ganmc.scorers import GUARDS
+
+_SAMPLE_SIGNATURE = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
+
+
+class Inference:
+    """The compiled computations of one set of networks under one training config."""
+
+    def __init__(self, networks: Networks, config: TrainConfig):
+        self.networks, self.config = networks, config
+        self.compiled = scoring.CompiledScorers(networks)
+        self._views: dict[tuple, object] = {}
+
+    def _images_fn(self, key: str):
+        return self.compiled.images(key, self.config.kappa, self.config.search_steps)
+
+    def scores(self, x: np.ndarray, name: str, combination: Combination | None = None
+               ) -> np.ndarray:
+        """Scores of model-input images (float32 (N, 28, 28, 1)), float64 (N,).
+
+        Raises:
+            ModelError: If the networks give NaN or infinite scores.
+        """
+        if name == "combined":
+            if combination is None:
+                raise ConfigError("the combined score needs the held-out references; this "
+                                  "model has none")
+            scores = combination.score(self.views(x, combination.main))
+        else:
+            scores = scoring.in_batches(self._images_fn(name), x).astype(np.float64)
+        if not np.isfinite(scores).all():
+            raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
+        return scores
+
+    def views(self, x: np.ndarray, main: str) -> dict[str, np.ndarray]:
+        """The values of the combined score's views (its main score and the guards)."""
+        out = {name: scoring.in_batches(self._images_fn(name), x).astype(np.float64)
+               for name in (main, *GUARDS) if name != "grey"}
+        out["grey"] = grey_share(x)
+        return out
+
+    def digits(self, x: np.ndarray) -> np.ndarray | None:
+        """The digit each image is taken for (nearest per-digit Gaussian); None without
+        per-digit Gaussians."""
+        density = self.networks.density
+        if density is None or not density.per_digit:
+            return None
+        return scoring.in_batches(self._images_fn("digit"), x)
+
+    def reconstruct(self, x: np.ndarray, searched: bool) -> np.ndarray:
+        """G(E(x)), or G(z*) of the latent search when ``searched``; uint8."""
+        return from_model_output(self.compiled.reconstruct(
+            x, searched, self.config.kappa, self.config.search_steps))
+
+    def generate(self, n: int, seed: int = 0) -> np.ndarray:
+        """n generated images, uint8 (n, 28, 28)."""
+        z = tf.random.stateless_normal([n, self.config.latent_dim], seed=[seed, 0])
+        return from_model_output(self.networks.generator(z, training=False))
+
+    def sample(self, n: int, seed: int, index: int, name: str, precision: str,
+               combination: Combination | None = None) -> np.ndarray:
+        """Generate n images from latent batch (seed, index) and score them, in one graph
+        (for ``combined``, one graph gives every view of the same images)."""
+        args = (tf.constant(n, tf.int32), tf.constant([seed, index], tf.int32))
+        if name != "combined":
+            fn = self.compiled.samples(name, precision, self.config.latent_dim,
+                                       self.config.kappa, self.config.search_steps)
+            return fn(*args).numpy()
+        if combination is None:
+            raise ConfigError("the combined score needs the held-out references; this model "
+                              "has none")
+        values = self._views_fn(combination.main, precision)(*args)
+        return combination.score({k: v.numpy().astype(np.float64) for k, v in values.items()})
+
+    def _views_fn(self, main: str, precision: str):
+        key = (main, precision)
+        if key not in self._views:
+            nets = self.compiled.cast(precision)
+            latent, kappa, steps = (self.config.latent_dim, self.config.kappa,
+                                    self.config.search_steps)
+
+            @tf.function(input_signature=_SAMPLE_SIGNATURE, autograph=False)
+            def fn(m, seed_pair):
+                z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
+                x = tf.cast(nets.generator(z, training=False), tf.float32)
+                ink = (tf.reshape(x, [m, -1]) + 1.0) / 2.0
+                grey = tf.logical_and(ink > GREY_BAND[0], ink < GREY_BAND[1])
+                out = {name: scoring.score_graph(name, nets, x, kappa, steps)
+                       for name in (main, *GUARDS) if name != "grey"}
+                out["grey"] = tf.reduce_mean(tf.cast(grey, tf.float32), axis=1)
+                return out
+
+            self._views[key] = fn
+        return self._views[key]

@@ -1,0 +1,189 @@
+"""Work on saved model folders: measure the quality card again, add per-digit Gaussians,
+calibrate on the user's own images, copy. Each loads the model, asks the detector to change
+itself, and saves the folder atomically under its lock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganmc import bundle, locks, scoring
+from ganmc.calibration import Level, far_band, far_band_per_digit
+from ganmc.detector import Detector, load_model
+from ganmc.errors import ModelError
+
+
+def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
+    """Measure a saved model's quality card again and save it in its folder.
+
+    The held-out images are found again from the data the card names (or ``data``), the
+    model's seed and hold-out share; they must score exactly as the model's calibration
+    scores did, or nothing is written.
+
+    Raises:
+        ModelError: If the data does not give back the model's held-out images.
+    """
+    path = Path(path)
+    with locks.folder_lock(path):
+        det = load_model(path)
+        splits, _, i_held = _own_split(det, path, data)
+        holdout = splits.x_train[i_held]
+        kept = det.holdout_scores_.get(det.scorer_)
+        if kept is None or len(kept) != len(holdout) or not np.allclose(
+                np.sort(det.score_samples(holdout)), kept, rtol=1e-4, atol=1e-6):
+            raise ModelError(f"{path}: the data ({splits.source}) does not give back this "
+                             f"model's held-out images; name the data it was trained on "
+                             f"with --data")
+        det.assess(holdout, splits.x_test[~splits.test_is_normal])
+        bundle.update_card(path, quality=det.quality_)  # networks and arrays stay as they are
+    return det
+
+
+def _own_split(det: Detector, path: Path, data: str | None):
+    """The data a saved model was trained on (the card's source, or ``data``) split as its
+    training run split it: (splits, training indices, held-out indices).
+
+    Raises:
+        ModelError: If the split's sizes are not the card's.
+    """
+    from ganmc.data import holdout_indices, load_mnist
+
+    source = data or det.metadata_.get("data_source") or "bundled"
+    splits = load_mnist(source, det.config.digits)
+    i_train, i_held = holdout_indices(len(splits.x_train), det.config.calibration_fraction,
+                                      det.config.seed)
+    n_train, n_held = det.metadata_.get("n_train"), det.metadata_.get("n_calibration")
+    if (n_train, n_held) != (len(i_train), len(i_held)):
+        raise ModelError(f"{path.name}: {source} does not give back this model's images: "
+                         f"{len(i_train):,} training and {len(i_held):,} held-out digits, the "
+                         f"card says {n_train} and {n_held}; name the model's data with --data")
+    return splits, i_train, i_held
+
+
+def add_digit_gaussians(path: Path | str, *, data: str | None = None,
+                        progress: Callable[[str], None] | None = None) -> Detector:
+    """Give a saved model of several digits its per-digit Gaussians and ``per-digit``
+    threshold, from its own training data: the card's data source (or ``data``), digits,
+    seed and hold-out share give back the same training and held-out images, now with labels.
+
+    The Gaussian is refitted per digit, the held-out images are scored again (every score, so
+    that each score's held-out images have their digits; the other one-pass scores' values
+    come out as before, checked; ``latent-search``'s move in the last digits, its search being
+    sensitive to rounding) and the Monte Carlo runs of the scores that read the Gaussian
+    (``scoring.GAUSSIAN``), if stored, are re-run at their size and seed. Nothing else
+    changes. The folder is rewritten atomically under its lock.
+
+    Raises:
+        ModelError: If the model is of one digit, or its data do not give back its images.
+    """
+    say = progress or (lambda _: None)
+    path = Path(path)
+    det = load_model(path)
+    if len(det.config.digits) < 2:
+        raise ModelError(f"{path.name}: a model of one digit has nothing to tell apart; its "
+                         f"Gaussian stays as it is")
+    with locks.folder_lock(path):
+        splits, i_train, i_held = _own_split(det, path, data)
+        old_holdout = dict(det.holdout_scores_)
+        det.fit_digit_gaussians(splits.x_train[i_train], splits.y_train[i_train],
+                                splits.x_train[i_held], progress=say)
+        for name, before in old_holdout.items():
+            scale = float(np.abs(before).max()) or 1.0  # batch sizes move the last digits
+            same = np.allclose(before, det.holdout_scores_[name], rtol=1e-4,
+                               atol=1e-4 * scale)
+            if name in scoring.ONE_PASS and name not in scoring.GAUSSIAN and not same:
+                raise ModelError(f"{path.name}: the held-out digits score differently under "
+                                 f"{name} than when the model was saved, so they are not its "
+                                 f"held-out digits; name the model's data with --data")
+        det.save(path)
+    return det
+
+
+def refresh(path: Path | str, *, data: str | None = None,
+            progress: Callable[[str], None] | None = None) -> Detector:
+    """Bring a saved model up to this version's scores: score its own held-out images again
+    under every score (the card's data, or ``data``, split as its training run split it),
+    which adds what a model saved before lacks (the ``combined`` score's references),
+    simulate each one-pass score that has no stored Monte Carlo run (as many samples as the
+    model's largest run, its seed), and measure the quality card again for the score
+    ``auto`` now picks. The folder is rewritten atomically under its lock.
+
+    Raises:
+        ModelError: If the data do not give back the model's held-out images.
+    """
+    say = progress or (lambda _: None)
+    path = Path(path)
+    with locks.folder_lock(path):
+        det = load_model(path)
+        splits, _, i_held = _own_split(det, path, data)
+        old = dict(det.holdout_scores_)
+        say(f"scoring the {len(i_held):,} held-out images under every score")
+        det.calibrate(splits.x_train[i_held])
+        for name, before in old.items():
+            scale = float(np.abs(before).max()) or 1.0  # batch sizes move the last digits
+            if name in scoring.ONE_PASS and not np.allclose(
+                    before, det.holdout_scores_[name], rtol=1e-4, atol=1e-4 * scale):
+                raise ModelError(f"{path.name}: the data ({splits.source}) does not give back "
+                                 f"this model's held-out images; name the data it was "
+                                 f"trained on with --data")
+        runs = list(det.monte_carlo_.values())
+        n = max((r.n for r in runs), default=det.mc_samples) or 20_000
+        seed = runs[0].seed if runs else det.config.seed
+        for name in det.scorers_:
+            if name in scoring.ONE_PASS and name not in det.monte_carlo_:
+                say(f"simulating {n:,} generated images for {name} (seed {seed})")
+                det.run_monte_carlo(n, seed=seed, scorer=name)
+        say(f"measuring the quality card of {det.scorer_}")
+        det.assess(splits.x_train[i_held], splits.x_test[~splits.test_is_normal])
+        det.save(path)
+    return det
+
+
+def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
+                 sources: list[str] | None = None, level: Level | None = None
+                 ) -> tuple[Detector, dict[str, Any]]:
+    """Re-calibrate a saved model on the user's own normal images
+    (:meth:`Detector.calibrate` with a name): they become its held-out set, and the folder is
+    rewritten atomically under its lock.
+
+    Returns the detector and, per digit and overall, how many images there are and the
+    5-95 % band the false-alarm rate at ``level`` (None: the model's) lands in on further
+    images of the same kind (overall, for a ``per-digit`` threshold, the mix of the digits'
+    bands: :func:`ganmc.calibration.far_band_per_digit`; per digit
+    :func:`ganmc.calibration.far_band`).
+
+    Raises:
+        ConfigError: If there are no images or the name is empty.
+    """
+    path = Path(path)
+    with locks.folder_lock(path):
+        det = load_model(path)
+        det.calibrate(x, name=name, sources=sources)
+        level = level or Level(det.alpha)
+        bands = {"all": {"n": len(x), "band": far_band(len(x), level)}}
+        digits = det.predict_digit(x)
+        if digits is not None:
+            counts = {d: int(np.sum(digits == d)) for d in det.config.digits}
+            bands.update({str(d): {"n": n, "band": far_band(n, level)}
+                          for d, n in counts.items()})
+            if det.calibration_ is not None and det.calibration_.per_digit:
+                # each digit has its own threshold: the overall rate mixes theirs
+                bands["all"]["band"] = far_band_per_digit(counts, level)
+        det.save(path)
+    return det, bands
+
+
+def copy_model(src: Path | str, dest: Path | str) -> Path:
+    """Save a copy of the model folder ``src`` as ``dest`` (replacing a model there), atomically
+    under ``dest``'s lock: e.g. to calibrate a copy and leave the original as it was.
+
+    Raises:
+        ModelError: If ``src`` is no model or ``dest``'s folder cannot be written.
+    """
+    dest = Path(dest)
+    locks.check_writable(dest.parent)
+    with locks.folder_lock(dest):
+        return load_model(src).save(dest)

@@ -1,0 +1,151 @@
+"""The registry of anomaly scores: what each is, needs and costs, and which ``auto`` picks.
+
+Pure Python, no TensorFlow, so that the CLI's parser, its help and the dashboard's selectors
+read it before any model loads. :data:`ganmc.config.SCORERS`, the help texts
+(:func:`help_text`), ``auto``'s rule (:func:`auto_order`, in words :data:`AUTO_RULE`) and
+why ``auto`` chose what it chose (:func:`why_auto`) all come from :data:`REGISTRY`. The
+scores' TensorFlow graphs are in :mod:`ganmc.scoring`; the combined score's ranks in
+:mod:`ganmc.combined`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ganmc.errors import ConfigError
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """One anomaly score (higher = more anomalous).
+
+    Attributes:
+        name: The name on the command line and in the dashboard.
+        needs: The part of a fitted model it cannot work without: ``"encoder"``,
+            ``"density"`` (the feature Gaussian), ``"strokes"`` (its stroke figures),
+            ``"combination"`` (held-out references of its parts) or None.
+        one_pass: One forward pass per image: cheap enough to simulate at the end of every
+            training run.
+        reconstructs: What it shows as the model's version of an image.
+        words: What it measures, in plain words, for help texts.
+    """
+
+    name: str
+    needs: str | None
+    one_pass: bool
+    reconstructs: str
+    words: str
+
+
+#: Every score, in the order ``auto`` prefers them when nothing below says otherwise.
+REGISTRY: dict[str, Scorer] = {s.name: s for s in (
+    Scorer("fanogan", "encoder", True, "G(E(x))",
+           "how badly the model redraws the image (it encodes the image and generates it "
+           "back: G(E(x)))"),
+    Scorer("mahalanobis", "density", True, "G(E(x))",
+           "how far the discriminator's view of the image (its features) lies from its "
+           "view of the training digits"),
+    Scorer("mahalanobis-strokes", "strokes", True, "G(E(x))",
+           "mahalanobis, also counting drawing less than the training digits do as strange "
+           "(a 1 is not taken for part of an 8)"),
+    Scorer("combined", "combination", True, "G(E(x))",
+           "the most unusual of three views, each ranked among the held-out normal images: "
+           "the feature Gaussian's distance (mahalanobis, or mahalanobis-strokes for one "
+           "digit), how fake the discriminator finds the image, and how much of it is grey "
+           "rather than ink or background; photographs and noise are flagged by the last "
+           "two, letters and digits by the first. 1 = as unusual as the most unusual "
+           "held-out normal image"),
+    Scorer("discriminator", None, True, "G(E(x))",
+           "the original method: how fake the discriminator finds the image (minus its "
+           "logit)"),
+    Scorer("latent-search", None, False, "G(z*)",
+           "AnoGAN's: how badly the best redrawing found by searching the generator's "
+           "inputs fits (about 100 times slower)"),
+)}
+SCORERS = tuple(REGISTRY)
+#: Scores of one forward pass, cheap enough to simulate at the end of every training run.
+ONE_PASS = tuple(n for n, s in REGISTRY.items() if s.one_pass)
+#: Scores that read the feature Gaussian (refitting it changes their values).
+GAUSSIAN = tuple(n for n, s in REGISTRY.items() if s.needs in ("density", "strokes"))
+#: The scores a combined score is made of, besides its main one.
+GUARDS = ("discriminator", "grey")
+
+#: :func:`auto_order`'s rule in plain words (the CLI's and the dashboard's help).
+AUTO_RULE = ("combined for a model of several digits trained with their labels (a Gaussian "
+             "for each digit, guarded against photographs and noise); mahalanobis-strokes "
+             "for a model of one digit (mahalanobis for one saved before it); else fanogan "
+             "when the model has an encoder, else mahalanobis (discriminator for an old "
+             "model without the Gaussian)")
+
+
+def auto_order(parts: set[str], n_digits: int, per_digit: bool) -> tuple[str, ...]:
+    """The scores a model with these fitted ``parts`` has, in the order ``auto`` prefers
+    them (:data:`AUTO_RULE`): the registry's order, except that where the feature Gaussian
+    models each normal digit on its own (per-digit Gaussians, or one digit) the Gaussian's
+    scores go first, combined before them for per-digit Gaussians and mahalanobis-strokes
+    for one digit. docs/benchmarks.md has the figures behind the rule."""
+    have = tuple(n for n, s in REGISTRY.items() if s.needs is None or s.needs in parts)
+    if "density" in parts and (per_digit or n_digits == 1):
+        if n_digits == 1:
+            first = ("mahalanobis-strokes", "mahalanobis")
+        else:
+            first = ("combined", "mahalanobis")
+        first = tuple(n for n in first if n in have)
+        have = (*first, *(n for n in have if n not in first))
+    return have
+
+
+def main_of_combined(parts: set[str], n_digits: int) -> str:
+    """The score a combined score ranks first: the Gaussian's score ``auto`` would pick
+    without the combined one."""
+    return "mahalanobis-strokes" if n_digits == 1 and "strokes" in parts else "mahalanobis"
+
+
+def resolve(requested: str, have: tuple[str, ...]) -> str:
+    """The one rule for the score in use: ``auto`` is the first the model has.
+
+    Raises:
+        ConfigError: If the requested score is unknown or this model lacks it.
+    """
+    if requested == AUTO:
+        return have[0]
+    if requested not in REGISTRY:
+        raise ConfigError(f"unknown score {requested!r}; choose one of {', '.join(SCORERS)}")
+    if requested not in have:
+        raise ConfigError(f"the {requested} score is not available in this model (it has "
+                          f"{', '.join(have)})")
+    return requested
+
+
+def why_auto(have: tuple[str, ...], digits: tuple[int, ...] = ()) -> str:
+    """In plain words, why ``auto`` picks what it picks for a model with these scores and
+    normal ``digits`` (:func:`auto_order`'s rule)."""
+    chosen = have[0]
+    reasons = {
+        "combined": "the model has a Gaussian per digit, which tells letters and scribbles "
+                    "from digits best, and the combined score adds the discriminator's and "
+                    "the grey pixels' views, which flag photographs and noise",
+        "fanogan": "the model has an encoder, so it can redraw each image",
+        "mahalanobis-strokes": "for a model of one digit it tells the other digits apart "
+                               "best, simpler ones (a 1 beside an 8) included",
+    }
+    if chosen == "mahalanobis" and len(digits) == 1:
+        why = ("for a model of one digit it tells the other digits apart better than fanogan "
+               "(the model has no stroke figures for mahalanobis-strokes)")
+    elif chosen == "mahalanobis" and list(have) != [n for n in REGISTRY if n in have]:
+        why = ("the model has a Gaussian per digit, which tells letters and scribbles from "
+               "digits better than fanogan")
+    elif chosen == "mahalanobis":
+        why = "the model has no encoder, so fanogan is not available"
+    else:
+        why = reasons.get(chosen, "the model has neither an encoder nor the feature Gaussian")
+    return f"{chosen}: {why}"
+
+
+def help_text() -> str:
+    """Every score in plain words, and ``auto``'s rule: the CLI's ``--scorer`` help and the
+    dashboard's score selector read this."""
+    return (" ".join(f"{n}: {s.words}." for n, s in REGISTRY.items())
+            + f" auto: {AUTO_RULE}.")

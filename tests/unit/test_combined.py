@@ -1,0 +1,72 @@
+"""The combined score: ranks among the held-out images, guards that count only beyond every
+normal image, and the conformal guarantee kept."""
+
+import numpy as np
+import pytest
+
+from ganmc.calibration import Level, choose
+from ganmc.combined import Combination, grey_share, rank
+from ganmc.errors import ModelError
+
+
+def _views(rng, n, shift=0.0):
+    return {"mahalanobis": rng.gamma(2.0, size=n) + shift,
+            "discriminator": rng.normal(size=n), "grey": rng.uniform(0, 0.15, n)}
+
+
+def test_rank_counts_held_out_values_at_or_below_and_goes_on_past_the_largest():
+    ref = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(rank(ref, [0.0, 1.0, 2.5, 4.0]), [0.2, 0.4, 0.6, 1.0])
+    above = rank(ref, [5.0, 7.0])
+    assert 1.0 < above[0] < above[1]  # beyond every held-out value, still ordered
+
+
+def test_grey_share_counts_pixels_neither_ink_nor_background():
+    x = -np.ones((2, 28, 28), np.float32)  # background
+    x[0, :14] = 1.0  # half full ink: no grey
+    x[1, :7] = 0.0  # a quarter mid-grey
+    np.testing.assert_allclose(grey_share(x), [0.0, 0.25])
+
+
+def test_a_guard_counts_only_beyond_every_held_out_image():
+    rng = np.random.default_rng(0)
+    held = _views(rng, 500)
+    c = Combination.fit("mahalanobis", held)
+    typical = {k: np.array([np.median(v)]) for k, v in held.items()}
+    base = c.score(typical)[0]
+    assert 0.3 < base < 0.7  # the main view's rank
+    near = dict(typical, grey=np.array([np.sort(held["grey"])[-2]]))  # second largest
+    assert c.score(near)[0] == base  # inside the held-out values: the guard says nothing
+    photo = dict(typical, grey=np.array([held["grey"].max() + 0.01]))
+    assert c.score(photo)[0] > 1.0  # beyond every normal image: above any threshold
+    fake = dict(typical, discriminator=np.array([held["discriminator"].max() + 0.5]))
+    assert c.score(fake)[0] > 1.0
+
+
+def test_the_conformal_guarantee_holds_for_the_combined_score():
+    """Over many calibrations, the combined score's conformal threshold flags at most alpha
+    of new normal images, though its references come from the same held-out images."""
+    rng = np.random.default_rng(1)
+    rates = []
+    for _ in range(300):
+        held = _views(rng, 200)
+        c = Combination.fit("mahalanobis", held)
+        rule = choose("holdout", Level(0.05), holdout=c.score(held))
+        rates.append(np.mean(rule.flags(c.score(_views(rng, 2000)))))
+    assert np.mean(rates) <= 0.05 + 0.003
+    assert np.mean(rates) > 0.04  # and not needlessly conservative
+
+
+def test_references_round_trip_and_broken_ones_are_refused():
+    c = Combination.fit("mahalanobis", _views(np.random.default_rng(2), 50))
+    again = Combination.from_arrays("mahalanobis", c.arrays())
+    for k in c.references:
+        np.testing.assert_array_equal(again.references[k], c.references[k])
+    bad = c.arrays()
+    bad["grey"] = bad["grey"][::-1].copy()
+    with pytest.raises(ModelError):
+        Combination.from_arrays("mahalanobis", bad)
+    with pytest.raises(ModelError):
+        Combination.from_arrays("mahalanobis", {**c.arrays(), "grey": np.zeros((5, 5))})
+    with pytest.raises(ModelError):
+        Combination.fit("mahalanobis", {"mahalanobis": np.ones(3)})  # guards missing

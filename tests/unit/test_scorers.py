@@ -1,0 +1,57 @@
+"""The scorer registry: one list behind the CLI's choices, the help texts and auto's rule,
+readable without TensorFlow."""
+
+import subprocess
+import sys
+
+import pytest
+
+from ganmc import config, scorers
+from ganmc.errors import ConfigError
+
+
+def test_the_choice_list_and_help_come_from_the_registry():
+    assert config.SCORERS == tuple(scorers.REGISTRY) == scorers.SCORERS
+    assert config.AUTO_RULE == scorers.AUTO_RULE
+    text = scorers.help_text()
+    for name, s in scorers.REGISTRY.items():
+        assert f"{name}: {s.words}." in text
+    assert text.endswith(f"auto: {scorers.AUTO_RULE}.")
+
+
+def test_auto_order_follows_the_rule():
+    per_digit = {"encoder", "density", "combination"}
+    assert scorers.auto_order(per_digit, 10, True)[:2] == ("combined", "mahalanobis")
+    assert scorers.auto_order({"encoder", "density"}, 10, True)[0] == "mahalanobis"
+    assert scorers.auto_order({"encoder", "density"}, 10, False)[0] == "fanogan"
+    one = scorers.auto_order({"density", "strokes", "combination"}, 1, False)
+    assert one[:2] == ("mahalanobis-strokes", "mahalanobis") and "combined" in one
+    assert scorers.auto_order(set(), 10, False) == ("discriminator", "latent-search")
+    assert scorers.main_of_combined({"density", "strokes"}, 1) == "mahalanobis-strokes"
+    assert scorers.main_of_combined({"density", "strokes"}, 3) == "mahalanobis"
+
+
+def test_resolve_and_why():
+    have = scorers.auto_order({"encoder", "density", "combination"}, 10, True)
+    assert scorers.resolve("auto", have) == "combined"
+    assert scorers.resolve("fanogan", have) == "fanogan"
+    with pytest.raises(ConfigError):
+        scorers.resolve("mahalanobis-strokes", have)
+    with pytest.raises(ConfigError):
+        scorers.resolve("psychic", have)
+    assert scorers.why_auto(have).startswith("combined: ")
+
+
+def test_the_cli_help_reads_the_registry_without_tensorflow():
+    code = ("import sys, contextlib, io\n"
+            "from ganmc import cli\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+            "    cli.main(['score', '--help'])\n"
+            "assert 'tensorflow' not in sys.modules\n"
+            "print(out.getvalue())\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    flat = " ".join(r.stdout.split())
+    assert "combined: the most unusual of three views" in flat
