@@ -73,7 +73,8 @@ def test_end_to_end(tmp_path, inputs):
               "--out", tmp_path / "scores.csv")
     assert r.returncode == 0, r.stderr
     lines = (tmp_path / "scores.csv").read_text().splitlines()
-    assert lines[0] == "source,index,score,p_value,threshold,digit,verdict" and len(lines) == 1 + 3 + 60
+    assert lines[0] == "source,index,score,p_value,threshold,digit,verdict"
+    assert len(lines) == 1 + 3 + 60
     assert all(line.rsplit(",", 1)[1] in ("normal", "anomaly") for line in lines[1:])
 
     r = ganmc("evaluate", "--model", model, "--normal", inputs / "normal.npz",
