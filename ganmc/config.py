@@ -26,7 +26,7 @@ ARCHS = tuple(ARCH_ABOUT)
 DEFAULT_LATENT = {"dcgan": 64, "dcgan-deep": 64, "mlp": 100}
 MAX_EPOCHS = 1000
 # The feature residual of the f-AnoGAN score is about a tenth of the pixel residual in size
-# for these discriminators, yet separates better (benchmarks/score_variants.py: one-class
+# for these discriminators, yet separates better (research/score_variants.py: one-class
 # mean AUROC 95.4 % for the feature residual alone against 94.4 % for kappa = 1, 120 epochs);
 # kappa = 100 lets it carry most of the score while the pixel term still counts.
 DEFAULT_KAPPA = 100.0
