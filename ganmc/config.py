@@ -95,7 +95,8 @@ class Preset:
         batch_size: Images per step.
         about: What it is for, in plain words.
         minutes_2core: Wall time of one model on the project's 2-core CPU, as measured by
-            ``python -m benchmarks.presets`` (training, calibration, simulation included).
+            ``python -m benchmarks.presets`` (training, calibration, simulation included; the
+            figure is in docs/benchmarks-presets-NAME.json, and a unit test checks they agree).
         arch: The networks (:data:`ARCHS`) it trains unless others are asked for.
     """
 
@@ -128,7 +129,8 @@ def network_of(arch: str | None, preset: str) -> str:
 
 #: Training speed of each network against ``dcgan``'s on the 2-core CPU (a preset's time is
 #: its own network's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185
-#: for dcgan; ``python -m benchmarks.task_speed`` measures dcgan-deep against dcgan.
+#: for dcgan; ``python -m benchmarks.task_speed`` measures dcgan-deep against dcgan (their
+#: JSON in docs/ holds the figures; tests/unit/test_benchmark_figures.py checks these).
 RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "dcgan-deep": 0.53, "mlp": 3.4}
 
 
@@ -142,7 +144,8 @@ class Task:
         about: What D learns with it, in plain words (the CLI's and the Train page's help).
         loss: The name of its loss in the training history (and the loss chart).
         slowdown: How much longer a GAN step takes with it on: the ratio of images/s of the
-            compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU).
+            compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU;
+            docs/benchmarks-task-speed.json, checked by tests/unit/test_benchmark_figures.py).
     """
 
     words: str
