@@ -1,4 +1,4 @@
-"""Probes for the hand-drawn letters (docs/benchmarks.md, "Pseudo-anomalies and the letters"):
+"""Probes for the hand-drawn letters (docs/benchmarks.md, "Tried and not kept"):
 
 - ``python -m research.letters_probes rotation WEIGHT``: trains G and D on all ten bundled
   digits with the ``thorough`` preset and the rotation task at WEIGHT (no encoder), fits the
