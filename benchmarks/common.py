@@ -45,6 +45,27 @@ def write_section(name: str, text: str) -> None:
     DOC.write_text(doc)
 
 
+def in_use(key: str):
+    """The value a product constant has now; ``key`` is ``module:expression``, e.g.
+    ``ganmc.config:PRESETS['quick'].minutes_2core``."""
+    import importlib
+
+    module, expression = key.split(":", 1)
+    return eval(expression, vars(importlib.import_module(module)))  # our own keys only
+
+
+def product_lines(figures: dict[str, float]) -> str:
+    """What a benchmark measured for product constants, one line each with the value in use:
+    the figures go into the benchmark's JSON under ``product``, and
+    ``tests/unit/test_benchmark_figures.py`` fails until the constant equals its figure."""
+    lines = []
+    for key, value in figures.items():
+        now = in_use(key)
+        lines.append(f"{key} = {value!r}" + ("" if now == value else
+                                              f"    # in use: {now!r}, change it to this"))
+    return "Product constants measured here:\n" + "\n".join(lines)
+
+
 def table(header: list[str], rows: list[list]) -> str:
     """A Markdown table."""
     def cell(v):

@@ -150,7 +150,12 @@ def printed_letters(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    import sys
+    import argparse
+
+    p = argparse.ArgumentParser(description="A picture of a sample of hand-drawn letters "
+                                "(four rows) and digits (two rows), to look at.")
+    p.add_argument("out", nargs="?", default="drawn.png", help="the PNG to write")
+    out = p.parse_args().out
 
     from PIL import Image
 
@@ -158,7 +163,6 @@ def main() -> None:
 
     letters, _ = drawn_letters(48, seed=0)
     digits, _ = drawn_digits(24, seed=0)
-    out = sys.argv[1] if len(sys.argv) > 1 else "drawn.png"
     Image.fromarray(image_grid(np.concatenate([letters, digits]), cols=12)).save(out)
     print(f"wrote {out}")
 

@@ -230,7 +230,12 @@ def main() -> None:
                         "AUROC along training, and ensembles of the last 3 and 5 snapshots")
     p.add_argument("--keep", metavar="DIR",
                    help="save each digit's trained networks in DIR/digitK (to try scores on)")
+    p.add_argument("--table", action="store_true",
+                   help="print the table of every run and score in the jsonl, and stop")
     args = p.parse_args()
+    if args.table:
+        print(render(logged(), "each run's machine (docs/benchmarks-oneclass.jsonl)", scores=None))
+        return
     settings = {"preset": args.preset}
     for item in args.set:
         name, _, value = item.partition("=")
@@ -264,11 +269,18 @@ def main() -> None:
             with LOG.open("a") as f:
                 f.write(json.dumps(row) + "\n")
     if not args.no_write:
-        write_section("oneclass", render([json.loads(line) for line in LOG.read_text()
-                                          .splitlines() if line.strip()]))
+        write_section("oneclass", render(logged(), machine()))
 
 
-def render(rows: list[dict]) -> str:
+def logged() -> list[dict]:
+    """Every run in ``docs/benchmarks-oneclass.jsonl``."""
+    return [json.loads(line) for line in LOG.read_text().splitlines() if line.strip()]
+
+
+def render(rows: list[dict], machine_line: str, scores: tuple[str, ...] | None = ("mahalanobis",)
+           ) -> str:
+    """The table of runs: for docs/benchmarks.md, the ``mahalanobis`` row of each run;
+    ``scores=None`` (``--table``) every score each run measured."""
     labels = list(dict.fromkeys(r["label"] for r in rows))
     digits = sorted({r["digit"] for r in rows})
     # The mean is over the digits every run has, so that rows compare like with like.
@@ -277,7 +289,8 @@ def render(rows: list[dict]) -> str:
     lines = []
     for label in labels:
         mine = {r["digit"]: r for r in rows if r["label"] == label}  # the latest per digit
-        names = list(dict.fromkeys(n for r in mine.values() for n in r["auroc"]))
+        names = [n for n in dict.fromkeys(n for r in mine.values() for n in r["auroc"])
+                 if scores is None or n in scores]
         for name in names:
             vals = [mine[d]["auroc"].get(name) if d in mine else None for d in digits]
             got = [mine[d]["auroc"].get(name) for d in common]
@@ -287,7 +300,10 @@ def render(rows: list[dict]) -> str:
             secs = [mine[d]["train_s"] for d in digits if d in mine]
             lines.append([label, name, *["" if v is None else f"{100 * v:.1f}" for v in vals],
                           mean, ten_mean, f"{sum(secs) / len(secs):.0f}"])
-    head = ("## One-class search loop\n\n`python -m benchmarks.oneclass` — " + machine()
+    shown = ("" if scores is None else
+             f" Shown: the {', '.join(f'`{n}`' for n in scores)} score of each run; `python -m "
+             f"benchmarks.oneclass --table` prints every score the runs measured.")
+    head = ("## One-class search loop\n\n`python -m benchmarks.oneclass` — " + machine_line
             + ". Each row: G and D trained on one digit of the bundled split (its training "
             "images less the hold-out share; seed 0 unless the run's name says another), no "
             "encoder; AUROC in % on the split's 2,000 test digits (the other nine anomalous); "
@@ -300,7 +316,7 @@ def render(rows: list[dict]) -> str:
             "Gaussian over D's first layer, added the same way; `last N snapshots` "
             "(`--snapshots`): `mahalanobis` with D as it was at each of the last N points of "
             "the live quality curve, standardised the same way and added (the run's test "
-            "AUROC at every point is its `curve` in the jsonl).\n\n")
+            "AUROC at every point is its `curve` in the jsonl)." + shown + "\n\n")
     notes = dict.fromkeys(f"- {r['label']}: {r['note']}." for r in rows if r.get("note"))
     return (head + table(["run", "score", *[str(d) for d in digits], "mean",
                           "mean of ten", "train s/digit"],

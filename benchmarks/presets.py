@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import DOC, machine, table, write_section
+from benchmarks.common import DOC, machine, product_lines, table, write_section
 
 
 def run_digit(k: int, preset: str, out: Path) -> dict:
@@ -58,9 +58,13 @@ def main() -> None:
     p.add_argument("--preset", default="standard", choices=list(PRESETS))
     p.add_argument("--digits", default="all", help="e.g. all, 0-4, or 8,2,3 (run in that order)")
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--fresh", action="store_true",
+                   help="forget the digits an earlier run wrote (by default a run of some "
+                        "digits replaces theirs and keeps the others')")
     args = p.parse_args()
     rows = []
     t0 = time.perf_counter()
+    earlier = [] if args.fresh else load(args.preset).get("rows", [])
     with tempfile.TemporaryDirectory() as tmp:
         chosen = parse_digits(args.digits)
         given = [int(d) for d in args.digits.split(",") if d.strip().isdigit()]
@@ -69,41 +73,83 @@ def main() -> None:
             rows.append(r)
             print(json.dumps(r), flush=True)
             if not args.no_write:  # after every digit: a stopped run keeps what it measured
-                write(args.preset, rows, time.perf_counter() - t0, len(chosen))
-    print(render(args.preset, rows, time.perf_counter() - t0, len(chosen)))
+                write(args.preset, merge(earlier, rows), time.perf_counter() - t0)
+    everything = merge(earlier, rows)
+    print(render(args.preset, everything, machine(), time.perf_counter() - t0))
+    print(product_lines(product_figures(args.preset, everything)))
 
 
-def write(preset: str, rows: list[dict], seconds: float, planned: int) -> None:
-    mean = sum(r["auroc"] for r in rows) / len(rows)
-    write_section(f"presets-{preset}", render(preset, rows, seconds, planned))
-    (DOC.with_name(f"benchmarks-presets-{preset}.json")).write_text(
-        json.dumps({"machine": machine(), "rows": rows, "mean_auroc": mean}, indent=1))
+def path_of(preset: str) -> Path:
+    return DOC.with_name(f"benchmarks-presets-{preset}.json")
 
 
-def render(preset: str, rows: list[dict], seconds: float, planned: int) -> str:
+def load(preset: str) -> dict:
+    """What the last runs of a preset wrote (an empty dict if none)."""
+    path = path_of(preset)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def merge(earlier: list[dict], rows: list[dict]) -> list[dict]:
+    """The earlier rows with this run's digits replaced (in their place), then new digits."""
+    new = {r["digit"]: r for r in rows}
+    old = {r["digit"] for r in earlier}
+    return ([new.get(r["digit"], r) for r in earlier]
+            + [r for r in rows if r["digit"] not in old])
+
+
+def product_figures(preset: str, rows: list[dict]) -> dict[str, float]:
+    """The product constants this benchmark measures: the preset's minutes a model (the mean
+    wall time over its digits) and, for the default preset, the seconds a run takes besides
+    its training (the mean of wall time less the card's training time)."""
+    walls = [r["wall_s"] for r in rows]
+    figures = {f"ganmc.config:PRESETS[{preset!r}].minutes_2core":
+               round(sum(walls) / len(walls) / 60, 1)}
+    after = [r["wall_s"] - r["train_s"] for r in rows if r.get("train_s") is not None]
+    if preset == "standard" and after:
+        figures["ganmc.estimate:ESTIMATE_AFTER_TRAINING_S"] = float(round(sum(after) / len(after)))
+    return figures
+
+
+def write(preset: str, rows: list[dict], seconds: float) -> None:
+    scored = [r["auroc"] for r in rows if r.get("auroc") is not None]
+    mean = round(sum(scored) / len(scored), 4) if scored else None
+    text = render(preset, rows, machine(), seconds)
+    write_section(f"presets-{preset}", text)
+    path_of(preset).write_text(json.dumps(
+        {"machine": machine(), "rows": rows, "mean_auroc": mean,
+         "product": product_figures(preset, rows)}, indent=1))
+
+
+def render(preset: str, rows: list[dict], machine_line: str, seconds: float | None) -> str:
     from ganmc.config import PRESETS
 
     p = PRESETS[preset]
-    mean = sum(r["auroc"] for r in rows) / len(rows)
+    scored = [r for r in rows if r.get("auroc") is not None]
     worst = max(rows, key=lambda r: r["wall_s"])
+    took = "" if seconds is None else f"; the last run took {seconds / 60:.1f} min"
     head = (f"### Preset `{preset}` ({p.steps:,} GAN + {p.encoder_steps:,} encoder steps of "
             f"{p.batch_size})\n\n`python -m benchmarks.presets --preset {preset}` — "
-            f"{machine()}; {seconds / 60:.1f} min in all. `ganmc train --data bundled --digits "
-            f"k --preset {preset}` with every other default, timed from start to exit; "
-            f"AUROC of the model's default score on the 2,000 test digits of the bundled split "
-            f"(the other nine digits anomalous); the quality card's own figure for the other "
-            f"digits (its 1,000 test images of them against its held-out normals) beside it. "
-            f"The load average at each start is given: on 2 cores about 2 is the runs "
-            f"themselves, more is other work on the machine.\n\n")
+            f"{machine_line}{took}. `ganmc train --data bundled --digits k --preset {preset}` "
+            f"with every other default, timed from start to exit; AUROC of the model's default "
+            f"score on the 2,000 test digits of the bundled split (the other nine digits "
+            f"anomalous); the quality card's own figure for the other digits (its 1,000 test "
+            f"images of them against its held-out normals) beside it; the load average at the "
+            f"start (on 2 cores about 2 is the runs themselves).\n\n")
     body = table(["digit", "score", "AUROC", "card: other digits", "card reading",
                   "wall time (s)", "load avg"],
-                 [[r["digit"], r["scorer"], r["auroc"], r["card_other_digits"],
-                   r["card_reading"], r["wall_s"], r["load_before"]] for r in rows])
-    done = "" if len(rows) == planned else f" ({len(rows)} of the {planned} digits run so far)"
-    tail = (f"\n\nMean AUROC{done} **{mean:.4f}**, lowest {min(r['auroc'] for r in rows):.4f} "
-            f"(digit {min(rows, key=lambda r: r['auroc'])['digit']}); longest run "
-            f"{worst['wall_s']:.0f} s (digit {worst['digit']}).")
-    return head + body + tail
+                 [[r["digit"], r.get("scorer") or "", "" if r.get("auroc") is None
+                   else r["auroc"], r.get("card_other_digits") or "", r.get("card_reading") or "",
+                   r["wall_s"], "" if r.get("load_before") is None else r["load_before"]]
+                  for r in rows])
+    notes = "".join(f"\n- digit {r['digit']}: {r['note']}" for r in rows if r.get("note"))
+    tail = ""
+    if scored:
+        low = min(scored, key=lambda r: r["auroc"])
+        tail = (f"Mean AUROC **{sum(r['auroc'] for r in scored) / len(scored):.4f}**, lowest "
+                f"{low['auroc']:.4f} (digit {low['digit']}); ")
+    tail += (f"mean wall time {sum(r['wall_s'] for r in rows) / len(rows) / 60:.1f} min, "
+             f"longest {worst['wall_s']:.0f} s (digit {worst['digit']}).")
+    return head + body + ("\n" + notes if notes else "") + "\n\n" + tail
 
 
 if __name__ == "__main__":

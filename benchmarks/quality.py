@@ -31,6 +31,7 @@ from benchmarks.common import (
     table,
     write_section,
 )
+from ganmc.calibration import Level
 
 ANCHORS = {"AnoGAN": 93.7, "Deep SVDD": 94.8, "OCGAN": 97.5, "GeoTrans": 98.0}
 ALPHAS = (0.01, 0.05, 0.10)
@@ -87,10 +88,11 @@ def ood(det, splits, n: int, scorers: tuple[str, ...] | None = None) -> dict:
         for source in ("holdout", "monte-carlo"):
             cal = det.calibration_of(scorer, source)
             key = f"{scorer}/{source}"
-            out["false_alarm"][key] = {a: float(np.mean(s_n > cal.threshold(a)))
+            out["false_alarm"][key] = {a: float(np.mean(cal.at(Level(a)).flags(s_n)))
                                        for a in ALPHAS}
-            t5 = cal.threshold(0.05)
-            out["detection"][key] = {name: float(np.mean(s > t5)) for name, s in scores.items()}
+            t5 = cal.at(Level(0.05))
+            out["detection"][key] = {name: float(np.mean(t5.flags(s)))
+                                     for name, s in scores.items()}
         if scorer in det.holdout_scores_:
             out.setdefault("resplits", {})[scorer] = conformal_resplits(
                 det.holdout_scores_[scorer], s_n)
@@ -106,7 +108,6 @@ def drawn(det, splits, n: int) -> dict:
     (Mondrian thresholds recomputed on each): the mean, and the worst digit's mean.
     """
     from benchmarks.drawn import drawn_digits, drawn_letters, printed_letters
-    from ganmc.calibration import ScoreDistribution
     from ganmc.metrics import auroc
 
     letters, which = drawn_letters(n, seed=3)
@@ -130,27 +131,24 @@ def drawn(det, splits, n: int) -> dict:
         out["by_letter"][scorer] = {k: auroc(s_n, s["letters"][which == k])
                                     for k in sorted(set(which))}
         for source in sources:
-            cal = det.calibration_of(scorer, source)
-            t_n = cal.thresholds(0.05, d_test) if cal.groups else cal.threshold(0.05)
-            flag = s_n > t_n
+            cal = det.calibration_of(scorer, source, level=Level(0.05))
+            flag = cal.flags(s_n, d_test)
             row = {"overall": float(flag.mean()),
                    **{str(d): float(flag[y == d].mean()) for d in det.config.digits}}
             for k in s:
-                t = cal.thresholds(0.05, d_sets[k]) if cal.groups else cal.threshold(0.05)
-                row[k] = float(np.mean(s[k] > t))
+                row[k] = float(np.mean(cal.flags(s[k], d_sets[k])))
             out["rates"][f"{scorer}/{source}"] = row
             if scorer in det.holdout_scores_ and scorer in det.holdout_digits_:
                 out["resplits"][f"{scorer}/{source}"] = _digit_resplits(
-                    det, scorer, source, s_n, d_test, y, ScoreDistribution)
+                    det, scorer, source, s_n, d_test, y)
     return out
 
 
-def _digit_resplits(det, scorer, source, s_test, d_test, y_test, ScoreDistribution,
-                    reps: int = 200) -> dict:
+def _digit_resplits(det, scorer, source, s_test, d_test, y_test, reps: int = 200) -> dict:
     """Per-digit false-alarm rates over re-splits of calibration + test digits. The
     calibration digits' true labels are unknown to the model; their predicted digits are
     stored, and for the rate by true digit only the test part (labels known) is counted."""
-    from ganmc.calibration import Calibration
+    from ganmc.calibration import choose
 
     cal_s, cal_d = det.holdout_scores_[scorer], det.holdout_digits_[scorer]
     pool_s = np.concatenate([cal_s, s_test])
@@ -162,13 +160,8 @@ def _digit_resplits(det, scorer, source, s_test, d_test, y_test, ScoreDistributi
     for _ in range(reps):
         order = rng.permutation(len(pool_s))
         c, r = order[:len(cal_s)], order[len(cal_s):]
-        dist = ScoreDistribution.from_scores(pool_s[c])
-        groups = {int(d): ScoreDistribution.from_scores(pool_s[c][pool_d[c] == d])
-                  for d in np.unique(pool_d[c])}
-        cal = (Calibration("per-digit", dist, groups) if source == "per-digit"
-               else Calibration("holdout", dist))
-        t = cal.thresholds(0.05, pool_d[r]) if cal.groups else cal.threshold(0.05)
-        flag = pool_s[r] > t
+        cal = choose(source, Level(0.05), holdout=pool_s[c], holdout_digits=pool_d[c])
+        flag = cal.flags(pool_s[r], pool_d[r])
         overall.append(float(flag.mean()))
         for d in rates:
             known = pool_y[r] == d
@@ -221,23 +214,23 @@ def conformal_resplits(cal: np.ndarray, test: np.ndarray, reps: int = 2000) -> d
     (1/n + 1/2000)) of alpha by chance alone. Pooling the model's calibration scores with the
     test digits' and re-drawing the same-sized calibration set ``reps`` times shows the
     distribution a single split is one draw from. Thresholds come from
-    :func:`ganmc.calibration.conformal_threshold`.
+    :func:`ganmc.calibration.choose` (``holdout``).
 
     Args:
         cal: The model's hold-out (calibration) scores.
         test: The same scorer's scores of the unseen normal test digits.
     """
-    from ganmc.calibration import ScoreDistribution, conformal_threshold
+    from ganmc.calibration import choose
 
     pool = np.concatenate([cal, test])
     rng = np.random.default_rng(0)
     rates = {a: [] for a in ALPHAS}
     for _ in range(reps):
         order = rng.permutation(len(pool))
-        dist = ScoreDistribution.from_scores(pool[order[:len(cal)]])
-        rest = pool[order[len(cal):]]
+        held, rest = pool[order[:len(cal)]], pool[order[len(cal):]]
         for a in ALPHAS:
-            rates[a].append(float(np.mean(rest > conformal_threshold(dist, a))))
+            rates[a].append(float(np.mean(choose("holdout", Level(a), holdout=held)
+                                          .flags(rest))))
     return {a: {"mean": float(np.mean(r)), "p5": float(np.percentile(r, 5)),
                 "p95": float(np.percentile(r, 95))} for a, r in rates.items()}
 

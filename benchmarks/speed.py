@@ -12,7 +12,9 @@ Side by side, in one run on one machine:
 - latency of one verdict (median and p95 over 200 single images, the shipped model);
 - samples/s against batch size.
 
-Prints the tables and writes the speed section of docs/benchmarks.md (and JSON beside it).
+Prints the tables and writes the speed section of docs/benchmarks.md (and JSON beside it,
+whose ``product`` figure ``tests/unit/test_benchmark_figures.py`` checks against
+``ganmc.config``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import DOC, machine, table, write_section
+from benchmarks.common import DOC, machine, product_lines, table, write_section
 
 BATCH = 128
 
@@ -215,14 +217,23 @@ def main() -> None:
         sizes = [10**5, 10**6] if quick else [10**5, 10**6, args.max_rss_samples]
         r["rss"] = {n_: peak_rss(model_dir, n_, "discriminator") for n_ in sizes}
     print(json.dumps(r["rss"]))
+    r["product"] = {} if quick or args.gpu else product_figures(r)
     text = render(r)
     print(text)
+    print(product_lines(r["product"]))
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=2, default=str))
     if not quick and not args.gpu:
         write_section("speed", text)
         DOC.with_name("benchmarks-speed.json").write_text(json.dumps(r, indent=2, default=str))
         print(f"wrote {DOC}")
+
+
+def product_figures(r: dict) -> dict[str, float]:
+    """The product constant this benchmark measures: mlp's training speed against dcgan's
+    (``ganmc.config.RELATIVE_TRAIN_SPEED``), to one decimal."""
+    return {"ganmc.config:RELATIVE_TRAIN_SPEED['mlp']":
+            round(r["train_ganmc_mlp"] / r["train_ganmc_dcgan"], 1)}
 
 
 def render(r: dict) -> str:

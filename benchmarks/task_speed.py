@@ -7,14 +7,19 @@ SS-GAN rotation task, the jigsaw pseudo-anomalies), then (for ``dcgan``) the sam
 deeper D (``dcgan-deep``), and compares the training speed of the compiled steps (images/s,
 the first, tracing call left out) and the whole training time. The ratios are the tasks'
 ``slowdown`` and ``dcgan-deep``'s ``RELATIVE_TRAIN_SPEED``, which the time estimate and the
-help texts use. Writes the ``task-speed`` section of docs/benchmarks.md unless ``--no-write``.
+help texts use. Writes the ``task-speed`` section of docs/benchmarks.md and
+docs/benchmarks-task-speed.json (its ``product`` figures are what ``ganmc.config`` must hold:
+``tests/unit/test_benchmark_figures.py`` checks them) unless ``--no-write``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
-from benchmarks.common import machine, table, write_section
+from benchmarks.common import DOC, machine, product_lines, table, write_section
+
+JSON = DOC.with_name("benchmarks-task-speed.json")
 
 
 def train_once(arch: str, steps: int, task: str | None, digit: int) -> tuple[float, float]:
@@ -40,14 +45,18 @@ def main() -> None:
     args = p.parse_args()
     plain = train_once(args.arch, args.steps, None, args.digit)
     rows, ratios = [["none", plain[0], plain[1], "1.00×"]], []
+    runs = [{"task": None, "arch": args.arch, "images_per_s": plain[0], "seconds": plain[1]}]
     for task in TASKS:
         speed, seconds = train_once(args.arch, args.steps, task, args.digit)
+        runs.append({"task": task, "arch": args.arch, "images_per_s": speed, "seconds": seconds})
         rows.append([f"{TASKS[task].words} (`{task}=1`)", speed, seconds,
                      f"{plain[0] / speed:.2f}×"])
         ratios.append(f"{task} {plain[0] / speed:.2f} (in use: {TASKS[task].slowdown:.2f})")
         print(rows[-1], flush=True)
     if args.arch == "dcgan":  # the thorough preset's network: the same G, a third conv in D
         speed, seconds = train_once("dcgan-deep", args.steps, None, args.digit)
+        runs.append({"task": None, "arch": "dcgan-deep", "images_per_s": speed,
+                     "seconds": seconds})
         rows.append(["none, deeper D (`arch=dcgan-deep`)", speed, seconds,
                      f"{plain[0] / speed:.2f}×"])
         ratios.append(f"dcgan-deep's relative speed {speed / plain[0]:.2f} (in use: "
@@ -62,8 +71,27 @@ def main() -> None:
             "`RELATIVE_TRAIN_SPEED` (the networks) hold it for the time estimate and the help "
             "texts: " + "; ".join(ratios) + ".")
     print(text)
+    figures = product_figures(runs) if args.arch == "dcgan" else {}
+    print(product_lines(figures))
     if not args.no_write:
         write_section("task-speed", text)
+        JSON.write_text(json.dumps({"machine": machine(), "arch": args.arch,
+                                    "digit": args.digit, "steps": args.steps, "runs": runs,
+                                    "product": figures}, indent=1))
+
+
+def product_figures(runs: list[dict]) -> dict[str, float]:
+    """The product constants this benchmark measures (from a ``dcgan`` run): each task's
+    slowdown (images/s without it over images/s with it) and ``dcgan-deep``'s training speed
+    against ``dcgan``'s, to two decimals."""
+    plain = next(r["images_per_s"] for r in runs if r["task"] is None and r["arch"] == "dcgan")
+    figures = {f"ganmc.config:TASKS[{r['task']!r}].slowdown": round(plain / r["images_per_s"], 2)
+               for r in runs if r["task"]}
+    for r in runs:
+        if r["task"] is None and r["arch"] != "dcgan":
+            figures[f"ganmc.config:RELATIVE_TRAIN_SPEED[{r['arch']!r}]"] = round(
+                r["images_per_s"] / plain, 2)
+    return figures
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ ARCHS = tuple(ARCH_ABOUT)
 DEFAULT_LATENT = {"dcgan": 64, "dcgan-deep": 64, "mlp": 100}
 MAX_EPOCHS = 1000
 # The feature residual of the f-AnoGAN score is about a tenth of the pixel residual in size
-# for these discriminators, yet separates better (benchmarks/score_variants.py: one-class
+# for these discriminators, yet separates better (research/score_variants.py: one-class
 # mean AUROC 95.4 % for the feature residual alone against 94.4 % for kappa = 1, 120 epochs);
 # kappa = 100 lets it carry most of the score while the pixel term still counts.
 DEFAULT_KAPPA = 100.0
@@ -90,7 +90,8 @@ class Preset:
         batch_size: Images per step.
         about: What it is for, in plain words.
         minutes_2core: Wall time of one model on the project's 2-core CPU, as measured by
-            ``python -m benchmarks.presets`` (training, calibration, simulation included).
+            ``python -m benchmarks.presets`` (training, calibration, simulation included; the
+            figure is in docs/benchmarks-presets-NAME.json, and a unit test checks they agree).
         arch: The networks (:data:`ARCHS`) it trains unless others are asked for.
     """
 
@@ -123,7 +124,8 @@ def network_of(arch: str | None, preset: str) -> str:
 
 #: Training speed of each network against ``dcgan``'s on the 2-core CPU (a preset's time is
 #: its own network's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185
-#: for dcgan; ``python -m benchmarks.task_speed`` measures dcgan-deep against dcgan.
+#: for dcgan; ``python -m benchmarks.task_speed`` measures dcgan-deep against dcgan (their
+#: JSON in docs/ holds the figures; tests/unit/test_benchmark_figures.py checks these).
 RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "dcgan-deep": 0.53, "mlp": 3.4}
 
 
@@ -137,7 +139,8 @@ class Task:
         about: What D learns with it, in plain words (the CLI's and the Train page's help).
         loss: The name of its loss in the training history (and the loss chart).
         slowdown: How much longer a GAN step takes with it on: the ratio of images/s of the
-            compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU).
+            compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU;
+            docs/benchmarks-task-speed.json, checked by tests/unit/test_benchmark_figures.py).
     """
 
     words: str
@@ -156,11 +159,11 @@ class Task:
 TASKS = {
     "rotation_weight": Task(
         "rotation task", "D also learns which quarter turn was applied to each real image "
-        "(SS-GAN): a sense of the digits' shapes", "rotation_loss", 1.41),
+        "(SS-GAN): a sense of the digits' shapes", "rotation_loss", 1.30),
     "jigsaw_weight": Task(
         "jigsaw pseudo-anomalies", "D also learns to call real digits cut into four quarters "
         "and put back in another order not normal: a digit's strokes in a shape that is not "
-        "one", "jigsaw_loss", 1.26),
+        "one", "jigsaw_loss", 1.20),
 }
 #: What an old model's card, which predates presets, is shown as.
 CUSTOM = "custom"

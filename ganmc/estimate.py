@@ -9,10 +9,11 @@ from ganmc import bundle
 
 #: Seconds a run of one digit takes besides its steps (data, the Gaussian, calibration, the
 #: simulations, the quality card) in :func:`time_estimate`: 23-26 s on the 2-core CPU
-#: (``benchmarks.presets``: the wall time less the card's training time), for any preset;
+#: (``python -m benchmarks.presets``: the mean wall time less the card's training time, in
+#: docs/benchmarks-presets-standard.json; a unit test checks the two agree), for any preset;
 #: and the seconds each further digit adds (its training and held-out images are scored and
 #: calibrated too): ten digits took 70 s (``ganmc train --data bundled --preset quick``, 114.2
-#: s wall, 44.4 s training; fifteenth session).
+#: s wall, 44.4 s training).
 ESTIMATE_AFTER_TRAINING_S = 25.0
 ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 5.0
 #: The fewest GAN steps a saved model must have run for its training speed to be the basis of

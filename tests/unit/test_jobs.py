@@ -84,23 +84,43 @@ def test_finished_jobs_are_forgotten_beyond_the_limit():
 
 
 def test_stop_and_wait_returns_once_the_job_has_ended():
-    """A Stop button waits for the job to end, so the page after it shows the ended job."""
+    """A Stop button waits for the job to end, so the page after it shows the ended job: the
+    work a stop still does (calibrating, saving) is over before it returns. Told by the order
+    of events, not by the clock: the work after the stop is held until another thread, which
+    sees it still running, lets it go."""
     reg = JobRegistry()
+    log = []
+    stopping, release = threading.Event(), threading.Event()
 
     def work(job):
         while not job.stop_event.wait(0.01):
             pass
-        time.sleep(0.3)  # the work a stop still does: calibrating, saving
+        log.append("work saw the stop")
+        stopping.set()
+        assert release.wait(10)  # the work a stop still does
+        log.append("work ended")
         return "saved"
+
+    def releaser():
+        assert stopping.wait(10)
+        log.append(f"still running: {job.running}")
+        release.set()
 
     job = reg.start("train", work)
     assert not job.wait(0.1) and job.running  # still running: wait times out
-    t = time.perf_counter()
-    assert job.stop_and_wait(5.0)
-    assert 0.25 <= time.perf_counter() - t < 4.0
+    helper = threading.Thread(target=releaser)
+    helper.start()
+    assert job.stop_and_wait(10.0)
+    log.append("stop_and_wait returned")
+    helper.join(10)
+    assert log == ["work saw the stop", "still running: True", "work ended",
+                   "stop_and_wait returned"]
     snap = job.snapshot()
-    assert snap["status"] == STOPPED and snap["result"] == "saved"
+    assert not job.running and snap["status"] == STOPPED and snap["result"] == "saved"
 
-    slow = reg.start("train", lambda job: time.sleep(1.0))
+    gate = threading.Event()
+    slow = reg.start("train", lambda job: gate.wait(10))  # ignores the stop until let go
     assert not slow.stop_and_wait(0.1)  # a job slower than the wait is left running
-    assert slow.running and slow.wait(5.0) and not slow.running
+    assert slow.running
+    gate.set()
+    assert slow.wait(10.0) and not slow.running

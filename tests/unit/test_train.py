@@ -204,6 +204,7 @@ def test_jigsaw_puts_each_images_quarters_back_in_another_order():
     assert len(orders) > 10  # random orders (23 possible), not one fixed swap
 
 
+@pytest.mark.slow  # trains until D has learnt the task: 300-400 steps, 25-30 s
 def test_jigsaw_pseudo_anomalies_teach_d_to_reject_them(tiny_train):
     """With a jigsaw weight, D calls unseen real digits put back in another order far less
     real than the digits themselves; without it, much less so."""
@@ -231,6 +232,7 @@ def test_jigsaw_pseudo_anomalies_teach_d_to_reject_them(tiny_train):
     assert "jigsaw pseudo-anomalies" in [t.name for t in loss_curves(history).data]
 
 
+@pytest.mark.slow  # trains until D has learnt the task: 300-400 steps, 25-30 s
 def test_the_rotation_task_trains_a_head_that_tells_the_turns(tiny_train, tmp_path):
     """SS-GAN: with a rotation weight D's head learns the quarter turns of real digits (its
     loss falls well below chance, ln 4), it is checkpointed, and a resume loads it."""

@@ -1,4 +1,4 @@
-"""Non-GAN reference points on the same splits: ``python -m benchmarks.baselines``.
+"""Non-GAN reference points on the same splits: ``python -m research.baselines``.
 
 Two classic pixel-space detectors, to read the GAN scores against: the squared distance to
 the nearest normal training image (1-NN) and the residual outside the first 50 principal
@@ -9,16 +9,15 @@ sets of ``benchmarks.quality`` (all ten digits normal). Prints AUROC; writes not
 
 from __future__ import annotations
 
-import numpy as np
+import argparse
 
-from benchmarks.quality import anomaly_sets
-from ganmc.data import load_mnist
-from ganmc.metrics import auroc
-from ganmc.preprocess import to_model_input
+import numpy as np
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
     """Images as the models see them, one row each (the scale does not change AUROC)."""
+    from ganmc.preprocess import to_model_input
+
     return to_model_input(x).reshape(len(x), -1)
 
 
@@ -41,6 +40,11 @@ DETECTORS = {"1-NN pixels": nearest_neighbour, "PCA-50 residual": pca_residual}
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    from benchmarks.quality import anomaly_sets
+    from ganmc.data import load_mnist
+    from ganmc.metrics import auroc
+
     print("One-class AUROC (%):")
     per: dict[str, list[float]] = {name: [] for name in DETECTORS}
     for k in range(10):

@@ -1,11 +1,11 @@
-"""Probes for the hand-drawn letters (docs/benchmarks.md, "Pseudo-anomalies and the letters"):
+"""Probes for the hand-drawn letters (docs/benchmarks.md, "Tried and not kept"):
 
-- ``python -m benchmarks.letters_probes rotation WEIGHT``: trains G and D on all ten bundled
+- ``python -m research.letters_probes rotation WEIGHT``: trains G and D on all ten bundled
   digits with the ``thorough`` preset and the rotation task at WEIGHT (no encoder), fits the
   per-digit Gaussians, and gives the letters' AUROC of ``mahalanobis``, of the rotation head's
   GeoTrans score, and of the two standardised (on the held-out normals, overall or per digit)
   and added;
-- ``python -m benchmarks.letters_probes margin DIR``: on a saved model of several digits, the
+- ``python -m research.letters_probes margin DIR``: on a saved model of several digits, the
   distance to the nearest digit's Gaussian against scores that also use the second nearest.
 
 Each line: the AUROC of the drawn letters and of the drawn digits against the 2,000 unseen

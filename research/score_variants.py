@@ -1,4 +1,4 @@
-"""Which residual separates best? ``python -m benchmarks.score_variants [EPOCHS] [DIGITS] [KAPPA]``.
+"""Which residual separates best? ``python -m research.score_variants [EPOCHS] [DIGITS] [KAPPA]``.
 
 An ablation on the one-class protocol (train dcgan on digit k of the bundled split, test on
 all 2,000 test digits): AUROC (%) of the f-AnoGAN score and of its parts and neighbours,
@@ -9,20 +9,18 @@ and the means; writes nothing.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
-import keras
 import numpy as np
-import tensorflow as tf
-
-from ganmc import Detector
-from ganmc.data import load_mnist
-from ganmc.metrics import auroc
-from ganmc.preprocess import to_model_input
 
 
 def variants(det, x_uint8: np.ndarray) -> dict[str, np.ndarray]:
+    import keras
+    import tensorflow as tf
+
+    from ganmc.preprocess import to_model_input
+
     nets = det.networks_
     x = to_model_input(x_uint8)
     z = nets.encoder(x, training=False)
@@ -47,10 +45,19 @@ def _z(v: dict, ref: dict, name: str) -> np.ndarray:
 
 
 def main() -> None:
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    digits = [int(d) for d in (sys.argv[2] if len(sys.argv) > 2 else "0,1,2,3,4,5,6,7,8,9")
-              .split(",")]
-    kappa = float(sys.argv[3]) if len(sys.argv) > 3 else None  # None: the Detector's default
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("epochs", nargs="?", type=int, default=30, help="GAN and encoder epochs")
+    p.add_argument("digits", nargs="?", default="0,1,2,3,4,5,6,7,8,9", help="e.g. 8,2")
+    p.add_argument("kappa", nargs="?", type=float, default=None,
+                   help="the score's kappa (default: the Detector's)")
+    args = p.parse_args()
+    epochs, kappa = args.epochs, args.kappa
+    digits = [int(d) for d in args.digits.split(",")]
+
+    from ganmc import Detector
+    from ganmc.data import load_mnist
+    from ganmc.metrics import auroc
+
     table: dict[str, list[float]] = {}
     for k in digits:
         splits = load_mnist("bundled", (k,))

@@ -1,4 +1,4 @@
-"""Other pseudo-anomalies in place of the jigsaw: ``python -m benchmarks.pseudo_probes KIND
+"""Other pseudo-anomalies in place of the jigsaw: ``python -m research.pseudo_probes KIND
 DIGITS [--seed S] [--keep DIR]``.
 
 A probe, not a product setting: it swaps :func:`ganmc.gan.jigsaw` (the pseudo-anomalies D
@@ -49,7 +49,8 @@ def main() -> None:
     p.add_argument("kind", choices=("cutout", "jigcut", "wide"))
     p.add_argument("digits", help="e.g. 8,2")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--keep", metavar="DIR", help="save the networks (benchmarks.oneclass_scores)")
+    p.add_argument("--keep", metavar="DIR",
+                   help="save the networks (for python -m benchmarks.oneclass_scores)")
     args = p.parse_args()
 
     import keras

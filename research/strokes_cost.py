@@ -1,5 +1,5 @@
 """What the stroke figures of ``mahalanobis-strokes`` add to the end of training:
-``python -m benchmarks.strokes_cost``.
+``python -m research.strokes_cost``.
 
 On the shipped model's networks (``dcgan``) and the bundled training digits: the seconds of
 :func:`ganmc.density.fit_density`'s Gaussian alone and of the stroke figures on top
@@ -10,10 +10,12 @@ quoted in docs/benchmarks.md).
 
 from __future__ import annotations
 
+import argparse
 import time
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     import numpy as np
 
     from ganmc import load_model
