@@ -183,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Monte Carlo samples simulated after training "
                         f"(default {DEFAULT_TRAIN_MC_SAMPLES})")
     p.add_argument("--out", metavar="DIR", help="model folder to write "
-                                                "(default: models/ARCH-DIGITS)")
+                                                "(default: models/ARCH-DIGITS); refused if "
+                                                "it holds anything but a ganmc model")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the model already saved at --out (without it, an existing "
+                        "model is refused)")
     p.add_argument("--resume", action="store_true",
                    help="go on from the checkpoint of an interrupted run with the same --out")
     p.set_defaults(func=cmd_train)

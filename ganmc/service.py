@@ -194,22 +194,15 @@ def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
 
 def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,
                  resume: bool = False) -> Path:
-    """The folder a model called ``name`` is trained into, checked before any work starts.
+    """The folder a model called ``name`` (made safe: :func:`bundle.safe_name`) is trained
+    into, checked before any work starts (:func:`bundle.check_target`).
 
     Raises:
         ModelError: If the name is unusable, a model of that name exists (and ``replace`` is
             off), or ``resume`` finds no interrupted run to continue.
     """
-    folder = Path(models_dir) / bundle.safe_name(name)
-    use = bundle.folder_use(folder)
-    if resume:
-        if not checkpoint_dir(folder).exists():
-            raise ModelError(f"there is no interrupted run of {folder.name} to continue")
-    elif use is not None and not (replace and use.endswith("a saved model has this name")):
-        raise ModelError(use + ("" if replace else "; replace it or choose another name"))
-    if locks.is_locked(folder):
-        raise ModelError(f"{folder.name}: a training run or a save is writing this model now")
-    return folder
+    return bundle.check_target(Path(models_dir) / bundle.safe_name(name), replace=replace,
+                               resume=resume)
 
 
 def _own_split(det: Detector, path: Path, data: str | None):
