@@ -331,15 +331,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ganmc {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (e.g. `ganmc score ... | head`): stop quietly, as Unix tools do.
-        # Later writes (Python's flush at exit) go to /dev/null instead of raising again.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):  # no real stdout (e.g. captured)
-            pass
-        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe stopped
+        return _quiet_stdout()
+    except OSError as exc:  # the machine's, not the input's: a full disk, a name too long, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ganmc {args.command}: error: {where}{one_line(exc.strerror or exc, 500)}",
+              file=sys.stderr)
+        return 2
+
+
+def _quiet_stdout() -> int:
+    """The reader went away (e.g. `ganmc score ... | head`): stop quietly, as Unix tools do.
+    Later writes (Python's flush at exit) go to /dev/null instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (e.g. captured)
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe stopped
 
 
 if __name__ == "__main__":

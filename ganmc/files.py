@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ganmc.errors import FolderBusyError, StorageError
+from ganmc.errors import FolderBusyError, StorageError, one_line
 from ganmc.locks import (
     READ_WAIT_S,
     SAVE_WAIT_S,
@@ -92,7 +92,8 @@ def atomic_dir(target: Path | str, *, wait: float = SAVE_WAIT_S) -> Iterator[Pat
 
     Raises:
         FolderBusyError: If another writer holds ``target`` for more than ``wait`` seconds.
-        StorageError: If the folder cannot be written.
+        StorageError: If the folder cannot be written, or the block fails to write (an
+            ``OSError``: disk full, ...); the temporary folder is removed.
     """
     target = Path(target)
     with folder_lock(target, wait=wait):
@@ -111,6 +112,9 @@ def atomic_dir(target: Path | str, *, wait: float = SAVE_WAIT_S) -> Iterator[Pat
                     os.replace(target, old)
                 os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:  # a full disk, a quota, a read-only file system: one line
+            raise StorageError(f"{target}: cannot write ({exc.strerror or one_line(exc, 200)}); "
+                               f"what was there before is kept") from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
