@@ -20,6 +20,7 @@ import numpy as np
 
 from ganmc import limits
 from ganmc.errors import DataError, GanmcError, one_line
+from ganmc.files import regular_size
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def read_idx(path: Path | str) -> np.ndarray:
     """
     path = Path(path)
     gz = path.suffix == ".gz"
+    regular_size(path, DataError)
     try:
         with (gzip.open if gz else open)(path, "rb") as f:
             head = f.read(4)
@@ -99,6 +101,7 @@ def read_npz(path: Path | str, names: tuple[str, ...] | None = None, *,
         GanmcError: ``error``, with one line, if the file is not a readable .npz or too big.
     """
     path = Path(path)
+    regular_size(path, error)
     try:
         with zipfile.ZipFile(path) as zf:
             members = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
@@ -166,8 +169,7 @@ def load_images_file(path: Path | str) -> np.ndarray:
         DataError: If the file is unreadable or its images are not 28x28.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    regular_size(path, DataError)
     if path.suffix == ".npz":
         return _read_npz(path)[0]
     return as_images(read_idx(path), str(path))

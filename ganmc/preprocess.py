@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ganmc.errors import ImageError
+from ganmc.files import regular_size
 
 #: Largest picture accepted, in pixels (width x height); larger ones are refused unread.
 MAX_PIXELS = 40_000_000
@@ -48,7 +49,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
-        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        size = len(source) if isinstance(source, bytes) else regular_size(source, ImageError)
         if size > MAX_FILE_BYTES:
             raise ImageError(f"{label}: {size:,} bytes is more than the {MAX_FILE_BYTES:,} "
                              f"allowed for one image file")
