@@ -33,6 +33,7 @@ from ganmc.cardcheck import (
 from ganmc.data import ASSETS_DIR
 from ganmc.errors import FolderBusyError, ModelError, one_line
 from ganmc.files import atomic_dir, write_json_file
+from ganmc.kerasfile import check_network_file
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ def _load_networks(path: Path, folder: Path) -> dict[str, Any]:
             raise ModelError(f"{path}: missing {file.name}")
         if not file.is_file():
             raise ModelError(f"{shown}: not a file")
+        check_network_file(file, shown)  # its weights counted from its config, unbuilt
         try:
             # Resolved: Keras reports a symbolic link as "File not found".
             networks[name] = keras.saving.load_model(file.resolve(), compile=False,
@@ -185,7 +187,7 @@ def _load_arrays(path: Path, folder: Path) -> dict[str, np.ndarray]:
     if not file.is_file():
         raise ModelError(f"{path / ARRAYS}: not a file")
     arrays = read_npz(file, max_bytes=limits.MAX_MODEL_ARRAY_BYTES, max_images=None,
-                      error=ModelError)
+                      min_itemsize=8, error=ModelError)  # scores become float64
     check_arrays(arrays, path / ARRAYS)
     return arrays
 

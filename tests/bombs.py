@@ -47,3 +47,25 @@ def run_child(code: str, *args: str, timeout: float = 300) -> Child:
     *err, peak = r.stderr.rstrip("\n").split("\n")
     return Child(r.returncode, r.stdout, "\n".join(err), int(peak))
 
+
+
+def npz_of_zeros(path, name: str, shape: tuple[int, ...], dtype: str):
+    """An .npz whose member ``name`` is an array of zeros of ``shape``, written in chunks and
+    deflated: gigabytes in memory, kilobytes to megabytes on disk."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+    left = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    zero = bytes(2**24)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf, \
+            zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+        f.write(head.getvalue())
+        while left:
+            f.write(zero[:min(left, len(zero))])
+            left -= min(left, len(zero))
+    return path
