@@ -107,7 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"Saved {out} ({m['device']}, {m['train_seconds']:.1f} s, "
           f"{m['train_images_per_s']:,.0f} img/s)")
     _print_calibration(det)
-    print("\n".join(card_lines(det.quality_)))
+    print("\n".join(card_lines(det.quality_, m.get("n_calibration"))))
     return 0
 
 
@@ -367,5 +367,5 @@ def card_text(card: dict) -> str:
              f"{m.get('train_seconds')} s",
              f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
              f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
-             f"{card.get('alpha')}", *card_lines(card.get("quality"))]
+             f"{card.get('alpha')}", *card_lines(card.get("quality"), m.get("n_calibration"))]
     return "\n".join(lines)
