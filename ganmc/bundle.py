@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from ganmc.cardcheck import (
 from ganmc.data import ASSETS_DIR
 from ganmc.errors import FolderBusyError, ModelError, one_line
 from ganmc.files import atomic_dir, write_json_file
+from ganmc.kerasfile import check_network_file
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,7 @@ def _load_networks(path: Path, folder: Path) -> dict[str, Any]:
             raise ModelError(f"{path}: missing {file.name}")
         if not file.is_file():
             raise ModelError(f"{shown}: not a file")
+        check_network_file(file, shown)  # its weights counted from its config, unbuilt
         try:
             # Resolved: Keras reports a symbolic link as "File not found".
             networks[name] = keras.saving.load_model(file.resolve(), compile=False,
@@ -184,7 +187,7 @@ def _load_arrays(path: Path, folder: Path) -> dict[str, np.ndarray]:
     if not file.is_file():
         raise ModelError(f"{path / ARRAYS}: not a file")
     arrays = read_npz(file, max_bytes=limits.MAX_MODEL_ARRAY_BYTES, max_images=None,
-                      error=ModelError)
+                      min_itemsize=8, error=ModelError)  # scores become float64
     check_arrays(arrays, path / ARRAYS)
     return arrays
 
@@ -213,6 +216,54 @@ def folder_use(path: Path | str) -> str | None:
         return (f"{path.name}: an interrupted training run into this name left a checkpoint; "
                 f"resume it or choose another name")
     return None
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name the file system of ``folder`` (or its nearest existing parent)
+    takes."""
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            try:
+                return int(os.pathconf(parent, "PC_NAME_MAX"))
+            except (OSError, ValueError):
+                break
+    return 255
+
+
+def check_target(path: Path | str, *, replace: bool = False, resume: bool = False) -> Path:
+    """The one rule for a folder a training run writes (``ganmc train --out``, the Train
+    page), checked before any work starts; writes nothing.
+
+    Refused: a name that is no folder name (``.``, ``/``, ``..``), a hidden name (checkpoints,
+    locks and temporaries are ``.NAME.*``) or a ``.ckpt`` one, a name too long for the file
+    system once the save's hidden siblings are named after it, anything at the path that is
+    not a ganmc model (a file, a folder of other files), a saved model unless ``replace``,
+    the checkpoint of an interrupted run unless ``resume``, and a folder a writer holds now.
+
+    Raises:
+        ModelError: With one line saying why.
+    """
+    path = Path(path)
+    name = path.name
+    if name in ("", ".", ".."):
+        raise ModelError(f"{str(path)!r} is not a model folder name; name the folder to write")
+    if name.startswith(".") or name.endswith(".ckpt"):
+        raise ModelError(f"{name}: model names may not start with '.' or end with '.ckpt' "
+                         f"(those are the hidden checkpoints and locks of models)")
+    limit = _name_max(path.parent)
+    if locks.longest_sibling_name(path) > limit:
+        raise ModelError(f"{name[:40]}…: the name is too long ({len(name)} characters; with "
+                         f"the hidden files a save makes beside it, at most "
+                         f"{len(name) - locks.longest_sibling_name(path) + limit})")
+    use = folder_use(path)
+    if resume:
+        if not locks.checkpoint_path(path).exists():
+            raise ModelError(f"there is no interrupted run of {name} to continue")
+    elif use is not None and not (replace and use.endswith("a saved model has this name")):
+        raise ModelError(use + ("" if replace else "; replace it or choose another name"))
+    if locks.is_locked(path):
+        raise ModelError(f"{name}: a training run or a save is writing this model now")
+    return path
 
 
 def check_free(path: Path | str) -> None:

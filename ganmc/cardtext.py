@@ -95,5 +95,5 @@ def card_text(card: dict) -> str:
              f"images/s)",
              f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
              f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
-             f"{card.get('alpha')}", *card_lines(card.get("quality"))]
+             f"{card.get('alpha')}", *card_lines(card.get("quality"), m.get("n_calibration"))]
     return "\n".join(lines)

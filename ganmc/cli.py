@@ -12,6 +12,7 @@ import os
 import sys
 
 from ganmc import __version__
+from ganmc.calibration import Level
 from ganmc.commands import (
     cmd_add_digits,
     cmd_assess,
@@ -45,6 +46,7 @@ from ganmc.config import (
     TrainConfig,
 )
 from ganmc.errors import GanmcError, one_line
+from ganmc.montecarlo import MAX_SAMPLES
 from ganmc.scorers import help_text
 
 log = logging.getLogger("ganmc")
@@ -82,8 +84,25 @@ def _non_negative_float(text: str) -> float:
     return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a finite number, 0 or more")
 
 
+def _samples(text: str) -> int:
+    return _number(text, int, lambda v: 1 <= v <= MAX_SAMPLES, f"from 1 to {MAX_SAMPLES:,}")
+
+
+def _samples_or_none(text: str) -> int:
+    return _number(text, int, lambda v: 0 <= v <= MAX_SAMPLES, f"from 0 to {MAX_SAMPLES:,}")
+
+
+def _usable_level(v: float) -> bool:
+    try:
+        Level.from_percentile(v)  # the one rule: a level whose false-alarm rate is in (0, 1)
+    except GanmcError:
+        return False
+    return True
+
+
 def _percentile(text: str) -> float:
-    return _number(text, float, lambda v: 0 < v < 100, "between 0 and 100")  # NaN fails too
+    return _number(text, float, _usable_level,
+                   "between 0 and 100, at least about 1e-10 from either end")  # NaN fails too
 
 
 def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
@@ -101,7 +120,7 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                        help="threshold source (default: holdout, conformal on real held-out "
                             "normal digits, when the model has one)")
     if mc_options:
-        p.add_argument("--samples", type=_positive_int, default=DEFAULT_MC_SAMPLES,
+        p.add_argument("--samples", type=_samples, default=DEFAULT_MC_SAMPLES,
                        help="Monte Carlo samples when --calibration monte-carlo "
                             f"(default {DEFAULT_MC_SAMPLES})")
         p.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
@@ -175,11 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
                    help="share of normal images held out for calibration "
                         f"(default {DEFAULT_CALIBRATION_FRACTION})")
-    p.add_argument("--mc-samples", type=_non_negative_int, default=DEFAULT_TRAIN_MC_SAMPLES,
+    p.add_argument("--mc-samples", type=_samples_or_none, default=DEFAULT_TRAIN_MC_SAMPLES,
                    help="Monte Carlo samples simulated after training "
                         f"(default {DEFAULT_TRAIN_MC_SAMPLES})")
     p.add_argument("--out", metavar="DIR", help="model folder to write "
-                                                "(default: models/ARCH-DIGITS)")
+                                                "(default: models/ARCH-DIGITS); refused if "
+                                                "it holds anything but a ganmc model")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the model already saved at --out (without it, an existing "
+                        "model is refused)")
     p.add_argument("--resume", action="store_true",
                    help="go on from the checkpoint of an interrupted run with the same --out")
     p.set_defaults(func=cmd_train)
@@ -189,8 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate N images with the trained generator, score "
                                    "each, and take a percentile of the scores as threshold.")
     _add_model(p, percentile=False)
-    p.add_argument("--samples", type=_positive_int, default=DEFAULT_MC_SAMPLES,
-                   help=f"number of generated images (default {DEFAULT_MC_SAMPLES})")
+    p.add_argument("--samples", type=_samples, default=DEFAULT_MC_SAMPLES,
+                   help=f"number of generated images, up to {MAX_SAMPLES:,} "
+                        f"(default {DEFAULT_MC_SAMPLES})")
     p.add_argument("--percentile", type=_percentile, default=DEFAULT_PERCENTILE,
                    help=f"threshold percentile (default {DEFAULT_PERCENTILE:g})")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -234,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("images", nargs="*", metavar="IMAGE",
                    help="images to judge in the report (files, folders, .npz, IDX)")
-    p.add_argument("--samples", type=_non_negative_int, default=DEFAULT_MC_SAMPLES,
+    p.add_argument("--samples", type=_samples_or_none, default=DEFAULT_MC_SAMPLES,
                    help="Monte Carlo samples to simulate; 0 uses the model's stored run "
                         f"(default {DEFAULT_MC_SAMPLES})")
     p.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
@@ -314,15 +338,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ganmc {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (e.g. `ganmc score ... | head`): stop quietly, as Unix tools do.
-        # Later writes (Python's flush at exit) go to /dev/null instead of raising again.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):  # no real stdout (e.g. captured)
-            pass
-        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe stopped
+        return _quiet_stdout()
+    except OSError as exc:  # the machine's, not the input's: a full disk, a name too long, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ganmc {args.command}: error: {where}{one_line(exc.strerror or exc, 500)}",
+              file=sys.stderr)
+        return 2
+
+
+def _quiet_stdout() -> int:
+    """The reader went away (e.g. `ganmc score ... | head`): stop quietly, as Unix tools do.
+    Later writes (Python's flush at exit) go to /dev/null instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (e.g. captured)
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe stopped
 
 
 if __name__ == "__main__":

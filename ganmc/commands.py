@@ -56,7 +56,7 @@ def say(text: str) -> None:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    from ganmc import service
+    from ganmc import bundle, service
     from ganmc.config import TASKS, network_of, parse_digits
     from ganmc.quality import card_lines
     from ganmc.tracker import CALIBRATING, describe, quality_text
@@ -65,6 +65,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     digits = parse_digits(args.digits)
     arch = network_of(args.arch, args.preset)
     out = Path(args.out or f"models/{arch}-{''.join(map(str, digits))}")
+    # before any work: no file, folder, checkpoint or model at --out is lost unasked
+    bundle.check_target(out, replace=args.replace, resume=args.resume)
     say(f"Training {arch} on digits {','.join(map(str, digits))} from {args.data}; "
         f"writing {out}")
     if args.resume:
@@ -105,7 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"Saved {out} ({m['device']}, {m['train_seconds']:.1f} s, "
           f"{m['train_images_per_s']:,.0f} img/s)")
     _print_calibration(det)
-    print("\n".join(card_lines(det.quality_)))
+    print("\n".join(card_lines(det.quality_, m.get("n_calibration"))))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Files that are never half-written: atomic file and folder writes, and crash recovery.
+"""Files that are never half-written: atomic file and folder writes, and crash recovery;
+and the check that a file to be read is an ordinary file.
 
 Every file ganmc writes (model folders, checkpoints, reports, tables) goes through here: first
 to a temporary sibling on the same file system, then renamed into place.
@@ -12,12 +13,13 @@ import io
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ganmc.errors import FolderBusyError, StorageError
+from ganmc.errors import FolderBusyError, GanmcError, StorageError, one_line
 from ganmc.locks import (
     READ_WAIT_S,
     SAVE_WAIT_S,
@@ -26,6 +28,25 @@ from ganmc.locks import (
     stale_temporaries,
     swap_lock,
 )
+
+
+def regular_size(path: Path | str, error: type[GanmcError]) -> int:
+    """The size of ``path`` if it is an ordinary file (links followed), checked without
+    opening it: a pipe would block a read and a device (``/dev/zero``) never end one.
+
+    Raises:
+        GanmcError: ``error``, with one line, if it is missing, a folder, or not a regular
+            file.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise error(f"{path}: cannot open ({exc.strerror or type(exc).__name__})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{path}: not a regular file (a pipe, device or socket); refused unread")
+    return st.st_size
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
@@ -92,7 +113,8 @@ def atomic_dir(target: Path | str, *, wait: float = SAVE_WAIT_S) -> Iterator[Pat
 
     Raises:
         FolderBusyError: If another writer holds ``target`` for more than ``wait`` seconds.
-        StorageError: If the folder cannot be written.
+        StorageError: If the folder cannot be written, or the block fails to write (an
+            ``OSError``: disk full, ...); the temporary folder is removed.
     """
     target = Path(target)
     with folder_lock(target, wait=wait):
@@ -111,6 +133,9 @@ def atomic_dir(target: Path | str, *, wait: float = SAVE_WAIT_S) -> Iterator[Pat
                     os.replace(target, old)
                 os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:  # a full disk, a quota, a read-only file system: one line
+            raise StorageError(f"{target}: cannot write ({exc.strerror or one_line(exc, 200)}); "
+                               f"what was there before is kept") from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -17,10 +17,12 @@ _ACTIVATION_BYTES_PER_IMAGE = 28 * 28 * 4 * 16
 #: Share of the available memory one request may plan to use.
 _SHARE = 0.5
 
-#: Most bytes the arrays of one model folder (``arrays.npz``) may inflate to, all of them
-#: together; checked from each array's header before anything is inflated. The shipped
-#: model's arrays take 8 MB.
-MAX_MODEL_ARRAY_BYTES = 2**30
+#: Most bytes the arrays of one model folder (``arrays.npz``) may take once read as float64
+#: (what scores become), all of them together; checked from each array's header before
+#: anything is inflated. Loading makes about two more copies (checks, a sorted copy), so a
+#: model's arrays cost at most about 800 MB. The shipped model's take 18 MB; the largest a
+#: model writes, an exact Monte Carlo run per score, 16 MB each.
+MAX_MODEL_ARRAY_BYTES = 256 * 2**20
 #: Most images one input or data file may hold, and one command may read from all its inputs
 #: together; checked from the header (IDX, .npz) before anything is inflated. Scoring costs
 #: about 8 kB per image at its peak, so this bounds a command's memory to about 2 GB.

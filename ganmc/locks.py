@@ -61,8 +61,21 @@ def checkpoint_path(target: Path | str) -> Path:
     return _aux(Path(target), "ckpt")
 
 
+#: Characters :func:`tempfile.mkdtemp` adds after a temporary's prefix.
+_TEMP_TAIL = 8
+
+
+def longest_sibling_name(target: Path | str) -> int:
+    """Length of the longest name a training run or a save of ``target`` creates beside it:
+    the temporaries, locks and moved-aside folders of ``target`` and of its checkpoint
+    (``..NAME.ckpt.tmp-XXXXXXXX`` is the longest)."""
+    ckpt = checkpoint_path(target)
+    return max(len(_aux(t, s).name) for t in (Path(target), ckpt)
+               for s in ("lock", "swap", "old", "tmp-" + "x" * _TEMP_TAIL))
+
+
 def stale_temporaries(target: Path) -> list[Path]:
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.tmp-[A-Za-z0-9_]{{8}}$")
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.tmp-[A-Za-z0-9_]{{{_TEMP_TAIL}}}$")
     try:
         return [p for p in target.parent.iterdir() if pattern.match(p.name)]
     except OSError:

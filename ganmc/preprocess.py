@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ganmc.errors import ImageError
+from ganmc.files import regular_size
 
 #: Largest picture accepted, in pixels (width x height); larger ones are refused unread.
 MAX_PIXELS = 40_000_000
@@ -48,7 +49,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
-        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        size = len(source) if isinstance(source, bytes) else regular_size(source, ImageError)
         if size > MAX_FILE_BYTES:
             raise ImageError(f"{label}: {size:,} bytes is more than the {MAX_FILE_BYTES:,} "
                              f"allowed for one image file")
@@ -71,6 +72,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
             if max(w, h) > _WORK_SIDE:
                 img.draft("L", (_WORK_SIDE, _WORK_SIDE))  # JPEG: decode at reduced size
             img.load()
+            img = _shrunk(img)
         except ImageError:
             raise
         except Image.DecompressionBombError:
@@ -80,6 +82,64 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
         except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
             raise ImageError(f"{label}: corrupt or truncated image ({exc})") from None
         return to_mnist(img, name=label)
+
+
+#: Modes converted before :meth:`Image.reduce` (which does not take them), keeping the ink.
+_REDUCIBLE = {"1": "L", "P": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB"}
+
+
+def _shrunk(img: Image.Image) -> Image.Image:
+    """A big picture box-averaged in Pillow, in its own mode, to under twice ``_WORK_SIDE``
+    a side: converting 40 million pixels to float arrays took 1.4 GB."""
+    factor = max(img.size) // _WORK_SIDE
+    if factor < 2:
+        return img
+    try:
+        return img.convert(_REDUCIBLE[img.mode]).reduce(factor) if img.mode in _REDUCIBLE \
+            else img.reduce(factor)
+    except ValueError:  # a mode reduce does not take: left to to_mnist's resize
+        return img
+
+
+#: Most pixels the pictures of one batch (the Detect page's uploads) may hold together,
+#: counted from their headers before any is decoded (five pictures of the largest size).
+MAX_BATCH_PIXELS = 5 * MAX_PIXELS
+
+
+def header_pixels(data: bytes) -> int:
+    """Width x height from a picture's header, decoding nothing (0 if it cannot be read:
+    :func:`load_image` then says why)."""
+    try:
+        with io.BytesIO(data) as fp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(fp) as img:
+                return img.size[0] * img.size[1]
+    except Exception:  # anything unreadable is load_image's to report
+        return 0
+
+
+def load_batch(files: list[tuple[str, bytes]]) -> tuple[list[tuple[str, np.ndarray]],
+                                                        list[str]]:
+    """Read named pictures (e.g. uploads) as :func:`load_image` does, the batch within
+    ``MAX_BATCH_PIXELS`` from the headers: a picture past it is refused unread.
+
+    Returns:
+        The images read, by name, and one line for each picture refused.
+    """
+    images, problems, total = [], [], 0
+    for name, data in files:
+        pixels = header_pixels(data)
+        if total + pixels > MAX_BATCH_PIXELS:
+            problems.append(f"{name}: refused unread, {pixels:,} pixels more than the "
+                            f"{MAX_BATCH_PIXELS:,} one batch may hold ({total:,} so far); "
+                            f"judge it in another batch")
+            continue
+        total += pixels
+        try:
+            images.append((name, load_image(data, name=name)))
+        except ImageError as exc:
+            problems.append(str(exc))
+    return images, problems
 
 
 def to_mnist(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndarray:

@@ -189,11 +189,20 @@ def _longer(preset: str) -> str:
     return "train longer (more --steps)"
 
 
-def card_lines(q: dict[str, Any] | None) -> list[str]:
-    """The quality card in plain lines, for ``ganmc train``, ``ganmc info`` and the report."""
+#: Why a model has no quality card, by whether it held images out.
+NO_CARD = ("No quality card: the model was trained before ganmc measured one, or its training "
+           "was stopped; ganmc assess --model DIR measures it.")
+NO_HOLDOUT = ("No quality card and no holdout (conformal) threshold: no normal images were "
+              "held out of training (calibration fraction 0), so there is nothing to measure "
+              "them on; train with a calibration fraction above 0 for both.")
+
+
+def card_lines(q: dict[str, Any] | None, held_out: int | None = None) -> list[str]:
+    """The quality card in plain lines, for ``ganmc train``, ``ganmc info`` and the report;
+    ``held_out``: the model's held-out images (the card's ``n_calibration``), which say why
+    a model without a card has none."""
     if not q:
-        return ["No quality card: the model was trained before ganmc measured one, or its "
-                "training was stopped; ganmc assess --model DIR measures it."]
+        return [NO_HOLDOUT if held_out == 0 else NO_CARD]
     far = ", ".join(f"{100 * v:.1f} % at {100 * float(a):g} %"
                     for a, v in q["false_alarm"].items())
     lines = [f"Quality ({q['reading']}): {q['words']}",

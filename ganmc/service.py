@@ -23,7 +23,6 @@ from ganmc import bundle, files, locks, scoring
 from ganmc.calibration import WHY_AUTO_SOURCE, Level, Threshold, false_alarm_rate
 from ganmc.config import AUTO
 from ganmc.detector import Detector, load_model
-from ganmc.errors import ModelError
 from ganmc.estimate import time_estimate
 from ganmc.evaluation import evaluate, far_from_nominal, holdout_rates_by_digit
 from ganmc.models import add_digit_gaussians, assess_model, calibrate_on, copy_model, refresh
@@ -103,22 +102,15 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
 
 def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,
                  resume: bool = False) -> Path:
-    """The folder a model called ``name`` is trained into, checked before any work starts.
+    """The folder a model called ``name`` (made safe: :func:`bundle.safe_name`) is trained
+    into, checked before any work starts (:func:`bundle.check_target`).
 
     Raises:
         ModelError: If the name is unusable, a model of that name exists (and ``replace`` is
             off), or ``resume`` finds no interrupted run to continue.
     """
-    folder = Path(models_dir) / bundle.safe_name(name)
-    use = bundle.folder_use(folder)
-    if resume:
-        if not checkpoint_dir(folder).exists():
-            raise ModelError(f"there is no interrupted run of {folder.name} to continue")
-    elif use is not None and not (replace and use.endswith("a saved model has this name")):
-        raise ModelError(use + ("" if replace else "; replace it or choose another name"))
-    if locks.is_locked(folder):
-        raise ModelError(f"{folder.name}: a training run or a save is writing this model now")
-    return folder
+    return bundle.check_target(Path(models_dir) / bundle.safe_name(name), replace=replace,
+                               resume=resume)
 
 
 # ---------------------------------------------------------------------------- simulate

@@ -20,8 +20,10 @@ from ganmc.preprocess import from_model_output
 
 #: Points of the live quality curve in a run, about (see :meth:`Tracker._probe_due`).
 PROBE_POINTS = 10
-#: The checkpoint's state file (phase, steps done, history, quality curve, settings).
+#: The checkpoint's state file (phase, steps done, history, quality curve, settings, timing).
 STATE = "state.json"
+#: What the state's ``timing`` holds: :meth:`Tracker.timing`.
+TIMING = ("seconds", "images", "busy_s", "traced_images", "traced_s")
 
 
 def eta_text(seconds: float) -> str:
@@ -115,6 +117,10 @@ class Tracker(keras.callbacks.Callback):
         self.images = 0
         self.busy_s = 0.0
         self.traced_images, self.traced_s = 0, 0.0  # every call, tracing included
+        # The time and images of the runs this one resumes (in the checkpoint's state).
+        self.before = {k: float(v) for k, v in (state.get("timing") or {}).items()
+                       if k in TIMING and isinstance(v, (int, float))}
+        self.started = time.perf_counter()
         self._last_report = 0.0
         self._traced = False
         self.last_step = 0
@@ -132,12 +138,23 @@ class Tracker(keras.callbacks.Callback):
         """Called before a ``fit`` of rounds (epochs) of ``size`` steps each."""
         self.round_size = size
 
+    def timing(self) -> dict[str, float]:
+        """Seconds, images and busy seconds of the whole run so far, the runs it resumes
+        included (kept in each checkpoint, so a resumed run that had nothing left to train
+        still says how long its training took)."""
+        now = {"seconds": time.perf_counter() - self.started, "images": self.images,
+               "busy_s": self.busy_s, "traced_images": self.traced_images,
+               "traced_s": self.traced_s}
+        return {k: self.before.get(k, 0.0) + v for k, v in now.items()}
+
     def overall_rate(self) -> float:
-        """Images a second, compiled calls only; a run too short to have any but the first
-        (tracing) calls is timed with them rather than reported as 0."""
-        if self.busy_s > 0:
-            return self.images / self.busy_s
-        return self.traced_images / self.traced_s if self.traced_s > 0 else 0.0
+        """Images a second, compiled calls only, the resumed runs' included; a run too short
+        to have any but the first (tracing) calls is timed with them rather than reported
+        as 0."""
+        t = self.timing()
+        if t["busy_s"] > 0:
+            return t["images"] / t["busy_s"]
+        return t["traced_images"] / t["traced_s"] if t["traced_s"] > 0 else 0.0
 
     def _remaining(self, step: int) -> int:
         left = self.phase_total - step
@@ -197,7 +214,7 @@ class Tracker(keras.callbacks.Callback):
         if self.stopped:  # a partial round: keep the last whole one as the checkpoint
             return
         step = self.round_start + self.round_size
-        self.state.update(phase=self.phase, step=step)
+        self.state.update(phase=self.phase, step=step, timing=self.timing())
         self.steps_done += self.round_size
         samples = quality = None
         if self.phase == "gan":

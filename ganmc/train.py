@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,7 +265,6 @@ def fit_networks(
             "rotation": head}
     tracker = Tracker(config, totals, batch_size, progress, stop_event, state, checkpoint,
                       nets, sample_z, device, probe)
-    start = time.perf_counter()
 
     def adam():
         return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
@@ -295,7 +293,7 @@ def fit_networks(
     if policy is not None:  # models are kept and saved in float32
         cast = Networks(generator, discriminator, encoder).cast("float32")
         generator, discriminator, encoder = cast.generator, cast.discriminator, cast.encoder
-    seconds = time.perf_counter() - start
+    seconds = tracker.timing()["seconds"]  # the resumed runs' included
     # A stop mid-round leaves the weights a few steps past the round's checkpoint: say those.
     steps = tracker.last_step if tracker.stopped else state["step"]
     done = (totals[0], steps) if state["phase"] == "encoder" else (steps, 0)

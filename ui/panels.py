@@ -81,7 +81,7 @@ def training_job(job) -> None:
         st.warning("Training was stopped; the finished steps are saved as a model.")
     if snap["status"] in ("done", "stopped") and snap["result"]:
         st.success(f"Saved to {snap['result']}.")
-        quality_card(saved_quality(snap["result"]))
+        quality_card(*saved_quality(snap["result"]))
         if st.button("Use this model", key="train_use", type="primary"):
             st.session_state["model"] = snap["result"]
             st.rerun(scope="app")
@@ -89,22 +89,25 @@ def training_job(job) -> None:
         st.error(f"Training failed: {snap['error']}")
 
 
-def saved_quality(folder: str) -> dict | None:
-    """The quality card of a saved model folder (None when it has none or cannot be read)."""
+def saved_quality(folder: str) -> tuple[dict | None, int | None]:
+    """The quality card of a saved model folder (None when it has none or cannot be read)
+    and its number of held-out images."""
     from ganmc import bundle
     from ganmc.errors import GanmcError
 
     try:
-        return bundle.read_card(folder).get("quality")
+        card = bundle.read_card(folder)
     except GanmcError:
-        return None
+        return None, None
+    return card.get("quality"), (card.get("metadata") or {}).get("n_calibration")
 
 
-def quality_card(q: dict | None) -> None:
-    """The model's quality card: the reading in words, then the figures as a table."""
+def quality_card(q: dict | None, held_out: int | None = None) -> None:
+    """The model's quality card: the reading in words, then the figures as a table
+    (``held_out``: the model's held-out images, which say why a card is missing)."""
     st.markdown("**Quality card**")
     if not q:
-        st.info(quality.card_lines(q)[0])
+        st.info(quality.card_lines(q, held_out)[0])
         return
     show = {"good": st.success, "usable": st.warning}.get(q["reading"], st.error)
     show(q["words"])

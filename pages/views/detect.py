@@ -7,7 +7,7 @@ from streamlit_drawable_canvas import st_canvas
 from ganmc import service
 from ganmc.calibration import min_images
 from ganmc.errors import GanmcError
-from ganmc.preprocess import IMAGE_SUFFIXES, load_image, to_mnist
+from ganmc.preprocess import IMAGE_SUFFIXES, load_batch, to_mnist
 from ganmc.report.style import Mark, verdict_colour
 from ganmc.scoring import GAUSSIAN, TABLE
 from ui import charts, state
@@ -102,14 +102,15 @@ limit_mb = st.get_option("server.maxUploadSize")
 uploads = uploads or []
 if len(uploads) > MAX_UPLOADS:
     problems.append(f"{len(uploads)} files uploaded; only the first {MAX_UPLOADS} are judged.")
+small = []
 for up in uploads[:MAX_UPLOADS]:
     if up.size > limit_mb * 2**20:  # the browser enforces it too; check again here
         problems.append(f"{up.name}: {up.size / 2**20:.1f} MB is over the {limit_mb} MB limit")
         continue
-    try:
-        images.append((up.name, load_image(up.getvalue(), name=up.name)))
-    except GanmcError as exc:
-        problems.append(str(exc))
+    small.append((up.name, up.getvalue()))
+read, refused = load_batch(small)  # the batch's pixels bounded from the headers
+images += read
+problems += refused
 for message in problems:
     st.warning(message)
 images = state.remember_images(images)

@@ -68,6 +68,6 @@ st.markdown(
     f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"
     f"- **Folder**: `{Path(st.session_state['model'])}`"
 )
-panels.quality_card(det.quality_)
+panels.quality_card(det.quality_, det.metadata_.get("n_calibration"))
 with st.expander("Full model card (JSON)"):
     st.json(card, expanded=False)

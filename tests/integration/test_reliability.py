@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ganmc import load_model
-from ganmc.errors import ModelError
+from ganmc.errors import ModelError, StorageError
 from ganmc.train import read_checkpoint
 
 
@@ -30,7 +30,7 @@ def test_crash_while_saving_keeps_the_previous_model(tiny_model, tmp_path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(det.networks_.encoder, "save", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StorageError, match="disk full"):  # one line, for the user
         det.save(target)
     assert (target / "ganmc.json").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]  # no temporary

@@ -1,12 +1,11 @@
-"""Issue #17, item 3: small files that would inflate to huge arrays are refused from their
-headers, in one line, fast, before anything is inflated."""
+"""Issue #17, item 3, and issue 28: small files that would inflate to huge arrays are refused
+from their headers, in one line, before anything is inflated."""
 
 from __future__ import annotations
 
 import gzip
 import io
 import struct
-import time
 import zipfile
 import zlib
 
@@ -16,11 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganmc import bundle, limits
-from ganmc.arrays import load_images_file, read_idx, read_npz
+from ganmc import arrays, bundle, limits, preprocess
+from ganmc.arrays import as_images, load_images_file, read_idx, read_npz
 from ganmc.errors import DataError, GanmcError, ImageError, ModelError
 from ganmc.inputs import read_inputs
-from ganmc.preprocess import MAX_PIXELS, load_image
+from ganmc.preprocess import MAX_BATCH_PIXELS, MAX_PIXELS, load_image
+from tests.bombs import MAX_PEAK_BYTES, npz_of_zeros, run_child
 
 FAST = settings(max_examples=15, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -47,15 +47,18 @@ def lying_npz(path, members: dict[str, bytes]):
     return path
 
 
+def inflated(*args, **kwargs):
+    raise AssertionError("an array was inflated before its size was checked")
+
+
 # ------------------------------------------------------------------------------- npz
 @FAST
 @given(n=st.integers(limits.MAX_IMAGES + 1, 10**13), dtype=st.sampled_from(["u1", "<f4", "<f8"]))
-def test_npz_input_claiming_too_many_images(tmp_path, n, dtype):
+def test_npz_input_claiming_too_many_images(tmp_path, n, dtype, monkeypatch):
     path = lying_npz(tmp_path / "bomb.npz", {"x": npy_header((n, 28, 28), dtype) + b"\0" * 64})
-    t = time.monotonic()
+    monkeypatch.setattr(np.lib.format, "read_array", inflated)
     with pytest.raises(DataError) as info:
         load_images_file(path)
-    assert time.monotonic() - t < 1.0
     assert "more than the 250,000 images one file may hold" in one_line_refusal(info)
 
 
@@ -79,7 +82,8 @@ def test_a_real_deflate_bomb_is_refused_before_inflating(tmp_path, monkeypatch):
     assert path.stat().st_size < 100_000
     with pytest.raises(ModelError) as info:
         read_npz(path, max_bytes=limits.MAX_MODEL_ARRAY_BYTES, error=ModelError)
-    assert "30.0 MB in memory, more than the 8.0 MB allowed" in one_line_refusal(info)
+    assert "30.0 MB in memory (as read and converted), more than the 8.0 MB allowed" in \
+        one_line_refusal(info)
 
 
 @pytest.mark.parametrize("as_model", [True, False])
@@ -113,11 +117,9 @@ def idx_header(n: int) -> bytes:
 def test_gzipped_idx_claiming_too_many_images(tmp_path, n):
     path = tmp_path / "bomb-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(idx_header(n) + b"\0" * 10_000))
-    t = time.monotonic()
     with pytest.raises(DataError) as info:
         read_idx(path)
-    assert time.monotonic() - t < 1.0
-    assert f"{n:,} items" in one_line_refusal(info)
+    assert f"{n:,} items" in one_line_refusal(info)  # from the header: not "truncated"
 
 
 @FAST
@@ -137,11 +139,9 @@ def test_the_issues_million_blank_images(tmp_path):
     with gzip.open(path, "wb", compresslevel=1) as f:
         f.write(idx_header(1_000_000))
         f.write(b"\0" * (784 * 20_000))  # enough to look real; the reader stops at the header
-    t = time.monotonic()
     with pytest.raises(DataError) as info:
         read_inputs([path])
-    assert time.monotonic() - t < 1.0
-    assert "1,000,000 items" in one_line_refusal(info)
+    assert "1,000,000 items" in one_line_refusal(info)  # from the header: not "truncated"
 
 
 # ------------------------------------------------------------------------------- PNG, GIF
@@ -159,13 +159,11 @@ def png_claiming(width: int, height: int) -> bytes:
 @given(w=st.integers(1, 2**31 - 1), h=st.integers(1, 2**31 - 1))
 def test_png_bomb_refused_from_its_header(w, h):
     data = png_claiming(w, h)
-    t = time.monotonic()
     try:
         load_image(data, name="bomb.png")
         raise AssertionError("a PNG with rows missing was accepted")
     except GanmcError as exc:
         message = str(exc)
-    assert time.monotonic() - t < 2.0
     assert "\n" not in message and message.startswith("bomb.png: ")
     if w * h > MAX_PIXELS:  # ours, or Pillow's own at twice its limit (found on opening)
         assert "pixels is more than" in message or "too many pixels" in message
@@ -188,11 +186,17 @@ def gif_with_frames(n_frames: int, first_has_ink: bool) -> bytes:
     return head_and_first + blank_frame * (n_frames - 1) + b"\x3b"
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(50_000, 200_000), ink=st.booleans())
-def test_gif_with_huge_frame_counts_reads_the_first_frame_only(n, ink):
+def test_gif_with_huge_frame_counts_reads_the_first_frame_only(n, ink, monkeypatch):
+    from PIL import GifImagePlugin
+
+    frames = []
+    seek = GifImagePlugin.GifImageFile.seek
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "seek",
+                        lambda self, frame: frames.append(frame) or seek(self, frame))
     data = gif_with_frames(n, ink)
-    t = time.monotonic()
     if ink:
         out = load_image(data, name="many.gif")
         assert out.shape == (28, 28) and out.max() > 0
@@ -200,4 +204,143 @@ def test_gif_with_huge_frame_counts_reads_the_first_frame_only(n, ink):
         with pytest.raises(ImageError) as info:
             load_image(data, name="many.gif")
         assert "no digit found" in one_line_refusal(info)
-    assert time.monotonic() - t < 1.0
+    assert set(frames) <= {0}  # no frame after the first was ever decoded
+
+
+# ------------------------------------------------------------------------------- issue 28
+# Each bomb is small on disk; a child under a memory cap shows its peak stays under 2.5 GB.
+def test_an_npz_of_250000_float_images_stays_within_the_memory_bound(tmp_path):
+    """The largest input allowed, as float32 (784 MB, 0.8 MB on disk): a float64 copy of it
+    took over 3 GB; it is converted in chunks now."""
+    path = npz_of_zeros(tmp_path / "floats.npz", "x", (limits.MAX_IMAGES, 28, 28), "<f4")
+    assert path.stat().st_size < 4_000_000
+    child = run_child("""
+        import sys
+        from ganmc.arrays import load_images_file
+        x = load_images_file(sys.argv[1])
+        print(x.shape, x.dtype)
+    """, str(path))
+    assert child.returncode == 0, child.stderr[-500:]
+    assert child.stdout.strip() == "(250000, 28, 28) uint8"
+    assert child.peak_bytes < MAX_PEAK_BYTES, f"{child.peak_bytes / 2**30:.2f} GiB"
+
+
+def test_as_images_converts_in_chunks_as_a_whole_would(monkeypatch):
+    monkeypatch.setattr(arrays, "_CHUNK", 7)
+    x = np.random.default_rng(0).random((30, 28, 28)).astype(np.float32)
+    x[3, 5, 5] = 1.0
+    expected = np.round(x.astype(np.float64) * 255).astype(np.uint8)
+    assert np.array_equal(as_images(x), expected)
+    x[29, 0, 0] = np.nan  # in the last chunk
+    with pytest.raises(DataError, match="NaN"):
+        as_images(x)
+
+
+@pytest.mark.parametrize("dims", [(250_000, 64, 64), (10, 28, 29), (5, 4096)])
+def test_idx_of_images_not_28x28_is_refused_from_its_header(tmp_path, dims):
+    """A 995 kB gzipped IDX of 64x64 images inflated 1 GB before its shape was refused; the
+    header alone refuses it now (the data here is cut short: reading on would say so)."""
+    path = tmp_path / "big-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(b"\x00\x00\x08" + bytes([len(dims)])
+                                   + struct.pack(f">{len(dims)}I", *dims) + b"\0" * 100))
+    with pytest.raises(DataError) as info:
+        read_idx(path)
+    assert f"IDX dimensions {dims} are not 28x28 images or labels" in one_line_refusal(info)
+
+
+def test_model_arrays_are_budgeted_as_the_float64_they_become(tmp_path, monkeypatch):
+    """200 million uint8 scores (200 MB as stored, under the old 1 GiB) become 1.6 GB as
+    float64, then copies: refused from the header now."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    lying_npz(folder / bundle.ARRAYS, {"montecarlo/fanogan": npy_header((200_000_000,), "u1")})
+    monkeypatch.setattr(np.lib.format, "read_array", inflated)
+    with pytest.raises(ModelError) as info:
+        bundle._load_arrays(folder, folder)
+    assert "1,525.9 MB in memory (as read and converted), more than the 256.0 MB allowed" in \
+        one_line_refusal(info)
+
+
+def wide_network(path, width: int = 30_000):
+    """An 8-wide Keras model saved, its config then rewritten to declare ``width``-wide
+    Dense layers: a few kB whose build would allocate width**2 weights."""
+    import json
+
+    import keras
+
+    keras.Sequential([keras.Input((8,)), keras.layers.Dense(8),
+                      keras.layers.Dense(8)]).save(path)
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    config = json.dumps(json.loads(parts["config.json"])).replace('"units": 8', f'"units": {width}')
+    parts["config.json"] = config.replace("8]", f"{width}]").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_a_network_declaring_too_many_weights_is_refused_unbuilt(tmp_path, monkeypatch):
+    import keras
+
+    from ganmc.kerasfile import MAX_NETWORK_PARAMS, check_network_file
+
+    path = wide_network(tmp_path / "generator.keras")
+    assert path.stat().st_size < 30_000
+    monkeypatch.setattr(keras.saving, "load_model", inflated)
+    with pytest.raises(ModelError) as info:
+        bundle._load_networks(tmp_path, tmp_path)
+    assert (f"generator.keras: its layers declare about 1,800,060,000 weights, more than the "
+            f"{MAX_NETWORK_PARAMS:,} a network may have") in one_line_refusal(info)
+    for name in ("generator", "discriminator", "encoder"):  # the shipped model passes
+        assert check_network_file(bundle.DEFAULT_MODEL / f"{name}.keras", name) < 300_000
+
+
+def test_loading_a_wide_network_stays_within_the_memory_bound(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    wide_network(folder / "generator.keras")
+    child = run_child("""
+        import sys
+        from pathlib import Path
+        from ganmc import bundle
+        from ganmc.errors import ModelError
+        try:
+            bundle._load_networks(Path(sys.argv[1]), Path(sys.argv[1]))
+        except ModelError as exc:
+            print(exc)
+    """, str(folder))
+    assert "weights, more than the" in child.stdout, child.stderr[-500:]
+    assert child.peak_bytes < MAX_PEAK_BYTES, f"{child.peak_bytes / 2**30:.2f} GiB"
+
+
+def test_a_batch_of_huge_pictures_is_bounded_in_pixels_and_memory(tmp_path):
+    """24 uploads of 40-million-pixel PNGs (160 kB each) took over 3 GB on the Detect page:
+    a batch holds at most MAX_BATCH_PIXELS (from the headers), and a big picture is shrunk
+    in its own mode before it becomes floats."""
+    img = Image.new("RGBA", (8000, 5000), (0, 0, 0, 0))
+    img.paste((255, 255, 255, 255), (3000, 1000, 3500, 4000))
+    img.save(tmp_path / "huge.png")
+    child = run_child("""
+        import sys
+        from ganmc.preprocess import load_batch
+        data = open(sys.argv[1], "rb").read()
+        images, problems = load_batch([(f"u{i}.png", data) for i in range(24)])
+        print(len(images), len(problems), int(images[0][1].max()))
+        print(problems[0])
+    """, str(tmp_path / "huge.png"))
+    assert child.returncode == 0, child.stderr[-500:]
+    counts, first = child.stdout.strip().splitlines()
+    assert counts == f"{MAX_BATCH_PIXELS // 40_000_000} {24 - MAX_BATCH_PIXELS // 40_000_000} 255"
+    assert first.startswith("u5.png: refused unread, 40,000,000 pixels more than the "
+                            "200,000,000 one batch may hold (200,000,000 so far)")
+    assert child.peak_bytes < MAX_PEAK_BYTES, f"{child.peak_bytes / 2**30:.2f} GiB"
+
+
+def test_the_batch_budget_is_counted_from_headers_before_decoding(monkeypatch):
+    decoded = []
+    monkeypatch.setattr(preprocess, "load_image", lambda data, name: decoded.append(name))
+    big = png_claiming(10_000, 4_000)
+    images, problems = preprocess.load_batch([(f"{i}.png", big) for i in range(7)])
+    assert decoded == ["0.png", "1.png", "2.png", "3.png", "4.png"]
+    assert [p.split(":")[0] for p in problems] == ["5.png", "6.png"]

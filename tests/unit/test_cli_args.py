@@ -1,0 +1,40 @@
+"""Issue 28: sample counts and percentiles out of range are refused when the command line is
+read, before TensorFlow starts or a model loads."""
+
+from __future__ import annotations
+
+import pytest
+
+from ganmc import cli, runtime
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["simulate", "--samples", "100000000000"], "--samples"),
+    (["simulate", "--samples", "1e11"], "--samples"),
+    (["score", "--samples", "100_000_001", "x.png"], "--samples"),
+    (["report", "--samples", "200000000"], "--samples"),
+    (["train", "--mc-samples", "100000001"], "--mc-samples"),
+    (["simulate", "--percentile", "1e-320"], "--percentile"),
+    (["score", "--percentile", "99.99999999999999", "x.png"], "--percentile"),
+    (["evaluate", "--percentile", "nan", "--normal", "a", "--anomalous", "b"], "--percentile"),
+])
+def test_out_of_range_is_refused_before_any_work(args, flag, monkeypatch, capsys):
+    def started():
+        raise AssertionError("TensorFlow started: the flag was not checked when read")
+
+    monkeypatch.setattr(runtime, "quiet_tensorflow", started)
+    with pytest.raises(SystemExit) as info:
+        cli.main(args)
+    assert info.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(f"ganmc {args[0]}: error: argument {flag}: ")
+
+
+@pytest.mark.parametrize("text", ["1", "100000000", "100_000_000"])
+def test_the_documented_maximum_is_accepted(text):
+    assert cli._samples(text) == int(text.replace("_", ""))
+
+
+@pytest.mark.parametrize("text", ["0.001", "50", "99.9999"])
+def test_usable_percentiles_are_accepted(text):
+    assert cli._percentile(text) == float(text)
