@@ -47,7 +47,7 @@ def write_section(name: str, text: str) -> None:
 
 def in_use(key: str):
     """The value a product constant has now; ``key`` is ``module:expression``, e.g.
-    ``ganmc.config:PRESETS['quick'].minutes_2core``."""
+    ``ganmc.presets:PRESETS['quick'].minutes_2core``."""
     import importlib
 
     module, expression = key.split(":", 1)

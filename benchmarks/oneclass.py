@@ -208,7 +208,8 @@ def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
 
 
 def main() -> None:
-    from ganmc.config import PRESETS, parse_digits
+    from ganmc.config import parse_digits
+    from ganmc.presets import PRESETS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--digits", default="2,3,8", help="e.g. 2,3,8 (run in that order) or all")

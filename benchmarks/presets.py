@@ -52,7 +52,8 @@ def run_digit(k: int, preset: str, out: Path) -> dict:
 
 
 def main() -> None:
-    from ganmc.config import PRESETS, parse_digits
+    from ganmc.config import parse_digits
+    from ganmc.presets import PRESETS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="standard", choices=list(PRESETS))
@@ -102,7 +103,7 @@ def product_figures(preset: str, rows: list[dict]) -> dict[str, float]:
     wall time over its digits) and, for the default preset, the seconds a run takes besides
     its training (the mean of wall time less the card's training time)."""
     walls = [r["wall_s"] for r in rows]
-    figures = {f"ganmc.config:PRESETS[{preset!r}].minutes_2core":
+    figures = {f"ganmc.presets:PRESETS[{preset!r}].minutes_2core":
                round(sum(walls) / len(walls) / 60, 1)}
     after = [r["wall_s"] - r["train_s"] for r in rows if r.get("train_s") is not None]
     if preset == "standard" and after:
@@ -121,7 +122,7 @@ def write(preset: str, rows: list[dict], seconds: float) -> None:
 
 
 def render(preset: str, rows: list[dict], machine_line: str, seconds: float | None) -> str:
-    from ganmc.config import PRESETS
+    from ganmc.presets import PRESETS
 
     p = PRESETS[preset]
     scored = [r for r in rows if r.get("auroc") is not None]

@@ -35,7 +35,7 @@ def train_once(arch: str, steps: int, task: str | None, digit: int) -> tuple[flo
 
 
 def main() -> None:
-    from ganmc.config import RELATIVE_TRAIN_SPEED, TASKS
+    from ganmc.presets import RELATIVE_TRAIN_SPEED, TASKS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=800, help="GAN steps of each run")
@@ -85,11 +85,11 @@ def product_figures(runs: list[dict]) -> dict[str, float]:
     slowdown (images/s without it over images/s with it) and ``dcgan-deep``'s training speed
     against ``dcgan``'s, to two decimals."""
     plain = next(r["images_per_s"] for r in runs if r["task"] is None and r["arch"] == "dcgan")
-    figures = {f"ganmc.config:TASKS[{r['task']!r}].slowdown": round(plain / r["images_per_s"], 2)
+    figures = {f"ganmc.presets:TASKS[{r['task']!r}].slowdown": round(plain / r["images_per_s"], 2)
                for r in runs if r["task"]}
     for r in runs:
         if r["task"] is None and r["arch"] != "dcgan":
-            figures[f"ganmc.config:RELATIVE_TRAIN_SPEED[{r['arch']!r}]"] = round(
+            figures[f"ganmc.presets:RELATIVE_TRAIN_SPEED[{r['arch']!r}]"] = round(
                 r["images_per_s"] / plain, 2)
     return figures
 

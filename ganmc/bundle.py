@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,16 @@ def save_bundle(path: Path | str, *, card: dict[str, Any], networks: dict[str, A
         The folder's path.
     """
     path = Path(path)
+    written = {f"{name}.keras" for name in networks} | {ARRAYS, CARD}
     with atomic_dir(path) as tmp:
         for name, model in networks.items():
             model.save(tmp / f"{name}.keras")
         np.savez(tmp / ARRAYS, **(arrays or {}))
         write_json_file(tmp / CARD, {"format": FORMAT, "format_version": FORMAT_VERSION, **card})
+        if (path / CARD).is_file():  # a model saved again: its other files (a README) stay
+            for f in path.iterdir():
+                if f.name not in written and f.is_file() and not f.is_symlink():
+                    shutil.copy2(f, tmp / f.name)
     log.info("Saved model to %s", path)
     return path
 

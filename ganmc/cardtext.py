@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ganmc.config import TASKS
+from ganmc.presets import TASKS
 
 
 def training_text(card: dict[str, Any]) -> str:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 
 from ganmc import __version__
-from ganmc.calibration import Level
+from ganmc import cliargs as argtypes
 from ganmc.commands import (
     cmd_add_digits,
     cmd_assess,
@@ -41,7 +40,6 @@ from ganmc.config import (
     PRECISIONS,
     PRESETS,
     SCORERS,
-    SEED_MAX,
     TASKS,
     TrainConfig,
 )
@@ -55,56 +53,6 @@ EPILOG = "Run 'ganmc COMMAND --help' for a command's options."
 
 
 # ---------------------------------------------------------------------------- parser
-def _number(text: str, kind: type, ok, rule: str):
-    """``text`` as an int (``_`` and ``,`` allowed) or a float that passes ``ok``, else
-    argparse's one-line error saying ``rule``."""
-    try:
-        value = kind(text.replace("_", "").replace(",", "")) if kind is int else kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
-    if not ok(value):
-        raise argparse.ArgumentTypeError(f"{text!r} must be {rule}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _number(text, int, lambda v: v >= 1, "at least 1")
-
-
-def _non_negative_int(text: str) -> int:
-    return _number(text, int, lambda v: v >= 0, "0 or more")
-
-
-def _seed(text: str) -> int:
-    return _number(text, int, lambda v: 0 <= v <= SEED_MAX, f"from 0 to {SEED_MAX} (2**32-1)")
-
-
-def _non_negative_float(text: str) -> float:
-    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a finite number, 0 or more")
-
-
-def _samples(text: str) -> int:
-    return _number(text, int, lambda v: 1 <= v <= MAX_SAMPLES, f"from 1 to {MAX_SAMPLES:,}")
-
-
-def _samples_or_none(text: str) -> int:
-    return _number(text, int, lambda v: 0 <= v <= MAX_SAMPLES, f"from 0 to {MAX_SAMPLES:,}")
-
-
-def _usable_level(v: float) -> bool:
-    try:
-        Level.from_percentile(v)  # the one rule: a level whose false-alarm rate is in (0, 1)
-    except GanmcError:
-        return False
-    return True
-
-
-def _percentile(text: str) -> float:
-    return _number(text, float, _usable_level,
-                   "between 0 and 100, at least about 1e-10 from either end")  # NaN fails too
-
-
 def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                mc_options: bool = False) -> None:
     p.add_argument("--model", metavar="DIR",
@@ -112,7 +60,7 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
     p.add_argument("--scorer", choices=SCORERS,
                    help=f"anomaly score (default: the model's). {help_text()}")
     if percentile:
-        p.add_argument("--percentile", type=_percentile, metavar="P",
+        p.add_argument("--percentile", type=argtypes.percentile, metavar="P",
                        help="threshold level: P%% of normal scores fall below it "
                             f"(default {DEFAULT_PERCENTILE:g}, i.e. "
                             f"{100 - DEFAULT_PERCENTILE:g}%% false alarms)")
@@ -120,10 +68,10 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                        help="threshold source (default: holdout, conformal on real held-out "
                             "normal digits, when the model has one)")
     if mc_options:
-        p.add_argument("--samples", type=_samples, default=DEFAULT_MC_SAMPLES,
+        p.add_argument("--samples", type=argtypes.samples, default=DEFAULT_MC_SAMPLES,
                        help="Monte Carlo samples when --calibration monte-carlo "
                             f"(default {DEFAULT_MC_SAMPLES})")
-        p.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
+        p.add_argument("--seed", type=argtypes.seed, default=0, help="Monte Carlo seed (default 0)")
 
 
 def _add_batch(p: argparse.ArgumentParser) -> None:
@@ -163,38 +111,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
                    help=f"training budget: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; "
                         f"see below)")
-    p.add_argument("--steps", type=_positive_int, default=None,
+    p.add_argument("--steps", type=argtypes.positive_int, default=None,
                    help="GAN optimiser steps (default: the preset's)")
-    p.add_argument("--encoder-steps", type=_non_negative_int, default=None,
+    p.add_argument("--encoder-steps", type=argtypes.non_negative_int, default=None,
                    help="encoder steps; 0 for no encoder (default: the preset's)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
+    p.add_argument("--epochs", type=argtypes.positive_int, default=None,
                    help="GAN passes over the training images, instead of --steps")
-    p.add_argument("--encoder-epochs", type=_non_negative_int, default=None,
+    p.add_argument("--encoder-epochs", type=argtypes.non_negative_int, default=None,
                    help="encoder passes over the training images, instead of --encoder-steps")
-    p.add_argument("--batch-size", type=_positive_int, default=None,
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=None,
                    help="images per step (default: the preset's)")
-    p.add_argument("--latent-dim", type=_positive_int, default=None,
+    p.add_argument("--latent-dim", type=argtypes.positive_int, default=None,
                    help="latent size (default: " + ", ".join(
                        f"{v} for {k}" for k, v in DEFAULT_LATENT.items()) + ")")
-    p.add_argument("--kappa", type=_non_negative_float, default=DEFAULT_KAPPA,
+    p.add_argument("--kappa", type=argtypes.non_negative_float, default=DEFAULT_KAPPA,
                    help="weight of the discriminator-feature residual in the fanogan score "
                         f"(default {DEFAULT_KAPPA:g})")
-    p.add_argument("--search-steps", type=_positive_int, default=DEFAULT_SEARCH_STEPS,
+    p.add_argument("--search-steps", type=argtypes.positive_int, default=DEFAULT_SEARCH_STEPS,
                    help="optimisation steps per image of the latent-search scorer "
                         f"(default {DEFAULT_SEARCH_STEPS})")
-    p.add_argument("--feature-components", type=_positive_int,
+    p.add_argument("--feature-components", type=argtypes.positive_int,
                    default=DEFAULT_FEATURE_COMPONENTS,
                    help="principal directions of the discriminator's features kept by the "
                         f"mahalanobis scorer's Gaussian (default {DEFAULT_FEATURE_COMPONENTS})")
     for name, task in TASKS.items():  # --rotation-weight, --jigsaw-weight
-        p.add_argument("--" + name.replace("_", "-"), type=_non_negative_float,
+        p.add_argument("--" + name.replace("_", "-"), type=argtypes.non_negative_float,
                        default=getattr(TrainConfig, name),
                        help=f"weight of the {task.words}: {task.help()}".replace("%", "%%"))
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="random seed (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
                    help="share of normal images held out for calibration "
                         f"(default {DEFAULT_CALIBRATION_FRACTION})")
-    p.add_argument("--mc-samples", type=_samples_or_none, default=DEFAULT_TRAIN_MC_SAMPLES,
+    p.add_argument("--mc-samples", type=argtypes.samples_or_none, default=DEFAULT_TRAIN_MC_SAMPLES,
                    help="Monte Carlo samples simulated after training "
                         f"(default {DEFAULT_TRAIN_MC_SAMPLES})")
     p.add_argument("--out", metavar="DIR", help="model folder to write "
@@ -212,13 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate N images with the trained generator, score "
                                    "each, and take a percentile of the scores as threshold.")
     _add_model(p, percentile=False)
-    p.add_argument("--samples", type=_samples, default=DEFAULT_MC_SAMPLES,
+    p.add_argument("--samples", type=argtypes.samples, default=DEFAULT_MC_SAMPLES,
                    help=f"number of generated images, up to {MAX_SAMPLES:,} "
                         f"(default {DEFAULT_MC_SAMPLES})")
-    p.add_argument("--percentile", type=_percentile, default=DEFAULT_PERCENTILE,
+    p.add_argument("--percentile", type=argtypes.percentile, default=DEFAULT_PERCENTILE,
                    help=f"threshold percentile (default {DEFAULT_PERCENTILE:g})")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    p.add_argument("--batch-size", type=_positive_int, default=None,
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=None,
                    help="images per compiled call (default: 8192 on a CPU, 65536 on a GPU)")
     p.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0],
                    help="bfloat16 is faster where the hardware has it (AVX-512 BF16 / AMX "
@@ -258,10 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("images", nargs="*", metavar="IMAGE",
                    help="images to judge in the report (files, folders, .npz, IDX)")
-    p.add_argument("--samples", type=_samples_or_none, default=DEFAULT_MC_SAMPLES,
+    p.add_argument("--samples", type=argtypes.samples_or_none, default=DEFAULT_MC_SAMPLES,
                    help="Monte Carlo samples to simulate; 0 uses the model's stored run "
                         f"(default {DEFAULT_MC_SAMPLES})")
-    p.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="Monte Carlo seed (default 0)")
     p.add_argument("--out", metavar="FILE.png", default="report.png",
                    help="where to write the PNG; .json and .csv go beside it "
                         "(default report.png)")

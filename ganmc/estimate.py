@@ -30,8 +30,9 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
     the extra tasks (``config.TASKS``). Once training runs, its progress reports give the ETA
     from the steps so far.
     """
-    from ganmc.config import PRESETS, RELATIVE_TRAIN_SPEED, TASKS, TrainConfig
-    from ganmc.train import describe_device
+    from ganmc.config import TrainConfig
+    from ganmc.devices import describe_device
+    from ganmc.presets import PRESETS, RELATIVE_TRAIN_SPEED, TASKS
 
     fields = TrainConfig.__dataclass_fields__
     config = TrainConfig(**{k: v for k, v in settings.items() if k in fields})

@@ -14,8 +14,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ganmc.config import DEFAULT_KAPPA, TASKS
+from ganmc.config import DEFAULT_KAPPA
 from ganmc.networks import ROTATIONS, feature_model
+from ganmc.presets import TASKS
 
 #: Weight of G's share of the rotation task, relative to D's (SS-GAN's alpha / beta).
 G_ROTATION_SHARE = 0.2

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from ganmc import anomalies
-from ganmc.config import CUSTOM, PRESETS
+from ganmc.config import CUSTOM
 from ganmc.distribution import Level
 from ganmc.metrics import auroc
+from ganmc.presets import PRESETS
 
 #: The false-alarm levels the card measures.
 ALPHAS = (0.01, 0.05, 0.10)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from ganmc import files, limits, locks
-from ganmc.config import TASKS, TrainConfig
+from ganmc.config import TrainConfig
+from ganmc.devices import default_strategy, describe_device, train_policy
 from ganmc.errors import GanmcError, TrainingError
 from ganmc.gan import GAN, EncoderTrainer
 from ganmc.networks import (
@@ -37,6 +37,7 @@ from ganmc.networks import (
     rotation_head,
 )
 from ganmc.preprocess import to_model_input
+from ganmc.presets import TASKS
 from ganmc.tracker import STATE, Tracker, TrainProgress
 
 log = logging.getLogger(__name__)
@@ -110,39 +111,6 @@ class TrainResult:
                          "python": platform.python_version()},
             "history": self.history, "quality_curve": self.quality_curve,
         }
-
-
-def describe_device() -> str:
-    """Name the device TensorFlow will train on, e.g. ``"GPU (1x NVIDIA H200)"`` or ``"CPU"``."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = []
-        for g in gpus:
-            try:
-                names.append(tf.config.experimental.get_device_details(g).get("device_name", "GPU"))
-            except Exception:  # details are informative only
-                names.append("GPU")
-        return f"GPU ({len(gpus)}x {names[0]})"
-    return f"CPU ({os.cpu_count()} cores)"
-
-
-def default_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over every visible GPU when there are several, else the default.
-
-    Several machines: set ``TF_CONFIG`` on each and pass
-    ``tf.distribute.MultiWorkerMirroredStrategy()`` as ``strategy`` (see the README).
-    """
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy([g.name for g in gpus])
-    return tf.distribute.get_strategy()
-
-
-def train_policy(precision: str) -> str | None:
-    """The Keras dtype policy to train under: mixed bfloat16 on a GPU (or when asked)."""
-    if precision == "bfloat16" or (precision == "auto" and tf.config.list_physical_devices("GPU")):
-        return "mixed_bfloat16"
-    return None
 
 
 def checkpoint_dir(out_dir: Path | str) -> Path:

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ganmc.calibration import ScoreDistribution
-from ganmc.config import TASKS
+from ganmc.presets import TASKS
 from ganmc.report import style
 
 

@@ -9,10 +9,10 @@ import streamlit as st
 
 from ganmc import quality, service
 from ganmc.cardtext import tasks_text
-from ganmc.config import network_of
+from ganmc.devices import describe_device
 from ganmc.montecarlo import FINE_BINS
+from ganmc.presets import network_of
 from ganmc.tracker import CALIBRATING, describe
-from ganmc.train import describe_device
 from ui import charts
 
 

@@ -295,7 +295,8 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
 
 def test_train_page_defaults_are_the_cli_defaults(app):
     from ganmc.cli import build_parser
-    from ganmc.config import AUTO, PRESETS, TrainConfig
+    from ganmc.config import AUTO, TrainConfig
+    from ganmc.presets import PRESETS
 
     cli = build_parser().parse_args(["train"])
     open_page(app, "pages/views/train.py")

@@ -159,8 +159,9 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
                                                                           tmp_path):
     from ganmc import service
-    from ganmc.config import ARCHS, PRESETS, RELATIVE_TRAIN_SPEED, TASKS, TrainConfig
+    from ganmc.config import ARCHS, TrainConfig
     from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S as AFTER
+    from ganmc.presets import PRESETS, RELATIVE_TRAIN_SPEED, TASKS
 
     det, out, _ = one_digit
     settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}

@@ -58,3 +58,14 @@ def test_safe_name(name, expected):
 def test_safe_name_refuses_nothing_left(name):
     with pytest.raises(ModelError):
         bundle.safe_name(name)
+
+
+def test_saving_a_model_again_keeps_its_other_files(tmp_path):
+    """A model folder saved again (refresh, add-digits, calibrate) keeps the files the save
+    does not write, such as its README; the parts the save writes are replaced."""
+    target = tmp_path / "model"
+    bundle.save_bundle(target, card={"v": 1}, networks={})
+    (target / "README.md").write_text("how this model was made")
+    bundle.save_bundle(target, card={"v": 2}, networks={})
+    assert (target / "README.md").read_text() == "how this model was made"
+    assert json.loads((target / bundle.CARD).read_text())["v"] == 2

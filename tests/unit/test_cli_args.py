@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ganmc import cli, runtime
+from ganmc import cli, cliargs, runtime
 
 
 @pytest.mark.parametrize("args, flag", [
@@ -32,9 +32,9 @@ def test_out_of_range_is_refused_before_any_work(args, flag, monkeypatch, capsys
 
 @pytest.mark.parametrize("text", ["1", "100000000", "100_000_000"])
 def test_the_documented_maximum_is_accepted(text):
-    assert cli._samples(text) == int(text.replace("_", ""))
+    assert cliargs.samples(text) == int(text.replace("_", ""))
 
 
 @pytest.mark.parametrize("text", ["0.001", "50", "99.9999"])
 def test_usable_percentiles_are_accepted(text):
-    assert cli._percentile(text) == float(text)
+    assert cliargs.percentile(text) == float(text)

@@ -1,0 +1,43 @@
+"""A one-line text progress bar for the CLI's long steps (training, simulation)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (redrawn in place when stderr is a terminal)."""
+
+    def __init__(self, label: str, stream=sys.stderr, width: int = 28):
+        self.label, self.stream, self.width = label, stream, width
+        self.tty = stream.isatty()
+        self._last = ""
+        self._last_t = 0.0
+
+    def update(self, fraction: float, text: str = "", force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and not self.tty and now - self._last_t < 2.0:
+            return  # in logs, a line every 2 s is enough
+        self._last_t = now
+        filled = int(round(self.width * min(max(fraction, 0.0), 1.0)))
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] " \
+               f"{100 * fraction:5.1f}% {text}"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(len(self._last)))
+        else:
+            self.stream.write(line + "\n")
+        self._last = line
+        self.stream.flush()
+
+    def simulation(self, r) -> None:
+        """Progress of a Monte Carlo run."""
+        self.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,} {r.samples_per_s:,.0f} samples/s",
+                    force=r.done)
+
+    def close(self) -> None:
+        """End the bar's line (once, however often it is called)."""
+        if self.tty and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._last = ""
