@@ -107,24 +107,24 @@ def drawn(det, splits, n: int) -> dict:
     check, over 200 random re-splits of the calibration digits pooled with the test digits
     (Mondrian thresholds recomputed on each): the mean, and the worst digit's mean.
     """
-    from benchmarks.drawn import drawn_digits, drawn_letters, printed_letters
+    from benchmarks.drawn import drawn_digits, drawn_letters, photographs, printed_letters
     from ganmc.metrics import auroc
 
     letters, which = drawn_letters(n, seed=3)
     digits, _ = drawn_digits(n // 2, seed=4)
     printed, _ = printed_letters(n // 4, seed=5)
+    photos = photographs(n // 10, seed=6)
     normal, y = splits.x_test, splits.y_test
     d_test = det.predict_digit(normal)
-    d_sets = {k: det.predict_digit(x) for k, x in
-              (("letters", letters), ("digits", digits), ("printed", printed))}
+    sets = (("letters", letters), ("digits", digits), ("printed", printed), ("photos", photos))
+    d_sets = {k: det.predict_digit(x) for k, x in sets}
     out: dict = {"n": n, "auroc": {}, "by_letter": {}, "rates": {}, "resplits": {}}
     sources = [c for c in ("per-digit", "holdout") if c == "holdout" or d_test is not None]
     for scorer in det.scorers_:
         if scorer == "latent-search":
             continue
         s_n = det.score_samples(normal, scorer=scorer)
-        s = {k: det.score_samples(x, scorer=scorer) for k, x in
-             (("letters", letters), ("digits", digits), ("printed", printed))}
+        s = {k: det.score_samples(x, scorer=scorer) for k, x in sets}
         out["auroc"][scorer] = {"drawn letters": auroc(s_n, s["letters"]),
                                 "printed letters": auroc(s_n, s["printed"]),
                                 "drawn digits": auroc(s_n, s["digits"])}
@@ -186,13 +186,14 @@ def render_drawn(r: dict, det) -> str:
              table(["scorer", *sets], [[s, *[v[k] for k in sets]]
                                        for s, v in r["auroc"].items()]), ""]
     digits = [str(d) for d in det.config.digits]
-    rows = [[k, v["overall"], *[v[d] for d in digits], v["letters"], v["printed"], v["digits"]]
-            for k, v in r["rates"].items()]
+    rows = [[k, v["overall"], *[v[d] for d in digits], v["letters"], v["printed"], v["digits"],
+             v.get("photos", float("nan"))] for k, v in r["rates"].items()]
     lines += ["At alpha = 5 %: the false-alarm rate on the unseen test digits (overall and by "
-              "true digit), and the share flagged of the drawn letters, printed letters and "
-              "drawn digits:", "",
+              "true digit), and the share flagged of the drawn letters, printed letters, "
+              f"drawn digits and {r['n'] // 10:,} variants of the example photograph "
+              "(`benchmarks.drawn.photographs`: cropped, turned, contrast, noise):", "",
               table(["scorer / threshold", "FAR", *digits, "drawn letters", "printed",
-                     "drawn digits"], rows), ""]
+                     "drawn digits", "photos"], rows), ""]
     rows = [[k, v["overall"], *[v[d] for d in digits], min(v[d] for d in digits),
              max(v[d] for d in digits)] for k, v in r["resplits"].items()]
     lines += ["Second check, over 200 random re-splits of the calibration digits pooled with "
