@@ -10,8 +10,8 @@ held-out normal images.
 Each view's value s becomes its rank among the n held-out normal images,
 F(s) = (1 + #{held-out values <= s}) / (n + 1), continued linearly past the largest one so
 that images beyond every normal image stay ordered. A guard counts only beyond every
-held-out image: its rank enters as 1 - (n + 1)(1 - F), which is at most 0 inside the
-held-out values, 1 at the largest and above 1 past it. The score is the largest of the
+held-out image: inside the held-out values its rank enters as 1 - (n + 1)(1 - F), which is at
+most 0 below the largest and 1 at it; past it, as F itself (above 1). The score is the largest of the
 views: about uniform on (0, 1] for normal images (the main view's rank), above 1 for an
 image beyond every held-out normal one in any view.
 
@@ -90,8 +90,8 @@ class Combination:
     def score(self, views: dict[str, np.ndarray]) -> np.ndarray:
         """The combined score of images from their values of each view."""
         main = rank(self.references[self.main], views[self.main])
-        guards = [1.0 - (len(self.references[g]) + 1.0)
-                  * (1.0 - rank(self.references[g], views[g])) for g in GUARDS]
+        guards = [_guard(rank(self.references[g], views[g]), len(self.references[g]))
+                  for g in GUARDS]
         return np.max([main, *guards], axis=0)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -112,3 +112,9 @@ class Combination:
                for k in combination.references):
             raise ModelError("the combined score's references are not sorted")
         return combination
+
+
+def _guard(f: np.ndarray, n: int) -> np.ndarray:
+    """A guard's rank as it enters the score: nothing below the largest held-out value, F
+    from it on (see the module's text)."""
+    return np.where(f > 1.0, f, 1.0 - (n + 1.0) * (1.0 - f))
