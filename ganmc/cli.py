@@ -82,6 +82,14 @@ def _add_batch(p: argparse.ArgumentParser) -> None:
                         "readable image, list the others on stderr and exit with status 2)")
 
 
+def _own_data_command(sub, name: str, func, summary: str, description: str) -> None:
+    """A command that updates a saved model from its own data (the card names it)."""
+    p = sub.add_parser(name, help=summary, description=description)
+    p.add_argument("--model", metavar="DIR", required=True, help="model folder to update")
+    p.add_argument("--data", help="the model's data source if not the card's")
+    p.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganmc", epilog=EPILOG,
@@ -246,25 +254,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch(p)
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("add-digits", help="give a saved model of several digits its per-digit "
-                                          "Gaussians and threshold",
-                       description="Refit the mahalanobis Gaussian per digit from the model's "
-                                   "own training data (the card's source, seed and hold-out "
-                                   "share) and recalibrate; nothing else changes.")
-    p.add_argument("--model", metavar="DIR", required=True, help="model folder to update")
-    p.add_argument("--data", help="the model's data source if not the card's")
-    p.set_defaults(func=cmd_add_digits)
-
-    p = sub.add_parser("refresh", help="bring a saved model up to this version's scores "
-                                       "(the combined score) and its quality card",
-                       description="Score the model's own held-out images again under every "
-                                   "score this version has (the card's data source, seed and "
-                                   "hold-out share give them back), simulate the new scores "
-                                   "and measure the quality card for the score auto now "
-                                   "picks. The networks stay as they are.")
-    p.add_argument("--model", metavar="DIR", required=True, help="model folder to update")
-    p.add_argument("--data", help="the model's data source if not the card's")
-    p.set_defaults(func=cmd_refresh)
+    _own_data_command(sub, "add-digits", cmd_add_digits,
+                      "give a saved model of several digits its per-digit Gaussians and "
+                      "threshold",
+                      "Refit the mahalanobis Gaussian per digit from the model's own training "
+                      "data (the card's source, seed and hold-out share) and recalibrate; "
+                      "nothing else changes.")
+    _own_data_command(sub, "refresh", cmd_refresh,
+                      "bring a saved model up to this version's scores (the combined score) "
+                      "and its quality card",
+                      "Score the model's own held-out images again under every score this "
+                      "version has (the card's data source, seed and hold-out share give them "
+                      "back), simulate the new scores and measure the quality card for the "
+                      "score auto now picks. The networks stay as they are.")
     return parser
 
 
