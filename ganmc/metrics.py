@@ -42,13 +42,6 @@ def average_precision(normal: np.ndarray, anomalous: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def rates_at(threshold: float, normal: np.ndarray, anomalous: np.ndarray) -> dict[str, float]:
-    """False-alarm rate (normal > threshold) and detection rate (anomalous > threshold)."""
-    normal, anomalous = _check(normal, anomalous)
-    return {"false_alarm_rate": float(np.mean(normal > threshold)),
-            "detection_rate": float(np.mean(anomalous > threshold))}
-
-
 def _check(normal, anomalous):
     normal = np.asarray(normal, np.float64).ravel()
     anomalous = np.asarray(anomalous, np.float64).ravel()

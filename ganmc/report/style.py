@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ganmc.calibration import above
 from ganmc.verdict import ANOMALY, NORMAL
 
 ANOMALY_RED = "#d62728"
@@ -46,7 +47,7 @@ def verdict_colour(is_anomaly: bool) -> str:
 
 def bar_colours(centres: np.ndarray, threshold: float) -> np.ndarray:
     """Bars beyond the threshold red, the others blue."""
-    return np.where(centres > threshold, ANOMALY_RED, NORMAL_BLUE)
+    return np.where(above(centres, threshold), ANOMALY_RED, NORMAL_BLUE)
 
 
 def histogram_range(values: Iterable[float]) -> tuple[float, float]:
