@@ -10,10 +10,10 @@ held-out normal images.
 Each view's value s becomes its rank among the n held-out normal images,
 F(s) = (1 + #{held-out values <= s}) / (n + 1), continued linearly past the largest one so
 that images beyond every normal image stay ordered. A guard counts only beyond every
-held-out image: inside the held-out values its rank enters as 1 - (n + 1)(1 - F), which is at
-most 0 below the largest and 1 at it; past it, as F itself (above 1). The score is the largest of the
-views: about uniform on (0, 1] for normal images (the main view's rank), above 1 for an
-image beyond every held-out normal one in any view.
+held-out image: inside the held-out values its rank enters as 1 - (n + 1)(1 - F), which is
+at most 0 below the largest and 1 at it; past it, as F itself (above 1). The score is the
+largest of the views: about uniform on (0, 1] for normal images (the main view's rank),
+above 1 for an image beyond every held-out normal one in any view.
 
 The score is then calibrated like any other, on the same held-out images. Counting each
 held-out image in its own rank makes their scores at least what full conformal prediction
