@@ -290,7 +290,7 @@ def test_add_digits_gives_a_saved_model_per_digit_thresholds(tmp_path, unlabelle
     assert "Added per-digit Gaussians" in r.stdout and "per-digit" in r.stdout
     after = service.load_model(model)
     assert after.metadata_["digit_labels"] is True
-    assert service.decide(after, service.Choice()).calibration.source == "per-digit"
+    assert service.decide(after, service.Choice()).threshold.source == "per-digit"
     x, y = mnist.x_test[np.isin(mnist.y_test, (1, 7))], mnist.y_test[np.isin(mnist.y_test, (1, 7))]
     assert np.mean(after.predict_digit(x) == y) > 0.9  # it tells 1s from 7s
     # the other scores' held-out values are as before: the same held-out images
