@@ -166,9 +166,9 @@ def test_score_samples_of_generated_images_is_the_reference_distance(per_digit_d
     assert (det.predict_digit(images) == det.networks_.density.digits[d.argmin(axis=1)]).all()
 
 
-def test_bfloat16_gaussian_keeps_the_float32_distances_within_a_percent(per_digit_detector):
+def test_bfloat16_gaussian_keeps_the_float32_distances_within_two_percent(per_digit_detector):
     """A bfloat16 Monte Carlo's networks hand the Gaussian bfloat16 features, and its matrix
-    products run in bfloat16 too: the distances stay within about 1 % of float32's on the
+    products run in bfloat16 too: the distances stay within 2 % of float32's on the
     same features."""
     import tensorflow as tf
 
