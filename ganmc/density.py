@@ -119,8 +119,8 @@ class FeatureGaussian:
         whose networks already compute in bfloat16) give bfloat16 products, which oneDNN
         accumulates in float32, three to four times faster on a CPU with AVX-512 BF16. Each
         digit's mean is subtracted in float32 before its whitening, so no large terms cancel
-        after a rounded product. One (N, K) product per digit, not the (N, C, K) broadcast an
-        einsum needs: the same arithmetic with a tenth of the memory traffic.
+        after a rounded product. One (N, K) product per digit: the same arithmetic as an einsum
+        over the (N, C, K) differences, without that C-fold copy of the projected features.
         """
         f = tf.convert_to_tensor(f)
         dtype = tf.bfloat16 if f.dtype == tf.bfloat16 else tf.float32
