@@ -1,4 +1,4 @@
-"""Speed benchmark: ``python -m benchmarks.speed [--quick]``.
+"""Speed benchmark: ``python -m benchmarks.speed [--quick | --mc-only]``.
 
 Side by side, in one run on one machine:
 
@@ -10,11 +10,17 @@ Side by side, in one run on one machine:
   differs from the float32 one;
 - peak resident memory of ``ganmc simulate`` at N = 10^5, 10^6, 10^7 (fresh processes);
 - latency of one verdict (median and p95 over 200 single images, the shipped model);
-- samples/s against batch size.
+- samples/s against batch size;
+- Monte Carlo samples/s of the shipped model's default score (``auto``: ``combined`` for the
+  shipped ten-digit model) in float32 and bfloat16, fused, against the same work
+  unfused (``G.predict``, then the compiled per-image scorer that ``score_samples`` uses).
+
+Every Monte Carlo row names its model and score on the terminal. ``--mc-only`` runs the Monte
+Carlo rows alone (about a minute; the mlp trains one epoch so its scores mean something).
 
 Prints the tables and writes the speed section of docs/benchmarks.md (and JSON beside it,
 whose ``product`` figure ``tests/unit/test_benchmark_figures.py`` checks against
-``ganmc.config``).
+``ganmc.presets``).
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import DOC, machine, product_lines, table, write_section
+from ganmc.distribution import Level
 
 BATCH = 128
+#: The level the threshold rows compare at.
+P95 = Level.from_percentile(95)
 
 
 def seed_style_training(x: np.ndarray, steps: int) -> float:
@@ -94,6 +103,50 @@ def ganmc_simulation(det, n: int, precision: str, batch: int, scorer: str):
     return n / (time.perf_counter() - t), result
 
 
+def unfused_simulation(det, n: int, scorer: str) -> float:
+    """The shipped model's score of n generated images in two steps, as a script using the
+    public pieces would: ``G.predict`` (default batch size), then what
+    ``Detector.score_samples`` does with the float images (the compiled per-image scorers,
+    in slices of 1,024)."""
+    g = det.networks_.generator
+    z = np.random.default_rng(0).normal(size=(n, det.config.latent_dim)).astype(np.float32)
+
+    def score(x):
+        return det._inference.scores(x, scorer, det.combination_)
+
+    score(g.predict(z[:64], verbose=0))
+    t = time.perf_counter()
+    score(g.predict(z, verbose=0))
+    return n / (time.perf_counter() - t)
+
+
+def shipped_monte_carlo(r: dict, quick: bool, gpu: bool) -> object:
+    """The shipped model's default score: fused float32 and bfloat16 against unfused."""
+    from ganmc import load_model
+    from ganmc.scoring import default_batch_size
+
+    shipped = load_model()
+    name = shipped.scorer_
+    density = shipped.networks_.density
+    r["shipped_scorer"] = name
+    r["shipped_model"] = (f"{shipped.path_}: {shipped.config.arch}, digits "
+                          f"{''.join(map(str, shipped.config.digits))}, default score {name}"
+                          + (" (per-digit Gaussians)" if density is not None
+                             and density.per_digit else ""))
+    print(f"Monte Carlo of the shipped model: {r['shipped_model']}")
+    m = 5_000 if quick else 40_000
+    batch = 65_536 if gpu else None
+    r["mc_unfused_shipped_default"] = unfused_simulation(shipped, m // 4, name)
+    for prec in ("float32", "bfloat16"):
+        r[f"mc_ganmc_shipped_default_{prec}"], res = ganmc_simulation(
+            shipped, m, prec, batch or default_batch_size(name), name)
+        r[f"shipped_threshold_{prec}"] = res.threshold(P95)
+        span = res.distribution.max - res.distribution.min
+    r["shipped_bf16_gap_of_range"] = abs(r["shipped_threshold_float32"] -
+                                         r["shipped_threshold_bfloat16"]) / span
+    return shipped
+
+
 def matmul_ceiling(g, d, dtype: str, batch: int = 16_384, reps: int = 8) -> float:
     """Samples/s of the MLP's matrix products alone (no bias, activation, cast or score).
 
@@ -154,9 +207,11 @@ def main() -> None:
     p.add_argument("--gpu", action="store_true",
                    help="GPU run (benchmarks/gpu_check.sh): larger batches, writes no docs")
     p.add_argument("--json", metavar="FILE", help="also write the figures here")
+    p.add_argument("--mc-only", action="store_true",
+                   help="the Monte Carlo rows alone (about a minute); writes no docs")
     args = p.parse_args()
 
-    from ganmc import Detector, load_model
+    from ganmc import Detector
     from ganmc.data import load_mnist
     from ganmc.preprocess import to_model_input
     from ganmc.runtime import quiet_tensorflow
@@ -167,14 +222,17 @@ def main() -> None:
     splits = load_mnist("bundled")
     x = splits.x_train
 
-    print("training ...")
-    r["train_seed_mlp"] = seed_style_training(to_model_input(x), 40 if quick else 600)
-    r["train_ganmc_mlp"], mlp_result = ganmc_training(x, "mlp", 1 if quick else 10)
-    r["train_ganmc_dcgan"], _ = ganmc_training(x[:2048] if quick else x, "dcgan", 1 if quick
-                                               else 2)
-    print(json.dumps({k: round(v) for k, v in r.items() if k.startswith("train")}))
+    mc_only = args.mc_only
+    if not mc_only:
+        print("training ...")
+        r["train_seed_mlp"] = seed_style_training(to_model_input(x), 40 if quick else 600)
+    r["train_ganmc_mlp"], mlp_result = ganmc_training(x, "mlp", 1 if quick or mc_only else 10)
+    if not mc_only:
+        r["train_ganmc_dcgan"], _ = ganmc_training(x[:2048] if quick else x, "dcgan",
+                                                   1 if quick else 2)
+        print(json.dumps({k: round(v) for k, v in r.items() if k.startswith("train")}))
 
-    print("Monte Carlo ...")
+    print("Monte Carlo of the mlp (the seed's architecture), discriminator score ...")
     mlp = Detector(arch="mlp", latent_dim=100, epochs=1, encoder_epochs=0, mc_samples=0)
     from ganmc.networks import Networks
 
@@ -186,19 +244,26 @@ def main() -> None:
     r["mc_ganmc_mlp_fp32"], a = ganmc_simulation(mlp, n, "float32", batch, "discriminator")
     r["mc_ganmc_mlp_bf16"], b = ganmc_simulation(mlp, n, "bfloat16", batch, "discriminator")
     span = a.distribution.max - a.distribution.min
-    r["bf16_threshold_gap_of_range"] = abs(a.threshold(95) - b.threshold(95)) / span
+    r["bf16_threshold_gap_of_range"] = abs(a.threshold(P95) - b.threshold(P95)) / span
     for prec in ("float32", "bfloat16"):
         r[f"mc_ceiling_mlp_{prec}"] = matmul_ceiling(mlp_result.generator,
                                                      mlp_result.discriminator, prec, batch)
-    shipped = load_model()
+    shipped = shipped_monte_carlo(r, quick, args.gpu)
     m = 5_000 if quick else 40_000
+    print("Monte Carlo of the shipped model, fanogan score ...")
     for prec in ("float32", "bfloat16"):
         r[f"mc_ganmc_dcgan_fanogan_{prec}"], res = ganmc_simulation(
             shipped, m, prec, 65_536 if args.gpu else 8192, "fanogan")
-        r[f"dcgan_threshold_{prec}"] = res.threshold(95)
+        r[f"dcgan_threshold_{prec}"] = res.threshold(P95)
         span_d = res.distribution.max - res.distribution.min
     r["dcgan_bf16_gap_of_range"] = abs(r["dcgan_threshold_float32"] -
                                        r["dcgan_threshold_bfloat16"]) / span_d
+    if mc_only:
+        print(json.dumps({k: v for k, v in r.items() if k.startswith("mc")}, default=round))
+        print(render_monte_carlo(r))
+        if args.json:
+            Path(args.json).write_text(json.dumps(r, indent=2, default=str))
+        return
     r["batch_scaling"] = {}
     for bs in ([1024, 4096] if quick else [256, 1024, 4096, 16_384, 65_536]):
         r["batch_scaling"][bs] = {prec: ganmc_simulation(mlp, max(n // 2, 4 * bs), prec, bs,
@@ -223,15 +288,58 @@ def main() -> None:
     print(product_lines(r["product"]))
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=2, default=str))
-    if not quick and not args.gpu:
+    if not quick and not args.gpu:  # and not mc_only: that one returned above
         write_section("speed", text)
         DOC.with_name("benchmarks-speed.json").write_text(json.dumps(r, indent=2, default=str))
         print(f"wrote {DOC}")
 
 
+def render_monte_carlo(r: dict) -> str:
+    """The Monte Carlo table: the mlp against the seed-style loop, then the shipped model."""
+    seed = r["mc_seed_mlp"]
+    lines = ["### Monte Carlo (samples/s)", "",
+             table(["what", "samples/s", "vs seed-style"], [
+                 ["seed-style, mlp: `G.predict` then `D.predict`", r["mc_seed_mlp"], 1.0],
+                 ["ganmc, mlp, fused, float32 (batch 16,384)", r["mc_ganmc_mlp_fp32"],
+                  r["mc_ganmc_mlp_fp32"] / seed],
+                 ["ganmc, mlp, fused, bfloat16 (batch 16,384)", r["mc_ganmc_mlp_bf16"],
+                  r["mc_ganmc_mlp_bf16"] / seed],
+                 ["ceiling: the mlp's matrix products alone, float32",
+                  r["mc_ceiling_mlp_float32"], r["mc_ceiling_mlp_float32"] / seed],
+                 ["ceiling: the mlp's matrix products alone, bfloat16",
+                  r["mc_ceiling_mlp_bfloat16"], r["mc_ceiling_mlp_bfloat16"] / seed],
+                 ["shipped model, default score, unfused: `G.predict`, then the per-image "
+                  "scorer", r["mc_unfused_shipped_default"],
+                  r["mc_unfused_shipped_default"] / seed],
+                 ["shipped model, default score, fused, float32",
+                  r["mc_ganmc_shipped_default_float32"],
+                  r["mc_ganmc_shipped_default_float32"] / seed],
+                 ["shipped model, default score, fused, bfloat16",
+                  r["mc_ganmc_shipped_default_bfloat16"],
+                  r["mc_ganmc_shipped_default_bfloat16"] / seed],
+                 ["ganmc, dcgan + fanogan score, float32", r["mc_ganmc_dcgan_fanogan_float32"],
+                  ""],
+                 ["ganmc, dcgan + fanogan score, bfloat16", r["mc_ganmc_dcgan_fanogan_bfloat16"],
+                  ""],
+             ]), "",
+             f"bfloat16 vs float32 threshold (95th percentile), as a share of the score range: "
+             f"mlp {100 * r['bf16_threshold_gap_of_range']:.3f} %, dcgan/fanogan "
+             f"{100 * r['dcgan_bf16_gap_of_range']:.3f} %.", "",
+             f"Shipped model: {r['shipped_model']}; its bfloat16 threshold is "
+             f"{100 * r['shipped_bf16_gap_of_range']:.3f} % of the score range from float32's.",
+             "",
+             "The ceiling rows time G's and D's dense kernels multiplied in a chain, nothing "
+             "else: the arithmetic any implementation of the seed's MLP must do, at this CPU's "
+             "oneDNN speed; no Monte Carlo loop over this architecture can beat them here. The "
+             "shipped model's rows do several times the mlp's arithmetic per sample (two "
+             "transposed convolutions, two convolutions and the distance to ten Gaussians); "
+             "their ratio column is against the same mlp seed-style loop."]
+    return "\n".join(lines)
+
+
 def product_figures(r: dict) -> dict[str, float]:
     """The product constant this benchmark measures: mlp's training speed against dcgan's
-    (``ganmc.config.RELATIVE_TRAIN_SPEED``), to one decimal."""
+    (``ganmc.presets.RELATIVE_TRAIN_SPEED``), to one decimal."""
     return {"ganmc.presets:RELATIVE_TRAIN_SPEED['mlp']":
             round(r["train_ganmc_mlp"] / r["train_ganmc_dcgan"], 1)}
 
@@ -247,28 +355,7 @@ def render(r: dict) -> str:
                  ["ganmc, dcgan (compiled `train_step` x8 per call, tf.data)",
                   r["train_ganmc_dcgan"], ""],
              ]), "",
-             "### Monte Carlo (samples/s)", "",
-             table(["what", "samples/s", "vs seed-style"], [
-                 ["seed-style, mlp: `G.predict` then `D.predict`", r["mc_seed_mlp"], 1.0],
-                 ["ganmc, mlp, fused, float32 (batch 16,384)", r["mc_ganmc_mlp_fp32"],
-                  r["mc_ganmc_mlp_fp32"] / r["mc_seed_mlp"]],
-                 ["ganmc, mlp, fused, bfloat16 (batch 16,384)", r["mc_ganmc_mlp_bf16"],
-                  r["mc_ganmc_mlp_bf16"] / r["mc_seed_mlp"]],
-                 ["ceiling: the mlp's matrix products alone, float32",
-                  r["mc_ceiling_mlp_float32"], r["mc_ceiling_mlp_float32"] / r["mc_seed_mlp"]],
-                 ["ceiling: the mlp's matrix products alone, bfloat16",
-                  r["mc_ceiling_mlp_bfloat16"], r["mc_ceiling_mlp_bfloat16"] / r["mc_seed_mlp"]],
-                 ["ganmc, dcgan + fanogan score, float32", r["mc_ganmc_dcgan_fanogan_float32"],
-                  ""],
-                 ["ganmc, dcgan + fanogan score, bfloat16", r["mc_ganmc_dcgan_fanogan_bfloat16"],
-                  ""],
-             ]), "",
-             f"bfloat16 vs float32 threshold (95th percentile), as a share of the score range: "
-             f"mlp {100 * r['bf16_threshold_gap_of_range']:.3f} %, dcgan/fanogan "
-             f"{100 * r['dcgan_bf16_gap_of_range']:.3f} %.", "",
-             "The ceiling rows time G's and D's dense kernels multiplied in a chain, nothing "
-             "else: the arithmetic any implementation of the seed's MLP must do, at this CPU's "
-             "oneDNN speed; no Monte Carlo loop over this architecture can beat them here.", "",
+             render_monte_carlo(r), "",
              "Samples/s against batch size (mlp, discriminator score):", "",
              table(["batch", "float32", "bfloat16"],
                    [[f"{int(bs):,}", v["float32"], v["bfloat16"]]
@@ -276,7 +363,8 @@ def render(r: dict) -> str:
              "### Memory of `ganmc simulate` (fresh process, mlp model)", "",
              table(["samples", "peak RSS (MB)", "seconds"],
                    [[f"{int(n):,}", mb, s] for n, (mb, s) in r["rss"].items()]), "",
-             "### One verdict (shipped dcgan model, fanogan score, 200 single images)", "",
+             f"### One verdict (shipped model, {r['shipped_scorer']} score, 200 single images)",
+             "",
              f"median {r['verdict_ms_median']:.1f} ms, p95 {r['verdict_ms_p95']:.1f} ms.", ""]
     return "\n".join(lines)
 
