@@ -96,8 +96,7 @@ class Inference:
         key = (main, precision)
         if key not in self._views:
             nets = self.compiled.cast(precision)
-            latent, kappa, steps = (self.config.latent_dim, self.config.kappa,
-                                    self.config.search_steps)
+            latent = self.config.latent_dim
 
             @tf.function(input_signature=_SAMPLE_SIGNATURE, autograph=False)
             def fn(m, seed_pair):
@@ -105,8 +104,7 @@ class Inference:
                 x = tf.cast(nets.generator(z, training=False), tf.float32)
                 ink = (tf.reshape(x, [m, -1]) + 1.0) / 2.0
                 grey = tf.logical_and(ink > GREY_BAND[0], ink < GREY_BAND[1])
-                out = {name: scoring.score_graph(name, nets, x, kappa, steps)
-                       for name in (main, *GUARDS) if name != "grey"}
+                out = scoring.views_graph(main, nets, x)
                 out["grey"] = tf.reduce_mean(tf.cast(grey, tf.float32), axis=1)
                 return out
 

@@ -265,6 +265,16 @@ def search_latent(networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA
     return tf.where(better, last, best), tf.where(better[:, None], z, z_best)
 
 
+def views_graph(main: str, networks: Networks, x: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The combined score's network views of a batch from one pass of D: ``main``
+    (``mahalanobis`` or ``mahalanobis-strokes``) and ``discriminator``, as
+    :func:`score_graph` gives each (:mod:`ganmc.combined` adds the grey pixels)."""
+    f, logit = networks.features(x, training=False)
+    distance = (networks.strokes.corrected(f, stroke_length(x)) if main == "mahalanobis-strokes"
+                else networks.density.distance(f))
+    return {main: distance, "discriminator": -tf.reshape(_f32(logit), [-1])}
+
+
 def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA,
                 search_steps: int = DEFAULT_SEARCH_STEPS) -> tf.Tensor:
     """Score a batch with TensorFlow ops (traceable inside ``tf.function``).

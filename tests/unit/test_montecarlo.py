@@ -109,8 +109,10 @@ def per_digit_detector(mnist):
                     build_encoder("dcgan", 16))
     nets.density = fit_density(nets, mnist.x_train[:600], 32, mnist.y_train[:600], 0.05)
     assert nets.density.per_digit and nets.density.strokes is not None
-    det = Detector(arch="dcgan", latent_dim=16, mc_samples=0)
+    det = Detector(arch="dcgan", latent_dim=16, search_steps=2, mc_samples=0)
     det._attach(nets)
+    det.calibrate(mnist.x_train[600:800])  # the held-out images: the combined score's references
+    assert "combined" in det.scorers_
     return det
 
 
@@ -136,14 +138,14 @@ def _generated(det, n: int, seed: int, index: int):
 
 
 @pytest.mark.parametrize("scorer", ["mahalanobis", "mahalanobis-strokes", "fanogan",
-                                    "discriminator"])
+                                    "discriminator", "combined"])
 def test_monte_carlo_scores_are_the_per_image_scores_of_the_generated_images(
         per_digit_detector, scorer):
     det = per_digit_detector
     fast = det.sample_scores(300, 5, 2, scorer, "float32")
-    per_image = det._compiled.images(scorer, det.config.kappa, det.config.search_steps)
-    np.testing.assert_allclose(fast, per_image(_generated(det, 300, 5, 2)).numpy(),
-                               rtol=1e-5, atol=1e-6)
+    x = _generated(det, 300, 5, 2).numpy()
+    per_image = det._inference.scores(x, scorer, det.combination_)
+    np.testing.assert_allclose(fast, per_image, rtol=1e-5, atol=1e-6)
 
 
 def test_monte_carlo_mahalanobis_is_the_distance_to_the_nearest_digit(per_digit_detector):
