@@ -10,14 +10,14 @@ from pathlib import Path
 import streamlit as st
 
 from ganmc.runtime import quiet_tensorflow
-from ui import state
+from ui import controls, session
 
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon=str(ICON),
                    layout="wide")
 quiet_tensorflow()
-state.keep_keras_state()
-state.init()
+session.keep_keras_state()
+session.init()
 
 pages = [
     st.Page("pages/views/home.py", title="Overview", icon=":material/home:", default=True),
@@ -30,7 +30,7 @@ page = st.navigation(pages)
 
 with st.sidebar:
     st.caption("Active model")
-    st.markdown(f"**{state.model_label(st.session_state['model'])}**")
-    st.caption(state.sidebar_summary())
+    st.markdown(f"**{session.model_label(st.session_state['model'])}**")
+    st.caption(controls.sidebar_summary())
 
 page.run()

@@ -118,7 +118,7 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 
     from streamlit.testing.v1 import AppTest
 
-    from ui import state
+    from ui import caches
 
     det, out, reports = one_digit
     root = Path(__file__).resolve().parents[2]
@@ -137,7 +137,7 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
             job.report(r, keep=r.round_end)
         return str(out)
 
-    job = state.jobs().start("train", work, owner="someone", exclusive=True,
+    job = caches.jobs().start("train", work, owner="someone", exclusive=True,
                              params={"name": out.name, "preset": "standard"})
     for _ in range(100):
         if not job.running:
