@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -37,7 +39,7 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
                       annotation_position="bottom right", annotation_yshift=18 * (i % 8))
     fig.update_layout(title=title_of(title), xaxis_title=style.SCORE_AXIS,
                       yaxis_title="count", bargap=0, height=380, showlegend=overlay is not None,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40},
+                      margin={"l": 50, "r": 20, "t": 70, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
     return fig
 
@@ -108,9 +110,12 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
     return fig
 
 
-def title_of(text: str) -> dict:
-    """A chart title that stays inside a narrow chart: a smaller font, aligned left."""
-    return {"text": text, "font": {"size": 15}, "x": 0, "xanchor": "left", "xref": "paper"}
+def title_of(text: str, width: int = 34) -> dict:
+    """A chart title that stays inside a phone-wide chart (about 350 px): a smaller font,
+    aligned left, on two lines when long (Plotly does not wrap titles)."""
+    return {"text": "<br>".join(textwrap.wrap(text, width)), "font": {"size": 15}, "x": 0,
+            "xanchor": "left", "xref": "paper", "y": 0.98, "yanchor": "top",
+            "yref": "container"}
 
 
 def whole_numbers(low: int, high: int) -> dict:

@@ -88,6 +88,23 @@ def simulation_numbers(s: dict, result, level) -> None:
                   f"quantiles from a {FINE_BINS:,}-bin streaming histogram"))
 
 
+@st.fragment(run_every=1.0)
+def training_live(registry, running) -> None:
+    """The Train page's live view: the session's job, else the server's running or latest one
+    (a reload starts a new session: finished jobs are shown too)."""
+    own = registry.get(st.session_state.get("train_job"))
+    job = registry.running("train") or own or registry.latest("train")
+    if job is None:
+        st.info("No training job yet. Choose the settings above and press Start training.")
+        return
+    if own is None and not job.running:
+        st.caption("The latest training job on this server (started before the page was "
+                   "reloaded, or from another browser).")
+    training_job(job)
+    if running is not None and not job.running and job.id == running.id:
+        st.rerun()  # the job ended: one full run enables Start again
+
+
 def training_job(job) -> None:
     """A training job's status, Stop button, progress, loss curves, samples and outcome."""
     snap = job.snapshot()

@@ -121,20 +121,4 @@ if start:
     start_job()
 
 
-@st.fragment(run_every=1.0)
-def live() -> None:
-    own = registry.get(st.session_state.get("train_job"))
-    # a reload starts a new session: the server's latest job is shown, finished ones too
-    job = registry.running("train") or own or registry.latest("train")
-    if job is None:
-        st.info("No training job yet. Choose the settings above and press Start training.")
-        return
-    if own is None and not job.running:
-        st.caption("The latest training job on this server (started before the page was "
-                   "reloaded, or from another browser).")
-    panels.training_job(job)
-    if running is not None and not job.running and job.id == running.id:
-        st.rerun()  # the job ended: one full run enables Start again
-
-
-live()
+panels.training_live(registry, running)
