@@ -10,9 +10,10 @@ from ganmc.tracker import eta_text
 from ui import caches, controls, panels, session
 
 UI_MAX_SAMPLES = min(MAX_SAMPLES, 10_000_000)
-#: The growing histogram is drawn again at most this often: each drawing costs the browser
-#: and the server CPU time that the simulation, on the same machine, would otherwise have.
-REDRAW_S = 3.0
+#: How often the page looks at a running simulation, and how often at most the growing
+#: histogram is drawn again: on a machine the browser shares with the simulation, each look
+#: and each drawing (the browser's most of all) is CPU time taken from the simulation.
+POLL_S, REDRAW_S = 2.0, 4.0
 
 st.title("Monte Carlo threshold")
 det = caches.detector()
@@ -77,7 +78,7 @@ controls.synced(st.slider, "percentile", "mc", "Percentile (threshold level)",
 level = session.level()
 
 
-@st.fragment(run_every=1.0)  # a poll a second: the page's own work slows the simulation
+@st.fragment(run_every=POLL_S)
 def live() -> None:
     job = registry.latest("simulate", owner=owner)
     if job is None or job.params.get("key") != key:
