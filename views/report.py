@@ -1,5 +1,6 @@
 """Report: one PNG with the histogram, the numbers and the verdicts, plus JSON and CSV."""
 
+import base64
 from dataclasses import replace
 
 import streamlit as st
@@ -38,6 +39,11 @@ c2.download_button("Numbers (JSON)", fresh(".json"), file_name="ganmc-report.jso
                    mime="application/json", key="dl_json")
 c3.download_button("Verdicts (CSV)", fresh(".csv"), file_name="ganmc-report.csv",
                    mime="text/csv", key="dl_csv")
-st.image(png, width="stretch")
-st.caption(f"Report preview, created {created} ({REPORT_SIZE[0]}×{REPORT_SIZE[1]} px; on a "
-           f"small screen, open it full size with Download report).")
+if st.toggle("Full size", key="report_full", help="The report at its own size, to read on a "
+             "small screen: scroll sideways and down."):
+    st.html(f"<div style='overflow:auto;max-height:80vh'><img class='ganmc-report-full' "
+            f"src='data:image/png;base64,{base64.b64encode(png).decode()}' "
+            f"width='{REPORT_SIZE[0]}' style='max-width:none'></div>")
+else:
+    st.image(png, width="stretch")
+st.caption(f"Report preview, created {created} ({REPORT_SIZE[0]}×{REPORT_SIZE[1]} px).")

@@ -595,7 +595,13 @@ def test_phone_width(server, browser, shots):
         preview.wait_for()
         left, _, right, _ = preview.evaluate(_BOX)
         assert right - left >= 0.85 * 390 - 40, (left, right)
-        preview.scroll_into_view_if_needed()
+        page.get_by_text("Full size").click()  # readable: the PNG at its own size, scrolled
+        full = page.locator("img.ganmc-report-full")
+        full.wait_for()
+        assert full.evaluate("e => e.naturalWidth") == 1200
+        assert full.evaluate("e => e.getBoundingClientRect().width") == 1200
+        assert full.evaluate("e => e.parentElement.getBoundingClientRect().right") <= 390
+        full.scroll_into_view_if_needed()
         page.screenshot(path=shots / "phone-report.png")
     finally:
         context.close()

@@ -346,15 +346,22 @@ def _digit_uploads(mnist, digits=(1, 7), n=24):
             for i in idx], mnist.y_test[idx]
 
 
-def test_detect_page_says_which_digit_and_the_false_alarms_per_digit(app, digit_model, mnist):
-    """A model with per-digit Gaussians: each verdict says the digit the image was taken for,
-    and the per-digit false alarms of the held-out images are in a table, one row a digit."""
+def _judge_digits(app, digit_model, mnist, n):
+    """The Detect page under the model of 1s and 7s, with n of those digits uploaded; the
+    model and the digits' labels."""
     det, path = digit_model
     app.session_state["model"] = str(path)
     open_page(app, "views/detect.py")
-    uploads, labels = _digit_uploads(mnist, n=6)
+    uploads, labels = _digit_uploads(mnist, n=n)
     app.file_uploader(key="uploads_0").set_value(uploads).run()
     assert not app.exception, [e.message for e in app.exception]
+    return det, labels
+
+
+def test_detect_page_says_which_digit_and_the_false_alarms_per_digit(app, digit_model, mnist):
+    """A model with per-digit Gaussians: each verdict says the digit the image was taken for,
+    and the per-digit false alarms of the held-out images are in a table, one row a digit."""
+    det, labels = _judge_digits(app, digit_model, mnist, 6)
     taken = [m.value for m in app.markdown if m.value.startswith("taken for a")]
     assert len(taken) == 6
     said = [int(t.strip("*").split("**")[-1]) for t in taken]
@@ -525,12 +532,7 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
         return real_rows(sources, indices, verdicts)
 
     monkeypatch.setattr(service, "score_rows", spy)
-    det, path = digit_model
-    app.session_state["model"] = str(path)
-    open_page(app, "views/detect.py")
-    uploads, _ = _digit_uploads(mnist, n=4)
-    app.file_uploader(key="uploads_0").set_value(uploads).run()
-    assert not app.exception, [e.message for e in app.exception]
+    det, _ = _judge_digits(app, digit_model, mnist, 4)
     pooled = service.decide(det, service.Choice()).threshold
     texts = [m.value for m in (*app.markdown, *app.caption)]
     assert not any(t.startswith("Threshold **") for t in texts)

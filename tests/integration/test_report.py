@@ -91,9 +91,9 @@ def test_cached_report_is_not_stale_for_another_seed(tiny_model, monkeypatch):
     rendered = []
     real = service.report_files
 
-    def spy(data):
+    def spy(data, *args):
         rendered.append(data.monte_carlo.seed)
-        return real(data)
+        return real(data, *args)
 
     monkeypatch.setattr(service, "report_files", spy)
     monkeypatch.setattr(service, "report_time", lambda: "2026-01-01 12:00 UTC")  # one minute
