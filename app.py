@@ -1,7 +1,7 @@
 """ganmc dashboard: ``streamlit run app.py``.
 
 The entry point only sets up the page, the session and the navigation; every page is a thin
-script under ``pages/views/`` that calls into the ``ganmc`` package (``pages/README.md`` says
+script under ``views/`` that calls into the ``ganmc`` package (``views/README.md`` says
 why one folder down).
 """
 
@@ -10,27 +10,27 @@ from pathlib import Path
 import streamlit as st
 
 from ganmc.runtime import quiet_tensorflow
-from ui import state
+from ui import controls, session
 
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 st.set_page_config(page_title="ganmc — GAN anomaly detection", page_icon=str(ICON),
                    layout="wide")
 quiet_tensorflow()
-state.keep_keras_state()
-state.init()
+session.keep_keras_state()
+session.init()
 
 pages = [
-    st.Page("pages/views/home.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("pages/views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/views/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"),
-    st.Page("pages/views/detect.py", title="Detect", icon=":material/search:"),
-    st.Page("pages/views/report.py", title="Report", icon=":material/description:"),
+    st.Page("views/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"),
+    st.Page("views/detect.py", title="Detect", icon=":material/search:"),
+    st.Page("views/report.py", title="Report", icon=":material/description:"),
 ]
 page = st.navigation(pages)
 
 with st.sidebar:
     st.caption("Active model")
-    st.markdown(f"**{state.model_label(st.session_state['model'])}**")
-    st.caption(state.sidebar_summary())
+    st.markdown(f"**{session.model_label(st.session_state['model'])}**")
+    st.caption(controls.sidebar_summary())
 
 page.run()

@@ -23,6 +23,7 @@ from ganmc import bundle, files, locks, scoring
 from ganmc.calibration import WHY_AUTO_SOURCE, Level, Threshold, false_alarm_rate
 from ganmc.config import AUTO
 from ganmc.detector import Detector, load_model
+from ganmc.errors import GanmcError
 from ganmc.estimate import time_estimate
 from ganmc.evaluation import evaluate, far_from_nominal, holdout_rates_by_digit
 from ganmc.models import add_digit_gaussians, assess_model, calibrate_on, copy_model, refresh
@@ -35,10 +36,11 @@ from ganmc.verdict import Verdict
 
 __all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess_model",
            "simulate", "decide",
-           "simulation_if_needed", "simulation_summary", "score", "evaluate", "judge_images",
+           "simulation_if_needed", "decide_or_fall_back", "measure_simulation_speed",
+           "simulation_summary", "score", "evaluate", "judge_images",
            "holdout_rates_by_digit", "calibrate_on", "copy_model", "add_digit_gaussians",
-           "test_examples", "build_report", "write_report", "far_from_nominal", "model_folder",
-           "score_rows", "report_files", "refresh"]
+           "test_examples", "build_report", "report_time", "report_files", "write_report",
+           "far_from_nominal", "model_folder", "score_rows", "refresh"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,53 @@ def simulation_if_needed(det: Detector, choice: Choice, n_samples: int, *, seed:
     return simulate(det, n_samples, seed=seed, scorer=scorer, progress=progress), why
 
 
+def decide_or_fall_back(det: Detector, choice: Choice,
+                        monte_carlo: MonteCarloResult | None = None
+                        ) -> tuple[Decision, MonteCarloResult | None, str | None]:
+    """The decision, the Monte Carlo run that goes with it, and what was put in place of the
+    choice (None when nothing was), for a front end that does not simulate on its own.
+
+    The run is ``monte_carlo`` (the front end's own, e.g. a session's latest) when it is of
+    the chosen score, else the model's stored run of it. A Monte Carlo threshold with no run
+    at all (the slow latent-search score is not simulated when a model is saved) falls back
+    to the holdout threshold meanwhile, and the third value says so.
+
+    Raises:
+        ConfigError: If neither the choice nor the holdout threshold can be decided.
+    """
+    scorer = scoring.resolve_scorer(choice.scorer, det.scorers_)
+    mc = monte_carlo if monte_carlo is not None and monte_carlo.scorer == scorer else None
+    mc = mc if mc is not None else det.monte_carlo_.get(scorer)
+    try:
+        return decide(det, choice, mc), mc, None
+    except GanmcError as exc:
+        if choice.source != "monte-carlo":
+            raise
+        try:
+            d = decide(det, Choice(choice.scorer, "holdout", choice.level))
+        except GanmcError:
+            raise exc from None
+        return d, mc, f"{exc}: the holdout threshold is used meanwhile"
+
+
+def measure_simulation_speed(det: Detector, *, scorer: str = AUTO,
+                             precision: str = "float32") -> float:
+    """Samples/s of the model's Monte Carlo sampler on this machine now: one small batch to
+    compile and warm it, then one timed batch of the size a run uses (a quarter of it for
+    the slow latent-search score). For an estimate before a run; the speed stored with a
+    model was measured on another day, maybe on another machine."""
+    import time
+
+    name = scoring.resolve_scorer(scorer, det.scorers_)
+    resolved = scoring.resolve_precision(precision)
+    n = scoring.default_batch_size(name)
+    n = n if scoring.TABLE[name].one_pass else max(1, n // 4)
+    det.sample_scores(min(n, 64), 0, 0, name, resolved)
+    start = time.perf_counter()
+    det.sample_scores(n, 0, 1, name, resolved)
+    return n / max(time.perf_counter() - start, 1e-9)
+
+
 # ---------------------------------------------------------------------------- score
 def score(det: Detector, x: np.ndarray, decision: Decision) -> list[Verdict]:
     """Verdicts for images at a decision's threshold."""
@@ -246,19 +295,26 @@ def build_report(det: Detector, decision: Decision, *,
         det.card(), decision.scorer, decision.threshold, mc, far,
         test_examples(det, decision) if examples is None else examples,
         judge_images(det, decision, [n for n, _ in images], x),
-        dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        report_time(),
         list(det.notes_) + list(decision.notes), holdout_rates_by_digit(det, decision))
 
 
-def report_files(data: ReportData) -> dict[str, bytes]:
-    """The report as PNG, JSON and CSV bytes, by suffix."""
+def report_time() -> str:
+    """A report's ``created`` stamp: now, in UTC, to the minute."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def report_files(data: ReportData, suffixes: tuple[str, ...] = (".png", ".json", ".csv")
+                 ) -> dict[str, bytes]:
+    """The report as PNG, JSON and CSV bytes (those of ``suffixes``), by suffix."""
     import json
 
     from ganmc.report.render import report_png
 
-    return {".png": report_png(data),
-            ".json": json.dumps(report_data.summary(data), indent=2).encode(),
-            ".csv": files.table_bytes(report_data.rows(data))}
+    make = {".png": lambda: report_png(data),
+            ".json": lambda: json.dumps(report_data.summary(data), indent=2).encode(),
+            ".csv": lambda: files.table_bytes(report_data.rows(data))}
+    return {suffix: make[suffix]() for suffix in suffixes}
 
 
 def write_report(data: ReportData, out: Path | str) -> list[Path]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -13,8 +15,8 @@ from ganmc.report import style
 def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: int = 60,
               marks: dict[str, style.Mark] | None = None,
               overlay: ScoreDistribution | None = None,
-              overlay_name: str = "", value_range: tuple[float, float] | None = None
-              ) -> go.Figure:
+              overlay_name: str = "", value_range: tuple[float, float] | None = None,
+              threshold_name: str = "threshold") -> go.Figure:
     """Score histogram, bars coloured by side of the threshold, with marked scores coloured by
     their verdict (the name and verdict in the label; the labels of neighbouring marks are
     stacked so that they do not print over each other)."""
@@ -29,33 +31,34 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
                         name=overlay_name, line={"color": style.OVERLAY_GREY, "width": 2})
     if np.isfinite(threshold):
         fig.add_vline(x=threshold, line_dash="dash", line_color="black",
-                      annotation_text=f"threshold {threshold:.4g}", annotation_position="top")
+                      annotation_text=f"{threshold_name} {threshold:.4g}",
+                      annotation_position="top")
     for i, (name, mark) in enumerate((marks or {}).items()):
         fig.add_vline(x=mark.score, line_color=style.verdict_colour(mark.is_anomaly),
                       line_width=3, annotation_text=f"{name} ({mark.word})",
                       annotation_position="bottom right", annotation_yshift=18 * (i % 8))
-    fig.update_layout(title=title, xaxis_title=style.SCORE_AXIS,
+    fig.update_layout(title=title_of(title), xaxis_title=style.SCORE_AXIS,
                       yaxis_title="count", bargap=0, height=380, showlegend=overlay is not None,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40},
+                      margin={"l": 50, "r": 20, "t": 70, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
     return fig
 
 
 def verdict_histogram(decision, monte_carlo, marks: dict[str, style.Mark]) -> go.Figure:
     """The user's images on the Monte Carlo histogram (hold-out scores drawn over it), or on
-    the calibration scores when there is no simulation. Under a per-digit calibration the
-    dashed line is the pooled threshold, and the title says so (each image's verdict is its
-    digit's threshold's)."""
-    cal = decision.calibration
-    own = ", dashed: the pooled one" if cal.source == "per-digit" else ""
+    the calibration scores when there is no simulation. Under per-digit thresholds the
+    dashed line is the pooled threshold and says so (each image's verdict is its digit's
+    threshold's). Titles are short: they fit a phone's width."""
+    rule = decision.threshold
+    name = "pooled threshold" if rule.per_digit else "threshold"
     if monte_carlo is not None:
-        return histogram(monte_carlo.distribution, decision.threshold, marks=marks,
-                         overlay=cal.distribution if cal.source == "holdout" else None,
+        return histogram(monte_carlo.distribution, rule.value, marks=marks,
+                         overlay=rule.distribution if rule.source == "holdout" else None,
                          overlay_name="held-out real normal digits (scaled)",
-                         title=f"Your images among {monte_carlo.n:,} generated images' "
-                               f"scores ({cal.source} threshold{own})")
-    return histogram(cal.distribution, decision.threshold, marks=marks,
-                     title=f"Your images on the {cal.source} scores{own}")
+                         threshold_name=name,
+                         title=f"Your images among {monte_carlo.n:,} generated scores")
+    return histogram(rule.distribution, rule.value, marks=marks, threshold_name=name,
+                     title=f"Your images on the {rule.source} scores")
 
 
 def history_of(events) -> tuple[dict[str, list[float]], np.ndarray | None, list[dict]]:
@@ -85,7 +88,7 @@ def loss_curves(history: dict[str, list[float]]) -> go.Figure:
                             mode="lines+markers", name=name)
     rounds = max((len(v) for v in history.values()), default=1)
     fig.update_xaxes(**whole_numbers(1, rounds))
-    fig.update_layout(title="Losses per round", xaxis_title="round", yaxis_title="loss",
+    fig.update_layout(title=title_of("Losses per round"), xaxis_title="round", yaxis_title="loss",
                       height=320, margin={"l": 40, "r": 20, "t": 50, "b": 40},
                       legend={"orientation": "h", "y": -0.25})
     return fig
@@ -100,11 +103,19 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
         fig.add_scatter(x=steps, y=[q.get(name) for q in curve], mode="lines+markers",
                         name=name)
     fig.update_xaxes(**whole_numbers(0, max(steps)))
-    fig.update_layout(title="Detector quality while training (AUROC)", xaxis_title="GAN step",
+    fig.update_layout(title=title_of("Quality while training (AUROC)"), xaxis_title="GAN step",
                       yaxis_title="AUROC", yaxis_range=[0.5, 1.01], height=320,
                       margin={"l": 40, "r": 20, "t": 50, "b": 40},
                       legend={"orientation": "h", "y": -0.25})
     return fig
+
+
+def title_of(text: str, width: int = 34) -> dict:
+    """A chart title that stays inside a phone-wide chart (about 350 px): a smaller font,
+    aligned left, on two lines when long (Plotly does not wrap titles)."""
+    return {"text": "<br>".join(textwrap.wrap(text, width)), "font": {"size": 15}, "x": 0,
+            "xanchor": "left", "xref": "paper", "y": 0.98, "yanchor": "top",
+            "yref": "container"}
 
 
 def whole_numbers(low: int, high: int) -> dict:

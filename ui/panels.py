@@ -5,15 +5,61 @@ Pages stay "widgets -> one call into the package -> display"; the longer display
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from ganmc import quality, service
+from ganmc import bundle, quality, service
 from ganmc.cardtext import tasks_text
 from ganmc.devices import describe_device
+from ganmc.errors import GanmcError
 from ganmc.montecarlo import FINE_BINS
 from ganmc.presets import network_of
 from ganmc.tracker import CALIBRATING, describe
-from ui import charts
+from ui import caches, charts
+
+
+def expected_speed(det, key, last) -> tuple[float, str]:
+    """Samples/s to expect before a run: the session's ``last`` run if it was of this model
+    and score at this precision (stopped ones too), else a short timed batch on this machine
+    now (measured once per model, score and precision). Never the speed stored with the
+    model: that was measured another day, maybe on another machine or under another load."""
+    if last is not None:
+        p, k = last.snapshot()["progress"], last.params.get("key")
+        same = ("model", "stamp", "scorer", "precision")
+        if (p is not None and p.samples_per_s > 0 and k is not None
+                and all(getattr(k, f) == getattr(key, f) for f in same)):
+            return p.samples_per_s, "your last run of this score"
+    return (caches.measured_speed(det, key.model, key.stamp, key.scorer, key.precision),
+            "a short timed batch on this machine")
+
+
+def simulation_figure(det, result, level):
+    """The histogram of a run, with the held-out real digits drawn over it."""
+    holdout = det.holdout_scores_.get(result.scorer)
+    overlay = det.calibration_of(result.scorer, "holdout").distribution if (
+        holdout is not None) else None
+    return charts.histogram(result.distribution, result.threshold(level),
+                            overlay=overlay, overlay_name="held-out real normal digits (scaled)",
+                            title=f"Scores of {result.n:,} generated images")
+
+
+def simulation(det, result, level) -> None:
+    """A finished run: its histogram, its numbers, and the Detect page's images at its
+    threshold."""
+    s = service.simulation_summary(det, result, level)
+    st.plotly_chart(simulation_figure(det, result, level), key="mc_hist")
+    st.caption(f"Score: {result.scorer}.")
+    simulation_numbers(s, result, level)
+    scored = st.session_state.get("scored") or []
+    if scored:
+        st.subheader("Images scored on the Detect page, at this threshold")
+        decision = service.decide(det, service.Choice(result.scorer, "monte-carlo", level),
+                                  result)
+        verdicts = service.score(det, np.stack([img for _, img in scored]), decision)
+        st.dataframe(pd.DataFrame(
+            [{"image": n, "score": v.score, "p-value": v.p_value, "verdict": v.label.upper()}
+             for (n, _), v in zip(scored, verdicts)]), hide_index=True, key="mc_scored")
 
 
 def simulation_numbers(s: dict, result, level) -> None:
@@ -42,6 +88,23 @@ def simulation_numbers(s: dict, result, level) -> None:
                   f"quantiles from a {FINE_BINS:,}-bin streaming histogram"))
 
 
+@st.fragment(run_every=1.0)
+def training_live(registry, running) -> None:
+    """The Train page's live view: the session's job, else the server's running or latest one
+    (a reload starts a new session: finished jobs are shown too)."""
+    own = registry.get(st.session_state.get("train_job"))
+    job = registry.running("train") or own or registry.latest("train")
+    if job is None:
+        st.info("No training job yet. Choose the settings above and press Start training.")
+        return
+    if own is None and not job.running:
+        st.caption("The latest training job on this server (started before the page was "
+                   "reloaded, or from another browser).")
+    training_job(job)
+    if running is not None and not job.running and job.id == running.id:
+        st.rerun()  # the job ended: one full run enables Start again
+
+
 def training_job(job) -> None:
     """A training job's status, Stop button, progress, loss curves, samples and outcome."""
     snap = job.snapshot()
@@ -55,19 +118,23 @@ def training_job(job) -> None:
                f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
                f"{task}seed {params.get('seed')}, data {params.get('data')}; device "
                f"{describe_device()}")
+    stopping = snap["status"] == "running" and snap["stop_requested"]
     if snap["status"] == "running":
-        # The callback runs before the page does: the steps stop within one compiled call and
-        # the page that follows shows the saved model, not "stopping" until the next poll.
-        st.button("Stop training", key="train_stop", disabled=snap["stop_requested"],
-                  on_click=job.stop_and_wait)
-    if p is None:
+        # The callback only asks: the page that follows says "Stopping…" at once, and the
+        # next poll shows the saved model.
+        st.button("Stop training", key="train_stop", disabled=stopping, on_click=job.stop)
+    if stopping:
+        st.progress(min(p.fraction, 1.0) if p else 0.0,
+                    text="Stopping… the steps end now; then the fast scores are calibrated on "
+                         "the held-out digits and the model is saved.")
+    elif p is None:
         st.progress(0.0, text="Loading data and building the networks…")
+    elif snap["status"] != "running":  # an ended job has no time left to estimate
+        st.progress(min(p.fraction, 1.0), text=f"{snap['status']}: {p.phase} step "
+                                               f"{p.step:,}/{p.steps:,}")
     else:
-        calibrating = snap["status"] == "running" and p.round_end and p.fraction >= 1.0
-        text = CALIBRATING if calibrating else describe(p)
-        if snap["status"] == "running" and snap["stop_requested"]:
-            text = "Stopping: calibrating the fast scores on the held-out digits and saving…"
-        st.progress(min(p.fraction, 1.0), text=text)
+        calibrating = p.round_end and p.fraction >= 1.0
+        st.progress(min(p.fraction, 1.0), text=CALIBRATING if calibrating else describe(p))
     history, samples, curve = charts.history_of(snap["events"])
     c1, c2, c3 = st.columns([5, 5, 3])
     if history:
@@ -81,7 +148,10 @@ def training_job(job) -> None:
         st.warning("Training was stopped; the finished steps are saved as a model.")
     if snap["status"] in ("done", "stopped") and snap["result"]:
         st.success(f"Saved to {snap['result']}.")
-        quality_card(*saved_quality(snap["result"]))
+        q, held_out = saved_quality(snap["result"])
+        quality_card(q, held_out)
+        if not q and held_out:
+            assess_button(snap["result"])
         if st.button("Use this model", key="train_use", type="primary"):
             st.session_state["model"] = snap["result"]
             st.rerun(scope="app")
@@ -89,12 +159,23 @@ def training_job(job) -> None:
         st.error(f"Training failed: {snap['error']}")
 
 
+def assess_button(folder: str) -> None:
+    """Measure a saved model's quality card (what ``ganmc assess`` does), for a stopped run."""
+    if st.button("Measure its quality card", key="train_assess",
+                 help="Scores the held-out digits and the test sets with the saved model "
+                      "(a minute or so) and adds the quality card to it."):
+        try:
+            with st.spinner("Measuring the model's quality…"):
+                service.assess_model(folder)
+        except GanmcError as exc:
+            st.error(f"The quality card could not be measured: {exc}")
+            return
+        st.rerun()
+
+
 def saved_quality(folder: str) -> tuple[dict | None, int | None]:
     """The quality card of a saved model folder (None when it has none or cannot be read)
     and its number of held-out images."""
-    from ganmc import bundle
-    from ganmc.errors import GanmcError
-
     try:
         card = bundle.read_card(folder)
     except GanmcError:
@@ -106,18 +187,20 @@ def quality_card(q: dict | None, held_out: int | None = None) -> None:
     """The model's quality card: the reading in words, then the figures as a table
     (``held_out``: the model's held-out images, which say why a card is missing)."""
     st.markdown("**Quality card**")
-    if not q:
+    if not q:  # the Train page offers a button for a stopped run's model
         st.info(quality.card_lines(q, held_out)[0])
         return
     show = {"good": st.success, "usable": st.warning}.get(q["reading"], st.error)
     show(q["words"])
-    rows = [{"test set": name, "images": r["n"], "AUROC": f"{r['auroc']:.3f}",
-             f"caught at {100 * q.get('detection_alpha', 0.05):g} % false alarms":
-                 f"{100 * r['detection']:.1f} %"} for name, r in q["sets"].items()]
-    st.dataframe(rows, hide_index=True)
+    at = f"{100 * q.get('detection_alpha', 0.05):g} %"
+    # A plain table with short headings: it wraps to a phone's width instead of scrolling.
+    st.table([{"test set": name, "n": f"{r['n']:,}", "AUROC": f"{r['auroc']:.3f}",
+               "caught": f"{100 * r['detection']:.1f} %"} for name, r in q["sets"].items()],
+             hide_index=True)
     st.caption(f"False alarms of the verdict threshold on {q['n_normal']:,} held-out normal "
                f"images ({q['scorer']} score): " + ", ".join(
                    f"{100 * v:.1f} % at a nominal {100 * float(a):g} %"
                    for a, v in q["false_alarm"].items())
-               + ". AUROC: the chance that an image of the set scores above a normal one "
+               + f". n: images in the set; caught: its share flagged at {at} false alarms; "
+                 "AUROC: the chance that an image of the set scores above a normal one "
                  "(1 = always, 0.5 = a coin toss).")

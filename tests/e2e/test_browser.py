@@ -46,15 +46,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(folder: Path):
+    """A fresh ``streamlit run app.py`` on a free loopback port: yields its address."""
     _require_browser()
     port = _free_port()
-    env = {**os.environ, "GANMC_OFFLINE": "1",
-           "GANMC_MODELS": str(tmp_path_factory.mktemp("models"))}
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GANMC_OFFLINE": "1", "GANMC_MODELS": str(folder / "models")}
     # The server's output goes to a file, not a pipe: nobody reads a pipe while the tests run,
     # and once its buffer (64 KB) is full every log line blocks the server.
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    log = folder / "streamlit.log"
     out = log.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
@@ -81,6 +81,17 @@ def server(tmp_path_factory):
         proc.kill()
     out.close()
     print(f"streamlit's output ({log}), last lines:\n" + log.read_text()[-2000:])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from _serve(tmp_path_factory.mktemp("server"))
+
+
+@pytest.fixture
+def cold_server(tmp_path):
+    """A server no browser has opened yet."""
+    yield from _serve(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -123,16 +134,10 @@ def _settle(page) -> None:
 
 
 def _open(page, url: str, title: str) -> None:
-    """Go to a page by its address and wait for its title. The first session of a fresh
-    server may get Streamlit's "Page not found" dialog although the page is shown (the pages
-    are registered by that session's own first run); the page is then loaded again."""
+    """Go to a page by its address and wait for its title."""
     page.goto(url)
     page.get_by_text(title).first.wait_for()
     _settle(page)
-    if page.get_by_role("dialog").filter(has_text="Page not found").count():
-        page.reload()
-        page.get_by_text(title).first.wait_for()
-        _settle(page)
 
 
 def _draw_three(page) -> None:
@@ -175,15 +180,17 @@ def test_pages_in_a_real_browser(server, page, shots):
     verdict.scroll_into_view_if_needed()
     page.screenshot(path=shots / "detect-verdict.png")
 
-    # Through the sidebar (the same session) to Monte Carlo and back: the drawing's verdict
-    # is still there, coloured as a verdict on the histogram.
+    # Through the sidebar (the same session) to Monte Carlo and back: the canvas comes back
+    # blank, and the drawing's verdict has gone with its drawing.
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_role("link", name="Monte Carlo").click()
     page.get_by_text("Monte Carlo threshold").first.wait_for()
     _settle(page)
     sidebar.get_by_role("link", name="Detect").click()
-    page.get_by_text("drawing: as the model sees it").wait_for()
-    assert page.locator("div.ganmc-verdict").count() == 1
+    page.get_by_text("Draw a digit").first.wait_for()
+    _settle(page)
+    page.get_by_text("Draw a digit on the black canvas").wait_for()
+    assert page.locator("div.ganmc-verdict").count() == 0
 
     # Monte Carlo: the threshold moves with the percentile slider, without re-simulating.
     sidebar.get_by_role("link", name="Monte Carlo").click()
@@ -205,7 +212,7 @@ def test_pages_in_a_real_browser(server, page, shots):
     assert float(after) > float(before)  # a higher percentile, a higher threshold
     page.screenshot(path=shots / "monte_carlo.png", full_page=True)
 
-    # Report (the same session: the drawing is in it): download the PNG and open it.
+    # Report: download the PNG and open it.
     sidebar.get_by_role("link", name="Report").click()
     button = page.get_by_role("button", name="Download report (PNG)")
     button.wait_for()
@@ -489,3 +496,112 @@ def test_uploads_and_verdict_colours(server, page, mnist, tmp_path):
     assert [text for text, _ in marks] == [f"digit.png ({verdicts[0]})", "noise.png (ANOMALY)"]
     for text, colour in marks:
         assert colour == verdict_colour(text.endswith("(ANOMALY)")), marks
+
+
+# --------------------------------------------------------------------------- issue 27
+def _not_found(page) -> int:
+    """Streamlit's "Page not found" dialog or toast on the page."""
+    return page.get_by_text(re.compile("Page not found", re.I)).count()
+
+
+def test_a_cold_servers_first_deep_link_opens_the_page(cold_server, page):
+    """Issue 27, item 2: the very first request to a fresh server is /detect; the Detect page
+    is shown and no "Page not found" dialog or toast comes up."""
+    page.goto(cold_server + "/detect")
+    page.get_by_text("Draw a digit").first.wait_for()
+    _settle(page)
+    page.wait_for_timeout(1500)  # a dialog would come with the first run's messages
+    assert _not_found(page) == 0
+    assert page.get_by_text("Detect anomalies").first.is_visible()
+
+
+def test_the_canvas_trash_icon_takes_the_drawings_verdict_away(server, page, mnist, tmp_path):
+    """Issue 27, item 3: the canvas's own trash icon empties it; the drawing's verdict goes
+    with it, an uploaded image's verdict stays."""
+    from tests.conftest import digit_png
+
+    digit = digit_png(tmp_path / "digit.png", mnist.x_test[0])
+    _open(page, server + "/detect", "Detect anomalies")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files([str(digit)])
+    page.get_by_text("digit.png: as the model sees it").wait_for()
+    _settle(page)
+    _draw_three(page)
+    page.get_by_text("drawing: as the model sees it").wait_for()
+    _settle(page)
+    assert page.locator("div.ganmc-verdict").count() == 2
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text("drawing: as the model sees it").wait_for(state="detached")
+    _settle(page)
+    assert page.locator("div.ganmc-verdict").count() == 1
+    assert page.locator("div.ganmc-canvas-verdict").count() == 0
+    assert page.get_by_text("digit.png: as the model sees it").is_visible()
+
+
+_BOX = "(e) => { const r = e.getBoundingClientRect(); return [r.left, r.top + window.scrollY, " \
+       "r.right, r.bottom + window.scrollY] }"
+
+
+def _titles_inside_their_charts(page) -> list[str]:
+    """The titles of the page's charts that run past their chart's edges."""
+    return page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
+      const box = p.getBoundingClientRect();
+      return [...p.querySelectorAll('.gtitle')].filter(t => {
+        const r = t.getBoundingClientRect();
+        return r.left < box.left - 1 || r.right > box.right + 1 }).map(t => t.textContent) })""")
+
+
+def test_phone_width(server, browser, shots):
+    """Issue 27, item 8, at 390 x 844: the drawing's verdict is within about one screen of
+    the canvas, no chart title runs past its chart, the quality table fits the screen, and
+    the report preview spans the width. Screenshots of each page are kept."""
+    context = browser.new_context(viewport={"width": 390, "height": 844},
+                                  accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        _open(page, server + "/", "is this image normal?")
+        table = page.locator("[data-testid='stTable']").first
+        table.wait_for()
+        left, _, right, _ = table.evaluate(_BOX)
+        assert left >= 0 and right <= 390, (left, right)
+        table.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "phone-home.png")  # the page scrolls inside, not the window
+
+        _open(page, server + "/detect", "Detect anomalies")
+        canvas = page.locator("canvas.upper-canvas").first
+        canvas.scroll_into_view_if_needed()
+        _draw_three(page)
+        verdict = page.locator("div.ganmc-canvas-verdict").first
+        verdict.wait_for()
+        page.get_by_text("drawing: as the model sees it").wait_for()
+        _settle(page)
+        canvas_top = canvas.evaluate(_BOX)[1]
+        verdict_top = verdict.evaluate(_BOX)[1]
+        assert 0 < verdict_top - canvas_top <= 1.2 * 844, (canvas_top, verdict_top)
+        assert _titles_inside_their_charts(page) == []
+        verdict.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "phone-detect.png")
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "phone-detect-chart.png")
+
+        _open(page, server + "/monte_carlo", "Monte Carlo threshold")
+        page.locator(".js-plotly-plot .gtitle").first.wait_for()
+        assert _titles_inside_their_charts(page) == []
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "phone-monte_carlo.png")
+
+        _open(page, server + "/report", "Report")
+        preview = page.locator("[data-testid='stImage'] img").first
+        preview.wait_for()
+        left, _, right, _ = preview.evaluate(_BOX)
+        assert right - left >= 0.85 * 390 - 40, (left, right)
+        page.get_by_text("Full size").click()  # readable: the PNG at its own size, scrolled
+        full = page.locator("img.ganmc-report-full")
+        full.wait_for()
+        assert full.evaluate("e => e.naturalWidth") == 1200
+        assert full.evaluate("e => e.getBoundingClientRect().width") == 1200
+        assert full.evaluate("e => e.parentElement.getBoundingClientRect().right") <= 390
+        full.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "phone-report.png")
+    finally:
+        context.close()

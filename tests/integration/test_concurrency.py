@@ -23,17 +23,17 @@ def session(model_path):
 
 def go(at, page):
     at.run()
-    at.switch_page(f"pages/views/{page}.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
 
 
 @pytest.mark.slow
 def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mnist):
-    import ui.state
+    import ui.session
 
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr(ui.state, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setattr(ui.session, "MODELS_DIR", tmp_path / "models")
     trainer, detector = session(tiny_model[1]), session(tiny_model[1])
 
     go(trainer, "train")

@@ -81,32 +81,33 @@ def test_cached_report_is_not_stale_for_another_seed(tiny_model, monkeypatch):
     """Same sample count, another seed: the Report page renders a new report."""
     from streamlit.testing.v1 import AppTest
 
-    import ui.state
+    import ui.caches
     from tests.integration.test_app import ROOT
 
     det, model = tiny_model
     monkeypatch.chdir(ROOT)
-    store = ui.state.ResultStore()
-    monkeypatch.setattr(ui.state, "results", lambda: store)
+    store = ui.caches.ResultStore()
+    monkeypatch.setattr(ui.caches, "results", lambda: store)
     rendered = []
     real = service.report_files
 
-    def spy(data):
+    def spy(data, *args):
         rendered.append(data.monte_carlo.seed)
-        return real(data)
+        return real(data, *args)
 
     monkeypatch.setattr(service, "report_files", spy)
+    monkeypatch.setattr(service, "report_time", lambda: "2026-01-01 12:00 UTC")  # one minute
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["model"] = str(model)
     at.session_state["mc_samples"] = 1000
     for seed in (1, 2):
-        key = ui.state.McKey(str(model), ui.state.model_stamp(str(model)), "fanogan", 1000,
+        key = ui.caches.McKey(str(model), ui.caches.model_stamp(str(model)), "fanogan", 1000,
                              seed, "auto")
         store.put(key, service.simulate(det, 1000, seed=seed))
     for seed in (1, 2, 1):
         at.session_state["mc_seed"] = seed
         at.run()
-        at.switch_page("pages/views/report.py")
+        at.switch_page("views/report.py")
         at.run()
         assert not at.exception, [e.message for e in at.exception]
     assert rendered == [1, 2]  # the third visit is served from the cache, the right one

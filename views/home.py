@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from ganmc.cardtext import training_text, when_text
-from ui import panels, state
+from ui import caches, panels, session
 
 
 def _count(n) -> str:
@@ -37,18 +37,18 @@ and export the **Report** as a PNG.
 )
 
 st.subheader("Model")
-models = state.available_models()
+models = session.available_models()
 labels = list(models)
-current = state.model_label(st.session_state["model"])
+current = session.model_label(st.session_state["model"])
 choice = st.selectbox("Active model", labels, index=labels.index(current)
                       if current in labels else 0, key="home_model_picker",
                       help=f"The shipped model, or any trained on the Train page (saved under "
-                           f"{state.MODELS_DIR}/).")
+                           f"{session.MODELS_DIR}/).")
 if models[choice] != st.session_state["model"]:
     st.session_state["model"] = models[choice]
     st.rerun()
 
-det = state.detector()
+det = caches.detector()
 card = det.card()
 c, m = card["config"], card["metadata"]
 cols = st.columns(4)

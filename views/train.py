@@ -19,15 +19,15 @@ from ganmc.config import (
 from ganmc.errors import ConfigError, GanmcError
 from ganmc.tracker import eta_text
 from ganmc.train import describe_device
-from ui import panels, state
+from ui import caches, panels, session
 
 st.title("Train a model")
 st.caption(f"Training runs in the background on {describe_device()}: you can leave this page, "
            f"reload the browser or use other pages meanwhile. One training job runs at a time.")
 
-registry = state.jobs()
+registry = caches.jobs()
 running = registry.running("train")
-kept = state.kept  # settings outlive a visit to another page; only the button starts a job
+kept = session.kept  # settings outlive a visit to another page; only the button starts a job
 
 digits = sorted(kept(st.pills, "train_digits", "Normal digits", list(range(10)),
                      options=list(range(10)), selection_mode="multi",
@@ -69,7 +69,7 @@ with st.expander("Custom settings"):
                           max_value=MAX_TASK_WEIGHT, step=0.5, help=task.help() + ".")
                for i, (name, task) in enumerate(TASKS.items())}
 name = kept(st.text_input, "train_name", "Model name", "my-model",
-            help=f"Saved as {state.MODELS_DIR}/NAME.")
+            help=f"Saved as {session.MODELS_DIR}/NAME.")
 try:
     if (saved_as := bundle.safe_name(name)) != name:
         st.caption(f"Will be saved as **{saved_as}**: a model name keeps letters, digits and "
@@ -85,7 +85,7 @@ settings = {"arch": None if arch == AUTO else arch, "preset": preset, "steps": s
             **{name: float(w) for name, w in weights.items()}, "seed": int(seed)}
 try:
     seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},
-                                           state.MODELS_DIR)
+                                           session.MODELS_DIR)
     st.caption(f"Estimated time: **{eta_text(seconds)}** ({basis}).")
 except GanmcError as exc:
     st.caption(f"No time estimate: {exc}.")
@@ -99,7 +99,7 @@ def start_job() -> None:
     try:
         if not digits:
             raise ConfigError("choose at least one normal digit")
-        folder = service.model_folder(state.MODELS_DIR, name, replace=replace, resume=resume)
+        folder = service.model_folder(session.MODELS_DIR, name, replace=replace, resume=resume)
 
         def work(job):
             service.train(folder, data=source, digits=tuple(digits), resume=resume,
@@ -121,20 +121,4 @@ if start:
     start_job()
 
 
-@st.fragment(run_every=1.0)
-def live() -> None:
-    own = registry.get(st.session_state.get("train_job"))
-    # a reload starts a new session: the server's latest job is shown, finished ones too
-    job = registry.running("train") or own or registry.latest("train")
-    if job is None:
-        st.info("No training job yet. Choose the settings above and press Start training.")
-        return
-    if own is None and not job.running:
-        st.caption("The latest training job on this server (started before the page was "
-                   "reloaded, or from another browser).")
-    panels.training_job(job)
-    if running is not None and not job.running and job.id == running.id:
-        st.rerun()  # the job ended: one full run enables Start again
-
-
-live()
+panels.training_live(registry, running)

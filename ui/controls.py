@@ -1,0 +1,133 @@
+"""The threshold and score widgets every page shares, and the decision they make.
+
+A page calls :func:`page_setup` (Detect, Report) or :func:`synced` for one control; the
+values live in the session (:mod:`ui.session`) so they are the same on every page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from ganmc import scoring, service
+from ganmc.calibration import AUTO_SOURCE_RULE
+from ganmc.config import AUTO, AUTO_RULE, CALIBRATIONS
+from ganmc.errors import GanmcError
+from ui import caches, session
+
+
+def synced(widget, name: str, page: str, label: str, **kwargs):
+    """A widget whose value lives in ``st.session_state[name]`` across pages.
+
+    Streamlit forgets a widget's state when a page without it runs, so each page's widget
+    has its own key and copies its value into the shared, non-widget key.
+    """
+    key = f"w_{page}_{name}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state[name]
+
+    def copy() -> None:
+        st.session_state[name] = st.session_state[key]
+
+    value = widget(label, key=key, on_change=copy, **kwargs)
+    st.session_state[name] = value
+    return value
+
+
+def choice(det) -> service.Choice:
+    """The session's score, threshold source and level as a :class:`ganmc.service.Choice`.
+
+    A score the active model lacks is not replaced silently: the page says so and uses auto.
+    """
+    chosen = session.choice_quiet()
+    if chosen.scorer != AUTO and chosen.scorer not in det.scorers_:
+        st.info(f"This model has no {chosen.scorer} score; showing auto ({det.scorers_[0]}).")
+        return replace(chosen, scorer=AUTO)
+    return chosen
+
+
+def mc_key(det) -> caches.McKey:
+    """The key of the session's Monte Carlo settings for the active model."""
+    model = st.session_state["model"]
+    scorer = scoring.resolve_scorer(choice(det).scorer, det.scorers_)
+    return caches.McKey(model, caches.model_stamp(model), scorer,
+                        int(st.session_state["mc_samples"]), int(st.session_state["mc_seed"]),
+                        st.session_state["mc_precision"])
+
+
+def current_monte_carlo(det):
+    """The session's run for its settings (None when not run yet)."""
+    return caches.results().get(mc_key(det))
+
+
+def page_setup(page: str):
+    """The common head of the Detect and Report pages: the detector, the threshold controls,
+    the Monte Carlo run to show (the session's, else the model's stored one) and the decision
+    (a Monte Carlo threshold without any run falls back to the holdout one, with a warning)."""
+    det = caches.detector()
+    threshold_controls(det, page)
+    try:
+        d, mc, fallback = service.decide_or_fall_back(det, choice(det),
+                                                      current_monte_carlo(det))
+    except GanmcError as exc:  # e.g. a source without scores and no holdout to fall back on
+        st.info(f"{exc}. The Monte Carlo page runs a simulation.")
+        st.stop()
+    if fallback:
+        st.warning(f"{fallback} (the Monte Carlo page runs a simulation).")
+    for note in det.notes_:
+        st.caption(f"Note: {note}")
+    return det, d, mc
+
+
+def sidebar_summary() -> str:
+    """The session's threshold settings in words, with what ``auto`` chose for the model."""
+    text = f"Threshold: {session.level()}"
+    try:
+        model = st.session_state["model"]
+        d = service.decide(caches.load(model, caches.model_stamp(model)),
+                           session.choice_quiet())
+    except GanmcError:
+        return text + f"; {st.session_state['calibration']} threshold source, " \
+                      f"{st.session_state['scorer']} score"
+
+    def picked(asked: str, got: str) -> str:
+        return got if asked != AUTO else f"{got} (auto)"
+
+    return (text + f"; score {picked(st.session_state['scorer'], d.scorer)}, threshold from "
+            f"{picked(st.session_state['calibration'], d.threshold.source)}")
+
+
+def threshold_controls(det, page: str) -> None:
+    """Scorer, calibration source and percentile, shared by every page."""
+    chosen = st.session_state["scorer"]
+    if chosen != AUTO and chosen not in det.scorers_:
+        st.info(f"This model has no {chosen} score; showing auto ({det.scorers_[0]}) instead.")
+        st.session_state["scorer"] = AUTO
+        st.session_state.pop(f"w_{page}_scorer", None)
+    c1, c2, c3 = st.columns([1, 1, 2])
+    with c1:
+        synced(st.selectbox, "scorer", page, "Anomaly score", options=[AUTO, *det.scorers_],
+               help="fanogan: how badly the model redraws the image (it encodes the image and "
+                    "generates it back: G(E(x))). mahalanobis: how far the discriminator's "
+                    "view of the image lies from its view of the training digits. "
+                    "mahalanobis-strokes: the same, also counting drawing less than the "
+                    "training digits do as strange (so a 1 is not taken for part of an 8). "
+                    "discriminator: the original method, how fake the discriminator finds the "
+                    "image (minus its logit). latent-search: AnoGAN's, how badly the best "
+                    "redrawing found by searching the generator's inputs fits (about 100 "
+                    f"times slower). auto: {AUTO_RULE}; the sidebar says which.")
+    with c2:
+        synced(st.selectbox, "calibration", page, "Threshold from",
+               options=[AUTO, *CALIBRATIONS],
+               help="per-digit: a conformal threshold for each digit, on the real normal "
+                    "digits never trained on that are taken for it (the false-alarm rate holds "
+                    "for every digit). holdout: one conformal threshold on those digits "
+                    "(guaranteed on average over digits). monte-carlo: percentile of the "
+                    "scores of generated images (the original method). "
+                    f"auto: {AUTO_SOURCE_RULE}; the sidebar says which.")
+    with c3:
+        synced(st.slider, "percentile", page, "Percentile (threshold level)",
+               min_value=session.PERCENTILE_RANGE[0], max_value=session.PERCENTILE_RANGE[1],
+               step=0.1, help="P% of normal scores fall at or below the threshold: about "
+                              "(100 - P)% false alarms.")

@@ -1,0 +1,169 @@
+"""Session state of the dashboard: the defaults and keys every page shares.
+
+Everything here lives in ``st.session_state`` (one browser session): the active model, the
+threshold settings, the images judged on the Detect page, and the helpers that keep a
+widget's value when the user visits another page and comes back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from ganmc import bundle, service
+from ganmc.calibration import Level
+from ganmc.config import AUTO, DEFAULT_MC_SAMPLES, DEFAULT_PERCENTILE
+
+#: Where models trained in the dashboard are saved; ``GANMC_MODELS`` overrides it.
+MODELS_DIR = Path(os.environ.get("GANMC_MODELS", "models"))
+SHIPPED = str(bundle.DEFAULT_MODEL)
+PERCENTILE_RANGE = (50.0, 99.9)
+DEFAULTS = {
+    "model": SHIPPED,
+    "scorer": AUTO,
+    "calibration": AUTO,
+    "percentile": DEFAULT_PERCENTILE,
+    "mc_samples": DEFAULT_MC_SAMPLES,
+    "mc_seed": 0,
+    "mc_precision": AUTO,
+    "canvas_version": 0,
+    "scored": [],  # (name, uint8 28x28) of the images judged on the Detect page
+}
+#: The name the canvas's drawing is judged under.
+DRAWING = "drawing"
+
+
+def keep_keras_state() -> None:
+    """Stop Streamlit from clearing Keras' global state at the end of every script run.
+
+    Streamlit calls ``keras.backend.clear_session()`` after each run. That swaps out Keras'
+    per-thread state for every thread at once, so a training or Monte Carlo job running in
+    the background loses it mid-computation (a mixed-precision layer lost its autocast scope
+    and met a float32 kernel with bfloat16 inputs). The dashboard builds models only once per
+    model (``st.cache_resource``) and inside jobs, so the clearing would free nothing here.
+    """
+    import keras
+
+    keras.backend.clear_session = _keep_session
+
+
+def _keep_session(*args, **kwargs) -> None:
+    """Stands in for ``keras.backend.clear_session`` in the dashboard: see above."""
+
+
+def init() -> None:
+    """Set every session default once per browser session."""
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = list(value) if isinstance(value, list) else value
+    if "session_id" not in st.session_state:
+        st.session_state["session_id"] = uuid.uuid4().hex[:12]
+
+
+def available_models() -> dict[str, str]:
+    """Label -> folder of every model to offer: the shipped one, those in MODELS_DIR, and
+    the session's active one wherever it lives."""
+    found = {"pretrained (shipped)": SHIPPED}
+    if MODELS_DIR.is_dir():
+        for folder in sorted(MODELS_DIR.iterdir()):
+            if (folder / bundle.CARD).is_file() and not folder.name.startswith("."):
+                found[folder.name] = str(folder)
+    active = st.session_state.get("model")
+    if active and active not in found.values():
+        found[f"{Path(active).name} ({Path(active).parent})"] = active
+    return found
+
+
+#: The ending of the folder a model calibrated on a session's own images is saved as.
+OWN_SUFFIX = "-own-images"
+
+
+def calibration_target(model: str) -> tuple[Path, bool]:
+    """Where calibrating ``model`` on the session's own images writes, and whether that is the
+    model itself: a copy in MODELS_DIR called ``<model>-own-images`` (the shipped model and
+    every other model stay as they were), or the model itself when it already is such a copy."""
+    path = Path(model)
+    if path.name.endswith(OWN_SUFFIX) and path.parent.resolve() == MODELS_DIR.resolve():
+        return path, True
+    base = "pretrained" if model == SHIPPED else path.name
+    return MODELS_DIR / bundle.safe_name(base + OWN_SUFFIX), False
+
+
+def use_model(path: str) -> None:
+    """Make ``path`` the session's model; a rewritten folder is loaded afresh (its card's time
+    is part of every cache key: the loaded detector, the examples, the report, Monte Carlo)."""
+    st.session_state["model"] = str(path)
+
+
+def model_label(path: str) -> str:
+    return next((k for k, v in available_models().items() if v == path), Path(path).name)
+
+
+def choice_quiet() -> service.Choice:
+    """The session's choice, without the page message :func:`ui.controls.choice` may show."""
+    return service.Choice(st.session_state["scorer"], st.session_state["calibration"], level())
+
+
+def level() -> Level:
+    return Level.from_percentile(st.session_state["percentile"])
+
+
+def reuse(name: str, key, build):
+    """What ``build()`` made on this session's last call with the same ``key`` (one value kept
+    per name), else a fresh one: for a poll that would otherwise redo the same work."""
+    held = st.session_state.get(f"reuse_{name}")
+    if held is None or held[0] != key:
+        held = (key, build())
+        st.session_state[f"reuse_{name}"] = held
+    return held[1]
+
+
+def throttled(name: str, key, every_s: float, build):
+    """Like :func:`reuse`, but a changed ``key`` builds afresh only when ``every_s`` seconds
+    have passed since the last build (a live view that need not follow every batch)."""
+    held = st.session_state.get(f"throttled_{name}")
+    now = time.monotonic()
+    if held is None or (held[0] != key and now - held[1] >= every_s):
+        held = (key, now, build())
+        st.session_state[f"throttled_{name}"] = held
+    return held[2]
+
+
+def remember_images(new: list) -> list:
+    """The session's judged images with ``new`` ones added: a new drawing replaces the last
+    one, an image already there (same name and pixels) is not added twice. They stay until the
+    user clears them, whatever pages are visited meanwhile."""
+    images = [(n, img) for n, img in st.session_state["scored"]
+              if not (n == DRAWING and any(m == DRAWING for m, _ in new))]
+    seen = {(n, img.tobytes()) for n, img in images}
+    for name, img in new:
+        if (name, img.tobytes()) not in seen:
+            images.append((name, img))
+            seen.add((name, img.tobytes()))
+    st.session_state["scored"] = images
+    return images
+
+
+def forget_drawing() -> None:
+    """Take the canvas's drawing out of the session's judged images (the canvas is empty: its
+    verdict goes with it; uploaded images stay)."""
+    st.session_state["scored"] = [(n, img) for n, img in st.session_state["scored"]
+                                  if n != DRAWING]
+
+
+def kept(widget, key: str, label: str, default, **kwargs):
+    """A widget whose value the session keeps when the user visits another page and back.
+
+    Streamlit forgets the state of widgets that a run does not draw; the value is copied to
+    ``kept_<key>`` after each run and put back before the widget is drawn again.
+    """
+    store = f"kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(store, default)
+    value = widget(label, key=key, **kwargs)
+    st.session_state[store] = value
+    return value

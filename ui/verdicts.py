@@ -1,0 +1,201 @@
+"""What the Detect page shows: the canvas's drawing, each image's verdict, the false alarms
+per digit, calibration on the session's images and the test examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ganmc import service
+from ganmc.calibration import min_images
+from ganmc.errors import GanmcError
+from ganmc.preprocess import to_mnist
+from ganmc.report.style import verdict_colour
+from ganmc.verdict import taken_for
+from ui import caches, charts, session
+
+
+def drawing(canvas, problems: list[str]) -> list[tuple[str, np.ndarray]]:
+    """The canvas's drawing as the one image to judge; an empty canvas (its own trash icon,
+    or a blank one after the page was left and opened again) takes the drawing's verdict
+    away, as the Clear button does."""
+    objects = (canvas.json_data or {}).get("objects") if canvas is not None else None
+    data = canvas.image_data if canvas is not None and objects else None
+    if data is None or not data[..., :3].max() > 0:
+        session.forget_drawing()
+        return []
+    try:
+        return [(session.DRAWING, to_mnist(data[..., :3], name=session.DRAWING))]
+    except GanmcError as exc:
+        problems.append(str(exc))
+        return []
+
+
+def threshold_text(v, decision) -> str:
+    """The threshold a verdict used, said as what it is: under per-digit thresholds that of
+    the digit the image was taken for, never the pooled one."""
+    if decision.threshold.per_digit and v.digit is not None:
+        return f"the {v.digit}s' threshold {v.threshold:.4g}"
+    return f"threshold {v.threshold:.4g}"
+
+
+def big_verdict(place, v, size: str = "2.6rem", css: str = "ganmc-verdict") -> None:
+    place.markdown(f"<div class='{css}' style='font-size:{size};font-weight:800;"
+                   f"color:{verdict_colour(v.is_anomaly)}'>{v.label.upper()}</div>",
+                   unsafe_allow_html=True)
+
+
+def near_canvas(place, judged, decision) -> None:
+    """The drawing's verdict right under the canvas (on a phone the rows below are far)."""
+    im = next((im for im in judged if im.name == session.DRAWING), None)
+    if im is not None:
+        with place.container():
+            big_verdict(st, im.verdict, "1.8rem", "ganmc-canvas-verdict")
+            st.caption(f"score {im.verdict.score:.4g}, {threshold_text(im.verdict, decision)}"
+                       + (f"; {im.verdict.taken_for}" if im.verdict.digit is not None else ""))
+
+
+def verdict_row(im, decision, recon_name: str) -> None:
+    cols = st.columns([1, 1, 1, 3])
+    cols[0].image(charts.enlarge(im.image), caption=f"{im.name}: as the model sees it (28×28)")
+    if im.reconstruction is not None:
+        residual = np.abs(im.image.astype(np.int16) - im.reconstruction.astype(np.int16))
+        cols[1].image(charts.enlarge(im.reconstruction), caption=f"reconstruction {recon_name}")
+        cols[2].image(charts.enlarge(residual.astype(np.uint8)),
+                      caption=f"residual |x − {recon_name}|")
+    v = im.verdict
+    big_verdict(cols[3], v)
+    if v.digit is not None:
+        cols[3].markdown(taken_for(v.digit, bold=True),
+                         help="The digit whose training images it lies closest to (the "
+                              "nearest per-digit Gaussian); its threshold is that digit's.")
+    cols[3].markdown(f"score **{v.score:.4g}** ({threshold_text(v, decision)})  \n"
+                     f"p-value **{v.p_value:.3g}** — percentile rank "
+                     f"{v.percentile_rank:.1f}% of normal scores")
+
+
+def threshold_caption(decision) -> None:
+    """The page's threshold in a line: one number, or under per-digit thresholds what they
+    are (each image's own is on its verdict)."""
+    rule = decision.threshold
+    what = ("Per-digit thresholds: each image is judged against the threshold of the digit "
+            "it is taken for (shown with its verdict)" if rule.per_digit
+            else f"Threshold **{rule.value:.4g}** — {rule.source} calibration")
+    dist = rule.distribution
+    st.caption(f"{what}; over {dist.n:,} scores, {decision.level}, score {decision.scorer}. "
+               + " ".join(f"({n})" for n in decision.notes))
+
+
+def per_digit(det, decision) -> str:
+    """The table of false alarms per digit on the held-out images (when the model has
+    per-digit Gaussians); returns how the thresholds are set, in words."""
+    rates = service.holdout_rates_by_digit(det, decision)
+    grouped = decision.threshold.per_digit
+    pooled = sum(r["pooled"] for r in rates.values()) if grouped else 0  # on the pooled one
+    need = min_images(decision.level)
+    how = (decision.threshold.source if not grouped else "per-digit: each digit its own"
+           if not pooled else f"per-digit; {pooled} of the {len(rates)} digits have fewer "
+                              f"than {need} images and use the pooled threshold")
+    if not rates:
+        return how
+    with st.expander(f"False alarms per digit on the real normal images kept out of training, "
+                     f"at this threshold ({100 * decision.level.alpha:.3g} % nominal)"):
+        st.dataframe([{"digit": d, "normal images": r["n"],
+                       "false alarms": "–" if r["false_alarm_rate"] is None
+                       else f"{100 * r['false_alarm_rate']:.1f} %",
+                       "threshold": round(r["threshold"], 4),
+                       "threshold used": ("pooled (too few images)" if r["pooled"] else
+                                          "the digit's own") if grouped else
+                       "one for all digits"} for d, r in rates.items()],
+                     hide_index=True, key="det_per_digit")
+        if decision.threshold.source == "monte-carlo":
+            guarantee = ("This threshold comes from the Monte Carlo simulation: nothing "
+                         "guarantees these rates (the per-digit and holdout thresholds are set "
+                         "on these images, with a guarantee).")
+        elif not grouped:
+            guarantee = ("One threshold for all digits: the rate holds on average over digits, "
+                         "not for each (choose per-digit in Threshold from).")
+        elif not pooled:
+            guarantee = ("Each digit has its own threshold, so the false-alarm rate holds for "
+                         "every digit, not only on average.")
+        else:
+            guarantee = (f"A digit gets a threshold of its own from {need} images of it on; "
+                         f"below that it uses the pooled one, whose rate holds on average over "
+                         f"those digits, not for each.")
+        st.caption("These are the real normal images the model was not trained on (its "
+                   "held-out share, or your own once you calibrate on them); each is counted "
+                   "under the digit the model takes it for. " + guarantee)
+    return how
+
+
+def calibrated(decision, how: str) -> None:
+    """What the previous run's calibration on the session's images came to."""
+    done = st.session_state.pop("calibrated", None)
+    if done is None:
+        return
+    lo, hi = done["band"]
+    new = (f"New thresholds ({how}; each verdict says its own)" if decision.threshold.per_digit
+           else f"New threshold **{decision.threshold.value:.4g}** ({how})")
+    st.success(f"{done['what']} {new}. With {done['n']} images, the false-alarm rate at a "
+               f"nominal {100 * done['alpha']:.3g} % lands between **{100 * lo:.1f} %** and "
+               f"**{100 * hi:.1f} %** on further images like these (in 9 cases out of 10); more "
+               f"images make the range narrower.")
+
+
+def calibrate_section(decision, images) -> None:
+    """Use the session's images as the normal ones: the same service call as `ganmc
+    calibrate`, on a copy of the model unless the model already is one."""
+    st.subheader("Use these images as normal (calibrate)")
+    model = st.session_state["model"]
+    target, in_place = session.calibration_target(model)
+    alpha, n, need = decision.level.alpha, len(images), min_images(decision.level)
+    st.caption(
+        f"Makes the {n} image{'s' if n != 1 else ''} above the model's normal examples: the "
+        f"threshold is recomputed from their scores with the same conformal rule (per digit "
+        f"too). " + (f"This model ({target.name}) is recalibrated in place." if in_place else
+                     f"{session.model_label(model)} itself is not changed: a copy calibrated "
+                     f"on these images is saved as {target}"
+                     + (" (replacing the earlier copy)" if target.exists() else "")
+                     + " and becomes the active model.")
+        + f" At {100 * alpha:.3g} % false alarms it needs at least {need} images.")
+    if st.button("Use these images as normal (calibrate)", key="det_calibrate",
+                 disabled=n < need):
+        try:
+            with st.spinner(f"Scoring {n} images under every score and saving…"):
+                if not in_place:
+                    service.copy_model(model, target)
+                _, bands = service.calibrate_on(
+                    target, np.stack([img for _, img in images]), level=decision.level,
+                    name="own images (Detect page)", sources=[name for name, _ in images])
+        except GanmcError as exc:
+            st.error(f"The model could not be calibrated: {exc}")
+            return
+        st.session_state["calibrated"] = {
+            "what": f"Calibrated {target.name} on your {n} images and switched to it.",
+            "n": n, "alpha": alpha, "band": bands["all"]["band"]}
+        session.use_model(str(target))
+        st.rerun()
+    elif n < need:
+        st.info(f"{n} image{'s' if n != 1 else ''} so far: {need - n} more to calibrate at "
+                f"{100 * alpha:.3g} % (a lower percentile needs fewer).")
+
+
+@st.cache_data(show_spinner="Scoring the test split…", max_entries=16)
+def _examples(_det, _decision, model: str, stamp: float, decision_key: tuple):
+    """Cached per model file and decision (its key says everything the result depends on)."""
+    return service.test_examples(_det, _decision)
+
+
+def examples(det, decision) -> None:
+    st.subheader("Examples from the test split")
+    model = st.session_state["model"]
+    pair = _examples(det, decision, model, caches.model_stamp(model),
+                     caches.decision_key(decision))
+    for col, ex in zip(st.columns(len(pair)), pair):
+        col.image(charts.enlarge(ex.image), caption=f"{ex.name} — {ex.note}")
+        v = ex.verdict
+        col.markdown(f"<span style='font-size:1.4rem;font-weight:700;"
+                     f"color:{verdict_colour(v.is_anomaly)}'>{v.label.upper()}</span> score "
+                     f"{v.score:.4g}, p = {v.p_value:.3g}"
+                     + (f", taken for a {v.digit}" if v.digit is not None else ""),
+                     unsafe_allow_html=True)

@@ -1,0 +1,94 @@
+"""Detect: draw or upload digits and get a verdict for each, with what the model saw."""
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from ganmc import files, service
+from ganmc.errors import GanmcError
+from ganmc.preprocess import IMAGE_SUFFIXES, load_image
+from ganmc.report.style import Mark
+from ganmc.scorers import GAUSSIAN, REGISTRY
+from ui import charts, controls, session, verdicts
+
+MAX_UPLOADS = 24
+
+st.title("Detect anomalies")
+det, decision, mc = controls.page_setup("detect")
+verdicts.threshold_caption(decision)
+how = verdicts.per_digit(det, decision)
+verdicts.calibrated(decision, how)
+
+left, right = st.columns(2)
+problems: list[str] = []
+with left:
+    st.subheader("Draw a digit")
+    canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
+                       height=280, width=280, drawing_mode="freedraw", return_image_data=True,
+                       key=f"canvas_{st.session_state['canvas_version']}")
+    if st.button("Clear the canvas", key="canvas_clear",
+                 help="Wipe the drawing and its verdict (uploaded images stay)."):
+        session.forget_drawing()
+        st.session_state["canvas_version"] += 1
+        st.rerun()
+    by_canvas = st.empty()  # the drawing's verdict, once judged below
+with right:
+    st.subheader("…or upload images")
+    uploads = st.file_uploader("PNG, JPEG, BMP, GIF, TIFF or WebP", accept_multiple_files=True,
+                               type=[s.lstrip(".") for s in IMAGE_SUFFIXES],
+                               key=f"uploads_{st.session_state['canvas_version']}")
+    if st.button("Clear all images", key="images_clear",
+                 help="Forget every image judged in this session (they stay until then, "
+                      "across pages)."):
+        st.session_state["scored"] = []
+        st.session_state["canvas_version"] += 1
+        st.rerun()
+
+images = verdicts.drawing(canvas, problems)
+limit_mb = st.get_option("server.maxUploadSize")
+uploads = uploads or []
+if len(uploads) > MAX_UPLOADS:
+    problems.append(f"{len(uploads)} files uploaded; only the first {MAX_UPLOADS} are judged.")
+for up in uploads[:MAX_UPLOADS]:
+    if up.size > limit_mb * 2**20:  # the browser enforces it too; check again here
+        problems.append(f"{up.name}: {up.size / 2**20:.1f} MB is over the {limit_mb} MB limit")
+        continue
+    try:
+        images.append((up.name, load_image(up.getvalue(), name=up.name)))
+    except GanmcError as exc:
+        problems.append(str(exc))
+for message in problems:
+    st.warning(message)
+images = session.remember_images(images)
+
+if not images:
+    st.info("Draw a digit on the black canvas, or upload images, to get a verdict.")
+else:
+    judged = service.judge_images(det, decision, [n for n, _ in images],
+                                  np.stack([img for _, img in images]))
+    verdicts.near_canvas(by_canvas, judged, decision)
+    recon_name = REGISTRY[decision.scorer].reconstructs
+    st.plotly_chart(charts.verdict_histogram(decision, mc, {im.name: Mark.of(im.verdict)
+                                                            for im in judged}), key="det_hist")
+    if decision.scorer in GAUSSIAN and judged[0].reconstruction is not None:
+        st.caption(f"The {decision.scorer} score measures the discriminator's features, not the "
+                   f"reconstruction; {recon_name} is shown for what the model makes of each "
+                   f"image.")
+    for im in judged:
+        verdicts.verdict_row(im, decision, recon_name)
+    st.download_button(
+        "Verdicts (CSV)", key="det_csv", file_name="ganmc-verdicts.csv", mime="text/csv",
+        data=files.table_bytes(service.score_rows([im.name for im in judged],
+                                                  list(range(len(judged))),
+                                                  [im.verdict for im in judged])),
+        help="One row per image: its score, p-value and verdict, with the digit it was taken "
+             "for and that threshold under per-digit thresholds.")
+    if decision.scorer in GAUSSIAN and "fanogan" in det.scorers_:
+        st.caption(f"Photographs and other pictures that are not handwriting: {decision.scorer} "
+                   f"measures how the discriminator sees a picture, and a photo squeezed into "
+                   f"28×28 can look to it like a digit. For such pictures choose the fanogan "
+                   f"score (Anomaly score), which asks whether the model can redraw the "
+                   f"picture (the README's \"Which score?\" has an example).")
+    verdicts.calibrate_section(decision, images)
+
+verdicts.examples(det, decision)
