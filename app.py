@@ -1,8 +1,8 @@
 """ganmc dashboard: ``streamlit run app.py``.
 
 The entry point only sets up the page, the session and the navigation; every page is a thin
-script under ``views/`` that calls into the ``ganmc`` package (``views/README.md`` says
-why one folder down).
+script under ``pages/views/`` that calls into the ``ganmc`` package (``pages/README.md`` says
+why the files directly in ``pages/`` only run this one).
 """
 
 from pathlib import Path
@@ -20,11 +20,11 @@ session.keep_keras_state()
 session.init()
 
 pages = [
-    st.Page("views/home.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("views/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"),
-    st.Page("views/detect.py", title="Detect", icon=":material/search:"),
-    st.Page("views/report.py", title="Report", icon=":material/description:"),
+    st.Page("pages/views/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/views/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"),
+    st.Page("pages/views/detect.py", title="Detect", icon=":material/search:"),
+    st.Page("pages/views/report.py", title="Report", icon=":material/description:"),
 ]
 page = st.navigation(pages)
 

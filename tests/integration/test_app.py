@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [f"views/{name}.py" for name in ("home", "train", "monte_carlo", "detect", "report")]
+PAGES = [f"pages/views/{name}.py" for name in ("home", "train", "monte_carlo", "detect", "report")]
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_every_page_renders(app, page):
 
 
 def test_home_shows_the_model_card(app):
-    open_page(app, "views/home.py")
+    open_page(app, "pages/views/home.py")
     labels = [m.label for m in app.metric]
     assert {"Network", "Normal digits", "Training budget"} <= set(labels)
     assert any(m.value == "dcgan" for m in app.metric)
@@ -59,7 +59,7 @@ def _threshold(at) -> float:
 
 
 def test_percentile_slider_moves_the_threshold(app):
-    open_page(app, "views/monte_carlo.py")
+    open_page(app, "pages/views/monte_carlo.py")
     before = _threshold(app)
     app.slider(key="w_mc_percentile").set_value(99.0).run()
     assert not app.exception
@@ -75,7 +75,7 @@ def _png(img: np.ndarray) -> bytes:
 
 
 def test_upload_gives_a_verdict_and_bad_files_a_message(app, mnist):
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     digit = 255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8))
     app.file_uploader(key="uploads_0").set_value([
         ("digit.png", _png(digit), "image/png"),
@@ -91,7 +91,7 @@ def test_upload_gives_a_verdict_and_bad_files_a_message(app, mnist):
 
 
 def test_mahalanobis_verdict_on_the_detect_page(app, mnist):
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     app.selectbox(key="w_detect_scorer").set_value("mahalanobis").run()
     app.file_uploader(key="uploads_0").set_value([
         ("digit.png", _png(np.kron(mnist.x_test[2], np.ones((6, 6), np.uint8))), "image/png")
@@ -105,7 +105,7 @@ def test_mahalanobis_verdict_on_the_detect_page(app, mnist):
 def test_latent_search_without_a_simulation_falls_back_to_the_holdout(app, mnist):
     """The slow score has no Monte Carlo run yet: the page says so and judges on the holdout
     threshold, with the searched reconstruction G(z*) beside the input."""
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     app.selectbox(key="w_detect_scorer").set_value("latent-search").run()
     app.selectbox(key="w_detect_calibration").set_value("monte-carlo").run()
     app.file_uploader(key="uploads_0").set_value([
@@ -145,7 +145,7 @@ def test_a_page_run_leaves_a_background_jobs_keras_state_alone(app):
     thread = threading.Thread(target=job)
     thread.start()
     ready.wait(60)
-    open_page(app, "views/monte_carlo.py")
+    open_page(app, "pages/views/monte_carlo.py")
     go.set()
     thread.join()
     assert seen["policy"] == "mixed_bfloat16"
@@ -155,7 +155,7 @@ def test_a_page_run_leaves_a_background_jobs_keras_state_alone(app):
 def test_monte_carlo_run_from_the_page(app):
     """Before a run the page says how long it should take (from a timed batch on this
     machine, then from this session's run), runs it, and keeps it."""
-    open_page(app, "views/monte_carlo.py")
+    open_page(app, "pages/views/monte_carlo.py")
     app.number_input(key="w_mc_mc_samples").set_value(3000).run()
     assert any(c.value.startswith("3,000 samples should take about") and "timed batch"
                in c.value for c in app.caption)
@@ -171,7 +171,7 @@ def test_monte_carlo_run_from_the_page(app):
 def test_monte_carlo_of_the_latent_search_from_the_page(app):
     """The slow score simulates on request, and the page then says how far its Monte Carlo
     threshold is from the nominal rate on the held-out digits."""
-    open_page(app, "views/monte_carlo.py")
+    open_page(app, "pages/views/monte_carlo.py")
     app.selectbox(key="w_mc_scorer").set_value("latent-search").run()
     app.number_input(key="w_mc_mc_samples").set_value(1000).run()
     app.button(key="mc_run").click().run()
@@ -193,7 +193,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(service, "train", held_train)
-    open_page(app, "views/train.py")
+    open_page(app, "pages/views/train.py")
     app.selectbox(key="train_data").set_value("bundled")
     app.radio(key="train_arch").set_value("mlp")
     app.number_input(key="train_steps").set_value(16)
@@ -207,7 +207,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     # Meanwhile another user (another session) sees the job and cannot start a second one.
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     other.session_state["model"] = str(tiny_model[1])
-    open_page(other, "views/train.py")
+    open_page(other, "pages/views/train.py")
     assert any(s.value.startswith("Job tiny-ui — running") for s in other.subheader)
     assert other.button(key="train_start").disabled
     gate.set()
@@ -227,20 +227,20 @@ def test_pages_keep_the_sessions_model(app, tiny_model):
 def test_judged_images_survive_other_pages_until_cleared(app, mnist):
     """Detect -> Monte Carlo -> Detect keeps the images; the same file twice is one image;
     the Report counts them; Clear forgets them."""
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([
         ("digit.png", digit, "image/png"), ("digit.png", digit, "image/png")]).run()
     assert len(app.session_state["scored"]) == 1
-    for page in ("views/monte_carlo.py", "views/detect.py"):
+    for page in ("pages/views/monte_carlo.py", "pages/views/detect.py"):
         app.switch_page(page)
         app.run()
         assert not app.exception, [e.message for e in app.exception]
     assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
-    app.switch_page("views/report.py")
+    app.switch_page("pages/views/report.py")
     app.run()
     assert any("the 1 image judged on the Detect page" in c.value for c in app.caption)
-    app.switch_page("views/detect.py")
+    app.switch_page("pages/views/detect.py")
     app.run()
     app.button(key="images_clear").click().run()
     assert app.session_state["scored"] == []
@@ -251,7 +251,7 @@ def test_clearing_the_canvas_takes_its_verdict_away(app, mnist):
     """A drawing's verdict goes when the Clear button is pressed; uploaded images keep theirs.
     (The canvas is a browser component: the drawing is put in the session as the page keeps
     it.)"""
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
     app.session_state["scored"] = [("drawing", mnist.x_test[1]),
@@ -266,14 +266,14 @@ def test_an_empty_canvas_takes_the_drawings_verdict_away(app, mnist):
     """Issue 27, item 3: the canvas's own trash icon, or the page opened again (a new canvas
     is blank), leaves the canvas empty; the drawing's verdict must go with it, uploads stay.
     Under AppTest the canvas sends nothing, as a freshly emptied one."""
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
     app.session_state["scored"] = [("drawing", mnist.x_test[1]),
                                    *app.session_state["scored"]]
-    app.switch_page("views/monte_carlo.py")
+    app.switch_page("pages/views/monte_carlo.py")
     app.run()
-    app.switch_page("views/detect.py")
+    app.switch_page("pages/views/detect.py")
     app.run()
     assert not app.exception, [e.message for e in app.exception]
     assert [n for n, _ in app.session_state["scored"]] == ["digit.png"]
@@ -282,7 +282,7 @@ def test_an_empty_canvas_takes_the_drawings_verdict_away(app, mnist):
 
 
 def test_the_train_page_says_what_a_model_name_is_saved_as(app):
-    open_page(app, "views/train.py")
+    open_page(app, "pages/views/train.py")
     app.text_input(key="train_name").set_value("../evil").run()
     assert any("Will be saved as **evil**" in c.value for c in app.caption)
     app.text_input(key="train_name").set_value("fine-name").run()
@@ -294,7 +294,7 @@ def test_the_train_page_says_what_a_model_name_is_saved_as(app):
 def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     """Settings typed on the Train page stay after a visit elsewhere, and nothing but the
     Start button starts a job (there is no form that Enter would submit)."""
-    open_page(app, "views/train.py")
+    open_page(app, "pages/views/train.py")
     app.number_input(key="train_steps").set_value(300).run()
     app.radio(key="train_preset").set_value("quick").run()
     app.text_input(key="train_name").set_value("kept-name").run()
@@ -302,9 +302,9 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     from ui import caches
 
     assert caches.jobs().latest("train", owner=app.session_state["session_id"]) is None
-    app.switch_page("views/home.py")
+    app.switch_page("pages/views/home.py")
     app.run()
-    app.switch_page("views/train.py")
+    app.switch_page("pages/views/train.py")
     app.run()
     assert app.number_input(key="train_steps").value == 300
     assert app.radio(key="train_preset").value == "quick"
@@ -318,7 +318,7 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     from ganmc.presets import PRESETS
 
     cli = build_parser().parse_args(["train"])
-    open_page(app, "views/train.py")
+    open_page(app, "pages/views/train.py")
     assert app.radio(key="train_preset").value == cli.preset
     assert app.radio(key="train_preset").options == list(PRESETS)  # every preset can start
     assert app.number_input(key="train_steps").value == cli.steps  # None: the preset's
@@ -352,7 +352,7 @@ def _judge_digits(app, digit_model, mnist, n):
     model and the digits' labels."""
     det, path = digit_model
     app.session_state["model"] = str(path)
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     uploads, labels = _digit_uploads(mnist, n=n)
     app.file_uploader(key="uploads_0").set_value(uploads).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -385,7 +385,7 @@ def test_detect_page_says_which_digit_and_the_false_alarms_per_digit(app, digit_
 
 
 def test_detect_page_says_no_digit_for_a_model_without_per_digit_gaussians(app, mnist):
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     uploads, _ = _digit_uploads(mnist, n=2)
     app.file_uploader(key="uploads_0").set_value(uploads).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -395,7 +395,7 @@ def test_detect_page_says_no_digit_for_a_model_without_per_digit_gaussians(app, 
 
 
 def test_detect_page_points_photographs_to_fanogan_under_a_gaussian_score(app, mnist):
-    open_page(app, "views/detect.py")  # the tiny model: auto is fanogan
+    open_page(app, "pages/views/detect.py")  # the tiny model: auto is fanogan
     uploads, _ = _digit_uploads(mnist, n=1)
     app.file_uploader(key="uploads_0").set_value(uploads).run()
     assert not any(c.value.startswith("Photographs") for c in app.caption)
@@ -415,7 +415,7 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     _, path = digit_model
     before = (path / bundle.CARD).read_bytes()
     app.session_state["model"] = str(path)
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     uploads, _ = _digit_uploads(mnist, n=24)
     app.file_uploader(key="uploads_0").set_value(uploads[:10]).run()
     assert app.button(key="det_calibrate").disabled
@@ -456,7 +456,7 @@ def test_calibrate_refuses_a_model_it_cannot_copy_with_one_line(app, digit_model
 
     _, path = digit_model
     app.session_state["model"] = str(path)
-    open_page(app, "views/detect.py")
+    open_page(app, "pages/views/detect.py")
     blocked = Path(app.session_state["model"]).parent / "not-a-folder"
     blocked.write_text("a file where the models folder should be")
     monkeypatch.setattr(ui.session, "MODELS_DIR", blocked)
@@ -483,7 +483,7 @@ def test_monte_carlo_estimate_comes_from_this_machine_not_the_stored_speed(app, 
 
     monkeypatch.setattr(service, "measure_simulation_speed", timed)
     caches.measured_speed.clear()  # the process's cache: measured anew for this test
-    open_page(app, "views/monte_carlo.py")
+    open_page(app, "pages/views/monte_carlo.py")
     app.number_input(key="w_mc_mc_samples").set_value(12340).run()
     caption = next(c.value for c in app.caption if "should take about" in c.value)
     assert "**10 s** (1,234 samples/s, from a short timed batch on this machine)" in caption
@@ -509,7 +509,7 @@ def test_report_is_stamped_with_the_time_of_the_view_not_of_the_cache(app, monke
     monkeypatch.setattr(service, "report_time", lambda: clock[0])
     monkeypatch.setattr(service, "build_report", build)
     monkeypatch.setattr(service, "report_files", files)
-    open_page(app, "views/report.py")
+    open_page(app, "pages/views/report.py")
     clock[0] = "2026-01-01 10:20 UTC"
     app.run()
     assert not app.exception, [e.message for e in app.exception]
@@ -574,7 +574,7 @@ def test_stop_says_stopping_at_once_and_an_ended_job_no_eta(app, tiny_model, mon
     waited = []
     monkeypatch.setattr(jobs.Job, "wait", lambda self, timeout: waited.append(timeout))
     work = _Held(tiny_model[1])
-    open_page(app, "views/train.py")
+    open_page(app, "pages/views/train.py")
     job = caches.jobs().start("train", work, owner=app.session_state["session_id"],
                               exclusive=True, params={"name": "held", "preset": "quick"})
     app.session_state["train_job"] = job.id
@@ -608,7 +608,7 @@ def test_a_stopped_models_card_is_measured_with_a_button(app, digit_model, tmp_p
     bundle.update_card(copy, quality=None)
     work = _Held(copy)
     work.gate.set()
-    open_page(app, "views/train.py")
+    open_page(app, "pages/views/train.py")
     job = caches.jobs().start("train", work, owner=app.session_state["session_id"],
                               exclusive=True, params={"name": "stopped", "preset": "quick"})
     app.session_state["train_job"] = job.id

@@ -23,7 +23,7 @@ def session(model_path):
 
 def go(at, page):
     at.run()
-    at.switch_page(f"views/{page}.py")
+    at.switch_page(f"pages/views/{page}.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
 

@@ -126,7 +126,7 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
     at = AppTest.from_file(str(root / "app.py"), default_timeout=120)
     at.session_state["model"] = str(out)
     at.run()
-    at.switch_page("views/home.py")
+    at.switch_page("pages/views/home.py")
     at.run()
     assert not at.exception
     assert any(det.quality_["words"] == e.value
@@ -146,7 +146,7 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 
         time.sleep(0.05)
     # not this session's job (as after a reload): the server's latest is shown all the same
-    at.switch_page("views/train.py")
+    at.switch_page("pages/views/train.py")
     at.run()
     assert any("latest training job on this server" in c.value for c in at.caption)
     assert not at.exception

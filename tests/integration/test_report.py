@@ -107,7 +107,7 @@ def test_cached_report_is_not_stale_for_another_seed(tiny_model, monkeypatch):
     for seed in (1, 2, 1):
         at.session_state["mc_seed"] = seed
         at.run()
-        at.switch_page("views/report.py")
+        at.switch_page("pages/views/report.py")
         at.run()
         assert not at.exception, [e.message for e in at.exception]
     assert rendered == [1, 2]  # the third visit is served from the cache, the right one
