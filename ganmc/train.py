@@ -1,13 +1,13 @@
-"""Training loop around :mod:`ganmc.gan`: device choice, tf.data, progress, checkpoints, stop.
+"""Training loop around :mod:`ganmc.gan`: tf.data, progress, checkpoints, stop.
 
 The GAN is trained first, then (when the settings have encoder steps) the f-AnoGAN encoder
-with G and D frozen, each for a budget of optimiser steps (:meth:`TrainConfig.gan_steps`), so
-that a preset means the same work whatever the data's size. The steps run in rounds of a few
-hundred (:func:`plan_rounds`); after every round a checkpoint is written atomically and the
-live quality probe runs; ``resume=True`` goes on from the checkpoint, so an interrupted run
-loses at most the round it was in. A ``threading.Event`` stops training between two compiled
-calls of a few steps. Progress is reported through one callback that the CLI and the dashboard
-both consume.
+with G and D frozen, each for a budget of optimiser steps (:meth:`TrainConfig.gan_steps`).
+The steps run in rounds of a few hundred (:func:`plan_rounds`); after every round a
+checkpoint is written atomically and the live quality probe runs; ``resume=True`` goes on
+from the checkpoint, so an interrupted run loses at most the round it was in. A
+``threading.Event`` stops training between two compiled calls of a few steps. Progress goes
+through one callback that the CLI and the dashboard both consume (the device and the
+distribution strategy: :mod:`ganmc.devices`).
 """
 
 from __future__ import annotations
