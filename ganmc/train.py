@@ -43,9 +43,8 @@ from ganmc.tracker import STATE, Tracker, TrainProgress
 log = logging.getLogger(__name__)
 
 N_SAMPLES = 16
-# Train steps run back to back inside one compiled call (Keras' ``steps_per_execution``):
-# Python and the callbacks then run once per this many steps, not after every step. Step
-# budgets are rounded up to a multiple of it.
+#: Train steps back to back inside one compiled call (Keras' ``steps_per_execution``): Python
+#: and the callbacks run once per this many steps; step budgets are rounded up to a multiple.
 STEPS_PER_CALL = 8
 #: A round is the stretch of steps between two checkpoints (and two points of the live quality
 #: curve): about a twentieth of the phase, between these bounds.
