@@ -226,7 +226,7 @@ def measure_simulation_speed(det: Detector, *, scorer: str = AUTO,
     name = scoring.resolve_scorer(scorer, det.scorers_)
     resolved = scoring.resolve_precision(precision)
     n = scoring.default_batch_size(name)
-    n = n if scoring.TABLE[name].one_pass else max(1, n // 4)
+    n = n if scoring.REGISTRY[name].one_pass else max(1, n // 4)
     det.sample_scores(min(n, 64), 0, 0, name, resolved)
     start = time.perf_counter()
     det.sample_scores(n, 0, 1, name, resolved)

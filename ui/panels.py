@@ -148,10 +148,7 @@ def training_job(job) -> None:
         st.warning("Training was stopped; the finished steps are saved as a model.")
     if snap["status"] in ("done", "stopped") and snap["result"]:
         st.success(f"Saved to {snap['result']}.")
-        q, held_out = saved_quality(snap["result"])
-        quality_card(q, held_out)
-        if not q and held_out:
-            assess_button(snap["result"])
+        quality_card(*saved_quality(snap["result"]), folder=snap["result"])
         if st.button("Use this model", key="train_use", type="primary"):
             st.session_state["model"] = snap["result"]
             st.rerun(scope="app")
@@ -183,12 +180,20 @@ def saved_quality(folder: str) -> tuple[dict | None, int | None]:
     return card.get("quality"), (card.get("metadata") or {}).get("n_calibration")
 
 
-def quality_card(q: dict | None, held_out: int | None = None) -> None:
+def quality_card(q: dict | None, held_out: int | None = None, folder: str | None = None
+                 ) -> None:
     """The model's quality card: the reading in words, then the figures as a table
-    (``held_out``: the model's held-out images, which say why a card is missing)."""
+    (``held_out``: the model's held-out images, which say why a card is missing; ``folder``:
+    the model's, for a button that measures a missing card)."""
     st.markdown("**Quality card**")
-    if not q:  # the Train page offers a button for a stopped run's model
-        st.info(quality.card_lines(q, held_out)[0])
+    if not q:
+        if held_out == 0:
+            st.info(quality.NO_HOLDOUT)
+            return
+        st.info("No quality card: the model was trained before ganmc measured one, or its "
+                "training was stopped.")
+        if folder is not None and held_out:
+            assess_button(folder)
         return
     show = {"good": st.success, "usable": st.warning}.get(q["reading"], st.error)
     show(q["words"])

@@ -68,6 +68,7 @@ st.markdown(
     f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"
     f"- **Folder**: `{Path(st.session_state['model'])}`"
 )
-panels.quality_card(det.quality_, det.metadata_.get("n_calibration"))
+panels.quality_card(det.quality_, det.metadata_.get("n_calibration"),
+                    None if det.path_ is None else str(det.path_))
 with st.expander("Full model card (JSON)"):
     st.json(card, expanded=False)

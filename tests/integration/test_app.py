@@ -534,7 +534,7 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
 
     monkeypatch.setattr(service, "score_rows", spy)
     det, _ = _judge_digits(app, digit_model, mnist, 4)
-    pooled = service.decide(det, service.Choice()).threshold
+    pooled = service.decide(det, service.Choice()).threshold.value
     texts = [m.value for m in (*app.markdown, *app.caption)]
     assert not any(t.startswith("Threshold **") for t in texts)
     verdicts = rows[-1]

@@ -20,8 +20,10 @@ def shipped():
 
 def test_card(shipped):
     assert shipped.config.arch == "dcgan" and shipped.config.digits == tuple(range(10))
-    # one Gaussian a digit: auto is mahalanobis, the threshold per digit (issue 15)
-    assert shipped.scorer_ == "mahalanobis" and shipped.calibration_.source == "per-digit"
+    # one Gaussian a digit, guarded against photographs and noise: auto is combined, the
+    # threshold per digit
+    assert shipped.scorer_ == "combined" and shipped.calibration_.source == "per-digit"
+    assert shipped.combination_.main == "mahalanobis"
     assert shipped.calibration_.distribution.n >= 500
 
 
@@ -31,12 +33,16 @@ def test_drawn_digits_are_normal(shipped, name):
     assert verdict.label == "normal"
 
 
-def test_a_photo_is_an_anomaly_to_fanogan(shipped):
-    """The default per-digit mahalanobis score takes the example photograph for a 4 and lets
-    it pass at 5 % (README, "Which score?": fanogan is the score for pictures that are not
-    handwriting); fanogan flags it."""
-    [verdict] = shipped.verdicts(load_image(EXAMPLES / "photo.jpg")[None], scorer="fanogan")
-    assert verdict.label == "anomaly" and verdict.p_value < 0.05
+def test_a_photo_is_an_anomaly(shipped):
+    """The per-digit mahalanobis score takes the example photograph for a 4 and lets it pass
+    at 5 %; the default combined score flags it (its grey pixels lie beyond every held-out
+    digit's), and so does fanogan."""
+    photo = load_image(EXAMPLES / "photo.jpg")[None]
+    [plain] = shipped.verdicts(photo, scorer="mahalanobis")
+    assert plain.label == "normal"
+    for scorer in (None, "fanogan"):
+        [verdict] = shipped.verdicts(photo, scorer=scorer)
+        assert verdict.label == "anomaly" and verdict.p_value < 0.05
 
 
 def _printed(chars: str) -> np.ndarray:
