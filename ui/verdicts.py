@@ -134,8 +134,10 @@ def calibrated(decision, how: str) -> None:
     if done is None:
         return
     lo, hi = done["band"]
-    new = (f"New thresholds ({how}; each verdict says its own)" if decision.threshold.per_digit
-           else f"New threshold **{decision.threshold.value:.4g}** ({how})")
+    rule = decision.threshold
+    own = rule.per_digit and len(rule.fallbacks()) < len(rule.groups)  # some digit has its own
+    new = (f"New thresholds ({how}; each verdict says its own)" if own
+           else f"New threshold **{rule.value:.4g}** ({how})")
     st.success(f"{done['what']} {new}. With {done['n']} images, the false-alarm rate at a "
                f"nominal {100 * done['alpha']:.3g} % lands between **{100 * lo:.1f} %** and "
                f"**{100 * hi:.1f} %** on further images like these (in 9 cases out of 10); more "
