@@ -199,7 +199,9 @@ def render_drawn(r: dict, det) -> str:
     lines += ["Second check, over 200 random re-splits of the calibration digits pooled with "
               "the test digits (thresholds recomputed on each; a digit's rate counted on the "
               "test digits that land outside the calibration part): mean false-alarm rate, "
-              "overall and by digit:", "",
+              "overall and by digit. The `combined` rows keep the references of the model's "
+              "own held-out digits on every re-split, so they check its thresholds, not its "
+              "references (`tests/unit/test_combined.py` checks both together):", "",
               table(["scorer / threshold", "FAR", *digits, "lowest", "highest"], rows), ""]
     s = det.scorer_
     lines += [f"Drawn letters, AUROC of `{s}` by letter:", "",

@@ -76,6 +76,15 @@ class BaseDetector:
         except ConfigError:  # predict() says why
             self.calibration_, self.threshold_, self.thresholds_ = None, None, {}
 
+    def threshold_words(self) -> str:
+        """The threshold in force in words (for ``per-digit``, the range of the digits' own),
+        or why there is none."""
+        try:
+            rule = self._fitted().calibration_of(self.scorer_, self.calibration)
+        except ConfigError as exc:
+            return f"no threshold: {exc}"
+        return rule.describe(tuple(self.config.digits))
+
     def _fitted(self) -> BaseDetector:
         if self.networks_ is None:
             raise ModelError("this detector is not trained yet: call fit() or load a model")

@@ -15,9 +15,12 @@ at most 0 below the largest and 1 at it; past it, as F itself (above 1). The sco
 largest of the views: about uniform on (0, 1] for normal images (the main view's rank),
 above 1 for an image beyond every held-out normal one in any view.
 
-The score is then calibrated like any other, on the same held-out images. Counting each
-held-out image in its own rank makes their scores at least what full conformal prediction
-gives them, so the conformal guarantee holds. Numpy only: the views come from
+The score is then calibrated like any other, on the same held-out images
+(:meth:`Combination.held_out_scores`): each counted in its own ranks, which puts their scores
+at or above what full conformal prediction gives them, and each view's largest ranked against
+the others as a new image beyond them would be. Measured over many calibrations
+(``tests/unit/test_combined.py``, 19 to 200 images, 1 % and 5 %), the false-alarm rate stays
+within the level. Numpy only: the views come from
 :mod:`ganmc.scoring`'s graphs (and :func:`grey_share`).
 """
 
@@ -77,15 +80,20 @@ class Combination:
             refs[name] = np.sort(v)
         return cls(main, refs)
 
-    @classmethod
-    def fit_scored(cls, main: str, views: dict[str, np.ndarray]
-                   ) -> tuple[Combination | None, np.ndarray | None]:
-        """References from the held-out images' views, and those images' combined scores;
-        (None, None) when a view is missing (a model without the main score)."""
-        if any(name not in views for name in (main, *GUARDS)):
-            return None, None
-        combination = cls.fit(main, views)
-        return combination, combination.score(views)
+    def held_out_scores(self, views: dict[str, np.ndarray]) -> np.ndarray:
+        """The held-out images' own combined scores (``views``: theirs, in one order): each
+        image counted in its own ranks, except each view's largest, which is ranked against
+        the others as a new image beyond them all would be (past the largest value a rank
+        goes on growing, so a held-out maximum counted against itself would sit below such
+        a new image and the threshold with it)."""
+        scores = self.score(views)
+        n = len(views[self.main])
+        for name in (self.main, *GUARDS) if n > 1 else ():
+            i = int(np.argmax(views[name]))
+            others = type(self).fit(self.main, {k: np.delete(np.asarray(v), i)
+                                                for k, v in views.items()})
+            scores[i] = others.score({k: np.asarray(v)[i:i + 1] for k, v in views.items()})[0]
+        return scores
 
     def score(self, views: dict[str, np.ndarray]) -> np.ndarray:
         """The combined score of images from their values of each view."""

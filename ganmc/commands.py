@@ -91,8 +91,8 @@ def _print_calibration(det) -> None:
     if mc is not None and det.scorer_ in det.holdout_scores_:
         far = service.simulation_summary(det, mc, level)["false_alarm_rate_on_holdout"]
         print(f"  On held-out normal images the Monte Carlo threshold ({det.scorer_}) flags "
-              f"{service.far_from_nominal(far, level)}; verdicts use the holdout (conformal) "
-              f"threshold.")
+              f"{service.far_from_nominal(far, level)}; verdicts use the "
+              f"{det.threshold_words()}.")
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -253,7 +253,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                                       sources=images.sources)
     lo, hi = bands["all"]["band"]
     print(f"Calibrated {args.model} on {len(images.x):,} images as {args.name!r}: "
-          f"{det.calibration_.describe(det.config.digits)} ({det.scorer_})")
+          f"{det.threshold_words()} ({det.scorer_})")
     print(f"  with {len(images.x):,} images the false-alarm rate at a nominal "
           f"{100 * det.alpha:g}% lands between {100 * lo:.1f}% and {100 * hi:.1f}% on further "
           f"images of the same kind (5-95 %)")
@@ -270,8 +270,8 @@ def cmd_add_digits(args: argparse.Namespace) -> int:
     from ganmc import service
 
     det = service.add_digit_gaussians(args.model, data=args.data, progress=say)
-    print(f"Added per-digit Gaussians to {args.model}: auto score {det.scorer_}, threshold "
-          f"{det.calibration_.source if det.calibration_ else 'none'}")
+    print(f"Added per-digit Gaussians to {args.model}: auto score {det.scorer_}, "
+          f"{det.threshold_words()}")
     return 0
 
 
@@ -281,7 +281,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
     det = service.refresh(args.model, data=args.data, progress=say)
     print(f"Refreshed {args.model}: scores {', '.join(det.scorers_)}; auto score "
-          f"{det.scorer_}, {det.calibration_.describe(det.config.digits)}")
+          f"{det.scorer_}, {det.threshold_words()}")
     print("\n".join(card_lines(det.quality_)))
     return 0
 

@@ -278,6 +278,19 @@ class TrainConfig:
         return bool(self.encoder_epochs if self.encoder_epochs is not None
                     else self.encoder_steps)
 
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> TrainConfig:
+        """Settings given as keyword arguments (``digits`` None: all ten).
+
+        Raises:
+            ConfigError: If a name is not a setting, or a value is out of its range.
+        """
+        unknown = set(settings) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown setting {', '.join(sorted(unknown))}")
+        digits = settings.get("digits")
+        return cls(**{**settings, "digits": cls.digits if digits is None else tuple(digits)})
+
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready values."""
         d = dataclasses.asdict(self)

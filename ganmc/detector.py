@@ -62,13 +62,7 @@ class Detector(BaseDetector):
         """``training``: :class:`ganmc.config.TrainConfig`'s settings (arch, digits, preset,
         steps, ..., seed), whose defaults and checks are written there once; ``digits``
         None means all ten."""
-        if training.get("digits", ()) is None:
-            training.pop("digits")
-        unknown = set(training) - set(TrainConfig.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown setting {', '.join(sorted(unknown))}")
-        self.config = TrainConfig(**{**training, "digits": tuple(training.get(
-            "digits", TrainConfig.digits))})
+        self.config = TrainConfig.of(training)
         self._choices(scorer, calibration, alpha, mc_samples)
         self.networks_: Networks | None = None
         self.scorers_: tuple[str, ...] = ()
@@ -117,7 +111,7 @@ class Detector(BaseDetector):
         self._attach(nets)
         self.metadata_ = result.metadata(data_source, len(train), len(holdout))
         self.metadata_["digit_labels"] = labels is not None
-        self.holdout_scores_, self.holdout_digits_ = {}, {}
+        self.holdout_scores_, self.holdout_digits_, self.combination_ = {}, {}, None
         self.monte_carlo_, self.notes_ = {}, []
         if len(holdout):
             self.calibrate(holdout, stop_event=stop_event)
@@ -166,11 +160,13 @@ class Detector(BaseDetector):
         scores, skipped = scoring.holdout_scores(
             lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event)
         self.monte_carlo_.pop("combined", None)
-        main = main_of_combined(scoring.parts_of(nets), len(self.config.digits))
-        self.combination_, scores["combined"] = Combination.fit_scored(
-            main, {**scores, "grey": grey_share(to_model_input(x))})
-        if self.combination_ is None:
-            del scores["combined"]
+        main, self.combination_ = main_of_combined(scoring.parts_of(nets),
+                                                   len(self.config.digits)), None
+        if main in scores and "discriminator" in scores:
+            views = {main: scores[main], "discriminator": scores["discriminator"],
+                     "grey": grey_share(to_model_input(x))}
+            self.combination_ = Combination.fit(main, views)
+            scores["combined"] = self.combination_.held_out_scores(views)
         self._attach(nets)
         digits = self.predict_digit(x)
         self.holdout_scores_, self.holdout_digits_ = {}, {}
@@ -179,8 +175,9 @@ class Detector(BaseDetector):
             self.holdout_scores_[score_name] = s[order]
             if digits is not None:
                 self.holdout_digits_[score_name] = digits[order]
-        if name is not None:
-            self.notes_ = []
+        if name is not None:  # the card's rates were measured at the thresholds before
+            self.notes_, self.quality_ = [], self.quality_ and {**self.quality_,
+                                                                "before_calibration": name}
             self.metadata_ = {**self.metadata_, "calibration_set": {
                 "name": name.strip(), "n": len(x), "at": _now(),
                 "sources": sorted(set(sources or []))[:50]}}
@@ -208,11 +205,12 @@ class Detector(BaseDetector):
         self._attach(nets)
         self.metadata_ = {**self.metadata_, "digit_labels": True}
         self.notes_ = []
+        old_runs = {n: self.monte_carlo_.pop(n) for n in scoring.GAUSSIAN
+                    if n in self.monte_carlo_}  # calibrate drops the combined one
         say(f"scoring the {len(x_holdout):,} held-out digits")
         self.calibrate(x_holdout)
-        for name in (*scoring.GAUSSIAN, "combined"):
-            old = self.monte_carlo_.pop(name, None)
-            if old is not None and name in self.scorers_:
+        for name, old in old_runs.items():
+            if name in self.scorers_:
                 say(f"simulating {old.n:,} generated images for {name} (seed {old.seed})")
                 self.run_monte_carlo(old.n, seed=old.seed, scorer=name)
         self._resolve()

@@ -18,7 +18,6 @@ from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.networks import Networks
 from ganmc.preprocess import from_model_output
-from ganmc.scorers import GUARDS
 
 _SAMPLE_SIGNATURE = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
 
@@ -53,11 +52,19 @@ class Inference:
         return scores
 
     def views(self, x: np.ndarray, main: str) -> dict[str, np.ndarray]:
-        """The values of the combined score's views (its main score and the guards)."""
-        out = {name: scoring.in_batches(self._images_fn(name), x).astype(np.float64)
-               for name in (main, *GUARDS) if name != "grey"}
+        """The values of the combined score's views (its main score and the guards), the
+        network's from one pass of D a batch.
+
+        Raises:
+            ModelError: If the networks give NaN or infinite values.
+        """
+        fn = self._images_fn(f"views/{main}")
+        parts = [fn(tf.constant(x[i:i + scoring.SCORE_BATCH]))
+                 for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(tf.constant(x))]
+        out = {k: np.concatenate([p[k].numpy() for p in parts]).astype(np.float64)
+               for k in parts[0]}
         out["grey"] = grey_share(x)
-        return out
+        return _finite(out)
 
     def digits(self, x: np.ndarray) -> np.ndarray | None:
         """The digit each image is taken for (nearest per-digit Gaussian); None without
@@ -90,7 +97,8 @@ class Inference:
             raise ConfigError("the combined score needs the held-out references; this model "
                               "has none")
         values = self._views_fn(combination.main, precision)(*args)
-        return combination.score({k: v.numpy().astype(np.float64) for k, v in values.items()})
+        return combination.score(_finite({k: v.numpy().astype(np.float64)
+                                          for k, v in values.items()}))
 
     def _views_fn(self, main: str, precision: str):
         key = (main, precision)
@@ -110,3 +118,10 @@ class Inference:
 
             self._views[key] = fn
         return self._views[key]
+
+
+def _finite(views: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The views, checked: a NaN would rank as an ordinary value in the combined score."""
+    if not all(np.isfinite(v).all() for v in views.values()):
+        raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
+    return views

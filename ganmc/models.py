@@ -81,11 +81,11 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
     """
     say = progress or (lambda _: None)
     path = Path(path)
-    det = load_model(path)
-    if len(det.config.digits) < 2:
-        raise ModelError(f"{path.name}: a model of one digit has nothing to tell apart; its "
-                         f"Gaussian stays as it is")
     with locks.folder_lock(path):
+        det = load_model(path)
+        if len(det.config.digits) < 2:
+            raise ModelError(f"{path.name}: a model of one digit has nothing to tell apart; "
+                             f"its Gaussian stays as it is")
         splits, i_train, i_held = _own_split(det, path, data)
         old_holdout = dict(det.holdout_scores_)
         det.fit_digit_gaussians(splits.x_train[i_train], splits.y_train[i_train],
@@ -143,11 +143,12 @@ def refresh(path: Path | str, *, data: str | None = None,
 
 
 def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
-                 sources: list[str] | None = None, level: Level | None = None
-                 ) -> tuple[Detector, dict[str, Any]]:
+                 sources: list[str] | None = None, level: Level | None = None,
+                 out: Path | str | None = None) -> tuple[Detector, dict[str, Any]]:
     """Re-calibrate a saved model on the user's own normal images
-    (:meth:`Detector.calibrate` with a name): they become its held-out set, and the folder is
-    rewritten atomically under its lock.
+    (:meth:`Detector.calibrate` with a name): they become its held-out set, and the folder
+    (``out``: a copy there instead, replacing a model of that name) is written atomically
+    under its lock.
 
     Returns the detector and, per digit and overall, how many images there are and the
     5-95 % band the false-alarm rate at ``level`` (None: the model's) lands in on further
@@ -158,8 +159,10 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
     Raises:
         ConfigError: If there are no images or the name is empty.
     """
-    path = Path(path)
-    with locks.folder_lock(path):
+    path, out = Path(path), Path(out or path)
+    if out != path:
+        locks.check_writable(out.parent)
+    with locks.folder_lock(out):
         det = load_model(path)
         det.calibrate(x, name=name, sources=sources)
         level = level or Level(det.alpha)
@@ -172,7 +175,7 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
             if det.calibration_ is not None and det.calibration_.per_digit:
                 # each digit has its own threshold: the overall rate mixes theirs
                 bands["all"]["band"] = far_band_per_digit(counts, level)
-        det.save(path)
+        det.save(out)
     return det, bands
 
 

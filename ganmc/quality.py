@@ -213,6 +213,8 @@ def card_lines(q: dict[str, Any] | None, held_out: int | None = None) -> list[st
         lines.append(f"  {name}: AUROC {r['auroc']:.3f}, caught {100 * r['detection']:.1f} % at "
                      f"{100 * q.get('detection_alpha', DETECTION_ALPHA):g} % false alarms "
                      f"({r['n']:,} images)")
+    if q.get("before_calibration"):
+        lines.append("  " + before_calibration(q))
     return lines
 
 
@@ -222,3 +224,10 @@ def summary_line(q: dict[str, Any] | None) -> str:
         return "Model quality: not measured (a model from before the quality card)."
     return (f"Model quality: {q['reading']} — AUROC " + ", ".join(
         f"{name} {r['auroc']:.3f}" for name, r in q["sets"].items()))
+
+
+def before_calibration(q: dict[str, Any]) -> str:
+    """The caveat of a card measured before the model was calibrated on the user's images."""
+    return (f"(measured with the model's own held-out digits, before it was calibrated on "
+            f"\"{q['before_calibration']}\": the false alarms and catches at its thresholds "
+            f"now differ; the AUROCs do not depend on them)")

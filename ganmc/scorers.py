@@ -68,7 +68,8 @@ SCORERS = tuple(REGISTRY)
 #: Scores of one forward pass, cheap enough to simulate at the end of every training run.
 ONE_PASS = tuple(n for n, s in REGISTRY.items() if s.one_pass)
 #: Scores that read the feature Gaussian (refitting it changes their values).
-GAUSSIAN = tuple(n for n, s in REGISTRY.items() if s.needs in ("density", "strokes"))
+GAUSSIAN = tuple(n for n, s in REGISTRY.items()
+                 if s.needs in ("density", "strokes", "combination"))
 #: The scores a combined score is made of, besides its main one.
 GUARDS = ("discriminator", "grey")
 

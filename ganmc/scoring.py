@@ -155,8 +155,8 @@ class CompiledScorers:
 
     def images(self, key: str, kappa: float, steps: int):
         """A compiled function of an image batch: a scorer's scores, ``"latent-search/z"``
-        (the z its search finds) or ``"digit"`` (the digit each image is taken for, -1 without
-        per-digit Gaussians)."""
+        (the z its search finds), ``"digit"`` (the digit each image is taken for, -1 without
+        per-digit Gaussians) or ``"views/MAIN"`` (:func:`views_graph`)."""
         cache_key = (key, float(kappa), int(steps))
         if cache_key not in self._images:
             nets = self.networks
@@ -167,6 +167,8 @@ class CompiledScorers:
             def fn(x):
                 if key == "latent-search/z":
                     return search_latent(nets, x, kappa, steps)[1]
+                if key.startswith("views/"):
+                    return views_graph(key.removeprefix("views/"), nets, x)
                 if key == "digit":
                     if nets.density is None:
                         return tf.fill([tf.shape(x)[0]], tf.constant(-1, tf.int64))

@@ -12,8 +12,9 @@ import streamlit as st
 
 from ganmc import scoring, service
 from ganmc.calibration import AUTO_SOURCE_RULE
-from ganmc.config import AUTO, AUTO_RULE, CALIBRATIONS
+from ganmc.config import AUTO, CALIBRATIONS
 from ganmc.errors import GanmcError
+from ganmc.scorers import help_text
 from ui import caches, session
 
 
@@ -108,15 +109,7 @@ def threshold_controls(det, page: str) -> None:
     c1, c2, c3 = st.columns([1, 1, 2])
     with c1:
         synced(st.selectbox, "scorer", page, "Anomaly score", options=[AUTO, *det.scorers_],
-               help="fanogan: how badly the model redraws the image (it encodes the image and "
-                    "generates it back: G(E(x))). mahalanobis: how far the discriminator's "
-                    "view of the image lies from its view of the training digits. "
-                    "mahalanobis-strokes: the same, also counting drawing less than the "
-                    "training digits do as strange (so a 1 is not taken for part of an 8). "
-                    "discriminator: the original method, how fake the discriminator finds the "
-                    "image (minus its logit). latent-search: AnoGAN's, how badly the best "
-                    "redrawing found by searching the generator's inputs fits (about 100 "
-                    f"times slower). auto: {AUTO_RULE}; the sidebar says which.")
+               help=f"{help_text()} The sidebar says which auto chose.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
                options=[AUTO, *CALIBRATIONS],

@@ -202,6 +202,8 @@ def quality_card(q: dict | None, held_out: int | None = None, folder: str | None
     st.table([{"test set": name, "n": f"{r['n']:,}", "AUROC": f"{r['auroc']:.3f}",
                "caught": f"{100 * r['detection']:.1f} %"} for name, r in q["sets"].items()],
              hide_index=True)
+    if q.get("before_calibration"):
+        st.caption(quality.before_calibration(q))
     st.caption(f"False alarms of the verdict threshold on {q['n_normal']:,} held-out normal "
                f"images ({q['scorer']} score): " + ", ".join(
                    f"{100 * v:.1f} % at a nominal {100 * float(a):g} %"

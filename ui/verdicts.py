@@ -164,11 +164,10 @@ def calibrate_section(decision, images) -> None:
                  disabled=n < need):
         try:
             with st.spinner(f"Scoring {n} images under every score and saving…"):
-                if not in_place:
-                    service.copy_model(model, target)
                 _, bands = service.calibrate_on(
-                    target, np.stack([img for _, img in images]), level=decision.level,
-                    name="own images (Detect page)", sources=[name for name, _ in images])
+                    model, np.stack([img for _, img in images]), level=decision.level,
+                    name="own images (Detect page)", sources=[name for name, _ in images],
+                    out=target)
         except GanmcError as exc:
             st.error(f"The model could not be calibrated: {exc}")
             return

@@ -126,9 +126,8 @@ def _digits(digits) -> str:
 def _summary_lines(data: ReportData) -> list[str]:
     d = data.rule.distribution
     if data.rule.per_digit and data.per_digit:
-        own = [v["threshold"] for v in data.per_digit.values()]
-        lines = [f"thresholds per digit {min(own):.5g} to {max(own):.5g}   (per-digit, "
-                 f"n = {d.n:,}; each image is judged by its digit's)"]
+        lines = [f"{data.rule.describe(tuple(data.per_digit))}   (n = {d.n:,}; each image is "
+                 f"judged by its digit's)"]
     else:
         lines = [f"threshold {data.threshold:.5g}   ({data.rule.source}, n = {d.n:,})"]
     if data.monte_carlo is not None:

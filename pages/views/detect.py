@@ -83,12 +83,12 @@ else:
                                                   [im.verdict for im in judged])),
         help="One row per image: its score, p-value and verdict, with the digit it was taken "
              "for and that threshold under per-digit thresholds.")
-    if decision.scorer in GAUSSIAN and "fanogan" in det.scorers_:
+    better = next((s for s in ("combined", "fanogan") if s in det.scorers_), None)
+    if decision.scorer in GAUSSIAN and decision.scorer != "combined" and better:
         st.caption(f"Photographs and other pictures that are not handwriting: {decision.scorer} "
                    f"measures how the discriminator sees a picture, and a photo squeezed into "
-                   f"28×28 can look to it like a digit. For such pictures choose the fanogan "
-                   f"score (Anomaly score), which asks whether the model can redraw the "
-                   f"picture (the README's \"Which score?\" has an example).")
+                   f"28×28 can look to it like a digit. For such pictures choose the {better} "
+                   f"score (Anomaly score; the README's \"Which score?\" has an example).")
     verdicts.calibrate_section(decision, images)
 
 verdicts.examples(det, decision)

@@ -26,10 +26,13 @@ ANOMALY:
    images are flagged, and every image gets a p-value. A model of several digits trained with
    their labels sets it **per digit** (each image against the held-out images of the digit
    it is taken for), so no digit collects more than its share of false alarms.
-3. **Scores**: *f-AnoGAN* reconstructs the image through an encoder and the generator and
-   measures what does not fit; *Mahalanobis* measures how far the discriminator's view of the
-   image lies from its view of the training digits; the original *discriminator* score and
-   AnoGAN's slow *latent-search* (optimising z per image) are kept for comparison.
+3. **Scores**: *Mahalanobis* measures how far the discriminator's view of the image lies
+   from its view of the training digits (one Gaussian per digit); the *combined* score, the
+   default for such models, also flags anything beyond every normal image in how fake the
+   discriminator finds it or in how much of it is grey (photographs, noise); *f-AnoGAN*
+   reconstructs the image through an encoder and the generator and measures what does not
+   fit; the original *discriminator* score and AnoGAN's slow *latent-search* (optimising z
+   per image) are kept for comparison.
 
 **Train** a model, run the **Monte Carlo** simulation, **Detect** drawn or uploaded digits,
 and export the **Report** as a PNG.

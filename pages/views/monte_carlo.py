@@ -49,14 +49,15 @@ with c4:
 
 last_run = registry.latest("simulate", owner=owner)
 busy = last_run is not None and last_run.running
+try:
+    rate, basis = panels.expected_speed(det, key, last_run)
+    expected_s = key.samples / rate
+except GanmcError as exc:
+    rate, basis, expected_s = None, str(exc), float("nan")
 if not done_already and not run and not busy:
-    try:
-        rate, basis = panels.expected_speed(det, key, last_run)
-        st.caption(f"{key.samples:,} samples should take about **"
-                   f"{eta_text(key.samples / rate)}** ({rate:,.0f} samples/s, from {basis}); "
-                   f"Stop ends a run early.")
-    except GanmcError as exc:
-        st.caption(f"No time estimate: {exc}.")
+    st.caption(f"{key.samples:,} samples should take about **{eta_text(expected_s)}** "
+               f"({rate:,.0f} samples/s, from {basis}); Stop ends a run early." if rate else
+               f"No time estimate: {basis}.")
 
 if run:
     if busy:
@@ -86,9 +87,9 @@ def live() -> None:
     if not job.running:
         st.rerun()  # finished: one full rerun shows the final result and the summary
     partial = job.snapshot()["progress"]
-    if partial is None:
+    if partial is None:  # the ETA from the estimate shown before the run
         st.progress(0.0, text=f"Starting: 0 / {key.samples:,} samples — the first batch is "
-                              f"being generated and scored — ETA {eta_text(float('nan'))}")
+                              f"being generated and scored — ETA {eta_text(expected_s)}")
     else:
         left = (partial.n_target - partial.n) / max(partial.samples_per_s, 1e-9)
         st.progress(partial.n / partial.n_target,

@@ -88,3 +88,42 @@ def test_digits_take_the_right_article():
     assert taken_for(8) == "taken for an 8"
     assert taken_for(3) == "taken for a 3"
     assert taken_for(8, bold=True) == "taken for an **8**"
+
+
+def test_refresh_gives_a_model_saved_before_the_combined_score_its_score(digit_model,
+                                                                          tmp_path):
+    """A model folder without the combined score (as saved before it) loads with the Gaussian
+    as auto; `ganmc refresh` scores its own held-out digits again, adds the combined score and
+    its Monte Carlo run, measures the card for it, and keeps the folder's other files."""
+    import json
+    import shutil
+
+    from ganmc import bundle
+
+    _, path = digit_model
+    old = tmp_path / "old"
+    shutil.copytree(path, old)
+    with np.load(old / bundle.ARRAYS) as arrays:
+        kept = {k: arrays[k] for k in arrays.files
+                if not k.startswith("combination/") and not k.endswith("/combined")}
+    np.savez(old / bundle.ARRAYS, **kept)
+    card = json.loads((old / bundle.CARD).read_text())
+    card["combination"] = None
+    card["scorers"] = [s for s in card["scorers"] if s != "combined"]
+    card["calibration_summary"].pop("combined", None)
+    (old / bundle.CARD).write_text(json.dumps(card))
+    (old / "README.md").write_text("notes")
+    before = service.load_model(old)
+    assert before.scorer_ == "mahalanobis" and "combined" not in before.scorers_
+    r = subprocess.run([sys.executable, "-m", "ganmc.cli", "refresh", "--model", str(old)],
+                       capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "GANMC_OFFLINE": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "auto score combined" in r.stdout
+    after = service.load_model(old)
+    assert after.scorer_ == "combined" and "combined" in after.monte_carlo_
+    assert after.quality_["scorer"] == "combined"
+    for name in ("mahalanobis", "discriminator"):  # the same held-out digits, scored again
+        np.testing.assert_allclose(after.holdout_scores_[name], before.holdout_scores_[name],
+                                   rtol=1e-4, atol=1e-6)
+    assert (old / "README.md").read_text() == "notes"
