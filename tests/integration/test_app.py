@@ -394,15 +394,17 @@ def test_detect_page_says_no_digit_for_a_model_without_per_digit_gaussians(app, 
     assert _per_digit_table(app) is None
 
 
-def test_detect_page_points_photographs_to_fanogan_under_a_gaussian_score(app, mnist):
+def test_detect_page_points_photographs_to_combined_under_a_gaussian_score(app, mnist):
     open_page(app, "pages/views/detect.py")  # the tiny model: auto is fanogan
     uploads, _ = _digit_uploads(mnist, n=1)
     app.file_uploader(key="uploads_0").set_value(uploads).run()
     assert not any(c.value.startswith("Photographs") for c in app.caption)
     app.selectbox(key="w_detect_scorer").set_value("mahalanobis").run()
     assert not app.exception, [e.message for e in app.exception]
-    assert any(c.value.startswith("Photographs") and "choose the fanogan score" in c.value
+    assert any(c.value.startswith("Photographs") and "choose the combined score" in c.value
                for c in app.caption)
+    app.selectbox(key="w_detect_scorer").set_value("combined").run()  # it flags them itself
+    assert not any(c.value.startswith("Photographs") for c in app.caption)
 
 
 def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path):
