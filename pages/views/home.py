@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc.cardtext import training_text, when_text
+from ganmc.cardtext import rate_text, seconds_text, training_text, when_text
 from ui import caches, panels, session
 
 
@@ -67,7 +67,8 @@ st.markdown(
     f"- **Data**: {m.get('data_source')} — {_count(m.get('n_train'))} training and "
     f"{_count(m.get('n_calibration'))} held-out calibration images\n"
     f"- **Trained** {when_text(m.get('trained_at', '?'))} on {m.get('device', '?')} in "
-    f"{m.get('train_seconds', '?')} s ({m.get('train_images_per_s', '?')} images/s)\n"
+    f"{seconds_text(m.get('train_seconds'))} ({rate_text(m.get('train_images_per_s'))} "
+    f"images/s)\n"
     f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"
     f"- **Folder**: `{Path(st.session_state['model'])}`"
 )

@@ -624,3 +624,14 @@ def test_a_stopped_models_card_is_measured_with_a_button(app, digit_model, tmp_p
     assert not app.exception, [e.message for e in app.exception]
     assert bundle.read_card(copy)["quality"]["reading"]
     assert not app.get("button") or all(b.key != "train_assess" for b in app.button)
+
+
+def test_the_overview_says_the_training_speed_in_plain_numbers(app, tiny_model):
+    """Issue 27, item 9: the Overview's training line says the model's speed as a whole
+    number with separators ("2,435 images/s"), not its raw value ("2435.0 images/s")."""
+    det, _ = tiny_model
+    open_page(app, "pages/views/home.py")
+    assert not app.exception, [e.message for e in app.exception]
+    text = " ".join(m.value for m in app.markdown)
+    rate = det.metadata_["train_images_per_s"]
+    assert f"({rate:,.0f} images/s)" in text and f"{rate} images/s" not in text

@@ -127,3 +127,4 @@ def test_refresh_gives_a_model_saved_before_the_combined_score_its_score(digit_m
         np.testing.assert_allclose(after.holdout_scores_[name], before.holdout_scores_[name],
                                    rtol=1e-4, atol=1e-6)
     assert (old / "README.md").read_text() == "notes"
+
