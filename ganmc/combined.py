@@ -21,7 +21,7 @@ at or above what full conformal prediction gives them, and each view's largest r
 the others as a new image beyond them would be. Measured over many calibrations
 (``tests/unit/test_combined.py``, 19 to 200 images, 1 % and 5 %), the false-alarm rate stays
 within the level. Numpy only: the views come from
-:mod:`ganmc.scoring`'s graphs (and :func:`grey_share`).
+:mod:`ganmc.scoring`'s graphs (the grey pixels: :func:`ganmc.scoring.grey_count`).
 """
 
 from __future__ import annotations
@@ -37,10 +37,14 @@ from ganmc.scorers import GUARDS
 GREY_BAND = (0.1, 0.9)
 
 
-def grey_share(x: np.ndarray) -> np.ndarray:
-    """Share of grey pixels of model-input images (float (N, 28, 28[, 1]) in [-1, 1])."""
-    ink = (np.asarray(x, np.float32).reshape(len(x), -1) + 1.0) / 2.0
-    return np.mean((ink > GREY_BAND[0]) & (ink < GREY_BAND[1]), axis=1).astype(np.float64)
+#: Pixels of an image.
+PIXELS = 28 * 28
+
+
+def grey_share(counts: np.ndarray) -> np.ndarray:
+    """Share of grey pixels, from each image's count of them
+    (:func:`ganmc.scoring.grey_count`, the one place a pixel is told grey or not)."""
+    return np.asarray(counts, np.float64) / PIXELS
 
 
 def rank(reference: np.ndarray, values: np.ndarray) -> np.ndarray:

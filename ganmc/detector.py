@@ -33,7 +33,7 @@ from ganmc import modelfile, quality, scoring
 from ganmc.arrays import as_images, as_labels
 from ganmc.base import BaseDetector
 from ganmc.calibration import Level, Threshold
-from ganmc.combined import Combination, grey_share
+from ganmc.combined import Combination
 from ganmc.config import (
     AUTO,
     DEFAULT_TRAIN_MC_SAMPLES,
@@ -164,7 +164,7 @@ class Detector(BaseDetector):
                                                    len(self.config.digits)), None
         if main in scores and "discriminator" in scores:
             views = {main: scores[main], "discriminator": scores["discriminator"],
-                     "grey": grey_share(to_model_input(x))}
+                     "grey": self._inference.grey(to_model_input(x))}
             self.combination_ = Combination.fit(main, views)
             scores["combined"] = self.combination_.held_out_scores(views)
         self._attach(nets)

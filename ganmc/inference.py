@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganmc import scoring
-from ganmc.combined import GREY_BAND, Combination, grey_share
+from ganmc.combined import Combination, grey_share
 from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.networks import Networks
@@ -63,8 +63,13 @@ class Inference:
                  for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(tf.constant(x))]
         out = {k: np.concatenate([p[k].numpy() for p in parts]).astype(np.float64)
                for k in parts[0]}
-        out["grey"] = grey_share(x)
+        out["grey"] = grey_share(out["grey"])
         return _finite(out)
+
+    def grey(self, x: np.ndarray) -> np.ndarray:
+        """The share of grey pixels of model-input images (the combined score's third
+        view)."""
+        return grey_share(scoring.in_batches(self._images_fn("grey"), x))
 
     def digits(self, x: np.ndarray) -> np.ndarray | None:
         """The digit each image is taken for (nearest per-digit Gaussian); None without
@@ -96,9 +101,10 @@ class Inference:
         if combination is None:
             raise ConfigError("the combined score needs the held-out references; this model "
                               "has none")
-        values = self._views_fn(combination.main, precision)(*args)
-        return combination.score(_finite({k: v.numpy().astype(np.float64)
-                                          for k, v in values.items()}))
+        values = {k: v.numpy().astype(np.float64)
+                  for k, v in self._views_fn(combination.main, precision)(*args).items()}
+        values["grey"] = grey_share(values["grey"])
+        return combination.score(_finite(values))
 
     def _views_fn(self, main: str, precision: str):
         key = (main, precision)
@@ -110,11 +116,7 @@ class Inference:
             def fn(m, seed_pair):
                 z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
                 x = tf.cast(nets.generator(z, training=False), tf.float32)
-                ink = (tf.reshape(x, [m, -1]) + 1.0) / 2.0
-                grey = tf.logical_and(ink > GREY_BAND[0], ink < GREY_BAND[1])
-                out = scoring.views_graph(main, nets, x)
-                out["grey"] = tf.reduce_mean(tf.cast(grey, tf.float32), axis=1)
-                return out
+                return scoring.views_graph(main, nets, x)
 
             self._views[key] = fn
         return self._views[key]

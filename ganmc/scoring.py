@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from ganmc.combined import GREY_BAND
 from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
 from ganmc.density import stroke_length
 from ganmc.errors import ConfigError
@@ -156,7 +157,8 @@ class CompiledScorers:
     def images(self, key: str, kappa: float, steps: int):
         """A compiled function of an image batch: a scorer's scores, ``"latent-search/z"``
         (the z its search finds), ``"digit"`` (the digit each image is taken for, -1 without
-        per-digit Gaussians) or ``"views/MAIN"`` (:func:`views_graph`)."""
+        per-digit Gaussians), ``"grey"`` (:func:`grey_count`) or ``"views/MAIN"``
+        (:func:`views_graph`)."""
         cache_key = (key, float(kappa), int(steps))
         if cache_key not in self._images:
             nets = self.networks
@@ -167,6 +169,8 @@ class CompiledScorers:
             def fn(x):
                 if key == "latent-search/z":
                     return search_latent(nets, x, kappa, steps)[1]
+                if key == "grey":
+                    return grey_count(x)
                 if key.startswith("views/"):
                     return views_graph(key.removeprefix("views/"), nets, x)
                 if key == "digit":
@@ -267,14 +271,23 @@ def search_latent(networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA
     return tf.where(better, last, best), tf.where(better[:, None], z, z_best)
 
 
+def grey_count(x: tf.Tensor) -> tf.Tensor:
+    """Pixels of each image whose ink lies strictly inside :data:`ganmc.combined.GREY_BAND`
+    (neither background nor full ink), float32 (N,): a whole number, exact."""
+    ink = (tf.reshape(_f32(x), [tf.shape(x)[0], -1]) + 1.0) / 2.0
+    grey = tf.logical_and(ink > GREY_BAND[0], ink < GREY_BAND[1])
+    return tf.reduce_sum(tf.cast(grey, tf.float32), axis=1)
+
+
 def views_graph(main: str, networks: Networks, x: tf.Tensor) -> dict[str, tf.Tensor]:
-    """The combined score's network views of a batch from one pass of D: ``main``
-    (``mahalanobis`` or ``mahalanobis-strokes``) and ``discriminator``, as
-    :func:`score_graph` gives each (:mod:`ganmc.combined` adds the grey pixels)."""
+    """The combined score's views of a batch, the network's from one pass of D: ``main``
+    (``mahalanobis`` or ``mahalanobis-strokes``) and ``discriminator`` as :func:`score_graph`
+    gives each, and ``grey`` (:func:`grey_count`)."""
     f, logit = networks.features(x, training=False)
     distance = (networks.strokes.corrected(f, stroke_length(x)) if main == "mahalanobis-strokes"
                 else networks.density.distance(f))
-    return {main: distance, "discriminator": -tf.reshape(_f32(logit), [-1])}
+    return {main: distance, "discriminator": -tf.reshape(_f32(logit), [-1]),
+            "grey": grey_count(x)}
 
 
 def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA,

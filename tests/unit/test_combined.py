@@ -22,10 +22,12 @@ def test_rank_counts_held_out_values_at_or_below_and_goes_on_past_the_largest():
 
 
 def test_grey_share_counts_pixels_neither_ink_nor_background():
-    x = -np.ones((2, 28, 28), np.float32)  # background
+    from ganmc.scoring import grey_count
+
+    x = -np.ones((2, 28, 28, 1), np.float32)  # background
     x[0, :14] = 1.0  # half full ink: no grey
     x[1, :7] = 0.0  # a quarter mid-grey
-    np.testing.assert_allclose(grey_share(x), [0.0, 0.25])
+    np.testing.assert_allclose(grey_share(grey_count(x).numpy()), [0.0, 0.25])
 
 
 def test_a_guard_counts_only_beyond_every_held_out_image():
