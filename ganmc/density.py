@@ -62,6 +62,9 @@ class FeatureGaussian:
     #: distance and of the training images' stroke length (C, 4), and its weight.
     strokes: np.ndarray | None = None
     stroke_weight: float = 0.0
+    #: The type of the matrix products (not saved): ``"bfloat16"`` in the Gaussian of a
+    #: bfloat16 inference copy (:meth:`ganmc.networks.Networks.cast`), else ``"float32"``.
+    product_dtype: str = "float32"
 
     @classmethod
     def fit(cls, features: np.ndarray, components: int, labels: np.ndarray | None = None,
@@ -114,16 +117,15 @@ class FeatureGaussian:
         """Squared Mahalanobis distance of each row of ``f`` (N, F) to each digit's Gaussian
         (N, C) (one column for a single Gaussian), divided by the axes kept; float32.
 
-        The matrix products run in the features' precision: float32 features (user images,
-        float32 Monte Carlo) give float32 products; bfloat16 features (a bfloat16 Monte Carlo,
-        whose networks already compute in bfloat16) give bfloat16 products, which oneDNN
-        accumulates in float32, three to four times faster on a CPU with AVX-512 BF16. Each
-        digit's mean is subtracted in float32 before its whitening, so no large terms cancel
-        after a rounded product. One (N, K) product per digit: the same arithmetic as an einsum
-        over the (N, C, K) differences, without that C-fold copy of the projected features.
+        The matrix products run in :attr:`product_dtype`: float32 for user images and a
+        float32 Monte Carlo; bfloat16 in a bfloat16 Monte Carlo, which oneDNN accumulates in
+        float32, three to four times faster on a CPU with AVX-512 BF16. Each digit's mean is
+        subtracted in float32 before its whitening, so no large terms cancel after a rounded
+        product. One (N, K) product per digit: the same arithmetic as an einsum over the
+        (N, C, K) differences, without that C-fold copy of the projected features.
         """
         f = tf.convert_to_tensor(f)
-        dtype = tf.bfloat16 if f.dtype == tf.bfloat16 else tf.float32
+        dtype = tf.as_dtype(self.product_dtype)
         p = tf.matmul(tf.cast(_f32(f) - self.mean, dtype),
                       tf.constant(self.components, dtype), transpose_b=True)
         p = _f32(p)

@@ -13,7 +13,8 @@ Only the maths lives here; training is in :mod:`ganmc.gan`. Images are float32
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 
 import keras
 import tensorflow as tf
@@ -124,6 +125,85 @@ def feature_model(discriminator: keras.Model) -> keras.Model:
     )
 
 
+class BFloat16Dense(layers.Dense):
+    """A dense layer of a bfloat16 inference copy (:meth:`Networks.cast`).
+
+    The product runs in bfloat16 (oneDNN; AMX or AVX-512 BF16 on a CPU). The bias and the
+    activation run in float32, in one XLA-compiled pass (:func:`_finish`) that reads the
+    product once and writes the output once. A LeakyReLU that followed the layer is folded
+    in (``negative_slope``) and its output is bfloat16, ready for the next product;
+    otherwise the output is float32 (a network's output, or batch normalisation's input).
+    TensorFlow's own bfloat16 bias-add and LeakyReLU kernels are slow on a CPU, and the same
+    steps as separate float32 ops cost four passes over the activations: this layout runs
+    the mlp's bfloat16 Monte Carlo about 1.6 times as fast (``python -m benchmarks.speed``).
+    The weights stay float32; inputs are not autocast (the layer casts them itself).
+    """
+
+    def __init__(self, *args, negative_slope: float | None = None, **kwargs):
+        super().__init__(*args, autocast=False, **kwargs)
+        self.negative_slope = negative_slope
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+    def call(self, inputs, training=None):
+        x = tf.matmul(tf.cast(inputs, tf.bfloat16), tf.cast(self.kernel, tf.bfloat16))
+        activation = keras.activations.serialize(self.activation)
+        return _finish(activation, self.negative_slope)(
+            x, tf.zeros([self.units]) if self.bias is None else self.bias.value)
+
+
+@functools.cache
+def _finish(activation: str, negative_slope: float | None):
+    """The XLA-compiled ``(bfloat16 product, float32 bias) -> output`` of a
+    :class:`BFloat16Dense`: bias and activation in float32, then LeakyReLU (``negative_slope``)
+    and a bfloat16 output, or float32 without it."""
+    act = keras.activations.get(activation)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def finish(product, bias):
+        y = act(tf.nn.bias_add(tf.cast(product, tf.float32), bias))
+        if negative_slope is None:
+            return y
+        return tf.cast(tf.nn.leaky_relu(y, negative_slope), tf.bfloat16)
+
+    return finish
+
+
+#: The layers that compute in bfloat16 in a bfloat16 inference copy, besides
+#: :class:`BFloat16Dense` and the activations that follow them (:func:`_bfloat16_layout`);
+#: every other layer (batch normalisation, reshapes) computes in float32.
+_BFLOAT16_PRODUCTS = (layers.Conv2D, layers.Conv2DTranspose)
+
+
+def _source(layer: keras.layers.Layer) -> keras.layers.Layer | None:
+    """The one layer whose output ``layer`` takes (None for several or none)."""
+    parents = layer._inbound_nodes[0].parent_nodes if layer._inbound_nodes else []
+    return parents[0].operation if len(parents) == 1 else None
+
+
+def _bfloat16_layout(model: keras.Model) -> tuple[dict[str, float], set[str]]:
+    """How a bfloat16 copy of ``model`` treats its LeakyReLU layers, each by what it follows.
+
+    After a dense layer (linear, with no other reader) it is folded into that layer's
+    float32 epilogue (:class:`BFloat16Dense`): the first result maps both layers' names to
+    the slope, and the LeakyReLU is kept as an identity under its own name (so
+    ``features`` is still found). After a convolution it computes in bfloat16: oneDNN fuses
+    a bfloat16 convolution, its bias and its LeakyReLU (measured: D's convolutions run 1.7
+    times as fast as with a float32 LeakyReLU); those names are the second result. After
+    anything else (batch normalisation) it computes in float32, like its input.
+    """
+    folded, low = {}, set()
+    for layer in model.layers:
+        source = _source(layer) if isinstance(layer, layers.LeakyReLU) else None
+        if isinstance(source, _BFLOAT16_PRODUCTS):
+            low.add(layer.name)
+        elif (isinstance(source, layers.Dense) and len(source._outbound_nodes) == 1
+              and keras.activations.serialize(source.activation) == "linear"):
+            folded[source.name] = folded[layer.name] = float(layer.negative_slope)
+    return folded, low
+
+
 @dataclass
 class Networks:
     """The trained networks a scorer may use, and the Gaussian over D's features."""
@@ -143,29 +223,52 @@ class Networks:
             else None
 
     def cast(self, dtype: str) -> Networks:
-        """Copies of the networks that store their weights and compute in ``dtype``.
+        """Copies of the networks that compute in ``dtype``, for inference.
 
-        ``float32`` turns mixed-precision networks back into plain ones; ``bfloat16`` gives
-        fast inference copies, in which batch normalisation keeps float32 (those layers take
-        and give float32; the next layer casts back). Scores are cast to float32 by
-        :func:`score_graph`. The copies do not rely on Keras' mixed-precision autocasting,
-        whose per-thread scope a host application can wipe from under a running thread
-        (Streamlit's end-of-run ``clear_session`` did, in a dashboard Monte Carlo job: a
-        float32 kernel met bfloat16 inputs): with the weights already in the compute type
-        there is nothing left to cast.
+        ``float32`` turns mixed-precision networks back into plain ones. ``bfloat16`` gives
+        fast inference copies, laid out for speed on a CPU with AVX-512 BF16 or AMX
+        (``python -m benchmarks.speed``): matrix products and convolutions in bfloat16; a
+        dense layer's bias and activation in float32 (:class:`BFloat16Dense`); a LeakyReLU
+        after a convolution in bfloat16 and elsewhere as :func:`_bfloat16_layout` says;
+        batch normalisation and reshapes in float32. Scores are cast to float32 by
+        :func:`score_graph`, and the Gaussian's products run in bfloat16 too
+        (:attr:`ganmc.density.FeatureGaussian.product_dtype`). A copy cannot be cast again.
+
+        The copies do not rely on Keras' mixed-precision autocasting, whose per-thread scope
+        a host application can wipe from under a running thread (Streamlit's end-of-run
+        ``clear_session`` did, in a dashboard Monte Carlo job: a float32 kernel met bfloat16
+        inputs): each layer's weights are already in the type it computes in, or cast by the
+        layer itself.
         """
-        def policy(layer: keras.layers.Layer) -> str:
-            return ("float32" if isinstance(layer, keras.layers.BatchNormalization) else dtype)
-
         def clone(model: keras.Model | None) -> keras.Model | None:
             if model is None:
                 return None
-            copy = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__
-                                            .from_config({**layer.get_config(),
-                                                          "dtype": policy(layer)}))
+            if any(isinstance(layer, BFloat16Dense) for layer in model.layers):
+                raise ValueError("a bfloat16 inference copy folds layers together and "
+                                 "cannot be cast again; cast the original networks")
+            folded, after_convolution = (_bfloat16_layout(model) if dtype == "bfloat16"
+                                         else ({}, set()))
+
+            def copy_of(layer: keras.layers.Layer) -> keras.layers.Layer:
+                config = layer.get_config()
+                if isinstance(layer, layers.Dense):
+                    if dtype != "bfloat16":
+                        return layers.Dense.from_config({**config, "dtype": "float32"})
+                    return BFloat16Dense.from_config({**config, "dtype": "float32",
+                                                      "negative_slope": folded.get(layer.name)})
+                if layer.name in folded:  # its slope is in the dense layer before it
+                    return layers.Identity(name=layer.name, autocast=False)
+                low = dtype == "bfloat16" and (isinstance(layer, _BFLOAT16_PRODUCTS)
+                                               or layer.name in after_convolution)
+                return layer.__class__.from_config({**config,
+                                                    "dtype": "bfloat16" if low else "float32"})
+
+            copy = keras.models.clone_model(model, clone_function=copy_of)
             for source, target in zip(model.weights, copy.weights, strict=True):
                 target.assign(tf.cast(source, target.dtype))
             return copy
 
+        density = (None if self.density is None
+                   else replace(self.density, product_dtype=dtype))
         return Networks(clone(self.generator), clone(self.discriminator), clone(self.encoder),
-                        self.density)
+                        density)

@@ -80,23 +80,32 @@ def test_encoder_trainer_freezes_g_and_d():
 
 
 def test_bfloat16_copies_need_no_autocasting():
-    """Every layer of the bfloat16 copies stores its weights in the type it computes in (batch
-    normalisation in float32), so no Keras autocast scope is needed, in any thread, and the
-    copies compute what the originals do, to bfloat16's precision."""
+    """Every layer of the bfloat16 copies stores its weights in the type it computes in:
+    convolutions and the LeakyReLU after each in bfloat16 (oneDNN fuses the three), dense
+    layers' products in bfloat16 from float32 weights (``BFloat16Dense``), everything else
+    in float32; so no Keras autocast scope is needed, in any thread, and the copies compute
+    what the originals do, to bfloat16's precision."""
     import threading
 
-    from ganmc.networks import Networks
+    from ganmc.networks import BFloat16Dense, Networks
 
+    convolutions = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
     nets = Networks(build_generator("dcgan", 16), build_discriminator("dcgan"),
                     build_encoder("dcgan", 16))
     fast = nets.cast("bfloat16")
+    low = set()
     for model in (fast.generator, fast.discriminator, fast.encoder):
         for layer in model.layers[1:]:
             policy = layer.dtype_policy
             assert policy.compute_dtype == policy.variable_dtype, layer.name
-            expected = ("float32" if isinstance(layer, keras.layers.BatchNormalization)
-                        else "bfloat16")
-            assert policy.compute_dtype == expected, layer.name
+            source = layer._inbound_nodes[0].parent_nodes[0].operation
+            after = isinstance(layer, keras.layers.LeakyReLU) and isinstance(source, convolutions)
+            if isinstance(layer, convolutions) or after:
+                low.add(layer.name)
+            assert policy.compute_dtype == ("bfloat16" if layer.name in low else "float32")
+            assert isinstance(layer, BFloat16Dense) == isinstance(layer, keras.layers.Dense)
+    assert {"d_conv0", "d_act0", "d_conv1", "d_act1", "g_up1", "g_out"} <= low
+    assert "g_act1" not in low  # after batch normalisation: float32
     z = np.random.default_rng(0).normal(size=(8, 16)).astype(np.float32)
     out = {}
     thread = threading.Thread(target=lambda: out.update(x=fast.generator(z, training=False)))
@@ -105,5 +114,43 @@ def test_bfloat16_copies_need_no_autocasting():
     reference = np.asarray(nets.generator(z, training=False))
     assert out["x"].dtype == "bfloat16"
     np.testing.assert_allclose(np.asarray(out["x"], np.float32), reference, atol=0.05)
-    back = fast.cast("float32")
+    with pytest.raises(ValueError, match="cast the original networks"):
+        fast.cast("float32")
+    mixed = Networks(build_generator("dcgan", 16, "mixed_bfloat16"),
+                     build_discriminator("dcgan", "mixed_bfloat16"))
+    back = mixed.cast("float32")
+    assert {layer.dtype_policy.name for layer in back.generator.layers} == {"float32"}
     assert all(w.dtype == "float32" for w in back.generator.weights)
+
+
+def test_bfloat16_dense_multiplies_in_bfloat16_and_folds_its_leaky_relu():
+    """The mlp's bfloat16 copy: each dense layer's product is a bfloat16 MatMul; a
+    LeakyReLU that followed it is folded into the layer (kept as an identity of the same
+    name, so D's ``features`` are still found), whose output is then bfloat16; the
+    networks' outputs are float32 and within bfloat16's precision of the float32 networks'."""
+    import tensorflow as tf
+
+    from ganmc.networks import BFloat16Dense, Networks
+
+    nets = Networks(build_generator("mlp", 100), build_discriminator("mlp"))
+    fast = nets.cast("bfloat16")
+    dense = {layer.name: layer.negative_slope for model in (fast.generator, fast.discriminator)
+             for layer in model.layers if isinstance(layer, BFloat16Dense)}
+    assert dense == {"g_dense0": 0.2, "g_dense1": 0.2, "g_dense2": 0.2, "g_out": None,
+                     "d_dense0": 0.2, "d_dense1": 0.2, "d_dense2": 0.2, "logit": None}
+    assert isinstance(fast.discriminator.get_layer("features"), keras.layers.Identity)
+    z = tf.constant(np.random.default_rng(1).normal(size=(64, 100)), tf.float32)
+    graph = tf.function(lambda z: fast.discriminator(fast.generator(z))).get_concrete_function(
+        tf.TensorSpec([None, 100], tf.float32)).graph
+    assert {op.outputs[0].dtype.name for op in graph.get_operations()
+            if op.type == "MatMul"} == {"bfloat16"}
+    image = fast.generator(z)
+    features, logit = fast.features(image)
+    assert (image.dtype, features.dtype, logit.dtype) == ("float32", "bfloat16", "float32")
+    np.testing.assert_allclose(image.numpy(), nets.generator(z).numpy(), atol=0.05)
+    want_features, want_logit = nets.features(nets.generator(z))
+    np.testing.assert_allclose(tf.cast(features, tf.float32).numpy(), want_features.numpy(),
+                               atol=0.05)
+    np.testing.assert_allclose(logit.numpy(), want_logit.numpy(), atol=0.05)
+    with pytest.raises(ValueError, match="cast the original networks"):
+        fast.cast("float32")
