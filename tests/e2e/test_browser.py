@@ -14,9 +14,6 @@ import io
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -25,8 +22,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from benchmarks.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    open_page,
+    serve,
+    set_number,
+    settle,
+    simulate_in_page,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,47 +44,14 @@ def _require_browser():
     pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(folder: Path):
-    """A fresh ``streamlit run app.py`` on a free loopback port: yields its address."""
+    """A fresh server (``benchmarks.browser.serve``): yields its address."""
     _require_browser()
-    port = _free_port()
-    (folder / "models").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GANMC_OFFLINE": "1", "GANMC_MODELS": str(folder / "models")}
-    # The server's output goes to a file, not a pipe: nobody reads a pipe while the tests run,
-    # and once its buffer (64 KB) is full every log line blocks the server.
-    log = folder / "streamlit.log"
-    out = log.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-         str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        out.close()
-        pytest.fail("streamlit did not start: " + log.read_text()[-4000:])
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    out.close()
-    print(f"streamlit's output ({log}), last lines:\n" + log.read_text()[-2000:])
+        with serve(folder) as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +70,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -127,19 +96,6 @@ def page(browser):
     assert hosts <= {"127.0.0.1", ""}, f"requests to other hosts: {sorted(hosts)}"
 
 
-def _settle(page) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_timeout(500)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=90_000)
-
-
-def _open(page, url: str, title: str) -> None:
-    """Go to a page by its address and wait for its title."""
-    page.goto(url)
-    page.get_by_text(title).first.wait_for()
-    _settle(page)
-
-
 def _draw_three(page) -> None:
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
@@ -162,20 +118,20 @@ def test_pages_in_a_real_browser(server, page, shots):
     page.get_by_text("is this image normal?").wait_for()
     page.locator("[data-testid='stMetric']").filter(has_text="Training budget").wait_for()
     first_page_s = time.perf_counter() - start
-    _settle(page)
+    settle(page)
     page.screenshot(path=shots / "home.png", full_page=True)
 
     # Detect: draw a 3 with the mouse and get a verdict.
     page.goto(server + "/detect")
     page.get_by_text("Draw a digit").first.wait_for()
-    _settle(page)
+    settle(page)
     start = time.perf_counter()
     _draw_three(page)
     page.get_by_text("drawing: as the model sees it").wait_for()
     verdict_s = time.perf_counter() - start
     verdict = page.locator("div.ganmc-verdict").first
     assert re.fullmatch(r"NORMAL|ANOMALY", verdict.inner_text().strip())
-    _settle(page)
+    settle(page)
     page.screenshot(path=shots / "detect.png", full_page=True)
     verdict.scroll_into_view_if_needed()
     page.screenshot(path=shots / "detect-verdict.png")
@@ -185,10 +141,10 @@ def test_pages_in_a_real_browser(server, page, shots):
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_role("link", name="Monte Carlo").click()
     page.get_by_text("Monte Carlo threshold").first.wait_for()
-    _settle(page)
+    settle(page)
     sidebar.get_by_role("link", name="Detect").click()
     page.get_by_text("Draw a digit").first.wait_for()
-    _settle(page)
+    settle(page)
     page.get_by_text("Draw a digit on the black canvas").wait_for()
     assert page.locator("div.ganmc-verdict").count() == 0
 
@@ -202,7 +158,7 @@ def test_pages_in_a_real_browser(server, page, shots):
     slider.focus()
     for _ in range(30):
         page.keyboard.press("ArrowRight")
-    _settle(page)
+    settle(page)
     page.wait_for_function(
         "([before]) => { const m = [...document.querySelectorAll("
         "\"[data-testid='stMetric']\")].find(e => e.innerText.includes('Threshold'));"
@@ -235,7 +191,7 @@ def test_opening_a_page_url_directly_keeps_the_app(server, page):
     """A bookmark or a reload straight onto a page runs app.py's set-up and navigation too."""
     page.goto(server + "/train")
     page.get_by_role("button", name="Start training").wait_for()
-    _settle(page)
+    settle(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     assert "Active model" in sidebar.inner_text()
     assert "Monte Carlo" in sidebar.inner_text()
@@ -268,19 +224,6 @@ def _log(page, name: str) -> list[tuple[float, str | None]]:
     return [tuple(x) for x in page.evaluate(f"window['{name}']")]
 
 
-def _simulate_in_page(page, n: int) -> float:
-    """Run an n-sample simulation from the Monte Carlo page; its samples/s as the page says."""
-    field = page.get_by_role("spinbutton", name="Samples (N)")
-    field.fill(str(n))
-    field.press("Enter")
-    _settle(page)
-    page.get_by_role("button", name="Run simulation").click()
-    caption = page.get_by_text(re.compile(rf"{n:,} samples in [\d.]+ s \(")).first
-    caption.wait_for(timeout=180_000)
-    rate = re.search(r"\(([\d,]+) samples/s", caption.inner_text()).group(1)
-    return float(rate.replace(",", ""))
-
-
 def _in_process_rate(n: int) -> float:
     """The same simulation (shipped model, default score and precision) without a page."""
     from ganmc import bundle, service
@@ -296,17 +239,14 @@ def test_monte_carlo_in_the_page_runs_near_the_in_process_rate(server, page, sho
     the first falls short: the machine is shared. The histogram stays on screen, the progress
     says an ETA, and the greyed Run button says why."""
     n = 16_384  # two batches of the CPU's batch size
-    _open(page, server + "/monte_carlo", "Monte Carlo threshold")
-    _simulate_in_page(page, 1000)  # compiles the generator and score, as the reference does
+    open_page(page, server + "/monte_carlo", "Monte Carlo threshold")
+    simulate_in_page(page, 1000)  # compiles the generator and score, as the reference does
     rates, references, gaps, etas = [], [], [], []
     for seed in (0, 1):
-        seed_field = page.get_by_role("spinbutton", name="Seed")
-        seed_field.fill(str(seed))
-        seed_field.press("Enter")
-        _settle(page)
+        set_number(page, "Seed", seed)
         _watch(page, "charts", _CHARTS)
         _watch(page, "progress", _PROGRESS)
-        rates.append(_simulate_in_page(page, n))
+        rates.append(simulate_in_page(page, n))
         charts, progress = _log(page, "charts"), _log(page, "progress")
         gaps.append(max([(t1 - t0) / 1000 for (t0, v), (t1, _) in zip(charts, charts[1:])
                          if v == "0"], default=0.0))
@@ -329,7 +269,7 @@ def test_monte_carlo_in_the_page_runs_near_the_in_process_rate(server, page, sho
 def test_percentile_slider_settles_within_a_second(server, page):
     """Issue 13, item 7: 40 quick arrow presses on the percentile slider; the threshold shows
     its final value within 1 s of the last press (best of two tries: a shared machine)."""
-    _open(page, server + "/monte_carlo", "Monte Carlo threshold")
+    open_page(page, server + "/monte_carlo", "Monte Carlo threshold")
     page.locator("[data-testid='stMetric']").filter(has_text="Threshold").first.wait_for()
     slider = page.locator("[data-testid='stSlider'] input[type='range']").first
     settles = []
@@ -343,7 +283,7 @@ def test_percentile_slider_settles_within_a_second(server, page):
             page.keyboard.press(direction)
         pressed = page.evaluate("performance.now()")
         page.wait_for_timeout(2500)
-        _settle(page)
+        settle(page)
         page.wait_for_timeout(1000)
         log = _log(page, "threshold")
         final = log[-1][1]
@@ -360,7 +300,7 @@ def _number(page, label: str, value: int) -> None:
     field = page.get_by_role("spinbutton", name=label)
     field.fill(str(value))
     field.press("Tab")  # commits the value without an Enter
-    _settle(page)
+    settle(page)
 
 
 def _job_header(page):
@@ -373,7 +313,7 @@ def test_train_page_workflow(server, page, shots):
     Start enables as soon as the job has ended, on the same page; the settings outlive a
     visit to another page; the stopped model's card says what was done. All ten digit chips
     are visible at 1400 px."""
-    _open(page, server + "/train", "Train a model")
+    open_page(page, server + "/train", "Train a model")
     chips = page.locator("[data-testid='stButtonGroup']").first
     main = page.locator("[data-testid='stMain']").bounding_box()
     for digit in range(10):
@@ -382,23 +322,23 @@ def test_train_page_workflow(server, page, shots):
         assert chip.is_visible() and box["x"] + box["width"] <= main["x"] + main["width"], digit
     for digit in (0, *range(2, 10)):  # one normal digit: a few hundred images
         chips.get_by_role("button", name=str(digit), exact=True).click()
-        _settle(page)
+        settle(page)
     page.get_by_text("Estimated time:").wait_for()  # before training: the estimate
     page.get_by_text("Custom settings").click()  # the expander
-    _settle(page)
+    settle(page)
     page.locator("[data-testid='stRadio']").get_by_text("mlp", exact=True).click()
-    _settle(page)
+    settle(page)
     _number(page, "Encoder steps (0 = none)", 0)
     name = page.get_by_role("textbox", name="Model name")
     name.fill("e2e-stop")
     name.press("Tab")
-    _settle(page)
+    settle(page)
 
     # Item 2: Enter in a number field changes the value and starts nothing.
     steps = page.get_by_role("spinbutton", name="GAN steps")
     steps.fill("20000")
     steps.press("Enter")
-    _settle(page)
+    settle(page)
     page.wait_for_timeout(1500)
     assert page.get_by_text("No training job yet").is_visible()
     assert _job_header(page).count() == 0
@@ -432,12 +372,12 @@ def test_train_page_workflow(server, page, shots):
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_role("link", name="Overview").click()
     page.get_by_text("is this image normal?").wait_for()
-    _settle(page)
+    settle(page)
     sidebar.get_by_role("link", name="Train").click()
     page.get_by_role("button", name="Start training").wait_for()
-    _settle(page)
+    settle(page)
     page.get_by_text("Custom settings").click()
-    _settle(page)
+    settle(page)
     assert page.get_by_role("spinbutton", name="GAN steps").input_value() == "20000"
     assert page.get_by_role("spinbutton", name="Encoder steps (0 = none)").input_value() == "0"
     assert page.get_by_role("textbox", name="Model name").input_value() == "e2e-stop"
@@ -445,7 +385,7 @@ def test_train_page_workflow(server, page, shots):
 
     # The stopped job offers its model; its card says the steps done, not those planned.
     page.get_by_role("button", name="Use this model").click()
-    _settle(page)
+    settle(page)
     assert "e2e-stop" in sidebar.inner_text()
     sidebar.get_by_role("link", name="Overview").click()
     card = page.get_by_text(re.compile(r"[\d,]+ of 20,000 GAN steps"))
@@ -477,11 +417,11 @@ def test_uploads_and_verdict_colours(server, page, mnist, tmp_path):
     shutil.copy(digit, second / "digit.png")
     noise = np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8)
     Image.fromarray(np.kron(noise, np.ones((8, 8), np.uint8))).save(first / "noise.png")
-    _open(page, server + "/detect", "Detect anomalies")
+    open_page(page, server + "/detect", "Detect anomalies")
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
         [str(digit), str(second / "digit.png"), str(first / "noise.png")])
     page.get_by_text("noise.png: as the model sees it").wait_for()
-    _settle(page)
+    settle(page)
     verdicts = [v.inner_text().strip() for v in page.locator("div.ganmc-verdict").all()]
     assert len(verdicts) == 2, verdicts  # digit.png once, noise.png
     assert verdicts[1] == "ANOMALY"
@@ -509,7 +449,7 @@ def test_a_cold_servers_first_deep_link_opens_the_page(cold_server, page):
     is shown and no "Page not found" dialog or toast comes up."""
     page.goto(cold_server + "/detect")
     page.get_by_text("Draw a digit").first.wait_for()
-    _settle(page)
+    settle(page)
     page.wait_for_timeout(1500)  # a dialog would come with the first run's messages
     assert _not_found(page) == 0
     assert page.get_by_text("Detect anomalies").first.is_visible()
@@ -521,17 +461,17 @@ def test_the_canvas_trash_icon_takes_the_drawings_verdict_away(server, page, mni
     from tests.conftest import digit_png
 
     digit = digit_png(tmp_path / "digit.png", mnist.x_test[0])
-    _open(page, server + "/detect", "Detect anomalies")
+    open_page(page, server + "/detect", "Detect anomalies")
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files([str(digit)])
     page.get_by_text("digit.png: as the model sees it").wait_for()
-    _settle(page)
+    settle(page)
     _draw_three(page)
     page.get_by_text("drawing: as the model sees it").wait_for()
-    _settle(page)
+    settle(page)
     assert page.locator("div.ganmc-verdict").count() == 2
     page.get_by_role("button", name="Reset canvas & history").click()
     page.get_by_text("drawing: as the model sees it").wait_for(state="detached")
-    _settle(page)
+    settle(page)
     assert page.locator("div.ganmc-verdict").count() == 1
     assert page.locator("div.ganmc-canvas-verdict").count() == 0
     assert page.get_by_text("digit.png: as the model sees it").is_visible()
@@ -559,7 +499,7 @@ def test_phone_width(server, browser, shots):
     page = context.new_page()
     page.set_default_timeout(90_000)
     try:
-        _open(page, server + "/", "is this image normal?")
+        open_page(page, server + "/", "is this image normal?")
         table = page.locator("[data-testid='stTable']").first
         table.wait_for()
         left, _, right, _ = table.evaluate(_BOX)
@@ -567,14 +507,14 @@ def test_phone_width(server, browser, shots):
         table.scroll_into_view_if_needed()
         page.screenshot(path=shots / "phone-home.png")  # the page scrolls inside, not the window
 
-        _open(page, server + "/detect", "Detect anomalies")
+        open_page(page, server + "/detect", "Detect anomalies")
         canvas = page.locator("canvas.upper-canvas").first
         canvas.scroll_into_view_if_needed()
         _draw_three(page)
         verdict = page.locator("div.ganmc-canvas-verdict").first
         verdict.wait_for()
         page.get_by_text("drawing: as the model sees it").wait_for()
-        _settle(page)
+        settle(page)
         canvas_top = canvas.evaluate(_BOX)[1]
         verdict_top = verdict.evaluate(_BOX)[1]
         assert 0 < verdict_top - canvas_top <= 1.2 * 844, (canvas_top, verdict_top)
@@ -584,13 +524,13 @@ def test_phone_width(server, browser, shots):
         page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
         page.screenshot(path=shots / "phone-detect-chart.png")
 
-        _open(page, server + "/monte_carlo", "Monte Carlo threshold")
+        open_page(page, server + "/monte_carlo", "Monte Carlo threshold")
         page.locator(".js-plotly-plot .gtitle").first.wait_for()
         assert _titles_inside_their_charts(page) == []
         page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
         page.screenshot(path=shots / "phone-monte_carlo.png")
 
-        _open(page, server + "/report", "Report")
+        open_page(page, server + "/report", "Report")
         preview = page.locator("[data-testid='stImage'] img").first
         preview.wait_for()
         left, _, right, _ = preview.evaluate(_BOX)
