@@ -217,17 +217,19 @@ def decide_or_fall_back(det: Detector, choice: Choice,
 
 def measure_simulation_speed(det: Detector, *, scorer: str = AUTO,
                              precision: str = "float32") -> float:
-    """Samples/s of the model's Monte Carlo sampler on this machine now: one small batch to
-    compile and warm it, then one timed batch of the size a run uses (a quarter of it for
-    the slow latent-search score). For an estimate before a run; the speed stored with a
-    model was measured on another day, maybe on another machine."""
+    """Samples/s of the model's Monte Carlo sampler on this machine now: one batch to compile
+    and warm it, then one timed batch of the size a run uses (a quarter of it for the slow
+    latent-search score, warmed by a small batch). For an estimate before a run; the speed
+    stored with a model was measured on another day, maybe on another machine."""
     import time
 
     name = scoring.resolve_scorer(scorer, det.scorers_)
     resolved = scoring.resolve_precision(precision)
     n = scoring.default_batch_size(name)
     n = n if scoring.REGISTRY[name].one_pass else max(1, n // 4)
-    det.sample_scores(min(n, 64), 0, 0, name, resolved)
+    # The warm-up is of the timed batch's size for the one-pass scores: XLA compiles the
+    # bfloat16 copies' dense layers once per batch shape (networks.BFloat16Dense).
+    det.sample_scores(n if scoring.REGISTRY[name].one_pass else min(n, 64), 0, 0, name, resolved)
     start = time.perf_counter()
     det.sample_scores(n, 0, 1, name, resolved)
     return n / max(time.perf_counter() - start, 1e-9)

@@ -78,3 +78,18 @@ def test_names_are_checked_before_work(tmp_path):
     with pytest.raises(ModelError, match="checkpoint"):
         service.model_folder(tmp_path, "fresh")
     assert service.model_folder(tmp_path, "fresh", resume=True).name == "fresh"
+
+
+def test_the_speed_estimate_warms_the_batch_size_it_times(tiny_model, monkeypatch):
+    """The estimate before a Monte Carlo run times one batch of a run's size after a warm-up
+    of that same size: XLA compiles the bfloat16 copies' dense layers once per batch shape,
+    so a warm-up of another size would leave the compiling inside the timed batch."""
+    from ganmc import scoring
+
+    det, _ = tiny_model
+    sizes = []
+    sample = det.sample_scores
+    monkeypatch.setattr(det, "sample_scores", lambda n, *a: sizes.append(n) or sample(n, *a))
+    assert service.measure_simulation_speed(det, scorer="discriminator",
+                                            precision="bfloat16") > 0
+    assert sizes == [scoring.default_batch_size("discriminator")] * 2
