@@ -1,5 +1,6 @@
 """Synthetic anomalies that need nothing from the user: uniform noise, inverted images,
-pen scribbles, and Fashion-MNIST where Debian's ``dataset-fashion-mnist`` is installed.
+pen scribbles, printed capital letters, and Fashion-MNIST where Debian's
+``dataset-fashion-mnist`` is installed.
 
 The quality card (:mod:`ganmc.quality`) and the benchmarks score these against real normal
 images; every set is seeded.
@@ -59,6 +60,36 @@ def scribbles(n: int, seed: int = 0) -> np.ndarray:
     """``n`` scribbles of two or three strokes (one stroke is often a fair "1" or "7", so it
     is no anomaly; see docs/benchmarks.md)."""
     return strokes(n, seed, counts=(2, 3))[0]
+
+
+#: The capitals of :func:`printed_letters`: all but those written like digits (O, I, L, S, Z).
+PRINTED_CAPITALS = "ABCDEFGHJKMNPQRTUVWXY"
+
+
+def printed_letters(n: int, seed: int = 0) -> np.ndarray | None:
+    """``n`` printed capital letters (:data:`PRINTED_CAPITALS`) in the font Pillow ships
+    (none of the shape network's training fonts), each at a random size, weight and small
+    turn, framed as an upload is; None where Pillow has no TrueType support."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ganmc.preprocess import to_mnist
+
+    try:
+        fonts = [ImageFont.load_default(size) for size in (20, 26, 32, 38)]
+    except (ImportError, OSError):
+        return None
+    if not isinstance(fonts[0], ImageFont.FreeTypeFont):
+        return None
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        img = Image.new("L", (56, 56), 0)
+        ImageDraw.Draw(img).text((28, 28), PRINTED_CAPITALS[i % len(PRINTED_CAPITALS)],
+                                 fill=255, font=fonts[int(rng.integers(len(fonts)))],
+                                 anchor="mm", stroke_width=int(rng.integers(0, 2)),
+                                 stroke_fill=255)
+        out[i] = to_mnist(img.rotate(float(rng.uniform(-10, 10)), resample=Image.BILINEAR))
+    return out
 
 
 def fashion_mnist(n: int) -> np.ndarray | None:

@@ -129,4 +129,11 @@ class BaseDetector:
             self._threshold()
             threshold = (self.calibration_ if scorer in (None, self.scorer_)
                          else self.calibration_of(scorer, self.calibration))
-        return judge(self.score_samples(x, scorer=scorer), threshold, self.predict_digit(x))
+        scores, reasons = self.score_reasons(x, scorer=scorer)
+        return judge(scores, threshold, self.predict_digit(x), reasons)
+
+    def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
+                      ) -> tuple[np.ndarray, list[str] | None]:
+        """:meth:`score_samples` and, for the ``combined`` score, why each image would be
+        flagged (None for other scores)."""
+        return self.score_samples(x, scorer=scorer), None

@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 
 #: The pretrained model shipped with the project.
 DEFAULT_MODEL = ASSETS_DIR / "model"
-NETWORKS = ("generator", "discriminator", "encoder")
+NETWORKS = ("generator", "discriminator", "encoder", "shape")
+#: The networks a model may lack (its scores that need them are then not offered).
+OPTIONAL_NETWORKS = ("encoder", "shape")
 
 
 @dataclass
@@ -168,7 +170,7 @@ def _load_networks(path: Path, folder: Path) -> dict[str, Any]:
         file = folder / f"{name}.keras"
         shown = path / file.name
         if not file.exists():
-            if name == "encoder":
+            if name in OPTIONAL_NETWORKS:
                 continue
             raise ModelError(f"{path}: missing {file.name}")
         if not file.is_file():

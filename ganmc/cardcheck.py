@@ -145,6 +145,30 @@ def _check_quality(q: Any, bad) -> None:
             raise bad(f"quality.{key}", "must be text")
     if not (_is_int(q.get("n_normal")) and q["n_normal"] >= 0):
         raise bad("quality.n_normal", "must be a whole number >= 0")
+    _check_handwriting(q.get("handwriting"), rate, bad)
+
+
+def _check_handwriting(h: Any, rate, bad) -> None:
+    """The card's figures on other people's handwriting (:mod:`ganmc.handwriting`), if any."""
+    if h is None:
+        return
+    field = "quality.handwriting"
+    if not isinstance(h, dict):
+        raise bad(field, "must be an object")
+    for key in ("digits_flagged", "capitals_caught", "capitals_caught_plain", "auroc",
+                "auroc_plain"):
+        if not rate(h.get(key)):
+            raise bad(f"{field}.{key}", "must be a rate between 0 and 1")
+    for key in ("digits_flagged_by_digit", "capitals_caught_by_letter"):
+        by = h.get(key)
+        if not (isinstance(by, dict) and all(isinstance(k, str) and len(k) <= 2 and rate(v)
+                                             for k, v in by.items())):
+            raise bad(f"{field}.{key}", "must map digits or letters to rates between 0 and 1")
+    for key in ("n_digits", "n_capitals"):
+        if not (_is_int(h.get(key)) and h[key] >= 0):
+            raise bad(f"{field}.{key}", "must be a whole number >= 0")
+    if not isinstance(h.get("source"), str):
+        raise bad(f"{field}.source", "must be text")
 
 
 def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> None:
@@ -152,7 +176,8 @@ def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> N
 
     ``holdout/NAME`` and ``montecarlo/NAME``: 1-D, real numbers, finite, not empty.
     ``density/mean`` (F,), ``density/components`` (K, F), ``density/variances`` (K,): real,
-    finite, variances > 0, all three or none. Other names are left alone.
+    finite, variances > 0, all three or none; the same for ``shape-density/``. Other names
+    are left alone.
 
     Raises:
         ModelError: Naming the first array that is wrong, in one line.
@@ -162,26 +187,36 @@ def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> N
 
     for key, arr in arrays.items():
         kind = key.partition("/")[0]
-        if kind not in ("holdout", "montecarlo", "density", "holdout-digits"):
+        if kind not in ("holdout", "montecarlo", *_GAUSSIANS, "holdout-digits"):
             continue
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
             raise bad(key, f"must hold real numbers, not {getattr(arr, 'dtype', type(arr))}")
-        if kind != "density" and (arr.ndim != 1 or arr.size == 0):
+        if kind not in _GAUSSIANS and (arr.ndim != 1 or arr.size == 0):
             raise bad(key, f"must be a non-empty 1-D array of scores, not of shape {arr.shape}")
         if not np.isfinite(arr).all():
             raise bad(key, "holds NaN or infinite values")
-    parts = {k: arrays.get(f"density/{k}") for k in ("mean", "components", "variances")}
+    for prefix in _GAUSSIANS:
+        _check_gaussian(arrays, prefix, bad)
+
+
+#: The prefixes of a model's Gaussians in its arrays: over D's and the shape network's
+#: features.
+_GAUSSIANS = ("density", "shape-density")
+
+
+def _check_gaussian(arrays: dict[str, np.ndarray], prefix: str, bad) -> None:
+    parts = {k: arrays.get(f"{prefix}/{k}") for k in ("mean", "components", "variances")}
     present = [k for k, v in parts.items() if v is not None]
     if present and len(present) != 3:
-        raise bad("density", f"is incomplete (has only {', '.join(present)})")
+        raise bad(prefix, f"is incomplete (has only {', '.join(present)})")
     if present:
         mean, comps, var = parts["mean"], parts["components"], parts["variances"]
         if mean.ndim != 1 or comps.ndim != 2 or var.ndim != 1:
-            raise bad("density", f"parts have shapes mean {mean.shape}, components "
-                                 f"{comps.shape}, variances {var.shape}; expected (F,), (K, F), "
-                                 f"(K,)")
+            raise bad(prefix, f"parts have shapes mean {mean.shape}, components "
+                              f"{comps.shape}, variances {var.shape}; expected (F,), (K, F), "
+                              f"(K,)")
         if comps.shape != (len(var), len(mean)) or len(var) == 0:
-            raise bad("density", f"parts do not fit: mean {mean.shape}, components "
-                                 f"{comps.shape}, variances {var.shape}")
+            raise bad(prefix, f"parts do not fit: mean {mean.shape}, components "
+                              f"{comps.shape}, variances {var.shape}")
         if not (var > 0).all():
-            raise bad("density/variances", "must all be > 0")
+            raise bad(f"{prefix}/variances", "must all be > 0")

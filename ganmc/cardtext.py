@@ -95,5 +95,48 @@ def card_text(card: dict) -> str:
              f"images/s)",
              f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
              f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
-             f"{card.get('alpha')}", *card_lines(card.get("quality"), m.get("n_calibration"))]
+             f"{card.get('alpha')}", *card_lines(card.get("quality"), m.get("n_calibration")),
+             *catches_text(card)]
     return "\n".join(lines)
+
+
+def catches_text(card: dict[str, Any]) -> list[str]:
+    """What a model catches and what it still misses, in plain lines with the card's figures
+    (the Detect page's explanation, ``ganmc info``)."""
+    from ganmc.handwriting import DIGIT_LIKE
+
+    c = card.get("config") if isinstance(card.get("config"), dict) else {}
+    q = card.get("quality") if isinstance(card.get("quality"), dict) else {}
+    sets = q.get("sets") if isinstance(q.get("sets"), dict) else {}
+    h = q.get("handwriting") if isinstance(q.get("handwriting"), dict) else None
+
+    def auroc(name: str) -> str:
+        r = sets.get(name)
+        return f" (AUROC {r['auroc']:.3f})" if isinstance(r, dict) and "auroc" in r else ""
+
+    if not c.get("shape_weight"):
+        return ["This model has no shape network: it learnt the training digits' writing "
+                "style as much as their shapes, so other people's digits are flagged more "
+                "often than its threshold says and many letters pass. Models trained now "
+                "(several digits) have one."]
+    lines = ["Catches: letters and symbols not written like digits" + auroc("printed letters")
+             + "; scribbles" + auroc("scribbles") + "; noise, inverted pictures, clothing"
+             + auroc("Fashion-MNIST") + "; photographs and crops of them, by their tones "
+             "(grey away from any pen stroke, which no handwritten digit has) or by their "
+             "shape."]
+    if h is not None:
+        lines.append(f"Holds for other people's handwriting: {h['digits_flagged']:.1%} of "
+                     f"their digits flagged at a 5 % threshold; {h['capitals_caught_plain']:.0%}"
+                     f" of their capital letters caught (those not written like digits), "
+                     f"{h['capitals_caught']:.0%} of all 26 (measured on {h['source']}).")
+    misses = ", ".join(DIGIT_LIKE[:-1]) + " and " + DIGIT_LIKE[-1]
+    weak = ""
+    if h is not None:
+        worst = sorted(h["capitals_caught_by_letter"].items(), key=lambda kv: kv[1])[:6]
+        weak = " Least caught: " + ", ".join(f"{k} {v:.0%}" for k, v in worst) + "."
+    lines.append(f"Still misses: letters written like digits ({misses} pass as 0, 1, 1, 5 "
+                 f"and 2 when written that way), and a letter drawn like a digit." + weak)
+    if h is None:
+        lines.append("Not measured on other people's handwriting: ganmc assess --handwriting "
+                     "FILE measures it.")
+    return lines

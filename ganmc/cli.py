@@ -29,6 +29,7 @@ from ganmc.config import (
     ARCHS,
     CALIBRATIONS,
     DEFAULT_CALIBRATION_FRACTION,
+    DEFAULT_CALIBRATION_FRACTION_DIGITS,
     DEFAULT_FEATURE_COMPONENTS,
     DEFAULT_KAPPA,
     DEFAULT_LATENT,
@@ -147,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                        default=getattr(TrainConfig, name),
                        help=f"weight of the {task.words}: {task.help()}".replace("%", "%%"))
     p.add_argument("--seed", type=argtypes.seed, default=0, help="random seed (default 0)")
-    p.add_argument("--calibration-fraction", type=float, default=DEFAULT_CALIBRATION_FRACTION,
-                   help="share of normal images held out for calibration "
-                        f"(default {DEFAULT_CALIBRATION_FRACTION})")
+    p.add_argument("--calibration-fraction", type=float, default=None,
+                   help="share of normal images held out for calibration (default "
+                        f"{DEFAULT_CALIBRATION_FRACTION_DIGITS} for several digits, whose "
+                        f"thresholds are per digit, {DEFAULT_CALIBRATION_FRACTION} for one)")
     p.add_argument("--mc-samples", type=argtypes.samples_or_none, default=DEFAULT_TRAIN_MC_SAMPLES,
                    help="Monte Carlo samples simulated after training "
                         f"(default {DEFAULT_TRAIN_MC_SAMPLES})")
@@ -239,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="SOURCE", default=None,
                    help="the data the model was trained on (default: as its card says); its "
                         "held-out images must be the model's calibration images")
+    p.add_argument("--handwriting", metavar="FILE.npz", default=None,
+                   help="also measure how the verdicts hold on other people's handwriting: an "
+                        ".npz of their digits and capital letters (digits, digit_labels, "
+                        "capitals, capital_labels 0-25; uint8 28x28, white on black, as EMNIST's "
+                        "are), each framed like an upload; the figures go onto the card")
     p.set_defaults(func=cmd_assess)
 
     p = sub.add_parser("calibrate", help="calibrate a model's threshold on your own normal "

@@ -313,7 +313,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from ganmc import bundle, service
     from ganmc.quality import card_lines
 
-    det = service.assess_model(args.model or bundle.DEFAULT_MODEL, data=args.data)
+    det = service.assess_model(args.model or bundle.DEFAULT_MODEL, data=args.data,
+                               handwriting=args.handwriting)
     print(f"Saved the quality card in {det.path_}")
     print("\n".join(card_lines(det.quality_)))
     return 0

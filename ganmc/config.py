@@ -21,6 +21,7 @@ from ganmc.presets import (
     PRESETS,
     TASKS,
     network_of,
+    shape_every,
 )
 
 #: The networks (see :mod:`ganmc.networks`), in plain words: the CLI's and the Train page's
@@ -80,8 +81,13 @@ DEFAULT_TRAIN_MC_SAMPLES = 20_000
 DEFAULT_MC_SAMPLES = 100_000
 #: The threshold level: this percentile of normal scores, i.e. 5 % false alarms.
 DEFAULT_PERCENTILE = 95.0
-#: Share of the normal images held out of training to calibrate the threshold.
+#: Share of the normal images held out of training to calibrate the threshold: a tenth for a
+#: model of one digit; a quarter for one of several, whose digits each get a threshold of
+#: their own from the held-out images taken for them (a couple of hundred each in the bundled
+#: data: the per-digit false-alarm rates then land near the level, rather than scattered and
+#: below it as with eighty).
 DEFAULT_CALIBRATION_FRACTION = 0.1
+DEFAULT_CALIBRATION_FRACTION_DIGITS = 0.25
 MAX_STEPS = 1_000_000
 
 #: What an old model's card, which predates presets, is shown as.
@@ -166,12 +172,18 @@ class TrainConfig:
         digit_shrinkage: For a model of several digits trained with labels, how far each
             digit's Gaussian's covariance is shrunk towards the pooled one (0-1; 1 = shared).
         calibration_fraction: Share of the normal training images held out (never trained
-            on) to calibrate the threshold conformally.
+            on) to calibrate the threshold conformally; ``None``:
+            ``DEFAULT_CALIBRATION_FRACTION_DIGITS`` for several digits,
+            ``DEFAULT_CALIBRATION_FRACTION`` for one.
         rotation_weight: Weight of the self-supervised rotation task D learns beside telling
             real from generated (SS-GAN; see :class:`ganmc.gan.GAN`); 0 trains none.
         jigsaw_weight: Weight of the pseudo-anomalies D is taught to reject beside the
             generated images: real images cut in four and put back in another order
             (:func:`ganmc.gan.jigsaw`); 0 shows none.
+        shape_weight: Weight of the outliers (:mod:`ganmc.outliers`) in the training of the
+            shape network beside the GAN (:func:`ganmc.networks.build_shape`); 0 trains
+            none; ``None``: on (its task's default) for a model of several digits, where it
+            makes the verdicts hold on other people's handwriting, off for one digit.
         seed: Seed of every random draw; the same seed gives the same model on one machine.
         precision: Training arithmetic: ``"float32"``, ``"bfloat16"`` (Keras'
             ``mixed_bfloat16``: variables in float32, matrix work in bfloat16) or ``"auto"``
@@ -196,9 +208,10 @@ class TrainConfig:
     search_steps: int = DEFAULT_SEARCH_STEPS
     feature_components: int = DEFAULT_FEATURE_COMPONENTS
     digit_shrinkage: float = DEFAULT_DIGIT_SHRINKAGE
-    calibration_fraction: float = DEFAULT_CALIBRATION_FRACTION
-    rotation_weight: float = 0.0
-    jigsaw_weight: float = 0.0
+    calibration_fraction: float | None = None
+    rotation_weight: float = TASKS["rotation_weight"].default
+    jigsaw_weight: float = TASKS["jigsaw_weight"].default
+    shape_weight: float | None = None
     seed: int = 0
     precision: str = AUTO
     jit_compile: bool | None = None
@@ -217,6 +230,13 @@ class TrainConfig:
         if not digits or digits[0] < 0 or digits[-1] > 9:
             raise ConfigError("digits must be a non-empty selection of 0-9")
         object.__setattr__(self, "digits", digits)
+        if self.calibration_fraction is None:
+            object.__setattr__(self, "calibration_fraction",
+                               DEFAULT_CALIBRATION_FRACTION_DIGITS if len(digits) > 1
+                               else DEFAULT_CALIBRATION_FRACTION)
+        if self.shape_weight is None:
+            object.__setattr__(self, "shape_weight",
+                               TASKS["shape_weight"].default if len(digits) > 1 else 0.0)
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", DEFAULT_LATENT[self.arch])
         for name in ("steps", "encoder_steps", "batch_size"):
@@ -252,11 +272,13 @@ class TrainConfig:
         """D's extra tasks that are on (their weights' names, e.g. ``("rotation_weight",)``)."""
         return tuple(t for t in TASKS if getattr(self, t))
 
-    @property
-    def slowdown(self) -> float:
-        """How much longer than plain GAN steps these steps take (each task's
-        ``Task.slowdown``; with both on, their product, which was not measured)."""
-        return math.prod(TASKS[t].slowdown for t in self.tasks)
+    def slowdown(self, gan_steps: int) -> float:
+        """How much longer than plain GAN steps these steps take in a run of ``gan_steps``
+        (each task's ``Task.slowdown``, the shape network's spread over the steps it learns
+        on, :func:`ganmc.presets.shape_every`; with several on, their product, which was
+        not measured)."""
+        every = {"shape_weight": shape_every(gan_steps)}
+        return math.prod(1 + (TASKS[t].slowdown - 1) / every.get(t, 1) for t in self.tasks)
 
     def steps_per_pass(self, n_images: int) -> int:
         """Steps of one pass over ``n_images`` training images (at least 1)."""
@@ -311,6 +333,9 @@ class TrainConfig:
             kwargs.setdefault("encoder_epochs", kwargs["epochs"])
         if "digits" in kwargs:
             kwargs["digits"] = tuple(kwargs["digits"])
+        # a card from before a task was known was made without it, whatever its default now
+        for task in TASKS:
+            kwargs.setdefault(task, 0.0)
         return cls(**kwargs)
 
 

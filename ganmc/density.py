@@ -240,9 +240,25 @@ def fit_density(networks, images: np.ndarray, components: int,
         return gauss
 
 
+def fit_shape_density(shape, images: np.ndarray, labels: np.ndarray | None = None,
+                      shrinkage: float = 1.0) -> FeatureGaussian | None:
+    """The Gaussian over the shape network's features of uint8 training images (per digit
+    when ``labels`` name several; every axis of its features is kept); None (with a warning)
+    when the features do not vary."""
+    log.info("Fitting the Gaussian over the shape network's features of %d training images",
+             len(images))
+    features = features_of(shape, images)
+    try:
+        return FeatureGaussian.fit(features, features.shape[1], labels, shrinkage)
+    except ConfigError as exc:
+        log.warning("No shape-distance view: %s", exc)
+        return None
+
+
 def features_of(features, images: np.ndarray) -> np.ndarray:
-    """D's feature layer for uint8 images, in batches of 1,024, flattened to (N, F);
-    ``features`` is :func:`ganmc.networks.feature_model` of D (``Networks.features``)."""
+    """A network's feature layer for uint8 images, in batches of 1,024, flattened to (N, F);
+    ``features`` gives (features, ...) of an image batch: :func:`ganmc.networks.feature_model`
+    of D (``Networks.features``) or the shape network."""
     x = to_model_input(images)
     return np.concatenate([np.asarray(features(x[i:i + 1024], training=False)[0],
                                       np.float32).reshape(len(x[i:i + 1024]), -1)

@@ -33,20 +33,19 @@ from ganmc import modelfile, quality, scoring
 from ganmc.arrays import as_images, as_labels
 from ganmc.base import BaseDetector
 from ganmc.calibration import Level, Threshold
-from ganmc.combined import Combination
+from ganmc.combined import Combination, views_of
 from ganmc.config import (
     AUTO,
     DEFAULT_TRAIN_MC_SAMPLES,
     TrainConfig,
 )
 from ganmc.data import holdout_indices
-from ganmc.density import fit_density
+from ganmc.density import fit_density, fit_shape_density
 from ganmc.errors import ConfigError, ModelError
 from ganmc.inference import Inference
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.networks import Networks
 from ganmc.preprocess import to_model_input
-from ganmc.scorers import main_of_combined
 from ganmc.train import TrainProgress, fit_networks
 
 log = logging.getLogger(__name__)
@@ -101,13 +100,18 @@ class Detector(BaseDetector):
         i_train, i_holdout = holdout_indices(len(x), self.config.calibration_fraction,
                                              self.config.seed)
         train, holdout = x[i_train], x[i_holdout]
+        train_labels = None if labels is None else labels[i_train]
         probe = quality.LiveProbe(train, holdout, others, self.config.seed)
-        result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
-                              checkpoint=checkpoint, resume=resume, probe=probe)
-        nets = Networks(result.generator, result.discriminator, result.encoder)
-        nets.density = fit_density(nets, train, self.config.feature_components,
-                                   None if labels is None else labels[i_train],
+        result = fit_networks(train, self.config, classes=_classes(train_labels),
+                              progress=progress, stop_event=stop_event, checkpoint=checkpoint,
+                              resume=resume, probe=probe)
+        nets = Networks(result.generator, result.discriminator, result.encoder,
+                        shape=result.shape)
+        nets.density = fit_density(nets, train, self.config.feature_components, train_labels,
                                    self.config.digit_shrinkage)
+        if nets.shape is not None:
+            nets.shape_density = fit_shape_density(nets.shape, train, train_labels,
+                                                   self.config.digit_shrinkage)
         self._attach(nets)
         self.metadata_ = result.metadata(data_source, len(train), len(holdout))
         self.metadata_["digit_labels"] = labels is not None
@@ -145,6 +149,26 @@ class Detector(BaseDetector):
                                        scorer=self.scorer_, preset=self.config.preset)
         return self
 
+
+
+    def assess_handwriting(self, data: dict[str, np.ndarray], source: str) -> Detector:
+        """Add to the quality card (``quality_["handwriting"]``) how the verdicts hold on
+        other people's handwriting: ``data`` as :func:`ganmc.handwriting.read` gives it,
+        judged by the card's rule at its detection level."""
+        from ganmc.handwriting import measure
+
+        if self.quality_ is None:
+            raise ModelError("measure the quality card first (assess)")
+        rule = self._fitted().calibration_of(self.scorer_, self.calibration,
+                                             level=Level(quality.DETECTION_ALPHA))
+
+        def judge(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            s = self.score_samples(x)
+            return s, rule.flags(s, self.predict_digit(x))
+
+        self.quality_ = {**self.quality_, "handwriting": measure(judge, data, source)}
+        return self
+
     def calibrate(self, x_normal: np.ndarray, *, stop_event: threading.Event | None = None,
                   name: str | None = None, sources: list[str] | None = None) -> Detector:
         """Score real normal images never trained on under every score: the conformal
@@ -160,12 +184,11 @@ class Detector(BaseDetector):
         scores, skipped = scoring.holdout_scores(
             lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event)
         self.monte_carlo_.pop("combined", None)
-        main, self.combination_ = main_of_combined(scoring.parts_of(nets),
-                                                   len(self.config.digits)), None
-        if main in scores and "discriminator" in scores:
-            views = {main: scores[main], "discriminator": scores["discriminator"],
-                     "grey": self._inference.grey(to_model_input(x))}
-            self.combination_ = Combination.fit(main, views)
+        mains, guards = views_of(scoring.parts_of(nets), len(self.config.digits))
+        self.combination_ = None
+        if scoring.viewable(nets, mains + guards):
+            views = self._inference.views(to_model_input(x), mains + guards)
+            self.combination_ = Combination.fit(mains, views, guards)
             scores["combined"] = self.combination_.held_out_scores(views)
         self._attach(nets)
         digits = self.predict_digit(x)
@@ -229,6 +252,14 @@ class Detector(BaseDetector):
         name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
         return self._inference.scores(to_model_input(as_images(x, "images")), name,
                                       self.combination_)
+
+    def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
+                      ) -> tuple[np.ndarray, list[str] | None]:
+        name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
+        if name != "combined" or self.combination_ is None:
+            return self.score_samples(x, scorer=name), None
+        return self._inference.combined(to_model_input(as_images(x, "images")),
+                                        self.combination_)
 
     def predict_digit(self, x: np.ndarray) -> np.ndarray | None:
         """The digit each image is taken for (its nearest per-digit Gaussian), int64 (N,);
@@ -310,6 +341,13 @@ class Detector(BaseDetector):
         det._resolve()
         det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict
         return det
+
+
+def _classes(labels: np.ndarray | None) -> np.ndarray | None:
+    """The shape network's class of each training image: the index of its digit among the
+    digits the labels hold (:func:`ganmc.scoring.digit_graph` maps them back through the
+    shape Gaussian's digits, the same sorted digits); None without labels."""
+    return None if labels is None else np.searchsorted(np.unique(labels), labels)
 
 
 def _now() -> str:

@@ -60,7 +60,7 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
         # the presets' minutes are for one digit; no extra task
         rate = base / max(preset.minutes_2core * 60 - ESTIMATE_AFTER_TRAINING_S, 1.0)
         rate *= RELATIVE_TRAIN_SPEED[config.arch] / RELATIVE_TRAIN_SPEED[preset.arch]
-        rate /= config.slowdown
+        rate /= config.slowdown(config.gan_steps(n))
         basis = "from the presets' times on a 2-core CPU (a GPU is faster)"
     if rate is None:
         return float("nan"), "no estimate yet"

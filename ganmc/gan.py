@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from ganmc.augment import style
 from ganmc.config import DEFAULT_KAPPA
 from ganmc.networks import ROTATIONS, feature_model
 from ganmc.presets import TASKS
@@ -74,12 +75,23 @@ class GAN(keras.Model):
             ``rotation_weight`` is not 0.
         jigsaw_weight: Weight of the pseudo-anomalies: D is also taught to call real images
             put together in another order (:func:`jigsaw`) not normal. 0 shows none.
+        shape: The shape network (:func:`ganmc.networks.build_shape`), trained beside G and
+            D when ``shape_weight`` is not 0: each step it sees the real batch and a batch
+            of outliers (:mod:`ganmc.outliers`), both in a random hand
+            (:func:`ganmc.augment.style`), and learns each real image's class and the
+            outliers as its last class. The training data are then
+            ``((images, classes), outliers)``.
+        shape_weight: Weight of the outliers' loss against the classes' in the shape
+            network's training. 0 trains none.
+        shape_every: The shape network learns on every this many steps (see
+            :func:`ganmc.presets.shape_every`).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
                  seed: int | None = None, rotation_weight: float = 0.0,
                  rotation_head: keras.Model | None = None, jigsaw_weight: float = 0.0,
-                 **kwargs):
+                 shape: keras.Model | None = None, shape_weight: float = 0.0,
+                 shape_every: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -92,6 +104,11 @@ class GAN(keras.Model):
             raise ValueError("a rotation_weight needs a rotation_head")
         if self.rotation_head is not None:
             self.features = feature_model(discriminator)
+        self.shape_weight = float(shape_weight)
+        self.shape = shape if self.shape_weight else None
+        if self.shape_weight and shape is None:
+            raise ValueError("a shape_weight needs a shape network")
+        self.shape_every = int(shape_every)
 
     def _d_variables(self) -> list:
         head = self.rotation_head.trainable_weights if self.rotation_head is not None else []
@@ -106,13 +123,21 @@ class GAN(keras.Model):
                                                                      from_logits=True))
 
     def compile(self, d_optimizer: keras.optimizers.Optimizer,
-                g_optimizer: keras.optimizers.Optimizer, **kwargs) -> None:
+                g_optimizer: keras.optimizers.Optimizer,
+                s_optimizer: keras.optimizers.Optimizer | None = None, **kwargs) -> None:
+        """``s_optimizer``: the shape network's (needed when it is trained)."""
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        self.s_optimizer = s_optimizer
         # Create the optimizers' slots now, outside any compiled (XLA, distributed) step.
         d_optimizer.build(self._d_variables())
         g_optimizer.build(self.generator.trainable_variables)
+        if self.shape is not None:
+            if s_optimizer is None:
+                raise ValueError("training the shape network needs its optimizer")
+            s_optimizer.build(self.shape.trainable_variables)
+        self.shape_tracker = keras.metrics.Mean(name=TASKS["shape_weight"].loss)
         self.rotation_tracker = keras.metrics.Mean(name=TASKS["rotation_weight"].loss)
         self.jigsaw_tracker = keras.metrics.Mean(name=TASKS["jigsaw_weight"].loss)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -125,13 +150,38 @@ class GAN(keras.Model):
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
                     self.d_fake_tracker]
         return (trackers + ([self.rotation_tracker] if self.rotation_head is not None else [])
-                + ([self.jigsaw_tracker] if self.jigsaw_weight else []))
+                + ([self.jigsaw_tracker] if self.jigsaw_weight else [])
+                + ([self.shape_tracker] if self.shape is not None else []))
 
-    def call(self, images, training=False):
+    def call(self, data, training=False):
         """D's logits for a batch of the training data (fit builds the model by calling it)."""
-        return self.discriminator(images, training=training)
+        return self.discriminator(self._images(data), training=training)
 
-    def train_step(self, real_images):
+    def _images(self, data):
+        """The real images of a batch of the training data (see ``shape``)."""
+        return data[0][0] if self.shape is not None else data
+
+    def _shape_step(self, images, classes, outliers, replicas) -> tf.Tensor:
+        """One update of the shape network; returns its loss."""
+        n = ops.shape(images)[0]
+        shown = ops.concatenate([style(images, self.seed_generator),
+                                 style(outliers, self.seed_generator)], 0)
+        other = self.shape.outputs[1].shape[-1] - 1  # the outliers' class: the last
+        with tf.GradientTape() as tape:
+            _, logits = self.shape(shown, training=True)
+            logits = ops.cast(logits, "float32")
+            normal = ops.mean(keras.losses.sparse_categorical_crossentropy(
+                classes, logits[:n], from_logits=True))
+            outlier = ops.mean(keras.losses.sparse_categorical_crossentropy(
+                ops.full_like(classes, other), logits[n:], from_logits=True))
+            loss = normal + self.shape_weight * outlier
+            scaled = loss / replicas
+        grads = tape.gradient(scaled, self.shape.trainable_weights)
+        self.s_optimizer.apply_gradients(zip(grads, self.shape.trainable_weights))
+        return loss
+
+    def train_step(self, data):
+        real_images = self._images(data)
         # Under tf.distribute each replica sees its share of the global batch and the
         # optimizer sums the replicas' gradients: scale each replica's mean loss by 1/replicas
         # so the update is that of the mean over the global batch.
@@ -176,6 +226,16 @@ class GAN(keras.Model):
             scaled = total / replicas
         grads = g_tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        if self.shape is not None:
+            (_, classes), outliers = data
+
+            def shape_step():
+                self.shape_tracker.update_state(
+                    self._shape_step(real_images, classes, outliers, replicas))
+                return tf.constant(True)
+
+            tf.cond(ops.equal(self.g_optimizer.iterations % self.shape_every, 0), shape_step,
+                    lambda: tf.constant(False))
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganmc import scoring
-from ganmc.combined import Combination, grey_share
+from ganmc.combined import VIEW_WORDS, Combination, shares
 from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.networks import Networks
@@ -44,38 +44,38 @@ class Inference:
             if combination is None:
                 raise ConfigError("the combined score needs the held-out references; this "
                                   "model has none")
-            scores = combination.score(self.views(x, combination.main))
+            scores = combination.score(self.views(x, combination.views))
         else:
             scores = scoring.in_batches(self._images_fn(name), x).astype(np.float64)
         if not np.isfinite(scores).all():
             raise ModelError("the model returned NaN/inf scores; it is broken, retrain it")
         return scores
 
-    def views(self, x: np.ndarray, main: str) -> dict[str, np.ndarray]:
-        """The values of the combined score's views (its main score and the guards), the
-        network's from one pass of D a batch.
+    def combined(self, x: np.ndarray, combination: Combination
+                 ) -> tuple[np.ndarray, list[str]]:
+        """The combined scores of model-input images and the reason each would be flagged
+        (:data:`ganmc.combined.VIEW_WORDS` of its deciding view), from one pass."""
+        views = self.views(x, combination.views)
+        return combination.score(views), [VIEW_WORDS[v] for v in combination.deciding(views)]
+
+    def views(self, x: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The values of the named views (:func:`ganmc.scoring.views_graph`: a combined
+        score's main views and guards), each network's from one pass of it a batch; pixel
+        counts as shares of the image.
 
         Raises:
             ModelError: If the networks give NaN or infinite values.
         """
-        fn = self._images_fn(f"views/{main}")
+        fn = self._images_fn("views/" + ",".join(names))
         parts = [fn(tf.constant(x[i:i + scoring.SCORE_BATCH]))
                  for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(tf.constant(x))]
-        out = {k: np.concatenate([p[k].numpy() for p in parts]).astype(np.float64)
-               for k in parts[0]}
-        out["grey"] = grey_share(out["grey"])
-        return _finite(out)
-
-    def grey(self, x: np.ndarray) -> np.ndarray:
-        """The share of grey pixels of model-input images (the combined score's third
-        view)."""
-        return grey_share(scoring.in_batches(self._images_fn("grey"), x))
+        return _finite(shares({k: np.concatenate([p[k].numpy() for p in parts])
+                               for k in parts[0]}))
 
     def digits(self, x: np.ndarray) -> np.ndarray | None:
-        """The digit each image is taken for (nearest per-digit Gaussian); None without
-        per-digit Gaussians."""
-        density = self.networks.density
-        if density is None or not density.per_digit:
+        """The digit each image is taken for (:func:`ganmc.scoring.digit_graph`); None for a
+        model that takes images for no digit."""
+        if not self.networks.per_digit:
             return None
         return scoring.in_batches(self._images_fn("digit"), x)
 
@@ -101,13 +101,12 @@ class Inference:
         if combination is None:
             raise ConfigError("the combined score needs the held-out references; this model "
                               "has none")
-        values = {k: v.numpy().astype(np.float64)
-                  for k, v in self._views_fn(combination.main, precision)(*args).items()}
-        values["grey"] = grey_share(values["grey"])
-        return combination.score(_finite(values))
+        values = {k: v.numpy() for k, v in
+                  self._views_fn(combination.views, precision)(*args).items()}
+        return combination.score(_finite(shares(values)))
 
-    def _views_fn(self, main: str, precision: str):
-        key = (main, precision)
+    def _views_fn(self, names: tuple[str, ...], precision: str):
+        key = (names, precision)
         if key not in self._views:
             nets = self.compiled.cast(precision)
             latent = self.config.latent_dim
@@ -116,7 +115,7 @@ class Inference:
             def fn(m, seed_pair):
                 z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
                 x = tf.cast(nets.generator(z, training=False), tf.float32)
-                return scoring.views_graph(main, nets, x)
+                return scoring.views_graph(names, nets, x)
 
             self._views[key] = fn
         return self._views[key]

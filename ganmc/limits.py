@@ -56,9 +56,11 @@ def check_fits(what: str, needed: int, available: int | None = None) -> None:
             f"the {available / 2**30:.1f} GiB available; use fewer images or a smaller batch")
 
 
-def training_bytes(n_images: int, batch_size: int) -> int:
-    """Training data as float32 twice (array + tf.data copy) plus a batch's activations."""
-    return n_images * 784 * 4 * 2 + batch_size * _ACTIVATION_BYTES_PER_IMAGE * 3
+def training_bytes(n_images: int, batch_size: int, n_outliers: int = 0) -> int:
+    """Training data and the shape network's outliers as float32 twice each (array +
+    tf.data copy) plus a batch's activations."""
+    return ((n_images + n_outliers) * 784 * 4 * 2
+            + batch_size * _ACTIVATION_BYTES_PER_IMAGE * 3)
 
 
 def simulation_bytes(batch_size: int, kept_scores: int) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ganmc import bundle, density
 from ganmc.calibration import Level, ScoreDistribution, choose
-from ganmc.combined import Combination
+from ganmc.combined import GUARDS, VIEW_WORDS, Combination
 from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult
@@ -69,15 +69,16 @@ def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
         arrays.update({f"combination/{k}": v for k, v in combination.arrays().items()})
     arrays.update({f"holdout-digits/{k}": v for k, v in (holdout_digits or {}).items()
                    if k in holdout})
-    if networks.density is not None:
-        arrays.update({f"density/{k}": getattr(networks.density, k) for k in density.PARTS})
-        if networks.density.per_digit:
-            arrays.update({f"density/{k}": getattr(networks.density, k)
-                           for k in density.DIGIT_PARTS})
-        if networks.density.strokes is not None:
-            arrays["density/strokes"] = networks.density.strokes
-            arrays["density/stroke_weight"] = np.asarray(networks.density.stroke_weight,
-                                                         np.float32)
+    for prefix, gauss in (("density", networks.density),
+                          ("shape-density", networks.shape_density)):
+        if gauss is None:
+            continue
+        arrays.update({f"{prefix}/{k}": getattr(gauss, k) for k in density.PARTS})
+        if gauss.per_digit:
+            arrays.update({f"{prefix}/{k}": getattr(gauss, k) for k in density.DIGIT_PARTS})
+        if gauss.strokes is not None:
+            arrays[f"{prefix}/strokes"] = gauss.strokes
+            arrays[f"{prefix}/stroke_weight"] = np.asarray(gauss.stroke_weight, np.float32)
     for k, r in monte_carlo.items():
         if r.distribution.exact:
             arrays[f"montecarlo/{k}"] = r.distribution.scores
@@ -115,7 +116,7 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
     return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
             "scorer": scorer, "calibration": calibration, "alpha": level.alpha,
             "calibration_summary": summary, "quality": quality,
-            "combination": None if combination is None else {"main": combination.main}}
+            "combination": None if combination is None else combination.describe()}
 
 
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
@@ -124,8 +125,9 @@ def save(path: Path | str, card: dict[str, Any], networks: Networks,
          combination: Combination | None = None) -> Path:
     """Write a model folder atomically."""
     nets = {"generator": networks.generator, "discriminator": networks.discriminator}
-    if networks.encoder is not None:
-        nets["encoder"] = networks.encoder
+    for name in bundle.OPTIONAL_NETWORKS:
+        if getattr(networks, name) is not None:
+            nets[name] = getattr(networks, name)
     return bundle.save_bundle(path, card=card, networks=nets,
                               arrays=arrays_of(networks, holdout, monte_carlo, holdout_digits,
                                                combination))
@@ -146,7 +148,8 @@ def load(path: Path | str | None = None) -> Loaded:
         raise ModelError(f"{path}: bad model card ({exc})") from None
     try:
         nets = Networks(files.networks["generator"], files.networks["discriminator"],
-                        files.networks.get("encoder"), _density(files.arrays))
+                        files.networks.get("encoder"), _density(files.arrays),
+                        files.networks.get("shape"), _density(files.arrays, "shape-density"))
     except (ValueError, KeyError, TypeError) as exc:  # no "features" layer: not one of ours
         raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
     _check_shapes(path, nets, config.latent_dim)
@@ -161,8 +164,7 @@ def load(path: Path | str | None = None) -> Loaded:
             order = np.argsort(scores, kind="stable")
             loaded.holdout[name] = scores[order]
             if (digits is not None and digits.shape == scores.shape
-                    and digits.dtype.kind in "iu" and nets.density is not None
-                    and nets.density.per_digit):
+                    and digits.dtype.kind in "iu" and nets.per_digit):
                 loaded.holdout_digits[name] = digits.astype(np.int64)[order]
         elif kind == "montecarlo":
             info = summary.get(name, {}).get("monte_carlo", {}) if isinstance(
@@ -189,11 +191,16 @@ def _combination(path: Path, card: dict[str, Any], arrays: dict[str, np.ndarray]
     info = card.get("combination")
     if not views and not info:
         return None
-    main = info.get("main") if isinstance(info, dict) else None
-    if main not in ("mahalanobis", "mahalanobis-strokes"):
+    info = info if isinstance(info, dict) else {}
+    # a card from before the shape network names its one main view, and its guards are
+    # GUARDS
+    mains = info.get("mains", [info.get("main")])
+    guards = info.get("guards", list(GUARDS))
+    if not (isinstance(mains, list) and isinstance(guards, list) and mains
+            and all(isinstance(v, str) and v in VIEW_WORDS for v in mains + guards)):
         raise ModelError(f"{path}: the card's combined score names no main score")
     try:
-        return Combination.from_arrays(main, views)
+        return Combination.from_arrays(tuple(mains), views, tuple(guards))
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
 
@@ -213,6 +220,10 @@ def _missing_parts(card: dict[str, Any], nets: Networks, loaded: Loaded) -> list
     promised = card.get("scorers") if isinstance(card.get("scorers"), list) else []
     if "fanogan" in promised and nets.encoder is None:
         notes.append("encoder.keras is missing, so the fanogan score is not available")
+    if "shape" in promised and (nets.shape is None or nets.shape_density is None):
+        notes.append("the shape network (shape.keras) or the Gaussian over its features is "
+                     "missing, so the shape score is not available and combined, if any, is "
+                     "the older one")
     if "mahalanobis" in promised and nets.density is None:
         notes.append(f"the feature Gaussian is missing from {bundle.ARRAYS}, so the "
                      f"mahalanobis score is not available")
@@ -240,9 +251,11 @@ def _missing_parts(card: dict[str, Any], nets: Networks, loaded: Loaded) -> list
     return notes
 
 
-def _density(arrays: dict[str, np.ndarray]) -> density.FeatureGaussian | None:
-    """The saved feature Gaussian, or None for models saved without one."""
-    parts = [arrays.get(f"density/{k}") for k in density.PARTS]
+def _density(arrays: dict[str, np.ndarray], prefix: str = "density"
+             ) -> density.FeatureGaussian | None:
+    """The saved feature Gaussian (``shape-density``: the shape network's), or None for
+    models saved without one."""
+    parts = [arrays.get(f"{prefix}/{k}") for k in density.PARTS]
     if any(p is None for p in parts):
         return None
     mean, components, variances = parts
@@ -250,9 +263,9 @@ def _density(arrays: dict[str, np.ndarray]) -> density.FeatureGaussian | None:
             or any(p.dtype.kind not in "fiu" for p in parts)):
         raise ValueError("the feature Gaussian's arrays have the wrong shapes or types")
     g = density.FeatureGaussian(*(p.astype(np.float32) for p in parts))
-    extra = [arrays.get(f"density/{k}") for k in density.DIGIT_PARTS]
+    extra = [arrays.get(f"{prefix}/{k}") for k in density.DIGIT_PARTS]
     if all(p is None for p in extra):
-        return _strokes(g, arrays)
+        return _strokes(g, arrays, prefix)
     if any(p is None for p in extra):
         raise ValueError("the per-digit Gaussians are incomplete")
     digits, means, whiteners = extra
@@ -263,13 +276,13 @@ def _density(arrays: dict[str, np.ndarray]) -> density.FeatureGaussian | None:
         raise ValueError("the per-digit Gaussians' arrays have the wrong shapes or types")
     g.digits, g.digit_means = digits.astype(np.int64), means.astype(np.float32)
     g.whiteners = whiteners.astype(np.float32)
-    return _strokes(g, arrays)
+    return _strokes(g, arrays, prefix)
 
 
-def _strokes(g: density.FeatureGaussian, arrays: dict[str, np.ndarray]
+def _strokes(g: density.FeatureGaussian, arrays: dict[str, np.ndarray], prefix: str
              ) -> density.FeatureGaussian:
     """``g`` with its saved stroke-length correction, if the model has one."""
-    strokes, weight = (arrays.get(f"density/{k}") for k in density.STROKE_PARTS)
+    strokes, weight = (arrays.get(f"{prefix}/{k}") for k in density.STROKE_PARTS)
     if strokes is None and weight is None:
         return g
     rows = len(g.digits) if g.per_digit else 1
@@ -296,6 +309,13 @@ def _check_shapes(path: Path, nets: Networks, latent_dim: int) -> None:
         problems.append(f"discriminator takes {shape(nets.discriminator.inputs[0])}")
     if nets.encoder is not None and shape(nets.encoder.outputs[0]) != (latent_dim,):
         problems.append(f"encoder makes {shape(nets.encoder.outputs[0])}")
+    if nets.shape is not None:
+        if shape(nets.shape.inputs[0]) != (28, 28, 1) or len(nets.shape.outputs) != 2:
+            problems.append("the shape network does not take 28 x 28 images to (features, "
+                            "logits)")
+        elif nets.shape_density is not None and nets.shape_density.components.shape[1] != (
+                int(np.prod(nets.shape.outputs[0].shape[1:]))):
+            problems.append("the shape network's Gaussian does not fit its features")
     if nets.density is not None:
         n_features = int(np.prod(nets.features.outputs[0].shape[1:]))
         k, width = nets.density.components.shape

@@ -16,12 +16,14 @@ from ganmc.detector import Detector, load_model
 from ganmc.errors import ModelError
 
 
-def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
+def assess_model(path: Path | str, *, data: str | None = None,
+                 handwriting: Path | str | None = None) -> Detector:
     """Measure a saved model's quality card again and save it in its folder.
 
     The held-out images are found again from the data the card names (or ``data``), the
     model's seed and hold-out share; they must score exactly as the model's calibration
-    scores did, or nothing is written.
+    scores did, or nothing is written. ``handwriting``: a file of other people's digits and
+    capitals (:mod:`ganmc.handwriting`), whose figures go onto the card too.
 
     Raises:
         ModelError: If the data does not give back the model's held-out images.
@@ -35,9 +37,19 @@ def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
             raise ModelError(f"{path}: the data ({splits.source}) does not give back this "
                              f"model's held-out images; name the data it was trained on "
                              f"with --data")
+        hand = None if handwriting is None else read_handwriting(handwriting)
         det.assess(holdout, splits.x_test[~splits.test_is_normal])
+        if hand is not None:
+            det.assess_handwriting(hand, Path(handwriting).name)
         bundle.update_card(path, quality=det.quality_)  # networks and arrays stay as they are
     return det
+
+
+def read_handwriting(path: Path | str) -> dict[str, np.ndarray]:
+    """A handwriting file's arrays (:func:`ganmc.handwriting.read`)."""
+    from ganmc.handwriting import read
+
+    return read(path)
 
 
 def _scores_as_held_out(det: Detector, x: np.ndarray) -> bool:

@@ -28,6 +28,13 @@ IMAGE_SHAPE = (28, 28, 1)
 #: has the first two.
 D_CONVS = {"dcgan": (32, 64), "dcgan-deep": (32, 64, 128)}
 FEATURES = "features"
+#: The shape network's feature layer (the per-digit Gaussian of the ``shape`` views is over it).
+SHAPE_FEATURES = "shape_features"
+#: The shape network's convolutions (filters; 4 x 4, 4 x 4 and 3 x 3, each of stride 2) and
+#: the width of its feature layer: as good as twice the filters on the sets of ``python -m
+#: benchmarks.shape`` at a quarter of the arithmetic (``python -m research.shape_probe``).
+SHAPE_CONVS = (16, 32, 64)
+SHAPE_WIDTH = 128
 #: The self-supervised task (SS-GAN, Chen et al. 2019): D's head tells which of these quarter
 #: turns (0, 90, 180, 270 degrees) was applied to an image.
 ROTATIONS = 4
@@ -105,6 +112,27 @@ def build_encoder(arch: str, latent_dim: int, dtype: str | None = None) -> keras
         h = layers.Flatten(name="e_flat", **dt)(h)
     z = layers.Dense(latent_dim, name="z", dtype="float32")(h)
     return keras.Model(x, z, name="encoder")
+
+
+def build_shape(n_classes: int, dtype: str | None = None,
+                convs: tuple[int, ...] = SHAPE_CONVS) -> keras.Model:
+    """The shape network S: image -> (features, logits), one logit for each of the
+    ``n_classes`` normal classes (the digits, or one class without labels) and a last one
+    for "not a normal image". Trained beside the GAN on style-augmented digits against the
+    outliers of :mod:`ganmc.outliers` (:class:`ganmc.gan.GAN`); the ``shape`` score is how
+    much more it takes an image for an outlier than for any normal class. ``convs``: the
+    convolutions' filters (``python -m research.shape_probe`` compares sizes)."""
+    dt = {"dtype": dtype} if dtype else {}
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    h = x
+    for i, (filters, size) in enumerate(zip(convs, (4, 4, 3))):
+        h = layers.Conv2D(filters, size, strides=2, padding="same", name=f"s_conv{i}", **dt)(h)
+        h = layers.LeakyReLU(0.2, name=f"s_act{i}", **dt)(h)
+    h = layers.Flatten(name="s_flat", **dt)(h)
+    f = layers.LeakyReLU(0.2, name=SHAPE_FEATURES, **dt)(
+        layers.Dense(SHAPE_WIDTH, name="s_dense", **dt)(h))
+    logits = layers.Dense(n_classes + 1, name="s_logits", dtype="float32")(f)
+    return keras.Model(x, [f, logits], name="shape")
 
 
 def rotation_head(discriminator: keras.Model) -> keras.Model:
@@ -212,9 +240,20 @@ class Networks:
     discriminator: keras.Model
     encoder: keras.Model | None = None
     density: FeatureGaussian | None = None
+    #: The shape network (:func:`build_shape`) and the Gaussian over its features, one per
+    #: normal class (None for a model trained without it).
+    shape: keras.Model | None = None
+    shape_density: FeatureGaussian | None = None
 
     def __post_init__(self) -> None:
         self.features = feature_model(self.discriminator)
+
+    @property
+    def per_digit(self) -> bool:
+        """Whether each image is taken for one of several digits (the shape network's
+        classes, or per-digit Gaussians over D's features): then thresholds can be per
+        digit."""
+        return any(g is not None and g.per_digit for g in (self.shape_density, self.density))
 
     @property
     def strokes(self) -> FeatureGaussian | None:
@@ -268,7 +307,9 @@ class Networks:
                 target.assign(tf.cast(source, target.dtype))
             return copy
 
-        density = (None if self.density is None
-                   else replace(self.density, product_dtype=dtype))
+        def gaussian(g: FeatureGaussian | None) -> FeatureGaussian | None:
+            return None if g is None else replace(g, product_dtype=dtype)
+
         return Networks(clone(self.generator), clone(self.discriminator), clone(self.encoder),
-                        density)
+                        gaussian(self.density), clone(self.shape),
+                        gaussian(self.shape_density))

@@ -64,8 +64,9 @@ RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "dcgan-deep": 0.53, "mlp": 3.4}
 
 @dataclass(frozen=True)
 class Task:
-    """One of D's extra tasks beside telling real from generated, on when its weight (the
-    :class:`TrainConfig` setting of the same name) is above 0.
+    """An extra task trained beside the GAN, on when its weight (the :class:`TrainConfig`
+    setting of the same name) is above 0: one of D's beside telling real from generated, or
+    the shape network's.
 
     Attributes:
         words: Its name in plain words (the card, the job caption, messages).
@@ -74,21 +75,38 @@ class Task:
         slowdown: How much longer a GAN step takes with it on: the ratio of images/s of the
             compiled steps, measured by ``python -m benchmarks.task_speed`` (dcgan, 2-core CPU;
             docs/benchmarks-task-speed.json, checked by tests/unit/test_benchmark_figures.py).
+        default: Its weight when none is given (0: off unless asked for).
     """
 
     words: str
     about: str
     loss: str
     slowdown: float
+    default: float = 0.0
 
     def help(self) -> str:
         """Its help text: what it does and what it costs."""
-        return (f"{self.about}; 0 = none, the default, up to {MAX_TASK_WEIGHT:g}; about "
+        default = "0 = none, the default" if not self.default else \
+            f"{self.default:g} by default, 0 = none"
+        return (f"{self.about}; {default}, up to {MAX_TASK_WEIGHT:g}; about "
                 f"{self.slowdown - 1:.0%} more training time (docs/benchmarks.md has what it "
                 f"measured)")
 
 
-#: D's extra tasks by setting name (see :class:`ganmc.gan.GAN`).
+#: The updates the shape network gets in a run where the GAN has more steps than this: it
+#: then learns on every few GAN steps only (:func:`shape_every`), which keeps its cost a
+#: small share of a long run. Measured with ``python -m research.shape_probe``: 2,500
+#: updates of 64 digits and 64 outliers made a shape network about as good as 5,000.
+SHAPE_UPDATES = 2500
+
+
+def shape_every(gan_steps: int) -> int:
+    """The shape network learns on every this many GAN steps: every step of a run of up to
+    :data:`SHAPE_UPDATES` GAN steps, every second of one up to twice that, and so on."""
+    return max(1, gan_steps // SHAPE_UPDATES)
+
+
+#: The extra tasks by setting name (see :class:`ganmc.gan.GAN`).
 TASKS = {
     "rotation_weight": Task(
         "rotation task", "D also learns which quarter turn was applied to each real image "
@@ -97,4 +115,12 @@ TASKS = {
         "jigsaw pseudo-anomalies", "D also learns to call real digits cut into four quarters "
         "and put back in another order not normal: a digit's strokes in a shape that is not "
         "one", "jigsaw_loss", 1.20),
+    "shape_weight": Task(
+        "shape network", "a second, small network learns the shapes of the normal digits, "
+        "written in many hands, against letters and symbols of some 400 fonts and random pen "
+        "curves (never handwriting): the verdicts then hold for other people's handwriting "
+        "and catch letters; the weight is that of the non-digits in its training; on by "
+        "default for a model of several digits (a model of one digit keeps its one-class "
+        "score), and in a long run it learns on every few steps only",
+        "shape_loss", 1.60, default=1.0),
 }

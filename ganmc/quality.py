@@ -47,14 +47,15 @@ class Bar:
 #: two strokes can be a fair digit); the others a good model separates almost perfectly.
 BARS = {OTHER_DIGITS: Bar(0.95, 0.85), "uniform noise": Bar(0.99, 0.95),
         "inverted": Bar(0.99, 0.95), "scribbles": Bar(0.90, 0.75),
-        "Fashion-MNIST": Bar(0.97, 0.90)}
+        "printed letters": Bar(0.95, 0.85), "Fashion-MNIST": Bar(0.97, 0.90)}
 READINGS = ("good", "usable", "under-trained")
 
 
 def anomaly_sets(normal: np.ndarray, others: np.ndarray | None, n: int, seed: int = 0
                  ) -> dict[str, np.ndarray]:
     """The card's anomaly sets: the other digits (when given), uniform noise, the normal
-    images inverted, scribbles of two or three strokes, and Fashion-MNIST where installed."""
+    images inverted, scribbles of two or three strokes, printed capital letters (those not
+    written like digits) and Fashion-MNIST where installed."""
     rng = np.random.default_rng(seed)
     sets: dict[str, np.ndarray] = {}
     if others is not None and len(others):
@@ -62,6 +63,9 @@ def anomaly_sets(normal: np.ndarray, others: np.ndarray | None, n: int, seed: in
     sets["uniform noise"] = anomalies.uniform_noise(n, seed)
     sets["inverted"] = anomalies.inverted(normal[:n])
     sets["scribbles"] = _scribbles(max(n, CARD_N), seed)[:n]
+    letters = _printed(max(n, CARD_N), seed)
+    if letters is not None:
+        sets["printed letters"] = letters[:n]
     fashion = anomalies.fashion_mnist(n)
     if fashion is not None:
         sets["Fashion-MNIST"] = fashion
@@ -74,6 +78,15 @@ def _scribbles(n: int, seed: int) -> np.ndarray:
     curve uses the first of the card's."""
     x = anomalies.scribbles(n, seed)
     x.setflags(write=False)
+    return x
+
+
+@functools.lru_cache(maxsize=2)
+def _printed(n: int, seed: int) -> np.ndarray | None:
+    """The printed letters, drawn once a process, like the scribbles."""
+    x = anomalies.printed_letters(n, seed)
+    if x is not None:
+        x.setflags(write=False)
     return x
 
 
@@ -213,6 +226,10 @@ def card_lines(q: dict[str, Any] | None, held_out: int | None = None) -> list[st
         lines.append(f"  {name}: AUROC {r['auroc']:.3f}, caught {100 * r['detection']:.1f} % at "
                      f"{100 * q.get('detection_alpha', DETECTION_ALPHA):g} % false alarms "
                      f"({r['n']:,} images)")
+    if q.get("handwriting"):
+        from ganmc.handwriting import lines as handwriting_lines
+
+        lines += ["  " + line for line in handwriting_lines(q["handwriting"])]
     if q.get("before_calibration"):
         lines.append("  " + before_calibration(q))
     return lines

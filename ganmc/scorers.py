@@ -25,7 +25,8 @@ class Scorer:
         name: The name on the command line and in the dashboard.
         needs: The part of a fitted model it cannot work without: ``"encoder"``,
             ``"density"`` (the feature Gaussian), ``"strokes"`` (its stroke figures),
-            ``"combination"`` (held-out references of its parts) or None.
+            ``"shape"`` (the shape network), ``"combination"`` (held-out references of its
+            parts) or None.
         one_pass: One forward pass per image: cheap enough to simulate at the end of every
             training run.
         reconstructs: What it shows as the model's version of an image.
@@ -51,12 +52,18 @@ REGISTRY: dict[str, Scorer] = {s.name: s for s in (
            "mahalanobis, also counting drawing less than the training digits do as strange "
            "(a 1 is not taken for part of an 8)"),
     Scorer("combined", "combination", True, "G(E(x))",
-           "the most unusual of three views, each ranked among the held-out normal images: "
-           "the feature Gaussian's distance (mahalanobis, or mahalanobis-strokes for one "
-           "digit), how fake the discriminator finds the image, and how much of it is grey "
-           "rather than ink or background; photographs and noise are flagged by the last "
-           "two, letters and digits by the first. 1 = as unusual as the most unusual "
-           "held-out normal image"),
+           "the most unusual of several views, each ranked among the held-out normal images: "
+           "for a model with the shape network, the shape score and how far the shape "
+           "network's view of the image lies from the digit it is taken for (else the "
+           "feature Gaussian's distance: mahalanobis, or mahalanobis-strokes for one digit), "
+           "guarded by how fake the discriminator finds the image and how much of it is grey "
+           "away from any pen stroke (its grey pixels, for a model without the shape "
+           "network); letters and scribbles are flagged by the first, photographs and noise "
+           "by the guards too. 1 = as unusual as the most unusual held-out normal image"),
+    Scorer("shape", "shape", True, "G(E(x))",
+           "how much more the shape network, which learnt the digits in many hands against "
+           "letters and symbols of some 400 fonts and random pen curves, takes the image "
+           "for a non-digit than for any digit"),
     Scorer("discriminator", None, True, "G(E(x))",
            "the original method: how fake the discriminator finds the image (minus its "
            "logit)"),
@@ -70,15 +77,14 @@ ONE_PASS = tuple(n for n, s in REGISTRY.items() if s.one_pass)
 #: Scores that read the feature Gaussian (refitting it changes their values).
 GAUSSIAN = tuple(n for n, s in REGISTRY.items()
                  if s.needs in ("density", "strokes", "combination"))
-#: The scores a combined score is made of, besides its main one.
-GUARDS = ("discriminator", "grey")
 
 #: :func:`auto_order`'s rule in plain words (the CLI's and the dashboard's help).
-AUTO_RULE = ("combined for a model of several digits trained with their labels (a Gaussian "
-             "for each digit, guarded against photographs and noise); mahalanobis-strokes "
-             "for a model of one digit (mahalanobis for one saved before it); else fanogan "
-             "when the model has an encoder, else mahalanobis (discriminator for an old "
-             "model without the Gaussian)")
+AUTO_RULE = ("combined for a model of several digits with the shape network (its views, "
+             "guarded against photographs and noise), or trained with the digits' labels (a "
+             "Gaussian for each digit, guarded likewise); mahalanobis-strokes for a model "
+             "of one digit (mahalanobis for one saved before it); else fanogan when the "
+             "model has an encoder, else mahalanobis (discriminator for an old model "
+             "without the Gaussian)")
 
 
 def auto_order(parts: set[str], n_digits: int, per_digit: bool) -> tuple[str, ...]:
@@ -88,20 +94,15 @@ def auto_order(parts: set[str], n_digits: int, per_digit: bool) -> tuple[str, ..
     scores go first, combined before them for per-digit Gaussians and mahalanobis-strokes
     for one digit. docs/benchmarks.md has the figures behind the rule."""
     have = tuple(n for n, s in REGISTRY.items() if s.needs is None or s.needs in parts)
-    if "density" in parts and (per_digit or n_digits == 1):
-        if n_digits == 1:
-            first = ("mahalanobis-strokes", "mahalanobis")
-        else:
-            first = ("combined", "mahalanobis")
-        first = tuple(n for n in first if n in have)
-        have = (*first, *(n for n in have if n not in first))
-    return have
-
-
-def main_of_combined(parts: set[str], n_digits: int) -> str:
-    """The score a combined score ranks first: the Gaussian's score ``auto`` would pick
-    without the combined one."""
-    return "mahalanobis-strokes" if n_digits == 1 and "strokes" in parts else "mahalanobis"
+    first: tuple[str, ...] = ()
+    if n_digits == 1 and "density" in parts:
+        first = ("mahalanobis-strokes", "mahalanobis")
+    elif "shape" in parts:
+        first = ("combined", "shape")
+    elif "density" in parts and per_digit:
+        first = ("combined", "mahalanobis")
+    first = tuple(n for n in first if n in have)
+    return (*first, *(n for n in have if n not in first))
 
 
 def resolve(requested: str, have: tuple[str, ...]) -> str:
@@ -125,9 +126,15 @@ def why_auto(have: tuple[str, ...], digits: tuple[int, ...] = ()) -> str:
     normal ``digits`` (:func:`auto_order`'s rule)."""
     chosen = have[0]
     reasons = {
-        "combined": "the model has a Gaussian per digit, which tells letters and scribbles "
-                    "from digits best, and the combined score adds the discriminator's and "
-                    "the grey pixels' views, which flag photographs and noise",
+        "combined": ("the model has the shape network, which learnt the digits' shapes in "
+                     "many hands against letters, symbols and scribbles, and the combined "
+                     "score adds the discriminator's view and the grey tones away from pen "
+                     "strokes, which flag photographs and noise" if "shape" in have else
+                     "the model has a Gaussian per digit, which tells letters and scribbles "
+                     "from digits best, and the combined score adds the discriminator's and "
+                     "the grey pixels' views, which flag photographs and noise"),
+        "shape": "the model has the shape network, which learnt the digits' shapes in many "
+                 "hands against letters, symbols and scribbles",
         "fanogan": "the model has an encoder, so it can redraw each image",
         "mahalanobis-strokes": "for a model of one digit it tells the other digits apart "
                                "best, simpler ones (a 1 beside an 8) included",

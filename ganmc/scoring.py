@@ -26,6 +26,10 @@ generator, Monte Carlo samples.
   8; this one does not. 0 is about a typical normal image, and a score counts spreads of
   normal images. Models fitted before it have no stroke
   figures and so no such score.
+- ``shape``: how much more the shape network (:func:`ganmc.networks.build_shape`), which
+  learnt the normal digits in many hands against letters, symbols and pen curves, takes the
+  image for "not a normal image" than for any normal digit: its last logit minus the
+  log-sum-exp of the others. One pass of the shape network.
 - ``latent-search``: AnoGAN-style (Schlegl et al., 2017), kept for comparison: for each image,
   search the latent space for the z whose G(z) best matches it, by Adam on z for
   ``search_steps`` steps (from E(x) when there is an encoder, else from z = 0), minimising the
@@ -38,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ganmc.combined import GREY_BAND
+from ganmc.combined import GREY_BAND, INK, STROKE_REACH
 from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
 from ganmc.density import stroke_length
 from ganmc.errors import ConfigError
@@ -89,7 +93,7 @@ def default_batch_size(scorer: str = "fanogan") -> int:
 def parts_of(networks: Networks, combination: bool = False) -> set[str]:
     """The fitted parts a score may need (:attr:`ganmc.scorers.Scorer.needs`)."""
     parts = {"combination"} if combination else set()
-    for name in ("encoder", "density", "strokes"):
+    for name in ("encoder", "density", "strokes", "shape"):
         if getattr(networks, name) is not None:
             parts.add(name)
     return parts
@@ -100,8 +104,7 @@ def available(networks: Networks, digits: tuple[int, ...] = (), combination: boo
     """Names of the scorers these networks support (``combination``: the detector has the
     combined score's references), in the order ``auto`` prefers them
     (:func:`ganmc.scorers.auto_order`)."""
-    per_digit = networks.density is not None and networks.density.per_digit
-    return auto_order(parts_of(networks, combination), len(digits), per_digit)
+    return auto_order(parts_of(networks, combination), len(digits), networks.per_digit)
 
 
 resolve_scorer = resolve
@@ -156,9 +159,9 @@ class CompiledScorers:
 
     def images(self, key: str, kappa: float, steps: int):
         """A compiled function of an image batch: a scorer's scores, ``"latent-search/z"``
-        (the z its search finds), ``"digit"`` (the digit each image is taken for, -1 without
-        per-digit Gaussians), ``"grey"`` (:func:`grey_count`) or ``"views/MAIN"``
-        (:func:`views_graph`)."""
+        (the z its search finds), ``"digit"`` (the digit each image is taken for,
+        :func:`digit_graph`), ``"grey"`` (:func:`grey_count`) or ``"views/A,B,..."`` (the
+        views A, B, ... of :func:`views_graph`)."""
         cache_key = (key, float(kappa), int(steps))
         if cache_key not in self._images:
             nets = self.networks
@@ -172,11 +175,9 @@ class CompiledScorers:
                 if key == "grey":
                     return grey_count(x)
                 if key.startswith("views/"):
-                    return views_graph(key.removeprefix("views/"), nets, x)
+                    return views_graph(tuple(key.removeprefix("views/").split(",")), nets, x)
                 if key == "digit":
-                    if nets.density is None:
-                        return tf.fill([tf.shape(x)[0]], tf.constant(-1, tf.int64))
-                    return nets.density.nearest(nets.features(x, training=False)[0])
+                    return digit_graph(nets, x)
                 return score_graph(key, nets, x, kappa, steps)
 
             self._images[cache_key] = fn
@@ -279,15 +280,71 @@ def grey_count(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.cast(grey, tf.float32), axis=1)
 
 
-def views_graph(main: str, networks: Networks, x: tf.Tensor) -> dict[str, tf.Tensor]:
-    """The combined score's views of a batch, the network's from one pass of D: ``main``
-    (``mahalanobis`` or ``mahalanobis-strokes``) and ``discriminator`` as :func:`score_graph`
-    gives each, and ``grey`` (:func:`grey_count`)."""
-    f, logit = networks.features(x, training=False)
-    distance = (networks.strokes.corrected(f, stroke_length(x)) if main == "mahalanobis-strokes"
-                else networks.density.distance(f))
-    return {main: distance, "discriminator": -tf.reshape(_f32(logit), [-1]),
-            "grey": grey_count(x)}
+def tones_count(x: tf.Tensor) -> tf.Tensor:
+    """Pixels of each image that are grey (:data:`ganmc.combined.GREY_BAND`) and farther
+    than :data:`ganmc.combined.STROKE_REACH` pixels from any pixel of full ink
+    (:data:`ganmc.combined.INK`), float32 (N,), a whole number: pen strokes are grey only at
+    their edges, beside their ink; a photograph's tones are grey everywhere."""
+    ink = (tf.cast(x, tf.float32) + 1.0) / 2.0
+    grey = tf.logical_and(ink > GREY_BAND[0], ink < GREY_BAND[1])
+    reach = 2 * STROKE_REACH + 1
+    near = tf.nn.max_pool2d(tf.cast(ink >= INK, tf.float32), reach, 1, "SAME") > 0
+    lone = tf.logical_and(grey, tf.logical_not(near))
+    return tf.reduce_sum(tf.cast(tf.reshape(lone, [tf.shape(x)[0], -1]), tf.float32), axis=1)
+
+
+def shape_margin(logits: tf.Tensor) -> tf.Tensor:
+    """The ``shape`` score from the shape network's logits (N, C + 1): the last ("not a
+    normal image") minus the log-sum-exp of the C normal classes', float32 (N,)."""
+    logits = _f32(logits)
+    return logits[:, -1] - tf.reduce_logsumexp(logits[:, :-1], axis=1)
+
+
+def digit_graph(networks: Networks, x: tf.Tensor) -> tf.Tensor:
+    """The digit each image is taken for, int64 (N,): the shape network's likeliest digit
+    where it has several, else the nearest per-digit Gaussian over D's features; -1 for a
+    model with neither."""
+    shape, gauss = networks.shape, networks.shape_density
+    if shape is not None and gauss is not None and gauss.per_digit:
+        logits = _f32(shape(x, training=False)[1])[:, :-1]
+        return tf.gather(tf.constant(gauss.digits), tf.argmax(logits, axis=1))
+    if networks.density is None:
+        return tf.fill([tf.shape(x)[0]], tf.constant(-1, tf.int64))
+    return networks.density.nearest(networks.features(x, training=False)[0])
+
+
+def viewable(networks: Networks, names: tuple[str, ...]) -> bool:
+    """Whether the networks have what each of the named views (:func:`views_graph`)
+    needs."""
+    need = {"mahalanobis": networks.density, "mahalanobis-strokes": networks.strokes,
+            "shape": networks.shape, "shape-distance": networks.shape_density}
+    return all(need.get(n, True) is not None for n in names)
+
+
+def views_graph(names: tuple[str, ...], networks: Networks, x: tf.Tensor
+                ) -> dict[str, tf.Tensor]:
+    """The named views of a batch, each network's from one pass of it (the combined score's
+    views, :mod:`ganmc.combined`): ``mahalanobis``, ``mahalanobis-strokes`` and
+    ``discriminator`` (D) and ``shape`` (the shape network) as :func:`score_graph` gives
+    each, ``shape-distance`` (the per-digit Gaussian over the shape network's features),
+    ``grey`` (:func:`grey_count`) and ``tones`` (:func:`tones_count`)."""
+    out = {}
+    if {"mahalanobis", "mahalanobis-strokes", "discriminator"} & set(names):
+        f, logit = networks.features(x, training=False)
+        if "mahalanobis" in names:
+            out["mahalanobis"] = networks.density.distance(f)
+        if "mahalanobis-strokes" in names:
+            out["mahalanobis-strokes"] = networks.strokes.corrected(f, stroke_length(x))
+        out["discriminator"] = -tf.reshape(_f32(logit), [-1])
+    if {"shape", "shape-distance"} & set(names):
+        f, logits = networks.shape(x, training=False)
+        out["shape"] = shape_margin(logits)
+        out["shape-distance"] = networks.shape_density.distance(f)
+    if "grey" in names:
+        out["grey"] = grey_count(x)
+    if "tones" in names:
+        out["tones"] = tones_count(x)
+    return {k: out[k] for k in names}
 
 
 def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA,
@@ -306,6 +363,10 @@ def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFA
     """
     if name == "discriminator":
         return -tf.reshape(_f32(networks.discriminator(x, training=False)), [-1])
+    if name == "shape":
+        if networks.shape is None:
+            raise ConfigError("the shape score needs the shape network; this model has none")
+        return shape_margin(networks.shape(x, training=False)[1])
     if name == "latent-search":
         return search_latent(networks, x, kappa, search_steps)[0]
     if name == "mahalanobis":

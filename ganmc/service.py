@@ -243,12 +243,14 @@ def score(det: Detector, x: np.ndarray, decision: Decision) -> list[Verdict]:
 
 def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict]
                ) -> list[dict[str, Any]]:
-    """One row per image: ``source,index,score,p_value,threshold,digit,verdict``: the
-    threshold its verdict used and the digit it is taken for (empty for a model without
-    per-digit Gaussians)."""
+    """One row per image: ``source,index,score,p_value,threshold,digit,verdict,reason``: the
+    threshold its verdict used, the digit it is taken for (empty for a model that takes
+    images for no digit) and why an anomaly was flagged (empty where the score gives no
+    reason)."""
     return [{"source": src, "index": idx, "score": round(v.score, 6),
              "p_value": round(v.p_value, 6), "threshold": round(v.threshold, 6),
-             "digit": "" if v.digit is None else v.digit, "verdict": v.label}
+             "digit": "" if v.digit is None else v.digit, "verdict": v.label,
+             "reason": v.reason or ""}
             for src, idx, v in zip(sources, indices, verdicts)]
 
 

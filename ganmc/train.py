@@ -34,10 +34,12 @@ from ganmc.networks import (
     build_discriminator,
     build_encoder,
     build_generator,
+    build_shape,
     rotation_head,
 )
+from ganmc.outliers import MAX_OUTLIERS, training_outliers
 from ganmc.preprocess import to_model_input
-from ganmc.presets import TASKS
+from ganmc.presets import TASKS, shape_every
 from ganmc.tracker import STATE, Tracker, TrainProgress
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,9 @@ N_SAMPLES = 16
 #: Train steps back to back inside one compiled call (Keras' ``steps_per_execution``): Python
 #: and the callbacks run once per this many steps; step budgets are rounded up to a multiple.
 STEPS_PER_CALL = 8
+#: Adam's step size for the shape network (a classifier: the GAN's 2e-4 is for the
+#: adversarial game).
+SHAPE_LEARNING_RATE = 1e-3
 #: A round is the stretch of steps between two checkpoints (and two points of the live quality
 #: curve): about a twentieth of the phase, between these bounds.
 ROUND_STEPS = (96, 256)
@@ -84,6 +89,8 @@ class TrainResult:
     quality_curve: list[dict[str, float]] = field(default_factory=list)
     #: The self-supervised rotation head on D's features (``config.rotation_weight``).
     rotation_head: keras.Model | None = None
+    #: The shape network (``config.shape_weight``), trained beside the GAN.
+    shape: keras.Model | None = None
 
     def metadata(self, data_source: str, n_train: int, n_calibration: int) -> dict:
         """The model card's account of this run."""
@@ -140,6 +147,7 @@ def fit_networks(
     x_train: np.ndarray,
     config: TrainConfig,
     *,
+    classes: np.ndarray | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     stop_event: threading.Event | None = None,
     checkpoint: Path | str | None = None,
@@ -147,11 +155,14 @@ def fit_networks(
     strategy: tf.distribute.Strategy | None = None,
     probe: Callable | None = None,
 ) -> TrainResult:
-    """Train G and D, then E, on normal images, for the steps ``config`` gives.
+    """Train G and D (and the shape network beside them), then E, on normal images, for the
+    steps ``config`` gives.
 
     Args:
         x_train: Normal images, uint8 (N, 28, 28).
         config: Settings.
+        classes: Each image's class for the shape network, int (N,) from 0 (the index of
+            its digit among the digits the images have); None: one class for all.
         progress: Called every few steps and at each round's end.
         stop_event: When set, training stops after the current compiled call (at most
             ``STEPS_PER_CALL`` steps); the result is usable.
@@ -169,7 +180,8 @@ def fit_networks(
         TrainingError: If the losses become NaN or infinite (the last checkpoint is kept).
     """
     limits.check_fits(f"training on {len(x_train):,} images",
-                      limits.training_bytes(len(x_train), config.batch_size))
+                      limits.training_bytes(len(x_train), config.batch_size,
+                                            MAX_OUTLIERS if config.shape_weight else 0))
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or default_strategy()
     policy = train_policy(config.precision)
@@ -198,6 +210,8 @@ def fit_networks(
         encoder = (build_encoder(config.arch, config.latent_dim, policy)
                    if enc_plan else None)
         head = rotation_head(discriminator) if config.rotation_weight else None
+        n_classes = 1 if classes is None else int(np.max(classes)) + 1
+        shape = build_shape(n_classes, policy) if config.shape_weight else None
     state = {"phase": "gan", "step": 0, "history": {}, "quality": []}
     if resume and checkpoint is not None:
         saved = read_checkpoint(checkpoint)
@@ -205,7 +219,7 @@ def fit_networks(
             _check_compatible(saved, config)
             state = {"quality": [], **saved}
             _load_weights(Path(checkpoint), generator, discriminator, encoder, saved["phase"],
-                          head)
+                          head, shape)
             log.info("Resuming from %s: phase %s, %d steps done", checkpoint, saved["phase"],
                      saved["step"])
         else:
@@ -218,18 +232,17 @@ def fit_networks(
     # presets").
     options = tf.data.Options()
     options.autotune.enabled = False
-    data = (
-        tf.data.Dataset.from_tensor_slices(to_model_input(x_train))
-        .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=True)
-        .repeat()
-        .prefetch(2)
-        .with_options(options)
-    )
+    data = _dataset(x_train, batch_size, config.seed,
+                    None if shape is None else _classes(classes, len(x_train)))
+    if shape is not None:  # ((images, classes), outliers): see ganmc.gan.GAN
+        outliers = training_outliers(totals[0] // shape_every(totals[0]) * batch_size,
+                                     config.seed)
+        data = tf.data.Dataset.zip((data, _dataset(outliers, batch_size, config.seed + 1)))
+    data = data.prefetch(2).with_options(options)
     sample_z = np.random.default_rng(config.seed).standard_normal(
         (N_SAMPLES, config.latent_dim)).astype(np.float32)
     nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder,
-            "rotation": head}
+            "rotation": head, "shape": shape}
     tracker = Tracker(config, totals, batch_size, progress, stop_event, state, checkpoint,
                       nets, sample_z, device, probe)
 
@@ -240,9 +253,11 @@ def fit_networks(
         with strategy.scope():
             gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
                       rotation_weight=config.rotation_weight, rotation_head=head,
-                      jigsaw_weight=config.jigsaw_weight)
-            gan.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit,
-                        steps_per_execution=per_call)
+                      jigsaw_weight=config.jigsaw_weight, shape=shape,
+                      shape_weight=config.shape_weight, shape_every=shape_every(totals[0]))
+            gan.compile(d_optimizer=adam(), g_optimizer=adam(),
+                        s_optimizer=keras.optimizers.Adam(SHAPE_LEARNING_RATE),
+                        jit_compile=jit, steps_per_execution=per_call)
         tracker.begin_phase("gan")
         _run_rounds(gan, data, gan_plan, state, tracker)
     if encoder is not None and not tracker.stopped:
@@ -258,15 +273,32 @@ def fit_networks(
     if state["phase"] != "encoder":
         encoder = None  # stopped before the encoder was trained: do not offer an untrained one
     if policy is not None:  # models are kept and saved in float32
-        cast = Networks(generator, discriminator, encoder).cast("float32")
-        generator, discriminator, encoder = cast.generator, cast.discriminator, cast.encoder
+        cast = Networks(generator, discriminator, encoder, shape=shape).cast("float32")
+        generator, discriminator, encoder, shape = (cast.generator, cast.discriminator,
+                                                    cast.encoder, cast.shape)
     seconds = tracker.timing()["seconds"]  # the resumed runs' included
     # A stop mid-round leaves the weights a few steps past the round's checkpoint: say those.
     steps = tracker.last_step if tracker.stopped else state["step"]
     done = (totals[0], steps) if state["phase"] == "encoder" else (steps, 0)
     return TrainResult(generator, discriminator, encoder, state["history"], device, seconds,
                        tracker.overall_rate(), tracker.stopped, done, totals, len(x_train),
-                       batch_size, state.get("quality", []), head)
+                       batch_size, state.get("quality", []), head, shape)
+
+
+def _classes(classes: np.ndarray | None, n: int) -> np.ndarray:
+    """The shape network's class of each training image: ``classes``, or 0 for all."""
+    return np.zeros(n, np.int32) if classes is None else np.asarray(classes, np.int32)
+
+
+def _dataset(x: np.ndarray, batch_size: int, seed: int, classes: np.ndarray | None = None
+             ) -> tf.data.Dataset:
+    """Shuffled batches of uint8 images as model input, for ever (with their classes when
+    given)."""
+    images = to_model_input(x)
+    return (tf.data.Dataset.from_tensor_slices(images if classes is None else (images, classes))
+            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size, drop_remainder=True)
+            .repeat())
 
 
 def _run_rounds(model: keras.Model, data: tf.data.Dataset, plan: list[int], state: dict,
@@ -317,12 +349,14 @@ def _check_compatible(saved: dict, config: TrainConfig) -> None:
 
 
 def _load_weights(ckpt: Path, generator, discriminator, encoder, phase: str,
-                  head=None) -> None:
+                  head=None, shape=None) -> None:
     try:
         generator.load_weights(ckpt / "generator.weights.h5")
         discriminator.load_weights(ckpt / "discriminator.weights.h5")
         if head is not None:  # a checkpoint of a run with the task has it (checked above)
             head.load_weights(ckpt / "rotation.weights.h5")
+        if shape is not None:  # likewise
+            shape.load_weights(ckpt / "shape.weights.h5")
         if encoder is not None and phase == "encoder" and (ckpt / "encoder.weights.h5").exists():
             encoder.load_weights(ckpt / "encoder.weights.h5")
     except Exception as exc:  # Keras/h5py raise many kinds on a damaged file

@@ -21,8 +21,10 @@ class Verdict:
         percentile_rank: Percentage of normal scores below this one.
         threshold: The threshold in force.
         label: ``"normal"`` or ``"anomaly"``.
-        digit: The digit the image is taken for (the nearest per-digit Gaussian), or None
-            for a model without per-digit Gaussians.
+        digit: The digit the image is taken for, or None for a model that takes images
+            for no digit.
+        reason: For an anomaly under the ``combined`` score, why in plain words (the view
+            that decided, :data:`ganmc.combined.VIEW_WORDS`); None otherwise.
     """
 
     score: float
@@ -31,6 +33,7 @@ class Verdict:
     threshold: float
     label: str
     digit: int | None = None
+    reason: str | None = None
 
     @property
     def is_anomaly(self) -> bool:
@@ -48,10 +51,11 @@ def taken_for(digit: int, bold: bool = False) -> str:
     return f"taken for {'an' if digit == 8 else 'a'} {shown}"
 
 
-def judge(scores: np.ndarray, threshold: Threshold, digits: np.ndarray | None = None
-          ) -> list[Verdict]:
+def judge(scores: np.ndarray, threshold: Threshold, digits: np.ndarray | None = None,
+          reasons: list[str] | None = None) -> list[Verdict]:
     """Verdicts for scores by a threshold's rule (:meth:`Threshold.flags`; for a per-digit
-    threshold, each image by the digit in ``digits`` it is taken for)."""
+    threshold, each image by the digit in ``digits`` it is taken for); ``reasons``: why each
+    image would be flagged (kept for the anomalies)."""
     scores = np.asarray(scores, np.float64).ravel()
     flags = threshold.flags(scores, digits)
     values = threshold.values(digits, len(scores))
@@ -59,5 +63,7 @@ def judge(scores: np.ndarray, threshold: Threshold, digits: np.ndarray | None = 
     rank = threshold.percentile_rank(scores, digits)
     names = [None] * len(scores) if digits is None else [None if d < 0 else int(d)
                                                          for d in digits]
-    return [Verdict(float(s), float(pv), float(r), float(t), ANOMALY if f else NORMAL, d)
-            for s, pv, r, t, f, d in zip(scores, p, rank, values, flags, names)]
+    why = reasons or [None] * len(scores)
+    return [Verdict(float(s), float(pv), float(r), float(t), ANOMALY if f else NORMAL, d,
+                    w if f else None)
+            for s, pv, r, t, f, d, w in zip(scores, p, rank, values, flags, names, why)]

@@ -28,7 +28,9 @@ def tiny_train(mnist):
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_train, tmp_path_factory):
-    """A tiny dcgan detector (3 GAN epochs, 2 encoder epochs; ~10 s), trained and saved once.
+    """A tiny dcgan detector (3 GAN epochs, 2 encoder epochs; ~10 s), trained and saved once,
+    without the shape network (as models saved before it, or trained with
+    ``--shape-weight 0``): its ``auto`` is fanogan. ``shape_model`` has the shape network.
 
     Fewer steps than this leave the generator drawing grey blurs, and then nothing, not even
     uniform noise, is told apart.
@@ -36,7 +38,7 @@ def tiny_model(tiny_train, tmp_path_factory):
     from ganmc import Detector
 
     det = Detector(arch="dcgan", epochs=3, encoder_epochs=2, batch_size=32, seed=0,
-                   mc_samples=2000)
+                   mc_samples=2000, shape_weight=0.0)
     det.fit(tiny_train, data_source="bundled[:1500]")
     path = det.save(tmp_path_factory.mktemp("models") / "tiny")
     return det, path
@@ -54,6 +56,19 @@ def digit_png(path, digit: np.ndarray, *, scale: int = 8, dark_on_light: bool = 
         img = 255 - img
     Image.fromarray(img).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def shape_model(tmp_path_factory, mnist):
+    """A small labelled model of all ten digits with the shape network (the default for
+    several digits; dcgan, 200 steps, no encoder; ~40 s), trained and saved once."""
+    from ganmc import Detector
+
+    det = Detector(steps=200, encoder_steps=0, batch_size=64, seed=0, mc_samples=1000,
+                   calibration_fraction=0.25)
+    det.fit(mnist.x_train[:3000], mnist.y_train[:3000], data_source="bundled[:3000]")
+    path = det.save(tmp_path_factory.mktemp("models") / "shape")
+    return det, path
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,8 @@ def near_canvas(place, judged, decision) -> None:
         with place.container():
             big_verdict(st, im.verdict, "1.8rem", "ganmc-canvas-verdict")
             st.caption(f"score {im.verdict.score:.4g}, {threshold_text(im.verdict, decision)}"
-                       + (f"; {im.verdict.taken_for}" if im.verdict.digit is not None else ""))
+                       + (f"; {im.verdict.taken_for}" if im.verdict.digit is not None else "")
+                       + (f"; why: {im.verdict.reason}" if im.verdict.reason else ""))
 
 
 def verdict_row(im, decision, recon_name: str) -> None:
@@ -67,11 +68,14 @@ def verdict_row(im, decision, recon_name: str) -> None:
     big_verdict(cols[3], v)
     if v.digit is not None:
         cols[3].markdown(taken_for(v.digit, bold=True),
-                         help="The digit whose training images it lies closest to (the "
-                              "nearest per-digit Gaussian); its threshold is that digit's.")
+                         help="The digit the model takes it for (the shape network's "
+                              "likeliest digit, or the nearest per-digit Gaussian); its "
+                              "threshold is that digit's.")
     cols[3].markdown(f"score **{v.score:.4g}** ({threshold_text(v, decision)})  \n"
                      f"p-value **{v.p_value:.3g}** — percentile rank "
                      f"{v.percentile_rank:.1f}% of normal scores")
+    if v.reason:
+        cols[3].markdown(f"Why: {v.reason}.")
 
 
 def threshold_caption(decision) -> None:

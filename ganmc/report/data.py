@@ -102,6 +102,6 @@ def rows(data: ReportData) -> list[dict[str, Any]]:
     return [{"kind": kind, "name": im.name, "note": im.note, "score": im.verdict.score,
              "p_value": im.verdict.p_value, "percentile_rank": im.verdict.percentile_rank,
              "threshold": im.verdict.threshold, "verdict": im.verdict.label,
-             "digit": im.verdict.digit}
+             "digit": im.verdict.digit, "reason": im.verdict.reason}
             for kind, ims in (("example", data.examples), ("image", data.images))
             for im in ims]

@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from ganmc import files, service
+from ganmc.cardtext import catches_text
 from ganmc.errors import GanmcError
 from ganmc.preprocess import IMAGE_SUFFIXES, load_image
 from ganmc.report.style import Mark
@@ -16,6 +17,8 @@ MAX_UPLOADS = 24
 st.title("Detect anomalies")
 det, decision, mc = controls.page_setup("detect")
 verdicts.threshold_caption(decision)
+with st.expander("What this model catches, and what it still misses"):
+    st.markdown("\n".join(f"- {line}" for line in catches_text(det.card())))
 how = verdicts.per_digit(det, decision)
 verdicts.calibrated(decision, how)
 
@@ -82,7 +85,8 @@ else:
                                                   list(range(len(judged))),
                                                   [im.verdict for im in judged])),
         help="One row per image: its score, p-value and verdict, with the digit it was taken "
-             "for and that threshold under per-digit thresholds.")
+             "for and that threshold under per-digit thresholds, and why an anomaly was "
+             "flagged.")
     better = next((s for s in ("combined", "fanogan") if s in det.scorers_), None)
     if decision.scorer in GAUSSIAN and decision.scorer != "combined" and better:
         st.caption(f"Photographs and other pictures that are not handwriting: {decision.scorer} "

@@ -62,11 +62,13 @@ with st.expander("Custom settings"):
     latent = kept(c3.number_input, "train_latent", "Latent size (0 = the network's default)", 0,
                   min_value=0, max_value=512)
     seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
-    # D's extra tasks (config.TASKS): train_rotation, train_jigsaw
+    # the extra tasks (config.TASKS): train_rotation, train_jigsaw, train_shape; an empty
+    # box (the shape network's default) leaves the choice to the settings' rule
     weights = {name: kept((c1, c2)[i % 2].number_input, "train_" + name.removesuffix("_weight"),
                           f"{task.words[0].upper()}{task.words[1:]} weight (0 = none)",
                           getattr(TrainConfig, name), min_value=0.0,
-                          max_value=MAX_TASK_WEIGHT, step=0.5, help=task.help() + ".")
+                          max_value=MAX_TASK_WEIGHT, step=0.5, help=task.help() + ".",
+                          placeholder=f"{task.default:g} for several digits, 0 for one")
                for i, (name, task) in enumerate(TASKS.items())}
 name = kept(st.text_input, "train_name", "Model name", "my-model",
             help=f"Saved as {session.MODELS_DIR}/NAME.")
@@ -82,7 +84,8 @@ resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this 
 settings = {"arch": None if arch == AUTO else arch, "preset": preset, "steps": steps,
             "encoder_steps": enc_steps, "batch_size": int(batch),
             "latent_dim": int(latent) or None, "kappa": float(kappa),
-            **{name: float(w) for name, w in weights.items()}, "seed": int(seed)}
+            **{name: None if w is None else float(w) for name, w in weights.items()},
+            "seed": int(seed)}
 try:
     seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},
                                            session.MODELS_DIR)

@@ -27,8 +27,11 @@ def test_auto_order_follows_the_rule():
     one = scorers.auto_order({"density", "strokes", "combination"}, 1, False)
     assert one[:2] == ("mahalanobis-strokes", "mahalanobis") and "combined" in one
     assert scorers.auto_order(set(), 10, False) == ("discriminator", "latent-search")
-    assert scorers.main_of_combined({"density", "strokes"}, 1) == "mahalanobis-strokes"
-    assert scorers.main_of_combined({"density", "strokes"}, 3) == "mahalanobis"
+    shape = {"encoder", "density", "shape", "combination"}
+    assert scorers.auto_order(shape, 10, True)[:2] == ("combined", "shape")
+    assert scorers.auto_order(shape - {"combination"}, 10, True)[0] == "shape"
+    # a model of one digit keeps its one-class score, with or without the shape network
+    assert scorers.auto_order(shape | {"strokes"}, 1, False)[0] == "mahalanobis-strokes"
 
 
 def test_resolve_and_why():
@@ -54,4 +57,5 @@ def test_the_cli_help_reads_the_registry_without_tensorflow():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     flat = " ".join(r.stdout.split())
-    assert "combined: the most unusual of three views" in flat
+    assert "combined: the most unusual of several views" in flat
+    assert "shape: how much more the shape network" in flat

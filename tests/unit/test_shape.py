@@ -1,0 +1,105 @@
+"""The shape network's parts that need no trained model: the style augmentation, the
+outliers it is shown, its score from its logits, the photograph guard's pixel count and the
+settings' defaults."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganmc import outliers
+from ganmc.augment import style
+from ganmc.config import TrainConfig
+from ganmc.preprocess import to_mnist, to_model_input
+from ganmc.scoring import shape_margin, tones_count
+
+PHOTOS = Path(__file__).resolve().parents[1] / "data" / "photos"
+
+
+def test_style_draws_each_image_again_in_a_seeded_random_hand(mnist):
+    x = tf.constant(to_model_input(mnist.x_train[:64]))
+    a = style(x, keras.random.SeedGenerator(3)).numpy()
+    b = style(x, keras.random.SeedGenerator(3)).numpy()
+    c = style(x, keras.random.SeedGenerator(4)).numpy()
+    assert a.shape == x.shape and a.dtype == np.float32
+    assert a.min() >= -1.0 - 1e-6 and a.max() <= 1.0 + 1e-6
+    np.testing.assert_array_equal(a, b)  # the same seed, the same hands
+    assert not np.allclose(a, c)
+    moved = np.abs(a - x.numpy()).reshape(64, -1).mean(axis=1)
+    assert (moved > 0.01).mean() > 0.9  # nearly every image is drawn again
+    # still the same digit: ink where the digit's ink is, more than anywhere else
+    ink = x.numpy() > 0
+    assert (a[ink] > 0).mean() > 0.5 > (a[~ink] > 0).mean()
+
+
+def test_the_warp_is_tensorflows_projective_transform_and_compiles_under_xla(mnist):
+    """The style's resampling by gathers equals TensorFlow's bilinear projective transform,
+    which XLA (the mlp's training step, every GPU step) cannot compile."""
+    from ganmc.augment import _warp
+
+    x = tf.constant(mnist.x_train[:16, :, :, None].astype("float32") / 255)
+    rng = np.random.default_rng(0)
+    inverse = np.concatenate([rng.normal(0, 0.15, (16, 4)) + [1, 0, 0, 1],
+                              rng.normal(0, 1.5, (16, 2))], axis=1)[:, [0, 1, 4, 2, 3, 5]]
+    inverse = tf.constant(inverse, tf.float32)
+    ref = tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=tf.concat([inverse, tf.zeros((16, 2))], 1), output_shape=[28, 28],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT").numpy()
+    np.testing.assert_allclose(_warp(x, inverse).numpy(), ref, atol=1e-5)
+    xla = tf.function(_warp, jit_compile=True)
+    np.testing.assert_allclose(xla(x, inverse).numpy(), ref, atol=1e-4)
+
+
+def test_the_outliers_are_glyphs_and_pen_curves_and_never_digits():
+    g = outliers.glyphs()
+    assert g.dtype == np.uint8 and g.shape[1:] == (28, 28) and len(g) > 20_000
+    with np.load(outliers.glyph_file()) as f:
+        chars = set(f["char"].tolist())
+    assert not chars & set("0123456789OoIlSsZzbgqi|")  # nothing written like a digit
+    assert {"A", "K", "x", "#", "Ж", "λ"} <= chars  # letters, symbols, other scripts
+    c = outliers.curves(20, seed=1)
+    np.testing.assert_array_equal(c, outliers.curves(20, seed=1))
+    assert not np.array_equal(c, outliers.curves(20, seed=2))
+    assert (c.reshape(20, -1).max(axis=1) > 200).all()  # framed: ink at full strength
+    # the curves grow with the images the shape network sees, within bounds
+    assert len(outliers.training_outliers(64 * 32)) == len(g) + outliers.N_CURVES[0]
+
+
+def test_the_shape_score_is_how_much_more_an_outlier_than_any_class():
+    logits = tf.constant([[5.0, 0.0, 0.0], [0.0, 0.0, 5.0], [0.0, 0.0, np.log(2.0)]])
+    s = shape_margin(logits).numpy()
+    assert s[0] < 0 < s[1]
+    np.testing.assert_allclose(s[2], 0.0, atol=1e-6)  # as likely an outlier as a digit
+
+
+def _blurred_stroke() -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFilter
+
+    img = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(img).line([(60, 40), (200, 140), (90, 240)], fill=255, width=22)
+    return to_mnist(img.filter(ImageFilter.GaussianBlur(6)))
+
+
+def test_tones_count_grey_away_from_pen_strokes_not_their_blurred_edges():
+    stroke = _blurred_stroke()
+    assert ((stroke > 25) & (stroke < 230)).sum() > 60  # a blurred scan has many greys...
+    from benchmarks.photos import photo_set
+
+    photos, _ = photo_set(crops_per_photo=0)  # each whole (one too faint is refused)
+    assert len(photos) >= 12
+    counts = tones_count(to_model_input(np.concatenate([stroke[None], photos]))).numpy()
+    assert counts[0] == 0  # ...all beside its ink
+    assert np.median(counts[1:]) > 50  # a photograph's greys are everywhere
+    assert counts.dtype == np.float32 and (counts == np.round(counts)).all()
+
+
+def test_the_shape_network_is_on_by_default_and_off_for_cards_made_before_it():
+    assert TrainConfig().shape_weight == 1.0
+    old = TrainConfig(shape_weight=0.0).to_dict()
+    del old["shape_weight"]
+    assert TrainConfig.from_dict(old).shape_weight == 0.0
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).shape_weight == 1.0
+    with pytest.raises(Exception, match="shape_weight"):
+        TrainConfig(shape_weight=-1.0)
