@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "README. Before the folder is put in place, predict.py "
                                    "judges bundled test digits and noise and must give the "
                                    "package's verdicts.",
-                       epilog=f"The onnx and tflite tools: {INSTALL}.")
+                       epilog=f"The export tools (tf2onnx, onnxruntime, ai-edge-litert): "
+                              f"{INSTALL} (the dev extra includes them).")
     _add_model(p)
     p.add_argument("--format", required=True, metavar="FORMAT",
                    help="onnx (run by onnxruntime), tflite (run by ai-edge-litert) or "

@@ -162,8 +162,8 @@ def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -
                           "optimiser steps with gradients; export another score (--scorer)")
     if threshold.source == "monte-carlo":
         raise ConfigError("an export judges by the held-out normal images (its p-values "
-                          "count them); a Monte Carlo threshold is not exported: use "
-                          "--calibration holdout or per-digit")
+                          "count them); a Monte Carlo threshold is not exported: choose the "
+                          "holdout or per-digit threshold (--calibration)")
     holdout = det.holdout_scores_.get(scorer)
     if holdout is None:
         raise ConfigError(f"the model has no held-out scores of {scorer} to export")
@@ -198,6 +198,8 @@ def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -
     if scorer == "combined":
         refs.update({f"reference_{k}": v for k, v in det.combination_.arrays().items()})
     with files.atomic_dir(out) as tmp:
+        check_target(out, replace=replace)  # again, under the folder's lock: another
+        # export may have been written there since the first look
         graph = _write_graph(det, scorer, columns, fmt, tmp)
         manifest["graph"].update(graph)
         np.savez(tmp / predict.REFERENCES, **refs)
@@ -426,9 +428,9 @@ def readme(m: dict[str, Any]) -> str:
                    "ai-edge-litert`; Linux x86-64, macOS arm64 and Windows have wheels) or "
                    "tflite-runtime; without either it uses TensorFlow's TFLite interpreter if "
                    "TensorFlow is installed, and says so.\n" if fmt == "tflite" else "")
-    saved_note = ("\nA SavedModel is run by TensorFlow: this folder needs `pip install numpy "
-                  "pillow tensorflow`. Export with `--format onnx` to judge without "
-                  "TensorFlow.\n" if fmt == "savedmodel" else "")
+    saved_note = ("\nA SavedModel needs TensorFlow to run: `pip install numpy pillow "
+                  "tensorflow`. Export with `--format onnx` to judge without it.\n"
+                  if fmt == "savedmodel" else "")
     by_digit = "".join(f"| {d} | {v if v is not None else 'none'} |\n"
                        for d, v in t["by_digit"].items())
     thresholds = (f"Per-digit thresholds (an image is judged by the digit it is taken for; "

@@ -293,6 +293,13 @@ def _guard(f: np.ndarray, n: int) -> np.ndarray:
     return np.where(f > 1.0, f, 1.0 - (n + 1.0) * (1.0 - f))
 
 
+# copy of ganmc.errors.one_line
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` as one line of at most ``limit`` characters (whitespace runs collapsed)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 # copy of the verdict rule (ganmc.calibration.above) and of the conformal p-value of an
 # exact distribution (ganmc.distribution.ScoreDistribution.p_values)
 def above(scores: np.ndarray | float, thresholds: np.ndarray | float) -> np.ndarray:
@@ -366,7 +373,7 @@ class _Onnx:
             self.session = onnxruntime.InferenceSession(
                 str(file), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own kinds for a bad file
-            raise ExportError(f"{file}: cannot load the graph ({_one_line(exc, 200)})") from None
+            raise ExportError(f"{file}: cannot load the graph ({one_line(exc, 200)})") from None
         self.input = self.session.get_inputs()[0].name
         self.notes: list[str] = []
 
@@ -399,7 +406,7 @@ class _TFLite:
         try:
             self.interpreter = interpreter(model_path=str(file))
         except Exception as exc:  # the interpreters raise ValueError, RuntimeError, ...
-            raise ExportError(f"{file}: cannot load the graph ({_one_line(exc, 200)})") from None
+            raise ExportError(f"{file}: cannot load the graph ({one_line(exc, 200)})") from None
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.output = self.interpreter.get_output_details()[0]["index"]
         self._shape: tuple[int, ...] | None = None
@@ -427,7 +434,7 @@ class _SavedModel:
         try:
             self.fn = tf.saved_model.load(str(folder)).signatures["serving_default"]
         except Exception as exc:  # TensorFlow raises many kinds for a bad folder
-            raise ExportError(f"{folder}: cannot load the graph ({_one_line(exc, 200)})") from None
+            raise ExportError(f"{folder}: cannot load the graph ({one_line(exc, 200)})") from None
         self.input, self.output = spec["input"], spec["output"]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -497,7 +504,7 @@ class Export:
                              for d, v in (threshold.get("by_digit") or {}).items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportError(f"{where}: not a ganmc export card this runtime reads "
-                              f"({type(exc).__name__}: {_one_line(exc, 100)})") from None
+                              f"({type(exc).__name__}: {one_line(exc, 100)})") from None
         if self.format not in _RUNNERS:
             raise ExportError(f"{where}: unknown graph format {self.format!r} (this runtime "
                               f"reads {', '.join(_RUNNERS)})")
@@ -577,14 +584,24 @@ class Export:
     def judge(self, x: np.ndarray) -> Verdicts:
         """Verdicts for uint8 (N, 28, 28) images in the model's frame."""
         score, digits = self.scores(x)
-        per_digit = bool(self.by_digit)
-        threshold = (np.array([self.by_digit.get(int(d), self.pooled) for d in digits],
-                              np.float64) if per_digit else np.full(len(score), self.pooled))
-        p = np.empty(len(score))
-        for d in np.unique(digits):
-            mine = digits == d
-            p[mine] = p_values(self.groups.get(int(d), self.holdout), score[mine])
-        return Verdicts(score, p, threshold, digits, above(score, threshold))
+        return decide(score, digits, self.pooled, self.by_digit, self.holdout, self.groups)
+
+
+def decide(score: np.ndarray, digits: np.ndarray, pooled: float, by_digit: dict[int, float],
+           holdout: np.ndarray, groups: dict[int, np.ndarray]) -> Verdicts:
+    """Verdicts from scores and the digits they are taken for, as ganmc's threshold gives
+    them (:class:`ganmc.calibration.PerDigitThreshold` where ``by_digit`` has digits, else
+    :class:`ganmc.calibration.ConformalThreshold`): an image taken for a digit of
+    ``by_digit`` is judged by that digit's threshold and its p-value counts that digit's
+    held-out scores (``groups``); any other image, by ``pooled`` and all of ``holdout``."""
+    score = np.asarray(score, np.float64)
+    digits = np.asarray(digits, np.int64)
+    threshold = np.array([by_digit.get(int(d), pooled) for d in digits], np.float64)
+    p = np.empty(len(score))
+    for d in np.unique(digits):
+        mine = digits == d
+        p[mine] = p_values(groups[int(d)] if int(d) in by_digit else holdout, score[mine])
+    return Verdicts(score, p, threshold, digits, above(score, threshold))
 
 
 def _threshold_value(v) -> float:
@@ -607,12 +624,6 @@ def _images(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _one_line(text: object, limit: int = 300) -> str:
-    """``text`` as one line of at most ``limit`` characters."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
 def _read_manifest(folder: Path) -> dict:
     file = folder / MANIFEST
     if not folder.is_dir():
@@ -627,7 +638,7 @@ def _read_manifest(folder: Path) -> dict:
             raise ExportError(f"{folder}: not a ganmc export folder (no {MANIFEST})") from None
         raise exc from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ExportError(f"{file}: unreadable ({_one_line(exc, 200)})") from None
+        raise ExportError(f"{file}: unreadable ({one_line(exc, 200)})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ExportError(f"{file}: not a ganmc export card")
     version = manifest.get("format_version")
@@ -652,7 +663,7 @@ def _read_references(file: Path) -> dict[str, np.ndarray]:
     except ExportError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ExportError(f"{file}: unreadable ({_one_line(exc, 200)})") from None
+        raise ExportError(f"{file}: unreadable ({one_line(exc, 200)})") from None
     out = {}
     for name, a in arrays.items():
         if a.ndim != 1 or a.dtype.kind not in "iuf" or len(a) == 0:
@@ -735,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
             raise GanmcError(f"no readable image in the {len(args.images)} input(s) given")
         verdicts = export.judge(np.stack(images))
     except GanmcError as exc:
-        print(f"predict.py: error: {_one_line(exc, 2000)}", file=sys.stderr)
+        print(f"predict.py: error: {one_line(exc, 2000)}", file=sys.stderr)
         return 2
     buf = io.StringIO()
     writer = csv.DictWriter(buf, ["source", "index", "score", "p_value", "threshold", "digit",
