@@ -664,7 +664,7 @@ def test_the_report_page_offers_the_export_as_a_zip(app, mnist, monkeypatch, tmp
     assert len(made) == 1 and len(app.get("download_button")) == buttons + 1
     det, decision, (name, data) = made[0]
     assert name.endswith("-onnx.zip")
-    with zipfile.ZipFile(__import__("io").BytesIO(data)) as z:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
         z.extractall(tmp_path)
     folder = tmp_path / name.removesuffix(".zip")
     x = mnist.x_test[:50]
