@@ -55,8 +55,6 @@ INSTALL = 'pip install -e ".[export]"'
 #: folder's runtime; scores must agree with the package's within this relative difference.
 CHECK_DIGITS, CHECK_NOISE = 200, 50
 TOLERANCE = 1e-4
-#: Scores this close to 0 are compared absolutely (a logit near 0 has no relative size).
-ABS_FLOOR = 1e-4
 #: The framing a model card without one has (ganmc's own: like digits).
 DEFAULT_FRAMING = "digits"
 
@@ -364,16 +362,22 @@ def check_images(det) -> np.ndarray:
     return np.concatenate([digits, noise])
 
 
-def compare(ours, verdicts, n_holdout: dict[int, int] | int) -> dict[str, Any]:
+def compare(ours, verdicts, n_holdout: dict[int, int] | int, spread: float
+            ) -> dict[str, Any]:
     """How the runtime's verdicts (:class:`ganmc.predict.Verdicts`) compare with the
     package's (a list of :class:`ganmc.verdict.Verdict`): the largest relative score
     difference, the largest p-value difference in ranks, and the images whose verdict or
-    digit differs. ``n_holdout``: the held-out images each p-value counts (by digit)."""
+    digit differs. ``n_holdout``: the held-out images each p-value counts (by digit).
+
+    A difference is relative to the score, or to ``spread`` (the held-out scores' standard
+    deviation) where the score is smaller: a score that crosses 0 (a logit, a standardised
+    distance) has no relative size near it, and float32 rounding there is a few 1e-6 of its
+    spread."""
     score = np.array([v.score for v in verdicts])
     p = np.array([v.p_value for v in verdicts])
     label = np.array([v.is_anomaly for v in verdicts])
     digit = np.array([-1 if v.digit is None else v.digit for v in verdicts])
-    rel = np.abs(ours.score - score) / np.maximum(np.abs(score), ABS_FLOOR)
+    rel = np.abs(ours.score - score) / np.maximum(np.abs(score), spread)
     n = (np.array([n_holdout.get(int(d), n_holdout["all"]) for d in digit])
          if isinstance(n_holdout, dict) else np.full(len(p), n_holdout))
     ranks = np.abs(ours.p_value - p) * (n + 1)
@@ -401,7 +405,8 @@ def check(det, decision, folder: Path) -> dict[str, Any]:
     ours = runtime.judge(x)
     theirs = service.score(det, x, decision)
     result = compare(ours, theirs, {**{d: len(g) for d, g in runtime.groups.items()},
-                                    "all": len(runtime.holdout)})
+                                    "all": len(runtime.holdout)},
+                     float(np.std(runtime.holdout)) or 1.0)
     if (result["verdicts_differ"] or result["digits_differ"]
             or result["max_relative_difference"] > TOLERANCE
             or result["max_p_value_ranks"] > 1.0 + 1e-9):

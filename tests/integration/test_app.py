@@ -675,8 +675,7 @@ def test_the_report_page_offers_the_export_as_a_zip(app, mnist, monkeypatch, tmp
     app.run()  # a later run offers the same zip without exporting again
     assert len(made) == 1 and len(app.get("download_button")) == buttons + 1
 
-    app.session_state["calibration"] = "monte-carlo"
-    app.run()
+    app.selectbox(key="w_report_calibration").set_value("monte-carlo").run()
     app.button(key="export_prepare").click().run()
     assert not app.exception
     assert any("Not exported: " in e.value and "Monte Carlo threshold is not exported"
