@@ -17,6 +17,7 @@ from ganmc.commands import (
     cmd_assess,
     cmd_calibrate,
     cmd_evaluate,
+    cmd_export,
     cmd_info,
     cmd_refresh,
     cmd_report,
@@ -45,6 +46,7 @@ from ganmc.config import (
     TrainConfig,
 )
 from ganmc.errors import GanmcError, one_line
+from ganmc.export import INSTALL
 from ganmc.montecarlo import MAX_SAMPLES
 from ganmc.scorers import help_text
 
@@ -225,6 +227,28 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default report.png)")
     _add_batch(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="export the model's score and threshold to judge "
+                                      "images without TensorFlow (ONNX, TFLite, SavedModel)",
+                       description="Write one folder that judges images as this model does: "
+                                   "the score's float32 graph, its thresholds, the held-out "
+                                   "scores the p-values need, the framing, the model card, "
+                                   "predict.py (numpy, Pillow and the graph's runtime) and a "
+                                   "README. Before the folder is put in place, predict.py "
+                                   "judges bundled test digits and noise and must give the "
+                                   "package's verdicts.",
+                       epilog=f"The export tools (tf2onnx, onnxruntime, ai-edge-litert): "
+                              f"{INSTALL} (the dev extra includes them).")
+    _add_model(p)
+    p.add_argument("--format", required=True, metavar="FORMAT",
+                   help="onnx (run by onnxruntime), tflite (run by ai-edge-litert) or "
+                        "savedmodel (run by TensorFlow)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the export folder to write; refused if anything is there, except "
+                        "an earlier export with --replace")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the export already at --out (never anything else)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", help="show a model's card",
                        description="Show how a model was made and calibrated.")

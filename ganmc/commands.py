@@ -320,6 +320,19 @@ def cmd_assess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from ganmc import export, service
+
+    export.check_format(args.format)  # before the model loads: a typo costs nothing
+    export.check_target(args.out, replace=args.replace)
+    det, choice = _model(args)
+    done = service.export_model(det, service.decide(det, choice), args.format, args.out,
+                                replace=args.replace)
+    print(f"Wrote {done.folder}: {done.summary()}")
+    print(f"  judge images with: python {done.folder / 'predict.py'} IMAGES...")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from ganmc import bundle
     from ganmc.cardtext import card_text

@@ -48,6 +48,17 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
         ImageError: If the file is unreadable, too large, or holds no ink.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
+    return to_mnist(open_picture(source, name=label), name=label)
+
+
+def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Image.Image:
+    """Read an image file as :func:`load_image` does, before it is framed: checked from its
+    header (size, pixels), its first frame decoded, a big one shrunk (:func:`_shrunk`).
+
+    Raises:
+        ImageError: If the file is unreadable or too large.
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
         size = len(source) if isinstance(source, bytes) else regular_size(source, ImageError)
         if size > MAX_FILE_BYTES:
@@ -72,7 +83,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
             if max(w, h) > _WORK_SIDE:
                 img.draft("L", (_WORK_SIDE, _WORK_SIDE))  # JPEG: decode at reduced size
             img.load()
-            img = _shrunk(img)
+            return _shrunk(img)
         except ImageError:
             raise
         except Image.DecompressionBombError:
@@ -81,7 +92,6 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
             raise ImageError(f"{label}: not an image file Pillow can read") from None
         except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
             raise ImageError(f"{label}: corrupt or truncated image ({exc})") from None
-        return to_mnist(img, name=label)
 
 
 #: Modes converted before :meth:`Image.reduce` (which does not take them), keeping the ink.

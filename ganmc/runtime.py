@@ -14,7 +14,9 @@ import sys
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def stderr_silenced():
+    """Hide what native code writes to file descriptor 2 inside the block (unless
+    ``GANMC_TF_VERBOSE`` is set)."""
     if os.environ.get("GANMC_TF_VERBOSE"):
         yield
         return
@@ -36,7 +38,7 @@ def _stderr_silenced():
 
 def quiet_tensorflow() -> None:
     """Import TensorFlow and look up its devices with native stderr output hidden."""
-    with _stderr_silenced():
+    with stderr_silenced():
         import tensorflow as tf
 
         tf.config.list_physical_devices()

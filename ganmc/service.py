@@ -40,7 +40,8 @@ __all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess
            "simulation_summary", "score", "evaluate", "judge_images",
            "holdout_rates_by_digit", "calibrate_on", "copy_model", "add_digit_gaussians",
            "test_examples", "build_report", "report_time", "report_files", "write_report",
-           "far_from_nominal", "model_folder", "score_rows", "refresh"]
+           "far_from_nominal", "model_folder", "score_rows", "refresh", "export_model",
+           "export_zip"]
 
 
 @dataclass(frozen=True)
@@ -326,3 +327,26 @@ def write_report(data: ReportData, out: Path | str) -> list[Path]:
     out = Path(out)
     return [files.atomic_write_bytes(out.with_suffix(suffix), payload)
             for suffix, payload in report_files(data).items()]
+
+
+# ---------------------------------------------------------------------------- export
+def export_model(det: Detector, decision: Decision, fmt: str, out: Path | str, *,
+                 replace: bool = False):
+    """A decision's score and threshold as a folder that judges images without TensorFlow
+    (:func:`ganmc.export.export`; returns its :class:`ganmc.export.Exported`)."""
+    from ganmc import export
+
+    return export.export(det, decision, fmt, out, replace=replace)
+
+
+def export_zip(det: Detector, decision: Decision, fmt: str) -> tuple[str, bytes]:
+    """The same folder as a zip file (the Report page's download): its name and bytes. The
+    folder is made in a temporary folder, removed afterwards."""
+    import tempfile
+
+    from ganmc import export
+
+    name = f"ganmc-{det.path_.name if det.path_ is not None else 'model'}-{decision.scorer}-{fmt}"
+    with tempfile.TemporaryDirectory(prefix="ganmc-export-") as tmp:
+        done = export.export(det, decision, fmt, Path(tmp) / name)
+        return f"{name}.zip", export.zip_folder(done.folder)

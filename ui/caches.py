@@ -115,3 +115,12 @@ def report_png(_data, model: str, stamp: float, decision_key: tuple, images_key:
                created: str) -> bytes:
     """The report's PNG, rendered again when its time stamp (to the minute) changes."""
     return service.report_files(_data, (".png",))[".png"]
+
+
+@st.cache_data(show_spinner="Exporting the detector (its graph is converted and checked on "
+                            "250 images: a few seconds to half a minute)…", max_entries=4)
+def export_zip(_det, _decision, fmt: str, model: str, stamp: float, decision_key: tuple
+               ) -> tuple[str, bytes]:
+    """The export folder of a decision as a zip file (name, bytes), made once per model
+    file, decision and format (:func:`ganmc.service.export_zip`)."""
+    return service.export_zip(_det, _decision, fmt)

@@ -6,6 +6,8 @@ from dataclasses import replace
 import streamlit as st
 
 from ganmc import service
+from ganmc.errors import GanmcError
+from ganmc.export import FORMATS, INSTALL
 from ganmc.report.render import REPORT_SIZE
 from ui import caches, controls
 
@@ -47,3 +49,29 @@ if st.toggle("Full size", key="report_full", help="The report at its own size, t
 else:
     st.image(png, width="stretch")
 st.caption(f"Report preview, created {created} ({REPORT_SIZE[0]}×{REPORT_SIZE[1]} px).")
+
+st.subheader("Take the detector elsewhere")
+st.caption("One folder, as a zip, that judges images as this page does (the score and "
+           "threshold above) without TensorFlow or ganmc: the score's float32 graph, its "
+           "thresholds, the held-out scores the p-values need, the framing, the model card, "
+           "`predict.py` (numpy, Pillow and the graph's runtime) and a README. Before it is "
+           "offered, its own runtime must give this page's verdicts on 250 test images. "
+           "`ganmc export` writes the same folder.")
+RUNS_ON = {"onnx": "onnxruntime", "tflite": "ai-edge-litert",
+           "savedmodel": "TensorFlow (no TensorFlow-free runtime)"}
+fmt = st.radio("Format", FORMATS, horizontal=True, key="export_format",
+               format_func=lambda f: f"{f} (runs on {RUNS_ON[f]})")
+export_key = (model, caches.model_stamp(model), caches.decision_key(decision), fmt)
+if st.button("Prepare the export", key="export_prepare"):
+    try:
+        caches.export_zip(det, decision, fmt, *export_key[:2], export_key[2])
+        st.session_state["export_ready"] = export_key
+    except GanmcError as exc:
+        st.error(f"Not exported: {exc}")
+        if "not installed" in str(exc):
+            st.caption(f"The export tools are an optional part of ganmc: `{INSTALL}`.")
+if st.session_state.get("export_ready") == export_key:
+    name, zipped = caches.export_zip(det, decision, fmt, *export_key[:2], export_key[2])
+    st.download_button(f"Download the export ({fmt}, zip, {len(zipped) / 1e6:.1f} MB)",
+                       zipped, file_name=name, mime="application/zip", type="primary",
+                       key="dl_export")

@@ -187,6 +187,37 @@ def test_pages_in_a_real_browser(server, page, shots):
     print(f"first page {first_page_s:.2f} s, verdict after drawing {verdict_s:.2f} s")
 
 
+def test_the_report_page_downloads_the_export_and_it_judges(server, page, tmp_path):
+    """Take the detector elsewhere: the zip of the shipped model's export, downloaded by the
+    browser; unzipped, its predict.py judges a picture without TensorFlow."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.integration.test_export import BARE_ENV, ROOT, require
+
+    require("tf2onnx", "onnxruntime")
+    open_page(page, server + "/report", "Take the detector elsewhere")
+    page.get_by_role("button", name="Prepare the export").click()
+    button = page.get_by_role("button", name=re.compile(r"Download the export \(onnx, zip"))
+    button.wait_for(timeout=180_000)
+    with page.expect_download() as info:
+        button.click()
+    with zipfile.ZipFile(info.value.path()) as z:
+        names = z.namelist()
+        z.extractall(tmp_path)
+    folder = tmp_path / names[0].split("/")[0]
+    assert {"export.json", "model.onnx", "predict.py", "references.npz", "README.md",
+            "model-card.json"} <= {Path(n).name for n in names}
+    r = subprocess.run([sys.executable, str(folder / "predict.py"),
+                        str(ROOT / "assets/examples/digit-3.png"),
+                        str(ROOT / "assets/examples/photo.jpg")],
+                       capture_output=True, text=True, env=BARE_ENV, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert rows[1].endswith(",3,normal") and rows[2].endswith(",anomaly")
+
+
 def test_opening_a_page_url_directly_keeps_the_app(server, page):
     """A bookmark or a reload straight onto a page runs app.py's set-up and navigation too."""
     page.goto(server + "/train")

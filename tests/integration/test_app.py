@@ -635,3 +635,49 @@ def test_the_overview_says_the_training_speed_in_plain_numbers(app, tiny_model):
     text = " ".join(m.value for m in app.markdown)
     rate = det.metadata_["train_images_per_s"]
     assert f"({rate:,.0f} images/s)" in text and f"{rate} images/s" not in text
+
+
+def test_the_report_page_offers_the_export_as_a_zip(app, mnist, monkeypatch, tmp_path):
+    """Take the detector elsewhere: the folder ``ganmc export`` writes, zipped, for the page's
+    score and threshold; unzipped, it judges as the page does. A threshold that cannot be
+    exported gets one line in the page."""
+    import zipfile
+
+    from ganmc import predict, service
+    from tests.integration.test_export import require
+    from ui import caches
+
+    require("tf2onnx", "onnxruntime")
+    made = []
+    real = service.export_zip
+
+    def spy(det, decision, fmt):
+        made.append((det, decision, real(det, decision, fmt)))
+        return made[-1][2]
+
+    monkeypatch.setattr(service, "export_zip", spy)
+    caches.export_zip.clear()
+    open_page(app, "pages/views/report.py")
+    buttons = len(app.get("download_button"))
+    app.button(key="export_prepare").click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert len(made) == 1 and len(app.get("download_button")) == buttons + 1
+    det, decision, (name, data) = made[0]
+    assert name.endswith("-onnx.zip")
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        z.extractall(tmp_path)
+    folder = tmp_path / name.removesuffix(".zip")
+    x = mnist.x_test[:50]
+    ours = predict.Export(folder).judge(x)
+    theirs = service.score(det, x, decision)
+    np.testing.assert_array_equal(ours.anomaly, [v.is_anomaly for v in theirs])
+    np.testing.assert_allclose(ours.score, [v.score for v in theirs], rtol=1e-4)
+    app.run()  # a later run offers the same zip without exporting again
+    assert len(made) == 1 and len(app.get("download_button")) == buttons + 1
+
+    app.selectbox(key="w_report_calibration").set_value("monte-carlo").run()
+    app.button(key="export_prepare").click().run()
+    assert not app.exception
+    assert any("Not exported: " in e.value and "Monte Carlo threshold is not exported"
+               in e.value for e in app.error)
+    assert len(app.get("download_button")) == buttons

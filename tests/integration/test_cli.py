@@ -18,7 +18,8 @@ def ganmc(*args, timeout=300):
                           capture_output=True, text=True, env=ENV, timeout=timeout)
 
 
-@pytest.mark.parametrize("command", ["", "train", "simulate", "score", "evaluate", "info"])
+@pytest.mark.parametrize("command", ["", "train", "simulate", "score", "evaluate", "info",
+                                     "export"])
 def test_help(command):
     result = ganmc(*([command] if command else []), "--help")
     assert result.returncode == 0
