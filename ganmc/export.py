@@ -6,9 +6,11 @@ The folder (:func:`export`):
 
 - ``model.onnx``, ``model.tflite`` or ``savedmodel/``: the graph. Its input is float32 images
   (N, 28, 28, 1) in [-1, 1] (pixel / 127.5 - 1); its output float32 (N, C), one column per
-  value named in ``export.json`` (``graph.columns``): the score, or for ``combined`` its three
-  views (the Gaussian's distance, the discriminator's minus logit, the count of grey pixels),
-  and ``digit``, the digit each image is taken for, for a model with per-digit Gaussians.
+  value named in ``export.json`` (``graph.columns``): the score, or for ``combined`` its
+  views (:mod:`ganmc.combined`: the main views, such as the shape network's margin and
+  distance, and the guards, such as the discriminator's minus logit and a count of grey
+  pixels), and ``digit``, the digit each image is taken for, for a model that takes images
+  for digits.
 - ``export.json``: the export's card: the score, the threshold (per digit, or pooled) and its
   level, the framing, the graph's input and columns, the check it passed, the versions.
 - ``references.npz``: the held-out normal images' scores (sorted) and the digits they are
@@ -176,8 +178,7 @@ def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -
     manifest = {
         "format": predict.FORMAT, "format_version": predict.FORMAT_VERSION,
         "score": scorer,
-        "combined": ({"main": det.combination_.main, "guards": list(predict.GUARDS)}
-                     if scorer == "combined" else None),
+        "combined": det.combination_.describe() if scorer == "combined" else None,
         "threshold": _threshold_entry(threshold),
         "framing": framing,
         "framing_words": predict.FRAMING_WORDS[framing],
@@ -226,10 +227,9 @@ def zip_folder(folder: Path | str) -> bytes:
 # ---------------------------------------------------------------------------- the graph
 def _columns(det, scorer: str) -> list[str]:
     """The graph's output columns: the score (for ``combined``: its views), then the digit
-    each image is taken for where the model has per-digit Gaussians."""
-    cols = ([det.combination_.main, *predict.GUARDS] if scorer == "combined" else [scorer])
-    density = det.networks_.density
-    return cols + (["digit"] if density is not None and density.per_digit else [])
+    each image is taken for where the model takes images for digits."""
+    cols = list(det.combination_.views) if scorer == "combined" else [scorer]
+    return cols + (["digit"] if det.networks_.per_digit else [])
 
 
 def graph_function(det, scorer: str, columns: list[str]):
@@ -246,13 +246,14 @@ def graph_function(det, scorer: str, columns: list[str]):
     @tf.function(input_signature=[spec], autograph=False)
     def graph(images):
         if scorer == "combined":
-            views = scoring.views_graph(columns[0], nets, images)
-            cols = [views[c] for c in columns if c != "digit"]
+            names = tuple(c for c in columns if c != "digit")
+            views = scoring.views_graph(names, nets, images)
+            cols = [views[c] for c in names]
         else:
             cols = [scoring.score_graph(scorer, nets, images, config.kappa,
                                         config.search_steps)]
         if "digit" in columns:
-            cols.append(nets.density.nearest(nets.features(images, training=False)[0]))
+            cols.append(scoring.digit_graph(nets, images))
         return tf.stack([tf.cast(c, tf.float32) for c in cols], axis=1)
 
     return graph
@@ -424,10 +425,11 @@ def readme(m: dict[str, Any]) -> str:
     score = m["score"]
     views = ""
     if m["combined"]:
-        views = (f" The graph gives the combined score's three views; `predict.py` ranks them "
+        c = m["combined"]
+        views = (f" The graph gives the combined score's views; `predict.py` ranks them "
                  f"among the held-out normal images' values (`references.npz`) and takes the "
-                 f"largest: the {m['combined']['main']} distance's rank, and the "
-                 f"discriminator's and the grey pixels' ranks where they lie beyond every "
+                 f"largest: the ranks of {', '.join(c.get('mains', [c['main']]))}, and of "
+                 f"{', '.join(c.get('guards', predict.GUARDS))} where they lie beyond every "
                  f"held-out image.")
     tflite_note = ("\n`predict.py` runs `model.tflite` with ai-edge-litert (`pip install "
                    "ai-edge-litert`; Linux x86-64, macOS arm64 and Windows have wheels) or "

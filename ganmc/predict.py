@@ -89,9 +89,11 @@ BLANK = "no digit found (the image is blank or of one colour)"
 _INK_LEVEL = 0.2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _REDUCIBLE = {"1": "L", "P": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB"}
-# copy of ganmc.combined.PIXELS and ganmc.scorers.GUARDS
+# copy of ganmc.combined.PIXELS, GUARDS (the guards of an export card that names none) and
+# COUNTED
 PIXELS = 28 * 28
 GUARDS = ("discriminator", "grey")
+COUNTED = ("grey", "tones")
 
 
 # copy of ganmc.files.regular_size
@@ -271,11 +273,12 @@ def to_model_input(x: np.ndarray) -> np.ndarray:
     return (np.asarray(x, np.float32)[..., None] / 127.5) - 1.0
 
 
-# copy of ganmc.combined: the grey share and the ranks of the combined score
-def grey_share(counts: np.ndarray) -> np.ndarray:
-    """Share of grey pixels, from each image's count of them
-    (:func:`ganmc.scoring.grey_count`, the one place a pixel is told grey or not)."""
-    return np.asarray(counts, np.float64) / PIXELS
+# copy of ganmc.combined: the pixel shares and the ranks of the combined score
+def shares(views: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The views with their pixel counts (:data:`COUNTED`) turned into shares of the image,
+    float64."""
+    return {k: np.asarray(v, np.float64) / (PIXELS if k in COUNTED else 1.0)
+            for k, v in views.items()}
 
 
 def rank(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -314,14 +317,15 @@ def p_values(sorted_scores: np.ndarray, s: np.ndarray) -> np.ndarray:
     return (1.0 + count) / (n + 1.0)
 
 
-def combined_score(main: str, references: dict[str, np.ndarray],
-                   views: dict[str, np.ndarray]) -> np.ndarray:
+def combined_score(mains: tuple[str, ...], guards: tuple[str, ...],
+                   references: dict[str, np.ndarray], views: dict[str, np.ndarray]
+                   ) -> np.ndarray:
     """The combined score of images from their views (as
-    :meth:`ganmc.combined.Combination.score`): the largest of the main view's rank and of
+    :meth:`ganmc.combined.Combination.score`): the largest of the main views' ranks and of
     each guard's rank, which counts only beyond every held-out image."""
-    ranks = rank(references[main], views[main])
-    guards = [_guard(rank(references[g], views[g]), len(references[g])) for g in GUARDS]
-    return np.max([ranks, *guards], axis=0)
+    ranks = [rank(references[m], views[m]) for m in mains]
+    ranks += [_guard(rank(references[g], views[g]), len(references[g])) for g in guards]
+    return np.max(ranks, axis=0)
 
 
 # ---------------------------------------------------------------------------- framing
@@ -496,7 +500,13 @@ class Export:
             self.format = graph["format"]
             self.columns = [str(c) for c in graph["columns"]]
             self.score_name = str(m["score"])
-            self.main = None if m.get("combined") is None else str(m["combined"]["main"])
+            combined = m.get("combined")
+            self.main = None if combined is None else str(combined["main"])
+            # an export card from before the shape network names its one main view
+            self.mains = () if combined is None else tuple(
+                str(v) for v in combined.get("mains", [combined["main"]]))
+            self.guards = () if combined is None else tuple(
+                str(v) for v in combined.get("guards", GUARDS))
             self.framing = str(m.get("framing", "digits"))
             self.source = str(threshold["source"])
             self.pooled = _threshold_value(threshold["pooled"])
@@ -511,7 +521,7 @@ class Export:
         if self.framing not in FRAMINGS:
             raise ExportError(f"{where}: unknown framing {self.framing!r} (this runtime "
                               f"knows {', '.join(FRAMINGS)})")
-        needed = {self.score_name} if self.main is None else {self.main, *GUARDS}
+        needed = {self.score_name} if self.main is None else {*self.mains, *self.guards}
         if not needed <= set(self.columns) or (self.by_digit and "digit" not in self.columns):
             raise ExportError(f"{where}: the graph's columns {self.columns} lack what the "
                               f"{self.score_name} score needs")
@@ -526,7 +536,8 @@ class Export:
         self.references = {}
         if self.main is not None:
             try:
-                self.references = {v: arrays[f"reference_{v}"] for v in (self.main, *GUARDS)}
+                self.references = {v: arrays[f"reference_{v}"]
+                                   for v in (*self.mains, *self.guards)}
             except KeyError as exc:
                 raise ExportError(f"{self.folder / REFERENCES}: no held-out values of the "
                                   f"{exc.args[0]} view") from None
@@ -552,8 +563,8 @@ class Export:
 
     # -- judging
     def views(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """The graph's columns for uint8 (N, 28, 28) images, float64 (``grey`` as a share of
-        the pixels, ``digit`` as int64), in batches of :data:`GRAPH_BATCH`."""
+        """The graph's columns for uint8 (N, 28, 28) images, float64 (pixel counts as shares
+        of the image, ``digit`` as int64), in batches of :data:`GRAPH_BATCH`."""
         x = _images(x)
         model_input = to_model_input(x)
         parts = [np.asarray(self._graph(model_input[i:i + GRAPH_BATCH]), np.float32)
@@ -566,8 +577,7 @@ class Export:
         values = {name: out[:, j].astype(np.float64) for j, name in enumerate(self.columns)}
         if not all(np.isfinite(v).all() for v in values.values()):
             raise ExportError("the graph returned NaN/inf values; the export is broken")
-        if "grey" in values:
-            values["grey"] = grey_share(values["grey"])
+        values = shares(values)
         if "digit" in values:
             values["digit"] = np.rint(values["digit"]).astype(np.int64)
         return values
@@ -577,7 +587,7 @@ class Export:
         Gaussians)."""
         values = self.views(x)
         score = (values[self.score_name] if self.main is None
-                 else combined_score(self.main, self.references, values))
+                 else combined_score(self.mains, self.guards, self.references, values))
         digits = values.get("digit", np.full(len(score), -1, np.int64))
         return score, digits
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from ganmc import load_model
 from ganmc.anomalies import printed_letters

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganmc import calibration, combined, errors, files, predict, preprocess, scorers
+from ganmc import calibration, combined, errors, files, predict, preprocess
 from ganmc.calibration import Level
 from ganmc.combined import Combination
 
@@ -32,7 +32,7 @@ def test_the_runtime_imports_no_tensorflow():
 COPIES = [
     (files, "regular_size"), (preprocess, "open_picture"), (preprocess, "_shrunk"),
     (preprocess, "to_mnist"), (preprocess, "_to_gray"), (preprocess, "_fit_and_centre"),
-    (preprocess, "to_model_input"), (combined, "grey_share"), (combined, "rank"),
+    (preprocess, "to_model_input"), (combined, "shares"), (combined, "rank"),
     (combined, "_guard"), (calibration, "above"), (errors, "one_line"),
 ]
 
@@ -49,7 +49,7 @@ def test_the_copied_constants_are_ganmcs():
                  "_INK_LEVEL", "IMAGE_SUFFIXES", "_REDUCIBLE"):
         assert getattr(predict, name) == getattr(preprocess, name), name
     assert predict.PIXELS == combined.PIXELS
-    assert predict.GUARDS == scorers.GUARDS
+    assert predict.GUARDS == combined.GUARDS and predict.COUNTED == combined.COUNTED
 
 
 sorted_values = st.lists(st.floats(-50, 50), min_size=1, max_size=40).map(
@@ -58,14 +58,19 @@ values = st.lists(st.floats(-60, 60), min_size=1, max_size=40).map(np.array)
 
 
 @settings(max_examples=200, deadline=None)
-@given(main=sorted_values, disc=sorted_values, grey=sorted_values, data=st.data())
-def test_the_combined_score_is_ganmcs(main, disc, grey, data):
+@given(main=sorted_values, disc=sorted_values, grey=sorted_values, data=st.data(),
+       shape=st.booleans())
+def test_the_combined_score_is_ganmcs(main, disc, grey, data, shape):
+    """With the older one main view and grey guard, and with the shape network's two main
+    views and tones guard."""
     n = data.draw(st.integers(1, 30))
+    mains, guards = ((("shape", "shape-distance"), ("discriminator", "tones")) if shape
+                     else (("mahalanobis",), combined.GUARDS))
+    refs = dict(zip((*mains, *guards), (main, grey, disc, grey)))
     views = {k: np.array(data.draw(st.lists(st.floats(-60, 60), min_size=n, max_size=n)))
-             for k in ("mahalanobis", "discriminator", "grey")}
-    refs = {"mahalanobis": main, "discriminator": disc, "grey": grey}
-    theirs = Combination.fit("mahalanobis", refs).score(views)
-    ours = predict.combined_score("mahalanobis", refs, views)
+             for k in refs}
+    theirs = Combination.fit(mains, refs, guards).score(views)
+    ours = predict.combined_score(mains, guards, refs, views)
     np.testing.assert_array_equal(ours, theirs)
 
 
