@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,13 @@ import numpy as np
 from ganmc import modelfile, quality, scoring
 from ganmc.arrays import as_images, as_labels
 from ganmc.base import BaseDetector
-from ganmc.calibration import Level, Threshold
+from ganmc.calibration import (
+    Level,
+    Threshold,
+    check_calibration_name,
+    check_enough,
+    min_images,
+)
 from ganmc.combined import Combination
 from ganmc.config import (
     AUTO,
@@ -41,7 +48,7 @@ from ganmc.config import (
 )
 from ganmc.data import holdout_indices
 from ganmc.density import fit_density
-from ganmc.errors import ConfigError, ModelError
+from ganmc.errors import ConfigError, ModelError, shown
 from ganmc.inference import Inference
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.networks import Networks
@@ -101,6 +108,14 @@ class Detector(BaseDetector):
         i_train, i_holdout = holdout_indices(len(x), self.config.calibration_fraction,
                                              self.config.seed)
         train, holdout = x[i_train], x[i_holdout]
+        if len(holdout):  # refused before training, not after it
+            share = math.ceil(100 * min_images(Level(self.alpha)) / len(x)) / 100
+            advice = (f"; hold out a share of at least {share:g} (--calibration-fraction), "
+                      f"or none (0)" if share < 0.9 else
+                      "; hold out none (0), or train on more images")
+            check_enough(len(holdout), Level(self.alpha),
+                         f"held-out images ({self.config.calibration_fraction:g} of {len(x):,})",
+                         advice)
         probe = quality.LiveProbe(train, holdout, others, self.config.seed)
         result = fit_networks(train, self.config, progress=progress, stop_event=stop_event,
                               checkpoint=checkpoint, resume=resume, probe=probe)
@@ -153,8 +168,9 @@ class Detector(BaseDetector):
         ``latent-search`` is left out (said in ``notes_``). ``name``: the user's own images
         (``ganmc calibrate``): the card records the name, size and ``sources``."""
         x = as_images(x_normal, "calibration images")
-        if name is not None and not name.strip():
-            raise ConfigError("a calibration needs a name")
+        if name is not None:
+            name = check_calibration_name(name)
+        check_enough(len(x), Level(self.alpha))
         nets = self._fitted().networks_
         names = tuple(n for n in self.scorers_ if n != "combined")
         scores, skipped = scoring.holdout_scores(
@@ -179,8 +195,8 @@ class Detector(BaseDetector):
             self.notes_, self.quality_ = [], self.quality_ and {**self.quality_,
                                                                 "before_calibration": name}
             self.metadata_ = {**self.metadata_, "calibration_set": {
-                "name": name.strip(), "n": len(x), "at": _now(),
-                "sources": sorted(set(sources or []))[:50]}}
+                "name": name, "n": len(x), "at": _now(),
+                "sources": [shown(s, 200) for s in sorted(set(sources or []))[:50]]}}
         self.notes_ += [f"stopped before {n} was calibrated: it has no hold-out threshold"
                         for n in skipped]
         self._resolve()

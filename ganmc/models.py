@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, locks, scoring
-from ganmc.calibration import Level, far_band, far_band_per_digit
+from ganmc.calibration import (
+    Level,
+    check_calibration_name,
+    check_enough,
+    far_band,
+    far_band_per_digit,
+)
 from ganmc.detector import Detector, load_model
 from ganmc.errors import ModelError
 
@@ -170,6 +176,12 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
         ConfigError: If there are no images or the name is empty.
     """
     path, out = Path(path), Path(out or path)
+    name = check_calibration_name(name)
+    # Refused before any work: a set too small for the model's level (or the one asked)
+    # would give thresholds that flag nothing.
+    card_level = Level(bundle.read_card(path).get("alpha", Level().alpha))
+    for at in {card_level, level or card_level}:
+        check_enough(len(x), at, advice="; nothing was changed")
     if out != path:
         locks.check_writable(out.parent)
     with locks.folder_lock(out):
