@@ -253,8 +253,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     refused: list = []
     images = _read(args, args.inputs, refused)
+    bar = ProgressBar("calibrate")
     det, bands = service.calibrate_on(args.model, images.x, name=args.name,
-                                      sources=images.sources)
+                                      sources=images.sources, latent_search=args.latent_search,
+                                      progress=bar.counted)
+    bar.close()
+    for note in det.notes_:
+        say(f"note: {note}" + (" (--latent-search calibrates it too, about a hundred times "
+                               "slower)" if note.startswith("latent-search") else ""))
     lo, hi = bands["all"]["band"]
     print(f"Calibrated {args.model} on {len(images.x):,} images as {args.name!r}: "
           f"{det.threshold_words()} ({det.scorer_})")

@@ -52,7 +52,6 @@ from ganmc.errors import ConfigError, ModelError, shown
 from ganmc.inference import Inference
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.networks import Networks
-from ganmc.preprocess import to_model_input
 from ganmc.scorers import main_of_combined
 from ganmc.train import TrainProgress, fit_networks
 
@@ -161,26 +160,37 @@ class Detector(BaseDetector):
         return self
 
     def calibrate(self, x_normal: np.ndarray, *, stop_event: threading.Event | None = None,
-                  name: str | None = None, sources: list[str] | None = None) -> Detector:
-        """Score real normal images never trained on under every score: the conformal
+                  name: str | None = None, sources: list[str] | None = None,
+                  scorers: tuple[str, ...] | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> Detector:
+        """Score real normal images never trained on under every score (``scorers``: only
+        these; the others lose their hold-out threshold, said in ``notes_``): the conformal
         thresholds and the ``combined`` score's references (a stored Monte Carlo run of
         ``combined`` read the old ones and goes). Once ``stop_event`` is set the slow
         ``latent-search`` is left out (said in ``notes_``). ``name``: the user's own images
-        (``ganmc calibrate``): the card records the name, size and ``sources``."""
+        (``ganmc calibrate``): the card records the name, size and ``sources``.
+        ``progress(score, done, total)`` is told as the images are scored.
+
+        Raises:
+            ConfigError: If there are fewer images than a threshold at the detector's level
+                needs (:func:`ganmc.calibration.check_enough`), or the name is unusable.
+        """
         x = as_images(x_normal, "calibration images")
         if name is not None:
             name = check_calibration_name(name)
         check_enough(len(x), Level(self.alpha))
         nets = self._fitted().networks_
-        names = tuple(n for n in self.scorers_ if n != "combined")
+        names = tuple(n for n in self.scorers_ if n != "combined"
+                      and (scorers is None or n in scorers))
+        left_out = [n for n in self.scorers_ if n != "combined" and n not in names]
         scores, skipped = scoring.holdout_scores(
-            lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event)
+            lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event, progress)
         self.monte_carlo_.pop("combined", None)
         main, self.combination_ = main_of_combined(scoring.parts_of(nets),
                                                    len(self.config.digits)), None
         if main in scores and "discriminator" in scores:
             views = {main: scores[main], "discriminator": scores["discriminator"],
-                     "grey": self._inference.grey(to_model_input(x))}
+                     "grey": self._inference.grey(x)}
             self.combination_ = Combination.fit(main, views)
             scores["combined"] = self.combination_.held_out_scores(views)
         self._attach(nets)
@@ -199,6 +209,8 @@ class Detector(BaseDetector):
                 "sources": [shown(s, 200) for s in sorted(set(sources or []))[:50]]}}
         self.notes_ += [f"stopped before {n} was calibrated: it has no hold-out threshold"
                         for n in skipped]
+        self.notes_ += [f"{n} was not calibrated on these images: it has no hold-out threshold"
+                        for n in left_out]
         self._resolve()
         return self
 
@@ -243,13 +255,13 @@ class Detector(BaseDetector):
         images (N, 28, 28) (or as :func:`ganmc.arrays.as_images`); ``scorer`` overrides the
         score in use."""
         name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
-        return self._inference.scores(to_model_input(as_images(x, "images")), name,
+        return self._inference.scores(as_images(x, "images"), name,
                                       self.combination_)
 
     def predict_digit(self, x: np.ndarray) -> np.ndarray | None:
         """The digit each image is taken for (its nearest per-digit Gaussian), int64 (N,);
         None for a model without per-digit Gaussians."""
-        return self._fitted()._inference.digits(to_model_input(as_images(x, "images")))
+        return self._fitted()._inference.digits(as_images(x, "images"))
 
     def can_reconstruct(self, scorer: str | None = None) -> bool:
         """Whether :meth:`reconstruct` works for this score (G(E(x)) needs an encoder)."""
@@ -260,7 +272,7 @@ class Detector(BaseDetector):
         """What the model makes of x, uint8: G(E(x)), or G(z*) for ``latent-search``."""
         if not self.can_reconstruct(scorer):
             raise ConfigError("reconstruction needs an encoder; this model has none")
-        return self._inference.reconstruct(to_model_input(as_images(x, "images")),
+        return self._inference.reconstruct(as_images(x, "images"),
                                            (scorer or self.scorer_) == "latent-search")
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:

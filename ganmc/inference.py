@@ -35,7 +35,8 @@ class Inference:
 
     def scores(self, x: np.ndarray, name: str, combination: Combination | None = None
                ) -> np.ndarray:
-        """Scores of model-input images (float32 (N, 28, 28, 1)), float64 (N,).
+        """Scores of images (uint8 MNIST images (N, 28, 28), or float32 model input
+        (N, 28, 28, 1): :func:`ganmc.scoring.batch_input`), float64 (N,).
 
         Raises:
             ModelError: If the networks give NaN or infinite scores.
@@ -59,16 +60,16 @@ class Inference:
             ModelError: If the networks give NaN or infinite values.
         """
         fn = self._images_fn(f"views/{main}")
-        parts = [fn(tf.constant(x[i:i + scoring.SCORE_BATCH]))
-                 for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(tf.constant(x))]
+        parts = [fn(scoring.batch_input(x[i:i + scoring.SCORE_BATCH]))
+                 for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(scoring.batch_input(x))]
         out = {k: np.concatenate([p[k].numpy() for p in parts]).astype(np.float64)
                for k in parts[0]}
         out["grey"] = grey_share(out["grey"])
         return _finite(out)
 
     def grey(self, x: np.ndarray) -> np.ndarray:
-        """The share of grey pixels of model-input images (the combined score's third
-        view)."""
+        """The share of grey pixels of images (as :meth:`scores` takes them; the combined
+        score's third view)."""
         return grey_share(scoring.in_batches(self._images_fn("grey"), x))
 
     def digits(self, x: np.ndarray) -> np.ndarray | None:

@@ -19,7 +19,7 @@ from ganmc.calibration import (
     far_band_per_digit,
 )
 from ganmc.detector import Detector, load_model
-from ganmc.errors import ModelError
+from ganmc.errors import ModelError, shown
 
 
 def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
@@ -33,6 +33,9 @@ def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
         ModelError: If the data does not give back the model's held-out images.
     """
     path = Path(path)
+    _refuse_own_calibration(path, "its quality card is measured on its own held-out digits "
+                                  "at its thresholds, which are now those of your images; the "
+                                  "card it has was measured before that calibration")
     with locks.folder_lock(path):
         det = load_model(path)
         splits, _, i_held = _own_split(det, path, data)
@@ -44,6 +47,21 @@ def assess_model(path: Path | str, *, data: str | None = None) -> Detector:
         det.assess(holdout, splits.x_test[~splits.test_is_normal])
         bundle.update_card(path, quality=det.quality_)  # networks and arrays stay as they are
     return det
+
+
+def _refuse_own_calibration(path: Path, why: str) -> None:
+    """Refuse, before any work, to redo a model's calibration from its training data when it
+    is calibrated on the user's own images (``ganmc calibrate``), which are not kept.
+
+    Raises:
+        ModelError: Naming the calibration and ``why``.
+    """
+    metadata = bundle.read_card(path).get("metadata") or {}
+    own = metadata.get("calibration_set")
+    if isinstance(own, dict):
+        name = shown(own.get("name"), 60)
+        raise ModelError(f"{path.name}: calibrated on your own images ({name!r}, "
+                         f"{own.get('n', '?')} images), which are not kept with the model; {why}")
 
 
 def _scores_as_held_out(det: Detector, x: np.ndarray) -> bool:
@@ -97,6 +115,9 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
     """
     say = progress or (lambda _: None)
     path = Path(path)
+    _refuse_own_calibration(path, "per-digit Gaussians change every score, so those images "
+                                  "would need scoring again: add the digits to a model not "
+                                  "calibrated on your images, then calibrate that one")
     with locks.folder_lock(path):
         det = load_model(path)
         if len(det.config.digits) < 2:
@@ -132,6 +153,9 @@ def refresh(path: Path | str, *, data: str | None = None,
     """
     say = progress or (lambda _: None)
     path = Path(path)
+    _refuse_own_calibration(path, "refresh scores the model's own held-out digits again; "
+                                  "calibrate it on your images again instead (ganmc calibrate "
+                                  "gives it this version's scores too)")
     with locks.folder_lock(path):
         det = load_model(path)
         splits, _, i_held = _own_split(det, path, data)
@@ -160,11 +184,18 @@ def refresh(path: Path | str, *, data: str | None = None,
 
 def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
                  sources: list[str] | None = None, level: Level | None = None,
-                 out: Path | str | None = None) -> tuple[Detector, dict[str, Any]]:
+                 out: Path | str | None = None, latent_search: bool = False,
+                 progress: Callable[[str, int, int], None] | None = None
+                 ) -> tuple[Detector, dict[str, Any]]:
     """Re-calibrate a saved model on the user's own normal images
     (:meth:`Detector.calibrate` with a name): they become its held-out set, and the folder
     (``out``: a copy there instead, replacing a model of that name) is written atomically
     under its lock.
+
+    The one-pass scores are calibrated; the slow ``latent-search`` (about a hundred times
+    slower) only when ``latent_search`` or when it is the score the model's verdicts use,
+    else it is left without a hold-out threshold (said in the detector's ``notes_``).
+    ``progress(score, done, total)`` is told as the images are scored.
 
     Returns the detector and, per digit and overall, how many images there are and the
     5-95 % band the false-alarm rate at ``level`` (None: the model's) lands in on further
@@ -173,7 +204,9 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
     :func:`ganmc.calibration.far_band`).
 
     Raises:
-        ConfigError: If there are no images or the name is empty.
+        ConfigError: If there are too few images for a threshold at the model's level (or
+            ``level``), checked before anything is loaded or written, or the name is
+            unusable.
     """
     path, out = Path(path), Path(out or path)
     name = check_calibration_name(name)
@@ -186,7 +219,10 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
         locks.check_writable(out.parent)
     with locks.folder_lock(out):
         det = load_model(path)
-        det.calibrate(x, name=name, sources=sources)
+        wanted = {n for n in det.scorers_ if n in scoring.ONE_PASS}
+        if latent_search or det.scorer_ == "latent-search":
+            wanted.add("latent-search")
+        det.calibrate(x, name=name, sources=sources, scorers=tuple(wanted), progress=progress)
         level = level or Level(det.alpha)
         bands = {"all": {"n": len(x), "band": far_band(len(x), level)}}
         digits = det.predict_digit(x)

@@ -287,13 +287,17 @@ def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict]
 
 # ---------------------------------------------------------------------------- report
 def judge_images(det: Detector, decision: Decision, names: list[str], x: np.ndarray,
-                 notes: list[str] | None = None) -> list[ReportImage]:
-    """Verdicts and, where the score has them, reconstructions of named images."""
+                 notes: list[str] | None = None, reconstruct: int | None = None
+                 ) -> list[ReportImage]:
+    """Verdicts and, where the score has them, reconstructions of named images (of the
+    first ``reconstruct`` only, when given: what a report draws)."""
     if len(x) == 0:
         return []
     verdicts = score(det, x, decision)
-    recons = (det.reconstruct(x, scorer=decision.scorer) if det.can_reconstruct(decision.scorer)
-              else [None] * len(x))
+    shown = len(x) if reconstruct is None else min(reconstruct, len(x))
+    recons = (list(det.reconstruct(x[:shown], scorer=decision.scorer))
+              if shown and det.can_reconstruct(decision.scorer) else [])
+    recons += [None] * (len(x) - len(recons))
     notes = notes or [""] * len(x)
     return [ReportImage(n, img, v, r, note)
             for n, img, v, r, note in zip(names, x, verdicts, recons, notes)]
@@ -329,7 +333,8 @@ def build_report(det: Detector, decision: Decision, *,
     return ReportData(
         det.card(), decision.scorer, decision.threshold, mc, far,
         test_examples(det, decision) if examples is None else examples,
-        judge_images(det, decision, [n for n, _ in images], x),
+        judge_images(det, decision, [n for n, _ in images], x,
+                     reconstruct=report_data.MAX_REPORT_IMAGES),
         report_time(),
         list(det.notes_) + list(decision.notes), holdout_rates_by_digit(det, decision))
 
