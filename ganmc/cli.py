@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "it holds anything but a ganmc model")
     p.add_argument("--replace", action="store_true",
                    help="replace the model already saved at --out (without it, an existing "
-                        "model is refused)")
+                        "model is refused); the checkpoint of an interrupted run into it is "
+                        "kept aside, hidden beside it, and training starts afresh")
     p.add_argument("--resume", action="store_true",
                    help="go on from the checkpoint of an interrupted run with the same --out")
     p.set_defaults(func=cmd_train)

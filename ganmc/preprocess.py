@@ -28,7 +28,8 @@ _WORK_SIDE = 512
 #: Minimum contrast between ink and background, on a 0-1 scale, to call it a drawing.
 MIN_CONTRAST = 0.15
 #: Least ink a digit has, in full-ink pixels (the ink summed, on a 0-1 scale): one dot or a
-#: faint pixel is no digit. The thinnest of the 10,000 bundled MNIST digits has 21.9.
+#: faint pixel is no digit. Every bundled MNIST digit has over four times as much (a test
+#: checks it).
 MIN_INK = 5.0
 #: What a picture or array image with no digit is told (after its name).
 BLANK = ("no digit found (the image is blank, of one colour, or holds less ink than "

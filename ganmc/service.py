@@ -116,9 +116,9 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
             bundle.check_replaceable(out, replace=replace or resume)
             det.save(out)
         except ModelError as exc:
-            raise ModelError(f"{exc}; the trained model is kept in its checkpoint: move that "
-                             f"away and run the same training with --resume to save it"
-                             ) from None
+            raise ModelError(f"{exc}; the trained model is kept in its checkpoint: move what "
+                             f"is at {out.name} out of the way and run the same training with "
+                             f"--resume to save it") from None
         shutil.rmtree(ckpt, ignore_errors=True)
         locks.remove_lock_files(ckpt)
     return det

@@ -111,7 +111,11 @@ def test_the_api_never_judges_an_image_without_a_digit(tiny_model, mnist):
 
 
 def test_no_mnist_digit_counts_as_no_digit(mnist):
+    from ganmc.preprocess import MIN_INK
+
     assert not no_digit(mnist.x_train).any() and not no_digit(mnist.x_test).any()
+    least = min(x.reshape(len(x), -1).sum(axis=1).min() for x in (mnist.x_train, mnist.x_test))
+    assert least / 255 > 4 * MIN_INK  # as the rule's words say
 
 
 def test_a_loaded_model_judges_as_before(tiny_model, mnist):
