@@ -24,9 +24,9 @@ from ganmc.errors import ModelError, one_line
 
 #: Most weights one network may declare (the shipped networks have 50,000 to 250,000).
 MAX_NETWORK_PARAMS = 20_000_000
-#: Most values one image may make in a network's layer outputs together (the shipped
-#: networks make under 40,000; a scoring batch holds 1,024 images).
-MAX_NETWORK_ACTIVATIONS = 250_000
+#: Most values one image may make in a network's layer outputs together (ganmc's networks
+#: make under a third of it, a test checks; a Monte Carlo batch on a CPU holds 8,192 images).
+MAX_NETWORK_ACTIVATIONS = 100_000
 #: Most bytes a ``.keras`` file's members may inflate to, together (its weights as float32,
 #: and the config).
 MAX_NETWORK_FILE_BYTES = 4 * MAX_NETWORK_PARAMS + 10_000_000

@@ -467,10 +467,12 @@ def test_outputs_too_large_per_image_are_refused(tmp_path):
 
 
 def test_every_network_ganmc_builds_passes_and_is_counted_exactly(tmp_path):
+    import json
+
     import keras
 
     from ganmc import networks
-    from ganmc.kerasfile import check_network_file
+    from ganmc.kerasfile import MAX_NETWORK_ACTIVATIONS, check_network_file, network_cost
 
     for arch in ("mlp", "dcgan", "dcgan-deep"):
         for model in (networks.build_generator(arch, 64, None),
@@ -478,6 +480,8 @@ def test_every_network_ganmc_builds_passes_and_is_counted_exactly(tmp_path):
                       networks.build_encoder(arch, 64, None)):
             model.save(tmp_path / "n.keras")
             assert check_network_file(tmp_path / "n.keras", "n") == model.count_params()
+            config = json.loads(zipfile.ZipFile(tmp_path / "n.keras").read("config.json"))
+            assert network_cost(config)[1] < MAX_NETWORK_ACTIVATIONS / 3  # as its words say
     keras.backend.clear_session()
 
 
