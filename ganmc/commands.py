@@ -206,7 +206,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.out:
         files.write_table(args.out, rows)
         n_anom = sum(v.is_anomaly for v in verdicts)
-        say(f"Scored {len(rows)} images: {n_anom} anomalies, {len(rows) - n_anom} normal "
+        say(f"Scored {len(rows):,} images: {n_anom:,} anomalies, {len(rows) - n_anom:,} normal "
             f"({decision.threshold.describe(det.config.digits)}); "
             f"wrote {args.out}")
     else:
