@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from ganmc import scoring
+from ganmc.arrays import as_images
 from ganmc.calibration import Level, Threshold, choose
 from ganmc.config import AUTO, CALIBRATIONS, SCORERS, checked_choice
-from ganmc.errors import ConfigError, ModelError
+from ganmc.errors import ConfigError, ImageError, ModelError
+from ganmc.preprocess import BLANK, no_digit
 from ganmc.verdict import Verdict, judge
 
 
@@ -113,8 +115,14 @@ class BaseDetector:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """1 for an anomaly (score above ``threshold_``, or for a ``per-digit`` calibration
-        above the threshold of the digit the image is taken for), 0 for a normal image."""
+        above the threshold of the digit the image is taken for), 0 for a normal image.
+
+        Raises:
+            ImageError: If an image holds no digit (:func:`ganmc.preprocess.no_digit`): it
+                is not judged at all.
+        """
         self._threshold()
+        x = _with_digits(x)
         return self.calibration_.flags(self.score_samples(x), self.predict_digit(x)
                                        ).astype(np.int64)
 
@@ -124,7 +132,12 @@ class BaseDetector:
 
         ``scorer`` and ``threshold`` (of that score) override the fitted choices for this call
         only, so one loaded model can serve several users with different settings at once.
+
+        Raises:
+            ImageError: If an image holds no digit (:func:`ganmc.preprocess.no_digit`: blank,
+                a dot, one faint pixel): it is not judged at all.
         """
+        x = _with_digits(x)
         if threshold is None:
             self._threshold()
             threshold = (self.calibration_ if scorer in (None, self.scorer_)
@@ -137,3 +150,19 @@ class BaseDetector:
         """:meth:`score_samples` and, for the ``combined`` score, why each image would be
         flagged (None for other scores)."""
         return self.score_samples(x, scorer=scorer), None
+
+
+def _with_digits(x: np.ndarray) -> np.ndarray:
+    """``x`` as uint8 images, each holding a digit to judge.
+
+    Raises:
+        ImageError: Naming the images that hold none.
+    """
+    x = as_images(x, "images")
+    empty = np.flatnonzero(no_digit(x))
+    if len(empty):
+        which = ", ".join(map(str, empty[:5])) + (", …" if len(empty) > 5 else "")
+        raise ImageError(f"{len(empty):,} of {len(x):,} images hold no digit and are not "
+                         f"judged (image {which}): {BLANK}; leave them out "
+                         f"(ganmc.inputs.blank_images finds them)")
+    return x

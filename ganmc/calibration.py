@@ -32,7 +32,8 @@ from ganmc.errors import ConfigError
 
 __all__ = ["Level", "ScoreDistribution", "quantile_interval", "Threshold",
            "MonteCarloThreshold", "ConformalThreshold", "PerDigitThreshold", "choose",
-           "conformal_rank", "usable_group", "min_images", "above", "far_band",
+           "conformal_rank", "usable_group", "min_images", "check_enough", "check_calibration_name",
+           "above", "far_band",
            "far_band_per_digit", "false_alarm_rate", "AUTO_SOURCE_RULE", "WHY_AUTO_SOURCE"]
 
 
@@ -54,6 +55,45 @@ def min_images(level: Level) -> int:
     while not usable_group(n, level):
         n += 1
     return n
+
+
+def check_enough(n: int, level: Level, what: str = "calibration images",
+                 advice: str = "") -> None:
+    """Refuse a calibration set too small for a finite conformal threshold at ``level``
+    (fewer than :func:`min_images`): with it nothing would ever be flagged.
+
+    Raises:
+        ConfigError: Saying how many the level needs (and ``advice``).
+    """
+    need = min_images(level)
+    if n < need:
+        raise ConfigError(f"{n:,} {what} are too few for a threshold at {100 * level.alpha:g} % "
+                          f"false alarms: it needs at least {need:,} (with fewer, nothing "
+                          f"would ever be flagged){advice}")
+
+
+#: Longest name a calibration on the user's own images may have.
+MAX_NAME_CHARS = 100
+
+
+def check_calibration_name(name: str) -> str:
+    """A calibration's name (``ganmc calibrate --name``), stripped; it is written into the
+    card and into output lines, so it must be one short line of text.
+
+    Raises:
+        ConfigError: If it is empty, longer than ``MAX_NAME_CHARS`` or holds control
+            characters (a new line, a tab, an escape).
+    """
+    text = name.strip() if isinstance(name, str) else ""
+    if not text:
+        raise ConfigError("a calibration needs a name")
+    if len(text) > MAX_NAME_CHARS:
+        raise ConfigError(f"a calibration's name may have at most {MAX_NAME_CHARS} characters, "
+                          f"not {len(text):,}")
+    if any(not ch.isprintable() for ch in text):
+        raise ConfigError("a calibration's name may not hold control characters (new lines, "
+                          "tabs, escapes)")
+    return text
 
 
 def above(scores: np.ndarray | float, thresholds: np.ndarray | float) -> np.ndarray:

@@ -80,8 +80,10 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
         raise bad("config.jit_compile", "must be true, false or null")
     if not isinstance(config.get("extra", {}), dict):
         raise bad("config.extra", "must be an object")
-    if not isinstance(card.get("metadata", {}), dict):
+    metadata = card.get("metadata", {})
+    if not isinstance(metadata, dict):
         raise bad("metadata", "must be an object")
+    _check_metadata(metadata, bad)
     scorers = card.get("scorers", [])
     if not isinstance(scorers, list) or not all(isinstance(n, str) and n in SCORERS
                                                 for n in scorers):
@@ -129,8 +131,11 @@ def _check_quality(q: Any, bad) -> None:
         return _is_number(v) and 0 <= v <= 1
 
     far = q.get("false_alarm")
-    if not (isinstance(far, dict) and all(rate(v) for v in far.values())):
-        raise bad("quality.false_alarm", "must map levels to rates between 0 and 1")
+    if not (isinstance(far, dict) and all(rate(v) and _level(k) for k, v in far.items())):
+        raise bad("quality.false_alarm", "must map levels (numbers between 0 and 1) to rates "
+                                         "between 0 and 1")
+    if "detection_alpha" in q and not _level(q["detection_alpha"]):
+        raise bad("quality.detection_alpha", "must be a number between 0 and 1")
     sets = q.get("sets")
     if not isinstance(sets, dict):
         raise bad("quality.sets", "must be an object")
@@ -143,6 +148,8 @@ def _check_quality(q: Any, bad) -> None:
     for key in ("words", "scorer", "preset"):
         if not isinstance(q.get(key), str):
             raise bad(f"quality.{key}", "must be text")
+    if q.get("before_calibration") is not None and not isinstance(q["before_calibration"], str):
+        raise bad("quality.before_calibration", "must be text or null")
     if not (_is_int(q.get("n_normal")) and q["n_normal"] >= 0):
         raise bad("quality.n_normal", "must be a whole number >= 0")
     _check_handwriting(q.get("handwriting"), rate, bad)
@@ -169,6 +176,42 @@ def _check_handwriting(h: Any, rate, bad) -> None:
             raise bad(f"{field}.{key}", "must be a whole number >= 0")
     if not isinstance(h.get("source"), str):
         raise bad(f"{field}.source", "must be text")
+
+
+def _level(v: Any) -> bool:
+    """A false-alarm level: a number in (0, 1), or text that is one (a JSON key)."""
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return False
+    return _is_number(v) and 0 < v < 1
+
+
+#: The training run's counts a card's ``metadata`` may hold, and what each must be.
+_COUNTS = ("gan_steps_done", "encoder_steps_done", "gan_epochs_done", "encoder_epochs_done",
+           "batch_size", "n_train", "n_calibration")
+
+
+def _check_metadata(m: dict[str, Any], bad) -> None:
+    """The fields of ``metadata`` that the card's words read: whole counts, two-number steps
+    and passes, a true/false stop, an object for a calibration on the user's images."""
+    for key in _COUNTS:
+        if m.get(key) is not None and not (_is_int(m[key]) and m[key] >= 0):
+            raise bad(f"metadata.{key}", "must be a whole number >= 0")
+    for key, ok in (("steps_planned", lambda v: _is_int(v) and v >= 0),
+                    ("passes_done", lambda v: _is_number(v) and v >= 0)):
+        v = m.get(key)
+        if v is not None and not (isinstance(v, list) and len(v) == 2 and all(map(ok, v))):
+            raise bad(f"metadata.{key}", "must be a list of two numbers >= 0 (GAN, encoder)")
+    if m.get("stopped_early") not in (None, True, False):
+        raise bad("metadata.stopped_early", "must be true, false or null")
+    own = m.get("calibration_set")
+    if own is not None and not (isinstance(own, dict) and isinstance(own.get("name"), str)):
+        raise bad("metadata.calibration_set", "must be an object with a name")
+    for key in ("train_seconds", "train_images_per_s"):
+        if m.get(key) is not None and not (_is_number(m[key]) and m[key] >= 0):
+            raise bad(f"metadata.{key}", "must be a number >= 0")
 
 
 def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> None:

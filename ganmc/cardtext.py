@@ -25,8 +25,8 @@ def training_text(card: dict[str, Any]) -> str:
         return (f"{m.get('gan_epochs_done', '?')} of {c.get('epochs')} + "
                 f"{m.get('encoder_epochs_done', '?')} of {c.get('encoder_epochs')} epochs"
                 f"{stopped}")
-    passes = m.get("passes_done") or ["?", "?"]
-    planned = m.get("steps_planned") or ["?", "?"]
+    passes = _pair(m.get("passes_done"))
+    planned = _pair(m.get("steps_planned"))
 
     def part(i: int, what: str) -> str:
         done = m.get(f"{what.lower()}_steps_done")
@@ -39,6 +39,11 @@ def training_text(card: dict[str, Any]) -> str:
     text += "".join(f", {t}" for t in tasks_text(c))
     return (f"{c.get('preset')} preset, batches of {m.get('batch_size', '?')}: {text}"
             f"{stopped}")
+
+
+def _pair(v: Any) -> list:
+    """A card's (GAN, encoder) pair, or two question marks."""
+    return v if isinstance(v, list) and len(v) == 2 else ["?", "?"]
 
 
 def tasks_text(settings: dict[str, Any]) -> list[str]:

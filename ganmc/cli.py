@@ -12,6 +12,7 @@ import sys
 
 from ganmc import __version__
 from ganmc import cliargs as argtypes
+from ganmc.calibration import MAX_NAME_CHARS
 from ganmc.commands import (
     cmd_add_digits,
     cmd_assess,
@@ -56,6 +57,15 @@ EPILOG = "Run 'ganmc COMMAND --help' for a command's options."
 
 
 # ---------------------------------------------------------------------------- parser
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line, ``ganmc COMMAND: error: ...``, like every
+    other error of the command (its usage block is in ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message, 2000)} (see {self.prog} "
+                     f"--help)\n")
+
+
 def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                mc_options: bool = False) -> None:
     p.add_argument("--model", metavar="DIR",
@@ -94,7 +104,7 @@ def _own_data_command(sub, name: str, func, summary: str, description: str) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ganmc", epilog=EPILOG,
         description="GAN-based anomaly detection for 28x28 digit images, with Monte Carlo "
                     "and conformal thresholds.")
@@ -162,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "it holds anything but a ganmc model")
     p.add_argument("--replace", action="store_true",
                    help="replace the model already saved at --out (without it, an existing "
-                        "model is refused)")
+                        "model is refused); the checkpoint of an interrupted run into it is "
+                        "kept aside, hidden beside it, and training starts afresh")
     p.add_argument("--resume", action="store_true",
                    help="go on from the checkpoint of an interrupted run with the same --out")
     p.set_defaults(func=cmd_train)
@@ -281,7 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "false-alarm rate lands in with this many images.")
     p.add_argument("--model", metavar="DIR", required=True, help="model folder to calibrate")
     p.add_argument("inputs", nargs="+", metavar="IMAGES")
-    p.add_argument("--name", default="own images", help="name of the calibration")
+    p.add_argument("--name", default="own images", type=argtypes.calibration_name,
+                   help="name of the calibration (one line, at most "
+                        f"{MAX_NAME_CHARS} characters)")
+    p.add_argument("--latent-search", action="store_true",
+                   help="also calibrate the slow latent-search score (about a hundred times "
+                        "slower than the others; without it, it is left without a hold-out "
+                        "threshold unless the model's verdicts use it)")
     _add_batch(p)
     p.set_defaults(func=cmd_calibrate)
 
@@ -306,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # TensorFlow's own warnings (retracing, ...) are not the user's
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         if args.command != "info":
             from ganmc.runtime import quiet_tensorflow
@@ -322,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         return _quiet_stdout()
     except OSError as exc:  # the machine's, not the input's: a full disk, a name too long, ...
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"ganmc {args.command}: error: {where}{one_line(exc.strerror or exc, 500)}",
+        print(f"ganmc {args.command}: error: {one_line(f'{where}{exc.strerror or exc}', 2000)}",
               file=sys.stderr)
         return 2
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ganmc.calibration import Level
+from ganmc.calibration import Level, check_calibration_name
 from ganmc.config import SEED_MAX
 from ganmc.errors import GanmcError
 from ganmc.montecarlo import MAX_SAMPLES
@@ -60,3 +60,10 @@ def _usable_level(v: float) -> bool:
 def percentile(text: str) -> float:
     return number(text, float, _usable_level,
                    "between 0 and 100, at least about 1e-10 from either end")  # NaN fails too
+
+
+def calibration_name(text: str) -> str:
+    try:
+        return check_calibration_name(text)
+    except GanmcError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

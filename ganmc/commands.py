@@ -18,7 +18,7 @@ def say(text: str) -> None:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    from ganmc import bundle, service
+    from ganmc import bundle, locks, service
     from ganmc.config import parse_digits
     from ganmc.presets import TASKS, network_of
     from ganmc.quality import card_lines
@@ -32,6 +32,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     bundle.check_target(out, replace=args.replace, resume=args.resume)
     say(f"Training {arch} on digits {','.join(map(str, digits))} from {args.data}; "
         f"writing {out}")
+    if args.replace and not args.resume and checkpoint_dir(out).exists():
+        say(f"note: the checkpoint of the interrupted run into {out.name} is kept aside as "
+            f"{locks.set_aside_path(out)} (training starts afresh)")
     if args.resume:
         state = read_checkpoint(checkpoint_dir(out))
         say(f"No checkpoint in {checkpoint_dir(out)}: starting afresh" if state is None else
@@ -50,7 +53,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         det = service.train(out, data=args.data, digits=digits, progress=progress,
-                            resume=args.resume, arch=args.arch, preset=args.preset,
+                            resume=args.resume, replace=args.replace, arch=args.arch,
+                            preset=args.preset,
                             steps=args.steps, encoder_steps=args.encoder_steps,
                             epochs=args.epochs, encoder_epochs=args.encoder_epochs,
                             batch_size=args.batch_size,
@@ -202,7 +206,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.out:
         files.write_table(args.out, rows)
         n_anom = sum(v.is_anomaly for v in verdicts)
-        say(f"Scored {len(rows)} images: {n_anom} anomalies, {len(rows) - n_anom} normal "
+        say(f"Scored {len(rows):,} images: {n_anom:,} anomalies, {len(rows) - n_anom:,} normal "
             f"({decision.threshold.describe(det.config.digits)}); "
             f"wrote {args.out}")
     else:
@@ -249,8 +253,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     refused: list = []
     images = _read(args, args.inputs, refused)
+    bar = ProgressBar("calibrate")
     det, bands = service.calibrate_on(args.model, images.x, name=args.name,
-                                      sources=images.sources)
+                                      sources=images.sources, latent_search=args.latent_search,
+                                      progress=bar.counted)
+    bar.close()
+    for note in det.notes_:
+        say(f"note: {note}" + (" (--latent-search calibrates it too, about a hundred times "
+                               "slower)" if note.startswith("latent-search") else ""))
     lo, hi = bands["all"]["band"]
     print(f"Calibrated {args.model} on {len(images.x):,} images as {args.name!r}: "
           f"{det.threshold_words()} ({det.scorer_})")

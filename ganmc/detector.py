@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,13 @@ import numpy as np
 from ganmc import modelfile, quality, scoring
 from ganmc.arrays import as_images, as_labels
 from ganmc.base import BaseDetector
-from ganmc.calibration import Level, Threshold
+from ganmc.calibration import (
+    Level,
+    Threshold,
+    check_calibration_name,
+    check_enough,
+    min_images,
+)
 from ganmc.combined import Combination, views_of
 from ganmc.config import (
     AUTO,
@@ -41,11 +48,10 @@ from ganmc.config import (
 )
 from ganmc.data import holdout_indices
 from ganmc.density import fit_density, fit_shape_density
-from ganmc.errors import ConfigError, ModelError
+from ganmc.errors import ConfigError, ModelError, shown
 from ganmc.inference import Inference
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.networks import Networks
-from ganmc.preprocess import to_model_input
 from ganmc.train import TrainProgress, fit_networks
 
 log = logging.getLogger(__name__)
@@ -101,6 +107,14 @@ class Detector(BaseDetector):
                                              self.config.seed)
         train, holdout = x[i_train], x[i_holdout]
         train_labels = None if labels is None else labels[i_train]
+        if len(holdout):  # refused before training, not after it
+            share = math.ceil(100 * min_images(Level(self.alpha)) / len(x)) / 100
+            advice = (f"; hold out a share of at least {share:g} (--calibration-fraction), "
+                      f"or none (0)" if share < 0.9 else
+                      "; hold out none (0), or train on more images")
+            check_enough(len(holdout), Level(self.alpha),
+                         f"held-out images ({self.config.calibration_fraction:g} of {len(x):,})",
+                         advice)
         probe = quality.LiveProbe(train, holdout, others, self.config.seed)
         result = fit_networks(train, self.config, classes=_classes(train_labels),
                               progress=progress, stop_event=stop_event, checkpoint=checkpoint,
@@ -170,24 +184,36 @@ class Detector(BaseDetector):
         return self
 
     def calibrate(self, x_normal: np.ndarray, *, stop_event: threading.Event | None = None,
-                  name: str | None = None, sources: list[str] | None = None) -> Detector:
-        """Score real normal images never trained on under every score: the conformal
+                  name: str | None = None, sources: list[str] | None = None,
+                  scorers: tuple[str, ...] | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> Detector:
+        """Score real normal images never trained on under every score (``scorers``: only
+        these; the others lose their hold-out threshold, said in ``notes_``): the conformal
         thresholds and the ``combined`` score's references (a stored Monte Carlo run of
         ``combined`` read the old ones and goes). Once ``stop_event`` is set the slow
         ``latent-search`` is left out (said in ``notes_``). ``name``: the user's own images
-        (``ganmc calibrate``): the card records the name, size and ``sources``."""
+        (``ganmc calibrate``): the card records the name, size and ``sources``.
+        ``progress(score, done, total)`` is told as the images are scored.
+
+        Raises:
+            ConfigError: If there are fewer images than a threshold at the detector's level
+                needs (:func:`ganmc.calibration.check_enough`), or the name is unusable.
+        """
         x = as_images(x_normal, "calibration images")
-        if name is not None and not name.strip():
-            raise ConfigError("a calibration needs a name")
+        if name is not None:
+            name = check_calibration_name(name)
+        check_enough(len(x), Level(self.alpha))
         nets = self._fitted().networks_
-        names = tuple(n for n in self.scorers_ if n != "combined")
+        names = tuple(n for n in self.scorers_ if n != "combined"
+                      and (scorers is None or n in scorers))
+        left_out = [n for n in self.scorers_ if n != "combined" and n not in names]
         scores, skipped = scoring.holdout_scores(
-            lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event)
+            lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event, progress)
         self.monte_carlo_.pop("combined", None)
         mains, guards = views_of(scoring.parts_of(nets), len(self.config.digits))
         self.combination_ = None
         if scoring.viewable(nets, mains + guards):
-            views = self._inference.views(to_model_input(x), mains + guards)
+            views = self._inference.views(x, mains + guards)
             self.combination_ = Combination.fit(mains, views, guards)
             scores["combined"] = self.combination_.held_out_scores(views)
         self._attach(nets)
@@ -202,10 +228,12 @@ class Detector(BaseDetector):
             self.notes_, self.quality_ = [], self.quality_ and {**self.quality_,
                                                                 "before_calibration": name}
             self.metadata_ = {**self.metadata_, "calibration_set": {
-                "name": name.strip(), "n": len(x), "at": _now(),
-                "sources": sorted(set(sources or []))[:50]}}
+                "name": name, "n": len(x), "at": _now(),
+                "sources": [shown(s, 200) for s in sorted(set(sources or []))[:50]]}}
         self.notes_ += [f"stopped before {n} was calibrated: it has no hold-out threshold"
                         for n in skipped]
+        self.notes_ += [f"{n} was not calibrated on these images: it has no hold-out threshold"
+                        for n in left_out]
         self._resolve()
         return self
 
@@ -250,7 +278,7 @@ class Detector(BaseDetector):
         images (N, 28, 28) (or as :func:`ganmc.arrays.as_images`); ``scorer`` overrides the
         score in use."""
         name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
-        return self._inference.scores(to_model_input(as_images(x, "images")), name,
+        return self._inference.scores(as_images(x, "images"), name,
                                       self.combination_)
 
     def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
@@ -258,13 +286,13 @@ class Detector(BaseDetector):
         name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
         if name != "combined" or self.combination_ is None:
             return self.score_samples(x, scorer=name), None
-        return self._inference.combined(to_model_input(as_images(x, "images")),
+        return self._inference.combined(as_images(x, "images"),
                                         self.combination_)
 
     def predict_digit(self, x: np.ndarray) -> np.ndarray | None:
         """The digit each image is taken for (its nearest per-digit Gaussian), int64 (N,);
         None for a model without per-digit Gaussians."""
-        return self._fitted()._inference.digits(to_model_input(as_images(x, "images")))
+        return self._fitted()._inference.digits(as_images(x, "images"))
 
     def can_reconstruct(self, scorer: str | None = None) -> bool:
         """Whether :meth:`reconstruct` works for this score (G(E(x)) needs an encoder)."""
@@ -275,7 +303,7 @@ class Detector(BaseDetector):
         """What the model makes of x, uint8: G(E(x)), or G(z*) for ``latent-search``."""
         if not self.can_reconstruct(scorer):
             raise ConfigError("reconstruction needs an encoder; this model has none")
-        return self._inference.reconstruct(to_model_input(as_images(x, "images")),
+        return self._inference.reconstruct(as_images(x, "images"),
                                            (scorer or self.scorer_) == "latent-search")
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:

@@ -42,7 +42,34 @@ class StorageError(GanmcError):
     """A folder cannot be created or written (missing parent, read-only, not a folder)."""
 
 
+def shown(text: object, limit: int | None = None) -> str:
+    """``text`` made safe to print as (part of) one line: control characters (new lines,
+    tabs, terminal escapes) written as escapes (``\\n``, ``\\x1b``), the bytes of a file
+    name that are not UTF-8 as ``\\xNN``; at most ``limit`` characters, cut in the middle
+    (so that a long path keeps its end and a message its reason)."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        elif ch != " " and not ch.isprintable():
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return _cut("".join(out), limit)
+
+
+def _cut(line: str, limit: int | None) -> str:
+    if limit is None or len(line) <= limit:
+        return line
+    tail = max(limit // 3, 1)
+    return line[: max(limit - tail - 1, 0)].rstrip() + "…" + line[-tail:].lstrip()
+
+
 def one_line(text: object, limit: int = 300) -> str:
-    """``text`` as one line of at most ``limit`` characters (whitespace runs collapsed)."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    """``text`` as one line of at most ``limit`` characters: whitespace runs collapsed, other
+    control characters and undecodable bytes escaped (:func:`shown`), a longer line cut in
+    the middle, keeping its start and its end (where a message says why)."""
+    return shown(" ".join(str(text).split()), limit)

@@ -35,7 +35,8 @@ class Inference:
 
     def scores(self, x: np.ndarray, name: str, combination: Combination | None = None
                ) -> np.ndarray:
-        """Scores of model-input images (float32 (N, 28, 28, 1)), float64 (N,).
+        """Scores of images (uint8 MNIST images (N, 28, 28), or float32 model input
+        (N, 28, 28, 1): :func:`ganmc.scoring.batch_input`), float64 (N,).
 
         Raises:
             ModelError: If the networks give NaN or infinite scores.
@@ -53,8 +54,9 @@ class Inference:
 
     def combined(self, x: np.ndarray, combination: Combination
                  ) -> tuple[np.ndarray, list[str]]:
-        """The combined scores of model-input images and the reason each would be flagged
-        (:data:`ganmc.combined.VIEW_WORDS` of its deciding view), from one pass."""
+        """The combined scores of images (as :meth:`scores` takes them) and the reason each
+        would be flagged (:data:`ganmc.combined.VIEW_WORDS` of its deciding view), from one
+        pass."""
         views = self.views(x, combination.views)
         return combination.score(views), [VIEW_WORDS[v] for v in combination.deciding(views)]
 
@@ -67,8 +69,8 @@ class Inference:
             ModelError: If the networks give NaN or infinite values.
         """
         fn = self._images_fn("views/" + ",".join(names))
-        parts = [fn(tf.constant(x[i:i + scoring.SCORE_BATCH]))
-                 for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(tf.constant(x))]
+        parts = [fn(scoring.batch_input(x[i:i + scoring.SCORE_BATCH]))
+                 for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(scoring.batch_input(x))]
         return _finite(shares({k: np.concatenate([p[k].numpy() for p in parts])
                                for k in parts[0]}))
 

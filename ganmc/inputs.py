@@ -14,8 +14,8 @@ import numpy as np
 
 from ganmc import limits
 from ganmc.arrays import load_images_file
-from ganmc.errors import DataError, GanmcError, ImageError
-from ganmc.preprocess import BLANK, IMAGE_SUFFIXES, MIN_CONTRAST, load_image
+from ganmc.errors import DataError, GanmcError, ImageError, shown
+from ganmc.preprocess import BLANK, IMAGE_SUFFIXES, load_image, no_digit
 
 #: Most images one command reads from image files (arrays may hold more).
 MAX_IMAGE_FILES = 10_000
@@ -27,7 +27,8 @@ class Images:
 
     Attributes:
         x: uint8 (N, 28, 28).
-        sources: The file each image came from.
+        sources: The file each image came from, as it may be printed (control characters and
+            bytes that are not UTF-8 escaped: :func:`ganmc.errors.shown`).
         indices: Its index in that file (0 for an image file).
         problems: ``(source, reason)`` for each file or array image refused (only filled by
             ``read_inputs(..., strict=False)``; ``source`` is ``FILE`` or ``FILE[INDEX]``,
@@ -48,14 +49,9 @@ def _is_array_file(path: Path) -> bool:
 
 
 def blank_images(x: np.ndarray) -> np.ndarray:
-    """Which images of uint8 (N, 28, 28) hold no digit (blank or of one colour).
-
-    The same test :func:`ganmc.preprocess.to_mnist` applies to a picture: less contrast than
-    ``preprocess.MIN_CONTRAST`` between the darkest and the brightest pixel.
-    """
-    x = np.asarray(x)
-    spread = x.max(axis=(1, 2)).astype(np.int16) - x.min(axis=(1, 2))
-    return spread < MIN_CONTRAST * 255
+    """Which images of uint8 (N, 28, 28) hold no digit: :func:`ganmc.preprocess.no_digit`,
+    the test a picture is put to as well."""
+    return no_digit(x)
 
 
 def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
@@ -82,8 +78,8 @@ def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
 
     def refuse(source: str, exc: GanmcError) -> None:
         if strict:
-            raise exc
-        problems.append((source, str(exc)))
+            raise type(exc)(shown(exc)) from None
+        problems.append((shown(source), shown(exc)))
 
     for raw in paths:
         path = Path(raw)
@@ -114,7 +110,7 @@ def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
                     raise DataError(f"the inputs hold more than the {limits.MAX_IMAGES:,} "
                                     f"images one command may read")
                 xs.append(arr[keep])
-                sources.extend([str(f)] * int(keep.sum()))
+                sources.extend([shown(f)] * int(keep.sum()))
                 indices.extend(int(i) for i in np.flatnonzero(keep))
             else:
                 n_files += 1
@@ -127,7 +123,7 @@ def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
                     refuse(str(f), exc)
                     continue
                 n_images += 1
-                sources.append(str(f))
+                sources.append(shown(f))
                 indices.append(0)
     if not sources:
         if not paths:

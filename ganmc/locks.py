@@ -29,6 +29,12 @@ _held: dict[str, list[int]] = {}
 _held_guard = threading.Lock()
 
 
+def real_path(target: Path | str) -> Path:
+    """``target`` with symbolic links resolved: a model folder reached through a link is
+    locked, written and read where it really is, and the link stays a link."""
+    return Path(os.path.realpath(target))
+
+
 def _aux(target: Path, suffix: str) -> Path:
     """A hidden sibling of ``target`` (``.NAME.SUFFIX``); no model name can reach it, since
     model names never start with a dot and suffixes hold no dot."""
@@ -61,6 +67,12 @@ def checkpoint_path(target: Path | str) -> Path:
     return _aux(Path(target), "ckpt")
 
 
+def set_aside_path(target: Path | str) -> Path:
+    """Where the checkpoint of an interrupted run into ``target`` is kept when a new run
+    replaces it (``.NAME.ckpt-replaced``)."""
+    return _aux(Path(target), "ckpt-replaced")
+
+
 #: Characters :func:`tempfile.mkdtemp` adds after a temporary's prefix.
 _TEMP_TAIL = 8
 
@@ -70,8 +82,9 @@ def longest_sibling_name(target: Path | str) -> int:
     the temporaries, locks and moved-aside folders of ``target`` and of its checkpoint
     (``..NAME.ckpt.tmp-XXXXXXXX`` is the longest)."""
     ckpt = checkpoint_path(target)
-    return max(len(_aux(t, s).name) for t in (Path(target), ckpt)
-               for s in ("lock", "swap", "old", "tmp-" + "x" * _TEMP_TAIL))
+    return max(len(set_aside_path(target).name),
+               *(len(_aux(t, s).name) for t in (Path(target), ckpt)
+                 for s in ("lock", "swap", "old", "tmp-" + "x" * _TEMP_TAIL)))
 
 
 def stale_temporaries(target: Path) -> list[Path]:
@@ -102,15 +115,18 @@ def folder_lock(target: Path | str, *, wait: float = 0.0) -> Iterator[Path]:
     One writer at a time per folder, across threads and processes; the lock goes with the
     process if it dies. Hold it for the whole of a training run into ``target``: the final
     save (:func:`atomic_dir`) re-enters it from the same thread. Other writers wait up to
-    ``wait`` seconds, then are refused.
+    ``wait`` seconds, then are refused. A folder reached through a symbolic link is locked
+    where it really is (:func:`real_path`). A holder that leaves nothing at ``target`` (a
+    refused run) removes the lock file as it lets go.
 
     Raises:
         FolderBusyError: If another writer holds it (after ``wait`` seconds).
         StorageError: If the lock file cannot be created (missing or read-only folder).
     """
     target = Path(target)
-    lock = lock_path(target)
-    key = os.path.abspath(lock)
+    real = real_path(target)
+    lock = lock_path(real)
+    key = str(lock)
     me = threading.get_ident()
     with _held_guard:
         entry = _held.get(key)
@@ -126,16 +142,9 @@ def folder_lock(target: Path | str, *, wait: float = 0.0) -> Iterator[Path]:
             with _held_guard:
                 _held[key][1] -= 1
         return
-    check_writable(target.parent)
+    check_writable(real.parent)
+    fd = _locked_fd(target, lock, wait)
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise StorageError(f"{target}: cannot create the lock file {lock.name} "
-                           f"({exc.strerror or type(exc).__name__})") from None
-    try:
-        if not _flock(fd, fcntl.LOCK_EX, wait):
-            raise FolderBusyError(f"{target}: another training run or save is writing this "
-                                  f"folder; wait for it to finish or choose another name")
         with _held_guard:
             _held[key] = [me, 1, fd]
         try:
@@ -143,17 +152,52 @@ def folder_lock(target: Path | str, *, wait: float = 0.0) -> Iterator[Path]:
         finally:
             with _held_guard:
                 _held.pop(key, None)
+            if not real.exists():  # nothing was written (a refused run): leave no lock file
+                lock.unlink(missing_ok=True)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
 
+def _locked_fd(target: Path, lock: Path, wait: float) -> int:
+    """An open descriptor of ``lock`` holding its exclusive ``flock``. A holder that wrote
+    nothing removes the file as it lets go: a lock taken on a file no longer at its path is
+    let go and taken again on the path's file."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StorageError(f"{target}: cannot create the lock file {lock.name} "
+                               f"({exc.strerror or type(exc).__name__})") from None
+        try:
+            if not _flock(fd, fcntl.LOCK_EX, max(0.0, deadline - time.monotonic())):
+                raise FolderBusyError(f"{target}: another training run or save is writing "
+                                      f"this folder; wait for it to finish or choose another "
+                                      f"name")
+            if _same_file(fd, lock):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the file was removed while we waited for it: lock the new one
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    own = os.fstat(fd)
+    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
+
+
 def is_locked(target: Path | str) -> bool:
     """Whether a writer (a training run or a save) holds ``target`` now. Writes nothing."""
     try:
-        fd = os.open(lock_path(Path(target)), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(lock_path(real_path(target)), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return False  # no lock file: never written under a lock
+        return False  # no lock file: never written under a lock, or no writer now
     try:
         if _flock(fd, fcntl.LOCK_SH, 0.0):
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -191,7 +235,7 @@ def reading(target: Path | str, *, wait: float = READ_WAIT_S) -> Iterator[Path |
     Raises:
         FolderBusyError: If a swap holds the folder for more than ``wait`` seconds.
     """
-    target = Path(target)
+    target = real_path(target)
     for _ in range(3):
         try:
             fd: int | None = os.open(_swap_path(target), os.O_RDONLY | os.O_CLOEXEC)

@@ -8,6 +8,7 @@ Whatever a load cannot find is said in ``notes``, never silently replaced.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, density
-from ganmc.calibration import Level, ScoreDistribution, choose
+from ganmc.calibration import Level, ScoreDistribution, choose, min_images, usable_group
 from ganmc.combined import GUARDS, VIEW_WORDS, Combination
 from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
@@ -99,24 +100,32 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
         entry: dict[str, Any] = {}
         if name in holdout:
             c = choose("holdout", level, holdout=holdout[name])
-            entry["holdout"] = {"n": c.distribution.n, "threshold": c.value}
+            entry["holdout"] = {"n": c.distribution.n, "threshold": _finite(c.value)}
             digits = (holdout_digits or {}).get(name)
             if digits is not None:
                 p = choose("per-digit", level, holdout=holdout[name], holdout_digits=digits)
                 entry["per-digit"] = {
                     "n": c.distribution.n,
                     "counts": {str(d): g.n for d, g in p.groups.items()},
-                    "thresholds": {str(d): t for d, t in p.by_digit(tuple(p.groups)).items()},
+                    "thresholds": {str(d): _finite(t)
+                                   for d, t in p.by_digit(tuple(p.groups)).items()},
                     "fallback": p.fallbacks(tuple(config.digits))}
         if name in monte_carlo:
             r = monte_carlo[name]
-            entry["monte_carlo"] = {"n": r.n, "seed": r.seed, "threshold": r.threshold(level),
+            entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
+                                    "threshold": _finite(r.threshold(level)),
                                     "samples_per_s": round(r.samples_per_s, 1)}
         summary[name] = entry
     return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
-            "scorer": scorer, "calibration": calibration, "alpha": level.alpha,
+            "scorer": scorer, "calibration": calibration, "alpha": float(f"{level.alpha:.12g}"),
             "calibration_summary": summary, "quality": quality,
             "combination": None if combination is None else combination.describe()}
+
+
+def _finite(value: float) -> float | None:
+    """A threshold for the card: None where there is none (a calibration set too small for
+    the level gives an infinite one; JSON has no infinity)."""
+    return float(value) if math.isfinite(value) else None
 
 
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
@@ -240,6 +249,13 @@ def _missing_parts(card: dict[str, Any], nets: Networks, loaded: Loaded) -> list
             not loaded.holdout_digits):
         notes.append(f"the held-out images' digits are missing from {bundle.ARRAYS}, so "
                      f"there is no per-digit threshold")
+    level = Level(card.get("alpha", Level().alpha))
+    smallest = min((len(v) for v in loaded.holdout.values()), default=None)
+    if smallest is not None and not usable_group(smallest, level):
+        notes.append(f"its {smallest:,} held-out (calibration) images are too few for a "
+                     f"threshold at {100 * level.alpha:g} % false alarms (at least "
+                     f"{min_images(level):,}): the hold-out threshold flags nothing; calibrate "
+                     f"it again on more images")
     summary = card.get("calibration_summary")
     if isinstance(summary, dict):
         lost = sorted(name for name, entry in summary.items()

@@ -11,9 +11,15 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, locks, scoring
-from ganmc.calibration import Level, far_band, far_band_per_digit
+from ganmc.calibration import (
+    Level,
+    check_calibration_name,
+    check_enough,
+    far_band,
+    far_band_per_digit,
+)
 from ganmc.detector import Detector, load_model
-from ganmc.errors import ModelError
+from ganmc.errors import ModelError, shown
 
 
 def assess_model(path: Path | str, *, data: str | None = None,
@@ -29,6 +35,9 @@ def assess_model(path: Path | str, *, data: str | None = None,
         ModelError: If the data does not give back the model's held-out images.
     """
     path = Path(path)
+    _refuse_own_calibration(path, "its quality card is measured on its own held-out digits "
+                                  "at its thresholds, which are now those of your images; the "
+                                  "card it has was measured before that calibration")
     with locks.folder_lock(path):
         det = load_model(path)
         splits, _, i_held = _own_split(det, path, data)
@@ -50,6 +59,21 @@ def read_handwriting(path: Path | str) -> dict[str, np.ndarray]:
     from ganmc.handwriting import read
 
     return read(path)
+
+
+def _refuse_own_calibration(path: Path, why: str) -> None:
+    """Refuse, before any work, to redo a model's calibration from its training data when it
+    is calibrated on the user's own images (``ganmc calibrate``), which are not kept.
+
+    Raises:
+        ModelError: Naming the calibration and ``why``.
+    """
+    metadata = bundle.read_card(path).get("metadata") or {}
+    own = metadata.get("calibration_set")
+    if isinstance(own, dict):
+        name = shown(own.get("name"), 60)
+        raise ModelError(f"{path.name}: calibrated on your own images ({name!r}, "
+                         f"{own.get('n', '?')} images), which are not kept with the model; {why}")
 
 
 def _scores_as_held_out(det: Detector, x: np.ndarray) -> bool:
@@ -103,6 +127,9 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
     """
     say = progress or (lambda _: None)
     path = Path(path)
+    _refuse_own_calibration(path, "per-digit Gaussians change every score, so those images "
+                                  "would need scoring again: add the digits to a model not "
+                                  "calibrated on your images, then calibrate that one")
     with locks.folder_lock(path):
         det = load_model(path)
         if len(det.config.digits) < 2:
@@ -138,6 +165,9 @@ def refresh(path: Path | str, *, data: str | None = None,
     """
     say = progress or (lambda _: None)
     path = Path(path)
+    _refuse_own_calibration(path, "refresh scores the model's own held-out digits again; "
+                                  "calibrate it on your images again instead (ganmc calibrate "
+                                  "gives it this version's scores too)")
     with locks.folder_lock(path):
         det = load_model(path)
         splits, _, i_held = _own_split(det, path, data)
@@ -166,11 +196,18 @@ def refresh(path: Path | str, *, data: str | None = None,
 
 def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
                  sources: list[str] | None = None, level: Level | None = None,
-                 out: Path | str | None = None) -> tuple[Detector, dict[str, Any]]:
+                 out: Path | str | None = None, latent_search: bool = False,
+                 progress: Callable[[str, int, int], None] | None = None
+                 ) -> tuple[Detector, dict[str, Any]]:
     """Re-calibrate a saved model on the user's own normal images
     (:meth:`Detector.calibrate` with a name): they become its held-out set, and the folder
     (``out``: a copy there instead, replacing a model of that name) is written atomically
     under its lock.
+
+    The one-pass scores are calibrated; the slow ``latent-search`` (about a hundred times
+    slower) only when ``latent_search`` or when it is the score the model's verdicts use,
+    else it is left without a hold-out threshold (said in the detector's ``notes_``).
+    ``progress(score, done, total)`` is told as the images are scored.
 
     Returns the detector and, per digit and overall, how many images there are and the
     5-95 % band the false-alarm rate at ``level`` (None: the model's) lands in on further
@@ -179,14 +216,25 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
     :func:`ganmc.calibration.far_band`).
 
     Raises:
-        ConfigError: If there are no images or the name is empty.
+        ConfigError: If there are too few images for a threshold at the model's level (or
+            ``level``), checked before anything is loaded or written, or the name is
+            unusable.
     """
     path, out = Path(path), Path(out or path)
+    name = check_calibration_name(name)
+    # Refused before any work: a set too small for the model's level (or the one asked)
+    # would give thresholds that flag nothing.
+    card_level = Level(bundle.read_card(path).get("alpha", Level().alpha))
+    for at in {card_level, level or card_level}:
+        check_enough(len(x), at, advice="; nothing was changed")
     if out != path:
         locks.check_writable(out.parent)
     with locks.folder_lock(out):
         det = load_model(path)
-        det.calibrate(x, name=name, sources=sources)
+        wanted = {n for n in det.scorers_ if n in scoring.ONE_PASS}
+        if latent_search or det.scorer_ == "latent-search":
+            wanted.add("latent-search")
+        det.calibrate(x, name=name, sources=sources, scorers=tuple(wanted), progress=progress)
         level = level or Level(det.alpha)
         bands = {"all": {"n": len(x), "band": far_band(len(x), level)}}
         digits = det.predict_digit(x)

@@ -27,8 +27,13 @@ MAX_FILE_BYTES = 50_000_000
 _WORK_SIDE = 512
 #: Minimum contrast between ink and background, on a 0-1 scale, to call it a drawing.
 MIN_CONTRAST = 0.15
+#: Least ink a digit has, in full-ink pixels (the ink summed, on a 0-1 scale): one dot or a
+#: faint pixel is no digit. Every bundled MNIST digit has over four times as much (a test
+#: checks it).
+MIN_INK = 5.0
 #: What a picture or array image with no digit is told (after its name).
-BLANK = "no digit found (the image is blank or of one colour)"
+BLANK = ("no digit found (the image is blank, of one colour, or holds less ink than "
+         f"{MIN_INK:g} pixels)")
 _INK_LEVEL = 0.2
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -186,10 +191,24 @@ def to_mnist(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndar
     if peak < MIN_CONTRAST:
         raise ImageError(f"{name}: {BLANK}")
     ink /= peak
+    if float(ink.sum()) < MIN_INK:  # a dot would be blown up to a 20x20 blob below
+        raise ImageError(f"{name}: {BLANK}")
     rows = np.flatnonzero((ink > _INK_LEVEL).any(axis=1))
     cols = np.flatnonzero((ink > _INK_LEVEL).any(axis=0))
     box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return _fit_and_centre(box)
+
+
+def no_digit(x: np.ndarray) -> np.ndarray:
+    """Which MNIST-format images, uint8 (N, 28, 28), hold no digit: less contrast than
+    ``MIN_CONTRAST`` between the darkest and the brightest pixel, or less ink than
+    ``MIN_INK`` full pixels (a blank image, a dot, one faint pixel). Refused as input and
+    never judged, as a picture holding no digit is (:func:`to_mnist`)."""
+    x = np.asarray(x)
+    flat = x.reshape(len(x), -1)
+    spread = flat.max(axis=1).astype(np.int16) - flat.min(axis=1)
+    ink = flat.sum(axis=1, dtype=np.int64) - flat.min(axis=1).astype(np.int64) * flat.shape[1]
+    return (spread < MIN_CONTRAST * 255) | (ink < MIN_INK * 255)
 
 
 def _to_gray(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
@@ -214,7 +233,11 @@ def _to_gray(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
     img = image
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if not np.isfinite(arr).all():
+            raise ImageError(f"{name}: the image contains NaN or infinite values")
+        # A float picture in 0-1 (a TIFF written by numpy code) is scaled as 0-1, as arrays are.
+        top = (1.0 if img.mode == "F" and arr.max() <= 1.0 else
+               65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0)
         return np.clip(arr / top, 0, 1).astype(np.float32)
     if img.mode == "P":
         img = img.convert("RGBA")

@@ -14,6 +14,7 @@ class ProgressBar:
         self.tty = stream.isatty()
         self._last = ""
         self._last_t = 0.0
+        self._what, self._since, self._done0 = "", 0.0, 0
 
     def update(self, fraction: float, text: str = "", force: bool = False) -> None:
         now = time.monotonic()
@@ -34,6 +35,20 @@ class ProgressBar:
         """Progress of a Monte Carlo run."""
         self.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,} {r.samples_per_s:,.0f} samples/s",
                     force=r.done)
+
+    def counted(self, what: str, done: int, total: int) -> None:
+        """Progress of ``done`` of ``total`` items of one kind (the score being computed),
+        with the rate and the time left, counted from this kind's first report."""
+        from ganmc.tracker import eta_text
+
+        now = time.monotonic()
+        if what != self._what:  # its first chunk starts the clock
+            self.close()
+            self._what, self._since, self._done0 = what, now, done
+        rate = (done - self._done0) / max(now - self._since, 1e-9)
+        left = (total - done) / rate if rate > 0 else float("inf")
+        self.update(done / max(total, 1), f"{what}: {done:,}/{total:,} images, "
+                    f"{rate:,.0f}/s, ETA {eta_text(left)}", force=done >= total)
 
     def close(self) -> None:
         """End the bar's line (once, however often it is called)."""

@@ -47,6 +47,7 @@ from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORER
 from ganmc.density import stroke_length
 from ganmc.errors import ConfigError
 from ganmc.networks import Networks
+from ganmc.preprocess import to_model_input
 from ganmc.scorers import GAUSSIAN as _GAUSSIAN
 from ganmc.scorers import ONE_PASS as _ONE_PASS
 from ganmc.scorers import REGISTRY, auto_order, resolve, why_auto  # noqa: F401
@@ -115,16 +116,28 @@ _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
 SCORE_BATCH = 1024
 
 
+def batch_input(x: np.ndarray) -> tf.Tensor:
+    """A slice of images as the networks take them: uint8 MNIST images (N, 28, 28) are
+    turned into model input here, a slice at a time (250,000 images as float32 would take
+    784 MB at once); float32 model input (N, 28, 28, 1) passes as it is."""
+    return tf.constant(to_model_input(x) if x.dtype == np.uint8 else x)
+
+
 def in_batches(fn, x: np.ndarray) -> np.ndarray:
-    """``fn`` over model-input images in slices of ``SCORE_BATCH``, results concatenated."""
-    return np.concatenate([fn(tf.constant(x[i:i + SCORE_BATCH])).numpy()
+    """``fn`` over images (uint8 MNIST images or model input, :func:`batch_input`) in slices
+    of ``SCORE_BATCH``, results concatenated."""
+    return np.concatenate([fn(batch_input(x[i:i + SCORE_BATCH])).numpy()
                            for i in range(0, len(x), SCORE_BATCH)])
 
 
-def holdout_scores(score, x: np.ndarray, names: tuple[str, ...], stop_event=None
-                   ) -> tuple[dict[str, np.ndarray], list[str]]:
+#: Images per progress report when scoring held-out images with a one-pass score.
+PROGRESS_CHUNK = 8192
+
+
+def holdout_scores(score, x: np.ndarray, names: tuple[str, ...], stop_event=None,
+                   progress=None) -> tuple[dict[str, np.ndarray], list[str]]:
     """Scores of hold-out images (in the images' order) for each scorer, ``score(images,
-    name)`` computing them.
+    name)`` computing them; ``progress(name, done, total)`` is told after each chunk.
 
     A set ``stop_event`` leaves out the slow scorers (in chunks of 64 images, so a stop is seen
     within a second or so); returns the scores and the names left out.
@@ -132,13 +145,15 @@ def holdout_scores(score, x: np.ndarray, names: tuple[str, ...], stop_event=None
     out, skipped = {}, []
     for name in names:
         one_pass = REGISTRY[name].one_pass
-        chunk = len(x) if one_pass else 64
+        chunk = PROGRESS_CHUNK if one_pass else 64
         parts = []
         for i in range(0, len(x), chunk):
             if not one_pass and stop_event is not None and stop_event.is_set():
                 skipped.append(name)
                 break
             parts.append(score(x[i:i + chunk], name))
+            if progress is not None:
+                progress(name, min(i + chunk, len(x)), len(x))
         else:
             out[name] = np.concatenate(parts)
     return out, skipped
@@ -183,12 +198,18 @@ class CompiledScorers:
             self._images[cache_key] = fn
         return self._images[cache_key]
 
-    def reconstruct(self, x: np.ndarray, searched: bool, kappa: float, steps: int):
-        """G(E(x)), or G(z*) at the z the latent search finds when ``searched``."""
+    def reconstruct(self, x: np.ndarray, searched: bool, kappa: float, steps: int
+                    ) -> np.ndarray:
+        """G(E(x)), or G(z*) at the z the latent search finds when ``searched``, float32
+        model output (N, 28, 28, 1), a slice of images at a time."""
         nets = self.networks
-        z = (in_batches(self.images("latent-search/z", kappa, steps), x) if searched
-             else nets.encoder(x, training=False))
-        return nets.generator(z, training=False)
+        parts = []
+        for i in range(0, len(x), SCORE_BATCH):
+            part = x[i:i + SCORE_BATCH]
+            z = (in_batches(self.images("latent-search/z", kappa, steps), part) if searched
+                 else nets.encoder(batch_input(part), training=False))
+            parts.append(np.asarray(nets.generator(z, training=False), np.float32))
+        return np.concatenate(parts)
 
     def cast(self, precision: str) -> Networks:
         """The networks in this precision, cast once."""

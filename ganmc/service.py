@@ -10,6 +10,8 @@ turns its widgets or flags into a :class:`Choice`, asks :func:`decide` for the
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from ganmc import bundle, files, locks, scoring
 from ganmc.calibration import WHY_AUTO_SOURCE, Level, Threshold, false_alarm_rate
 from ganmc.config import AUTO
 from ganmc.detector import Detector, load_model
-from ganmc.errors import GanmcError
+from ganmc.errors import GanmcError, ModelError
 from ganmc.estimate import time_estimate
 from ganmc.evaluation import evaluate, far_from_nominal, holdout_rates_by_digit
 from ganmc.models import add_digit_gaussians, assess_model, calibrate_on, copy_model, refresh
@@ -33,6 +35,8 @@ from ganmc.report import data as report_data
 from ganmc.report.data import ReportData, ReportImage
 from ganmc.train import TrainProgress, checkpoint_dir
 from ganmc.verdict import Verdict
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess_model",
            "simulate", "decide",
@@ -71,11 +75,15 @@ class Decision:
 def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None = None,
           progress: Callable[[TrainProgress], None] | None = None,
           stop_event: threading.Event | None = None, resume: bool = False,
-          **settings: Any) -> Detector:
+          replace: bool = False, **settings: Any) -> Detector:
     """Load data, train, calibrate and save a model folder: the whole training job.
 
     Checkpoints go to :func:`ganmc.train.checkpoint_dir` after every round and are removed once
-    the model is saved; ``resume=True`` continues from them.
+    the model is saved; ``resume=True`` continues from them. The rule of
+    :func:`bundle.check_target` is checked again under the folder's lock before any work,
+    and what is at ``out`` once more just before the save: only a ganmc model is replaced,
+    and only with ``replace`` (or ``resume``); anything else put there meanwhile is kept, and
+    so is the checkpoint, from which ``resume`` then saves.
 
     Args:
         out: The model folder to write.
@@ -83,7 +91,12 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
         digits: The normal digits (``None``: all).
         progress, stop_event: See :meth:`Detector.fit`.
         resume: Continue from the checkpoint of an interrupted run.
+        replace: Replace a model saved at ``out``; the checkpoint of an interrupted run into
+            it (without ``resume``) is kept aside (:func:`ganmc.locks.set_aside_path`).
         **settings: :class:`Detector` keyword arguments (arch, preset, steps, ...).
+
+    Raises:
+        ModelError: If the rule refuses ``out``, at the start or at the save.
     """
     from ganmc.data import load_mnist
 
@@ -91,16 +104,36 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
     det = Detector(digits=digits, **settings)  # bad settings fail here, before any work
     locks.check_writable(out.parent)
     with locks.folder_lock(out):  # a second writer of this folder is refused, not raced
+        bundle.check_target(out, replace=replace, resume=resume, held=True)
         splits = load_mnist(data, det.config.digits)
         ckpt = checkpoint_dir(out)
+        if not resume and ckpt.exists():
+            _set_checkpoint_aside(out)
         # The test images of the other digits are free anomalies for the quality card.
         det.fit(splits.x_train, splits.y_train, others=splits.x_test[~splits.test_is_normal],
                 data_source=splits.source, progress=progress, stop_event=stop_event,
                 checkpoint=ckpt, resume=resume)
-        det.save(out)
+        try:
+            bundle.check_replaceable(out, replace=replace or resume)
+            det.save(out)
+        except ModelError as exc:
+            raise ModelError(f"{exc}; the trained model is kept in its checkpoint: move what "
+                             f"is at {out.name} out of the way and run the same training with "
+                             f"--resume to save it") from None
         shutil.rmtree(ckpt, ignore_errors=True)
         locks.remove_lock_files(ckpt)
     return det
+
+
+def _set_checkpoint_aside(out: Path) -> None:
+    """Keep the checkpoint of an interrupted run into ``out`` aside (a run that replaces it
+    starts afresh), in place of one kept aside before."""
+    aside = locks.set_aside_path(out)
+    if aside.exists():
+        shutil.rmtree(aside)
+    os.replace(checkpoint_dir(out), aside)
+    log.info("the checkpoint of the interrupted run into %s is kept aside as %s", out.name,
+             aside.name)
 
 
 def model_folder(models_dir: Path | str, name: str, *, replace: bool = False,
@@ -257,13 +290,17 @@ def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict]
 
 # ---------------------------------------------------------------------------- report
 def judge_images(det: Detector, decision: Decision, names: list[str], x: np.ndarray,
-                 notes: list[str] | None = None) -> list[ReportImage]:
-    """Verdicts and, where the score has them, reconstructions of named images."""
+                 notes: list[str] | None = None, reconstruct: int | None = None
+                 ) -> list[ReportImage]:
+    """Verdicts and, where the score has them, reconstructions of named images (of the
+    first ``reconstruct`` only, when given: what a report draws)."""
     if len(x) == 0:
         return []
     verdicts = score(det, x, decision)
-    recons = (det.reconstruct(x, scorer=decision.scorer) if det.can_reconstruct(decision.scorer)
-              else [None] * len(x))
+    shown = len(x) if reconstruct is None else min(reconstruct, len(x))
+    recons = (list(det.reconstruct(x[:shown], scorer=decision.scorer))
+              if shown and det.can_reconstruct(decision.scorer) else [])
+    recons += [None] * (len(x) - len(recons))
     notes = notes or [""] * len(x)
     return [ReportImage(n, img, v, r, note)
             for n, img, v, r, note in zip(names, x, verdicts, recons, notes)]
@@ -299,7 +336,8 @@ def build_report(det: Detector, decision: Decision, *,
     return ReportData(
         det.card(), decision.scorer, decision.threshold, mc, far,
         test_examples(det, decision) if examples is None else examples,
-        judge_images(det, decision, [n for n, _ in images], x),
+        judge_images(det, decision, [n for n, _ in images], x,
+                     reconstruct=report_data.MAX_REPORT_IMAGES),
         report_time(),
         list(det.notes_) + list(decision.notes), holdout_rates_by_digit(det, decision))
 

@@ -167,7 +167,7 @@ def calibrate_section(decision, images) -> None:
     if st.button("Use these images as normal (calibrate)", key="det_calibrate",
                  disabled=n < need):
         try:
-            with st.spinner(f"Scoring {n} images under every score and saving…"):
+            with st.spinner(f"Scoring {n} images and saving…"):
                 _, bands = service.calibrate_on(
                     model, np.stack([img for _, img in images]), level=decision.level,
                     name="own images (Detect page)", sources=[name for name, _ in images],

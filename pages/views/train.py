@@ -106,7 +106,7 @@ def start_job() -> None:
 
         def work(job):
             service.train(folder, data=source, digits=tuple(digits), resume=resume,
-                          stop_event=job.stop_event,
+                          replace=replace, stop_event=job.stop_event,
                           progress=lambda p: job.report(p, keep=p.round_end), **settings)
             return str(folder)
 

@@ -681,3 +681,26 @@ def test_the_report_page_offers_the_export_as_a_zip(app, mnist, monkeypatch, tmp
     assert any("Not exported: " in e.value and "Monte Carlo threshold is not exported"
                in e.value for e in app.error)
     assert len(app.get("download_button")) == buttons
+
+
+@pytest.mark.parametrize("field, value", [
+    ("quality.false_alarm", {"abc": 0.05}), ("quality.detection_alpha", "x"),
+    ("metadata.passes_done", 5), ("metadata.steps_planned", 3),
+])
+def test_a_tampered_card_is_an_error_in_the_page_not_a_traceback(app, tiny_model, tmp_path,
+                                                                  field, value):
+    """Issue 34, item 12: these fields broke the Overview with a traceback."""
+    import shutil
+
+    model = tmp_path / "tampered"
+    shutil.copytree(tiny_model[1], model)
+    card = json.loads((model / "ganmc.json").read_text())
+    where, key = field.split(".")
+    card[where] = {**(card[where] or {}), key: value}
+    if key == "steps_planned":
+        card["metadata"]["stopped_early"] = True
+    (model / "ganmc.json").write_text(json.dumps(card))
+    app.session_state["model"] = str(model)
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any(f"bad model card: {field}" in e.value for e in app.error)

@@ -92,7 +92,23 @@ BAD = {
     "config.arch": not_a(str) | st.text(max_size=6).filter(lambda t: t not in ("dcgan", "mlp")),
     # (null means "the preset's steps", not wrong)
     "config.epochs": not_a(int).filter(lambda v: v is not None) | st.integers(-5, 0),
+    # issue 34, item 12: fields the card's words read (null: not recorded, not wrong)
+    "metadata.passes_done": not_a(list).filter(lambda v: v is not None)
+    | st.lists(st.integers(0, 5), min_size=3, max_size=4) | st.just(["a", 1]),
+    "metadata.steps_planned": not_a(list).filter(lambda v: v is not None)
+    | st.lists(st.integers(0, 5), max_size=1) | st.just([1.5, 2]),
+    "metadata.gan_steps_done": not_a(int).filter(lambda v: v is not None) | st.integers(-9, -1),
+    "quality.detection_alpha": not_a(int, float) | st.sampled_from([0, 1, -0.5, 2]),
+    "quality.false_alarm": st.dictionaries(st.text(max_size=4).filter(
+        lambda t: not _a_level(t)), st.floats(0, 1), min_size=1, max_size=2),
 }
+
+
+def _a_level(text: str) -> bool:
+    try:
+        return 0 < float(text) < 1
+    except ValueError:
+        return False
 
 
 @settings(max_examples=60, deadline=None,
@@ -122,6 +138,14 @@ def test_corrupt_card_fields_are_refused_in_one_line(model, image, tmp_path, cap
     json.dumps({**CARD, "calibration_summary": ["fanogan"]}),
     json.dumps({**CARD, "alpha": "abc"}),
     "\ufeff{}", "{", "", "\xff\xfe",
+    # issue 34, item 12: these gave tracebacks in info, report and the Overview
+    json.dumps({**CARD, "quality": {**CARD["quality"], "false_alarm": {"abc": 0.05}}}),
+    json.dumps({**CARD, "quality": {**CARD["quality"], "detection_alpha": "x"}}),
+    json.dumps({**CARD, "quality": {**CARD["quality"], "detection_alpha": [1]}}),
+    json.dumps({**CARD, "metadata": {**CARD["metadata"], "gan_steps_done": 5,
+                                     "passes_done": 5}}),
+    json.dumps({**CARD, "metadata": {**CARD["metadata"], "gan_steps_done": 5,
+                                     "steps_planned": 3, "stopped_early": True}}),
 ])
 def test_the_issues_cards(model, image, tmp_path, capsys, text):
     (model / bundle.CARD).write_bytes(text.encode("utf-8", "surrogateescape"))

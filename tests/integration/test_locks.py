@@ -56,7 +56,8 @@ def test_folder_use_says_what_holds_a_name(tmp_path):
     with locks.folder_lock(tmp_path / "running"):
         assert "writing this model now" in bundle.folder_use(tmp_path / "running")
     assert bundle.folder_use(tmp_path / "running") is None
-    assert sorted(p.name for p in tmp_path.iterdir() if "running" in p.name) == [".running.lock"]
+    # a writer that wrote nothing leaves no lock file (issue 34, item 19)
+    assert sorted(p.name for p in tmp_path.iterdir() if "running" in p.name) == []
 
 
 # ------------------------------------------------------------------ item 2: locks

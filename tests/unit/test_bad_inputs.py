@@ -107,9 +107,10 @@ def test_one_pixel_image_has_no_background_to_tell_ink_from(fill):
         load_image(png_bytes(Image.new("L", (1, 1), fill)))
 
 
-def test_two_pixel_image_is_a_dot():
-    out = load_image(png_bytes(Image.fromarray(np.array([[0, 255]], np.uint8))))
-    assert out.shape == (28, 28) and out.max() > 0
+def test_two_pixel_image_is_a_dot_not_a_digit():
+    """A dot would be blown up to a 20x20 blob and judged (issue 34, item 14): refused."""
+    with pytest.raises(ImageError, match="no digit found"):
+        load_image(png_bytes(Image.fromarray(np.array([[0, 255]], np.uint8))))
 
 
 # --------------------------------------------------------------------- arrays and data files

@@ -344,3 +344,160 @@ def test_the_batch_budget_is_counted_from_headers_before_decoding(monkeypatch):
     images, problems = preprocess.load_batch([(f"{i}.png", big) for i in range(7)])
     assert decoded == ["0.png", "1.png", "2.png", "3.png", "4.png"]
     assert [p.split(":")[0] for p in problems] == ["5.png", "6.png"]
+
+
+# ------------------------------------------------------------------- issue 34, item 8
+def rewritten_network(path, build, edit):
+    """A small Keras model saved by ``build()``, its config then changed by ``edit`` (a
+    function of the parsed config): a few kB that claim something else."""
+    import json
+
+    build().save(path)
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    config = json.loads(parts["config.json"])
+    edit(config)
+    parts["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return path
+
+
+def einsum_network(path):
+    """An ``EinsumDense`` whose output (22,000) is no ``units``: 2.54 GiB in the issue."""
+    import keras
+
+    def build():
+        x = keras.Input((8,))
+        return keras.Model(x, keras.layers.EinsumDense("ab,bc->ac", output_shape=8)(x))
+
+    def edit(config):
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "EinsumDense":
+                layer["config"]["output_shape"] = [22_000]
+                layer.pop("build_config", None)
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "InputLayer":
+                layer["config"]["batch_shape"] = [None, 22_000]
+
+    return rewritten_network(path, build, edit)
+
+
+def repeat_network(path):
+    """``RepeatVector(100000000) -> Flatten -> Dense(8)`` with no ``build_config``: the Dense's
+    input is nowhere written (3.75 GiB in the issue)."""
+    import keras
+
+    def build():
+        x = keras.Input((4,))
+        h = keras.layers.Flatten()(keras.layers.RepeatVector(2)(x))
+        return keras.Model(x, keras.layers.Dense(8)(h))
+
+    def edit(config):
+        for layer in config["config"]["layers"]:
+            layer.pop("build_config", None)
+            if layer["class_name"] == "RepeatVector":
+                layer["config"]["n"] = 100_000_000
+
+    return rewritten_network(path, build, edit)
+
+
+def strided_network(path):
+    """Only the kinds of layer ganmc's networks use, but a transposed convolution of
+    stride 3,000: a Dense after it would have billions of inputs, written nowhere."""
+    import keras
+
+    def build():
+        x = keras.Input((7, 7, 4))
+        h = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")(x)
+        return keras.Model(x, keras.layers.Dense(8)(keras.layers.Flatten()(h)))
+
+    def edit(config):
+        for layer in config["config"]["layers"]:
+            layer.pop("build_config", None)
+            if layer["class_name"] == "Conv2DTranspose":
+                layer["config"]["strides"] = [3000, 3000]
+
+    return rewritten_network(path, build, edit)
+
+
+@pytest.mark.parametrize("make, why", [
+    (einsum_network, "is a EinsumDense, a kind of layer ganmc's networks are not made of"),
+    (repeat_network, "is a RepeatVector, a kind of layer ganmc's networks are not made of"),
+    # (21,000 x 21,000 x 4 + 1) x 8 + 148
+    (strided_network, "its layers declare about 14,112,000,156 weights"),
+])
+def test_layers_whose_size_is_no_units_are_counted_or_refused(tmp_path, monkeypatch, make,
+                                                              why):
+    import keras
+
+    path = make(tmp_path / "generator.keras")
+    assert path.stat().st_size < 30_000
+    monkeypatch.setattr(keras.saving, "load_model", inflated)
+    with pytest.raises(ModelError) as info:
+        bundle._load_networks(tmp_path, tmp_path)
+    assert why in one_line_refusal(info)
+
+
+def test_outputs_too_large_per_image_are_refused(tmp_path):
+    """A transposed convolution that makes 1,400 x 1,400 x 4 values of every image: few
+    weights, but a scoring batch of them would not fit in memory."""
+    import json
+
+    import keras
+
+    from ganmc.kerasfile import MAX_NETWORK_ACTIVATIONS, check_network_file
+
+    def build():
+        x = keras.Input((7, 7, 4))
+        return keras.Model(x, keras.layers.Conv2DTranspose(4, 3, strides=2)(x))
+
+    def edit(config):
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "Conv2DTranspose":
+                layer["config"]["strides"] = [200, 200]
+
+    path = rewritten_network(tmp_path / "g.keras", build, edit)
+    with pytest.raises(ModelError) as info:
+        check_network_file(path, "g.keras")
+    assert (f"values per image, more than the {MAX_NETWORK_ACTIVATIONS:,} a network may"
+            in one_line_refusal(info))
+    assert json.loads(zipfile.ZipFile(path).read("config.json"))  # a readable config
+
+
+def test_every_network_ganmc_builds_passes_and_is_counted_exactly(tmp_path):
+    import json
+
+    import keras
+
+    from ganmc import networks
+    from ganmc.kerasfile import MAX_NETWORK_ACTIVATIONS, check_network_file, network_cost
+
+    for arch in ("mlp", "dcgan", "dcgan-deep"):
+        for model in (networks.build_generator(arch, 64, None),
+                      networks.build_discriminator(arch, None),
+                      networks.build_encoder(arch, 64, None)):
+            model.save(tmp_path / "n.keras")
+            assert check_network_file(tmp_path / "n.keras", "n") == model.count_params()
+            config = json.loads(zipfile.ZipFile(tmp_path / "n.keras").read("config.json"))
+            assert network_cost(config)[1] < MAX_NETWORK_ACTIVATIONS / 3  # as its words say
+    keras.backend.clear_session()
+
+
+def test_loading_the_issues_einsum_network_stays_within_the_memory_bound(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    einsum_network(folder / "generator.keras")
+    child = run_child("""
+        import sys
+        from pathlib import Path
+        from ganmc import bundle
+        from ganmc.errors import ModelError
+        try:
+            bundle._load_networks(Path(sys.argv[1]), Path(sys.argv[1]))
+        except ModelError as exc:
+            print(exc)
+    """, str(folder))
+    assert "EinsumDense, a kind of layer" in child.stdout, child.stderr[-500:]
+    assert child.peak_bytes < MAX_PEAK_BYTES, f"{child.peak_bytes / 2**30:.2f} GiB"

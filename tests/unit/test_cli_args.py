@@ -38,3 +38,14 @@ def test_the_documented_maximum_is_accepted(text):
 @pytest.mark.parametrize("text", ["0.001", "50", "99.9999"])
 def test_usable_percentiles_are_accepted(text):
     assert cliargs.percentile(text) == float(text)
+
+
+@pytest.mark.parametrize("args", [["train", "--steps", "0"], ["score"], [],
+                                  ["simulate", "--precision", "double"]])
+def test_an_argument_error_is_one_line(args, capsys):
+    """Issue 34, item 19: argparse's usage block came before the error line."""
+    with pytest.raises(SystemExit) as info:
+        cli.main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("ganmc") and ": error: " in err and err.rstrip().endswith("--help)")

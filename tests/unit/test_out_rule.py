@@ -3,10 +3,13 @@ is one line, before any training starts."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 import pytest
 
 from ganmc import bundle, cli, locks, service
-from ganmc.errors import GanmcError
+from ganmc.errors import GanmcError, ModelError
 
 TRAIN = ["train", "--data", "bundled", "--digits", "3", "--steps", "8"]
 
@@ -100,3 +103,127 @@ def test_the_dashboard_and_the_cli_share_the_rule(tmp_path):
                   lambda: bundle.check_target(tmp_path / "x")):
         with pytest.raises(bundle.ModelError, match="not a ganmc model"):
             check()
+
+
+# ------------------------------------------------------------------ issue 34
+def checkpoint(folder, step=400):
+    ckpt = locks.checkpoint_path(folder)
+    ckpt.mkdir()
+    (ckpt / "state.json").write_text(f'{{"phase": "gan", "step": {step}, "config": {{}}}}')
+    return ckpt
+
+
+def test_a_checkpoint_beside_a_saved_model_is_said_with_how_to_resume(tmp_path, capsys,
+                                                                      trained):
+    """Item 5: the refusal named only the model and advised replacing it, which destroyed
+    the checkpoint."""
+    model = saved_model(tmp_path / "m")
+    ckpt = checkpoint(model)
+    rc, line = run(capsys, "--out", model)
+    assert rc == 2 and trained == []
+    assert line == ("ganmc train: error: m: an interrupted training run into this name left a "
+                    "checkpoint (400 GAN steps done) (and a saved model has this name); "
+                    "continue it (--resume), or start afresh with --replace, which keeps the "
+                    "checkpoint aside as .m.ckpt-replaced")
+    assert (ckpt / "state.json").is_file()
+
+
+def test_replace_keeps_an_interrupted_checkpoint_aside(tmp_path, monkeypatch):
+    """Item 5: ``--replace`` without ``--resume`` trained afresh into the checkpoint's folder,
+    destroying it; now it is moved aside first (the training here is a stand-in)."""
+    from ganmc.detector import Detector
+
+    model = saved_model(tmp_path / "m")
+    checkpoint(model)
+    seen = []
+
+    def fit(self, *args, checkpoint=None, resume=False, **kwargs):
+        seen.append((checkpoint.exists(), resume))
+        raise GanmcError("training would start here")
+
+    monkeypatch.setattr(Detector, "fit", fit)
+    with pytest.raises(GanmcError, match="training would start here"):
+        service.train(model, data="bundled", digits=(3,), replace=True)
+    assert seen == [(False, False)]  # a fresh run, the checkpoint out of its way
+    aside = locks.set_aside_path(model)
+    assert json.loads((aside / "state.json").read_text())["step"] == 400
+    with pytest.raises(ModelError, match="left a checkpoint"):  # and never without --replace
+        checkpoint(tmp_path / "n")
+        service.train(tmp_path / "n", data="bundled", digits=(3,))
+
+
+def test_files_put_at_the_name_while_training_are_kept(tmp_path, monkeypatch):
+    """Item 4: the rule was checked at the start only; the final save deleted what a user
+    put at the name meanwhile. Checked again before the save: refused, the files and the
+    checkpoint kept."""
+    from ganmc.detector import Detector
+
+    out = tmp_path / "m"
+
+    def fit(self, *args, checkpoint=None, **kwargs):
+        checkpoint.mkdir()
+        out.mkdir()
+        (out / "thesis.tex").write_text("years of work")
+        return self
+
+    monkeypatch.setattr(Detector, "fit", fit)
+    with pytest.raises(ModelError) as info:
+        service.train(out, data="bundled", digits=(3,))
+    assert "not a ganmc model is there" in str(info.value)
+    assert "kept in its checkpoint" in str(info.value) and "--resume" in str(info.value)
+    assert (out / "thesis.tex").read_text() == "years of work"
+    assert locks.checkpoint_path(out).is_dir()
+
+
+def test_a_model_put_at_the_name_while_training_is_replaced_only_when_asked(tmp_path,
+                                                                             monkeypatch):
+    from ganmc.detector import Detector
+
+    out = tmp_path / "m"
+    monkeypatch.setattr(Detector, "fit", lambda self, *a, **k: saved_model(out) and self)
+    with pytest.raises(ModelError, match="a saved model has this name; nothing replaced"):
+        service.train(out, data="bundled", digits=(3,))
+    assert (out / bundle.CARD).read_text() == "{}"
+
+
+@pytest.mark.parametrize("what, advice", [
+    ("foreign", "something that is not a ganmc model has this name (ganmc never replaces it); "
+                "choose another name"),
+    ("busy", "a training run or a save is writing this model now; wait for it to finish or "
+             "choose another name"),
+    ("checkpoint", "continue it (--resume), or start afresh with --replace"),
+])
+def test_each_refusal_gives_its_own_advice(tmp_path, capsys, trained, what, advice):
+    """Item 19: "replace it or choose another name" was said of everything (twice for a
+    checkpoint), though a non-model folder and a busy one can never be replaced."""
+    out = tmp_path / "m"
+    if what == "foreign":
+        out.mkdir()
+        (out / "x.txt").write_text("")
+    elif what == "checkpoint":
+        checkpoint(out)
+    with locks.folder_lock(out) if what == "busy" else contextlib.nullcontext():
+        rc, line = run(capsys, "--out", out, *([] if what == "checkpoint" else ["--replace"]))
+    assert rc == 2 and trained == [] and advice in line
+    assert line.count("choose another name") <= 1 and "replace it" not in line
+
+
+def test_a_path_too_long_for_the_run_is_refused_before_training(tmp_path, capsys, trained):
+    """Item 17: an --out just under 4,096 characters failed after a training round (its
+    checkpoint's files are longer), and the error was cut before its reason."""
+    deep = tmp_path
+    while len(str(deep)) < 3900:
+        deep = deep / ("d" * 200)
+    out = deep / ("n" * (4080 - len(str(deep))))
+    rc, line = run(capsys, "--out", out)
+    assert rc == 2 and trained == []
+    assert "the path is too long" in line and "the file system takes 4,095)" in line
+    assert len(line) < 400
+    assert not tmp_path.joinpath("d" * 200).exists()  # nothing made
+
+
+def test_a_long_error_keeps_its_reason():
+    from ganmc.errors import one_line
+
+    line = one_line(f"{'/d' * 2000}/m: cannot write (File name too long)", 2000)
+    assert len(line) <= 2000 and line.endswith("cannot write (File name too long)")

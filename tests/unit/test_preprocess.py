@@ -101,8 +101,8 @@ def test_too_many_pixels_is_refused_unread(tmp_path, monkeypatch):
 def test_bytes_input_and_tiny_image():
     import io
 
-    buf = io.BytesIO()
-    Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).save(buf, format="PNG")
+    buf = io.BytesIO()  # a 6x6 picture of one stroke: tiny, but ink enough for a digit
+    Image.fromarray((255 * np.eye(6)).astype(np.uint8)).save(buf, format="PNG")
     out = load_image(buf.getvalue(), name="upload")
     assert out.shape == (28, 28) and out.max() > 0
 
@@ -119,3 +119,15 @@ def test_oversized_file_is_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setattr(preprocess, "MAX_FILE_BYTES", 10)
     with pytest.raises(ImageError, match="bytes is more than"):
         load_image(tmp_path / "f.png")
+
+
+def test_a_float_tiff_in_0_to_1_is_read_as_0_to_1(tmp_path, mnist):
+    """Issue 34, item 18: a float TIFF of 0-1 values (as numpy code writes one) was divided
+    by 255 and found blank."""
+    digit = mnist.x_test[0]
+    Image.fromarray(digit.astype(np.float32) / 255.0, "F").save(tmp_path / "d.tif")
+    Image.fromarray(digit).save(tmp_path / "d.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "d.tif"), load_image(tmp_path / "d.png"))
+    Image.fromarray(digit.astype(np.float32), "F").save(tmp_path / "d255.tif")  # 0-255 floats
+    np.testing.assert_array_equal(load_image(tmp_path / "d255.tif"),
+                                  load_image(tmp_path / "d.png"))
