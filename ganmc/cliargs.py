@@ -60,3 +60,13 @@ def _usable_level(v: float) -> bool:
 def percentile(text: str) -> float:
     return number(text, float, _usable_level,
                    "between 0 and 100, at least about 1e-10 from either end")  # NaN fails too
+
+
+def rate(text: str) -> float:
+    """A rate between 0 and 1, ends excluded (a false discovery rate)."""
+    return number(text, float, lambda v: 0.0 < v < 1.0, "between 0 and 1, e.g. 0.05")
+
+
+def confidence(text: str) -> float:
+    """A confidence in percent, between 0 and 100, ends excluded."""
+    return number(text, float, lambda v: 0.0 < v < 100.0, "between 0 and 100, e.g. 90")
