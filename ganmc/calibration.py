@@ -434,11 +434,13 @@ SOURCE_WORDS = {
                "calibration draws)",
     "monte-carlo": "a percentile of the scores of generated images (the original method; no "
                    "promise about real images)",
-    "per-digit-pac": "per-digit, with the PAC promise: with the PAC confidence (90 % by "
-                     "default) over the calibration draw, at most the level's share of false "
-                     "alarms for each digit (a stricter threshold; needs more images)",
-    "pac": "holdout, with the PAC promise (training-conditional: it holds for this "
-           "calibration draw with the PAC confidence, not only on average)",
+    "per-digit-pac": "per-digit with the PAC (training-conditional) promise: with probability "
+                     "at least the PAC confidence (90 % by default) over the draw of the "
+                     "calibration images, at most the level's share of new normal images of "
+                     "each digit are flagged; stricter, and it needs more images",
+    "pac": "holdout with the PAC promise: with probability at least the PAC confidence over "
+           "the draw of the calibration images, at most the level's share of new normal "
+           "images are flagged (not only on average over draws)",
 }
 
 

@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "the model's calibration images as they are judged (a conformal "
                               "test martingale); when the evidence that they differ reaches "
                               f"{1 / DEFAULT_DRIFT_DELTA:,.0f} to 1 (images like them reach it "
-                              f"by chance at most {100 * DEFAULT_DRIFT_DELTA:g}%% of the "
+                              f"by chance at most {100 * DEFAULT_DRIFT_DELTA:g}% of the "
                               "time), a warning on stderr says that the threshold's promise "
                               "does not hold for them, and how to calibrate on your own "
                               "normal images (ganmc calibrate).")

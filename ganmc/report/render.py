@@ -20,7 +20,7 @@ from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
 
 REPORT_SIZE = (1200, 1500)  # pixels: 12 x 15 inches at 100 dpi
 #: Characters of the summary's monospaced lines that fit across the report (longer ones wrap).
-SUMMARY_WIDTH = 128
+SUMMARY_WIDTH = 132
 #: Image columns of a row in the report (fewer images leave columns empty).
 IMAGE_COLUMNS = 5
 
@@ -76,7 +76,7 @@ def report_png(data: ReportData) -> bytes:
 
     w, h = REPORT_SIZE
     fig = Figure(figsize=(w / 100, h / 100), dpi=100)
-    grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 3.0, 1.9, 2.1, 2.1], hspace=0.55,
+    grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 2.6, 2.7, 1.9, 1.9], hspace=0.55,
                             left=0.08, right=0.97, top=0.96, bottom=0.05)
     c, m = data.card.get("config", {}), data.card.get("metadata", {})
     fig.suptitle("ganmc anomaly report", fontsize=18, fontweight="bold", x=0.06, ha="left")
@@ -113,7 +113,7 @@ def report_png(data: ReportData) -> bytes:
 
     txt = fig.add_subplot(grid[2])
     txt.axis("off")
-    txt.text(0, 1, "\n".join(_wrapped(_summary_lines(data))), fontsize=10, va="top",
+    txt.text(0, 1, "\n".join(_wrapped(_summary_lines(data))), fontsize=9, va="top",
              family="monospace", transform=txt.transAxes)
 
     _image_row(fig, grid[3], data.examples, "Examples from the test split")
