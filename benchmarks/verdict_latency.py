@@ -94,13 +94,23 @@ def in_process(model: str | None) -> dict:
         page.append(1000 * (time.perf_counter() - t))
     return {"without_drift_check": percentiles(plain), "with_drift_check": percentiles(checked),
             "session_of_24_guarantees": percentiles(page), "scorer": decision.scorer,
-            "model": str(det.path_)}
+            "model": _shown(det.path_)}
+
+
+def _shown(path) -> str:
+    """A model folder as the docs name it: relative to the repository when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def child(code_root: Path, model: str | None) -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(code_root), "GANMC_OFFLINE": "1",
            "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run([sys.executable, "-c", CHILD.format(n=IMAGES), model or ""],
+    # both codes load the same model folder: this checkout's unless --model
+    model = model or str(ROOT / "assets" / "model")
+    out = subprocess.run([sys.executable, "-c", CHILD.format(n=IMAGES), model],
                          cwd=code_root, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

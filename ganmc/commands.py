@@ -236,6 +236,8 @@ def _say_guarantees(args: argparse.Namespace, checks) -> None:
         say(f"drift check: {drift.details()}")
     if checks.fdr is not None:
         say(checks.fdr.words())
+    for note in checks.notes:
+        say(f"note: {note}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -10,10 +10,13 @@
   calibration images, and the threshold's promise does not hold for them. The verdicts'
   own p-values are not used for this: they all compare with the same calibration scores, so
   they are not independent of each other, and Ville's bound needs them to be.
-- **False discovery rate of a batch**: Benjamini-Hochberg over the verdicts' conformal
-  p-values (:func:`benjamini_hochberg`). Conformal p-values from one calibration set are
-  positively dependent (PRDS), so BH's bound holds for them (Bates, Candes, Lei, Romano and
-  Sesia, "Testing for outliers with conformal p-values", Annals of Statistics, 2023).
+- **False discovery rate of a batch**: Benjamini-Hochberg over the images' conformal
+  p-values against all the held-out normal images (:func:`benjamini_hochberg`). Conformal
+  p-values from one calibration set are positively dependent (PRDS), so BH's bound holds for
+  them (Bates, Candes, Lei, Romano and Sesia, "Testing for outliers with conformal
+  p-values", Annals of Statistics, 2023). The pooled set, not each digit's: a p-value is never
+  below 1 / (n + 1), and BH needs some as small as q / (batch size); a digit's 200 images
+  would leave it almost nothing to flag.
 - **Monte Carlo against real**: a two-sample Kolmogorov-Smirnov test of generated images'
   scores against held-out real ones (:func:`ks_test`), read in plain words with the false-alarm
   rate the Monte Carlo threshold has on the real ones (:func:`ks_reading`).
@@ -274,12 +277,14 @@ class BatchFdr:
         flagged: True for each image flagged at that rate.
         per_image: How many the per-image verdicts flag (at the threshold's own level).
         alpha: That level.
+        reference: How many normal images the p-values compare with.
     """
 
     q: float
     flagged: np.ndarray
     per_image: int
     alpha: float
+    reference: int = 0
 
     @property
     def n_flagged(self) -> int:
@@ -290,9 +295,11 @@ class BatchFdr:
         head = (f"Of these {k} flagged image{'s' if k != 1 else ''}, at most {_pct(self.q)} "
                 f"are expected to be normal" if k else
                 f"No image is flagged at a false discovery rate of {_pct(self.q)}")
-        return (f"{head} (Benjamini-Hochberg over the p-values of the {n} images, false "
-                f"discovery rate {_pct(self.q)}); judged one by one at {_pct(self.alpha)} "
-                f"false alarms, {self.per_image} are flagged.")
+        against = f" against the {self.reference:,} held-out normal images" \
+            if self.reference else ""
+        return (f"{head} (Benjamini-Hochberg over the p-values of the {n} images{against}, "
+                f"false discovery rate {_pct(self.q)}); judged one by one at "
+                f"{_pct(self.alpha)} false alarms, {self.per_image} are flagged.")
 
     def summary(self) -> dict:
         return {"q": self.q, "images": len(self.flagged), "flagged": self.n_flagged,
@@ -300,9 +307,11 @@ class BatchFdr:
 
 
 def batch_fdr(p_values: np.ndarray, q: float, per_image_flags: np.ndarray,
-              alpha: float) -> BatchFdr:
-    """:class:`BatchFdr` of a batch: BH at ``q`` beside the per-image verdicts' flags."""
-    return BatchFdr(q, benjamini_hochberg(p_values, q), int(np.sum(per_image_flags)), alpha)
+              alpha: float, reference: int = 0) -> BatchFdr:
+    """:class:`BatchFdr` of a batch: BH at ``q`` beside the per-image verdicts' flags
+    (``reference``: how many normal images the p-values compare with)."""
+    return BatchFdr(q, benjamini_hochberg(p_values, q), int(np.sum(per_image_flags)), alpha,
+                    reference)
 
 
 # ---------------------------------------------------------------------------- Monte Carlo

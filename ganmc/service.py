@@ -278,31 +278,48 @@ class Guarantees:
     Attributes:
         drift: The drift alarm over the verdicts, in order (None: the model has no held-out
             images of the score to compare with).
-        fdr: Benjamini-Hochberg over their p-values at the rate asked for (None when none
-            was asked for, or there are no verdicts).
+        fdr: Benjamini-Hochberg over their p-values against the held-out normal images, at
+            the rate asked for (None when none was asked for, there are no verdicts, or the
+            model has no held-out images of the score: ``notes`` says so).
+        notes: What could not be checked, and why.
     """
 
     drift: DriftAlarm | None
     fdr: BatchFdr | None = None
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         return {"drift": None if self.drift is None else self.drift.summary(),
-                "fdr": None if self.fdr is None else self.fdr.summary()}
+                "fdr": None if self.fdr is None else self.fdr.summary(),
+                "notes": list(self.notes)}
 
 
 def guarantees(det: Detector, decision: Decision, verdicts: list[Verdict], *,
                fdr: float | None = None, drift_delta: float = DEFAULT_DRIFT_DELTA
                ) -> Guarantees:
     """The drift alarm over verdicts (a stream in the order given: a batch's files, a
-    session's images) and, with ``fdr``, Benjamini-Hochberg over their p-values. Computed
+    session's images) and, with ``fdr``, Benjamini-Hochberg over their conformal p-values
+    against all the model's held-out normal images (the finest p-values it has: a digit's own
+    few hundred would leave BH almost nothing to flag; :mod:`ganmc.guarantees`). Computed
     from the verdicts alone: nothing is scored again."""
     drift = det.drift_of(verdicts, decision.scorer, decision.threshold, drift_delta) \
         if verdicts else None
+    notes = [] if drift is not None or not verdicts else [
+        f"no drift check: the model has no real normal images set aside for the "
+        f"{decision.scorer} score to compare with"]
     batch = None
     if fdr is not None and verdicts:
-        batch = batch_fdr(np.array([v.p_value for v in verdicts]), fdr,
-                          np.array([v.is_anomaly for v in verdicts]), decision.level.alpha)
-    return Guarantees(drift, batch)
+        held = det.holdout_scores_.get(decision.scorer)
+        if held is None:
+            notes.append(f"no false discovery rate: the model has no real normal images set "
+                         f"aside for the {decision.scorer} score")
+        else:
+            pooled = det.calibration_of(decision.scorer, "holdout", level=decision.level)
+            scores = np.array([v.score for v in verdicts])
+            batch = batch_fdr(pooled.p_values(scores), fdr,
+                              np.array([v.is_anomaly for v in verdicts]), decision.level.alpha,
+                              pooled.distribution.n)
+    return Guarantees(drift, batch, tuple(notes))
 
 
 def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict],

@@ -95,7 +95,8 @@ def drift_alarm(drift, decision, images) -> None:
             st.error(f"**{drift.headline()}** {drift.details()}", icon=":material/warning:")
             st.markdown(WAY_OUT)
             calibrate_button(decision, images, key="det_drift_calibrate",
-                             label="Calibrate on these images (they are normal for me)")
+                             label="Calibrate on these images (they are normal for me)",
+                             explain=False)
     else:
         st.caption(f"Drift check: {drift.details()}")
     st.plotly_chart(charts.drift_curve(drift), key="det_drift_curve")
@@ -197,13 +198,17 @@ def calibrate_section(decision, images) -> None:
 
 
 def calibrate_button(decision, images, key: str = "det_calibrate",
-                     label: str = "Use these images as normal (calibrate)") -> None:
+                     label: str = "Use these images as normal (calibrate)",
+                     explain: bool = True) -> None:
     """The button that calibrates the model (a copy of it) on the session's images and
-    switches to it; disabled, with how many more are needed, below the level's minimum."""
+    switches to it; below the level's minimum it is disabled, and says (``explain``: below
+    it, else in its tooltip) how many more images it needs."""
     model = st.session_state["model"]
     target, _ = session.calibration_target(model)
     alpha, n, need = decision.level.alpha, len(images), min_images(decision.level)
-    if st.button(label, key=key, disabled=n < need):
+    more = (f"{n} image{'s' if n != 1 else ''} so far: {need - n} more to calibrate at "
+            f"{100 * alpha:.3g} % (a lower percentile needs fewer).")
+    if st.button(label, key=key, disabled=n < need, help=more if n < need else None):
         try:
             with st.spinner(f"Scoring {n} images under every score and saving…"):
                 det, bands = service.calibrate_on(
@@ -219,9 +224,8 @@ def calibrate_button(decision, images, key: str = "det_calibrate",
             "pac": pac_words(n, Level(alpha), decision.threshold.delta or det.pac_delta)}
         session.use_model(str(target))
         st.rerun()
-    elif n < need:
-        st.info(f"{n} image{'s' if n != 1 else ''} so far: {need - n} more to calibrate at "
-                f"{100 * alpha:.3g} % (a lower percentile needs fewer).")
+    elif n < need and explain:
+        st.info(more)
 
 
 @st.cache_data(show_spinner="Scoring the test split…", max_entries=16)

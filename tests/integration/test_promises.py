@@ -235,3 +235,30 @@ def test_the_report_shows_the_alarm_the_batch_and_the_monte_carlo_reading(digit_
     assert "Monte Carlo against real:" in lines
     quiet = service.build_report(det, decision, images=[("one", normal[0])])
     assert quiet.fdr is None and not quiet.drift.fired
+
+
+def test_the_batch_fdr_uses_p_values_against_every_held_out_image(digit_model, batches):
+    """Per-digit p-values are never below 1 / (a digit's images + 1): BH takes the p-values
+    against all the held-out images, the finest the model has."""
+    from ganmc.guarantees import benjamini_hochberg
+
+    det, _ = digit_model
+    _, normal, noise = batches
+    decision = service.decide(det, service.Choice())
+    assert decision.threshold.per_digit
+    verdicts = service.score(det, np.concatenate([normal, noise]), decision)
+    g = service.guarantees(det, decision, verdicts, fdr=0.05)
+    pooled = det.calibration_of(decision.scorer, "holdout")
+    want = benjamini_hochberg(pooled.p_values(np.array([v.score for v in verdicts])), 0.05)
+    assert np.array_equal(g.fdr.flagged, want) and want[-12:].all()
+    n = len(det.holdout_scores_[decision.scorer])
+    assert g.fdr.reference == n and f"against the {n:,} held-out normal images" in g.fdr.words()
+
+
+def test_without_held_out_images_the_checks_say_why(tiny_model, noise_images):
+    det = service.load_model(tiny_model[1])  # a copy of our own to change
+    det.holdout_scores_, det.holdout_digits_ = {}, {}
+    decision = service.decide(det, service.Choice(source="monte-carlo"))
+    g = service.guarantees(det, decision, service.score(det, noise_images, decision), fdr=0.05)
+    assert g.drift is None and g.fdr is None
+    assert [n.split(":")[0] for n in g.notes] == ["no drift check", "no false discovery rate"]
