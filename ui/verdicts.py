@@ -84,8 +84,8 @@ def verdict_row(im, decision, recon_name: str, fdr_flagged: bool | None = None) 
 
 def drift_alarm(drift, decision, images) -> None:
     """The drift alarm over the session's images: when it has gone off, the reason in plain
-    words with the one-click way out (calibrate on these images); else one quiet line. Its
-    curve follows."""
+    words with the one-click way out (calibrate on these images); else one quiet line (its
+    curve: :func:`drift_curve`)."""
     if drift is None:
         st.caption("No drift check: the model has no real normal images set aside for this "
                    "score to compare with.")
@@ -99,7 +99,12 @@ def drift_alarm(drift, decision, images) -> None:
                              explain=False)
     else:
         st.caption(f"Drift check: {drift.details()}")
-    st.plotly_chart(charts.drift_curve(drift), key="det_drift_curve")
+
+
+def drift_curve(drift) -> None:
+    """The drift alarm's martingale over the session's images."""
+    if drift is not None:
+        st.plotly_chart(charts.drift_curve(drift), key="det_drift_curve")
 
 
 def batch_fdr(fdr) -> None:

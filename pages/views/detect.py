@@ -76,6 +76,7 @@ else:
     st.plotly_chart(charts.verdict_histogram(decision, mc, {im.name: Mark.of(im.verdict)
                                                             for im in judged}), key="det_hist")
     verdicts.batch_fdr(checks.fdr)
+    verdicts.drift_curve(checks.drift)
     if decision.scorer in GAUSSIAN and judged[0].reconstruction is not None:
         st.caption(f"The {decision.scorer} score measures the discriminator's features, not the "
                    f"reconstruction; {recon_name} is shown for what the model makes of each "
