@@ -81,8 +81,8 @@ def online_p_values(scores: np.ndarray, reference: np.ndarray, *,
     if not (np.isfinite(s).all() and np.isfinite(ref).all()):
         raise ConfigError("drift check: scores contain NaN or infinite values")
     theta = np.random.default_rng(seed).random(len(s))
-    if groups is None:
-        return _online(s, np.sort(ref), theta)
+    if groups is None:  # a model's held-out scores come sorted: a stable sort is one pass
+        return _online(s, np.sort(ref, kind="stable"), theta)
     g = np.asarray(groups).ravel()
     rg = np.asarray(reference_groups).ravel() if reference_groups is not None else None
     if len(g) != len(s) or (rg is not None and len(rg) != len(ref)):
@@ -91,7 +91,7 @@ def online_p_values(scores: np.ndarray, reference: np.ndarray, *,
     for key in np.unique(g):
         idx = np.flatnonzero(g == key)
         mine = ref[rg == key] if rg is not None else ref
-        p[idx] = _online(s[idx], np.sort(mine), theta[idx])
+        p[idx] = _online(s[idx], np.sort(mine, kind="stable"), theta[idx])
     return p
 
 
@@ -100,18 +100,24 @@ def _online(s: np.ndarray, ref: np.ndarray, theta: np.ndarray) -> np.ndarray:
     counted a block at a time (a sorted copy of those before the block, and the block's own
     pairs), so memory stays bounded and time near m log m for m images."""
     n, m = len(ref), len(s)
-    greater = (n - np.searchsorted(ref, s, "right")).astype(np.float64)
-    equal = (np.searchsorted(ref, s, "right") - np.searchsorted(ref, s, "left") + 1.0)
-    before = np.empty(0)
+    hi, lo = np.searchsorted(ref, s, "right"), np.searchsorted(ref, s, "left")
+    greater = (n - hi).astype(np.float64)
+    equal = (hi - lo + 1).astype(np.float64)
+    before = None
     for start in range(0, m, BLOCK):
         part = s[start:start + BLOCK]
-        hi, lo = np.searchsorted(before, part, "right"), np.searchsorted(before, part, "left")
-        earlier = np.tri(len(part), k=-1, dtype=bool)  # [i, j]: j came before i
-        greater[start:start + BLOCK] += (len(before) - hi
-                                         + ((part[None, :] > part[:, None]) & earlier).sum(1))
-        equal[start:start + BLOCK] += (hi - lo
-                                       + ((part[None, :] == part[:, None]) & earlier).sum(1))
-        before = np.sort(np.concatenate([before, part]), kind="stable")
+        here = slice(start, start + len(part))
+        if before is not None:
+            hi, lo = np.searchsorted(before, part, "right"), np.searchsorted(before, part, "left")
+            greater[here] += len(before) - hi
+            equal[here] += hi - lo
+        if len(part) > 1:
+            earlier = np.tri(len(part), k=-1, dtype=bool)  # [i, j]: j came before i
+            greater[here] += ((part[None, :] > part[:, None]) & earlier).sum(1)
+            equal[here] += ((part[None, :] == part[:, None]) & earlier).sum(1)
+        if start + BLOCK < m:
+            before = np.sort(part if before is None else np.concatenate([before, part]),
+                             kind="stable")
     return (greater + theta * equal) / (n + np.arange(1, m + 1))
 
 
@@ -134,15 +140,13 @@ def jumper_martingale(p_values: np.ndarray, kappas: tuple[float, ...] = KAPPAS,
         raise ConfigError("drift check: p-values must be in (0, 1]")
     k = np.asarray(kappas, np.float64)
     capital = np.full((p.shape[0], len(k)), 1.0 / len(k))  # each row sums to 1
-    total = np.zeros(p.shape[0])
-    path = np.empty(p.shape)
+    grown = np.empty((p.shape[0], p.shape[1]))
     for t in range(p.shape[1]):
         capital = (1.0 - jump) * capital + jump / len(k)
         capital *= k * p[:, t:t + 1] ** (k - 1.0)
-        grown = capital.sum(axis=1)
-        total += np.log10(grown)
-        capital /= grown[:, None]
-        path[:, t] = total
+        grown[:, t] = capital.sum(axis=1)
+        capital /= grown[:, t:t + 1]
+    path = np.cumsum(np.log10(grown), axis=1)
     return path if many else path[0]
 
 
