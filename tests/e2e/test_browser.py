@@ -571,9 +571,10 @@ def test_the_drift_alarm_in_a_real_browser(server, page, mnist, tmp_path, shots)
     assert "promise does not hold for them" in alarm.first.inner_text()
     button = page.get_by_role("button", name="Calibrate on these images (they are normal for me)")
     assert button.is_visible()
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some("
-                           "p => p.layout && p.layout.title && "
-                           "p.layout.title.text.startsWith('Drift alarm'))")
+    charts = page.locator("[data-testid='stPlotlyChart']")
+    charts.last.scroll_into_view_if_needed()  # the curve is below the histogram
+    curve = charts.filter(has=page.locator(".gtitle", has_text="Drift alarm"))
+    curve.first.wait_for()
     assert page.get_by_text(re.compile(r"at most 5 % are expected to be normal")).count() == 1
     alarm.first.scroll_into_view_if_needed()
     page.screenshot(path=shots / "detect-drift-alarm.png")
