@@ -124,7 +124,7 @@ def main() -> None:
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args()
     model = str(Path(args.model).resolve()) if args.model else None
-
+    start = time.perf_counter()
     r = {"machine": machine(), "images": IMAGES, "rounds": ROUNDS,
          "in_process": in_process(model)}
     ip = r["in_process"]
@@ -136,6 +136,7 @@ def main() -> None:
             new += child(ROOT, model)
         r["processes"] = {"baseline": percentiles(base), "this": percentiles(new)}
         print(json.dumps(r["processes"], indent=1))
+    r["seconds"] = time.perf_counter() - start
     if args.no_write:
         return
     write_section("verdict-latency", report(r))
@@ -167,7 +168,7 @@ def report(r: dict) -> str:
                   f"p95 {pb['p95_ms']:.2f} ms; this code median {pt['median_ms']:.2f} ms, p95 "
                   f"{pt['p95_ms']:.2f} ms (**{100 * (pt['p95_ms'] / pb['p95_ms'] - 1):+.1f} "
                   f"%**)."]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", f"Took {r['seconds'] / 60:.1f} min."])
 
 
 if __name__ == "__main__":
