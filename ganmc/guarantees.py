@@ -36,7 +36,8 @@ from ganmc.errors import ConfigError
 #: The betting functions of the drift alarm's martingale: p -> k p^(k - 1) for each k (k = 1
 #: bets nothing and keeps capital in reserve). Small k bet hard on tiny p-values (noise,
 #: letters: an alarm within a few images), larger k on a milder shift of all of them (other
-#: writers' digits). Chosen on the shipped model's streams (docs/benchmarks.md, "Guarantees").
+#: writers' digits). Picked among a few such sets on the shipped model's streams; what it
+#: does is measured by ``python -m benchmarks.guarantees`` (docs/benchmarks.md, "Guarantees").
 KAPPAS = (1.0, 0.6, 0.35, 0.15, 0.05)
 #: The share of capital that moves evenly to every betting function before each image (Vovk
 #: et al.'s "jumper"): lets the martingale change its bet when a stream changes mid-way.
