@@ -15,6 +15,14 @@ Two sources of "normal" scores (:class:`ganmc.distribution.ScoreDistribution`):
   each digit. A digit with too few held-out images for the level (fewer than
   ``(1 - alpha) / alpha``: its threshold would be infinite) falls back to the pooled set, and
   :meth:`PerDigitThreshold.fallbacks` says which.
+- ``pac`` and ``per-digit-pac`` (training-conditional, "probably approximately correct"):
+  the conformal bound holds on average over the draw of the calibration images; one draw can
+  be unlucky. The PAC threshold takes the order statistic of rank :func:`pac_rank`, the
+  smallest k with BinomCDF(k - 1; n, 1 - epsilon) >= 1 - delta, so that with probability at
+  least 1 - delta over the calibration draw the false-alarm rate on new normal images is at
+  most epsilon (= alpha) (Vovk 2012, "Conditional validity of inductive conformal
+  predictors"). It needs more images: at least :func:`pac_min_images` (45 at 5 % with
+  delta = 0.1), or no finite threshold exists, and :func:`choose` says so.
 
 Each source is a :class:`Threshold` class made only by :func:`choose`; its :meth:`flags` is
 the verdict rule everywhere (CLI, dashboard, report, quality card, ``predict``).
@@ -22,19 +30,21 @@ the verdict rule everywhere (CLI, dashboard, report, quality card, ``predict``).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from ganmc.config import AUTO, CALIBRATIONS, checked_choice
+from ganmc.config import AUTO, CALIBRATIONS, DEFAULT_PAC_DELTA, checked_choice
 from ganmc.distribution import Level, ScoreDistribution, quantile_interval
 from ganmc.errors import ConfigError
 
 __all__ = ["Level", "ScoreDistribution", "quantile_interval", "Threshold",
-           "MonteCarloThreshold", "ConformalThreshold", "PerDigitThreshold", "choose",
-           "conformal_rank", "usable_group", "min_images", "check_enough", "check_calibration_name",
-           "above", "far_band",
-           "far_band_per_digit", "false_alarm_rate", "AUTO_SOURCE_RULE", "WHY_AUTO_SOURCE"]
+           "MonteCarloThreshold", "ConformalThreshold", "PerDigitThreshold", "PacThreshold",
+           "PerDigitPacThreshold", "choose", "conformal_rank", "usable_group", "min_images",
+           "check_enough", "check_calibration_name", "pac_rank", "pac_min_images", "pac_words",
+           "above", "far_band", "far_band_per_digit", "false_alarm_rate", "AUTO_SOURCE_RULE",
+           "WHY_AUTO_SOURCE"]
 
 
 def conformal_rank(n: int, level: Level) -> int:
@@ -96,6 +106,67 @@ def check_calibration_name(name: str) -> str:
     return text
 
 
+def pac_rank(n: int, level: Level, delta: float) -> int:
+    """The rank of the PAC (training-conditional) threshold among n calibration scores: the
+    smallest k with BinomCDF(k - 1; n, 1 - epsilon) >= 1 - delta, epsilon = ``level.alpha``.
+
+    The k-th smallest of n exchangeable scores covers a share of new normal scores that
+    follows Beta(k, n + 1 - k), and P(Beta(k, n + 1 - k) >= 1 - epsilon) = BinomCDF(k - 1; n,
+    1 - epsilon); so at this rank the false-alarm rate is at most epsilon with probability at
+    least 1 - delta over the calibration draw. n + 1 when no rank up to n is enough (the
+    threshold is then infinite)."""
+    _check_delta(delta)
+    return _pac_rank(int(n), level.alpha, float(delta))
+
+
+@functools.lru_cache(maxsize=4096)
+def _pac_rank(n: int, alpha: float, delta: float) -> int:
+    """:func:`pac_rank` by scipy's binomial quantile, checked against its CDF on both sides
+    so that rounding never moves the rank (cached: a per-digit threshold asks for each
+    digit's, on every page run)."""
+    from scipy.stats import binom
+
+    if n < 1:
+        return 1
+    target, p = 1.0 - delta, 1.0 - alpha
+    k = int(binom.ppf(target, n, p)) + 1
+    while k > 1 and binom.cdf(k - 2, n, p) >= target:
+        k -= 1
+    while k <= n and binom.cdf(k - 1, n, p) < target:
+        k += 1
+    return min(k, n + 1)
+
+
+def pac_min_images(level: Level, delta: float) -> int:
+    """The fewest calibration images that give a finite PAC threshold: the smallest n with
+    1 - (1 - epsilon)^n >= 1 - delta (45 at epsilon = 5 %, delta = 10 %)."""
+    _check_delta(delta)
+    n = max(1, math.floor(math.log(delta) / math.log1p(-level.alpha)) - 1)
+    while pac_rank(n, level, delta) > n:
+        n += 1
+    return n
+
+
+def pac_words(n: int, level: Level, delta: float) -> str:
+    """What n calibration images give the PAC threshold, in a sentence: its rank against the
+    conformal one, or that there are too few for any (and how many it takes)."""
+    need, a, c = pac_min_images(level, delta), _pct(level.alpha), _pct(1 - delta)
+    if n < need:
+        return (f"PAC threshold: with {n:,} images no threshold can promise at most {a} false "
+                f"alarms with {c} confidence; that takes at least {need:,}.")
+    return (f"PAC threshold: with probability at least {c} over the draw of the {n:,} "
+            f"calibration images, at most {a} false alarms at the score of rank "
+            f"{pac_rank(n, level, delta):,} of {n:,} (the average promise takes rank "
+            f"{conformal_rank(n, level):,}).")
+
+
+def _check_delta(delta: float) -> None:
+    if not (isinstance(delta, (int, float)) and not isinstance(delta, bool)
+            and 0.0 < delta < 1.0):
+        raise ConfigError(f"the PAC threshold's delta (the chance its false-alarm rate is above "
+                          f"the level) must be between 0 and 1, not {delta!r}")
+
+
 def above(scores: np.ndarray | float, thresholds: np.ndarray | float) -> np.ndarray:
     """THE verdict rule: a score strictly above its threshold is an anomaly."""
     return np.asarray(scores, np.float64) > np.asarray(thresholds, np.float64)
@@ -110,15 +181,19 @@ class Threshold:
     digits the images are taken for (or None); thresholds that are not per digit ignore them.
 
     Attributes:
-        source: ``"monte-carlo"``, ``"holdout"`` or ``"per-digit"``.
+        source: ``"monte-carlo"``, ``"holdout"``, ``"per-digit"``, ``"pac"`` or
+            ``"per-digit-pac"``.
         distribution: The normal scores (for ``per-digit``: all of them, pooled).
         level: The false-alarm level.
         value: The threshold as one number (for ``per-digit``: the pooled one, which digits
             with too few calibration images use).
+        delta: For the PAC thresholds, the chance (over the calibration draw) that the
+            false-alarm rate is above the level; None for the others.
     """
 
     source = ""
     per_digit = False
+    delta: float | None = None
 
     def __init__(self, distribution: ScoreDistribution, level: Level):
         self.distribution, self.level = distribution, level
@@ -130,6 +205,10 @@ class Threshold:
     def at(self, level: Level) -> Threshold:
         """The same normal scores at another level."""
         return type(self)(self.distribution, level)
+
+    def usable(self, n: int) -> bool:
+        """Whether n normal scores give this kind of threshold a finite value at its level."""
+        return usable_group(n, self.level)
 
     def values(self, digits: np.ndarray | None = None, n: int | None = None) -> np.ndarray:
         """The threshold of each image (by the digit it is taken for); ``n`` images when
@@ -164,12 +243,25 @@ class Threshold:
         normal ``digits``' own thresholds (the numbers verdicts use)."""
         if self.per_digit and digits:
             own = self.by_digit(digits).values()
-            return f"per-digit thresholds {min(own):.4g} to {max(own):.4g}"
-        return f"{self.source} threshold {self.value:.4g}"
+            text = (f"per-digit{' PAC' if self.delta is not None else ''} thresholds "
+                    f"{min(own):.4g} to {max(own):.4g}")
+        else:
+            text = f"{self.source} threshold {self.value:.4g}"
+        return text + (f" ({_pct(1 - self.delta)} confidence)" if self.delta is not None
+                       else "")
+
+    def promise(self) -> str:
+        """What the threshold promises about new normal images, in words."""
+        return (f"at most {_pct(self.level.alpha)} of new normal images are flagged, on "
+                f"average over calibration draws")
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.value:.6g} at {self.level}, "
                 f"n = {self.distribution.n:,})")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.3g} %"
 
 
 class MonteCarloThreshold(Threshold):
@@ -179,6 +271,10 @@ class MonteCarloThreshold(Threshold):
 
     def _value(self, dist: ScoreDistribution) -> float:
         return dist.quantile(1.0 - self.level.alpha)
+
+    def promise(self) -> str:
+        return ("a percentile of generated images' scores: it promises nothing about real "
+                "images")
 
 
 class ConformalThreshold(Threshold):
@@ -203,8 +299,7 @@ class PerDigitThreshold(ConformalThreshold):
                  groups: dict[int, ScoreDistribution]):
         self.groups = groups
         super().__init__(distribution, level)
-        self._by_group = {d: self._value(g) for d, g in groups.items()
-                          if usable_group(g.n, level)}
+        self._by_group = {d: self._value(g) for d, g in groups.items() if self.usable(g.n)}
 
     def at(self, level: Level) -> PerDigitThreshold:
         return PerDigitThreshold(self.distribution, level, self.groups)
@@ -233,6 +328,72 @@ class PerDigitThreshold(ConformalThreshold):
 
     def fallbacks(self, digits: tuple[int, ...] = ()) -> list[int]:
         return [d for d in sorted(set(self.groups) | set(digits)) if d not in self._by_group]
+
+    def promise(self) -> str:
+        return (f"at most {_pct(self.level.alpha)} of new normal images taken for each digit "
+                f"are flagged, on average over calibration draws")
+
+
+class PacThreshold(ConformalThreshold):
+    """The PAC (training-conditional) threshold: the order statistic of rank
+    :func:`pac_rank`, so that with probability at least 1 - ``delta`` over the draw of the
+    calibration images the false-alarm rate is at most alpha (infinite with too few images:
+    :func:`choose` refuses it then)."""
+
+    source = "pac"
+
+    def __init__(self, distribution: ScoreDistribution, level: Level,
+                 delta: float = DEFAULT_PAC_DELTA):
+        _check_delta(delta)
+        self.delta = float(delta)
+        super().__init__(distribution, level)
+
+    def _value(self, dist: ScoreDistribution) -> float:
+        return dist.value_at_rank(pac_rank(dist.n, self.level, self.delta))
+
+    def at(self, level: Level) -> PacThreshold:
+        return PacThreshold(self.distribution, level, self.delta)
+
+    def usable(self, n: int) -> bool:
+        return pac_rank(n, self.level, self.delta) <= n
+
+    @property
+    def rank(self) -> int:
+        """Its rank among the calibration scores (the pooled ones for per-digit)."""
+        return pac_rank(self.distribution.n, self.level, self.delta)
+
+    def promise(self) -> str:
+        n = self.distribution.n
+        return (f"with probability at least {_pct(1 - self.delta)} over the draw of the "
+                f"{n:,} calibration images, at most {_pct(self.level.alpha)} of new normal "
+                f"images are flagged (the score of rank {self.rank:,} of {n:,}; the average "
+                f"promise takes rank {conformal_rank(n, self.level):,})")
+
+
+class PerDigitPacThreshold(PerDigitThreshold):
+    """Mondrian PAC: a :class:`PacThreshold` for each digit, over the held-out images taken
+    for it; a digit with too few of them (:func:`pac_min_images`) uses the pooled PAC one."""
+
+    source = "per-digit-pac"
+
+    def __init__(self, distribution: ScoreDistribution, level: Level,
+                 groups: dict[int, ScoreDistribution], delta: float = DEFAULT_PAC_DELTA):
+        _check_delta(delta)
+        self.delta = float(delta)
+        super().__init__(distribution, level, groups)
+
+    _value = PacThreshold._value
+    usable = PacThreshold.usable
+
+    def at(self, level: Level) -> PerDigitPacThreshold:
+        return PerDigitPacThreshold(self.distribution, level, self.groups, self.delta)
+
+    def promise(self) -> str:
+        need = pac_min_images(self.level, self.delta)
+        return (f"for each digit, with probability at least {_pct(1 - self.delta)} over the "
+                f"draw of its calibration images, at most {_pct(self.level.alpha)} of new "
+                f"normal images taken for it are flagged (a digit needs {need} images for a "
+                f"threshold of its own)")
 
 
 def far_band(n: int, level: Level, low: float = 0.05, high: float = 0.95
@@ -303,25 +464,47 @@ WHY_AUTO_SOURCE = {
     "holdout": "one threshold from the real normal images set aside for calibration",
     "monte-carlo": "the model has no real normal images set aside for this score",
 }
+#: Each source in a few words, for help texts (the CLI's --calibration, the dashboard's
+#: "Threshold from").
+SOURCE_WORDS = {
+    "per-digit": "a conformal threshold for each digit, on the real normal digits never "
+                 "trained on that are taken for it (the false-alarm rate holds for every "
+                 "digit, on average over calibration draws)",
+    "holdout": "one conformal threshold on those digits (on average over digits and over "
+               "calibration draws)",
+    "monte-carlo": "a percentile of the scores of generated images (the original method; no "
+                   "promise about real images)",
+    "per-digit-pac": "per-digit with the PAC (training-conditional) promise: with probability "
+                     "at least the PAC confidence (90 % by default) over the draw of the "
+                     "calibration images, at most the level's share of new normal images of "
+                     "each digit are flagged; stricter, and it needs more images",
+    "pac": "holdout with the PAC promise: with probability at least the PAC confidence over "
+           "the draw of the calibration images, at most the level's share of new normal "
+           "images are flagged (not only on average over draws)",
+}
 
 
 def choose(source: str, level: Level, *, holdout: np.ndarray | None = None,
            holdout_digits: np.ndarray | None = None,
-           monte_carlo: ScoreDistribution | None = None, scorer: str = "the") -> Threshold:
+           monte_carlo: ScoreDistribution | None = None, scorer: str = "the",
+           delta: float = DEFAULT_PAC_DELTA) -> Threshold:
     """The one rule that picks where a threshold comes from, and the only maker of a
     :class:`Threshold`. It never simulates.
 
     Args:
-        source: ``"per-digit"``, ``"holdout"``, ``"monte-carlo"`` or ``"auto"``
-            (:data:`AUTO_SOURCE_RULE`).
+        source: ``"per-digit"``, ``"holdout"``, ``"monte-carlo"``, ``"per-digit-pac"``,
+            ``"pac"`` or ``"auto"`` (:data:`AUTO_SOURCE_RULE`; never a PAC one).
         level: The false-alarm level.
         holdout: Scores of real held-out normal images, if any.
         holdout_digits: The digit each of those images is taken for (same order), if known.
         monte_carlo: Scores of generated images, if a simulation was run.
         scorer: The score's name, for messages.
+        delta: For the PAC sources, the chance over the calibration draw that the
+            false-alarm rate is above the level.
 
     Raises:
-        ConfigError: If the chosen source has no scores.
+        ConfigError: If the chosen source has no scores, or a PAC source has too few of them
+            for any finite threshold.
     """
     per_digit = holdout is not None and holdout_digits is not None and len(holdout_digits)
     if checked_choice("calibration", source, CALIBRATIONS) == AUTO:
@@ -336,15 +519,28 @@ def choose(source: str, level: Level, *, holdout: np.ndarray | None = None,
         raise ConfigError(f"the model has no hold-out calibration of the {scorer} score; "
                           f"use the Monte Carlo threshold")
     pooled = ScoreDistribution.from_scores(holdout)
+    if source in ("pac", "per-digit-pac"):
+        _check_delta(delta)
+        need = pac_min_images(level, delta)
+        if pooled.n < need:
+            raise ConfigError(
+                f"with {pooled.n:,} calibration images no threshold can promise at most "
+                f"{_pct(level.alpha)} false alarms with {_pct(1 - delta)} confidence: that "
+                f"takes at least {need:,}; calibrate on more images, lower the PAC "
+                f"confidence or the percentile, or use the holdout threshold")
     if source == "holdout":
         return ConformalThreshold(pooled, level)
+    if source == "pac":
+        return PacThreshold(pooled, level, delta)
     if not per_digit:
         raise ConfigError(f"the model has no per-digit hold-out calibration of the {scorer} "
                           f"score (it needs per-digit Gaussians and held-out digits); use "
-                          f"the holdout threshold")
+                          f"the {'pac' if source == 'per-digit-pac' else 'holdout'} threshold")
     holdout, digits = np.asarray(holdout), np.asarray(holdout_digits)
     groups = {int(d): ScoreDistribution.from_scores(holdout[digits == d])
               for d in np.unique(digits) if d >= 0}
+    if source == "per-digit-pac":
+        return PerDigitPacThreshold(pooled, level, groups, delta)
     return PerDigitThreshold(pooled, level, groups)
 
 

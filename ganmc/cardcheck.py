@@ -48,7 +48,8 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
     :class:`ganmc.config.TrainConfig` accepts, with a seed in 0 .. 2**32-1; ``metadata`` and
     ``calibration_summary`` objects (the summary's entries objects, their ``n``, ``seed``,
     ``threshold`` and ``samples_per_s`` numbers); ``scorers`` a list of known scorer names;
-    ``scorer``, ``calibration`` known names; ``alpha`` a number between 0 and 1; ``quality``
+    ``scorer``, ``calibration`` known names; ``alpha`` and ``pac_delta`` numbers between 0 and
+    1; ``quality``
     null or the quality card's shape.
 
     Raises:
@@ -95,6 +96,10 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
     alpha = card.get("alpha", 0.05)
     if not _is_number(alpha) or not 0 < alpha < 1:
         raise bad("alpha", f"must be a number between 0 and 1, not {one_line(alpha, 40)}")
+    pac_delta = card.get("pac_delta", 0.1)
+    if not _is_number(pac_delta) or not 0 < pac_delta < 1:
+        raise bad("pac_delta", f"must be a number between 0 and 1, not "
+                               f"{one_line(pac_delta, 40)}")
     summary = card.get("calibration_summary", {})
     if not isinstance(summary, dict):
         raise bad("calibration_summary", "must be an object")

@@ -86,6 +86,41 @@ def rate_text(v: Any) -> str:
     return f"{v:,.0f}"
 
 
+def pac_text(card: dict[str, Any]) -> str | None:
+    """The card's PAC (training-conditional) threshold line for the verdicts' score: its rank
+    against the conformal one from the held-out images' number (or that they are too few),
+    its value where the card has it, and per digit how many digits have images enough for
+    their own; None for a card without held-out images."""
+    from ganmc.calibration import Level, pac_min_images, pac_words
+    from ganmc.config import AUTO, DEFAULT_PAC_DELTA
+    from ganmc.errors import GanmcError
+
+    try:
+        scorers = card.get("scorers") or []
+        name = scorers[0] if card.get("scorer", AUTO) == AUTO and scorers else card.get("scorer")
+        entry = (card.get("calibration_summary") or {}).get(name) or {}
+        n = (entry.get("holdout") or {}).get("n")
+        if not isinstance(n, int) or n < 1:
+            return None
+        level = Level(card.get("alpha", Level().alpha))
+        delta = card.get("pac_delta", DEFAULT_PAC_DELTA)
+        text = pac_words(n, level, delta)
+        value = (entry.get("pac") or {}).get("threshold")
+        if isinstance(value, (int, float)):
+            text = text[:-1] + f": {name} threshold {value:.4g}."
+        counts = (entry.get("per-digit") or {}).get("counts") or {}
+        if counts and n >= pac_min_images(level, delta):
+            need = pac_min_images(level, delta)
+            few = sorted(d for d, c in counts.items() if c < need)
+            text += (f" Per digit ({min(counts.values()):,} to {max(counts.values()):,} images "
+                     f"each): " + (f"every digit has {need} or more, enough for its own."
+                                   if not few else f"digits {', '.join(few)} have fewer than "
+                                   f"{need} and use the pooled one."))
+        return text
+    except (GanmcError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def card_text(card: dict) -> str:
     """A model card in plain lines: what ``ganmc info`` prints."""
     from ganmc.quality import card_lines
@@ -100,8 +135,8 @@ def card_text(card: dict) -> str:
              f"images/s)",
              f"scorers {', '.join(card.get('scorers', []))}; verdicts use scorer "
              f"{card.get('scorer')}, calibration {card.get('calibration')}, alpha "
-             f"{card.get('alpha')}", *card_lines(card.get("quality"), m.get("n_calibration")),
-             *catches_text(card)]
+             f"{card.get('alpha')}", *([pac] if (pac := pac_text(card)) else []),
+             *card_lines(card.get("quality"), m.get("n_calibration")), *catches_text(card)]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ import sys
 
 from ganmc import __version__
 from ganmc import cliargs as argtypes
-from ganmc.calibration import MAX_NAME_CHARS
+from ganmc.calibration import AUTO_SOURCE_RULE, MAX_NAME_CHARS, SOURCE_WORDS
 from ganmc.commands import (
     cmd_add_digits,
     cmd_assess,
@@ -32,10 +32,12 @@ from ganmc.config import (
     CALIBRATIONS,
     DEFAULT_CALIBRATION_FRACTION,
     DEFAULT_CALIBRATION_FRACTION_DIGITS,
+    DEFAULT_DRIFT_DELTA,
     DEFAULT_FEATURE_COMPONENTS,
     DEFAULT_KAPPA,
     DEFAULT_LATENT,
     DEFAULT_MC_SAMPLES,
+    DEFAULT_PAC_DELTA,
     DEFAULT_PERCENTILE,
     DEFAULT_PRESET,
     DEFAULT_SEARCH_STEPS,
@@ -78,8 +80,16 @@ def _add_model(p: argparse.ArgumentParser, *, percentile: bool = True,
                             f"(default {DEFAULT_PERCENTILE:g}, i.e. "
                             f"{100 - DEFAULT_PERCENTILE:g}%% false alarms)")
         p.add_argument("--calibration", choices=CALIBRATIONS,
-                       help="threshold source (default: holdout, conformal on real held-out "
-                            "normal digits, when the model has one)")
+                       help=("threshold source (default: the model's, auto: "
+                             f"{AUTO_SOURCE_RULE}). " + "; ".join(
+                                 f"{name}: {words}" for name, words in SOURCE_WORDS.items())
+                             ).replace("%", "%%"))
+        p.add_argument("--pac-confidence", type=argtypes.confidence, metavar="C",
+                       default=None,
+                       help="for --calibration pac or per-digit-pac: the chance, over the "
+                            "draw of the calibration images, that at most the level's share "
+                            "of new normal images is flagged (default: the model's, "
+                            f"{100 * (1 - DEFAULT_PAC_DELTA):g}); higher needs more images")
     if mc_options:
         p.add_argument("--samples", type=argtypes.samples, default=DEFAULT_MC_SAMPLES,
                        help="Monte Carlo samples when --calibration monte-carlo "
@@ -201,10 +211,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score images: score, p-value and verdict for each",
                        description="Score images. INPUT is an image file (PNG, JPEG, BMP, "
                                    "GIF, ...), a folder of them, an .npz with an x array "
-                                   "(N x 28 x 28) or an IDX images file.")
+                                   "(N x 28 x 28) or an IDX images file.",
+                       epilog="Drift alarm: the images, in the order given, are compared with "
+                              "the model's calibration images as they are judged (a conformal "
+                              "test martingale); when the evidence that they differ reaches "
+                              f"{1 / DEFAULT_DRIFT_DELTA:,.0f} to 1 (images like them reach it "
+                              f"by chance at most {100 * DEFAULT_DRIFT_DELTA:g}% of the "
+                              "time), a warning on stderr says that the threshold's promise "
+                              "does not hold for them, and how to calibrate on your own "
+                              "normal images (ganmc calibrate).")
     _add_model(p, mc_options=True)
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--out", metavar="FILE", help="write .csv or .json (default: CSV on stdout)")
+    p.add_argument("--fdr", type=argtypes.rate, metavar="Q",
+                   help="also judge the images as one batch at this false discovery rate "
+                        "(Benjamini-Hochberg over their p-values): of the images it flags, at "
+                        "most this share are expected to be normal; adds an fdr_verdict "
+                        "column, e.g. --fdr 0.05")
     _add_batch(p)
     p.set_defaults(func=cmd_score)
 

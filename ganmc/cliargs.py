@@ -67,3 +67,13 @@ def calibration_name(text: str) -> str:
         return check_calibration_name(text)
     except GanmcError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def rate(text: str) -> float:
+    """A rate between 0 and 1, ends excluded (a false discovery rate)."""
+    return number(text, float, lambda v: 0.0 < v < 1.0, "between 0 and 1, e.g. 0.05")
+
+
+def confidence(text: str) -> float:
+    """A confidence in percent, between 0 and 100, ends excluded."""
+    return number(text, float, lambda v: 0.0 < v < 100.0, "between 0 and 100, e.g. 90")

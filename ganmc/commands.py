@@ -133,10 +133,13 @@ def _model(args: argparse.Namespace):
     for note in det.notes_:
         say(f"note: {note}")
     percentile = getattr(args, "percentile", None)
+    confidence = getattr(args, "pac_confidence", None)
     choice = service.Choice(
         scorer=getattr(args, "scorer", None) or det.scorer,
         source=getattr(args, "calibration", None) or det.calibration,
-        level=Level.from_percentile(percentile) if percentile is not None else Level(det.alpha))
+        level=Level.from_percentile(percentile) if percentile is not None else Level(det.alpha),
+        pac_delta=round(1.0 - confidence / 100.0, 12) if confidence is not None
+        else det.pac_delta)
     return det, choice
 
 
@@ -180,6 +183,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"  on {s['holdout_n']:,} held-out real normal images this threshold flags "
               f"{service.far_from_nominal(s['false_alarm_rate_on_holdout'], level)}")
     print("  " + s["interpretation"])
+    if s["ks"] is not None:
+        print("  Monte Carlo against real: " + s["ks"]["words"])
     if args.out:
         out = Path(args.out)
         files.atomic_write_bytes(out / "histogram.png", histogram_png(
@@ -202,7 +207,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     det, choice = _model(args)
     decision, _ = _decide(det, choice, args)
     verdicts = service.score(det, images.x, decision)
-    rows = service.score_rows(images.sources, images.indices, verdicts)
+    checks = service.guarantees(det, decision, verdicts, fdr=args.fdr)
+    rows = service.score_rows(images.sources, images.indices, verdicts, checks.fdr)
     if args.out:
         files.write_table(args.out, rows)
         n_anom = sum(v.is_anomaly for v in verdicts)
@@ -212,7 +218,30 @@ def cmd_score(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(files.table_bytes(rows).decode())
         sys.stdout.flush()
+    _say_guarantees(args, checks)
     return _refusals(args, refused)
+
+
+def _say_guarantees(args: argparse.Namespace, checks) -> None:
+    """The drift alarm (a warning when it went off, with the way out) and the batch's false
+    discovery rate, on stderr."""
+    from ganmc.guarantees import WAY_OUT
+
+    drift = checks.drift
+    if drift is not None and drift.fired:
+        if args.model:
+            how = (f"ganmc calibrate --model {args.model} YOUR_NORMAL_IMAGES --name \"my pen\" "
+                   f"(it recalibrates that model folder in place)")
+        else:
+            how = ("copy the shipped model's folder (assets/model) to models/mine, then ganmc "
+                   "calibrate --model models/mine YOUR_NORMAL_IMAGES --name \"my pen\"")
+        say(f"ganmc {args.command}: warning: {drift.words()} {WAY_OUT} For example: {how}.")
+    elif drift is not None:
+        say(f"drift check: {drift.details()}")
+    if checks.fdr is not None:
+        say(checks.fdr.words())
+    for note in checks.notes:
+        say(f"note: {note}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -250,6 +279,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ganmc import service
+    from ganmc.calibration import Level, pac_words
 
     refused: list = []
     images = _read(args, args.inputs, refused)
@@ -267,6 +297,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"  with {len(images.x):,} images the false-alarm rate at a nominal "
           f"{100 * det.alpha:g}% lands between {100 * lo:.1f}% and {100 * hi:.1f}% on further "
           f"images of the same kind (5-95 %)")
+    print("  " + pac_words(len(images.x), Level(det.alpha), det.pac_delta))
     for d, b in bands.items():
         if d != "all" and b["n"]:
             lo, hi = b["band"]

@@ -70,8 +70,16 @@ MAX_TRAIN_BATCH = 8192
 SCORERS, AUTO_RULE = _scorers.SCORERS, _scorers.AUTO_RULE
 #: Where a threshold comes from (see :func:`ganmc.calibration.choose`): ``per-digit`` is the
 #: hold-out set split by the digit each image is taken for (Mondrian conformal), ``holdout``
-#: the hold-out set as one; ``auto`` prefers them in this order.
-CALIBRATIONS = ("per-digit", "holdout", "monte-carlo")
+#: the hold-out set as one; ``auto`` prefers the first three in this order. ``per-digit-pac``
+#: and ``pac`` are the same two with the training-conditional (PAC) promise, chosen only by
+#: name.
+CALIBRATIONS = ("per-digit", "holdout", "monte-carlo", "per-digit-pac", "pac")
+#: The PAC threshold's delta: the chance, over the draw of the calibration images, that its
+#: false-alarm rate is above the level (0.1: the promise holds with 90 % confidence).
+DEFAULT_PAC_DELTA = 0.1
+#: The drift alarm's delta: images like the calibration images set it off with probability
+#: at most this (it goes off when the evidence against them reaches 1 / delta = 100 to 1).
+DEFAULT_DRIFT_DELTA = 0.01
 #: Arithmetic of training and simulation; ``auto`` is bfloat16 where it is fast.
 PRECISIONS = ("auto", "float32", "bfloat16")
 AUTO = _scorers.AUTO

@@ -3,17 +3,18 @@
 PyOD's contract (:class:`ganmc.base.BaseDetector`): settings are keyword arguments --
 ``scorer`` (a name of :data:`ganmc.config.SCORERS` or ``auto``), ``calibration``
 (:data:`ganmc.config.CALIBRATIONS` or ``auto``), ``alpha`` (the nominal false-alarm rate),
-``mc_samples`` (Monte Carlo samples :meth:`Detector.fit` simulates for each one-pass score)
-and :class:`ganmc.config.TrainConfig`'s. :meth:`Detector.fit` returns the detector and sets
-every fitted attribute: ``networks_``; ``scorers_`` (the scores it has, in ``auto``'s order)
-and ``scorer_``; ``holdout_scores_`` (sorted, per score) and ``holdout_digits_`` (the digit
-each of those images is taken for; per-digit Gaussians only); ``combination_`` (the
-``combined`` score's held-out references); ``monte_carlo_``; ``calibration_`` (the
-:class:`ganmc.calibration.Threshold` in force; None when its source has no scores, and
-``predict`` says why), ``threshold_`` (its value; for ``per-digit`` the pooled one) and
-``thresholds_`` (per digit); ``notes_`` (what a loaded folder lacks, in plain words);
-``quality_`` (the quality card); ``metadata_``; ``path_``. Only :meth:`Detector.fit`,
-:meth:`~Detector.calibrate`, :meth:`~Detector.fit_digit_gaussians`,
+``mc_samples`` (Monte Carlo samples :meth:`Detector.fit` simulates for each one-pass score),
+``pac_delta`` (for the PAC thresholds: the chance over the calibration draw that the
+false-alarm rate is above alpha) and :class:`ganmc.config.TrainConfig`'s. :meth:`Detector.fit`
+returns the detector and sets every fitted attribute: ``networks_``; ``scorers_`` (the
+scores it has, in ``auto``'s order) and ``scorer_``; ``holdout_scores_`` (sorted, per score)
+and ``holdout_digits_`` (the digit each of those images is taken for; per-digit Gaussians
+only); ``combination_`` (the ``combined`` score's held-out references); ``monte_carlo_``;
+``calibration_`` (the :class:`ganmc.calibration.Threshold` in force; None when its source
+has no scores, and ``predict`` says why), ``threshold_`` (its value; for ``per-digit`` the
+pooled one) and ``thresholds_`` (per digit); ``notes_`` (what a loaded folder lacks, in
+plain words); ``quality_`` (the quality card); ``metadata_``; ``path_``. Only
+:meth:`Detector.fit`, :meth:`~Detector.calibrate`, :meth:`~Detector.fit_digit_gaussians`,
 :meth:`~Detector.assess`, :meth:`~Detector.run_monte_carlo`, ``set_params`` and
 :meth:`~Detector.load` change them; reading an attribute computes nothing.
 """
@@ -43,6 +44,7 @@ from ganmc.calibration import (
 from ganmc.combined import Combination, views_of
 from ganmc.config import (
     AUTO,
+    DEFAULT_PAC_DELTA,
     DEFAULT_TRAIN_MC_SAMPLES,
     TrainConfig,
 )
@@ -63,12 +65,12 @@ class Detector(BaseDetector):
 
     def __init__(self, *, scorer: str = AUTO, calibration: str = AUTO,
                  alpha: float = Level().alpha, mc_samples: int = DEFAULT_TRAIN_MC_SAMPLES,
-                 **training: Any):
+                 pac_delta: float = DEFAULT_PAC_DELTA, **training: Any):
         """``training``: :class:`ganmc.config.TrainConfig`'s settings (arch, digits, preset,
         steps, ..., seed), whose defaults and checks are written there once; ``digits``
         None means all ten."""
         self.config = TrainConfig.of(training)
-        self._choices(scorer, calibration, alpha, mc_samples)
+        self._choices(scorer, calibration, alpha, mc_samples, pac_delta)
         self.networks_: Networks | None = None
         self.scorers_: tuple[str, ...] = ()
         self.scorer_: str | None = None
@@ -341,7 +343,7 @@ class Detector(BaseDetector):
         return modelfile.card(self.config, self.metadata_, self.scorers_, self.scorer,
                               self.calibration, Level(self.alpha), self.holdout_scores_,
                               self.monte_carlo_, self.holdout_digits_, self.quality_,
-                              self.combination_)
+                              self.combination_, self.pac_delta)
 
     def save(self, path: Path | str) -> Path:
         """Write the model folder atomically (see :mod:`ganmc.modelfile`)."""

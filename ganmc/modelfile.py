@@ -16,9 +16,16 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, density
-from ganmc.calibration import Level, ScoreDistribution, choose, min_images, usable_group
+from ganmc.calibration import (
+    Level,
+    ScoreDistribution,
+    choose,
+    min_images,
+    pac_min_images,
+    usable_group,
+)
 from ganmc.combined import GUARDS, VIEW_WORDS, Combination
-from ganmc.config import TrainConfig
+from ganmc.config import DEFAULT_PAC_DELTA, TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.networks import Networks
@@ -55,7 +62,8 @@ class Loaded:
             scorer = "auto"
         return {**self.config.to_dict(), "scorer": scorer,
                 "calibration": self.card.get("calibration", "auto"),
-                "alpha": self.card.get("alpha", Level().alpha)}
+                "alpha": self.card.get("alpha", Level().alpha),
+                "pac_delta": self.card.get("pac_delta", DEFAULT_PAC_DELTA)}
 
 
 def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
@@ -91,16 +99,23 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
          monte_carlo: dict[str, MonteCarloResult],
          holdout_digits: dict[str, np.ndarray] | None = None,
          quality: dict[str, Any] | None = None,
-         combination: Combination | None = None) -> dict[str, Any]:
+         combination: Combination | None = None,
+         pac_delta: float = DEFAULT_PAC_DELTA) -> dict[str, Any]:
     """The model card: settings, training metadata, each score's thresholds at the level
-    (per digit too, where the held-out images have the digits they are taken for), the
-    combined score's main view, and the quality card (:mod:`ganmc.quality`)."""
+    (per digit too, where the held-out images have the digits they are taken for; and the
+    PAC thresholds at ``pac_delta`` where there are enough held-out images), the combined
+    score's main view, and the quality card (:mod:`ganmc.quality`)."""
     summary: dict[str, dict[str, Any]] = {}
     for name in scorers:
         entry: dict[str, Any] = {}
         if name in holdout:
             c = choose("holdout", level, holdout=holdout[name])
             entry["holdout"] = {"n": c.distribution.n, "threshold": _finite(c.value)}
+            pac_ok = c.distribution.n >= pac_min_images(level, pac_delta)
+            if pac_ok:
+                pac = choose("pac", level, holdout=holdout[name], delta=pac_delta)
+                entry["pac"] = {"n": c.distribution.n, "delta": pac_delta, "rank": pac.rank,
+                                "threshold": _finite(pac.value)}
             digits = (holdout_digits or {}).get(name)
             if digits is not None:
                 p = choose("per-digit", level, holdout=holdout[name], holdout_digits=digits)
@@ -110,6 +125,14 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
                     "thresholds": {str(d): _finite(t)
                                    for d, t in p.by_digit(tuple(p.groups)).items()},
                     "fallback": p.fallbacks(tuple(config.digits))}
+                if pac_ok:
+                    q = choose("per-digit-pac", level, holdout=holdout[name],
+                               holdout_digits=digits, delta=pac_delta)
+                    entry["per-digit-pac"] = {
+                        "n": c.distribution.n, "delta": pac_delta,
+                        "thresholds": {str(d): _finite(t)
+                                       for d, t in q.by_digit(tuple(q.groups)).items()},
+                        "fallback": q.fallbacks(tuple(config.digits))}
         if name in monte_carlo:
             r = monte_carlo[name]
             entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
@@ -118,7 +141,7 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
         summary[name] = entry
     return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
             "scorer": scorer, "calibration": calibration, "alpha": float(f"{level.alpha:.12g}"),
-            "calibration_summary": summary, "quality": quality,
+            "pac_delta": pac_delta, "calibration_summary": summary, "quality": quality,
             "combination": None if combination is None else combination.describe()}
 
 

@@ -23,11 +23,12 @@ import numpy as np
 
 from ganmc import bundle, files, locks, scoring
 from ganmc.calibration import WHY_AUTO_SOURCE, Level, Threshold, false_alarm_rate
-from ganmc.config import AUTO
+from ganmc.config import AUTO, DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA
 from ganmc.detector import Detector, load_model
 from ganmc.errors import GanmcError, ModelError
 from ganmc.estimate import time_estimate
 from ganmc.evaluation import evaluate, far_from_nominal, holdout_rates_by_digit
+from ganmc.guarantees import BatchFdr, DriftAlarm, batch_fdr, ks_reading
 from ganmc.models import add_digit_gaussians, assess_model, calibrate_on, copy_model, refresh
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.montecarlo import simulate as _simulate
@@ -45,16 +46,19 @@ __all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess
            "holdout_rates_by_digit", "calibrate_on", "copy_model", "add_digit_gaussians",
            "test_examples", "build_report", "report_time", "report_files", "write_report",
            "far_from_nominal", "model_folder", "score_rows", "refresh", "export_model",
-           "export_zip"]
+           "export_zip", "Guarantees", "guarantees", "monte_carlo_against_real"]
 
 
 @dataclass(frozen=True)
 class Choice:
-    """What the user asked for: a score, a threshold source and a level (``auto`` allowed)."""
+    """What the user asked for: a score, a threshold source and a level (``auto`` allowed),
+    and for the PAC sources the chance ``pac_delta`` that the promise fails for the
+    calibration draw (0.1: it holds with 90 % confidence)."""
 
     scorer: str = AUTO
     source: str = AUTO
     level: Level = Level()
+    pac_delta: float = DEFAULT_PAC_DELTA
 
 
 @dataclass(frozen=True)
@@ -167,17 +171,34 @@ def simulate(det: Detector, n_samples: int, *, seed: int = 0, scorer: str = AUTO
 
 
 def simulation_summary(det: Detector, result: MonteCarloResult, level: Level) -> dict[str, Any]:
-    """A run's threshold, interval, moments and reading, and what its threshold does to the
-    held-out real normal images (``false_alarm_rate_on_holdout``, None without them)."""
+    """A run's threshold, interval, moments and reading, what its threshold does to the
+    held-out real normal images (``false_alarm_rate_on_holdout``, None without them) and the
+    Kolmogorov-Smirnov test of its scores against theirs (``ks``: figures and words, None
+    without them; :func:`monte_carlo_against_real`)."""
     s = result.summary(level)
     holdout = det.holdout_scores_.get(result.scorer)
     s["holdout_n"] = 0 if holdout is None else len(holdout)
-    s["false_alarm_rate_on_holdout"] = s["holdout_threshold"] = None
+    s["false_alarm_rate_on_holdout"] = s["holdout_threshold"] = s["ks"] = None
     if holdout is not None:
         h = det.calibration_of(result.scorer, "holdout", level=level)
         s["false_alarm_rate_on_holdout"] = false_alarm_rate(s["threshold"], h.distribution)
         s["holdout_threshold"] = h.value
+        s["ks"] = monte_carlo_against_real(det, result, level).summary()
     return s
+
+
+def monte_carlo_against_real(det: Detector, result: MonteCarloResult, level: Level):
+    """The two-sample Kolmogorov-Smirnov test of a run's generated scores against the
+    model's held-out real normal images' (:class:`ganmc.guarantees.KsReading`: whether they
+    differ, and in words what that makes of the percentile, with the false-alarm rate the
+    run's threshold has on the real ones); None without held-out images of the score."""
+    holdout = det.holdout_scores_.get(result.scorer)
+    if holdout is None:
+        return None
+    h = det.calibration_of(result.scorer, "holdout", level=level)
+    return ks_reading(result.distribution, holdout, alpha=level.alpha,
+                      false_alarm_rate=false_alarm_rate(result.threshold(level),
+                                                        h.distribution))
 
 
 # ---------------------------------------------------------------------------- decide
@@ -193,13 +214,19 @@ def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None =
     """
     scorer = scoring.resolve_scorer(choice.scorer, det.scorers_)
     usable = monte_carlo if monte_carlo is not None and monte_carlo.scorer == scorer else None
-    threshold = det.calibration_of(scorer, choice.source, usable, choice.level)
+    threshold = det.calibration_of(scorer, choice.source, usable, choice.level,
+                                   choice.pac_delta)
     notes = []
     if choice.scorer == AUTO:
         notes.append("score auto → " + scoring.why_auto(det.scorers_, det.config.digits))
     if choice.source == AUTO:
         notes.append(f"threshold auto → {threshold.source}: "
                      f"{WHY_AUTO_SOURCE[threshold.source]}")
+    if threshold.delta is not None:
+        notes.append(f"PAC threshold: {threshold.promise()}"
+                     + (f"; digits {', '.join(map(str, threshold.fallbacks()))} have too few "
+                        f"images for their own and use the pooled one"
+                        if threshold.fallbacks() else ""))
     return Decision(scorer, threshold, tuple(notes))
 
 
@@ -271,21 +298,79 @@ def measure_simulation_speed(det: Detector, *, scorer: str = AUTO,
 
 # ---------------------------------------------------------------------------- score
 def score(det: Detector, x: np.ndarray, decision: Decision) -> list[Verdict]:
-    """Verdicts for images at a decision's threshold."""
-    return det.verdicts(x, scorer=decision.scorer, threshold=decision.threshold)
+    """Verdicts for images at a decision's threshold (the drift alarm is
+    :func:`guarantees`': front ends call it on these verdicts)."""
+    return det.verdicts(x, scorer=decision.scorer, threshold=decision.threshold,
+                        check_drift=False)
 
 
-def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict]
-               ) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Guarantees:
+    """What a batch or session of verdicts says about the threshold's promises.
+
+    Attributes:
+        drift: The drift alarm over the verdicts, in order (None: the model has no held-out
+            images of the score to compare with).
+        fdr: Benjamini-Hochberg over their p-values against the held-out normal images, at
+            the rate asked for (None when none was asked for, there are no verdicts, or the
+            model has no held-out images of the score: ``notes`` says so).
+        notes: What could not be checked, and why.
+    """
+
+    drift: DriftAlarm | None
+    fdr: BatchFdr | None = None
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        return {"drift": None if self.drift is None else self.drift.summary(),
+                "fdr": None if self.fdr is None else self.fdr.summary(),
+                "notes": list(self.notes)}
+
+
+def guarantees(det: Detector, decision: Decision, verdicts: list[Verdict], *,
+               fdr: float | None = None, drift_delta: float = DEFAULT_DRIFT_DELTA
+               ) -> Guarantees:
+    """The drift alarm over verdicts (a stream in the order given: a batch's files, a
+    session's images) and, with ``fdr``, Benjamini-Hochberg over their conformal p-values
+    against all the model's held-out normal images (the finest p-values it has: a digit's own
+    few hundred would leave BH almost nothing to flag; :mod:`ganmc.guarantees`). Computed
+    from the verdicts alone: nothing is scored again."""
+    drift = det.drift_of(verdicts, decision.scorer, decision.threshold, drift_delta) \
+        if verdicts else None
+    notes = [] if drift is not None or not verdicts else [
+        f"no drift check: the model has no real normal images set aside for the "
+        f"{decision.scorer} score to compare with"]
+    batch = None
+    if fdr is not None and verdicts:
+        held = det.holdout_scores_.get(decision.scorer)
+        if held is None:
+            notes.append(f"no false discovery rate: the model has no real normal images set "
+                         f"aside for the {decision.scorer} score")
+        else:
+            pooled = det.calibration_of(decision.scorer, "holdout", level=decision.level)
+            scores = np.array([v.score for v in verdicts])
+            batch = batch_fdr(pooled.p_values(scores), fdr,
+                              np.array([v.is_anomaly for v in verdicts]), decision.level.alpha,
+                              pooled.distribution.n)
+    return Guarantees(drift, batch, tuple(notes))
+
+
+def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict],
+               fdr: BatchFdr | None = None) -> list[dict[str, Any]]:
     """One row per image: ``source,index,score,p_value,threshold,digit,verdict,reason``: the
     threshold its verdict used, the digit it is taken for (empty for a model that takes
     images for no digit) and why an anomaly was flagged (empty where the score gives no
-    reason)."""
-    return [{"source": src, "index": idx, "score": round(v.score, 6),
+    reason); with ``fdr``, ``fdr_verdict`` too: anomaly for the images Benjamini-Hochberg
+    flags at its rate."""
+    rows = [{"source": src, "index": idx, "score": round(v.score, 6),
              "p_value": round(v.p_value, 6), "threshold": round(v.threshold, 6),
              "digit": "" if v.digit is None else v.digit, "verdict": v.label,
              "reason": v.reason or ""}
             for src, idx, v in zip(sources, indices, verdicts)]
+    if fdr is not None:
+        for row, flagged in zip(rows, fdr.flagged):
+            row["fdr_verdict"] = "anomaly" if flagged else "normal"
+    return rows
 
 
 # ---------------------------------------------------------------------------- report
@@ -330,16 +415,20 @@ def build_report(det: Detector, decision: Decision, *,
     mc = monte_carlo if monte_carlo is not None else det.monte_carlo_.get(decision.scorer)
     images = images or []
     x = np.stack([img for _, img in images]) if images else np.zeros((0, 28, 28), np.uint8)
-    far = None
+    far = ks = None
     if mc is not None and decision.scorer in det.holdout_scores_:
-        far = simulation_summary(det, mc, decision.level)["false_alarm_rate_on_holdout"]
+        ks = monte_carlo_against_real(det, mc, decision.level)
+        far = ks.false_alarm_rate
+    judged = judge_images(det, decision, [n for n, _ in images], x,
+                          reconstruct=report_data.MAX_REPORT_IMAGES)
+    checks = guarantees(det, decision, [im.verdict for im in judged],
+                        fdr=decision.level.alpha if len(judged) >= 2 else None)
     return ReportData(
         det.card(), decision.scorer, decision.threshold, mc, far,
         test_examples(det, decision) if examples is None else examples,
-        judge_images(det, decision, [n for n, _ in images], x,
-                     reconstruct=report_data.MAX_REPORT_IMAGES),
-        report_time(),
-        list(det.notes_) + list(decision.notes), holdout_rates_by_digit(det, decision))
+        judged, report_time(),
+        list(det.notes_) + list(decision.notes), holdout_rates_by_digit(det, decision),
+        drift=checks.drift, fdr=checks.fdr, ks=ks)
 
 
 def report_time() -> str:

@@ -94,12 +94,12 @@ def measured_speed(_det, model: str, stamp: float, scorer: str, precision: str) 
 
 def decision_key(d, monte_carlo=None) -> tuple:
     """What a cached page result depends on: the score, the calibration's scores (another
-    seed gives other scores) and the level."""
+    seed gives other scores), the level and the PAC thresholds' delta."""
     dist = d.threshold.distribution
     mc = (monte_carlo.n, monte_carlo.seed, monte_carlo.scorer, monte_carlo.seconds,
           monte_carlo.extra.get("precision")) if monte_carlo else None
-    return (d.scorer, d.threshold.source, d.level.alpha, dist.n, dist.mean, dist.std,
-            dist.max, d.notes, mc)
+    return (d.scorer, d.threshold.source, d.level.alpha, d.threshold.delta, dist.n, dist.mean,
+            dist.std, dist.max, d.notes, mc)
 
 
 @st.cache_data(show_spinner="Preparing the report…", max_entries=8)

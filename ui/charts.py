@@ -61,6 +61,32 @@ def verdict_histogram(decision, monte_carlo, marks: dict[str, style.Mark]) -> go
                      title=f"Your images on the {rule.source} scores")
 
 
+def drift_curve(drift) -> go.Figure:
+    """The drift alarm's martingale after each image of the session (log scale), with the
+    level that sets it off and, once it has gone off, the image where it did."""
+    x = np.arange(1, drift.n + 1)
+    colour = style.verdict_colour(drift.fired)
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=drift.values, mode="lines+markers", name="evidence",
+                    line={"color": colour, "width": 2}, marker={"size": 5},
+                    hovertemplate="image %{x}<br>evidence %{y:.3g} to 1<extra></extra>")
+    fig.add_hline(y=drift.level, line_dash="dash", line_color="black",
+                  annotation_text=f"alarm at {drift.level:,.0f} to 1",
+                  annotation_position="top left")
+    if drift.fired:
+        fig.add_vline(x=drift.alarm_at, line_dash="dot", line_color=colour)
+    low = min(float(drift.values.min()), 0.1)
+    high = max(float(drift.values.max()), drift.level)
+    fig.update_yaxes(type="log", range=[np.log10(low) - 0.3, np.log10(high) + 0.5])
+    fig.update_xaxes(**whole_numbers(1, max(drift.n, 2)))
+    fig.update_layout(title=title_of("Drift alarm: evidence that these images differ from "
+                                     "the calibration images"),
+                      xaxis_title="image (in the order judged)",
+                      yaxis_title="evidence (to 1)", height=300, showlegend=False,
+                      margin={"l": 50, "r": 20, "t": 70, "b": 40})
+    return fig
+
+
 def history_of(events) -> tuple[dict[str, list[float]], np.ndarray | None, list[dict]]:
     """Loss curves, the latest generated samples and the live quality curve from a training
     job's kept reports."""

@@ -11,11 +11,14 @@ from dataclasses import replace
 import streamlit as st
 
 from ganmc import scoring, service
-from ganmc.calibration import AUTO_SOURCE_RULE
+from ganmc.calibration import AUTO_SOURCE_RULE, SOURCE_WORDS
 from ganmc.config import AUTO, CALIBRATIONS
 from ganmc.errors import GanmcError
 from ganmc.scorers import help_text
 from ui import caches, session
+
+#: The threshold sources with the PAC promise (they take a confidence).
+PAC_SOURCES = ("pac", "per-digit-pac")
 
 
 def synced(widget, name: str, page: str, label: str, **kwargs):
@@ -72,7 +75,10 @@ def page_setup(page: str):
         d, mc, fallback = service.decide_or_fall_back(det, choice(det),
                                                       current_monte_carlo(det))
     except GanmcError as exc:  # e.g. a source without scores and no holdout to fall back on
-        st.info(f"{exc}. The Monte Carlo page runs a simulation.")
+        hint = (" Choose another threshold source, a lower percentile or PAC confidence."
+                if st.session_state["calibration"] in PAC_SOURCES
+                else " The Monte Carlo page runs a simulation.")
+        st.info(f"{str(exc).rstrip('.')}.{hint}")
         st.stop()
     if fallback:
         st.warning(f"{fallback} (the Monte Carlo page runs a simulation).")
@@ -106,21 +112,25 @@ def threshold_controls(det, page: str) -> None:
         st.info(f"This model has no {chosen} score; showing auto ({det.scorers_[0]}) instead.")
         st.session_state["scorer"] = AUTO
         st.session_state.pop(f"w_{page}_scorer", None)
-    c1, c2, c3 = st.columns([1, 1, 2])
+    pac = st.session_state["calibration"] in PAC_SOURCES
+    c1, c2, c3, *c4 = st.columns([1, 1, 2, 1] if pac else [1, 1, 2])
     with c1:
         synced(st.selectbox, "scorer", page, "Anomaly score", options=[AUTO, *det.scorers_],
                help=f"{help_text()} The sidebar says which auto chose.")
     with c2:
         synced(st.selectbox, "calibration", page, "Threshold from",
                options=[AUTO, *CALIBRATIONS],
-               help="per-digit: a conformal threshold for each digit, on the real normal "
-                    "digits never trained on that are taken for it (the false-alarm rate holds "
-                    "for every digit). holdout: one conformal threshold on those digits "
-                    "(guaranteed on average over digits). monte-carlo: percentile of the "
-                    "scores of generated images (the original method). "
-                    f"auto: {AUTO_SOURCE_RULE}; the sidebar says which.")
+               help=" ".join(f"{name}: {words}." for name, words in SOURCE_WORDS.items())
+               + f" auto: {AUTO_SOURCE_RULE}; the sidebar says which.")
     with c3:
         synced(st.slider, "percentile", page, "Percentile (threshold level)",
                min_value=session.PERCENTILE_RANGE[0], max_value=session.PERCENTILE_RANGE[1],
                step=0.1, help="P% of normal scores fall at or below the threshold: about "
                               "(100 - P)% false alarms.")
+    if pac:
+        with c4[0]:
+            synced(st.number_input, "pac_confidence", page, "PAC confidence (%)",
+                   min_value=50.0, max_value=99.9, step=1.0,
+                   help="The chance, over the draw of the calibration images, that at most "
+                        "(100 - P)% of new normal images are flagged. Higher is stricter "
+                        "and needs more calibration images.")

@@ -16,7 +16,7 @@ import streamlit as st
 
 from ganmc import bundle, service
 from ganmc.calibration import Level
-from ganmc.config import AUTO, DEFAULT_MC_SAMPLES, DEFAULT_PERCENTILE
+from ganmc.config import AUTO, DEFAULT_MC_SAMPLES, DEFAULT_PAC_DELTA, DEFAULT_PERCENTILE
 
 #: Where models trained in the dashboard are saved; ``GANMC_MODELS`` overrides it.
 MODELS_DIR = Path(os.environ.get("GANMC_MODELS", "models"))
@@ -27,6 +27,7 @@ DEFAULTS = {
     "scorer": AUTO,
     "calibration": AUTO,
     "percentile": DEFAULT_PERCENTILE,
+    "pac_confidence": round(100 * (1 - DEFAULT_PAC_DELTA), 6),
     "mc_samples": DEFAULT_MC_SAMPLES,
     "mc_seed": 0,
     "mc_precision": AUTO,
@@ -105,7 +106,8 @@ def model_label(path: str) -> str:
 
 def choice_quiet() -> service.Choice:
     """The session's choice, without the page message :func:`ui.controls.choice` may show."""
-    return service.Choice(st.session_state["scorer"], st.session_state["calibration"], level())
+    return service.Choice(st.session_state["scorer"], st.session_state["calibration"], level(),
+                          pac_delta=round(1 - st.session_state["pac_confidence"] / 100, 12))
 
 
 def level() -> Level:

@@ -7,8 +7,9 @@ import numpy as np
 import streamlit as st
 
 from ganmc import service
-from ganmc.calibration import min_images
+from ganmc.calibration import Level, min_images, pac_words
 from ganmc.errors import GanmcError
+from ganmc.guarantees import WAY_OUT
 from ganmc.preprocess import to_mnist
 from ganmc.report.style import verdict_colour
 from ganmc.verdict import taken_for
@@ -56,7 +57,10 @@ def near_canvas(place, judged, decision) -> None:
                        + (f"; why: {im.verdict.reason}" if im.verdict.reason else ""))
 
 
-def verdict_row(im, decision, recon_name: str) -> None:
+def verdict_row(im, decision, recon_name: str, fdr_flagged: bool | None = None) -> None:
+    """One image's row: what the model saw, its reconstruction and residual, the verdict
+    and its figures (``fdr_flagged``: whether the batch's false discovery rate flags it,
+    None when the session has fewer than two images)."""
     cols = st.columns([1, 1, 1, 3])
     cols[0].image(charts.enlarge(im.image), caption=f"{im.name}: as the model sees it (28×28)")
     if im.reconstruction is not None:
@@ -73,9 +77,44 @@ def verdict_row(im, decision, recon_name: str) -> None:
                               "threshold is that digit's.")
     cols[3].markdown(f"score **{v.score:.4g}** ({threshold_text(v, decision)})  \n"
                      f"p-value **{v.p_value:.3g}** — percentile rank "
-                     f"{v.percentile_rank:.1f}% of normal scores")
+                     f"{v.percentile_rank:.1f}% of normal scores"
+                     + ("" if fdr_flagged is None else
+                        "  \nin the batch: " + ("**flagged** at the false discovery rate"
+                                                if fdr_flagged else
+                                                "not flagged at the false discovery rate")))
     if v.reason:
         cols[3].markdown(f"Why: {v.reason}.")
+
+
+def drift_alarm(drift, decision, images) -> None:
+    """The drift alarm over the session's images: when it has gone off, the reason in plain
+    words with the one-click way out (calibrate on these images); else one quiet line (its
+    curve: :func:`drift_curve`)."""
+    if drift is None:
+        st.caption("No drift check: the model has no real normal images set aside for this "
+                   "score to compare with.")
+        return
+    if drift.fired:
+        with st.container(border=True, key="det_drift_alarm"):
+            st.error(f"**{drift.headline()}** {drift.details()}", icon=":material/warning:")
+            st.markdown(WAY_OUT)
+            calibrate_button(decision, images, key="det_drift_calibrate",
+                             label="Calibrate on these images (they are normal for me)",
+                             explain=False)
+    else:
+        st.caption(f"Drift check: {drift.details()}")
+
+
+def drift_curve(drift) -> None:
+    """The drift alarm's martingale over the session's images."""
+    if drift is not None:
+        st.plotly_chart(charts.drift_curve(drift), key="det_drift_curve")
+
+
+def batch_fdr(fdr) -> None:
+    """Benjamini-Hochberg over the session's images, beside their one-by-one verdicts."""
+    if fdr is not None:
+        st.info(f"**As a batch**: {fdr.words()}", icon=":material/fact_check:")
 
 
 def threshold_caption(decision) -> None:
@@ -145,7 +184,7 @@ def calibrated(decision, how: str) -> None:
     st.success(f"{done['what']} {new}. With {done['n']} images, the false-alarm rate at a "
                f"nominal {100 * done['alpha']:.3g} % lands between **{100 * lo:.1f} %** and "
                f"**{100 * hi:.1f} %** on further images like these (in 9 cases out of 10); more "
-               f"images make the range narrower.")
+               f"images make the range narrower. {done.get('pac', '')}")
 
 
 def calibrate_section(decision, images) -> None:
@@ -164,11 +203,24 @@ def calibrate_section(decision, images) -> None:
                      + (" (replacing the earlier copy)" if target.exists() else "")
                      + " and becomes the active model.")
         + f" At {100 * alpha:.3g} % false alarms it needs at least {need} images.")
-    if st.button("Use these images as normal (calibrate)", key="det_calibrate",
-                 disabled=n < need):
+    calibrate_button(decision, images)
+
+
+def calibrate_button(decision, images, key: str = "det_calibrate",
+                     label: str = "Use these images as normal (calibrate)",
+                     explain: bool = True) -> None:
+    """The button that calibrates the model (a copy of it) on the session's images and
+    switches to it; below the level's minimum it is disabled, and says (``explain``: below
+    it, else in its tooltip) how many more images it needs."""
+    model = st.session_state["model"]
+    target, _ = session.calibration_target(model)
+    alpha, n, need = decision.level.alpha, len(images), min_images(decision.level)
+    more = (f"{n} image{'s' if n != 1 else ''} so far: {need - n} more to calibrate at "
+            f"{100 * alpha:.3g} % (a lower percentile needs fewer).")
+    if st.button(label, key=key, disabled=n < need, help=more if n < need else None):
         try:
             with st.spinner(f"Scoring {n} images and saving…"):
-                _, bands = service.calibrate_on(
+                det, bands = service.calibrate_on(
                     model, np.stack([img for _, img in images]), level=decision.level,
                     name="own images (Detect page)", sources=[name for name, _ in images],
                     out=target)
@@ -177,12 +229,12 @@ def calibrate_section(decision, images) -> None:
             return
         st.session_state["calibrated"] = {
             "what": f"Calibrated {target.name} on your {n} images and switched to it.",
-            "n": n, "alpha": alpha, "band": bands["all"]["band"]}
+            "n": n, "alpha": alpha, "band": bands["all"]["band"],
+            "pac": pac_words(n, Level(alpha), decision.threshold.delta or det.pac_delta)}
         session.use_model(str(target))
         st.rerun()
-    elif n < need:
-        st.info(f"{n} image{'s' if n != 1 else ''} so far: {need - n} more to calibrate at "
-                f"{100 * alpha:.3g} % (a lower percentile needs fewer).")
+    elif n < need and explain:
+        st.info(more)
 
 
 @st.cache_data(show_spinner="Scoring the test split…", max_entries=16)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ganmc.calibration import Level, Threshold
+from ganmc.guarantees import BatchFdr, DriftAlarm, KsReading
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.verdict import Verdict
 
@@ -46,6 +47,13 @@ class ReportData:
     #: Per digit, the held-out images' false alarms at the threshold
     #: (:func:`ganmc.service.holdout_rates_by_digit`); empty without per-digit Gaussians.
     per_digit: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The drift alarm over the user's images, in order (None without images or held-out
+    #: scores to compare with).
+    drift: DriftAlarm | None = None
+    #: Benjamini-Hochberg over the user's images' p-values (two images or more).
+    fdr: BatchFdr | None = None
+    #: The Monte Carlo scores against the held-out real ones (None without both).
+    ks: KsReading | None = None
 
     @property
     def level(self) -> Level:
@@ -93,15 +101,27 @@ def summary(data: ReportData) -> dict[str, Any]:
         out["per_digit"] = {str(d): v for d, v in data.per_digit.items()}
     if data.monte_carlo is not None:
         out["monte_carlo"] = data.monte_carlo.summary(data.level)
+    out["promise"] = data.rule.promise()
+    if data.rule.delta is not None:
+        out["pac_delta"] = data.rule.delta
+    out["monte_carlo_against_real"] = None if data.ks is None else data.ks.summary()
+    out["drift"] = None if data.drift is None else data.drift.summary()
+    out["fdr"] = None if data.fdr is None else data.fdr.summary()
     out["images"] = rows(data)
     return out
 
 
 def rows(data: ReportData) -> list[dict[str, Any]]:
-    """One row per example or user image."""
-    return [{"kind": kind, "name": im.name, "note": im.note, "score": im.verdict.score,
-             "p_value": im.verdict.p_value, "percentile_rank": im.verdict.percentile_rank,
-             "threshold": im.verdict.threshold, "verdict": im.verdict.label,
-             "digit": im.verdict.digit, "reason": im.verdict.reason}
-            for kind, ims in (("example", data.examples), ("image", data.images))
-            for im in ims]
+    """One row per example or user image (user images under a batch's false discovery rate
+    have ``fdr_verdict`` too; examples an empty one)."""
+    flagged = data.fdr.flagged if data.fdr is not None else None
+    out = [{"kind": kind, "name": im.name, "note": im.note, "score": im.verdict.score,
+            "p_value": im.verdict.p_value, "percentile_rank": im.verdict.percentile_rank,
+            "threshold": im.verdict.threshold, "verdict": im.verdict.label,
+            "digit": im.verdict.digit, "reason": im.verdict.reason}
+           for kind, ims in (("example", data.examples), ("image", data.images))
+           for im in ims]
+    if flagged is not None:
+        for row, f in zip(out, [None] * len(data.examples) + list(flagged)):
+            row["fdr_verdict"] = "" if f is None else ("anomaly" if f else "normal")
+    return out

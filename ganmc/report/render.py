@@ -13,13 +13,14 @@ import numpy as np
 
 from ganmc.calibration import ScoreDistribution
 from ganmc.cardtext import training_text, when_text
+from ganmc.guarantees import WAY_OUT
 from ganmc.quality import summary_line
 from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
 
 REPORT_SIZE = (1200, 1500)  # pixels: 12 x 15 inches at 100 dpi
 #: Characters of the summary's monospaced lines that fit across the report (longer ones wrap).
-SUMMARY_WIDTH = 128
+SUMMARY_WIDTH = 132
 #: Image columns of a row in the report (fewer images leave columns empty).
 IMAGE_COLUMNS = 5
 
@@ -75,7 +76,7 @@ def report_png(data: ReportData) -> bytes:
 
     w, h = REPORT_SIZE
     fig = Figure(figsize=(w / 100, h / 100), dpi=100)
-    grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 3.0, 1.9, 2.1, 2.1], hspace=0.55,
+    grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 2.6, 2.7, 1.9, 1.9], hspace=0.55,
                             left=0.08, right=0.97, top=0.96, bottom=0.05)
     c, m = data.card.get("config", {}), data.card.get("metadata", {})
     fig.suptitle("ganmc anomaly report", fontsize=18, fontweight="bold", x=0.06, ha="left")
@@ -92,7 +93,12 @@ def report_png(data: ReportData) -> bytes:
               f"(nominal false-alarm rate {100 * data.level.alpha:.3g}%)", fontsize=10,
               va="top", transform=head.transAxes)
 
-    ax = fig.add_subplot(grid[1])
+    if data.drift is not None and data.drift.n:
+        top = grid[1].subgridspec(1, 2, width_ratios=[2.4, 1], wspace=0.18)
+        ax = fig.add_subplot(top[0])
+        draw_drift(fig.add_subplot(top[1]), data.drift)
+    else:
+        ax = fig.add_subplot(grid[1])
     dist = data.monte_carlo.distribution if data.monte_carlo else data.rule.distribution
     label = (f"Monte Carlo scores of {data.monte_carlo.n:,} generated images"
              if data.monte_carlo else f"scores of {dist.n:,} held-out normal images")
@@ -107,7 +113,7 @@ def report_png(data: ReportData) -> bytes:
 
     txt = fig.add_subplot(grid[2])
     txt.axis("off")
-    txt.text(0, 1, "\n".join(_wrapped(_summary_lines(data))), fontsize=10, va="top",
+    txt.text(0, 1, "\n".join(_wrapped(_summary_lines(data))), fontsize=9, va="top",
              family="monospace", transform=txt.transAxes)
 
     _image_row(fig, grid[3], data.examples, "Examples from the test split")
@@ -117,6 +123,29 @@ def report_png(data: ReportData) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
+
+
+def draw_drift(ax, drift) -> None:
+    """The drift alarm's martingale after each image (log scale), with the level that sets
+    it off and, if it went off, where."""
+    x = np.arange(1, drift.n + 1)
+    colour = style.verdict_colour(drift.fired)
+    ax.plot(x, drift.values, color=colour, marker="o" if drift.n <= 40 else None,
+            markersize=3, linewidth=1.5)
+    ax.axhline(drift.level, color="black", linestyle="--", linewidth=1.2,
+               label=f"alarm at {drift.level:,.0f}")
+    ax.axhline(1.0, color=style.OVERLAY_GREY, linewidth=0.8)
+    if drift.fired:
+        ax.axvline(drift.alarm_at, color=colour, linestyle=":", linewidth=1.2,
+                   label=f"alarm at image {drift.alarm_at}")
+    ax.set_yscale("log")
+    low = min(float(drift.values.min()), 0.1)
+    ax.set_ylim(low / 2, max(float(drift.values.max()), drift.level) * 3)
+    ax.set_xlim(0.5, max(drift.n, 2) + 0.5)
+    ax.set_xlabel("image (in order)")
+    ax.set_ylabel("evidence of drift")
+    ax.set_title("Drift alarm: " + ("went off" if drift.fired else "quiet"), color=colour)
+    ax.legend(loc="upper left", fontsize=8)
 
 
 def _digits(digits) -> str:
@@ -138,17 +167,18 @@ def _summary_lines(data: ReportData) -> list[str]:
                   f"{s['threshold']:.5g} (95% CI {lo:.5g} to {hi:.5g})",
                   f"  mean {s['mean']:.5g}  std {s['std']:.5g}  min {s['min']:.5g}  "
                   f"max {s['max']:.5g}"]
-    if data.mc_false_alarm is not None:
+    if data.ks is not None:
+        lines.append("Monte Carlo against real: " + data.ks.words())
+    elif data.mc_false_alarm is not None:
         lines.append(f"The Monte Carlo threshold flags {100 * data.mc_false_alarm:.1f}% of "
                      f"held-out real normal images (nominal {100 * data.level.alpha:.3g}%).")
-    if data.rule.source == "holdout":
-        lines.append(f"Conformal guarantee: at most {100 * data.level.alpha:.3g}% of new "
-                     f"normal "
-                     f"images are flagged, on average.")
-    elif data.rule.source == "per-digit":
-        lines.append(f"Conformal guarantee, per digit: at most {100 * data.level.alpha:.3g}% of "
-                     f"new normal images taken for each digit are flagged, on average.")
+    lines.append(f"Promise of the {data.rule.source} threshold: {data.rule.promise()}.")
     lines += _per_digit_lines(data)
+    if data.drift is not None:
+        lines.append(f"Your images: {data.drift.words()}"
+                     + (f" {WAY_OUT}" if data.drift.fired else ""))
+    if data.fdr is not None:
+        lines.append("Your images as a batch: " + data.fdr.words())
     lines.append("Scores above the threshold are ANOMALY, at or below NORMAL; p-value = share "
                  "of normal scores at least as high.")
     lines.append(summary_line(data.card.get("quality")))

@@ -69,24 +69,32 @@ if not images:
 else:
     judged = service.judge_images(det, decision, [n for n, _ in images],
                                   np.stack([img for _, img in images]))
+    # the session's images, in the order judged, are the drift alarm's stream; two or more
+    # are a batch for the false discovery rate (at the page's level)
+    checks = service.guarantees(det, decision, [im.verdict for im in judged],
+                                fdr=decision.level.alpha if len(judged) >= 2 else None)
     verdicts.near_canvas(by_canvas, judged, decision)
+    verdicts.drift_alarm(checks.drift, decision, images)
     recon_name = REGISTRY[decision.scorer].reconstructs
     st.plotly_chart(charts.verdict_histogram(decision, mc, {im.name: Mark.of(im.verdict)
                                                             for im in judged}), key="det_hist")
+    verdicts.batch_fdr(checks.fdr)
+    verdicts.drift_curve(checks.drift)
     if decision.scorer in GAUSSIAN and judged[0].reconstruction is not None:
         st.caption(f"The {decision.scorer} score measures the discriminator's features, not the "
                    f"reconstruction; {recon_name} is shown for what the model makes of each "
                    f"image.")
-    for im in judged:
-        verdicts.verdict_row(im, decision, recon_name)
+    flagged = checks.fdr.flagged if checks.fdr is not None else [None] * len(judged)
+    for im, in_batch in zip(judged, flagged):
+        verdicts.verdict_row(im, decision, recon_name, in_batch)
     st.download_button(
         "Verdicts (CSV)", key="det_csv", file_name="ganmc-verdicts.csv", mime="text/csv",
         data=files.table_bytes(service.score_rows([im.name for im in judged],
                                                   list(range(len(judged))),
-                                                  [im.verdict for im in judged])),
+                                                  [im.verdict for im in judged], checks.fdr)),
         help="One row per image: its score, p-value and verdict, with the digit it was taken "
-             "for and that threshold under per-digit thresholds, and why an anomaly was "
-             "flagged.")
+             "for and that threshold under per-digit thresholds, why an anomaly was flagged "
+             "and, for two images or more, its verdict at the batch's false discovery rate.")
     better = next((s for s in ("combined", "fanogan") if s in det.scorers_), None)
     if decision.scorer in GAUSSIAN and decision.scorer != "combined" and better:
         st.caption(f"Photographs and other pictures that are not handwriting: {decision.scorer} "

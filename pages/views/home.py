@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc.cardtext import rate_text, seconds_text, training_text, when_text
+from ganmc.cardtext import pac_text, rate_text, seconds_text, training_text, when_text
 from ui import caches, panels, session
 
 
@@ -70,7 +70,8 @@ st.markdown(
     f"{seconds_text(m.get('train_seconds'))} ({rate_text(m.get('train_images_per_s'))} "
     f"images/s)\n"
     f"- **Scores**: {', '.join(det.scorers_)}; latent size {c['latent_dim']}, seed {c['seed']}\n"
-    f"- **Folder**: `{Path(st.session_state['model'])}`"
+    + (f"- **{pac.replace(': ', '**: ', 1)}\n" if (pac := pac_text(card)) else "")
+    + f"- **Folder**: `{Path(st.session_state['model'])}`"
 )
 panels.quality_card(det.quality_, det.metadata_.get("n_calibration"),
                     None if det.path_ is None else str(det.path_))

@@ -576,3 +576,36 @@ def test_phone_width(server, browser, shots):
         page.screenshot(path=shots / "phone-report.png")
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- issue 36
+def test_the_drift_alarm_in_a_real_browser(server, page, mnist, tmp_path, shots):
+    """Two digits, then ten pictures of uniform noise: the Detect page says in plain words
+    that the threshold's promise does not hold for these images, offers the calibration in
+    the alarm itself, draws the alarm's curve, and says the batch's false discovery rate."""
+    from tests.conftest import digit_png
+
+    files = [digit_png(tmp_path / f"digit{i}.png", mnist.x_test[i]) for i in range(2)]
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        noise = rng.integers(0, 256, (28, 28)).astype(np.uint8)
+        Image.fromarray(np.kron(noise, np.ones((8, 8), np.uint8))).save(tmp_path / f"n{i}.png")
+        files.append(tmp_path / f"n{i}.png")
+    open_page(page, server + "/detect", "Detect anomalies")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        [str(f) for f in files])
+    page.get_by_text("n9.png: as the model sees it").wait_for()
+    settle(page)
+    alarm = page.locator("[data-testid='stAlert']").filter(
+        has_text="These images are not like the ones the threshold was calibrated on")
+    alarm.first.wait_for()
+    assert "promise does not hold for them" in alarm.first.inner_text()
+    button = page.get_by_role("button", name="Calibrate on these images (they are normal for me)")
+    assert button.is_visible()
+    charts = page.locator("[data-testid='stPlotlyChart']")
+    charts.last.scroll_into_view_if_needed()  # the curve is below the histogram
+    curve = charts.filter(has=page.locator(".gtitle", has_text="Drift alarm"))
+    curve.first.wait_for()
+    assert page.get_by_text(re.compile(r"at most 5 % are expected to be normal")).count() == 1
+    alarm.first.scroll_into_view_if_needed()
+    page.screenshot(path=shots / "detect-drift-alarm.png")

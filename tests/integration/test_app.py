@@ -533,9 +533,9 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
     rows = []
     real_rows = service.score_rows
 
-    def spy(sources, indices, verdicts):
+    def spy(sources, indices, verdicts, *fdr):
         rows.append(list(verdicts))
-        return real_rows(sources, indices, verdicts)
+        return real_rows(sources, indices, verdicts, *fdr)
 
     monkeypatch.setattr(service, "score_rows", spy)
     det, _ = _judge_digits(app, digit_model, mnist, 4)
@@ -704,3 +704,84 @@ def test_a_tampered_card_is_an_error_in_the_page_not_a_traceback(app, tiny_model
     app.run()
     assert not app.exception, [e.message for e in app.exception]
     assert any(f"bad model card: {field}" in e.value for e in app.error)
+
+
+# --------------------------------------------------------------------------- issue 36
+def _noise_uploads(n):
+    rng = np.random.default_rng(3)
+    return [(f"noise{i}.png", _png(rng.integers(0, 256, (28, 28)).astype(np.uint8)),
+             "image/png") for i in range(n)]
+
+
+def test_detect_page_says_the_drift_alarm_with_its_way_out_and_the_batch(app, digit_model,
+                                                                         mnist):
+    """Digits like the calibration images: a quiet drift line, its curve, and the batch's
+    false discovery rate. Then noise: the alarm in plain words, with the calibrate button in
+    it, the curve, and each row's verdict in the batch."""
+    _judge_digits(app, digit_model, mnist, 6)
+    assert not app.error
+    assert any(c.value.startswith("Drift check: Over 6 images") for c in app.caption)
+    assert app.get("plotly_chart")  # the histogram and the drift curve
+    batch = next(i.value for i in app.info if i.value.startswith("**As a batch**"))
+    assert "false discovery rate 5 %" in batch and "judged one by one at 5 %" in batch
+    uploads, _ = _digit_uploads(mnist, n=6)
+    app.file_uploader(key="uploads_0").set_value(uploads + _noise_uploads(10)).run()
+    assert not app.exception, [e.message for e in app.exception]
+    alarm = next(e.value for e in app.error if "not like the ones" in e.value)
+    assert alarm.startswith("**These images are not like the ones the threshold was calibrated "
+                            "on: the 5 % promise does not hold for them.**")
+    assert "at image" in alarm and "of 16" in alarm
+    assert any("calibrate on your own normal images" in m.value for m in app.markdown)
+    assert app.button(key="det_drift_calibrate").label.startswith("Calibrate on these images")
+    rows = [m.value for m in app.markdown if m.value.startswith("score **")]
+    assert sum("in the batch: **flagged**" in r for r in rows) >= 10
+
+
+def test_detect_page_offers_the_pac_threshold_with_its_confidence(app, digit_model, mnist):
+    det, _ = _judge_digits(app, digit_model, mnist, 4)
+    assert not app.get("number_input")  # no confidence until a PAC source is chosen
+    app.selectbox(key="w_detect_calibration").set_value("pac").run()
+    assert not app.exception, [e.message for e in app.exception]
+    note = next(c.value for c in app.caption if c.value.startswith("Threshold **"))
+    assert "pac calibration" in note and "PAC threshold: with probability at least 90 %" in note
+    at_90 = float(note.split("Threshold **")[1].split("**")[0])
+    app.number_input(key="w_detect_pac_confidence").set_value(99.0).run()
+    note = next(c.value for c in app.caption if c.value.startswith("Threshold **"))
+    assert "at least 99 %" in note
+    assert float(note.split("Threshold **")[1].split("**")[0]) >= at_90
+    held = det.holdout_scores_[det.scorer_]
+    from ganmc.calibration import Level, pac_rank
+
+    assert f"{held[pac_rank(len(held), Level(0.05), 0.01) - 1]:.4g}" in note
+
+
+def test_the_pac_threshold_with_too_few_images_says_so_on_the_page(app, digit_model, mnist,
+                                                                   tmp_path):
+    from ganmc import service
+
+    _, path = digit_model
+    own = tmp_path / "own"
+    service.calibrate_on(path, mnist.x_test[np.isin(mnist.y_test, (1, 7))][:30],
+                         name="thirty", out=own)
+    app.session_state["model"] = str(own)
+    open_page(app, "pages/views/detect.py")
+    app.selectbox(key="w_detect_calibration").set_value("pac").run()
+    assert not app.exception, [e.message for e in app.exception]
+    message = next(i.value for i in app.info if "no threshold can promise" in i.value)
+    assert message.startswith("with 30 calibration images no threshold can promise at most 5 % "
+                              "false alarms with 90 % confidence: that takes at least 45")
+    assert message.endswith("Choose another threshold source, a lower percentile or PAC "
+                            "confidence.")
+
+
+def test_monte_carlo_page_reads_its_scores_against_real_ones(app):
+    open_page(app, "pages/views/monte_carlo.py")  # the tiny model's stored run
+    box = next(b.value for b in (*app.warning, *app.info)
+               if b.value.startswith("**Monte Carlo against real.**"))
+    assert "Kolmogorov-Smirnov" in box and "Measured on" in box
+
+
+def test_overview_has_the_pac_line(app, tiny_model):
+    open_page(app, "pages/views/home.py")
+    assert any("**PAC threshold**: with probability at least 90 %" in m.value
+               for m in app.markdown)

@@ -82,6 +82,7 @@ BAD = {
     "scorer": not_a(str) | st.text(max_size=6).filter(lambda t: t not in ("auto", "fanogan")),
     "calibration": not_a(str) | st.sampled_from(["", "both", "Holdout"]),
     "alpha": not_a(int, float) | st.sampled_from([0, 1, -0.5, 2, 1e300, "0.05", "abc"]),
+    "pac_delta": not_a(int, float) | st.sampled_from([0, 1, -0.1, 2, "0.1"]),
     "config.digits": not_a(list) | st.lists(st.integers(10, 10**20) | st.text(max_size=2)
                                             | st.floats(allow_nan=False), min_size=1),
     # (null is the preset's default, which the shipped networks have: not wrong)
