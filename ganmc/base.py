@@ -36,6 +36,7 @@ class BaseDetector:
     holdout_digits_: dict[str, np.ndarray]
     monte_carlo_: dict[str, Any]
     config: Any
+    names: Any
 
     def _choices(self, scorer: str, calibration: str, alpha: float, mc_samples: int) -> None:
         self.scorer = checked_choice("scorer", scorer, SCORERS)
@@ -83,7 +84,7 @@ class BaseDetector:
             rule = self._fitted().calibration_of(self.scorer_, self.calibration)
         except ConfigError as exc:
             return f"no threshold: {exc}"
-        return rule.describe(tuple(self.config.digits))
+        return rule.describe(tuple(self.config.digits), self.names)
 
     def _fitted(self) -> BaseDetector:
         if self.networks_ is None:
@@ -129,4 +130,5 @@ class BaseDetector:
             self._threshold()
             threshold = (self.calibration_ if scorer in (None, self.scorer_)
                          else self.calibration_of(scorer, self.calibration))
-        return judge(self.score_samples(x, scorer=scorer), threshold, self.predict_digit(x))
+        return judge(self.score_samples(x, scorer=scorer), threshold, self.predict_digit(x),
+                     self.names)

@@ -119,12 +119,14 @@ class Threshold:
         ``per-digit`` has any)."""
         return []
 
-    def describe(self, digits: tuple[int, ...] = ()) -> str:
+    def describe(self, digits: tuple[int, ...] = (), names=None) -> str:
         """The threshold in words: its one number, or for ``per-digit`` the range of the
-        normal ``digits``' own thresholds (the numbers verdicts use)."""
+        normal ``digits``' own thresholds (the numbers verdicts use; ``names``, a
+        :class:`ganmc.naming.Names`, says "per-class" for a model of named classes)."""
         if self.per_digit and digits:
             own = self.by_digit(digits).values()
-            return f"per-digit thresholds {min(own):.4g} to {max(own):.4g}"
+            noun = names.noun if names is not None else "digit"
+            return f"per-{noun} thresholds {min(own):.4g} to {max(own):.4g}"
         return f"{self.source} threshold {self.value:.4g}"
 
     def __repr__(self) -> str:

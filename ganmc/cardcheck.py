@@ -49,7 +49,8 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
     ``calibration_summary`` objects (the summary's entries objects, their ``n``, ``seed``,
     ``threshold`` and ``samples_per_s`` numbers); ``scorers`` a list of known scorer names;
     ``scorer``, ``calibration`` known names; ``alpha`` a number between 0 and 1; ``quality``
-    null or the quality card's shape.
+    null or the quality card's shape; ``framing`` (absent: ``digits``) one of
+    :data:`ganmc.config.FRAMINGS`.
 
     Raises:
         ModelError: Naming the first field that is wrong, in one line.
@@ -113,6 +114,11 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
                     raise bad(f"{field}.{key}", "must be a number")
             if (info.get("samples_per_s") or 0) < 0:
                 raise bad(f"{field}.samples_per_s", "must be >= 0")
+    from ganmc.config import FRAMINGS
+
+    if card.get("framing", "digits") not in FRAMINGS:
+        raise bad("framing", f"must be one of {', '.join(FRAMINGS)}, not "
+                             f"{one_line(card.get('framing'), 40)}")
     _check_quality(card.get("quality"), bad)
 
 

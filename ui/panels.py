@@ -11,6 +11,7 @@ import streamlit as st
 
 from ganmc import bundle, quality, service
 from ganmc.cardtext import tasks_text
+from ganmc.config import FRAMING_WORDS
 from ganmc.devices import describe_device
 from ganmc.errors import GanmcError
 from ganmc.montecarlo import FINE_BINS
@@ -114,7 +115,9 @@ def training_job(job) -> None:
                        if params.get(k) is not None)
     task = "".join(f"{t}, " for t in tasks_text(params))
     arch = network_of(params.get("arch"), params.get("preset"))
-    st.caption(f"{arch}, digits {params.get('digits')}, {params.get('preset')} "
+    normal = (f"normal {params['normal']} ({FRAMING_WORDS.get(params.get('framing'), '?')} "
+              f"framing)" if "normal" in params else f"digits {params.get('digits')}")
+    st.caption(f"{arch}, {normal}, {params.get('preset')} "
                f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
                f"{task}seed {params.get('seed')}, data {params.get('data')}; device "
                f"{describe_device()}")
