@@ -158,7 +158,8 @@ def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> N
 
     ``holdout/NAME`` and ``montecarlo/NAME``: 1-D, real numbers, finite, not empty.
     ``density/mean`` (F,), ``density/components`` (K, F), ``density/variances`` (K,): real,
-    finite, variances > 0, all three or none. Other names are left alone.
+    finite, variances > 0, all three or none. ``examples/NAME``: uint8 (N, 28, 28). Other
+    names are left alone.
 
     Raises:
         ModelError: Naming the first array that is wrong, in one line.
@@ -168,6 +169,10 @@ def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> N
 
     for key, arr in arrays.items():
         kind = key.partition("/")[0]
+        if kind == "examples" and not (isinstance(arr, np.ndarray) and arr.dtype == np.uint8
+                                       and arr.ndim == 3 and arr.shape[1:] == (28, 28)):
+            raise bad(key, f"must hold uint8 images (N, 28, 28), not "
+                           f"{getattr(arr, 'dtype', type(arr))} {getattr(arr, 'shape', '')}")
         if kind not in ("holdout", "montecarlo", "density", "holdout-digits"):
             continue
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":

@@ -174,8 +174,7 @@ def load(path: Path | str | None = None) -> Loaded:
                     and digits.dtype.kind in "iu" and nets.density is not None
                     and nets.density.per_digit):
                 loaded.holdout_digits[name] = digits.astype(np.int64)[order]
-        elif kind == "examples" and arr.ndim == 3 and arr.shape[1:] == (28, 28) and (
-                arr.dtype == np.uint8):
+        elif kind == "examples":  # checked by bundle.load_bundle (cardcheck.check_arrays)
             loaded.examples[name] = arr
         elif kind == "montecarlo":
             info = summary.get(name, {}).get("monte_carlo", {}) if isinstance(

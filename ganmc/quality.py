@@ -93,7 +93,8 @@ class LiveProbe:
     Args:
         train: Training images (a sample of up to ``LIVE_FIT_N`` is used).
         normal: Held-out normal images (up to ``LIVE_N``); when there are fewer than 20, a
-            part of ``train`` not used for the fit stands in.
+            part of ``train`` not used for the fit stands in (half of it, for a training set
+            of fewer than twice ``LIVE_FIT_N`` images).
         others: Images of the other digits (or of the anomaly folder), or None.
         seed: Seed of the samples and the synthetic sets.
         own: The user's own images (:func:`anomaly_sets`).
@@ -103,9 +104,11 @@ class LiveProbe:
                  seed: int = 0, own: bool = False):
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(train))
-        fit = train[order[:LIVE_FIT_N]]
-        if len(normal) < 20:
-            normal = train[order[LIVE_FIT_N:LIVE_FIT_N + LIVE_N]]
+        n_fit = LIVE_FIT_N
+        if len(normal) < 20:  # stand-ins from the training images the Gaussian is not fitted to
+            n_fit = min(LIVE_FIT_N, max(1, len(train) // 2))
+            normal = train[order[n_fit:n_fit + LIVE_N]]
+        fit = train[order[:n_fit]]
         normal = normal[:LIVE_N]
         self.sets = anomaly_sets(normal, others, LIVE_N, seed, own)
         self.names = list(self.sets)

@@ -200,7 +200,7 @@ def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None =
         notes.append("score auto → " + scoring.why_auto(det.scorers_, det.config.digits))
     if choice.source == AUTO:
         notes.append(f"threshold auto → {threshold.source}: "
-                     f"{WHY_AUTO_SOURCE[threshold.source]}")
+                     f"{WHY_AUTO_SOURCE[threshold.source].replace('digit', det.names.noun)}")
     return Decision(scorer, threshold, tuple(notes))
 
 

@@ -99,8 +99,8 @@ settings = {"arch": None if arch == AUTO else arch, "preset": preset, "steps": s
             "latent_dim": int(latent) or None, "kappa": float(kappa),
             **{name: float(w) for name, w in weights.items()}, "seed": int(seed)}
 try:
-    normal = ({"classes": found.classes} if found is not None and found.classes else
-              {"digits": tuple(digits or (0,))})
+    normal = ({"classes": found.classes, "digits": tuple(range(len(found.classes)))}
+              if found is not None and found.classes else {"digits": tuple(digits or (0,))})
     seconds, basis = service.time_estimate({**settings, **normal}, session.MODELS_DIR)
     st.caption(f"Estimated time: **{eta_text(seconds)}** ({basis}).")
 except GanmcError as exc:

@@ -304,3 +304,23 @@ def test_named_classes_are_the_models_normal_labels():
         TrainConfig.of({"classes": [str(i) for i in range(21)]})
     with pytest.raises(ConfigError, match="0-9"):
         TrainConfig(digits=(12,))  # without classes, digits stay MNIST's
+
+
+def test_a_card_with_a_bad_framing_or_classes_and_bad_examples_are_refused():
+    from ganmc.cardcheck import check_arrays, check_card
+    from ganmc.errors import ModelError
+
+    card = {"format_version": 1, "config": {"arch": "mlp", "preset": "quick"}}
+    check_card(card)  # no framing: digits
+    check_card({**card, "framing": "whole"})
+    with pytest.raises(ModelError, match="framing must be one of digits, whole"):
+        check_card({**card, "framing": "sideways"})
+    named = {**card, "config": {**card["config"], "classes": ["a", "b"], "digits": [0, 1]}}
+    check_card(named)
+    with pytest.raises(ModelError, match="config is out of range.*differ"):
+        check_card({**card, "config": {**named["config"], "classes": ["a", "a"]}})
+    with pytest.raises(ModelError, match="config is out of range.*0-1"):
+        check_card({**card, "config": {**named["config"], "digits": [0, 1, 2]}})
+    check_arrays({"examples/normal": np.zeros((3, 28, 28), np.uint8)})
+    with pytest.raises(ModelError, match="examples/normal.*uint8 images"):
+        check_arrays({"examples/normal": np.zeros((3, 28, 28), np.float32)})
