@@ -41,7 +41,7 @@ def simulation_figure(det, result, level):
     overlay = det.calibration_of(result.scorer, "holdout").distribution if (
         holdout is not None) else None
     return charts.histogram(result.distribution, result.threshold(level),
-                            overlay=overlay, overlay_name="held-out real normal digits (scaled)",
+                            overlay=overlay, overlay_name="held-out real normal images (scaled)",
                             title=f"Scores of {result.n:,} generated images")
 
 
@@ -77,7 +77,7 @@ def simulation_numbers(s: dict, result, level) -> None:
                 + s["interpretation"])
     if s["false_alarm_rate_on_holdout"] is not None:
         st.warning(
-            f"**Measured on {s['holdout_n']:,} held-out real normal digits**, this Monte Carlo "
+            f"**Measured on {s['holdout_n']:,} held-out real normal images**, this Monte Carlo "
             f"threshold flags "
             f"**{service.far_from_nominal(s['false_alarm_rate_on_holdout'], level)}**. The "
             f"hold-out (conformal) threshold at the same level is "

@@ -89,11 +89,18 @@ def _read(key, build) -> folders.Found | None:
     return found
 
 
+def _plain(text: str) -> str:
+    """File names as they are, not as Markdown (``my_file_1.png`` is not in italics)."""
+    for c in "\\`*_[]<>#|~":
+        text = text.replace(c, "\\" + c)
+    return text
+
+
 def show(found: folders.Found) -> None:
     """What was found, and the grid of the pictures as the model will see them."""
     lines = found.lines(limit=5)
     problems = found.problems()
-    st.markdown("\n".join(f"- {line.strip()}" for line in lines[1:]
+    st.markdown("\n".join(f"- {_plain(line.strip())}" for line in lines[1:]
                           if not line.strip().startswith("cannot train")))
     for p in problems:
         st.error(f"Cannot train on these pictures: {p}.")
