@@ -24,6 +24,7 @@ from ganmc.config import (
     CALIBRATIONS,
     DEFAULT_DRIFT_DELTA,
     DEFAULT_PAC_DELTA,
+    DIGITS,
     SCORERS,
     checked_choice,
 )
@@ -54,6 +55,7 @@ class BaseDetector:
     holdout_digits_: dict[str, np.ndarray]
     monte_carlo_: dict[str, Any]
     config: Any
+    names: Any
 
     def _choices(self, scorer: str, calibration: str, alpha: float, mc_samples: int,
                  pac_delta: float = DEFAULT_PAC_DELTA) -> None:
@@ -109,7 +111,7 @@ class BaseDetector:
             rule = self._fitted().calibration_of(self.scorer_, self.calibration)
         except ConfigError as exc:
             return f"no threshold: {exc}"
-        return rule.describe(tuple(self.config.digits))
+        return rule.describe(tuple(self.config.digits), self.names)
 
     def _fitted(self) -> BaseDetector:
         if self.networks_ is None:
@@ -148,7 +150,7 @@ class BaseDetector:
                 is not judged at all.
         """
         self._threshold()
-        x = _with_digits(x)
+        x = self._judgeable(x)
         return self.calibration_.flags(self.score_samples(x), self.predict_digit(x)
                                        ).astype(np.int64)
 
@@ -168,20 +170,28 @@ class BaseDetector:
             ImageError: If an image holds no digit (:func:`ganmc.preprocess.no_digit`: blank,
                 a dot, one faint pixel): it is not judged at all.
         """
-        x = _with_digits(x)
+        x = self._judgeable(x)
         if threshold is None:
             self._threshold()
             threshold = (self.calibration_ if scorer in (None, self.scorer_)
                          else self.calibration_of(scorer, self.calibration))
         name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
         scores, reasons = self.score_reasons(x, scorer=name)
-        out = judge(scores, threshold, self.predict_digit(x), reasons)
+        out = judge(scores, threshold, self.predict_digit(x), reasons,
+                    self.names)
         if check_drift:
             alarm = self.drift_of(out, name, threshold)
             if alarm is not None and alarm.fired:
                 warnings.warn(DriftWarning(f"{alarm.words()} {WAY_OUT} (Detector.calibrate, "
                                            f"or ganmc calibrate)"), stacklevel=2)
         return out
+
+    def _judgeable(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as uint8 images; for a model of digits (the ``digits`` framing) each must
+        hold a digit (:func:`_with_digits`): a whole-picture model judges any picture."""
+        if getattr(self, "framing_", DIGITS) != DIGITS:
+            return as_images(x, "images")
+        return _with_digits(x)
 
     def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
                       ) -> tuple[np.ndarray, list[str] | None]:

@@ -238,12 +238,14 @@ class Threshold:
         ``per-digit`` has any)."""
         return []
 
-    def describe(self, digits: tuple[int, ...] = ()) -> str:
+    def describe(self, digits: tuple[int, ...] = (), names=None) -> str:
         """The threshold in words: its one number, or for ``per-digit`` the range of the
-        normal ``digits``' own thresholds (the numbers verdicts use)."""
+        normal ``digits``' own thresholds (the numbers verdicts use; ``names``, a
+        :class:`ganmc.naming.Names`, says "per-class" for a model of named classes)."""
         if self.per_digit and digits:
             own = self.by_digit(digits).values()
-            text = (f"per-digit{' PAC' if self.delta is not None else ''} thresholds "
+            noun = names.noun if names is not None else "digit"
+            text = (f"per-{noun}{' PAC' if self.delta is not None else ''} thresholds "
                     f"{min(own):.4g} to {max(own):.4g}")
         else:
             text = f"{self.source} threshold {self.value:.4g}"

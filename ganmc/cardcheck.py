@@ -49,8 +49,8 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
     ``calibration_summary`` objects (the summary's entries objects, their ``n``, ``seed``,
     ``threshold`` and ``samples_per_s`` numbers); ``scorers`` a list of known scorer names;
     ``scorer``, ``calibration`` known names; ``alpha`` and ``pac_delta`` numbers between 0 and
-    1; ``quality``
-    null or the quality card's shape.
+    1; ``quality`` null or the quality card's shape; ``framing`` (absent: ``digits``) one of
+    :data:`ganmc.config.FRAMINGS`.
 
     Raises:
         ModelError: Naming the first field that is wrong, in one line.
@@ -120,6 +120,11 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
                     raise bad(f"{field}.{key}", "must be a number")
             if (info.get("samples_per_s") or 0) < 0:
                 raise bad(f"{field}.samples_per_s", "must be >= 0")
+    from ganmc.config import FRAMINGS
+
+    if card.get("framing", "digits") not in FRAMINGS:
+        raise bad("framing", f"must be one of {', '.join(FRAMINGS)}, not "
+                             f"{one_line(card.get('framing'), 40)}")
     _check_quality(card.get("quality"), bad)
 
 
@@ -224,8 +229,8 @@ def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> N
 
     ``holdout/NAME`` and ``montecarlo/NAME``: 1-D, real numbers, finite, not empty.
     ``density/mean`` (F,), ``density/components`` (K, F), ``density/variances`` (K,): real,
-    finite, variances > 0, all three or none; the same for ``shape-density/``. Other names
-    are left alone.
+    finite, variances > 0, all three or none; the same for ``shape-density/``.
+    ``examples/NAME``: uint8 (N, 28, 28). Other names are left alone.
 
     Raises:
         ModelError: Naming the first array that is wrong, in one line.
@@ -235,6 +240,10 @@ def check_arrays(arrays: dict[str, np.ndarray], where: Path | str = ARRAYS) -> N
 
     for key, arr in arrays.items():
         kind = key.partition("/")[0]
+        if kind == "examples" and not (isinstance(arr, np.ndarray) and arr.dtype == np.uint8
+                                       and arr.ndim == 3 and arr.shape[1:] == (28, 28)):
+            raise bad(key, f"must hold uint8 images (N, 28, 28), not "
+                           f"{getattr(arr, 'dtype', type(arr))} {getattr(arr, 'shape', '')}")
         if kind not in ("holdout", "montecarlo", *_GAUSSIANS, "holdout-digits"):
             continue
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":

@@ -123,13 +123,22 @@ def pac_text(card: dict[str, Any]) -> str | None:
 
 def card_text(card: dict) -> str:
     """A model card in plain lines: what ``ganmc info`` prints."""
+    from ganmc.config import FRAMING_WORDS
+    from ganmc.naming import Names
     from ganmc.quality import card_lines
 
     c, m = card.get("config", {}), card.get("metadata", {})
-    lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, normal digits "
-             f"{c.get('digits')}", f"trained: {training_text(card)}",
+    names = Names.of_card(card)
+    normal = (f"normal classes {names.listed(c.get('digits'))}" if names.named else
+              "normal: one class of your pictures" if m.get("own_images") else
+              f"normal digits {c.get('digits')}")
+    framing = card.get("framing") or "digits"
+    lines = [f"arch {c.get('arch')}, latent {c.get('latent_dim')}, {normal}",
+             f"trained: {training_text(card)}",
              f"data {m.get('data_source')}: {m.get('n_train')} train, "
-             f"{m.get('n_calibration')} calibration images",
+             f"{m.get('n_calibration')} calibration images"
+             + (f"; pictures framed {FRAMING_WORDS.get(framing, framing)}"
+                if m.get("own_images") or framing != "digits" else ""),
              f"trained {when_text(m.get('trained_at'))} on {m.get('device')} in "
              f"{seconds_text(m.get('train_seconds'))} ({rate_text(m.get('train_images_per_s'))} "
              f"images/s)",

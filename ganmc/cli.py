@@ -42,6 +42,8 @@ from ganmc.config import (
     DEFAULT_PRESET,
     DEFAULT_SEARCH_STEPS,
     DEFAULT_TRAIN_MC_SAMPLES,
+    FRAMING_ABOUT,
+    FRAMINGS,
     PRECISIONS,
     PRESETS,
     SCORERS,
@@ -124,17 +126,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     presets = "; ".join(f"{name}: {v.arch}, {v.steps:,} GAN + {v.encoder_steps:,} encoder "
                         f"steps of {v.batch_size}, {v.about}" for name, v in PRESETS.items())
-    p = sub.add_parser("train", help="train a GAN (and its f-AnoGAN encoder) on normal digits",
-                       description="Train a GAN on the normal digits (then its encoder, if the "
-                                   "preset has one); calibrate on held-out normal digits; "
+    p = sub.add_parser("train", help="train a GAN (and its f-AnoGAN encoder) on normal digits "
+                                     "or your own normal images",
+                       description="Train a GAN on the normal digits, or on your own normal "
+                                   "pictures (--data FOLDER or ZIP), then its encoder if the "
+                                   "preset has one; calibrate on held-out normal images; "
                                    "measure the model's quality; save a model folder.",
                        epilog=f"Presets ({presets}). The budget is in optimiser steps, so one "
-                              f"digit trains as long as ten.")
+                              f"digit trains as long as ten. Your own pictures: PNG, JPEG, "
+                              f"BMP, WebP of any size, grey or colour. FOLDER/normal/ holds "
+                              f"the normal ones, directly or in class folders "
+                              f"(FOLDER/normal/CLASS/: a threshold per class), and an optional "
+                              f"FOLDER/anomaly/ pictures that are not normal, used only to "
+                              f"measure the model; without normal/, every picture in FOLDER "
+                              f"is normal. What was found is printed before training.")
     p.add_argument("--data", default="auto", metavar="SOURCE",
-                   help="auto (Keras MNIST, else the bundled copy offline), keras, bundled, or "
-                        "a path to an .npz / IDX file / folder of IDX files (default: auto)")
-    p.add_argument("--digits", default="all", help="normal digits: all, 3, 0,1,2 or 0-4 "
-                                                   "(default: all)")
+                   help="auto (Keras MNIST, else the bundled copy offline), keras, bundled, a "
+                        "path to an .npz / IDX file / folder of IDX files, or your own "
+                        "pictures: a folder or .zip of them (default: auto)")
+    p.add_argument("--digits", default=None, help="normal digits of MNIST: all, 3, 0,1,2 or "
+                                                  "0-4 (default: all)")
+    p.add_argument("--framing", choices=FRAMINGS, default=None,
+                   help="how your own pictures are put into the model's 28x28 frame, stored "
+                        "with the model and applied to every image it judges: "
+                        + "; ".join(f"{name}: {about}" for name, about in FRAMING_ABOUT.items())
+                        + " (default: digits)")
+    p.add_argument("--preview", metavar="FILE.png",
+                   help="also write a grid of your pictures as the model will see them")
+    p.add_argument("--dry-run", action="store_true",
+                   help="read your pictures, say what was found (and write --preview), and "
+                        "stop before training")
     p.add_argument("--arch", choices=ARCHS, default=None,
                    help="; ".join(f"{name}: {about}" for name, about in ARCH_ABOUT.items())
                    + " (default: the preset's, " + ", ".join(

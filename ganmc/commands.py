@@ -18,20 +18,58 @@ def say(text: str) -> None:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    from ganmc import bundle, locks, service
-    from ganmc.config import parse_digits
+    from ganmc import bundle, files, folders, locks, service
+    from ganmc.config import DIGITS, FRAMING_WORDS, parse_digits
+    from ganmc.errors import ConfigError, GanmcError
     from ganmc.presets import TASKS, network_of
     from ganmc.quality import card_lines
     from ganmc.tracker import CALIBRATING, describe, quality_text
     from ganmc.train import checkpoint_dir, read_checkpoint
 
-    digits = parse_digits(args.digits)
+    own = folders.is_own_images(args.data)
+    if own and args.digits is not None:
+        raise ConfigError("--digits chooses among MNIST's digits; the normal classes of your "
+                          "own pictures are their folders (normal/CLASS/)")
+    if not own and (args.framing not in (None, DIGITS) or args.preview or args.dry_run):
+        what = "--framing" if args.framing not in (None, DIGITS) else (
+            "--preview" if args.preview else "--dry-run")
+        raise ConfigError(f"{what} is for your own pictures (--data FOLDER or ZIP); "
+                          f"{args.data} is MNIST data, already framed like digits")
+    digits = None if own else parse_digits(args.digits)
     arch = network_of(args.arch, args.preset)
-    out = Path(args.out or f"models/{arch}-{''.join(map(str, digits))}")
+    if own:
+        try:
+            name = bundle.safe_name(Path(args.data).resolve().stem)
+        except GanmcError:
+            name = "images"
+        out = Path(args.out or f"models/{arch}-{name}")
+    else:
+        out = Path(args.out or f"models/{arch}-{''.join(map(str, digits))}")
     # before any work: no file, folder, checkpoint or model at --out is lost unasked
-    bundle.check_target(out, replace=args.replace, resume=args.resume)
-    say(f"Training {arch} on digits {','.join(map(str, digits))} from {args.data}; "
-        f"writing {out}")
+    if not args.dry_run:
+        bundle.check_target(out, replace=args.replace, resume=args.resume)
+    data = args.data
+    if own:
+        framing = args.framing or DIGITS
+        reading = ProgressBar("read")
+        found = folders.read_source(args.data, framing, progress=lambda i, n: reading.update(
+            i / max(n, 1), f"{i:,}/{n:,} pictures", force=i == n))
+        reading.close()
+        print("\n".join(found.lines()))
+        if args.preview:
+            files.atomic_write_bytes(args.preview, folders.preview_png(found))
+            print(f"Wrote {args.preview}: the pictures as the model will see them")
+        if args.dry_run:
+            return 2 if found.problems() else 0
+        found.check_trainable()
+        data = found
+        say(f"Training {arch} on {len(found):,} pictures of {found.source} "
+            f"({FRAMING_WORDS[framing]} framing"
+            + (f", classes {', '.join(found.classes)}" if found.classes else "")
+            + f"); writing {out}")
+    else:
+        say(f"Training {arch} on digits {','.join(map(str, digits))} from {args.data}; "
+            f"writing {out}")
     if args.replace and not args.resume and checkpoint_dir(out).exists():
         say(f"note: the checkpoint of the interrupted run into {out.name} is kept aside as "
             f"{locks.set_aside_path(out)} (training starts afresh)")
@@ -52,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             say(CALIBRATING)
 
     try:
-        det = service.train(out, data=args.data, digits=digits, progress=progress,
+        det = service.train(out, data=data, digits=None if own else digits, progress=progress,
                             resume=args.resume, replace=args.replace, arch=args.arch,
                             preset=args.preset,
                             steps=args.steps, encoder_steps=args.encoder_steps,
@@ -101,13 +139,23 @@ def _print_calibration(det) -> None:
 
 # ---------------------------------------------------------------------------- inputs
 def _read(args: argparse.Namespace, paths, refused: list) -> object:
-    """Read inputs, keeping the good files; the refused ones are collected in ``refused``
-    (``--strict``: the first one stops the command)."""
+    """Read inputs in the framing of ``--model`` (its card's), keeping the good files; the
+    refused ones are collected in ``refused`` (``--strict``: the first one stops the
+    command)."""
     from ganmc.inputs import read_inputs
 
-    images = read_inputs(paths, strict=args.strict)
+    images = read_inputs(paths, strict=args.strict, framing=_framing(args))
     refused.extend(images.problems)
     return images
+
+
+def _framing(args: argparse.Namespace) -> str:
+    """The framing of ``--model`` (the pretrained model's when none), from its card alone
+    (no TensorFlow): pictures are read so before the model loads."""
+    from ganmc import bundle
+    from ganmc.config import DIGITS
+
+    return bundle.read_card(args.model or bundle.DEFAULT_MODEL).get("framing") or DIGITS
 
 
 def _refusals(args: argparse.Namespace, refused: list) -> int:
@@ -208,12 +256,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     decision, _ = _decide(det, choice, args)
     verdicts = service.score(det, images.x, decision)
     checks = service.guarantees(det, decision, verdicts, fdr=args.fdr)
-    rows = service.score_rows(images.sources, images.indices, verdicts, checks.fdr)
+    rows = service.score_rows(images.sources, images.indices, verdicts, checks.fdr,
+                              det.names)
     if args.out:
         files.write_table(args.out, rows)
         n_anom = sum(v.is_anomaly for v in verdicts)
         say(f"Scored {len(rows):,} images: {n_anom:,} anomalies, {len(rows) - n_anom:,} normal "
-            f"({decision.threshold.describe(det.config.digits)}); "
+            f"({decision.threshold.describe(det.config.digits, det.names)}); "
             f"wrote {args.out}")
     else:
         sys.stdout.write(files.table_bytes(rows).decode())
@@ -258,21 +307,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"  at the {r['threshold_words']} (nominal false-alarm rate "
           f"{100 * r['alpha']:g}%): false alarms {100 * r['false_alarm_rate']:.1f}%, "
           f"detections {100 * r['detection_rate']:.1f}%")
+    names = det.names
     if r["by_digit"]:
-        print("  false alarms by the digit each normal image was taken for: " + ", ".join(
-            f"{d}: {100 * v['false_alarm_rate']:.1f}% of {v['n']}"
-            for d, v in r["by_digit"].items()))
+        print(f"  false alarms by the {names.noun} each normal image was taken for: "
+              + ", ".join(f"{names.name(d)}: {100 * v['false_alarm_rate']:.1f}% of {v['n']}"
+                          for d, v in r["by_digit"].items()))
     if r["holdout_by_digit"]:
-        print("  held-out set, by digit: " + ", ".join(
-            f"{d}: {v['n']} images" + (f", {100 * v['false_alarm_rate']:.1f}% above"
-                                       if v["false_alarm_rate"] is not None else "")
+        print(f"  held-out set, by {names.noun}: " + ", ".join(
+            f"{names.name(d)}: {v['n']} images"
+            + (f", {100 * v['false_alarm_rate']:.1f}% above"
+               if v["false_alarm_rate"] is not None else "")
             + (" (pooled threshold: too few)" if v["pooled"] and r["calibration"] == "per-digit"
                else "")
             for d, v in r["holdout_by_digit"].items()))
-    if args.json:
-        files.write_json_file(args.json, {**r, "by_digit": {str(k): v for k, v in
+    if args.json:  # keyed by the digit, or by the class's name
+        files.write_json_file(args.json, {**r, "by_digit": {names.name(k): v for k, v in
                                                            r["by_digit"].items()},
-                                          "holdout_by_digit": {str(k): v for k, v in
+                                          "holdout_by_digit": {names.name(k): v for k, v in
                                                                r["holdout_by_digit"].items()}})
     return _refusals(args, refused)
 
@@ -301,7 +352,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for d, b in bands.items():
         if d != "all" and b["n"]:
             lo, hi = b["band"]
-            print(f"  digit {d}: {b['n']} images, band "
+            print(f"  {det.names.noun} {det.names.name(d)}: {b['n']} images, band "
                   + (f"{100 * lo:.1f}-{100 * hi:.1f}%" if hi else "none (too few: it uses "
                      "the pooled threshold)"))
     return _refusals(args, refused)

@@ -106,6 +106,23 @@ SEED_MAX = 2**32 - 1
 DATA_CHOICES = ("auto", "bundled", "keras")
 
 
+#: How a picture is put into a model's 28x28 frame (:func:`ganmc.preprocess.frame`), in
+#: plain words: the name a user sees first, then what it does. A model's card records its
+#: framing (``framing``; a card without one is ``digits``), and every image it judges is
+#: framed the same way.
+DIGITS = "digits"
+FRAMING_WORDS = {"digits": "like digits", "whole": "whole image"}
+FRAMING_ABOUT = {
+    "digits": "like digits: the ink (dark on light is turned round) fitted in 20 x 20 pixels "
+              "and centred by its centre of mass in 28 x 28, as MNIST's digits were made; for "
+              "drawings, handwriting and single shapes on a plain background",
+    "whole": "whole image: the whole picture in grey, shrunk to fit 28 x 28 keeping its "
+             "proportions, the rest filled with the colour of its edge; for photographs, "
+             "products and textures, where every part of the picture counts",
+}
+FRAMINGS = tuple(FRAMING_ABOUT)
+
+
 def checked_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     """``value`` if it is ``auto`` or one of ``choices``, else one clear ConfigError."""
     if value != AUTO and value not in choices:
@@ -149,6 +166,35 @@ def parse_digits(text: str | None) -> tuple[int, ...]:
     return tuple(sorted(digits))
 
 
+#: The most named classes one model may have (each has its own Gaussian, and a Monte Carlo
+#: sample is measured against every one).
+MAX_CLASSES = 20
+#: The longest class name.
+MAX_CLASS_NAME = 60
+
+
+def checked_classes(names: Any) -> tuple[str, ...]:
+    """Class names as a model keeps them: 1 to ``MAX_CLASSES`` different, non-empty names of
+    printable characters, at most ``MAX_CLASS_NAME`` long.
+
+    Raises:
+        ConfigError: Naming what is wrong.
+    """
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise ConfigError("classes must be a list of names")
+    names = tuple(names)
+    if not 1 <= len(names) <= MAX_CLASSES:
+        raise ConfigError(f"a model has 1 to {MAX_CLASSES} named classes, not {len(names)}")
+    for n in names:
+        if not isinstance(n, str) or not n.strip() or not n.isprintable():
+            raise ConfigError(f"a class name must be printable text, not {n!r}")
+        if len(n) > MAX_CLASS_NAME:
+            raise ConfigError(f"class name {n[:20]!r}... is longer than {MAX_CLASS_NAME} "
+                              f"characters")
+    if len(set(names)) != len(names):
+        raise ConfigError("class names must differ from each other")
+    return names
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train a model.
@@ -156,7 +202,11 @@ class TrainConfig:
     Attributes:
         arch: The networks, one of :data:`ARCH_ABOUT`; ``None`` takes the preset's
             (``"dcgan"``, or ``"dcgan-deep"`` for ``thorough``).
-        digits: The digits treated as normal.
+        digits: The digits treated as normal; for a model of named classes (``classes``) the
+            classes' indices, all of them.
+        classes: The names of the normal classes of a model trained on the user's own
+            images sorted into class folders (``FOLDER/normal/CLASS/...``), index by index;
+            its labels are their indices. None for MNIST digits and for one class of images.
         preset: The :data:`PRESETS` entry that gives ``arch``, ``steps``, ``encoder_steps``
             and ``batch_size`` where they are not given.
         steps: GAN optimiser steps.
@@ -191,7 +241,8 @@ class TrainConfig:
         shape_weight: Weight of the outliers (:mod:`ganmc.outliers`) in the training of the
             shape network beside the GAN (:func:`ganmc.networks.build_shape`); 0 trains
             none; ``None``: on (its task's default) for a model of several digits, where it
-            makes the verdicts hold on other people's handwriting, off for one digit.
+            makes the verdicts hold on other people's handwriting, off for one digit and for
+            a model of named classes (its outliers and style changes are a digit's).
         seed: Seed of every random draw; the same seed gives the same model on one machine.
         precision: Training arithmetic: ``"float32"``, ``"bfloat16"`` (Keras'
             ``mixed_bfloat16``: variables in float32, matrix work in bfloat16) or ``"auto"``
@@ -203,6 +254,7 @@ class TrainConfig:
 
     arch: str | None = None
     digits: tuple[int, ...] = tuple(range(10))
+    classes: tuple[str, ...] | None = None
     preset: str = DEFAULT_PRESET
     steps: int | None = None
     encoder_steps: int | None = None
@@ -235,7 +287,12 @@ class TrainConfig:
                    for d in self.digits):
             raise ConfigError(f"digits must be whole numbers 0-9, not {list(self.digits)!r}")
         digits = tuple(sorted(set(int(d) for d in self.digits)))
-        if not digits or digits[0] < 0 or digits[-1] > 9:
+        if self.classes is not None:
+            object.__setattr__(self, "classes", checked_classes(self.classes))
+            if digits != tuple(range(len(self.classes))):
+                raise ConfigError(f"a model of named classes has every class normal: digits "
+                                  f"must be 0-{len(self.classes) - 1}, not {list(digits)}")
+        elif not digits or digits[0] < 0 or digits[-1] > 9:
             raise ConfigError("digits must be a non-empty selection of 0-9")
         object.__setattr__(self, "digits", digits)
         if self.calibration_fraction is None:
@@ -244,7 +301,8 @@ class TrainConfig:
                                else DEFAULT_CALIBRATION_FRACTION)
         if self.shape_weight is None:
             object.__setattr__(self, "shape_weight",
-                               TASKS["shape_weight"].default if len(digits) > 1 else 0.0)
+                               TASKS["shape_weight"].default
+                               if len(digits) > 1 and self.classes is None else 0.0)
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", DEFAULT_LATENT[self.arch])
         for name in ("steps", "encoder_steps", "batch_size"):
@@ -310,7 +368,8 @@ class TrainConfig:
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> TrainConfig:
-        """Settings given as keyword arguments (``digits`` None: all ten).
+        """Settings given as keyword arguments (``digits`` None: all ten, or with ``classes``
+        every class).
 
         Raises:
             ConfigError: If a name is not a setting, or a value is out of its range.
@@ -318,13 +377,17 @@ class TrainConfig:
         unknown = set(settings) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown setting {', '.join(sorted(unknown))}")
-        digits = settings.get("digits")
-        return cls(**{**settings, "digits": cls.digits if digits is None else tuple(digits)})
+        digits, classes = settings.get("digits"), settings.get("classes")
+        if digits is None:
+            digits = cls.digits if classes is None else range(len(classes))
+        return cls(**{**settings, "digits": tuple(digits),
+                      "classes": None if classes is None else tuple(classes)})
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready values."""
         d = dataclasses.asdict(self)
         d["digits"] = list(self.digits)
+        d["classes"] = None if self.classes is None else list(self.classes)
         return d
 
     @classmethod
@@ -344,6 +407,10 @@ class TrainConfig:
         # a card from before a task was known was made without it, whatever its default now
         for task in TASKS:
             kwargs.setdefault(task, 0.0)
+        if kwargs.get("classes") is not None:
+            if not isinstance(kwargs["classes"], (list, tuple)):
+                raise ConfigError("classes must be a list of names")
+            kwargs["classes"] = tuple(kwargs["classes"])
         return cls(**kwargs)
 
 

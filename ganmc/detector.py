@@ -13,7 +13,11 @@ only); ``combination_`` (the ``combined`` score's held-out references); ``monte_
 ``calibration_`` (the :class:`ganmc.calibration.Threshold` in force; None when its source
 has no scores, and ``predict`` says why), ``threshold_`` (its value; for ``per-digit`` the
 pooled one) and ``thresholds_`` (per digit); ``notes_`` (what a loaded folder lacks, in
-plain words); ``quality_`` (the quality card); ``metadata_``; ``path_``. Only
+plain words); ``quality_`` (the quality card); ``metadata_``; ``framing_`` (how the
+training pictures were put into the 28x28 frame, :data:`ganmc.config.FRAMINGS`: every
+image the model judges is framed the same way by the CLI and the dashboard);
+``examples_`` (a model of the user's own images: a few held-out normal pictures and
+anomalies, for the reports); ``path_``. Only
 :meth:`Detector.fit`, :meth:`~Detector.calibrate`, :meth:`~Detector.fit_digit_gaussians`,
 :meth:`~Detector.assess`, :meth:`~Detector.run_monte_carlo`, ``set_params`` and
 :meth:`~Detector.load` change them; reading an attribute computes nothing.
@@ -46,6 +50,8 @@ from ganmc.config import (
     AUTO,
     DEFAULT_PAC_DELTA,
     DEFAULT_TRAIN_MC_SAMPLES,
+    DIGITS,
+    FRAMINGS,
     TrainConfig,
 )
 from ganmc.data import holdout_indices
@@ -53,10 +59,13 @@ from ganmc.density import fit_density, fit_shape_density
 from ganmc.errors import ConfigError, ModelError, shown
 from ganmc.inference import Inference
 from ganmc.montecarlo import MonteCarloResult, simulate
+from ganmc.naming import Names
 from ganmc.networks import Networks
 from ganmc.train import TrainProgress, fit_networks
 
 log = logging.getLogger(__name__)
+#: Held-out normal pictures (and anomalies) a model of the user's own images keeps as examples.
+N_EXAMPLES = 64
 
 
 class Detector(BaseDetector):
@@ -84,24 +93,46 @@ class Detector(BaseDetector):
         self.notes_: list[str] = []
         self.quality_: dict[str, Any] | None = None
         self.metadata_: dict[str, Any] = {}
+        self.framing_: str = DIGITS
+        self.examples_: dict[str, np.ndarray] = {}
         self.path_: Path | None = None
         self._inference: Inference | None = None
+
+    @property
+    def names(self) -> Names:
+        """What the model's labels are called: its classes' names, or digits."""
+        return Names(self.config.classes)
+
+    @property
+    def own_images(self) -> bool:
+        """Whether the model was trained on the user's own images (not MNIST's digits)."""
+        return bool(self.metadata_.get("own_images"))
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, *,
             others: np.ndarray | None = None, data_source: str = "array",
             progress: Callable[[TrainProgress], None] | None = None,
             stop_event: threading.Event | None = None, checkpoint: Path | str | None = None,
-            resume: bool = False) -> Detector:
+            resume: bool = False, framing: str = DIGITS, own_images: bool = False
+            ) -> Detector:
         """Train on normal images ``x`` (uint8 (N, 28, 28)), calibrate on the held-out share
         of them, simulate each one-pass score and measure the quality card.
 
         ``y``: each image's digit (optional): with several digits the Gaussian is fitted per
-        digit and the thresholds are per digit. ``others``: images known not to be normal,
-        for the live quality curve and the card. ``data_source`` names ``x`` on the card;
-        ``progress`` sees :class:`ganmc.train.TrainProgress`; a set ``stop_event`` ends
-        training early (the model is still usable); ``checkpoint``: the folder of the
-        per-round checkpoints, which ``resume`` goes on from.
+        digit and the thresholds are per digit (for a model of named classes, ``classes``,
+        the class indices). ``others``: images known not to be normal, for the live quality
+        curve and the card. ``data_source`` names ``x`` on the card; ``progress`` sees
+        :class:`ganmc.train.TrainProgress`; a set ``stop_event`` ends training early (the
+        model is still usable); ``checkpoint``: the folder of the per-round checkpoints,
+        which ``resume`` goes on from. ``framing``: how ``x`` was put into the 28x28 frame
+        (the model frames every image it judges so); ``own_images``: ``x`` are the user's own
+        pictures, not MNIST digits (the card's test sets are then ``others`` as the anomaly
+        folder, noise and inverted images, and a few held-out pictures are kept as
+        examples).
         """
+        if framing not in FRAMINGS:
+            raise ConfigError(f"framing must be one of {', '.join(FRAMINGS)}, not {framing!r}")
+        if self.config.classes is not None and y is None:
+            raise ConfigError("a model of named classes needs each image's class (y)")
         x = as_images(x, "training images")
         labels = None if y is None else as_labels(y, len(x), self.config.digits)
         others = None if others is None or not len(others) else as_images(others, "anomalies")
@@ -117,7 +148,14 @@ class Detector(BaseDetector):
             check_enough(len(holdout), Level(self.alpha),
                          f"held-out images ({self.config.calibration_fraction:g} of {len(x):,})",
                          advice)
-        probe = quality.LiveProbe(train, holdout, others, self.config.seed)
+        if labels is not None and self.config.classes is not None:
+            missing = sorted(set(self.config.digits) - set(labels[i_train].tolist()))
+            if missing:
+                raise ConfigError("no training images left of class " + ", ".join(
+                    self.names.name(d) for d in missing) + " once the held-out share was "
+                    "set aside; give it more pictures")
+        self.framing_ = framing
+        probe = quality.LiveProbe(train, holdout, others, self.config.seed, own_images)
         result = fit_networks(train, self.config, classes=_classes(train_labels),
                               progress=progress, stop_event=stop_event, checkpoint=checkpoint,
                               resume=resume, probe=probe)
@@ -131,6 +169,12 @@ class Detector(BaseDetector):
         self._attach(nets)
         self.metadata_ = result.metadata(data_source, len(train), len(holdout))
         self.metadata_["digit_labels"] = labels is not None
+        self.metadata_["own_images"] = own_images
+        self.examples_ = {}
+        if own_images:  # for the reports: the model's own pictures, never trained on
+            self.examples_ = {"normal": holdout[:N_EXAMPLES]}
+            if others is not None:
+                self.examples_["anomaly"] = others[:N_EXAMPLES]
         self.holdout_scores_, self.holdout_digits_, self.combination_ = {}, {}, None
         self.monte_carlo_, self.notes_ = {}, []
         if len(holdout):
@@ -155,14 +199,16 @@ class Detector(BaseDetector):
         images (never trained on), ``others`` (images known not to be normal, optional) and
         the synthetic anomaly sets, with the verdicts' own rule."""
         x = as_images(x_normal, "held-out images")
-        sets = quality.anomaly_sets(x, others, quality.CARD_N, self.config.seed)
+        sets = quality.anomaly_sets(x, others, quality.CARD_N, self.config.seed,
+                                    self.own_images)
         rule = self._fitted().calibration_of(self.scorer_, self.calibration)
 
         def flags(images: np.ndarray, scores: np.ndarray, level: Level) -> np.ndarray:
             return rule.at(level).flags(scores, self.predict_digit(images))
 
         self.quality_ = quality.assess(self.score_samples, flags, x, sets,
-                                       scorer=self.scorer_, preset=self.config.preset)
+                                       scorer=self.scorer_, preset=self.config.preset,
+                                       normal_words="images" if self.own_images else "digits")
         return self
 
 
@@ -343,14 +389,14 @@ class Detector(BaseDetector):
         return modelfile.card(self.config, self.metadata_, self.scorers_, self.scorer,
                               self.calibration, Level(self.alpha), self.holdout_scores_,
                               self.monte_carlo_, self.holdout_digits_, self.quality_,
-                              self.combination_, self.pac_delta)
+                              self.combination_, self.pac_delta, self.framing_)
 
     def save(self, path: Path | str) -> Path:
         """Write the model folder atomically (see :mod:`ganmc.modelfile`)."""
         self._fitted()
         self.path_ = modelfile.save(path, self.card(), self.networks_, self.holdout_scores_,
                                     self.monte_carlo_, self.holdout_digits_,
-                                    self.combination_)
+                                    self.combination_, self.examples_)
         return self.path_
 
     @classmethod
@@ -367,6 +413,7 @@ class Detector(BaseDetector):
         det.holdout_scores_, det.holdout_digits_ = loaded.holdout, loaded.holdout_digits
         det.monte_carlo_, det.quality_, det.path_ = (loaded.monte_carlo, loaded.quality,
                                                      loaded.path)
+        det.framing_, det.examples_ = loaded.framing, loaded.examples
         det._attach(loaded.networks)
         det._resolve()
         det.score_samples(np.zeros((1, 28, 28), np.uint8))  # trace now, not at the first verdict

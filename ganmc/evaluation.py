@@ -23,7 +23,7 @@ def evaluate(det: Detector, normal: np.ndarray, anomalous: np.ndarray, decision:
     d_n = det.predict_digit(normal)
     flags = rule.flags(s_n, d_n)
     r = {"scorer": decision.scorer, "calibration": rule.source, "alpha": rule.level.alpha,
-         "threshold": rule.value, "threshold_words": rule.describe(det.config.digits),
+         "threshold": rule.value, "threshold_words": rule.describe(det.config.digits, det.names),
          "n_normal": len(s_n), "n_anomalous": len(s_a),
          "auroc": metrics.auroc(s_n, s_a),
          "average_precision": metrics.average_precision(s_n, s_a),

@@ -14,6 +14,7 @@ import numpy as np
 
 from ganmc import limits
 from ganmc.arrays import load_images_file
+from ganmc.config import DIGITS
 from ganmc.errors import DataError, GanmcError, ImageError, shown
 from ganmc.preprocess import BLANK, IMAGE_SUFFIXES, load_image, no_digit
 
@@ -54,15 +55,19 @@ def blank_images(x: np.ndarray) -> np.ndarray:
     return no_digit(x)
 
 
-def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
+def read_inputs(paths: list[str | Path], *, strict: bool = True,
+                framing: str = DIGITS) -> Images:
     """Read every input into one batch.
 
-    Array images (``.npz``, IDX) that are blank are refused like a blank image file.
+    Pictures are put into the 28x28 frame by ``framing`` (the model's:
+    :func:`ganmc.preprocess.frame`); array images (``.npz``, IDX) are taken as they are, and
+    in the ``digits`` framing those that are blank are refused like a blank image file.
 
     Args:
         paths: Image files, folders of them, ``.npz`` files (array ``x``), IDX files.
         strict: True: stop at the first bad input (raise). False: refuse each bad file or
             image on its own, list it in ``Images.problems`` and go on with the rest.
+        framing: ``digits`` or ``whole`` (:data:`ganmc.config.FRAMINGS`).
 
     Raises:
         DataError: If a path is missing or a folder holds no images (strict), if nothing at
@@ -102,7 +107,8 @@ def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
                     refuse(str(f), exc)
                     continue
                 keep = np.ones(len(arr), bool)
-                for i in np.flatnonzero(blank_images(arr)):
+                blank = blank_images(arr) if framing == DIGITS else ~keep  # whole: kept
+                for i in np.flatnonzero(blank):
                     refuse(f"{f}[{i}]", ImageError(f"{f}[{i}]: {BLANK}"))
                     keep[i] = False
                 n_images += int(keep.sum())
@@ -118,7 +124,7 @@ def read_inputs(paths: list[str | Path], *, strict: bool = True) -> Images:
                     raise DataError(f"more than {MAX_IMAGE_FILES:,} image files; pack them in an "
                                     f".npz instead")
                 try:
-                    xs.append(load_image(f)[None])
+                    xs.append(load_image(f, framing=framing)[None])
                 except GanmcError as exc:
                     refuse(str(f), exc)
                     continue

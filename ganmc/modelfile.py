@@ -25,7 +25,7 @@ from ganmc.calibration import (
     usable_group,
 )
 from ganmc.combined import GUARDS, VIEW_WORDS, Combination
-from ganmc.config import DEFAULT_PAC_DELTA, TrainConfig
+from ganmc.config import DEFAULT_PAC_DELTA, DIGITS, TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.networks import Networks
@@ -46,6 +46,8 @@ class Loaded:
     notes: list[str] = field(default_factory=list)
     quality: dict[str, Any] | None = None
     combination: Combination | None = None
+    framing: str = DIGITS
+    examples: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -69,11 +71,15 @@ class Loaded:
 def arrays_of(networks: Networks, holdout: dict[str, np.ndarray],
               monte_carlo: dict[str, MonteCarloResult],
               holdout_digits: dict[str, np.ndarray] | None = None,
-              combination: Combination | None = None) -> dict[str, np.ndarray]:
+              combination: Combination | None = None,
+              examples: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The named arrays saved beside the networks (``holdout-digits/NAME``: the digit each
     held-out image of ``holdout/NAME`` is taken for, in the same order; ``combination/VIEW``:
-    the combined score's held-out references)."""
+    the combined score's held-out references; ``examples/KIND``: uint8 (N, 28, 28) pictures
+    a model of the user's own images keeps for its reports, ``normal`` and ``anomaly``)."""
     arrays = {f"holdout/{k}": v for k, v in holdout.items()}
+    arrays.update({f"examples/{k}": np.asarray(v, np.uint8)
+                   for k, v in (examples or {}).items()})
     if combination is not None:
         arrays.update({f"combination/{k}": v for k, v in combination.arrays().items()})
     arrays.update({f"holdout-digits/{k}": v for k, v in (holdout_digits or {}).items()
@@ -100,11 +106,13 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
          holdout_digits: dict[str, np.ndarray] | None = None,
          quality: dict[str, Any] | None = None,
          combination: Combination | None = None,
-         pac_delta: float = DEFAULT_PAC_DELTA) -> dict[str, Any]:
+         pac_delta: float = DEFAULT_PAC_DELTA, framing: str = DIGITS) -> dict[str, Any]:
     """The model card: settings, training metadata, each score's thresholds at the level
     (per digit too, where the held-out images have the digits they are taken for; and the
     PAC thresholds at ``pac_delta`` where there are enough held-out images), the combined
-    score's main view, and the quality card (:mod:`ganmc.quality`)."""
+    score's views, the quality card (:mod:`ganmc.quality`) and the framing (``framing``: how
+    every image the model judges is put into its 28x28 frame, :func:`ganmc.preprocess.frame`;
+    a card without it is ``digits``)."""
     summary: dict[str, dict[str, Any]] = {}
     for name in scorers:
         entry: dict[str, Any] = {}
@@ -142,7 +150,8 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
     return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
             "scorer": scorer, "calibration": calibration, "alpha": float(f"{level.alpha:.12g}"),
             "pac_delta": pac_delta, "calibration_summary": summary, "quality": quality,
-            "combination": None if combination is None else combination.describe()}
+            "combination": None if combination is None else combination.describe(),
+            "framing": framing}
 
 
 def _finite(value: float) -> float | None:
@@ -154,7 +163,8 @@ def _finite(value: float) -> float | None:
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
          holdout: dict[str, np.ndarray], monte_carlo: dict[str, MonteCarloResult],
          holdout_digits: dict[str, np.ndarray] | None = None,
-         combination: Combination | None = None) -> Path:
+         combination: Combination | None = None,
+         examples: dict[str, np.ndarray] | None = None) -> Path:
     """Write a model folder atomically."""
     nets = {"generator": networks.generator, "discriminator": networks.discriminator}
     for name in bundle.OPTIONAL_NETWORKS:
@@ -162,7 +172,7 @@ def save(path: Path | str, card: dict[str, Any], networks: Networks,
             nets[name] = getattr(networks, name)
     return bundle.save_bundle(path, card=card, networks=nets,
                               arrays=arrays_of(networks, holdout, monte_carlo, holdout_digits,
-                                               combination))
+                                               combination, examples))
 
 
 def load(path: Path | str | None = None) -> Loaded:
@@ -185,7 +195,7 @@ def load(path: Path | str | None = None) -> Loaded:
     except (ValueError, KeyError, TypeError) as exc:  # no "features" layer: not one of ours
         raise ModelError(f"{path}: networks are not ganmc's ({exc})") from None
     _check_shapes(path, nets, config.latent_dim)
-    loaded = Loaded(path, card, config, nets)
+    loaded = Loaded(path, card, config, nets, framing=card.get("framing") or DIGITS)
     loaded.quality = card.get("quality") if isinstance(card.get("quality"), dict) else None
     summary = card.get("calibration_summary") or {}
     for key, arr in files.arrays.items():
@@ -198,6 +208,8 @@ def load(path: Path | str | None = None) -> Loaded:
             if (digits is not None and digits.shape == scores.shape
                     and digits.dtype.kind in "iu" and nets.per_digit):
                 loaded.holdout_digits[name] = digits.astype(np.int64)[order]
+        elif kind == "examples":  # checked by bundle.load_bundle (cardcheck.check_arrays)
+            loaded.examples[name] = arr
         elif kind == "montecarlo":
             info = summary.get(name, {}).get("monte_carlo", {}) if isinstance(
                 summary.get(name), dict) else {}

@@ -5,6 +5,7 @@ itself, and saves the folder atomically under its lock."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def assess_model(path: Path | str, *, data: str | None = None,
                              f"model's held-out images; name the data it was trained on "
                              f"with --data")
         hand = None if handwriting is None else read_handwriting(handwriting)
-        det.assess(holdout, splits.x_test[~splits.test_is_normal])
+        det.assess(holdout, splits.others)
         if hand is not None:
             det.assess_handwriting(hand, Path(handwriting).name)
         bundle.update_card(path, quality=det.quality_)  # networks and arrays stay as they are
@@ -98,7 +99,8 @@ def _own_split(det: Detector, path: Path, data: str | None):
     from ganmc.data import holdout_indices, load_mnist
 
     source = data or det.metadata_.get("data_source") or "bundled"
-    splits = load_mnist(source, det.config.digits)
+    splits = _own_images(det, path, source) if det.own_images else _Split.of_mnist(
+        load_mnist(source, det.config.digits))
     i_train, i_held = holdout_indices(len(splits.x_train), det.config.calibration_fraction,
                                       det.config.seed)
     n_train, n_held = det.metadata_.get("n_train"), det.metadata_.get("n_calibration")
@@ -107,6 +109,46 @@ def _own_split(det: Detector, path: Path, data: str | None):
                          f"{len(i_train):,} training and {len(i_held):,} held-out digits, the "
                          f"card says {n_train} and {n_held}; name the model's data with --data")
     return splits, i_train, i_held
+
+
+@dataclass
+class _Split:
+    """A model's training data as its run had them: the normal images with their labels
+    (None: no labels), the images known not to be normal, and where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray | None
+    others: np.ndarray | None
+    source: str
+
+    @classmethod
+    def of_mnist(cls, splits) -> _Split:
+        return cls(splits.x_train, splits.y_train, splits.x_test[~splits.test_is_normal],
+                   splits.source)
+
+
+def _own_images(det: Detector, path: Path, source: str) -> _Split:
+    """A model of the user's own pictures: its folder or zip read again in its framing.
+
+    Raises:
+        ModelError: If it was trained on uploads (nothing to read again) or the pictures are
+            gone.
+    """
+    from ganmc.errors import GanmcError
+    from ganmc.folders import read_source
+
+    if not Path(source).exists():
+        raise ModelError(f"{path.name}: its pictures ({source}) are not there to read again "
+                         f"(uploaded pictures are not kept); name a folder or zip of the same "
+                         f"pictures with --data")
+    try:
+        found = read_source(source, det.framing_)
+    except GanmcError as exc:
+        raise ModelError(f"{path.name}: its pictures cannot be read again: {exc}") from None
+    if (found.classes or None) != det.config.classes:
+        raise ModelError(f"{path.name}: {source} has other classes than the model "
+                         f"({', '.join(found.classes or ['none'])})")
+    return _Split(found.x, found.labels, found.anomalies, found.stored_source)
 
 
 def add_digit_gaussians(path: Path | str, *, data: str | None = None,
@@ -189,7 +231,7 @@ def refresh(path: Path | str, *, data: str | None = None,
                 say(f"simulating {n:,} generated images for {name} (seed {seed})")
                 det.run_monte_carlo(n, seed=seed, scorer=name)
         say(f"measuring the quality card of {det.scorer_}")
-        det.assess(splits.x_train[i_held], splits.x_test[~splits.test_is_normal])
+        det.assess(splits.x_train[i_held], splits.others)
         det.save(path)
     return det
 

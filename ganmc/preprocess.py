@@ -1,9 +1,17 @@
-"""Any picture of a digit -> the 28x28 MNIST format the models were trained on.
+"""Any picture -> the 28x28 grey frame the models were trained on, by one of two framings.
 
-MNIST was made by fitting each digit's bounding box into 20x20 pixels (keeping the aspect
-ratio, anti-aliased) and placing it in a 28x28 field so that its centre of mass is at the
-centre. Doing the same to user input matters: a model trained on centred, white-on-black
-digits finds an off-centre or inverted digit anomalous, rightly.
+- ``digits`` ("like digits", MNIST's own): MNIST was made by fitting each digit's bounding
+  box into 20x20 pixels (keeping the aspect ratio, anti-aliased) and placing it in a 28x28
+  field so that its centre of mass is at the centre. Doing the same to user input matters: a
+  model trained on centred, white-on-black digits finds an off-centre or inverted digit
+  anomalous, rightly (:func:`to_mnist`).
+- ``whole`` ("whole image"): the whole picture in grey, shrunk to fit 28x28 keeping its
+  proportions, the rest filled with the colour of its edge (:func:`to_whole`): for pictures
+  whose every part counts (photographs, products, textures). A 28x28 grey picture stays as
+  it is.
+
+A model records the framing its training images had (its card's ``framing``) and every image
+it judges is framed the same way (:func:`frame`).
 """
 
 from __future__ import annotations
@@ -11,12 +19,14 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ganmc.errors import ImageError
+from ganmc.config import DIGITS, FRAMINGS
+from ganmc.errors import ConfigError, ImageError
 from ganmc.files import regular_size
 
 #: Largest picture accepted, in pixels (width x height); larger ones are refused unread.
@@ -39,29 +49,25 @@ _INK_LEVEL = 0.2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.ndarray:
-    """Read an image file (PNG, JPEG, BMP, GIF's first frame, ...) into MNIST format.
+@dataclass(frozen=True)
+class Picture:
+    """A picture as read from its file: decoded (a large one shrunk in its own mode) with the
+    size and mode its header gave."""
+
+    image: Image.Image
+    size: tuple[int, int]
+    mode: str
+
+
+def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Picture:
+    """Read an image file (PNG, JPEG, BMP, GIF's first frame, ...), within the size limits.
 
     Args:
         source: A path, or the file's bytes (e.g. an upload).
         name: What to call the image in error messages.
 
-    Returns:
-        uint8 (28, 28), white digit on black.
-
     Raises:
-        ImageError: If the file is unreadable, too large, or holds no ink.
-    """
-    label = name or (str(source) if not isinstance(source, bytes) else "image")
-    return to_mnist(open_picture(source, name=label), name=label)
-
-
-def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Image.Image:
-    """Read an image file as :func:`load_image` does, before it is framed: checked from its
-    header (size, pixels), its first frame decoded, a big one shrunk (:func:`_shrunk`).
-
-    Raises:
-        ImageError: If the file is unreadable or too large.
+        ImageError: If the file is unreadable, empty or too large.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
@@ -81,6 +87,7 @@ def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Imag
         try:
             img = Image.open(fp)
             w, h = img.size
+            mode = img.mode
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{label}: {w}x{h} pixels is more than the {MAX_PIXELS:,} "
                                  f"allowed")
@@ -88,7 +95,7 @@ def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Imag
             if max(w, h) > _WORK_SIDE:
                 img.draft("L", (_WORK_SIDE, _WORK_SIDE))  # JPEG: decode at reduced size
             img.load()
-            return _shrunk(img)
+            return Picture(_shrunk(img), (w, h), mode)
         except ImageError:
             raise
         except Image.DecompressionBombError:
@@ -97,6 +104,25 @@ def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Imag
             raise ImageError(f"{label}: not an image file Pillow can read") from None
         except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
             raise ImageError(f"{label}: corrupt or truncated image ({exc})") from None
+
+
+def load_image(source: str | Path | bytes, *, name: str | None = None,
+               framing: str = DIGITS) -> np.ndarray:
+    """Read an image file (PNG, JPEG, BMP, GIF's first frame, ...) into a model's frame.
+
+    Args:
+        source: A path, or the file's bytes (e.g. an upload).
+        name: What to call the image in error messages.
+        framing: ``"digits"`` (MNIST's format, the default) or ``"whole"`` (:func:`frame`).
+
+    Returns:
+        uint8 (28, 28); for ``digits`` a white digit on black.
+
+    Raises:
+        ImageError: If the file is unreadable, too large, or (``digits``) holds no ink.
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "image")
+    return frame(open_picture(source, name=label).image, framing, name=label)
 
 
 #: Modes converted before :meth:`Image.reduce` (which does not take them), keeping the ink.
@@ -133,10 +159,10 @@ def header_pixels(data: bytes) -> int:
         return 0
 
 
-def load_batch(files: list[tuple[str, bytes]]) -> tuple[list[tuple[str, np.ndarray]],
-                                                        list[str]]:
-    """Read named pictures (e.g. uploads) as :func:`load_image` does, the batch within
-    ``MAX_BATCH_PIXELS`` from the headers: a picture past it is refused unread.
+def load_batch(files: list[tuple[str, bytes]], framing: str = DIGITS
+               ) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """Read named pictures (e.g. uploads) as :func:`load_image` does (in ``framing``), the
+    batch within ``MAX_BATCH_PIXELS`` from the headers: a picture past it is refused unread.
 
     Returns:
         The images read, by name, and one line for each picture refused.
@@ -151,7 +177,7 @@ def load_batch(files: list[tuple[str, bytes]]) -> tuple[list[tuple[str, np.ndarr
             continue
         total += pixels
         try:
-            images.append((name, load_image(data, name=name)))
+            images.append((name, load_image(data, name=name, framing=framing)))
         except ImageError as exc:
             problems.append(str(exc))
     return images, problems
@@ -267,6 +293,57 @@ def _fit_and_centre(box: np.ndarray) -> np.ndarray:
     left = min(max(left, 0), 28 - small.shape[1])
     out = np.zeros((28, 28), np.float32)
     out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return np.round(out * 255.0).astype(np.uint8)
+
+
+def frame(image: Image.Image | np.ndarray, framing: str = DIGITS, *, name: str = "image"
+          ) -> np.ndarray:
+    """A picture in a model's 28x28 frame: ``digits`` (:func:`to_mnist`) or ``whole``
+    (:func:`to_whole`).
+
+    Raises:
+        ConfigError: If the framing is not one of ``config.FRAMINGS``.
+        ImageError: As the framing's function.
+    """
+    if framing == DIGITS:
+        return to_mnist(image, name=name)
+    if framing == "whole":
+        return to_whole(image, name=name)
+    raise ConfigError(f"framing must be one of {', '.join(FRAMINGS)}, not {framing!r}")
+
+
+def to_whole(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndarray:
+    """The whole picture in grey, shrunk (or enlarged) to fit 28x28 keeping its proportions,
+    centred, the rest filled with the median grey of its edge. Nothing is inverted or cropped,
+    and a picture of one colour is kept (it may well be the anomaly); a 28x28 grey picture
+    comes back as it was.
+
+    Args:
+        image: A Pillow image of any mode, or an array (H, W), (H, W, 3) or (H, W, 4).
+        name: What to call the image in error messages.
+
+    Returns:
+        uint8 (28, 28).
+
+    Raises:
+        ImageError: If the picture has no pixels.
+    """
+    gray = _to_gray(image, name)
+    if gray.size == 0:
+        raise ImageError(f"{name}: the image has no pixels")
+    h, w = gray.shape
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    fill = float(np.median(border))
+    if (h, w) != (28, 28):
+        scale = 28.0 / max(h, w)
+        size = (min(28, max(1, round(w * scale))), min(28, max(1, round(h * scale))))
+        small = Image.fromarray(gray.astype(np.float32), "F")
+        if max(h, w) > 4 * 28:  # box-average first: Lanczos over a large picture aliases less
+            small = small.resize((size[0] * 4, size[1] * 4), Image.BOX)
+        gray = np.clip(np.asarray(small.resize(size, Image.LANCZOS)), 0.0, 1.0)
+    out = np.full((28, 28), fill, np.float32)
+    top, left = (28 - gray.shape[0]) // 2, (28 - gray.shape[1]) // 2
+    out[top:top + gray.shape[0], left:left + gray.shape[1]] = gray
     return np.round(out * 255.0).astype(np.uint8)
 
 

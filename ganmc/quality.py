@@ -33,6 +33,8 @@ CARD_N, LIVE_N = 1000, 250
 #: Training images the live Gaussian is fitted to, and its principal directions.
 LIVE_FIT_N, LIVE_COMPONENTS = 500, 256
 OTHER_DIGITS = "other digits"
+#: The set of a model of the user's own images: the pictures of its data's ``anomaly/`` folder.
+ANOMALY_FOLDER = "anomaly folder"
 
 
 @dataclass(frozen=True)
@@ -45,23 +47,31 @@ class Bar:
 
 #: The readings' thresholds by set. Scribbles are the hardest set for any model (a scribble of
 #: two strokes can be a fair digit); the others a good model separates almost perfectly.
-BARS = {OTHER_DIGITS: Bar(0.95, 0.85), "uniform noise": Bar(0.99, 0.95),
+BARS = {OTHER_DIGITS: Bar(0.95, 0.85), ANOMALY_FOLDER: Bar(0.95, 0.85),
+        "uniform noise": Bar(0.99, 0.95),
         "inverted": Bar(0.99, 0.95), "scribbles": Bar(0.90, 0.75),
         "printed letters": Bar(0.95, 0.85), "Fashion-MNIST": Bar(0.97, 0.90)}
 READINGS = ("good", "usable", "under-trained")
 
 
-def anomaly_sets(normal: np.ndarray, others: np.ndarray | None, n: int, seed: int = 0
-                 ) -> dict[str, np.ndarray]:
+def anomaly_sets(normal: np.ndarray, others: np.ndarray | None, n: int, seed: int = 0,
+                 own: bool = False) -> dict[str, np.ndarray]:
     """The card's anomaly sets: the other digits (when given), uniform noise, the normal
     images inverted, scribbles of two or three strokes, printed capital letters (those not
-    written like digits) and Fashion-MNIST where installed."""
+    written like digits) and Fashion-MNIST where installed.
+
+    ``own``: a model of the user's own images: ``others`` are the pictures of its anomaly
+    folder, and only uniform noise and the inverted images are added (scribbles, letters and
+    Fashion-MNIST say something only of digits; they could be normal for other images).
+    """
     rng = np.random.default_rng(seed)
     sets: dict[str, np.ndarray] = {}
     if others is not None and len(others):
-        sets[OTHER_DIGITS] = others[rng.permutation(len(others))[:n]]
+        sets[ANOMALY_FOLDER if own else OTHER_DIGITS] = others[rng.permutation(len(others))[:n]]
     sets["uniform noise"] = anomalies.uniform_noise(n, seed)
     sets["inverted"] = anomalies.inverted(normal[:n])
+    if own:
+        return sets
     sets["scribbles"] = _scribbles(max(n, CARD_N), seed)[:n]
     letters = _printed(max(n, CARD_N), seed)
     if letters is not None:
@@ -96,20 +106,24 @@ class LiveProbe:
     Args:
         train: Training images (a sample of up to ``LIVE_FIT_N`` is used).
         normal: Held-out normal images (up to ``LIVE_N``); when there are fewer than 20, a
-            part of ``train`` not used for the fit stands in.
-        others: Images of the other digits, or None.
+            part of ``train`` not used for the fit stands in (half of it, for a training set
+            of fewer than twice ``LIVE_FIT_N`` images).
+        others: Images of the other digits (or of the anomaly folder), or None.
         seed: Seed of the samples and the synthetic sets.
+        own: The user's own images (:func:`anomaly_sets`).
     """
 
     def __init__(self, train: np.ndarray, normal: np.ndarray, others: np.ndarray | None,
-                 seed: int = 0):
+                 seed: int = 0, own: bool = False):
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(train))
-        fit = train[order[:LIVE_FIT_N]]
-        if len(normal) < 20:
-            normal = train[order[LIVE_FIT_N:LIVE_FIT_N + LIVE_N]]
+        n_fit = LIVE_FIT_N
+        if len(normal) < 20:  # stand-ins from the training images the Gaussian is not fitted to
+            n_fit = min(LIVE_FIT_N, max(1, len(train) // 2))
+            normal = train[order[n_fit:n_fit + LIVE_N]]
+        fit = train[order[:n_fit]]
         normal = normal[:LIVE_N]
-        self.sets = anomaly_sets(normal, others, LIVE_N, seed)
+        self.sets = anomaly_sets(normal, others, LIVE_N, seed, own)
         self.names = list(self.sets)
         parts = [fit, normal, *self.sets.values()]
         self.bounds = np.cumsum([0] + [len(p) for p in parts])
@@ -137,7 +151,7 @@ class LiveProbe:
 def assess(score: Callable[[np.ndarray], np.ndarray],
            flags: Callable[[np.ndarray, np.ndarray, Level], np.ndarray],
            normal: np.ndarray, sets: dict[str, np.ndarray], *, scorer: str,
-           preset: str) -> dict[str, Any]:
+           preset: str, normal_words: str = "digits") -> dict[str, Any]:
     """The quality card.
 
     Args:
@@ -148,6 +162,7 @@ def assess(score: Callable[[np.ndarray], np.ndarray],
         sets: Anomaly sets by name (:func:`anomaly_sets`).
         scorer: The score's name, for the card.
         preset: The training preset, for the reading.
+        normal_words: What the normal images are ("digits", "images"), for the reading.
     """
     normal_scores = np.asarray(score(normal), np.float64)
     far = {f"{a:g}": float(np.mean(flags(normal, normal_scores, Level(a)))) for a in ALPHAS}
@@ -157,14 +172,16 @@ def assess(score: Callable[[np.ndarray], np.ndarray],
         s = np.asarray(score(x), np.float64)
         by_set[name] = {"n": int(len(x)), "auroc": round(float(auroc(normal_scores, s)), 4),
                         "detection": round(float(np.mean(flags(x, s, detect))), 4)}
-    level, words = reading(by_set, preset)
+    level, words = reading(by_set, preset, normal_words)
     return {"scorer": scorer, "n_normal": int(len(normal_scores)), "false_alarm": far,
             "detection_alpha": DETECTION_ALPHA, "sets": by_set, "reading": level,
             "words": words, "preset": preset}
 
 
-def reading(by_set: dict[str, dict[str, float]], preset: str) -> tuple[str, str]:
-    """The card's verdict on the model, as (level, plain words)."""
+def reading(by_set: dict[str, dict[str, float]], preset: str, normal_words: str = "digits"
+            ) -> tuple[str, str]:
+    """The card's verdict on the model, as (level, plain words; ``normal_words``: what its
+    normal images are)."""
     levels = {}
     for name, r in by_set.items():
         bar = BARS.get(name, Bar(0.95, 0.85))
@@ -176,16 +193,16 @@ def reading(by_set: dict[str, dict[str, float]], preset: str) -> tuple[str, str]
     figures = ", ".join(f"{by_set[n]['auroc']:.3f}" for n in weak)
     longer = _longer(preset)
     if worst == 0:
-        words = ("Good: it tells the normal digits apart from every test set (lowest AUROC "
-                 f"{min(r['auroc'] for r in by_set.values()):.3f}).")
+        words = (f"Good: it tells the normal {normal_words} apart from every test set (lowest "
+                 f"AUROC {min(r['auroc'] for r in by_set.values()):.3f}).")
     elif worst == 1:
         words = "Usable"
         if weak:
             words += f": weaker on {', '.join(weak)} (AUROC {figures})"
         words += f". For a better detector, {longer}."
     else:
-        words = (f"Under-trained: it does not yet tell {', '.join(weak)} from normal digits "
-                 f"(AUROC {figures}); {longer}.")
+        words = (f"Under-trained: it does not yet tell {', '.join(weak)} from normal "
+                 f"{normal_words} (AUROC {figures}); {longer}.")
     if preset == "quick":
         words += (" Trained with the quick preset, which is for trying things; the standard "
                   "preset gives a good detector in about five minutes.")

@@ -23,15 +23,16 @@ import numpy as np
 
 from ganmc import bundle, files, locks, scoring
 from ganmc.calibration import WHY_AUTO_SOURCE, Level, Threshold, false_alarm_rate
-from ganmc.config import AUTO, DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA
+from ganmc.config import AUTO, DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA, DIGITS
 from ganmc.detector import Detector, load_model
-from ganmc.errors import GanmcError, ModelError
+from ganmc.errors import ConfigError, GanmcError, ModelError
 from ganmc.estimate import time_estimate
 from ganmc.evaluation import evaluate, far_from_nominal, holdout_rates_by_digit
 from ganmc.guarantees import BatchFdr, DriftAlarm, batch_fdr, ks_reading
 from ganmc.models import add_digit_gaussians, assess_model, calibrate_on, copy_model, refresh
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.montecarlo import simulate as _simulate
+from ganmc.naming import Names
 from ganmc.report import data as report_data
 from ganmc.report.data import ReportData, ReportImage
 from ganmc.train import TrainProgress, checkpoint_dir
@@ -44,9 +45,9 @@ __all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess
            "simulation_if_needed", "decide_or_fall_back", "measure_simulation_speed",
            "simulation_summary", "score", "evaluate", "judge_images",
            "holdout_rates_by_digit", "calibrate_on", "copy_model", "add_digit_gaussians",
-           "test_examples", "build_report", "report_time", "report_files", "write_report",
-           "far_from_nominal", "model_folder", "score_rows", "refresh", "export_model",
-           "export_zip", "Guarantees", "guarantees", "monte_carlo_against_real"]
+           "test_examples", "own_examples", "build_report", "report_time", "report_files",
+           "write_report", "far_from_nominal", "model_folder", "score_rows", "refresh",
+           "export_model", "export_zip", "Guarantees", "guarantees", "monte_carlo_against_real"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class Decision:
 
 
 # ---------------------------------------------------------------------------- train
-def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None = None,
+def train(out: Path | str, *, data: Any = "auto", digits: tuple[int, ...] | None = None,
+          framing: str | None = None,
           progress: Callable[[TrainProgress], None] | None = None,
           stop_event: threading.Event | None = None, resume: bool = False,
           replace: bool = False, **settings: Any) -> Detector:
@@ -91,8 +93,13 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
 
     Args:
         out: The model folder to write.
-        data: A :func:`ganmc.data.load_mnist` source.
-        digits: The normal digits (``None``: all).
+        data: A :func:`ganmc.data.load_mnist` source; or the user's own pictures: a folder or
+            zip of them (:func:`ganmc.folders.read_source`), or what
+            :mod:`ganmc.folders` read (a :class:`ganmc.folders.Found`).
+        digits: The normal digits (``None``: all); MNIST only (a folder's classes are its
+            ``normal/CLASS`` folders).
+        framing: How the user's pictures are put into the 28x28 frame (``None``:
+            ``digits``, or a ``Found``'s own); MNIST's digits are framed like digits.
         progress, stop_event: See :meth:`Detector.fit`.
         resume: Continue from the checkpoint of an interrupted run.
         replace: Replace a model saved at ``out``; the checkpoint of an interrupted run into
@@ -101,22 +108,47 @@ def train(out: Path | str, *, data: str = "auto", digits: tuple[int, ...] | None
 
     Raises:
         ModelError: If the rule refuses ``out``, at the start or at the save.
+        ConfigError: If ``digits`` come with the user's pictures, or ``framing`` with MNIST.
+        DataError: If the data cannot be read, or the pictures cannot be trained on.
     """
+    from ganmc import folders
     from ganmc.data import load_mnist
 
     out = Path(out)
-    det = Detector(digits=digits, **settings)  # bad settings fail here, before any work
+    own = data if isinstance(data, folders.Found) else None
+    if own is None and folders.is_own_images(data):
+        Detector(**settings)  # bad settings fail here, before the pictures are read
+        own = folders.read_source(data, framing or DIGITS)
+    if own is not None:
+        if digits is not None:
+            raise ConfigError("digits choose among MNIST's digits; the normal classes of your "
+                              "own pictures are their folders (normal/CLASS/)")
+        if framing is not None and framing != own.framing:
+            raise ConfigError(f"the pictures were read in the {own.framing} framing, not "
+                              f"{framing}")
+        own.check_trainable()
+        det = Detector(classes=own.classes, digits=None if own.classes else (0,), **settings)
+    else:
+        if framing not in (None, DIGITS):
+            raise ConfigError(f"MNIST's digits are framed like digits already; the "
+                              f"{framing} framing is for your own pictures (a folder or zip)")
+        det = Detector(digits=digits, **settings)  # bad settings fail here, before any work
     locks.check_writable(out.parent)
     with locks.folder_lock(out):  # a second writer of this folder is refused, not raced
         bundle.check_target(out, replace=replace, resume=resume, held=True)
-        splits = load_mnist(data, det.config.digits)
         ckpt = checkpoint_dir(out)
         if not resume and ckpt.exists():
             _set_checkpoint_aside(out)
-        # The test images of the other digits are free anomalies for the quality card.
-        det.fit(splits.x_train, splits.y_train, others=splits.x_test[~splits.test_is_normal],
-                data_source=splits.source, progress=progress, stop_event=stop_event,
-                checkpoint=ckpt, resume=resume)
+        if own is not None:
+            det.fit(own.x, own.labels, others=own.anomalies, data_source=own.stored_source,
+                    framing=own.framing, own_images=True, progress=progress,
+                    stop_event=stop_event, checkpoint=ckpt, resume=resume)
+        else:
+            splits = load_mnist(data, det.config.digits)
+            # The test images of the other digits are free anomalies for the quality card.
+            det.fit(splits.x_train, splits.y_train,
+                    others=splits.x_test[~splits.test_is_normal], data_source=splits.source,
+                    progress=progress, stop_event=stop_event, checkpoint=ckpt, resume=resume)
         try:
             bundle.check_replaceable(out, replace=replace or resume)
             det.save(out)
@@ -221,7 +253,7 @@ def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None =
         notes.append("score auto → " + scoring.why_auto(det.scorers_, det.config.digits))
     if choice.source == AUTO:
         notes.append(f"threshold auto → {threshold.source}: "
-                     f"{WHY_AUTO_SOURCE[threshold.source]}")
+                     f"{WHY_AUTO_SOURCE[threshold.source].replace('digit', det.names.noun)}")
     if threshold.delta is not None:
         notes.append(f"PAC threshold: {threshold.promise()}"
                      + (f"; digits {', '.join(map(str, threshold.fallbacks()))} have too few "
@@ -356,15 +388,19 @@ def guarantees(det: Detector, decision: Decision, verdicts: list[Verdict], *,
 
 
 def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict],
-               fdr: BatchFdr | None = None) -> list[dict[str, Any]]:
+               fdr: BatchFdr | None = None, names: Names | None = None
+               ) -> list[dict[str, Any]]:
     """One row per image: ``source,index,score,p_value,threshold,digit,verdict,reason``: the
     threshold its verdict used, the digit it is taken for (empty for a model that takes
     images for no digit) and why an anomaly was flagged (empty where the score gives no
     reason); with ``fdr``, ``fdr_verdict`` too: anomaly for the images Benjamini-Hochberg
-    flags at its rate."""
+    flags at its rate. For a model of named classes (``names``) the digit column is ``class``
+    and holds the class's name."""
+    column = (names or Names()).noun
     rows = [{"source": src, "index": idx, "score": round(v.score, 6),
              "p_value": round(v.p_value, 6), "threshold": round(v.threshold, 6),
-             "digit": "" if v.digit is None else v.digit, "verdict": v.label,
+             column: "" if v.digit is None else (v.name if column == "class" else v.digit),
+             "verdict": v.label,
              "reason": v.reason or ""}
             for src, idx, v in zip(sources, indices, verdicts)]
     if fdr is not None:
@@ -394,8 +430,14 @@ def judge_images(det: Detector, decision: Decision, names: list[str], x: np.ndar
 def test_examples(det: Detector, decision: Decision, limit: int = 1000) -> list[ReportImage]:
     """A typical normal and the most anomalous digit of the bundled digits' fixed test split
     (always offline); for a model of all ten digits, where no test digit is an anomaly, the
-    second is the least typical one and is called so."""
+    second is the least typical one and is called so. A model of the user's own pictures
+    shows its own (:attr:`Detector.examples_`): the typical and the least typical of its
+    held-out normal pictures, or the most anomalous of its anomaly folder's; none when it
+    kept none."""
     from ganmc.data import load_mnist
+
+    if det.own_images:
+        return own_examples(det, decision)
 
     splits = load_mnist("bundled", det.config.digits)
     x, y = splits.x_test[:limit], splits.y_test[:limit]
@@ -405,6 +447,24 @@ def test_examples(det: Detector, decision: Decision, limit: int = 1000) -> list[
     return judge_images(det, decision, ["normal test image", odd],
                         x[[i_normal, i_anom]],
                         notes=[f"true digit {y[i_normal]}", f"true digit {y[i_anom]}"])
+
+
+def own_examples(det: Detector, decision: Decision) -> list[ReportImage]:
+    """:func:`test_examples` for a model of the user's own pictures."""
+    normal, anomalous = det.examples_.get("normal"), det.examples_.get("anomaly")
+    if normal is None or not len(normal):
+        return []
+    s = det.score_samples(normal, scorer=decision.scorer)
+    typical = int(np.argsort(s, kind="stable")[len(s) // 2])
+    if anomalous is not None and len(anomalous):
+        odd = anomalous[int(np.argmax(det.score_samples(anomalous, scorer=decision.scorer)))]
+        second = ("anomalous picture", odd, "from the anomaly folder")
+    else:
+        second = ("least typical held-out picture", normal[int(np.argmax(s))],
+                  "a normal picture never trained on")
+    return judge_images(det, decision, ["normal held-out picture", second[0]],
+                        np.stack([normal[typical], second[1]]),
+                        notes=["a normal picture never trained on", second[2]])
 
 
 def build_report(det: Detector, decision: Decision, *,

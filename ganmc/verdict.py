@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ganmc.calibration import Threshold
+from ganmc.naming import Names
 
 NORMAL, ANOMALY = "normal", "anomaly"
 
@@ -22,9 +23,10 @@ class Verdict:
         threshold: The threshold in force.
         label: ``"normal"`` or ``"anomaly"``.
         digit: The digit the image is taken for, or None for a model that takes images
-            for no digit.
+            for no digit; for a model of named classes, the index of the class.
         reason: For an anomaly under the ``combined`` score, why in plain words (the view
             that decided, :data:`ganmc.combined.VIEW_WORDS`); None otherwise.
+        name: What that digit or class is called ("3", "sandal"); None without one.
     """
 
     score: float
@@ -34,6 +36,7 @@ class Verdict:
     label: str
     digit: int | None = None
     reason: str | None = None
+    name: str | None = None
 
     @property
     def is_anomaly(self) -> bool:
@@ -41,29 +44,35 @@ class Verdict:
 
     @property
     def taken_for(self) -> str:
-        """"taken for a 3" / "taken for an 8"; empty without a digit."""
-        return "" if self.digit is None else taken_for(self.digit)
+        """"taken for a 3" / "taken for an 8" / 'taken for "sandal"'; empty without one."""
+        if self.digit is None:
+            return ""
+        if self.name is not None and self.name != str(self.digit):
+            return f"taken for \"{self.name}\""
+        return taken_for(self.digit)
 
 
-def taken_for(digit: int, bold: bool = False) -> str:
-    """The words for the digit an image is taken for, with the right article."""
-    shown = f"**{digit}**" if bold else str(digit)
-    return f"taken for {'an' if digit == 8 else 'a'} {shown}"
+def taken_for(digit: int, bold: bool = False, names: Names | None = None) -> str:
+    """The words for the digit (or named class) an image is taken for, with the right
+    article."""
+    return (names or Names()).taken_for(digit, bold)
 
 
 def judge(scores: np.ndarray, threshold: Threshold, digits: np.ndarray | None = None,
-          reasons: list[str] | None = None) -> list[Verdict]:
+          reasons: list[str] | None = None, names: Names | None = None) -> list[Verdict]:
     """Verdicts for scores by a threshold's rule (:meth:`Threshold.flags`; for a per-digit
     threshold, each image by the digit in ``digits`` it is taken for); ``reasons``: why each
-    image would be flagged (kept for the anomalies)."""
+    image would be flagged (kept for the anomalies); ``names``: what the digits or classes
+    are called."""
     scores = np.asarray(scores, np.float64).ravel()
     flags = threshold.flags(scores, digits)
     values = threshold.values(digits, len(scores))
     p = threshold.p_values(scores, digits)
     rank = threshold.percentile_rank(scores, digits)
-    names = [None] * len(scores) if digits is None else [None if d < 0 else int(d)
-                                                         for d in digits]
+    names = names or Names()
+    labels = [None] * len(scores) if digits is None else [None if d < 0 else int(d)
+                                                          for d in digits]
     why = reasons or [None] * len(scores)
     return [Verdict(float(s), float(pv), float(r), float(t), ANOMALY if f else NORMAL, d,
-                    w if f else None)
-            for s, pv, r, t, f, d, w in zip(scores, p, rank, values, flags, names, why)]
+                    w if f else None, None if d is None else names.name(d))
+            for s, pv, r, t, f, d, w in zip(scores, p, rank, values, flags, labels, why)]

@@ -81,3 +81,33 @@ def digit_model(tmp_path_factory):
     det = service.train(path, data="bundled", digits=(1, 7), arch="mlp", steps=96,
                         batch_size=64, mc_samples=500)
     return det, path
+
+
+def own_pictures(root, mnist, per_class: int = 150, anomalies: int = 40):
+    """A folder of the user's own pictures in the class layout: normal/ones/ and
+    normal/sevens/ (MNIST's 1s and 7s drawn dark on light, 56 x 56 PNGs), anomaly/ (3s), and a
+    file that is no picture."""
+    for digit, name in ((1, "ones"), (7, "sevens")):
+        (root / "normal" / name).mkdir(parents=True)
+        for i, img in enumerate(mnist.x_train[mnist.y_train == digit][:per_class]):
+            digit_png(root / "normal" / name / f"{i:03d}.png", img, scale=2)
+    (root / "anomaly").mkdir()
+    for i, img in enumerate(mnist.x_test[mnist.y_test == 3][:anomalies]):
+        digit_png(root / "anomaly" / f"{i:03d}.png", img, scale=2)
+    (root / "normal" / "ones" / "notes.png").write_text("not a picture")
+    return root
+
+
+@pytest.fixture(scope="session")
+def own_model(tmp_path_factory, mnist):
+    """A small model of named classes trained on a folder of PNGs in the whole-image framing
+    (mlp, 96 steps; ~25 s): per-class Gaussians and thresholds, a quality card with the
+    anomaly folder. Returns (detector, model folder, picture folder)."""
+    from ganmc import service
+
+    base = tmp_path_factory.mktemp("own")
+    data = own_pictures(base / "pictures", mnist)
+    path = base / "models" / "own"
+    det = service.train(path, data=str(data), framing="whole", arch="mlp", steps=96,
+                        batch_size=64, mc_samples=500, calibration_fraction=0.3)
+    return det, path, data

@@ -54,7 +54,7 @@ def verdict_histogram(decision, monte_carlo, marks: dict[str, style.Mark]) -> go
     if monte_carlo is not None:
         return histogram(monte_carlo.distribution, rule.value, marks=marks,
                          overlay=rule.distribution if rule.source == "holdout" else None,
-                         overlay_name="held-out real normal digits (scaled)",
+                         overlay_name="held-out real normal images (scaled)",
                          threshold_name=name,
                          title=f"Your images among {monte_carlo.n:,} generated scores")
     return histogram(rule.distribution, rule.value, marks=marks, threshold_name=name,

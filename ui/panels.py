@@ -11,6 +11,7 @@ import streamlit as st
 
 from ganmc import bundle, quality, service
 from ganmc.cardtext import tasks_text
+from ganmc.config import FRAMING_WORDS
 from ganmc.devices import describe_device
 from ganmc.errors import GanmcError
 from ganmc.montecarlo import FINE_BINS
@@ -40,7 +41,7 @@ def simulation_figure(det, result, level):
     overlay = det.calibration_of(result.scorer, "holdout").distribution if (
         holdout is not None) else None
     return charts.histogram(result.distribution, result.threshold(level),
-                            overlay=overlay, overlay_name="held-out real normal digits (scaled)",
+                            overlay=overlay, overlay_name="held-out real normal images (scaled)",
                             title=f"Scores of {result.n:,} generated images")
 
 
@@ -78,7 +79,7 @@ def simulation_numbers(s: dict, result, level) -> None:
         ks = s["ks"]
         show = st.warning if ks["differ"] else st.info
         show(f"**Monte Carlo against real.** {ks['reading']}  \n"
-             f"**Measured on {s['holdout_n']:,} held-out real normal digits**, this Monte Carlo "
+             f"**Measured on {s['holdout_n']:,} held-out real normal images**, this Monte Carlo "
              f"threshold flags "
              f"**{service.far_from_nominal(s['false_alarm_rate_on_holdout'], level)}**. The "
              f"hold-out (conformal) threshold at the same level is "
@@ -116,7 +117,9 @@ def training_job(job) -> None:
                        if params.get(k) is not None)
     task = "".join(f"{t}, " for t in tasks_text(params))
     arch = network_of(params.get("arch"), params.get("preset"))
-    st.caption(f"{arch}, digits {params.get('digits')}, {params.get('preset')} "
+    normal = (f"normal {params['normal']} ({FRAMING_WORDS.get(params.get('framing'), '?')} "
+              f"framing)" if "normal" in params else f"digits {params.get('digits')}")
+    st.caption(f"{arch}, {normal}, {params.get('preset')} "
                f"preset{f' ({custom})' if custom else ''}, batch {params.get('batch_size')}, "
                f"{task}seed {params.get('seed')}, data {params.get('data')}; device "
                f"{describe_device()}")

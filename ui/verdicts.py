@@ -8,25 +8,28 @@ import streamlit as st
 
 from ganmc import service
 from ganmc.calibration import Level, min_images, pac_words
+from ganmc.config import DIGITS
 from ganmc.errors import GanmcError
 from ganmc.guarantees import WAY_OUT
-from ganmc.preprocess import to_mnist
+from ganmc.naming import Names
+from ganmc.preprocess import frame
 from ganmc.report.style import verdict_colour
 from ganmc.verdict import taken_for
 from ui import caches, charts, session
 
 
-def drawing(canvas, problems: list[str]) -> list[tuple[str, np.ndarray]]:
-    """The canvas's drawing as the one image to judge; an empty canvas (its own trash icon,
-    or a blank one after the page was left and opened again) takes the drawing's verdict
-    away, as the Clear button does."""
+def drawing(canvas, problems: list[str], framing: str = DIGITS
+            ) -> list[tuple[str, np.ndarray]]:
+    """The canvas's drawing as the one image to judge, in the model's ``framing``; an empty
+    canvas (its own trash icon, or a blank one after the page was left and opened again)
+    takes the drawing's verdict away, as the Clear button does."""
     objects = (canvas.json_data or {}).get("objects") if canvas is not None else None
     data = canvas.image_data if canvas is not None and objects else None
     if data is None or not data[..., :3].max() > 0:
         session.forget_drawing()
         return []
     try:
-        return [(session.DRAWING, to_mnist(data[..., :3], name=session.DRAWING))]
+        return [(session.DRAWING, frame(data[..., :3], framing, name=session.DRAWING))]
     except GanmcError as exc:
         problems.append(str(exc))
         return []
@@ -34,7 +37,10 @@ def drawing(canvas, problems: list[str]) -> list[tuple[str, np.ndarray]]:
 
 def threshold_text(v, decision) -> str:
     """The threshold a verdict used, said as what it is: under per-digit thresholds that of
-    the digit the image was taken for, never the pooled one."""
+    the digit (or named class) the image was taken for, never the pooled one."""
+    if decision.threshold.per_digit and v.digit is not None and v.name not in (None,
+                                                                               str(v.digit)):
+        return f"the \"{v.name}\" class's threshold {v.threshold:.4g}"
     if decision.threshold.per_digit and v.digit is not None:
         return f"the {v.digit}s' threshold {v.threshold:.4g}"
     return f"threshold {v.threshold:.4g}"
@@ -57,10 +63,12 @@ def near_canvas(place, judged, decision) -> None:
                        + (f"; why: {im.verdict.reason}" if im.verdict.reason else ""))
 
 
-def verdict_row(im, decision, recon_name: str, fdr_flagged: bool | None = None) -> None:
+def verdict_row(im, decision, recon_name: str, fdr_flagged: bool | None = None,
+                names: Names | None = None) -> None:
     """One image's row: what the model saw, its reconstruction and residual, the verdict
     and its figures (``fdr_flagged``: whether the batch's false discovery rate flags it,
-    None when the session has fewer than two images)."""
+    None when the session has fewer than two images; ``names``: what the classes are
+    called)."""
     cols = st.columns([1, 1, 1, 3])
     cols[0].image(charts.enlarge(im.image), caption=f"{im.name}: as the model sees it (28×28)")
     if im.reconstruction is not None:
@@ -71,10 +79,11 @@ def verdict_row(im, decision, recon_name: str, fdr_flagged: bool | None = None) 
     v = im.verdict
     big_verdict(cols[3], v)
     if v.digit is not None:
-        cols[3].markdown(taken_for(v.digit, bold=True),
-                         help="The digit the model takes it for (the shape network's "
-                              "likeliest digit, or the nearest per-digit Gaussian); its "
-                              "threshold is that digit's.")
+        noun = (names or Names()).noun
+        cols[3].markdown(taken_for(v.digit, bold=True, names=names),
+                         help=f"The {noun} the model takes it for (the shape network's "
+                              f"likeliest {noun}, or the nearest per-{noun} Gaussian); its "
+                              f"threshold is that {noun}'s.")
     cols[3].markdown(f"score **{v.score:.4g}** ({threshold_text(v, decision)})  \n"
                      f"p-value **{v.p_value:.3g}** — percentile rank "
                      f"{v.percentile_rank:.1f}% of normal scores"
@@ -117,11 +126,12 @@ def batch_fdr(fdr) -> None:
         st.info(f"**As a batch**: {fdr.words()}", icon=":material/fact_check:")
 
 
-def threshold_caption(decision) -> None:
+def threshold_caption(decision, names: Names | None = None) -> None:
     """The page's threshold in a line: one number, or under per-digit thresholds what they
     are (each image's own is on its verdict)."""
     rule = decision.threshold
-    what = ("Per-digit thresholds: each image is judged against the threshold of the digit "
+    noun = (names or Names()).noun
+    what = (f"Per-{noun} thresholds: each image is judged against the threshold of the {noun} "
             "it is taken for (shown with its verdict)" if rule.per_digit
             else f"Threshold **{rule.value:.4g}** — {rule.source} calibration")
     dist = rule.distribution
@@ -136,38 +146,40 @@ def per_digit(det, decision) -> str:
     grouped = decision.threshold.per_digit
     pooled = sum(r["pooled"] for r in rates.values()) if grouped else 0  # on the pooled one
     need = min_images(decision.level)
-    how = (decision.threshold.source if not grouped else "per-digit: each digit its own"
-           if not pooled else f"per-digit; {pooled} of the {len(rates)} digits have fewer "
+    names = det.names
+    n, ns = names.noun, names.plural
+    how = (decision.threshold.source if not grouped else f"per-{n}: each {n} its own"
+           if not pooled else f"per-{n}; {pooled} of the {len(rates)} {ns} have fewer "
                               f"than {need} images and use the pooled threshold")
     if not rates:
         return how
-    with st.expander(f"False alarms per digit on the real normal images kept out of training, "
+    with st.expander(f"False alarms per {n} on the real normal images kept out of training, "
                      f"at this threshold ({100 * decision.level.alpha:.3g} % nominal)"):
-        st.dataframe([{"digit": d, "normal images": r["n"],
+        st.dataframe([{n: names.name(d), "normal images": r["n"],
                        "false alarms": "–" if r["false_alarm_rate"] is None
                        else f"{100 * r['false_alarm_rate']:.1f} %",
                        "threshold": round(r["threshold"], 4),
                        "threshold used": ("pooled (too few images)" if r["pooled"] else
-                                          "the digit's own") if grouped else
-                       "one for all digits"} for d, r in rates.items()],
+                                          f"the {n}'s own") if grouped else
+                       f"one for all {ns}"} for d, r in rates.items()],
                      hide_index=True, key="det_per_digit")
         if decision.threshold.source == "monte-carlo":
-            guarantee = ("This threshold comes from the Monte Carlo simulation: nothing "
-                         "guarantees these rates (the per-digit and holdout thresholds are set "
-                         "on these images, with a guarantee).")
+            guarantee = (f"This threshold comes from the Monte Carlo simulation: nothing "
+                         f"guarantees these rates (the per-{n} and holdout thresholds are set "
+                         f"on these images, with a guarantee).")
         elif not grouped:
-            guarantee = ("One threshold for all digits: the rate holds on average over digits, "
-                         "not for each (choose per-digit in Threshold from).")
+            guarantee = (f"One threshold for all {ns}: the rate holds on average over {ns}, "
+                         f"not for each (choose per-digit in Threshold from).")
         elif not pooled:
-            guarantee = ("Each digit has its own threshold, so the false-alarm rate holds for "
-                         "every digit, not only on average.")
+            guarantee = (f"Each {n} has its own threshold, so the false-alarm rate holds for "
+                         f"every {n}, not only on average.")
         else:
-            guarantee = (f"A digit gets a threshold of its own from {need} images of it on; "
+            guarantee = (f"A {n} gets a threshold of its own from {need} images of it on; "
                          f"below that it uses the pooled one, whose rate holds on average over "
-                         f"those digits, not for each.")
+                         f"those {ns}, not for each.")
         st.caption("These are the real normal images the model was not trained on (its "
                    "held-out share, or your own once you calibrate on them); each is counted "
-                   "under the digit the model takes it for. " + guarantee)
+                   f"under the {n} the model takes it for. " + guarantee)
     return how
 
 
@@ -244,15 +256,19 @@ def _examples(_det, _decision, model: str, stamp: float, decision_key: tuple):
 
 
 def examples(det, decision) -> None:
-    st.subheader("Examples from the test split")
+    st.subheader("Examples: the model's own held-out pictures" if det.own_images
+                 else "Examples from the test split")
     model = st.session_state["model"]
     pair = _examples(det, decision, model, caches.model_stamp(model),
                      caches.decision_key(decision))
+    if not pair:
+        st.caption("This model kept no pictures of its own to show.")
+        return
     for col, ex in zip(st.columns(len(pair)), pair):
         col.image(charts.enlarge(ex.image), caption=f"{ex.name} — {ex.note}")
         v = ex.verdict
         col.markdown(f"<span style='font-size:1.4rem;font-weight:700;"
                      f"color:{verdict_colour(v.is_anomaly)}'>{v.label.upper()}</span> score "
                      f"{v.score:.4g}, p = {v.p_value:.3g}"
-                     + (f", taken for a {v.digit}" if v.digit is not None else ""),
+                     + (f", {v.taken_for}" if v.digit is not None else ""),
                      unsafe_allow_html=True)

@@ -13,7 +13,9 @@ import numpy as np
 
 from ganmc.calibration import ScoreDistribution
 from ganmc.cardtext import training_text, when_text
+from ganmc.config import DIGITS, FRAMING_WORDS
 from ganmc.guarantees import WAY_OUT
+from ganmc.naming import Names
 from ganmc.quality import summary_line
 from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
@@ -82,8 +84,8 @@ def report_png(data: ReportData) -> bytes:
     fig.suptitle("ganmc anomaly report", fontsize=18, fontweight="bold", x=0.06, ha="left")
     head = fig.add_subplot(grid[0])
     head.axis("off")
-    head.text(0, 1.0, f"{data.created}   model: {c.get('arch')}, normal digits "
-              f"{_digits(c.get('digits'))}, trained on {m.get('data_source')} "
+    head.text(0, 1.0, f"{data.created}   model: {c.get('arch')}, {_normal_text(data.card)}, "
+              f"trained on {m.get('data_source')} "
               f"({m.get('device')}, {when_text(m.get('trained_at'))})",
               fontsize=10, va="top", transform=head.transAxes)
     head.text(0, 0.55, training_text(data.card), fontsize=10, va="top",
@@ -116,7 +118,9 @@ def report_png(data: ReportData) -> bytes:
     txt.text(0, 1, "\n".join(_wrapped(_summary_lines(data))), fontsize=9, va="top",
              family="monospace", transform=txt.transAxes)
 
-    _image_row(fig, grid[3], data.examples, "Examples from the test split")
+    _image_row(fig, grid[3], data.examples,
+               "Examples: the model's own held-out pictures" if m.get("own_images")
+               else "Examples from the test split")
     _image_row(fig, grid[4], data.images[:MAX_REPORT_IMAGES],
                "Your images" + (f" (first {MAX_REPORT_IMAGES} of {len(data.images)})"
                                 if len(data.images) > MAX_REPORT_IMAGES else ""))
@@ -152,11 +156,24 @@ def _digits(digits) -> str:
     return "all" if digits and len(digits) == 10 else ",".join(map(str, digits or []))
 
 
+def _normal_text(card: dict) -> str:
+    """What the model's normal images are, and how pictures are framed for it."""
+    c, m = card.get("config", {}), card.get("metadata", {})
+    names = Names.of_card(card)
+    framing = FRAMING_WORDS.get(card.get("framing") or DIGITS, "?")
+    if names.named:
+        return f"normal classes {names.listed(c.get('digits'))} ({framing} framing)"
+    if m.get("own_images"):
+        return f"normal: one class of pictures ({framing} framing)"
+    return f"normal digits {names.listed(c.get('digits'))}"
+
+
 def _summary_lines(data: ReportData) -> list[str]:
     d = data.rule.distribution
+    names = Names.of_card(data.card)
     if data.rule.per_digit and data.per_digit:
-        lines = [f"{data.rule.describe(tuple(data.per_digit))}   (n = {d.n:,}; each image is "
-                 f"judged by its digit's)"]
+        lines = [f"{data.rule.describe(tuple(data.per_digit), names)}   (n = {d.n:,}; each "
+                 f"image is judged by its {names.noun}'s)"]
     else:
         lines = [f"threshold {data.threshold:.5g}   ({data.rule.source}, n = {d.n:,})"]
     if data.monte_carlo is not None:
@@ -172,7 +189,8 @@ def _summary_lines(data: ReportData) -> list[str]:
     elif data.mc_false_alarm is not None:
         lines.append(f"The Monte Carlo threshold flags {100 * data.mc_false_alarm:.1f}% of "
                      f"held-out real normal images (nominal {100 * data.level.alpha:.3g}%).")
-    lines.append(f"Promise of the {data.rule.source} threshold: {data.rule.promise()}.")
+    lines.append(f"Promise of the {data.rule.source} threshold: "
+                 f"{data.rule.promise().replace('digit', names.noun)}.")
     lines += _per_digit_lines(data)
     if data.drift is not None:
         lines.append(f"Your images: {data.drift.words()}"
@@ -201,12 +219,13 @@ def _per_digit_lines(data: ReportData) -> list[str]:
     to the pooled threshold); none without per-digit Gaussians."""
     if not data.per_digit:
         return []
-    cells = [f"{d} {100 * v['false_alarm_rate']:.1f}%" + ("*" if v["pooled"] and
-                                                          data.rule.per_digit else "")
-             if v["false_alarm_rate"] is not None else f"{d} -"
+    names = Names.of_card(data.card)
+    cells = [f"{names.name(d)} {100 * v['false_alarm_rate']:.1f}%"
+             + ("*" if v["pooled"] and data.rule.per_digit else "")
+             if v["false_alarm_rate"] is not None else f"{names.name(d)} -"
              for d, v in data.per_digit.items()]
     n = sum(v["n"] for v in data.per_digit.values())
-    head = f"False alarms per digit on {n:,} normal images kept out of training: "
+    head = f"False alarms per {names.noun} on {n:,} normal images kept out of training: "
     pooled = any(c.endswith("*") for c in cells)
     tail = "  (* pooled threshold: too few images)" if pooled else ""
     if len(cells) <= 5:

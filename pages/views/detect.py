@@ -6,6 +6,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from ganmc import files, service
 from ganmc.cardtext import catches_text
+from ganmc.config import DIGITS, FRAMING_ABOUT, FRAMING_WORDS
 from ganmc.errors import GanmcError
 from ganmc.preprocess import IMAGE_SUFFIXES, load_image
 from ganmc.report.style import Mark
@@ -16,16 +17,20 @@ MAX_UPLOADS = 24
 
 st.title("Detect anomalies")
 det, decision, mc = controls.page_setup("detect")
-verdicts.threshold_caption(decision)
-with st.expander("What this model catches, and what it still misses"):
-    st.markdown("\n".join(f"- {line}" for line in catches_text(det.card())))
+verdicts.threshold_caption(decision, det.names)
+if det.own_images or det.framing_ != DIGITS:
+    st.caption(f"Each picture is put into the model's frame {FRAMING_WORDS[det.framing_]}, as "
+               f"its training pictures were: {FRAMING_ABOUT[det.framing_].split(': ', 1)[1]}.")
+else:
+    with st.expander("What this model catches, and what it still misses"):
+        st.markdown("\n".join(f"- {line}" for line in catches_text(det.card())))
 how = verdicts.per_digit(det, decision)
 verdicts.calibrated(decision, how)
 
 left, right = st.columns(2)
 problems: list[str] = []
 with left:
-    st.subheader("Draw a digit")
+    st.subheader("Draw a digit" if not det.own_images else "Draw")
     canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
                        height=280, width=280, drawing_mode="freedraw", return_image_data=True,
                        key=f"canvas_{st.session_state['canvas_version']}")
@@ -47,7 +52,7 @@ with right:
         st.session_state["canvas_version"] += 1
         st.rerun()
 
-images = verdicts.drawing(canvas, problems)
+images = verdicts.drawing(canvas, problems, det.framing_)
 limit_mb = st.get_option("server.maxUploadSize")
 uploads = uploads or []
 if len(uploads) > MAX_UPLOADS:
@@ -57,7 +62,8 @@ for up in uploads[:MAX_UPLOADS]:
         problems.append(f"{up.name}: {up.size / 2**20:.1f} MB is over the {limit_mb} MB limit")
         continue
     try:
-        images.append((up.name, load_image(up.getvalue(), name=up.name)))
+        images.append((up.name, load_image(up.getvalue(), name=up.name,
+                                           framing=det.framing_)))
     except GanmcError as exc:
         problems.append(str(exc))
 for message in problems:
@@ -86,12 +92,13 @@ else:
                    f"image.")
     flagged = checks.fdr.flagged if checks.fdr is not None else [None] * len(judged)
     for im, in_batch in zip(judged, flagged):
-        verdicts.verdict_row(im, decision, recon_name, in_batch)
+        verdicts.verdict_row(im, decision, recon_name, in_batch, det.names)
     st.download_button(
         "Verdicts (CSV)", key="det_csv", file_name="ganmc-verdicts.csv", mime="text/csv",
         data=files.table_bytes(service.score_rows([im.name for im in judged],
                                                   list(range(len(judged))),
-                                                  [im.verdict for im in judged], checks.fdr)),
+                                                  [im.verdict for im in judged], checks.fdr,
+                                                  det.names)),
         help="One row per image: its score, p-value and verdict, with the digit it was taken "
              "for and that threshold under per-digit thresholds, why an anomaly was flagged "
              "and, for two images or more, its verdict at the batch's false discovery rate.")

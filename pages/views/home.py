@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from ganmc.cardtext import pac_text, rate_text, seconds_text, training_text, when_text
+from ganmc.config import DIGITS, FRAMING_WORDS
 from ui import caches, panels, session
 
 
@@ -56,8 +57,12 @@ card = det.card()
 c, m = card["config"], card["metadata"]
 cols = st.columns(4)
 cols[0].metric("Network", c["arch"])
-cols[1].metric("Normal digits", "all" if len(c["digits"]) == 10 else
-               ",".join(map(str, c["digits"])))
+if det.names.named:
+    cols[1].metric("Normal classes", det.names.listed(c["digits"]))
+elif det.own_images:
+    cols[1].metric("Normal images", "your pictures")
+else:
+    cols[1].metric("Normal digits", det.names.listed(c["digits"]))
 cols[2].metric("Training budget", c.get("preset", "?"),
                help="custom: not one of the presets; the settings were given by hand "
                     "(Training, below, says which)." if c.get("preset") == "custom" else None)
@@ -65,7 +70,9 @@ cols[3].metric("Trained on", str(m.get("device", "?")).split(" (")[0])
 st.markdown(
     f"- **Training**: {training_text(card)}\n"
     f"- **Data**: {m.get('data_source')} — {_count(m.get('n_train'))} training and "
-    f"{_count(m.get('n_calibration'))} held-out calibration images\n"
+    f"{_count(m.get('n_calibration'))} held-out calibration images"
+    + (f"; pictures framed {FRAMING_WORDS[det.framing_]}" if det.own_images
+       or det.framing_ != DIGITS else "") + "\n"
     f"- **Trained** {when_text(m.get('trained_at', '?'))} on {m.get('device', '?')} in "
     f"{seconds_text(m.get('train_seconds'))} ({rate_text(m.get('train_images_per_s'))} "
     f"images/s)\n"

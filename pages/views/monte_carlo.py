@@ -17,7 +17,7 @@ POLL_S, REDRAW_S = 2.0, 4.0
 
 st.title("Monte Carlo threshold")
 det = caches.detector()
-st.markdown("The generator draws **N** synthetic digits; each is scored. Their scores estimate "
+st.markdown("The generator draws **N** synthetic images; each is scored. Their scores estimate "
             "the distribution of scores of normal images, and the **P-th percentile** is the "
             "threshold. Moving the percentile re-reads the same simulation: nothing is "
             "re-simulated.")

@@ -19,7 +19,7 @@ from ganmc.config import (
 from ganmc.errors import ConfigError, GanmcError
 from ganmc.tracker import eta_text
 from ganmc.train import describe_device
-from ui import caches, panels, session
+from ui import caches, panels, pictures, session
 
 st.title("Train a model")
 st.caption(f"Training runs in the background on {describe_device()}: you can leave this page, "
@@ -29,9 +29,22 @@ registry = caches.jobs()
 running = registry.running("train")
 kept = session.kept  # settings outlive a visit to another page; only the button starts a job
 
-digits = sorted(kept(st.pills, "train_digits", "Normal digits", list(range(10)),
-                     options=list(range(10)), selection_mode="multi",
-                     help="Only these are normal; pick one for the one-class protocol."))
+OWN = "own"
+what = kept(st.radio, "train_source", "Normal images", "mnist", options=["mnist", OWN],
+            format_func={"mnist": "MNIST's digits", OWN: "Your own pictures"}.get,
+            horizontal=True,
+            help="MNIST's handwritten digits (pick the normal ones), or pictures of your own: "
+                 + pictures.LAYOUT_HELP)
+found = None
+if what == OWN:
+    found = pictures.choose()
+    if found is not None:
+        pictures.show(found)
+    digits = []
+else:
+    digits = sorted(kept(st.pills, "train_digits", "Normal digits", list(range(10)),
+                         options=list(range(10)), selection_mode="multi",
+                         help="Only these are normal; pick one for the one-class protocol."))
 preset = kept(st.radio, "train_preset", "Training budget", DEFAULT_PRESET,
               options=list(PRESETS), horizontal=True,
               captions=[p.about for p in PRESETS.values()],
@@ -39,9 +52,11 @@ preset = kept(st.radio, "train_preset", "Training budget", DEFAULT_PRESET,
                    "the end says whether the model came out good.")
 with st.expander("Custom settings"):
     c1, c2, c3 = st.columns(3)
-    source = kept(c1.selectbox, "train_data", "Data", "auto", options=list(DATA_CHOICES),
+    source = kept(c1.selectbox, "train_data", "MNIST data", "auto",
+                  options=list(DATA_CHOICES), disabled=what == OWN,
                   help="auto: Keras' MNIST download, or the bundled 10,000 digits offline. "
-                       "bundled: always the bundled digits.")
+                       "bundled: always the bundled digits. (Your own pictures are chosen "
+                       "above.)")
     kappa = kept(c1.number_input, "train_kappa", "Weight of the feature difference",
                  DEFAULT_KAPPA, min_value=0.0, max_value=10_000.0,
                  help="How much the difference between the discriminator's view of an image "
@@ -87,8 +102,9 @@ settings = {"arch": None if arch == AUTO else arch, "preset": preset, "steps": s
             **{name: None if w is None else float(w) for name, w in weights.items()},
             "seed": int(seed)}
 try:
-    seconds, basis = service.time_estimate({**settings, "digits": tuple(digits or (0,))},
-                                           session.MODELS_DIR)
+    normal = ({"classes": found.classes, "digits": tuple(range(len(found.classes)))}
+              if found is not None and found.classes else {"digits": tuple(digits or (0,))})
+    seconds, basis = service.time_estimate({**settings, **normal}, session.MODELS_DIR)
     st.caption(f"Estimated time: **{eta_text(seconds)}** ({basis}).")
 except GanmcError as exc:
     st.caption(f"No time estimate: {exc}.")
@@ -100,19 +116,28 @@ start = st.button("Start training", type="primary", key="train_start",
 
 def start_job() -> None:
     try:
-        if not digits:
-            raise ConfigError("choose at least one normal digit")
+        if what == OWN:
+            if found is None:
+                raise ConfigError("give your pictures first")
+            found.check_trainable()
+            data, chosen = found, None
+            normal = {"data": found.source, "normal": ", ".join(found.classes) if found.classes
+                      else "your pictures (one class)", "framing": found.framing}
+        else:
+            if not digits:
+                raise ConfigError("choose at least one normal digit")
+            data, chosen = source, tuple(digits)
+            normal = {"data": source, "digits": digits}
         folder = service.model_folder(session.MODELS_DIR, name, replace=replace, resume=resume)
 
         def work(job):
-            service.train(folder, data=source, digits=tuple(digits), resume=resume,
+            service.train(folder, data=data, digits=chosen, resume=resume,
                           replace=replace, stop_event=job.stop_event,
                           progress=lambda p: job.report(p, keep=p.round_end), **settings)
             return str(folder)
 
         job = registry.start("train", work, owner=st.session_state["session_id"], exclusive=True,
-                             params={"name": folder.name, "data": source, "digits": digits,
-                                     **settings})
+                             params={"name": folder.name, **normal, **settings})
     except GanmcError as exc:  # a bad name, an existing model, someone else training
         st.error(f"Training was not started: {exc}.")
         return

@@ -434,6 +434,43 @@ def test_train_page_workflow(server, page, shots):
     assert stopped_s <= 30.0, stopped_s
 
 
+def test_train_page_shows_your_own_pictures_before_training(server, page, shots, mnist,
+                                                            tmp_path):
+    """Issue 33 in Chromium: on the Train page, a zip of one's own pictures is uploaded; the
+    page says what it found (the classes and their counts, the file that is no picture by
+    name) and shows the grid of the pictures as the model will see them, before any
+    training."""
+    import zipfile
+
+    from tests.conftest import own_pictures
+
+    data = own_pictures(tmp_path / "pictures", mnist, per_class=15, anomalies=4)
+    archive = tmp_path / "mine.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted(data.rglob("*")):
+            if f.is_file():
+                z.write(f, "mine/" + str(f.relative_to(data)))
+    open_page(page, server + "/train", "Train a model")
+    page.locator("[data-testid='stRadio']").get_by_text("Your own pictures").click()
+    settle(page)
+    page.locator("[data-testid='stRadio']").get_by_text("whole image", exact=True).click()
+    settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(archive))
+    page.get_by_text("ones 15, sevens 15").wait_for()
+    settle(page)
+    assert page.get_by_text("anomaly (only to measure the model, never trained on): 4").count()
+    assert page.get_by_text("normal/ones/notes.png").count()
+    caption = page.get_by_text(re.compile(r"As the model will see them \(whole image framing"))
+    caption.wait_for()
+    images = page.locator("[data-testid='stImage'] img").all()
+    assert images and images[0].bounding_box()["width"] > 300
+    assert page.get_by_text("No training job yet").is_visible()  # nothing was trained
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    page.wait_for_timeout(500)
+    page.screenshot(path=shots / "train-own-pictures.png")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 # --------------------------------------------------------------------------- Detect page
 def test_uploads_and_verdict_colours(server, page, mnist, tmp_path):
     """Issue 13, items 8 and 9 in Chromium: the same file uploaded twice is one image, and

@@ -785,3 +785,93 @@ def test_overview_has_the_pac_line(app, tiny_model):
     open_page(app, "pages/views/home.py")
     assert any("**PAC threshold**: with probability at least 90 %" in m.value
                for m in app.markdown)
+
+
+# ------------------------------------------------------------------ your own pictures (#33)
+def _zip_of(folder) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, "mine/" + str(p.relative_to(folder)))
+        z.writestr("../outside.png", b"x")
+    return buf.getvalue()
+
+
+def test_training_on_an_uploaded_zip_from_the_page(app, tmp_path, mnist):
+    """The Train page reads an uploaded zip, says what it found (with the bad member and the
+    file that is no picture by name), shows the grid, and trains a model of its classes in
+    the framing chosen."""
+    from tests.conftest import own_pictures
+
+    data = own_pictures(tmp_path / "pictures", mnist, per_class=30, anomalies=6)
+    open_page(app, "pages/views/train.py")
+    app.radio(key="train_source").set_value("own").run()
+    app.radio(key="train_framing").set_value("whole").run()
+    app.file_uploader(key="train_uploads").set_value(
+        [("mine.zip", _zip_of(data), "application/zip")]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    said = " ".join(m.value for m in app.markdown)
+    assert "60 pictures in 2 classes (normal/CLASS/): ones 30, sevens 30" in said
+    assert "anomaly (only to measure the model, never trained on): 6 pictures" in said
+    assert "normal/ones/notes.png" in said and "../outside.png" in said
+    grid = next(i for i in app.get("imgs"))
+    assert "ones · sevens · anomaly" in grid.proto.imgs[0].caption
+    table = next(d.value for d in app.dataframe if "why" in d.value.columns)
+    assert set(table["file"]) == {"normal/ones/notes.png", "../outside.png"}
+    app.radio(key="train_arch").set_value("mlp")
+    app.number_input(key="train_steps").set_value(16)
+    app.number_input(key="train_enc_steps").set_value(0)
+    app.text_input(key="train_name").set_value("from-zip")
+    app.button(key="train_start").click()
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any("normal ones, sevens (whole image framing)" in c.value for c in app.caption)
+    _wait(app, lambda at: any("Saved to" in s.value for s in at.success), timeout=300)
+    card = json.loads((tmp_path / "models" / "from-zip" / "ganmc.json").read_text())
+    assert card["framing"] == "whole" and card["config"]["classes"] == ["ones", "sevens"]
+    assert card["metadata"]["data_source"] == "mine.zip"
+
+
+def test_the_train_page_reads_a_folder_and_says_why_it_cannot_train(app, tmp_path, mnist):
+    from tests.conftest import own_pictures
+
+    data = own_pictures(tmp_path / "pictures", mnist, per_class=4, anomalies=0)
+    open_page(app, "pages/views/train.py")
+    app.radio(key="train_source").set_value("own").run()
+    app.radio(key="train_from").set_value("folder").run()
+    app.text_input(key="train_folder").set_value(str(tmp_path / "nowhere")).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any("no such folder" in e.value for e in app.error)
+    app.text_input(key="train_folder").set_value(str(data)).run()
+    assert any("8 pictures in 2 classes" in m.value for m in app.markdown)
+    assert any("Cannot train on these pictures" in e.value for e in app.error)
+    app.button(key="train_start").click().run()
+    assert any("Training was not started" in e.value and "at least 10" in e.value
+               for e in app.error)
+
+
+def test_detect_page_frames_uploads_as_the_model_and_names_its_classes(app, own_model):
+    """A whole-image model of named classes: an upload is framed as its training pictures
+    were (what the model sees is the whole picture, not an ink box), each verdict names the
+    class it was taken for, and the per-class table names the classes."""
+    from ganmc.preprocess import to_whole
+
+    det, path, data = own_model
+    app.session_state["model"] = str(path)
+    open_page(app, "pages/views/detect.py")
+    pic = (data / "normal" / "sevens" / "001.png").read_bytes()
+    app.file_uploader(key="uploads_0").set_value([("seven.png", pic, "image/png")]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    seen = app.session_state["scored"][0][1]
+    np.testing.assert_array_equal(seen, to_whole(np.asarray(Image.open(io.BytesIO(pic))
+                                                            .convert("L"))))
+    taken = [m.value for m in app.markdown if m.value.startswith("taken for")]
+    assert taken and taken[0] in ('taken for **ones**', 'taken for **sevens**')
+    table = _per_digit_table(app)
+    assert list(table["class"]) == ["ones", "sevens"]
+    assert any(c.value.startswith("Per-class thresholds") for c in app.caption)
+    assert any("whole image, as its training pictures were" in c.value for c in app.caption)
+    assert any("Examples: the model's own held-out pictures" in s.value for s in app.subheader)
