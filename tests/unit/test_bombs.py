@@ -339,7 +339,8 @@ def test_a_batch_of_huge_pictures_is_bounded_in_pixels_and_memory(tmp_path):
 
 def test_the_batch_budget_is_counted_from_headers_before_decoding(monkeypatch):
     decoded = []
-    monkeypatch.setattr(preprocess, "load_image", lambda data, name: decoded.append(name))
+    monkeypatch.setattr(preprocess, "load_image",
+                        lambda data, name, framing="digits": decoded.append(name))
     big = png_claiming(10_000, 4_000)
     images, problems = preprocess.load_batch([(f"{i}.png", big) for i in range(7)])
     assert decoded == ["0.png", "1.png", "2.png", "3.png", "4.png"]
