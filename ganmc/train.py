@@ -232,13 +232,14 @@ def fit_networks(
     # presets").
     options = tf.data.Options()
     options.autotune.enabled = False
-    data = _dataset(x_train, batch_size, config.seed,
-                    None if shape is None else _classes(classes, len(x_train)))
+    images = _dataset(x_train, batch_size, config.seed).prefetch(2).with_options(options)
+    data = images  # the encoder's (images alone), and the GAN's without a shape network
     if shape is not None:  # ((images, classes), outliers): see ganmc.gan.GAN
         outliers = training_outliers(totals[0] // shape_every(totals[0]) * batch_size,
                                      config.seed)
-        data = tf.data.Dataset.zip((data, _dataset(outliers, batch_size, config.seed + 1)))
-    data = data.prefetch(2).with_options(options)
+        data = tf.data.Dataset.zip((
+            _dataset(x_train, batch_size, config.seed, _classes(classes, len(x_train))),
+            _dataset(outliers, batch_size, config.seed + 1))).prefetch(2).with_options(options)
     sample_z = np.random.default_rng(config.seed).standard_normal(
         (N_SAMPLES, config.latent_dim)).astype(np.float32)
     nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder,
@@ -268,7 +269,7 @@ def fit_networks(
                 trainer = EncoderTrainer(encoder, generator, discriminator, kappa=config.kappa)
                 trainer.compile(adam(), jit_compile=jit, steps_per_execution=per_call)
             tracker.begin_phase("encoder")
-            _run_rounds(trainer, data, enc_plan, state, tracker)
+            _run_rounds(trainer, images, enc_plan, state, tracker)
 
     if state["phase"] != "encoder":
         encoder = None  # stopped before the encoder was trained: do not offer an untrained one

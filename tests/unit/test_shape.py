@@ -103,3 +103,20 @@ def test_the_shape_network_is_on_by_default_and_off_for_cards_made_before_it():
     assert TrainConfig.from_dict(TrainConfig().to_dict()).shape_weight == 1.0
     with pytest.raises(Exception, match="shape_weight"):
         TrainConfig(shape_weight=-1.0)
+    # one digit, or named classes (the user's own pictures): no shape network
+    assert TrainConfig(digits=(3,)).shape_weight == 0.0
+    assert TrainConfig(classes=("cat", "dog"), digits=(0, 1)).shape_weight == 0.0
+
+
+def test_the_encoder_learns_after_a_gan_with_a_shape_network(mnist):
+    """The encoder is given the images alone (the GAN's batches carry their classes and the
+    outliers beside them); a run with both used to fail at the encoder's first step."""
+    from ganmc.train import fit_networks
+
+    keep = np.isin(mnist.y_train, (1, 7))
+    x, y = mnist.x_train[keep][:128], mnist.y_train[keep][:128]
+    config = TrainConfig(digits=(1, 7), steps=4, encoder_steps=4, batch_size=16, seed=0)
+    assert config.shape_weight == 1.0
+    result = fit_networks(x, config, classes=np.searchsorted([1, 7], y))
+    assert result.shape is not None and result.encoder is not None
+    assert result.encoder(to_model_input(x[:2])).shape == (2, config.latent_dim)
