@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ganmc.naming import Names
 from ganmc.presets import TASKS
 
 
@@ -111,11 +112,13 @@ def pac_text(card: dict[str, Any]) -> str | None:
         counts = (entry.get("per-digit") or {}).get("counts") or {}
         if counts and n >= pac_min_images(level, delta):
             need = pac_min_images(level, delta)
-            few = sorted(d for d, c in counts.items() if c < need)
-            text += (f" Per digit ({min(counts.values()):,} to {max(counts.values()):,} images "
-                     f"each): " + (f"every digit has {need} or more, enough for its own."
-                                   if not few else f"digits {', '.join(few)} have fewer than "
-                                   f"{need} and use the pooled one."))
+            names = Names.of_card(card)
+            few = [names.name(d) for d in sorted(counts, key=int) if counts[d] < need]
+            text += (f" Per {names.noun} ({min(counts.values()):,} to {max(counts.values()):,} "
+                     f"images each): " + (f"every {names.noun} has {need} or more, enough for "
+                                          f"its own." if not few else
+                                          f"{names.plural} {', '.join(few)} have fewer than "
+                                          f"{need} and use the pooled one."))
         return text
     except (GanmcError, TypeError, ValueError, AttributeError):
         return None
@@ -155,6 +158,9 @@ def catches_text(card: dict[str, Any]) -> list[str]:
     from ganmc.handwriting import DIGIT_LIKE
 
     c = card.get("config") if isinstance(card.get("config"), dict) else {}
+    m = card.get("metadata") if isinstance(card.get("metadata"), dict) else {}
+    if c.get("classes") or m.get("own_images"):
+        return []  # the user's own pictures: the card's anomaly folder says what it catches
     q = card.get("quality") if isinstance(card.get("quality"), dict) else {}
     sets = q.get("sets") if isinstance(q.get("sets"), dict) else {}
     h = q.get("handwriting") if isinstance(q.get("handwriting"), dict) else None

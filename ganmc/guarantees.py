@@ -164,6 +164,8 @@ class DriftAlarm:
             or is a Monte Carlo percentile (whose rates were only measured on them).
         grouped: Whether each image was compared only with calibration images of the digit
             it is taken for.
+        noun: What the model's labels are called ("digit", or "class" for a model of
+            named classes: :class:`ganmc.naming.Names`).
     """
 
     log10_path: np.ndarray
@@ -171,6 +173,7 @@ class DriftAlarm:
     alpha: float
     promise: bool = True
     grouped: bool = False
+    noun: str = "digit"
 
     @property
     def n(self) -> int:
@@ -214,7 +217,7 @@ class DriftAlarm:
 
     def details(self) -> str:
         """How the alarm decided, in a sentence or two."""
-        against = ("the calibration images of the digit each is taken for" if self.grouped
+        against = (f"the calibration images of the {self.noun} each is taken for" if self.grouped
                    else "the calibration images")
         need = f"{self.level:,.0f} to 1"
         if self.fired:
@@ -245,15 +248,16 @@ WAY_OUT = ("If these images are normal for you (another pen, scanner or hand), c
 
 def drift_alarm(scores: np.ndarray, reference: np.ndarray, *, alpha: float,
                 digits: np.ndarray | None = None, reference_digits: np.ndarray | None = None,
-                delta: float = 0.01, promise: bool = True, seed: int = 0) -> DriftAlarm:
+                delta: float = 0.01, promise: bool = True, seed: int = 0,
+                noun: str = "digit") -> DriftAlarm:
     """The drift alarm for a stream of scores against the calibration scores ``reference``;
     with ``digits`` and ``reference_digits``, each image against the calibration images of
-    the digit it is taken for (as a per-digit threshold judges it)."""
+    the digit (``noun``: or class) it is taken for (as a per-digit threshold judges it)."""
     _check_rate("the drift alarm's delta", delta)
     grouped = digits is not None and reference_digits is not None
     p = online_p_values(scores, reference, groups=digits if grouped else None,
                         reference_groups=reference_digits if grouped else None, seed=seed)
-    return DriftAlarm(jumper_martingale(p), delta, alpha, promise, grouped)
+    return DriftAlarm(jumper_martingale(p), delta, alpha, promise, grouped, noun)
 
 
 # ---------------------------------------------------------------------------- batch FDR

@@ -88,7 +88,7 @@ def test_cli_score_frames_pictures_as_the_model_was_trained(own_model, tmp_path)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO((tmp_path / "s.csv").read_text())))
     assert list(rows[0]) == ["source", "index", "score", "p_value", "threshold", "class",
-                             "verdict"]
+                             "verdict", "reason"]
     assert rows[0]["class"] in ("ones", "sevens")
     whole = det.score_samples(to_whole(grey(pic))[None])[0]
     assert float(rows[0]["score"]) == pytest.approx(whole, rel=1e-4, abs=1e-5)

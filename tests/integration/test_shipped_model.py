@@ -19,11 +19,15 @@ def shipped():
 
 
 def test_card(shipped):
+    from ganmc.combined import SHAPE_GUARDS, SHAPE_MAINS
+
     assert shipped.config.arch == "dcgan" and shipped.config.digits == tuple(range(10))
-    # one Gaussian a digit, guarded against photographs and noise: auto is combined, the
-    # threshold per digit
+    # the shape network's views, guarded against photographs and noise: auto is combined,
+    # the threshold per digit
+    assert shipped.networks_.shape is not None and shipped.networks_.encoder is not None
     assert shipped.scorer_ == "combined" and shipped.calibration_.source == "per-digit"
-    assert shipped.combination_.main == "mahalanobis"
+    assert shipped.combination_.mains == SHAPE_MAINS
+    assert shipped.combination_.guards == SHAPE_GUARDS
     assert shipped.calibration_.distribution.n >= 500
 
 
@@ -34,15 +38,24 @@ def test_drawn_digits_are_normal(shipped, name):
 
 
 def test_a_photo_is_an_anomaly(shipped):
-    """The per-digit mahalanobis score takes the example photograph for a 4 and lets it pass
-    at 5 %; the default combined score flags it (its grey pixels lie beyond every held-out
-    digit's), and so does fanogan."""
+    """The example photograph is flagged by the default score, which says why, and by
+    fanogan."""
     photo = load_image(EXAMPLES / "photo.jpg")[None]
-    [plain] = shipped.verdicts(photo, scorer="mahalanobis")
-    assert plain.label == "normal"
-    for scorer in (None, "fanogan"):
-        [verdict] = shipped.verdicts(photo, scorer=scorer)
-        assert verdict.label == "anomaly" and verdict.p_value < 0.05
+    [verdict] = shipped.verdicts(photo)
+    assert verdict.label == "anomaly" and verdict.p_value < 0.05 and verdict.reason
+    [other] = shipped.verdicts(photo, scorer="fanogan")
+    assert other.label == "anomaly"
+
+
+def test_no_photograph_or_crop_of_one_is_normal(shipped):
+    """Fifteen real photographs of different kinds (tests/data/photos) and eight random crops
+    of each, framed as uploads: every one is flagged at the default threshold."""
+    from benchmarks.photos import photo_set
+
+    x, names = photo_set(crops_per_photo=8, seed=0)
+    assert len(x) > 100
+    normal = [n for n, v in zip(names, shipped.verdicts(x)) if v.label == "normal"]
+    assert normal == []
 
 
 def _printed(chars: str) -> np.ndarray:
