@@ -80,7 +80,7 @@ def main() -> None:
     ratio = with_shape[0] / without[0]
     rows = [["without the shape network (`--shape-weight 0`)", f"{without[0]:,.0f}",
              f"{without[1]:,.0f}", "1.00×"],
-            [f"with it (the default; it learns on every {shape_every(steps)}. GAN step)",
+            [f"with it (the default; it learns on one GAN step in {shape_every(steps)})",
              f"{with_shape[0]:,.0f}", f"{with_shape[1]:,.0f}", f"{ratio:.2f}×"]]
     text = [f"Standard preset, all ten bundled digits, {steps:,} GAN steps of 64, seed 0, "
             f"the training steps only (`ganmc.train.fit_networks`):", "",
