@@ -20,19 +20,27 @@ from ui import caches, charts, session
 
 def drawing(canvas, problems: list[str], framing: str = DIGITS
             ) -> list[tuple[str, np.ndarray]]:
-    """The canvas's drawing as the one image to judge, in the model's ``framing``; an empty
-    canvas (its own trash icon, or a blank one after the page was left and opened again)
-    takes the drawing's verdict away, as the Clear button does."""
-    objects = (canvas.json_data or {}).get("objects") if canvas is not None else None
+    """The canvas's drawing as the one image to judge, in the model's ``framing``. A canvas
+    opened again with the session's drawing (:func:`ui.session.canvas_drawing`) sends no
+    picture until it is drawn on: the drawing judged before keeps its verdict. An empty canvas
+    (its own trash icon) takes the drawing's verdict away, as the Clear button does."""
+    json_data = canvas.json_data if canvas is not None else None
+    objects = (json_data or {}).get("objects")
     data = canvas.image_data if canvas is not None and objects else None
+    kept = st.session_state["drawing_json"]
+    if (data is None and objects and kept is not None and objects == kept.get("objects")
+            and any(n == session.DRAWING for n, _ in st.session_state["scored"])):
+        return []  # the drawing restored on the canvas: judged already, still in the session
     if data is None or not data[..., :3].max() > 0:
         session.forget_drawing()
         return []
     try:
-        return [(session.DRAWING, frame(data[..., :3], framing, name=session.DRAWING))]
+        image = frame(data[..., :3], framing, name=session.DRAWING)
     except GanmcError as exc:
         problems.append(str(exc))
         return []
+    st.session_state["drawing_json"] = json_data
+    return [(session.DRAWING, image)]
 
 
 def threshold_text(v, decision) -> str:

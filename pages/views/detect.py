@@ -33,6 +33,7 @@ with left:
     st.subheader("Draw a digit" if not det.own_images else "Draw")
     canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
                        height=280, width=280, drawing_mode="freedraw", return_image_data=True,
+                       initial_drawing=session.canvas_drawing(),
                        key=f"canvas_{st.session_state['canvas_version']}")
     if st.button("Clear the canvas", key="canvas_clear",
                  help="Wipe the drawing and its verdict (uploaded images stay)."):
@@ -48,6 +49,7 @@ with right:
     if st.button("Clear all images", key="images_clear",
                  help="Forget every image judged in this session (they stay until then, "
                       "across pages)."):
+        session.forget_drawing()
         st.session_state["scored"] = []
         st.session_state["canvas_version"] += 1
         st.rerun()

@@ -263,9 +263,9 @@ def test_clearing_the_canvas_takes_its_verdict_away(app, mnist):
 
 
 def test_an_empty_canvas_takes_the_drawings_verdict_away(app, mnist):
-    """Issue 27, item 3: the canvas's own trash icon, or the page opened again (a new canvas
-    is blank), leaves the canvas empty; the drawing's verdict must go with it, uploads stay.
-    Under AppTest the canvas sends nothing, as a freshly emptied one."""
+    """Issue 27, item 3: the canvas's own trash icon leaves the canvas empty; the drawing's
+    verdict must go with it, uploads stay. Under AppTest the canvas sends nothing, as a
+    freshly emptied one (here a drawing the session holds no canvas drawing for)."""
     open_page(app, "pages/views/detect.py")
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
@@ -279,6 +279,50 @@ def test_an_empty_canvas_takes_the_drawings_verdict_away(app, mnist):
     assert [n for n, _ in app.session_state["scored"]] == ["digit.png"]
     assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
     assert not [m for m in app.markdown if "ganmc-canvas-verdict" in m.value]
+
+
+#: A stroke as the canvas sends it (Fabric.js JSON).
+STROKE = {"version": "6.0.0", "objects": [
+    {"type": "Path", "left": 90, "top": 50, "stroke": "#FFFFFF", "strokeWidth": 18,
+     "fill": None, "path": [["M", 90, 60], ["Q", 150, 50, 190, 80], ["L", 120, 240]]}]}
+
+
+def _canvas_drawing(at) -> list:
+    """The strokes the page hands the canvas to open with (its ``initial_drawing``)."""
+    (canvas,) = [c for c in at.get("bidi_component")
+                 if c.proto.component_name.endswith("streamlit_drawable_canvas")]
+    return json.loads(canvas.proto.json)["initialDrawing"]["objects"]
+
+
+def test_a_drawing_and_its_verdict_come_back_with_the_detect_page(app, mnist):
+    """Issue 35, item 1: draw, go to another page and back: the canvas is opened with the
+    drawing (its ``initial_drawing``), the verdict is still under it and the Report still
+    counts it; the canvas gets the same drawing on every run of the visit (a new one would
+    redraw it and lose its undo history); Clear takes both away."""
+    open_page(app, "pages/views/detect.py")
+    # what a drawing on the canvas leaves in the session (the browser sends it)
+    app.session_state["scored"] = [("drawing", mnist.x_test[1])]
+    app.session_state["drawing_json"] = STROKE
+    for page in ("pages/views/monte_carlo.py", "pages/views/detect.py"):
+        app.switch_page(page)
+        app.run()
+        assert not app.exception, [e.message for e in app.exception]
+    assert _canvas_drawing(app) == STROKE["objects"]
+    assert [n for n, _ in app.session_state["scored"]] == ["drawing"]
+    assert len([m for m in app.markdown if "ganmc-canvas-verdict" in m.value]) == 1
+    digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
+    app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
+    assert _canvas_drawing(app) == STROKE["objects"]  # the same drawing for the whole visit
+    assert [n for n, _ in app.session_state["scored"]] == ["drawing", "digit.png"]
+    app.switch_page("pages/views/report.py")
+    app.run()
+    assert any("the 2 images judged on the Detect page" in c.value for c in app.caption)
+    app.switch_page("pages/views/detect.py")
+    app.run()
+    app.button(key="canvas_clear").click().run()  # as the canvas's trash icon: both go
+    assert [n for n, _ in app.session_state["scored"]] == ["digit.png"]
+    assert app.session_state["drawing_json"] is None
+    assert _canvas_drawing(app) == []
 
 
 def test_the_train_page_says_what_a_model_name_is_saved_as(app):
