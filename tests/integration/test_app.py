@@ -358,7 +358,7 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
 
 def test_train_page_defaults_are_the_cli_defaults(app):
     from ganmc.cli import build_parser
-    from ganmc.config import AUTO, TrainConfig
+    from ganmc.config import AUTO
     from ganmc.presets import PRESETS
 
     cli = build_parser().parse_args(["train"])
@@ -367,8 +367,8 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     assert app.radio(key="train_preset").options == list(PRESETS)  # every preset can start
     assert app.number_input(key="train_steps").value == cli.steps  # None: the preset's
     assert app.number_input(key="train_enc_steps").value == cli.encoder_steps
-    assert app.select_slider(key="train_batch").value == TrainConfig(
-        preset=cli.preset, batch_size=cli.batch_size).batch_size
+    assert cli.batch_size is None  # the preset's ...
+    assert app.select_slider(key="train_batch").value == AUTO  # ... which the page shows
     assert app.number_input(key="train_kappa").value == cli.kappa
     assert app.selectbox(key="train_data").value == cli.data
     assert cli.arch is None  # the preset's network ...
@@ -376,6 +376,42 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     assert app.radio(key="train_arch").options[0] == f"the preset's ({PRESETS['standard'].arch})"
     assert app.number_input(key="train_rotation").value == cli.rotation_weight
     assert app.number_input(key="train_jigsaw").value == cli.jigsaw_weight
+
+
+def test_the_train_page_sends_the_chosen_presets_batch_size(app, monkeypatch):
+    """Issue 35: the Train page sent the default preset's batch size whatever preset was
+    chosen; left alone, the batch size is the chosen preset's."""
+    from dataclasses import replace
+
+    from ganmc import service
+    from ganmc.config import TrainConfig
+    from ganmc.presets import PRESETS
+
+    monkeypatch.setitem(PRESETS, "quick", replace(PRESETS["quick"], batch_size=32))
+    sent = []
+    real = service.time_estimate
+    monkeypatch.setattr(service, "time_estimate",
+                        lambda settings, *a, **k: (sent.append(settings), real(settings, *a,
+                                                                              **k))[1])
+    open_page(app, "pages/views/train.py")
+    app.radio(key="train_preset").set_value("quick").run()
+    assert sent[-1]["preset"] == "quick"
+    assert TrainConfig(**{k: v for k, v in sent[-1].items()
+                          if k in TrainConfig.__dataclass_fields__}).batch_size == 32
+    assert "the preset's (32)" in app.select_slider(key="train_batch").options
+    app.select_slider(key="train_batch").set_value(128).run()
+    assert sent[-1]["batch_size"] == 128
+
+
+def test_one_seed_limit_on_every_page(app):
+    """Issue 35: the pages took seeds up to 2**31-1 while config takes 2**32-1: one limit."""
+    from ganmc.config import SEED_MAX
+
+    open_page(app, "pages/views/train.py")
+    assert app.number_input(key="train_seed").max == SEED_MAX
+    app.switch_page("pages/views/monte_carlo.py")
+    app.run()
+    assert app.number_input(key="w_mc_mc_seed").max == SEED_MAX
 
 
 def _per_digit_table(at):
