@@ -43,15 +43,22 @@ def drawing(canvas, problems: list[str], framing: str = DIGITS
     return [(session.DRAWING, image)]
 
 
+#: Each threshold source in a few words, as a verdict's row names it.
+SOURCE_SHORT = {"monte-carlo": "Monte Carlo", "holdout": "holdout", "per-digit": "per-digit",
+                "pac": "PAC", "per-digit-pac": "per-digit PAC"}
+
+
 def threshold_text(v, decision) -> str:
-    """The threshold a verdict used, said as what it is: under per-digit thresholds that of
-    the digit (or named class) the image was taken for, never the pooled one."""
-    if decision.threshold.per_digit and v.digit is not None and v.name not in (None,
-                                                                               str(v.digit)):
-        return f"the \"{v.name}\" class's threshold {v.threshold:.4g}"
-    if decision.threshold.per_digit and v.digit is not None:
-        return f"the {v.digit}s' threshold {v.threshold:.4g}"
-    return f"threshold {v.threshold:.4g}"
+    """The threshold a verdict used, said as what it is and where it comes from (another page
+    may judge by another threshold): under per-digit thresholds that of the digit (or named
+    class) the image was taken for, never the pooled one."""
+    rule = decision.threshold
+    source = SOURCE_SHORT.get(rule.source, rule.source)
+    if rule.per_digit and v.digit is not None and v.name not in (None, str(v.digit)):
+        return f"the \"{v.name}\" class's {source} threshold {v.threshold:.4g}"
+    if rule.per_digit and v.digit is not None:
+        return f"the {v.digit}s' {source} threshold {v.threshold:.4g}"
+    return f"the {source} threshold {v.threshold:.4g}"
 
 
 def big_verdict(place, v, size: str = "2.6rem", css: str = "ganmc-verdict") -> None:

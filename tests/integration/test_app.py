@@ -168,6 +168,26 @@ def test_monte_carlo_run_from_the_page(app):
                in c.value for c in app.caption)
 
 
+def test_each_row_says_which_threshold_judged_it_on_detect_and_monte_carlo(app, mnist):
+    """Issue 35, item 6: the same image can be ANOMALY on Detect (its threshold) and NORMAL in
+    the Monte Carlo page's table (the run's threshold); each row says which judged it."""
+    open_page(app, "pages/views/detect.py")
+    digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
+    app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
+    from ui.verdicts import SOURCE_SHORT
+
+    line = next(m.value for m in app.markdown if m.value.startswith("score **"))
+    assert any(f"the {words} threshold " in line for words in SOURCE_SHORT.values()), line
+    app.switch_page("pages/views/monte_carlo.py")
+    app.run()
+    app.number_input(key="w_mc_mc_samples").set_value(2000).run()
+    app.button(key="mc_run").click().run()
+    _wait(app, lambda at: any("2,000 samples in" in c.value for c in at.caption))
+    table = next(d.value for d in app.dataframe if "image" in d.value.columns)
+    assert list(table["image"]) == ["digit.png"]
+    assert table["judged by"][0].startswith("this run's Monte Carlo threshold")
+
+
 def test_monte_carlo_of_the_latent_search_from_the_page(app):
     """The slow score simulates on request, and the page then says how far its Monte Carlo
     threshold is from the nominal rate on the held-out digits."""
@@ -626,7 +646,7 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
     assert len(verdicts) == 4 and all(v.digit is not None for v in verdicts)
     lines = [m.value for m in app.markdown if m.value.startswith("score **")]
     for v, line in zip(verdicts, lines):
-        assert f"the {v.digit}s' threshold {v.threshold:.4g}" in line, line
+        assert f"the {v.digit}s' per-digit threshold {v.threshold:.4g}" in line, line
     assert any(f"{v.threshold:.4g}" != f"{pooled:.4g}" for v in verdicts)
     assert app.get("download_button")  # the verdicts' CSV
 
