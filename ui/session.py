@@ -152,6 +152,19 @@ def remember_images(new: list) -> list:
     return images
 
 
+def forget_removed_uploads(uploaded: list) -> None:
+    """Take out of the session's judged images those the uploader held on this visit's
+    previous run and no longer holds (its × on a file): its verdict goes with it. On a
+    fresh visit the uploader starts empty and the images judged before stay."""
+    now = {(n, img.tobytes()) for n, img in uploaded}
+    before = set() if opened_afresh() else st.session_state.get("uploads_held", set())
+    gone = before - now
+    if gone:
+        st.session_state["scored"] = [(n, img) for n, img in st.session_state["scored"]
+                                      if (n, img.tobytes()) not in gone]
+    st.session_state["uploads_held"] = now
+
+
 def forget_drawing() -> None:
     """Take the canvas's drawing out of the session's judged images (the canvas is empty: its
     verdict goes with it; uploaded images stay). The canvas is then opened empty."""

@@ -55,6 +55,7 @@ with right:
         st.rerun()
 
 images = verdicts.drawing(canvas, problems, det.framing_)
+uploaded: list = []
 limit_mb = st.get_option("server.maxUploadSize")
 uploads = uploads or []
 if len(uploads) > MAX_UPLOADS:
@@ -64,13 +65,14 @@ for up in uploads[:MAX_UPLOADS]:
         problems.append(f"{up.name}: {up.size / 2**20:.1f} MB is over the {limit_mb} MB limit")
         continue
     try:
-        images.append((up.name, load_image(up.getvalue(), name=up.name,
-                                           framing=det.framing_)))
+        uploaded.append((up.name, load_image(up.getvalue(), name=up.name,
+                                             framing=det.framing_)))
     except GanmcError as exc:
         problems.append(str(exc))
 for message in problems:
     st.warning(message)
-images = session.remember_images(images)
+session.forget_removed_uploads(uploaded)  # the uploader's × takes a file's verdict away
+images = session.remember_images(images + uploaded)
 
 if not images:
     st.info("Draw a digit on the black canvas, or upload images, to get a verdict.")

@@ -267,6 +267,25 @@ def test_judged_images_survive_other_pages_until_cleared(app, mnist):
     assert not [m for m in app.markdown if "ganmc-verdict" in m.value]
 
 
+def test_the_uploaders_cross_takes_that_images_verdict_away(app, mnist):
+    """Issue 35, item 8: removing one file from the uploader (its ×) removes its verdict; the
+    other file keeps its own, and after a visit elsewhere (the uploader starts empty) the
+    images judged before stay."""
+    open_page(app, "pages/views/detect.py")
+    a, b = (_png(255 - np.kron(mnist.x_test[i], np.ones((6, 6), np.uint8))) for i in (0, 1))
+    uploader = app.file_uploader(key="uploads_0")
+    uploader.set_value([("a.png", a, "image/png"), ("b.png", b, "image/png")]).run()
+    assert [n for n, _ in app.session_state["scored"]] == ["a.png", "b.png"]
+    app.file_uploader(key="uploads_0").set_value([("a.png", a, "image/png")]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert [n for n, _ in app.session_state["scored"]] == ["a.png"]
+    assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
+    for page in ("pages/views/monte_carlo.py", "pages/views/detect.py"):
+        app.switch_page(page)
+        app.run()
+    assert [n for n, _ in app.session_state["scored"]] == ["a.png"]
+
+
 def test_clearing_the_canvas_takes_its_verdict_away(app, mnist):
     """A drawing's verdict goes when the Clear button is pressed; uploaded images keep theirs.
     (The canvas is a browser component: the drawing is put in the session as the page keeps
