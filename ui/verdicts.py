@@ -73,7 +73,8 @@ def near_canvas(place, judged, decision) -> None:
     if im is not None:
         with place.container():
             big_verdict(st, im.verdict, "1.8rem", "ganmc-canvas-verdict")
-            st.caption(f"score {im.verdict.score:.4g}, {threshold_text(im.verdict, decision)}"
+            st.caption(f"score {im.verdict.score:.4g}, p-value {im.verdict.p_value:.3g}, "
+                       f"{threshold_text(im.verdict, decision)}"
                        + (f"; {im.verdict.taken_for}" if im.verdict.digit is not None else "")
                        + (f"; why: {im.verdict.reason}" if im.verdict.reason else ""))
 

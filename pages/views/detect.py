@@ -99,8 +99,7 @@ else:
         verdicts.verdict_row(im, decision, recon_name, in_batch, det.names)
     st.download_button(
         "Verdicts (CSV)", key="det_csv", file_name="ganmc-verdicts.csv", mime="text/csv",
-        data=files.table_bytes(service.score_rows([im.name for im in judged],
-                                                  list(range(len(judged))),
+        data=files.table_bytes(service.image_rows([im.name for im in judged],
                                                   [im.verdict for im in judged], checks.fdr,
                                                   det.names)),
         help="One row per image: its score, p-value and verdict, with the digit it was taken "

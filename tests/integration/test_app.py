@@ -54,6 +54,14 @@ def test_home_shows_the_model_card(app):
     assert any(text.split(":")[0] in ("Good", "Usable", "Under-trained") for text in shown)
 
 
+def test_the_overview_says_what_p_is(app):
+    """Issue 35, item 10: the Overview said "at most 100 − P %" without saying what P is."""
+    app.session_state["percentile"] = 99.0
+    open_page(app, "pages/views/home.py")
+    text = next(m.value for m in app.markdown if "100 − P" in m.value)
+    assert "P-th percentile" in text and "now 99" in text and "now\n   1 %)" in text, text
+
+
 def _threshold(at) -> float:
     return float(next(m.value for m in at.metric if m.label == "Threshold"))
 
@@ -349,6 +357,8 @@ def test_a_drawing_and_its_verdict_come_back_with_the_detect_page(app, mnist):
     assert _canvas_drawing(app) == STROKE["objects"]
     assert [n for n, _ in app.session_state["scored"]] == ["drawing"]
     assert len([m for m in app.markdown if "ganmc-canvas-verdict" in m.value]) == 1
+    # the line under the canvas says the p-value too (issue 35, item 10)
+    assert any(c.value.startswith("score ") and ", p-value " in c.value for c in app.caption)
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
     assert _canvas_drawing(app) == STROKE["objects"]  # the same drawing for the whole visit

@@ -184,3 +184,19 @@ def test_the_report_png_marks_every_image_says_its_thresholds_and_nothing_overla
     for h in _boxes(fig, headings):
         for label in _boxes(fig, labels):
             assert not h.overlaps(label), (h, label)
+
+
+def test_the_report_csv_and_the_detect_csv_have_the_same_verdict_columns(report):
+    """Issue 35, item 10: the report's rows (``kind, name, note``, then the verdict) and the
+    Detect page's and ``ganmc score``'s rows (``name`` or ``source, index``, then the
+    verdict) share the verdict's columns, named and ordered alike, with the same values."""
+    _, _, data = report
+    ours = report_data.rows(data)
+    verdicts = [im.verdict for im in data.images]
+    theirs = service.score_rows([im.name for im in data.images],
+                                list(range(len(verdicts))), verdicts, data.fdr)
+    detect = service.image_rows([im.name for im in data.images], verdicts, data.fdr)
+    assert list(ours[0])[:3] == ["kind", "name", "note"]
+    assert list(ours[0])[3:] == list(theirs[0])[2:] == list(detect[0])[1:]
+    mine = [r for r in ours if r["kind"] == "image"]
+    assert [list(r.values())[3:] for r in mine] == [list(r.values())[2:] for r in theirs]
