@@ -33,4 +33,5 @@ with st.sidebar:
     st.markdown(f"**{session.model_label(st.session_state['model'])}**")
     st.caption(controls.sidebar_summary())
 
+session.entered(page.url_path)
 page.run()

@@ -15,8 +15,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# TensorFlow's C++ start-up chatter is noise for users of a CLI or a dashboard.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ log lines (start-up chatter, grappler's "remapper failed" during training)
+# are noise for users of a CLI or a dashboard: what fails reaches Python as an exception.
+# GANMC_TF_VERBOSE=1 shows them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if os.environ.get("GANMC_TF_VERBOSE") else "3")
 
 _LAZY = {
     "Detector": "ganmc.detector",

@@ -7,8 +7,11 @@ split holds only normal digits, the test split keeps every digit so anomalies ca
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,24 +87,27 @@ def load_mnist(
             log.info("Data: bundled MNIST copy (GANMC_OFFLINE is set)")
         elif _keras_failure is not None:  # tried once in this process already; said so then
             x, y, xt, yt, used = *_load_bundled(test_size), "bundled"
-            log.info("Data: bundled MNIST copy (Keras MNIST unavailable: %s)", _keras_failure)
+            log.info("Data: the bundled 10,000 digits (Keras' MNIST: %s)", _keras_failure)
         else:
             try:
                 x, y, xt, yt = _load_keras()
                 used = "keras"
                 log.info("Data: Keras MNIST (60,000 train / 10,000 test)")
-            except Exception as exc:  # no network, broken cache, ...: fall back, say so
+            except Exception:  # no network, broken cache, ...: fall back, say so in one line
                 x, y, xt, yt = _load_bundled(test_size)
                 used = "bundled"
-                log.warning("Data: Keras MNIST unavailable (%s); using the bundled 10,000 "
-                            "digits (not retried in this process; set GANMC_OFFLINE=1 to skip "
-                            "the attempt)", type(exc).__name__)
+                log.warning("Data: Keras' MNIST (70,000 digits) unavailable: %s; using the "
+                            "bundled 10,000 digits instead (not retried in this process; set "
+                            "GANMC_OFFLINE=1 to skip the attempt)",
+                            _keras_failure or "it could not be loaded")
     elif source == "keras":
         try:
             x, y, xt, yt = _load_keras()
         except Exception as exc:
-            raise DataError(f"Keras MNIST could not be loaded ({one_line(exc, 200)}); use the "
-                            f"bundled digits instead") from None
+            why = (one_line(exc, 200) if isinstance(exc, DataError)  # tried before: says so
+                   else _keras_failure or one_line(exc, 200))
+            raise DataError(f"Keras MNIST could not be loaded ({why}); use the bundled digits "
+                            f"instead") from None
         used = "keras"
     elif source == "bundled":
         x, y, xt, yt = _load_bundled(test_size)
@@ -128,12 +134,26 @@ def _load_keras() -> tuple[np.ndarray, ...]:
                         f"process)")
     import keras
 
+    said = io.StringIO()  # Keras prints the download's address and progress bar to stdout
     try:
-        (x, y), (xt, yt) = keras.datasets.mnist.load_data()
+        with contextlib.redirect_stdout(said):
+            (x, y), (xt, yt) = keras.datasets.mnist.load_data()
     except Exception as exc:
-        _keras_failure = one_line(f"{type(exc).__name__}: {exc}", 200)
+        _keras_failure = _why_not(exc, said.getvalue())
         raise
     return x, y, xt, yt
+
+
+def _why_not(exc: BaseException, said: str) -> str:
+    """Why Keras' MNIST could not be had, in plain words, without the address or the exception
+    class (Keras reports a failed download as a bare ``Exception`` naming the address, with
+    the HTTP status when the server answered)."""
+    text = str(exc)
+    if "URL fetch failure" in text and re.search(r": \d{3} -- ", text):
+        return "not downloaded (the server refused it)"
+    if "URL fetch failure" in text or "Downloading" in said:
+        return "not downloaded (no network)"
+    return "its copy in Keras' cache could not be read"
 
 
 def _load_bundled(test_size: int) -> tuple[np.ndarray, ...]:

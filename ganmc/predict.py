@@ -162,15 +162,29 @@ def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Imag
 
 def _shrunk(img: Image.Image) -> Image.Image:
     """A big picture box-averaged in Pillow, in its own mode, to under twice ``_WORK_SIDE``
-    a side: converting 40 million pixels to float arrays took 1.4 GB."""
+    a side: converting 40 million pixels to float arrays took 1.4 GB. Detail finer than the
+    averaging (fine noise, hairlines) comes out nearly even grey: when that loses over half the
+    picture's contrast, the small one is stretched back to full contrast, so that the picture
+    is judged as what it holds rather than refused as blank."""
     factor = max(img.size) // _WORK_SIDE
     if factor < 2:
         return img
     try:
-        return img.convert(_REDUCIBLE[img.mode]).reduce(factor) if img.mode in _REDUCIBLE \
+        small = img.convert(_REDUCIBLE[img.mode]).reduce(factor) if img.mode in _REDUCIBLE \
             else img.reduce(factor)
     except ValueError:  # a mode reduce does not take: left to to_mnist's resize
         return img
+    if small.mode in ("L", "RGB") and 2 * _spread(small) < _spread(img):
+        small = ImageOps.autocontrast(small)
+    return small
+
+
+def _spread(img: Image.Image) -> int:
+    """The largest difference between a band's darkest and brightest value (Pillow's
+    extrema: no copy of the pixels)."""
+    extrema = img.getextrema()
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return max(int(hi - lo) for lo, hi in bands)
 
 
 def to_mnist(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndarray:
@@ -257,6 +271,8 @@ def _fit_and_centre(box: np.ndarray) -> np.ndarray:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = np.asarray(Image.fromarray(box.astype(np.float32), "F").resize(size, Image.LANCZOS))
     small = np.clip(small, 0.0, 1.0)
+    if 0.0 < small.max() < 0.5:  # detail averaged faint (fine noise, hairlines): back to full
+        small = small / small.max()  # ink, which every MNIST digit reaches
     total = small.sum()
     ys, xs = np.indices(small.shape)
     cy, cx = (ys * small).sum() / total, (xs * small).sum() / total

@@ -236,7 +236,7 @@ def card_lines(q: dict[str, Any] | None, held_out: int | None = None) -> list[st
         return [NO_HOLDOUT if held_out == 0 else NO_CARD]
     far = ", ".join(f"{100 * v:.1f} % at {100 * float(a):g} %"
                     for a, v in q["false_alarm"].items())
-    lines = [f"Quality ({q['reading']}): {q['words']}",
+    lines = [f"Quality ({q['reading']}): {_after_reading(q['words'], q['reading'])}",
              f"  false alarms on {q['n_normal']:,} held-out normal images ({q['scorer']} "
              f"score, verdict threshold): {far}"]
     for name, r in q["sets"].items():
@@ -250,6 +250,14 @@ def card_lines(q: dict[str, Any] | None, held_out: int | None = None) -> list[st
     if q.get("before_calibration"):
         lines.append("  " + before_calibration(q))
     return lines
+
+
+def _after_reading(words: str, reading: str) -> str:
+    """The card's words without the reading they open with ("Good: …", "Usable. …"), which
+    the line already says in brackets."""
+    if words[:len(reading)].lower() == reading.lower() and words[len(reading):][:1] in ":.":
+        return words[len(reading) + 1:].lstrip()
+    return words
 
 
 def summary_line(q: dict[str, Any] | None) -> str:

@@ -37,6 +37,7 @@ from ganmc.report import data as report_data
 from ganmc.report.data import ReportData, ReportImage
 from ganmc.train import TrainProgress, checkpoint_dir
 from ganmc.verdict import Verdict
+from ganmc.verdict import columns as verdict_columns
 
 log = logging.getLogger(__name__)
 
@@ -396,17 +397,20 @@ def score_rows(sources: list[str], indices: list[int], verdicts: list[Verdict],
     reason); with ``fdr``, ``fdr_verdict`` too: anomaly for the images Benjamini-Hochberg
     flags at its rate. For a model of named classes (``names``) the digit column is ``class``
     and holds the class's name."""
-    column = (names or Names()).noun
-    rows = [{"source": src, "index": idx, "score": round(v.score, 6),
-             "p_value": round(v.p_value, 6), "threshold": round(v.threshold, 6),
-             column: "" if v.digit is None else (v.name if column == "class" else v.digit),
-             "verdict": v.label,
-             "reason": v.reason or ""}
+    rows = [{"source": src, "index": idx, **verdict_columns(v, names)}
             for src, idx, v in zip(sources, indices, verdicts)]
     if fdr is not None:
         for row, flagged in zip(rows, fdr.flagged):
             row["fdr_verdict"] = "anomaly" if flagged else "normal"
     return rows
+
+
+def image_rows(names: list[str], verdicts: list[Verdict], fdr: BatchFdr | None = None,
+               classes: Names | None = None) -> list[dict[str, Any]]:
+    """The Detect page's CSV: one row per named image, ``name`` and then the columns of
+    :func:`score_rows` (the report's CSV has the same ones after its ``kind,name,note``)."""
+    return [{"name": row.pop("source"), **{k: v for k, v in row.items() if k != "index"}}
+            for row in score_rows(names, list(range(len(names))), verdicts, fdr, classes)]
 
 
 # ---------------------------------------------------------------------------- report

@@ -52,6 +52,19 @@ class Verdict:
         return taken_for(self.digit)
 
 
+def columns(v: Verdict, names: Names | None = None) -> dict:
+    """A verdict as the columns every table of verdicts shares, in this order (``ganmc
+    score``'s output, the Detect page's CSV, the report's CSV and JSON): ``score, p_value,
+    threshold`` (the one the verdict used), ``digit`` (``class``, with the class's name, for
+    a model of named classes; empty for a model that takes images for no digit), ``verdict``
+    and ``reason`` (why an anomaly was flagged; empty where the score gives none)."""
+    column = (names or Names()).noun
+    return {"score": round(v.score, 6), "p_value": round(v.p_value, 6),
+            "threshold": round(v.threshold, 6),
+            column: "" if v.digit is None else (v.name if column == "class" else v.digit),
+            "verdict": v.label, "reason": v.reason or ""}
+
+
 def taken_for(digit: int, bold: bool = False, names: Names | None = None) -> str:
     """The words for the digit (or named class) an image is taken for, with the right
     article."""

@@ -58,8 +58,12 @@ def simulation(det, result, level) -> None:
         decision = service.decide(det, service.Choice(result.scorer, "monte-carlo", level),
                                   result)
         verdicts = service.score(det, np.stack([img for _, img in scored]), decision)
+        st.caption("Each row is judged by this run's Monte Carlo threshold; the Detect page "
+                   "judges by the threshold chosen there (Threshold from), so a verdict can "
+                   "differ between the two pages: each row says which threshold judged it.")
         st.dataframe(pd.DataFrame(
-            [{"image": n, "score": v.score, "p-value": v.p_value, "verdict": v.label.upper()}
+            [{"image": n, "score": v.score, "p-value": v.p_value, "verdict": v.label.upper(),
+              "judged by": f"this run's Monte Carlo threshold {v.threshold:.4g}"}
              for (n, _), v in zip(scored, verdicts)]), hide_index=True, key="mc_scored")
 
 

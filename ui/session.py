@@ -33,6 +33,8 @@ DEFAULTS = {
     "mc_precision": AUTO,
     "canvas_version": 0,
     "scored": [],  # (name, uint8 28x28) of the images judged on the Detect page
+    "drawing_json": None,  # the canvas's drawing (Fabric.js JSON) behind the "drawing" image
+    "canvas_initial": None,  # the drawing the canvas was opened with on this visit of Detect
 }
 #: The name the canvas's drawing is judged under.
 DRAWING = "drawing"
@@ -150,11 +152,47 @@ def remember_images(new: list) -> list:
     return images
 
 
+def forget_removed_uploads(uploaded: list) -> None:
+    """Take out of the session's judged images those the uploader held on this visit's
+    previous run and no longer holds (its × on a file): its verdict goes with it. On a
+    fresh visit the uploader starts empty and the images judged before stay."""
+    now = {(n, img.tobytes()) for n, img in uploaded}
+    before = set() if opened_afresh() else st.session_state.get("uploads_held", set())
+    gone = before - now
+    if gone:
+        st.session_state["scored"] = [(n, img) for n, img in st.session_state["scored"]
+                                      if (n, img.tobytes()) not in gone]
+    st.session_state["uploads_held"] = now
+
+
 def forget_drawing() -> None:
     """Take the canvas's drawing out of the session's judged images (the canvas is empty: its
-    verdict goes with it; uploaded images stay)."""
+    verdict goes with it; uploaded images stay). The canvas is then opened empty."""
     st.session_state["scored"] = [(n, img) for n, img in st.session_state["scored"]
                                   if n != DRAWING]
+    st.session_state["drawing_json"] = st.session_state["canvas_initial"] = None
+
+
+def entered(page: str) -> None:
+    """Note that ``page`` runs now, and whether it was opened afresh (another page ran last):
+    a page opened again starts its widgets anew, so the Detect page hands its canvas the
+    drawing it had (see :func:`opened_afresh`)."""
+    st.session_state["page_afresh"] = st.session_state.get("page_shown") != page
+    st.session_state["page_shown"] = page
+
+
+def opened_afresh() -> bool:
+    """Whether this run is the first of a visit to its page (see :func:`entered`)."""
+    return st.session_state.get("page_afresh", True)
+
+
+def canvas_drawing() -> dict | None:
+    """The drawing to open the canvas with: on the first run of a visit to Detect, the one it
+    had when the user left it (its verdict stays meanwhile), then the same one for the whole
+    visit: a canvas handed a new drawing redraws itself and loses its undo history."""
+    if opened_afresh():
+        st.session_state["canvas_initial"] = st.session_state["drawing_json"]
+    return st.session_state["canvas_initial"]
 
 
 def kept(widget, key: str, label: str, default, **kwargs):

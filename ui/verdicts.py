@@ -20,30 +20,45 @@ from ui import caches, charts, session
 
 def drawing(canvas, problems: list[str], framing: str = DIGITS
             ) -> list[tuple[str, np.ndarray]]:
-    """The canvas's drawing as the one image to judge, in the model's ``framing``; an empty
-    canvas (its own trash icon, or a blank one after the page was left and opened again)
-    takes the drawing's verdict away, as the Clear button does."""
-    objects = (canvas.json_data or {}).get("objects") if canvas is not None else None
+    """The canvas's drawing as the one image to judge, in the model's ``framing``. A canvas
+    opened again with the session's drawing (:func:`ui.session.canvas_drawing`) sends no
+    picture until it is drawn on: the drawing judged before keeps its verdict. An empty canvas
+    (its own trash icon) takes the drawing's verdict away, as the Clear button does."""
+    json_data = canvas.json_data if canvas is not None else None
+    objects = (json_data or {}).get("objects")
     data = canvas.image_data if canvas is not None and objects else None
+    kept = st.session_state["drawing_json"]
+    if (data is None and objects and kept is not None and objects == kept.get("objects")
+            and any(n == session.DRAWING for n, _ in st.session_state["scored"])):
+        return []  # the drawing restored on the canvas: judged already, still in the session
     if data is None or not data[..., :3].max() > 0:
         session.forget_drawing()
         return []
     try:
-        return [(session.DRAWING, frame(data[..., :3], framing, name=session.DRAWING))]
+        image = frame(data[..., :3], framing, name=session.DRAWING)
     except GanmcError as exc:
         problems.append(str(exc))
         return []
+    st.session_state["drawing_json"] = json_data
+    return [(session.DRAWING, image)]
+
+
+#: Each threshold source in a few words, as a verdict's row names it.
+SOURCE_SHORT = {"monte-carlo": "Monte Carlo", "holdout": "holdout", "per-digit": "per-digit",
+                "pac": "PAC", "per-digit-pac": "per-digit PAC"}
 
 
 def threshold_text(v, decision) -> str:
-    """The threshold a verdict used, said as what it is: under per-digit thresholds that of
-    the digit (or named class) the image was taken for, never the pooled one."""
-    if decision.threshold.per_digit and v.digit is not None and v.name not in (None,
-                                                                               str(v.digit)):
-        return f"the \"{v.name}\" class's threshold {v.threshold:.4g}"
-    if decision.threshold.per_digit and v.digit is not None:
-        return f"the {v.digit}s' threshold {v.threshold:.4g}"
-    return f"threshold {v.threshold:.4g}"
+    """The threshold a verdict used, said as what it is and where it comes from (another page
+    may judge by another threshold): under per-digit thresholds that of the digit (or named
+    class) the image was taken for, never the pooled one."""
+    rule = decision.threshold
+    source = SOURCE_SHORT.get(rule.source, rule.source)
+    if rule.per_digit and v.digit is not None and v.name not in (None, str(v.digit)):
+        return f"the \"{v.name}\" class's {source} threshold {v.threshold:.4g}"
+    if rule.per_digit and v.digit is not None:
+        return f"the {v.digit}s' {source} threshold {v.threshold:.4g}"
+    return f"the {source} threshold {v.threshold:.4g}"
 
 
 def big_verdict(place, v, size: str = "2.6rem", css: str = "ganmc-verdict") -> None:
@@ -58,7 +73,8 @@ def near_canvas(place, judged, decision) -> None:
     if im is not None:
         with place.container():
             big_verdict(st, im.verdict, "1.8rem", "ganmc-canvas-verdict")
-            st.caption(f"score {im.verdict.score:.4g}, {threshold_text(im.verdict, decision)}"
+            st.caption(f"score {im.verdict.score:.4g}, p-value {im.verdict.p_value:.3g}, "
+                       f"{threshold_text(im.verdict, decision)}"
                        + (f"; {im.verdict.taken_for}" if im.verdict.digit is not None else "")
                        + (f"; why: {im.verdict.reason}" if im.verdict.reason else ""))
 

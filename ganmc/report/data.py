@@ -14,7 +14,8 @@ import numpy as np
 from ganmc.calibration import Level, Threshold
 from ganmc.guarantees import BatchFdr, DriftAlarm, KsReading
 from ganmc.montecarlo import MonteCarloResult
-from ganmc.verdict import Verdict
+from ganmc.naming import Names
+from ganmc.verdict import Verdict, columns
 
 #: Most user images drawn in the PNG (the JSON and CSV list them all).
 MAX_REPORT_IMAGES = 12
@@ -112,13 +113,13 @@ def summary(data: ReportData) -> dict[str, Any]:
 
 
 def rows(data: ReportData) -> list[dict[str, Any]]:
-    """One row per example or user image (user images under a batch's false discovery rate
-    have ``fdr_verdict`` too; examples an empty one)."""
+    """One row per example or user image: ``kind, name, note`` and then the verdict's columns
+    as every table of verdicts has them (:func:`ganmc.verdict.columns`: the Detect page's CSV
+    has the same after its ``name``); user images under a batch's false discovery rate have
+    ``fdr_verdict`` too, examples an empty one."""
     flagged = data.fdr.flagged if data.fdr is not None else None
-    out = [{"kind": kind, "name": im.name, "note": im.note, "score": im.verdict.score,
-            "p_value": im.verdict.p_value, "percentile_rank": im.verdict.percentile_rank,
-            "threshold": im.verdict.threshold, "verdict": im.verdict.label,
-            "digit": im.verdict.digit, "reason": im.verdict.reason}
+    names = Names.of_card(data.card)
+    out = [{"kind": kind, "name": im.name, "note": im.note, **columns(im.verdict, names)}
            for kind, ims in (("example", data.examples), ("image", data.images))
            for im in ims]
     if flagged is not None:

@@ -74,6 +74,13 @@ def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
 
 def report_png(data: ReportData) -> bytes:
     """Render the report as one PNG of :data:`REPORT_SIZE` pixels, offline (Agg)."""
+    buf = io.BytesIO()
+    report_figure(data).savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def report_figure(data: ReportData):
+    """The report as a matplotlib ``Figure`` (what :func:`report_png` saves)."""
     from matplotlib.figure import Figure
 
     w, h = REPORT_SIZE
@@ -104,14 +111,18 @@ def report_png(data: ReportData) -> bytes:
     dist = data.monte_carlo.distribution if data.monte_carlo else data.rule.distribution
     label = (f"Monte Carlo scores of {data.monte_carlo.n:,} generated images"
              if data.monte_carlo else f"scores of {dist.n:,} held-out normal images")
-    marks = {im.name[:24]: style.Mark.of(im.verdict) for im in data.images[:6]}
+    shown = data.images[:MAX_REPORT_IMAGES]
+    marks = _marks(shown)
+    if len(data.images) > len(shown):
+        label += f"; the first {len(shown)} of your {len(data.images)} images marked"
     overlay = None
     if data.monte_carlo is not None and data.rule.source == "holdout":
         overlay = data.rule.distribution
     draw_histogram(ax, dist, data.threshold, title=label, marks=marks, overlay=overlay,
                    overlay_label=f"held-out real normal images (n = "
                                  f"{overlay.n if overlay else 0:,})",
-                   threshold_label=f"{data.rule.source} threshold")
+                   threshold_label="pooled threshold (each image: its own, below)"
+                   if data.rule.per_digit else f"{data.rule.source} threshold")
 
     txt = fig.add_subplot(grid[2])
     txt.axis("off")
@@ -121,12 +132,20 @@ def report_png(data: ReportData) -> bytes:
     _image_row(fig, grid[3], data.examples,
                "Examples: the model's own held-out pictures" if m.get("own_images")
                else "Examples from the test split")
-    _image_row(fig, grid[4], data.images[:MAX_REPORT_IMAGES],
-               "Your images" + (f" (first {MAX_REPORT_IMAGES} of {len(data.images)})"
-                                if len(data.images) > MAX_REPORT_IMAGES else ""))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
+    _image_row(fig, grid[4], shown,
+               "Your images" + (f" (first {len(shown)} of {len(data.images)})"
+                                if len(data.images) > len(shown) else ""))
+    return fig
+
+
+def _marks(images: list[ReportImage]) -> dict[str, style.Mark]:
+    """Each image's score as a line of the histogram, under its name (cut to 24 characters;
+    a name met twice gets its place in the row, so that no image's line is lost)."""
+    marks: dict[str, style.Mark] = {}
+    for i, im in enumerate(images, 1):
+        name = im.name[:24]
+        marks[name if name not in marks else f"{name} (#{i})"] = style.Mark.of(im.verdict)
+    return marks
 
 
 def draw_drift(ax, drift) -> None:
@@ -259,7 +278,9 @@ def _image_row(fig, cell, images: list[ReportImage], title: str) -> None:
                          else "")
                       + (f"\n{im.note}" if im.note else ""),
                       fontsize=8)
-        if i == 0:
-            ax.text(0, 1.35, title + ("   (left: input, right: reconstruction)"
-                                      if im.reconstruction is not None else ""),
-                    fontsize=12, fontweight="bold", transform=ax.transAxes)
+        if i == 0:  # above the verdict labels whatever the images' size: an offset in points
+            ax.annotate(title + ("   (left: input, right: reconstruction)"
+                                 if im.reconstruction is not None else ""),
+                        xy=(0, 1), xycoords="axes fraction", xytext=(0, 24),
+                        textcoords="offset points", fontsize=12, fontweight="bold",
+                        gid="row-heading")

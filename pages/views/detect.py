@@ -33,6 +33,7 @@ with left:
     st.subheader("Draw a digit" if not det.own_images else "Draw")
     canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
                        height=280, width=280, drawing_mode="freedraw", return_image_data=True,
+                       initial_drawing=session.canvas_drawing(),
                        key=f"canvas_{st.session_state['canvas_version']}")
     if st.button("Clear the canvas", key="canvas_clear",
                  help="Wipe the drawing and its verdict (uploaded images stay)."):
@@ -48,11 +49,13 @@ with right:
     if st.button("Clear all images", key="images_clear",
                  help="Forget every image judged in this session (they stay until then, "
                       "across pages)."):
+        session.forget_drawing()
         st.session_state["scored"] = []
         st.session_state["canvas_version"] += 1
         st.rerun()
 
 images = verdicts.drawing(canvas, problems, det.framing_)
+uploaded: list = []
 limit_mb = st.get_option("server.maxUploadSize")
 uploads = uploads or []
 if len(uploads) > MAX_UPLOADS:
@@ -62,13 +65,14 @@ for up in uploads[:MAX_UPLOADS]:
         problems.append(f"{up.name}: {up.size / 2**20:.1f} MB is over the {limit_mb} MB limit")
         continue
     try:
-        images.append((up.name, load_image(up.getvalue(), name=up.name,
-                                           framing=det.framing_)))
+        uploaded.append((up.name, load_image(up.getvalue(), name=up.name,
+                                             framing=det.framing_)))
     except GanmcError as exc:
         problems.append(str(exc))
 for message in problems:
     st.warning(message)
-images = session.remember_images(images)
+session.forget_removed_uploads(uploaded)  # the uploader's × takes a file's verdict away
+images = session.remember_images(images + uploaded)
 
 if not images:
     st.info("Draw a digit on the black canvas, or upload images, to get a verdict.")
@@ -95,8 +99,7 @@ else:
         verdicts.verdict_row(im, decision, recon_name, in_batch, det.names)
     st.download_button(
         "Verdicts (CSV)", key="det_csv", file_name="ganmc-verdicts.csv", mime="text/csv",
-        data=files.table_bytes(service.score_rows([im.name for im in judged],
-                                                  list(range(len(judged))),
+        data=files.table_bytes(service.image_rows([im.name for im in judged],
                                                   [im.verdict for im in judged], checks.fdr,
                                                   det.names)),
         help="One row per image: its score, p-value and verdict, with the digit it was taken "

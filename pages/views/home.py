@@ -14,8 +14,9 @@ def _count(n) -> str:
 
 
 st.title("ganmc — is this image normal?")
+P = st.session_state["percentile"]
 st.markdown(
-    """
+    f"""
 A **GAN** learns what normal images look like — here, handwritten MNIST digits. Every image
 gets an **anomaly score** (higher = more anomalous), and a **threshold** splits NORMAL from
 ANOMALY:
@@ -23,10 +24,12 @@ ANOMALY:
 1. **Monte Carlo** (the original method): the trained generator draws thousands of synthetic
    digits, each is scored, and a percentile of those scores is the threshold.
 2. **Hold-out calibration** (the default): real normal digits that were never trained on are
-   scored; the conformal threshold guarantees that, on average, at most 100 − P % of new normal
-   images are flagged, and every image gets a p-value. A model of several digits trained with
-   their labels sets it **per digit** (each image against the held-out images of the digit
-   it is taken for), so no digit collects more than its share of false alarms.
+   scored, and the threshold is the **P-th percentile** of their scores (P is the Percentile
+   slider, now {P:g}): the conformal rule guarantees that, on average, at most 100 − P % (now
+   {100 - P:.3g} %) of new normal images are flagged, and every image gets a p-value. A model
+   of several digits trained with their labels sets it **per digit** (each image against the
+   held-out images of the digit it is taken for), so no digit collects more than its share of
+   false alarms.
 3. **Scores**: *Mahalanobis* measures how far the discriminator's view of the image lies
    from its view of the training digits (one Gaussian per digit); the *combined* score, the
    default for such models, also flags anything beyond every normal image in how fake the

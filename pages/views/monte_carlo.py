@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ganmc import service
-from ganmc.config import PRECISIONS
+from ganmc.config import PRECISIONS, SEED_MAX
 from ganmc.errors import GanmcError
 from ganmc.montecarlo import MAX_SAMPLES
 from ganmc.tracker import eta_text
@@ -28,7 +28,7 @@ with c1:
                     max_value=UI_MAX_SAMPLES, step=10_000,
                     help=f"From 1,000 to {UI_MAX_SAMPLES:,} generated images.")
 with c2:
-    controls.synced(st.number_input, "mc_seed", "mc", "Seed", min_value=0, max_value=2**31 - 1)
+    controls.synced(st.number_input, "mc_seed", "mc", "Seed", min_value=0, max_value=SEED_MAX)
 with c3:
     controls.synced(st.selectbox, "scorer", "mc", "Anomaly score",
                     options=["auto", *det.scorers_])

@@ -13,6 +13,7 @@ from ganmc.config import (
     MAX_STEPS,
     MAX_TASK_WEIGHT,
     PRESETS,
+    SEED_MAX,
     TASKS,
     TrainConfig,
 )
@@ -72,11 +73,13 @@ with st.expander("Custom settings"):
                      min_value=0, max_value=MAX_STEPS,
                      placeholder=f"the preset's ({PRESETS[preset].encoder_steps:,})",
                      help="The encoder lets the model redraw images (the fanogan score).")
-    batch = kept(c3.select_slider, "train_batch", "Batch size", PRESETS[DEFAULT_PRESET].batch_size,
-                 options=[32, 64, 128, 256, 512])
+    batch = kept(c3.select_slider, "train_batch", "Batch size", AUTO,
+                 options=[AUTO, 32, 64, 128, 256, 512],
+                 format_func=lambda b: f"the preset's ({PRESETS[preset].batch_size})"
+                 if b == AUTO else str(b))
     latent = kept(c3.number_input, "train_latent", "Latent size (0 = the network's default)", 0,
                   min_value=0, max_value=512)
-    seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=2**31 - 1)
+    seed = kept(c3.number_input, "train_seed", "Seed", 0, min_value=0, max_value=SEED_MAX)
     # the extra tasks (config.TASKS): train_rotation, train_jigsaw, train_shape; an empty
     # box (the shape network's default) leaves the choice to the settings' rule
     weights = {name: kept((c1, c2)[i % 2].number_input, "train_" + name.removesuffix("_weight"),
@@ -97,7 +100,7 @@ c4, c5 = st.columns(2)
 replace = kept(c4.checkbox, "train_replace", "Replace a model of the same name", False)
 resume = kept(c5.checkbox, "train_resume", "Continue an interrupted run of this name", False)
 settings = {"arch": None if arch == AUTO else arch, "preset": preset, "steps": steps,
-            "encoder_steps": enc_steps, "batch_size": int(batch),
+            "encoder_steps": enc_steps, "batch_size": None if batch == AUTO else int(batch),
             "latent_dim": int(latent) or None, "kappa": float(kappa),
             **{name: None if w is None else float(w) for name, w in weights.items()},
             "seed": int(seed)}

@@ -137,16 +137,15 @@ def test_pages_in_a_real_browser(server, page, shots):
     page.screenshot(path=shots / "detect-verdict.png")
 
     # Through the sidebar (the same session) to Monte Carlo and back: the canvas comes back
-    # blank, and the drawing's verdict has gone with its drawing.
+    # with the drawing on it, and the drawing's verdict with it (issue 35, item 1).
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_role("link", name="Monte Carlo").click()
     page.get_by_text("Monte Carlo threshold").first.wait_for()
     settle(page)
     sidebar.get_by_role("link", name="Detect").click()
-    page.get_by_text("Draw a digit").first.wait_for()
+    page.get_by_text("drawing: as the model sees it").wait_for()
     settle(page)
-    page.get_by_text("Draw a digit on the black canvas").wait_for()
-    assert page.locator("div.ganmc-verdict").count() == 0
+    assert page.locator("div.ganmc-canvas-verdict").count() == 1
 
     # Monte Carlo: the threshold moves with the percentile slider, without re-simulating.
     sidebar.get_by_role("link", name="Monte Carlo").click()

@@ -54,6 +54,14 @@ def test_home_shows_the_model_card(app):
     assert any(text.split(":")[0] in ("Good", "Usable", "Under-trained") for text in shown)
 
 
+def test_the_overview_says_what_p_is(app):
+    """Issue 35, item 10: the Overview said "at most 100 − P %" without saying what P is."""
+    app.session_state["percentile"] = 99.0
+    open_page(app, "pages/views/home.py")
+    text = next(m.value for m in app.markdown if "100 − P" in m.value)
+    assert "P-th percentile" in text and "now 99" in text and "now\n   1 %)" in text, text
+
+
 def _threshold(at) -> float:
     return float(next(m.value for m in at.metric if m.label == "Threshold"))
 
@@ -168,6 +176,26 @@ def test_monte_carlo_run_from_the_page(app):
                in c.value for c in app.caption)
 
 
+def test_each_row_says_which_threshold_judged_it_on_detect_and_monte_carlo(app, mnist):
+    """Issue 35, item 6: the same image can be ANOMALY on Detect (its threshold) and NORMAL in
+    the Monte Carlo page's table (the run's threshold); each row says which judged it."""
+    open_page(app, "pages/views/detect.py")
+    digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
+    app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
+    from ui.verdicts import SOURCE_SHORT
+
+    line = next(m.value for m in app.markdown if m.value.startswith("score **"))
+    assert any(f"the {words} threshold " in line for words in SOURCE_SHORT.values()), line
+    app.switch_page("pages/views/monte_carlo.py")
+    app.run()
+    app.number_input(key="w_mc_mc_samples").set_value(2000).run()
+    app.button(key="mc_run").click().run()
+    _wait(app, lambda at: any("2,000 samples in" in c.value for c in at.caption))
+    table = next(d.value for d in app.dataframe if "image" in d.value.columns)
+    assert list(table["image"]) == ["digit.png"]
+    assert table["judged by"][0].startswith("this run's Monte Carlo threshold")
+
+
 def test_monte_carlo_of_the_latent_search_from_the_page(app):
     """The slow score simulates on request, and the page then says how far its Monte Carlo
     threshold is from the nominal rate on the held-out digits."""
@@ -247,6 +275,25 @@ def test_judged_images_survive_other_pages_until_cleared(app, mnist):
     assert not [m for m in app.markdown if "ganmc-verdict" in m.value]
 
 
+def test_the_uploaders_cross_takes_that_images_verdict_away(app, mnist):
+    """Issue 35, item 8: removing one file from the uploader (its ×) removes its verdict; the
+    other file keeps its own, and after a visit elsewhere (the uploader starts empty) the
+    images judged before stay."""
+    open_page(app, "pages/views/detect.py")
+    a, b = (_png(255 - np.kron(mnist.x_test[i], np.ones((6, 6), np.uint8))) for i in (0, 1))
+    uploader = app.file_uploader(key="uploads_0")
+    uploader.set_value([("a.png", a, "image/png"), ("b.png", b, "image/png")]).run()
+    assert [n for n, _ in app.session_state["scored"]] == ["a.png", "b.png"]
+    app.file_uploader(key="uploads_0").set_value([("a.png", a, "image/png")]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert [n for n, _ in app.session_state["scored"]] == ["a.png"]
+    assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
+    for page in ("pages/views/monte_carlo.py", "pages/views/detect.py"):
+        app.switch_page(page)
+        app.run()
+    assert [n for n, _ in app.session_state["scored"]] == ["a.png"]
+
+
 def test_clearing_the_canvas_takes_its_verdict_away(app, mnist):
     """A drawing's verdict goes when the Clear button is pressed; uploaded images keep theirs.
     (The canvas is a browser component: the drawing is put in the session as the page keeps
@@ -263,9 +310,9 @@ def test_clearing_the_canvas_takes_its_verdict_away(app, mnist):
 
 
 def test_an_empty_canvas_takes_the_drawings_verdict_away(app, mnist):
-    """Issue 27, item 3: the canvas's own trash icon, or the page opened again (a new canvas
-    is blank), leaves the canvas empty; the drawing's verdict must go with it, uploads stay.
-    Under AppTest the canvas sends nothing, as a freshly emptied one."""
+    """Issue 27, item 3: the canvas's own trash icon leaves the canvas empty; the drawing's
+    verdict must go with it, uploads stay. Under AppTest the canvas sends nothing, as a
+    freshly emptied one (here a drawing the session holds no canvas drawing for)."""
     open_page(app, "pages/views/detect.py")
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
@@ -279,6 +326,52 @@ def test_an_empty_canvas_takes_the_drawings_verdict_away(app, mnist):
     assert [n for n, _ in app.session_state["scored"]] == ["digit.png"]
     assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
     assert not [m for m in app.markdown if "ganmc-canvas-verdict" in m.value]
+
+
+#: A stroke as the canvas sends it (Fabric.js JSON).
+STROKE = {"version": "6.0.0", "objects": [
+    {"type": "Path", "left": 90, "top": 50, "stroke": "#FFFFFF", "strokeWidth": 18,
+     "fill": None, "path": [["M", 90, 60], ["Q", 150, 50, 190, 80], ["L", 120, 240]]}]}
+
+
+def _canvas_drawing(at) -> list:
+    """The strokes the page hands the canvas to open with (its ``initial_drawing``)."""
+    (canvas,) = [c for c in at.get("bidi_component")
+                 if c.proto.component_name.endswith("streamlit_drawable_canvas")]
+    return json.loads(canvas.proto.json)["initialDrawing"]["objects"]
+
+
+def test_a_drawing_and_its_verdict_come_back_with_the_detect_page(app, mnist):
+    """Issue 35, item 1: draw, go to another page and back: the canvas is opened with the
+    drawing (its ``initial_drawing``), the verdict is still under it and the Report still
+    counts it; the canvas gets the same drawing on every run of the visit (a new one would
+    redraw it and lose its undo history); Clear takes both away."""
+    open_page(app, "pages/views/detect.py")
+    # what a drawing on the canvas leaves in the session (the browser sends it)
+    app.session_state["scored"] = [("drawing", mnist.x_test[1])]
+    app.session_state["drawing_json"] = STROKE
+    for page in ("pages/views/monte_carlo.py", "pages/views/detect.py"):
+        app.switch_page(page)
+        app.run()
+        assert not app.exception, [e.message for e in app.exception]
+    assert _canvas_drawing(app) == STROKE["objects"]
+    assert [n for n, _ in app.session_state["scored"]] == ["drawing"]
+    assert len([m for m in app.markdown if "ganmc-canvas-verdict" in m.value]) == 1
+    # the line under the canvas says the p-value too (issue 35, item 10)
+    assert any(c.value.startswith("score ") and ", p-value " in c.value for c in app.caption)
+    digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
+    app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
+    assert _canvas_drawing(app) == STROKE["objects"]  # the same drawing for the whole visit
+    assert [n for n, _ in app.session_state["scored"]] == ["drawing", "digit.png"]
+    app.switch_page("pages/views/report.py")
+    app.run()
+    assert any("the 2 images judged on the Detect page" in c.value for c in app.caption)
+    app.switch_page("pages/views/detect.py")
+    app.run()
+    app.button(key="canvas_clear").click().run()  # as the canvas's trash icon: both go
+    assert [n for n, _ in app.session_state["scored"]] == ["digit.png"]
+    assert app.session_state["drawing_json"] is None
+    assert _canvas_drawing(app) == []
 
 
 def test_the_train_page_says_what_a_model_name_is_saved_as(app):
@@ -314,7 +407,7 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
 
 def test_train_page_defaults_are_the_cli_defaults(app):
     from ganmc.cli import build_parser
-    from ganmc.config import AUTO, TrainConfig
+    from ganmc.config import AUTO
     from ganmc.presets import PRESETS
 
     cli = build_parser().parse_args(["train"])
@@ -323,8 +416,8 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     assert app.radio(key="train_preset").options == list(PRESETS)  # every preset can start
     assert app.number_input(key="train_steps").value == cli.steps  # None: the preset's
     assert app.number_input(key="train_enc_steps").value == cli.encoder_steps
-    assert app.select_slider(key="train_batch").value == TrainConfig(
-        preset=cli.preset, batch_size=cli.batch_size).batch_size
+    assert cli.batch_size is None  # the preset's ...
+    assert app.select_slider(key="train_batch").value == AUTO  # ... which the page shows
     assert app.number_input(key="train_kappa").value == cli.kappa
     assert app.selectbox(key="train_data").value == cli.data
     assert cli.arch is None  # the preset's network ...
@@ -332,6 +425,42 @@ def test_train_page_defaults_are_the_cli_defaults(app):
     assert app.radio(key="train_arch").options[0] == f"the preset's ({PRESETS['standard'].arch})"
     assert app.number_input(key="train_rotation").value == cli.rotation_weight
     assert app.number_input(key="train_jigsaw").value == cli.jigsaw_weight
+
+
+def test_the_train_page_sends_the_chosen_presets_batch_size(app, monkeypatch):
+    """Issue 35: the Train page sent the default preset's batch size whatever preset was
+    chosen; left alone, the batch size is the chosen preset's."""
+    from dataclasses import replace
+
+    from ganmc import service
+    from ganmc.config import TrainConfig
+    from ganmc.presets import PRESETS
+
+    monkeypatch.setitem(PRESETS, "quick", replace(PRESETS["quick"], batch_size=32))
+    sent = []
+    real = service.time_estimate
+    monkeypatch.setattr(service, "time_estimate",
+                        lambda settings, *a, **k: (sent.append(settings), real(settings, *a,
+                                                                              **k))[1])
+    open_page(app, "pages/views/train.py")
+    app.radio(key="train_preset").set_value("quick").run()
+    assert sent[-1]["preset"] == "quick"
+    assert TrainConfig(**{k: v for k, v in sent[-1].items()
+                          if k in TrainConfig.__dataclass_fields__}).batch_size == 32
+    assert "the preset's (32)" in app.select_slider(key="train_batch").options
+    app.select_slider(key="train_batch").set_value(128).run()
+    assert sent[-1]["batch_size"] == 128
+
+
+def test_one_seed_limit_on_every_page(app):
+    """Issue 35: the pages took seeds up to 2**31-1 while config takes 2**32-1: one limit."""
+    from ganmc.config import SEED_MAX
+
+    open_page(app, "pages/views/train.py")
+    assert app.number_input(key="train_seed").max == SEED_MAX
+    app.switch_page("pages/views/monte_carlo.py")
+    app.run()
+    assert app.number_input(key="w_mc_mc_seed").max == SEED_MAX
 
 
 def _per_digit_table(at):
@@ -546,7 +675,7 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
     assert len(verdicts) == 4 and all(v.digit is not None for v in verdicts)
     lines = [m.value for m in app.markdown if m.value.startswith("score **")]
     for v, line in zip(verdicts, lines):
-        assert f"the {v.digit}s' threshold {v.threshold:.4g}" in line, line
+        assert f"the {v.digit}s' per-digit threshold {v.threshold:.4g}" in line, line
     assert any(f"{v.threshold:.4g}" != f"{pooled:.4g}" for v in verdicts)
     assert app.get("download_button")  # the verdicts' CSV
 

@@ -146,3 +146,57 @@ def test_the_second_example_is_an_anomaly_when_some_digits_are_not_normal(digit_
     odd = service.test_examples(det, service.decide(det, service.Choice()))[1]
     assert odd.name == "anomalous test image"
     assert int(odd.note.split()[-1]) not in (1, 7)
+
+
+def _boxes(fig, texts):
+    renderer = fig.canvas.get_renderer()
+    return [t.get_window_extent(renderer) for t in texts]
+
+
+def test_the_report_png_marks_every_image_says_its_thresholds_and_nothing_overlaps(
+        digit_model, mnist):
+    """Issue 35, item 5: with eight images (two of one name) every image's score is a line of
+    the histogram (six were, silently); under per-digit thresholds the dashed line is called
+    the pooled threshold, not "per-digit threshold"; the rows' headings clear the verdict
+    labels under them."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from ganmc.report.render import report_figure
+
+    det, _ = digit_model
+    decision = service.decide(det, service.Choice())
+    assert decision.threshold.per_digit
+    images = [(f"image-{i}.png" if i != 7 else "image-0.png", mnist.x_test[i])
+              for i in range(8)]
+    fig = report_figure(service.build_report(det, decision, images=images))
+    FigureCanvasAgg(fig).draw()
+    legend = [t.get_text() for ax in fig.axes if ax.get_legend()
+              for t in ax.get_legend().get_texts()]
+    marked = [t for t in legend if ".png" in t]
+    assert len(marked) == 8, legend
+    assert any(t.startswith("pooled threshold") for t in legend), legend
+    assert not any(t.startswith("per-digit threshold") for t in legend), legend
+    headings = [t for t in fig.findobj(Text) if t.get_gid() == "row-heading"]
+    assert len(headings) == 2  # examples, your images
+    labels = [ax.title for ax in fig.axes if ax.title.get_text() in ("NORMAL", "ANOMALY")]
+    assert len(labels) == 2 + 8
+    for h in _boxes(fig, headings):
+        for label in _boxes(fig, labels):
+            assert not h.overlaps(label), (h, label)
+
+
+def test_the_report_csv_and_the_detect_csv_have_the_same_verdict_columns(report):
+    """Issue 35, item 10: the report's rows (``kind, name, note``, then the verdict) and the
+    Detect page's and ``ganmc score``'s rows (``name`` or ``source, index``, then the
+    verdict) share the verdict's columns, named and ordered alike, with the same values."""
+    _, _, data = report
+    ours = report_data.rows(data)
+    verdicts = [im.verdict for im in data.images]
+    theirs = service.score_rows([im.name for im in data.images],
+                                list(range(len(verdicts))), verdicts, data.fdr)
+    detect = service.image_rows([im.name for im in data.images], verdicts, data.fdr)
+    assert list(ours[0])[:3] == ["kind", "name", "note"]
+    assert list(ours[0])[3:] == list(theirs[0])[2:] == list(detect[0])[1:]
+    mine = [r for r in ours if r["kind"] == "image"]
+    assert [list(r.values())[3:] for r in mine] == [list(r.values())[2:] for r in theirs]

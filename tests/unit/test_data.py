@@ -60,6 +60,55 @@ def test_keras_source_failure_is_a_clear_error(monkeypatch):
         load_mnist("keras")
 
 
+def test_a_failed_download_is_one_plain_line(monkeypatch, caplog, capsys):
+    """Issue 35, item 9: Keras prints the address it downloads from and reports a failure as
+    a bare ``Exception`` naming it; the user gets one line saying what was tried, what is
+    used instead and why, with no address and no exception class."""
+    import keras
+
+    def offline():  # what keras.utils.get_file does without a network
+        url = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+        print(f"Downloading data from {url}")
+        raise Exception(f"URL fetch failure on {url}: None -- [Errno -3] Temporary failure "
+                        f"in name resolution")
+
+    monkeypatch.delenv("GANMC_OFFLINE", raising=False)
+    monkeypatch.setattr(data, "_keras_failure", None)
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with caplog.at_level(logging.WARNING, logger="ganmc.data"):
+        splits = load_mnist("auto", digits=(7,))
+    assert splits.source == "bundled"
+    said = capsys.readouterr()
+    lines = [r.getMessage() for r in caplog.records] + said.out.splitlines() + \
+        said.err.splitlines()
+    assert len(lines) == 1, lines
+    assert "no network" in lines[0] and "using the bundled 10,000 digits instead" in lines[0]
+    assert "http" not in lines[0] and "Exception" not in lines[0]
+    with pytest.raises(DataError) as raised:
+        load_mnist("keras")
+    assert "http" not in str(raised.value) and "no network" in str(raised.value)
+
+
+def test_tensorflows_own_log_lines_are_off_unless_asked_for():
+    """Issue 35, item 9: TensorFlow's C++ error-level lines (grappler's "remapper failed"
+    while training, "failed call to cuInit" at start) are not the user's: importing ganmc
+    turns them off unless TF_CPP_MIN_LOG_LEVEL or GANMC_TF_VERBOSE says otherwise."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, ganmc, tensorflow as tf; tf.reduce_sum(tf.ones(3)).numpy(); "
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "GANMC_TF_VERBOSE")}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["3"]
+    assert not [line for line in run.stderr.splitlines() if line[:1] in ("E", "W")
+                and line[1:5].isdigit()], run.stderr
+
+
 def test_npz_with_x_and_y(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)

@@ -31,6 +31,7 @@ def test_the_runtime_imports_no_tensorflow():
 #: Each copy in ganmc/predict.py and the ganmc function it copies.
 COPIES = [
     (files, "regular_size"), (preprocess, "open_picture"), (preprocess, "_shrunk"),
+    (preprocess, "_spread"),
     (preprocess, "to_mnist"), (preprocess, "_to_gray"), (preprocess, "_fit_and_centre"),
     (preprocess, "to_model_input"), (combined, "shares"), (combined, "rank"),
     (combined, "_guard"), (calibration, "above"), (errors, "one_line"),

@@ -131,3 +131,17 @@ def test_a_float_tiff_in_0_to_1_is_read_as_0_to_1(tmp_path, mnist):
     Image.fromarray(digit.astype(np.float32), "F").save(tmp_path / "d255.tif")  # 0-255 floats
     np.testing.assert_array_equal(load_image(tmp_path / "d255.tif"),
                                   load_image(tmp_path / "d.png"))
+
+
+def test_a_huge_noise_picture_is_judged_not_refused_as_blank(tmp_path):
+    """Issue 35, item 9: a 6000x6000 picture of uniform noise has contrast and ink; shrinking
+    it averaged the noise to an even grey and it was refused as "no digit found". It is now
+    framed with contrast (the model judges it), and a huge blank picture is still refused."""
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (6000, 6000), dtype=np.uint8)).save(tmp_path / "n.png")
+    x = load_image(tmp_path / "n.png")
+    assert x.shape == (28, 28) and not preprocess.no_digit(x[None])[0]
+    assert x.max() - x.min() > 200
+    Image.new("L", (6000, 6000), 128).save(tmp_path / "grey.png")
+    with pytest.raises(ImageError, match="no digit found"):
+        load_image(tmp_path / "grey.png")

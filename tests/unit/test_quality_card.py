@@ -51,7 +51,10 @@ def test_the_quick_preset_never_reads_good():
 def test_card_lines_and_the_report_line_say_the_figures():
     q = _card({"other digits": 0.95})
     lines = quality.card_lines(q)
-    assert lines[0].startswith(f"Quality ({q['reading']})")
+    assert lines[0].startswith(f"Quality ({q['reading']}): ")
+    # issue 35, item 10: the reading once, not "Quality (good): Good: …"
+    after = lines[0].split("): ", 1)[1].lower()
+    assert not after.startswith(q["reading"]) and after in q["words"].lower()
     assert any("other digits: AUROC" in line for line in lines)
     assert "other digits" in quality.summary_line(q)
     assert "not measured" in quality.summary_line(None)
