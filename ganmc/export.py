@@ -9,10 +9,12 @@ The folder (:func:`export`):
   value named in ``export.json`` (``graph.columns``): the score, or for ``combined`` its
   views (:mod:`ganmc.combined`: the main views, such as the shape network's margin and
   distance, and the guards, such as the discriminator's minus logit and a count of grey
-  pixels), and ``digit``, the digit each image is taken for, for a model that takes images
-  for digits.
-- ``export.json``: the export's card: the score, the threshold (per digit, or pooled) and its
-  level, the framing, the graph's input and columns, the check it passed, the versions.
+  pixels), and ``digit``, the digit (or the index of the named class) each image is taken
+  for, for a model that takes images for digits or classes.
+- ``export.json``: the export's card: the score, the threshold (per digit, or pooled), its
+  level and, for a PAC threshold, its delta (the chance its promise fails) and rank, the
+  framing, the class names of a model of named classes, the graph's input and columns, the
+  check it passed, the versions.
 - ``references.npz``: the held-out normal images' scores (sorted) and the digits they are
   taken for, which the p-values and per-digit verdicts need; for ``combined``, each view's
   held-out values, among which ``predict.py`` ranks an image's views.
@@ -23,8 +25,8 @@ export (ONNX has no UpperBound; TFLite needs its Flex ops), so the combined scor
 taken in numpy by ``predict.py``; constants made outside the traced function become extra ONNX
 inputs, so the whole graph is built inside it; the bfloat16 inference copies do not export,
 so the float32 networks are; tf2onnx 1.17 converts up to opset 18. Before a folder is put in
-place, its own runtime judges bundled test digits and noise and must give the package's
-verdicts (:func:`check`).
+place, its own runtime judges bundled test digits (a model of the user's own pictures: the
+pictures it kept) and noise and must give the package's verdicts (:func:`check`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ganmc import __version__, bundle, files, locks, predict
+from ganmc import __version__, bundle, calibration, files, locks, predict
 from ganmc.calibration import Threshold
 from ganmc.errors import ConfigError, GanmcError, ModelError, StorageError, one_line
 
@@ -78,7 +80,7 @@ class Exported:
         m, t = self.manifest, self.manifest["threshold"]
         check = m["check"]
         return (f"exported the {m['score']} score as {m['graph']['format']} "
-                f"({m['graph']['file']}) with {_threshold_words(t)}, framing "
+                f"({m['graph']['file']}) with {_threshold_words(t, _noun(m))}, framing "
                 f"{m['framing']}; its runtime gave the package's verdicts on "
                 f"{check['images']} check images (scores within "
                 f"{check['max_relative_difference']:.1e})")
@@ -187,6 +189,7 @@ def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -
                   "columns": columns},
         "model": {"name": det.path_.name if det.path_ is not None else None,
                   "digits": list(det.config.digits), "arch": det.config.arch},
+        "classes": list(det.names.classes) if det.names.named else None,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(fmt),
     }
@@ -280,9 +283,9 @@ def _write_graph(det, scorer: str, columns: list[str], fmt: str, folder: Path
                 return {"output": proto.graph.output[0].name, "opset": ONNX_OPSET}
             concrete = graph.get_concrete_function()
             module = tf.Module()  # holds the graph and the networks whose weights it reads
+            nets = det.networks_
             module.graph, module.networks = graph, [n for n in (
-                det.networks_.generator, det.networks_.discriminator, det.networks_.encoder)
-                if n is not None]
+                nets.generator, nets.discriminator, nets.encoder, nets.shape) if n is not None]
             if fmt == "tflite":  # frozen first: converted as they are, the networks'
                 # variables became READ_VARIABLE ops that LiteRT never set (NaN scores)
                 from tensorflow.python.framework.convert_to_constants import (
@@ -337,6 +340,10 @@ def _threshold_entry(threshold: Threshold) -> dict[str, Any]:
     entry = {"source": threshold.source, "alpha": threshold.level.alpha,
              "percentile": threshold.level.percentile, "n": threshold.distribution.n,
              "pooled": finite(threshold.value), "by_digit": {}}
+    if threshold.delta is not None:  # a PAC threshold: its confidence and its rank
+        entry["delta"] = threshold.delta
+        entry["rank"] = calibration.pac_rank(threshold.distribution.n, threshold.level,
+                                             threshold.delta)
     if threshold.per_digit:
         groups = tuple(threshold.groups)
         pooled = set(threshold.fallbacks(groups))
@@ -346,21 +353,49 @@ def _threshold_entry(threshold: Threshold) -> dict[str, Any]:
     return entry
 
 
-def _threshold_words(t: dict[str, Any]) -> str:
+def _threshold_words(t: dict[str, Any], noun: str = "digit") -> str:
+    """The threshold in a few words, for the summary line (``noun``: digit or class)."""
     level = f"at {100 * t['alpha']:g}% false alarms"
+    if t.get("delta") is not None:
+        level += f" with {100 * (1 - t['delta']):g}% confidence (PAC)"
     if t["by_digit"]:
-        return f"per-digit thresholds ({len(t['by_digit'])} digits) {level}"
+        plural = "classes" if noun == "class" else "digits"
+        return f"per-{noun} thresholds ({len(t['by_digit'])} {plural}) {level}"
     return f"one threshold {level}"
 
 
+def _noun(m: dict[str, Any]) -> str:
+    """"class" for an export of a model of named classes, else "digit"."""
+    return "class" if m.get("classes") else "digit"
+
+
 # ---------------------------------------------------------------------------- the check
-def check_images(det) -> np.ndarray:
-    """The images every export is checked on: bundled test digits and uniform noise."""
+def check_images(det) -> tuple[np.ndarray, str]:
+    """The images every export is checked on, and what they are in words: for a model of
+    the user's own pictures, the pictures it kept (:attr:`Detector.examples_`, already in
+    its frame): its anomalies as they are, its normal ones mirrored left to right (they are
+    held-out images, so each as it is ties with its own value among the references its
+    score is ranked against, and a float32 rounding either side of a tie moves a rank); else
+    (and for a model of own pictures that kept none, saying so) bundled test digits; then
+    uniform noise."""
+    noise = np.random.default_rng(0).integers(0, 256, (CHECK_NOISE, 28, 28)).astype(np.uint8)
+    if det.own_images:
+        normal = np.asarray(det.examples_.get("normal", np.zeros((0, 28, 28))), np.uint8)
+        anomalies = np.asarray(det.examples_.get("anomaly", np.zeros((0, 28, 28))), np.uint8)
+        mirrored = normal[:, :, ::-1]
+        mirrored = mirrored[(mirrored != normal).any(axis=(1, 2))]  # a symmetric one is itself
+        if len(mirrored) + len(anomalies):
+            return (np.concatenate([mirrored, anomalies, noise]),
+                    f"{len(mirrored)} of the model's own held-out normal pictures mirrored, "
+                    f"{len(anomalies)} of its anomaly pictures and {CHECK_NOISE} uniform "
+                    f"noise images")
     from ganmc.data import load_mnist
 
     digits = load_mnist("bundled", det.config.digits).x_test[:CHECK_DIGITS]
-    noise = np.random.default_rng(0).integers(0, 256, (CHECK_NOISE, 28, 28)).astype(np.uint8)
-    return np.concatenate([digits, noise])
+    words = (f"{len(digits)} bundled test digits and {CHECK_NOISE} uniform noise images")
+    if det.own_images:
+        words += " (the model kept none of its own pictures to check with)"
+    return np.concatenate([digits, noise]), words
 
 
 def compare(ours, verdicts, n_holdout: dict[int, int] | int, spread: float
@@ -401,7 +436,7 @@ def check(det, decision, folder: Path) -> dict[str, Any]:
     """
     from ganmc import service
 
-    x = check_images(det)
+    x, words = check_images(det)
     runtime = predict.Export(folder)
     ours = runtime.judge(x)
     theirs = service.score(det, x, decision)
@@ -413,16 +448,42 @@ def check(det, decision, folder: Path) -> dict[str, Any]:
             or result["max_p_value_ranks"] > 1.0 + 1e-9):
         raise ModelError(f"the exported graph does not give the package's verdicts on the "
                          f"check images ({json.dumps(result)}); nothing was written")
-    return result
+    return {**result, "what": words}
 
 
 # ---------------------------------------------------------------------------- README
+def threshold_text(m: dict[str, Any]) -> str:
+    """What the export's threshold promises, in words: the level, the held-out images it
+    was chosen from and, for a PAC threshold, its confidence and rank."""
+    t = m["threshold"]
+    noun = _noun(m)
+    each = f" (for each {noun}, among the held-out images taken for it)" if t["by_digit"] else ""
+    if t.get("delta") is not None:
+        rank = f"the score of rank {t['rank']:,} of {t['n']:,}" if t.get("rank") else "a rank"
+        return (f"its {t['source']} threshold: with probability at least "
+                f"{100 * (1 - t['delta']):g}% over the draw of its held-out normal images, at "
+                f"most {100 * t['alpha']:g}% of new normal images are flagged{each} (pooled: "
+                f"{rank} held-out normal images' scores)")
+    return (f"its {t['source']} threshold at {100 * t['alpha']:g}% false alarms{each}: on "
+            f"average over the draw of the held-out normal images, at most that share of new "
+            f"normal images is flagged (pooled: about the {t['percentile']:g}th percentile of "
+            f"{t['n']:,} held-out normal images' scores)")
+
+
 def readme(m: dict[str, Any]) -> str:
     """The export folder's README.md: what is in it and how to use it."""
     fmt, t = m["graph"]["format"], m["threshold"]
     runtime = {"onnx": "onnxruntime", "tflite": "ai-edge-litert",
                "savedmodel": "tensorflow"}[fmt]
     score = m["score"]
+    noun = _noun(m)
+    classes = m.get("classes")
+    normal = (f"normal classes {', '.join(classes)}" if classes else
+              f"normal digits {', '.join(map(str, m['model']['digits']))}")
+
+    def label(d: str) -> str:
+        return classes[int(d)] if classes and 0 <= int(d) < len(classes) else str(d)
+
     views = ""
     if m["combined"]:
         c = m["combined"]
@@ -430,7 +491,8 @@ def readme(m: dict[str, Any]) -> str:
                  f"among the held-out normal images' values (`references.npz`) and takes the "
                  f"largest: the ranks of {', '.join(c.get('mains', [c['main']]))}, and of "
                  f"{', '.join(c.get('guards', predict.GUARDS))} where they lie beyond every "
-                 f"held-out image.")
+                 f"held-out image. The view that gives an image its score is the `reason` "
+                 f"of an anomaly.")
     tflite_note = ("\n`predict.py` runs `model.tflite` with ai-edge-litert (`pip install "
                    "ai-edge-litert`; Linux x86-64, macOS arm64 and Windows have wheels) or "
                    "tflite-runtime; without either it uses TensorFlow's TFLite interpreter if "
@@ -438,29 +500,39 @@ def readme(m: dict[str, Any]) -> str:
     saved_note = ("\nA SavedModel needs TensorFlow to run: `pip install numpy pillow "
                   "tensorflow`. Export with `--format onnx` to judge without it.\n"
                   if fmt == "savedmodel" else "")
-    by_digit = "".join(f"| {d} | {v if v is not None else 'none'} |\n"
+    by_digit = "".join(f"| {label(d)} | {v if v is not None else 'none'} |\n"
                        for d, v in t["by_digit"].items())
-    thresholds = (f"Per-digit thresholds (an image is judged by the digit it is taken for; "
-                  f"a digit not listed uses the pooled threshold {t['pooled']}):\n\n"
-                  f"| digit | threshold |\n| --- | --- |\n{by_digit}"
+    thresholds = (f"Per-{noun} thresholds (an image is judged by the {noun} it is taken for; "
+                  f"a {noun} not listed uses the pooled threshold {t['pooled']}):\n\n"
+                  f"| {noun} | threshold |\n| --- | --- |\n{by_digit}"
                   if t["by_digit"] else f"Threshold: {t['pooled']} (one for all images).\n")
+    columns = f"source,index,score,p_value,threshold,{noun},verdict,reason"
+    taken = ("`class`, the name of the class it is taken for" if classes else
+             "`digit`, the digit it is taken for (empty for a model that takes images for "
+             "no digit)")
+    blank = (" A picture of one colour is judged too (it may well be the anomaly)."
+             if m["framing"] == "whole" else
+             " An image that holds no digit (blank, of one colour, a dot) is refused, as ganmc "
+             "refuses it.")
     return f"""# ganmc export: the {score} score as {fmt}
 
-Judges 28x28 images as the ganmc model `{m['model']['name']}` does (normal digits
-{', '.join(map(str, m['model']['digits']))}), with its {score} score and its
-{t['source']} threshold at {100 * t['alpha']:g}% false alarms (the
-{t['percentile']:g}th percentile of {t['n']:,} held-out normal images), without ganmc.
+Judges pictures as the ganmc model `{m['model']['name']}` does ({normal}), with its {score}
+score and {threshold_text(m)}, without ganmc.
 
 ## Use it
 
 ```bash
 pip install numpy pillow {runtime}
 python predict.py picture.png more_pictures/     # one CSV row per image on stdout
+python predict.py --fdr 0.05 more_pictures/      # and the batch at a false discovery rate
 ```
 
-Each row: `source,index,score,p_value,threshold,digit,verdict`, as `ganmc score` writes
-them. A file that cannot be read is listed on stderr and the others are judged (the exit
-status is then 2). In Python:
+Each row: `{columns}`, as `ganmc score` writes them: {taken}; `reason`, for an anomaly
+under the combined score, why in plain words (empty otherwise). With `--fdr Q` an
+`fdr_verdict` column too: the images Benjamini-Hochberg flags over the batch's p-values
+(against every held-out normal image), of which at most a share Q are expected to be normal.
+A file that cannot be read is listed on stderr and the others are judged (the exit status is
+then 2).{blank} In Python:
 
 ```python
 import sys; sys.path.insert(0, "THIS_FOLDER")
@@ -468,6 +540,7 @@ from predict import Export
 exp = Export("THIS_FOLDER")
 x = exp.read("picture.png")[None]     # read and framed: uint8 (1, 28, 28)
 v = exp.judge(x)                      # v.score, v.p_value, v.threshold, v.digit, v.anomaly
+rows = v.rows(["picture.png"], [0])   # the CSV rows, with the {noun} and the reason
 ```
 {tflite_note}{saved_note}
 ## What it does
@@ -478,23 +551,32 @@ v = exp.judge(x)                      # v.score, v.p_value, v.threshold, v.digit
         f'`{c}`' for c in m['graph']['columns'])}.{views} Higher is more anomalous.
 3. **Verdict**: an image is an anomaly when its score is strictly above its threshold.
    Its p-value is (1 + the number of held-out scores at or above it) / (n + 1), among the
-   held-out scores it is judged against (its digit's under per-digit thresholds).
+   held-out scores it is judged against (its {noun}'s under per-{noun} thresholds).
 
 {thresholds}
+## What it does not do
+
+- **No drift alarm.** `ganmc score` and the dashboard watch a stream of verdicts and warn
+  when the images stop looking like the held-out normal ones (the threshold's promise then
+  no longer holds); `predict.py` judges each image on its own and never warns. Check a
+  stream with ganmc itself (`ganmc score --model MODEL IMAGES`).
+- No reconstructions, no report, no Monte Carlo reading, no recalibration: the thresholds are
+  those of the moment of export.
+
 ## Files
 
 | file | what it holds |
 | --- | --- |
 | `{m['graph']['file']}` | the scoring graph ({fmt}) |
-| `export.json` | this export's card: score, thresholds, framing, columns, check, versions |
-| `references.npz` | held-out scores (sorted), their digits, each view's held-out values |
+| `export.json` | this export's card: score, thresholds, framing, classes, columns, check |
+| `references.npz` | held-out scores (sorted), their {noun}s, each view's held-out values |
 | `model-card.json` | the model's own card (training, calibration, quality) |
 | `predict.py` | the runtime: numpy, Pillow and {runtime} |
 
 ## Checked
 
-Before this folder was written, `predict.py` judged {m['check']['images']} images (bundled
-test digits and uniform noise) and gave the package's verdicts: scores within
+Before this folder was written, `predict.py` judged {m['check']['images']} images
+({m['check'].get('what', 'check images')}) and gave the package's verdicts: scores within
 {m['check']['max_relative_difference']:.1e} (relative), p-values within
 {m['check']['max_p_value_ranks']:.0f} rank. Made by ganmc {m['versions']['ganmc']} with
 {', '.join(f'{k} {v}' for k, v in m['versions'].items() if k != 'ganmc')}.

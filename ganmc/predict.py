@@ -6,15 +6,19 @@ numpy, Pillow and the runtime of the exported graph: onnxruntime for ``model.onn
 ai-edge-litert (or tflite-runtime) for ``model.tflite``. A ``savedmodel`` export needs
 TensorFlow. The parts of ganmc it needs are copies, each marked "copy of", which
 ``tests/unit/test_predict.py`` checks are the same as ganmc's own: reading a picture and
-putting it in the model's frame (:mod:`ganmc.preprocess`) and ranking the views of the
-combined score (:mod:`ganmc.combined`).
+putting it in the model's frame (:mod:`ganmc.preprocess`), ranking the views of the combined
+score and the words of the view that decides it (:mod:`ganmc.combined`), the verdict rule,
+Benjamini-Hochberg (:mod:`ganmc.guarantees`) and the escaping of names in output lines
+(:mod:`ganmc.errors`).
 
-The verdicts are ganmc's. The graph gives the score (for ``combined``, its three views,
-ranked here among the held-out normal images) and the digit each image is taken for. An
-image is an anomaly when its score is strictly above the threshold of that digit (with a
+The verdicts are ganmc's. The graph gives the score (for ``combined``, its views, ranked here
+among the held-out normal images) and the digit (or class) each image is taken for. An image
+is an anomaly when its score is strictly above the threshold of that digit (with a
 ``per-digit`` threshold; the pooled one for a digit with too few held-out images, and for a
 ``holdout`` threshold). Its p-value is (1 + #{held-out scores >= s}) / (n + 1) among the
-held-out scores it is judged against: its digit's, or all of them.
+held-out scores it is judged against: its digit's, or all of them. For a model of digits an
+image that holds none (blank, a dot) is refused, not judged. What it does not do: watch a
+stream for drift (ganmc's drift alarm); ``--fdr`` judges one batch at a false discovery rate.
 
 From the export folder::
 
@@ -39,7 +43,7 @@ import sys
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +81,10 @@ class ExportError(GanmcError):
     """An export folder is missing, incomplete, or not one this runtime reads."""
 
 
+class ConfigError(GanmcError):
+    """A setting is out of its allowed range (``--fdr``)."""
+
+
 # ---------------------------------------------------------------------------- copies
 # Copies of ganmc's own code (tests/unit/test_predict.py checks each is the same).
 
@@ -85,15 +93,72 @@ MAX_PIXELS = 40_000_000
 MAX_FILE_BYTES = 50_000_000
 _WORK_SIDE = 512
 MIN_CONTRAST = 0.15
-BLANK = "no digit found (the image is blank or of one colour)"
+MIN_INK = 5.0
+BLANK = ("no digit found (the image is blank, of one colour, or holds less ink than "
+         f"{MIN_INK:g} pixels)")
 _INK_LEVEL = 0.2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _REDUCIBLE = {"1": "L", "P": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB"}
-# copy of ganmc.combined.PIXELS, GUARDS (the guards of an export card that names none) and
-# COUNTED
+# copy of ganmc.config.FRAMING_ABOUT: each framing in words
+FRAMING_WORDS = {
+    "digits": "like digits: the ink (dark on light is turned round) fitted in 20 x 20 pixels "
+              "and centred by its centre of mass in 28 x 28, as MNIST's digits were made; for "
+              "drawings, handwriting and single shapes on a plain background",
+    "whole": "whole image: the whole picture in grey, shrunk to fit 28 x 28 keeping its "
+             "proportions, the rest filled with the colour of its edge; for photographs, "
+             "products and textures, where every part of the picture counts",
+}
+# copy of ganmc.combined.PIXELS, GUARDS (the guards of an export card that names none),
+# COUNTED and VIEW_WORDS (why an image a view decides is flagged)
 PIXELS = 28 * 28
 GUARDS = ("discriminator", "grey")
 COUNTED = ("grey", "tones")
+VIEW_WORDS = {
+    "mahalanobis": "the discriminator's view of it lies far from the training digits'",
+    "mahalanobis-strokes": "the discriminator's view of it lies far from the training "
+                           "digits' (or it draws too little)",
+    "shape": "it looks more like a letter, a symbol or a scribble than a digit (the shape "
+             "network)",
+    "shape-distance": "its shape is unlike the digit it is taken for (the shape network)",
+    "discriminator": "the discriminator finds it unlike any digit it has seen",
+    "grey": "more of it is grey than in any normal digit",
+    "tones": "it has a photograph's tones: grey away from any pen stroke, more than any "
+             "normal digit has",
+}
+
+
+# copy of ganmc.errors.shown, _cut and one_line
+def shown(text: object, limit: int | None = None) -> str:
+    """``text`` made safe to print as (part of) one line: control characters (new lines,
+    tabs, terminal escapes) written as escapes (``\\n``, ``\\x1b``), the bytes of a file
+    name that are not UTF-8 as ``\\xNN``; at most ``limit`` characters, cut in the middle
+    (so that a long path keeps its end and a message its reason)."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        elif ch != " " and not ch.isprintable():
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return _cut("".join(out), limit)
+
+
+def _cut(line: str, limit: int | None) -> str:
+    if limit is None or len(line) <= limit:
+        return line
+    tail = max(limit // 3, 1)
+    return line[: max(limit - tail - 1, 0)].rstrip() + "…" + line[-tail:].lstrip()
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` as one line of at most ``limit`` characters: whitespace runs collapsed, other
+    control characters and undecodable bytes escaped (:func:`shown`), a longer line cut in
+    the middle, keeping its start and its end (where a message says why)."""
+    return shown(" ".join(str(text).split()), limit)
 
 
 # copy of ganmc.files.regular_size
@@ -116,13 +181,27 @@ def regular_size(path: Path | str, error: type[GanmcError]) -> int:
     return st.st_size
 
 
-# copy of ganmc.preprocess: reading a picture, framing it like digits, the model input
-def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Image.Image:
-    """Read an image file as :func:`load_image` does, before it is framed: checked from its
-    header (size, pixels), its first frame decoded, a big one shrunk (:func:`_shrunk`).
+# copy of ganmc.preprocess: reading a picture, framing it (like digits, or whole), the
+# model input
+@dataclass(frozen=True)
+class Picture:
+    """A picture as read from its file: decoded (a large one shrunk in its own mode) with the
+    size and mode its header gave."""
+
+    image: Image.Image
+    size: tuple[int, int]
+    mode: str
+
+
+def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Picture:
+    """Read an image file (PNG, JPEG, BMP, GIF's first frame, ...), within the size limits.
+
+    Args:
+        source: A path, or the file's bytes (e.g. an upload).
+        name: What to call the image in error messages.
 
     Raises:
-        ImageError: If the file is unreadable or too large.
+        ImageError: If the file is unreadable, empty or too large.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
@@ -142,6 +221,7 @@ def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Imag
         try:
             img = Image.open(fp)
             w, h = img.size
+            mode = img.mode
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{label}: {w}x{h} pixels is more than the {MAX_PIXELS:,} "
                                  f"allowed")
@@ -149,7 +229,7 @@ def open_picture(source: str | Path | bytes, *, name: str | None = None) -> Imag
             if max(w, h) > _WORK_SIDE:
                 img.draft("L", (_WORK_SIDE, _WORK_SIDE))  # JPEG: decode at reduced size
             img.load()
-            return _shrunk(img)
+            return Picture(_shrunk(img), (w, h), mode)
         except ImageError:
             raise
         except Image.DecompressionBombError:
@@ -221,10 +301,24 @@ def to_mnist(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndar
     if peak < MIN_CONTRAST:
         raise ImageError(f"{name}: {BLANK}")
     ink /= peak
+    if float(ink.sum()) < MIN_INK:  # a dot would be blown up to a 20x20 blob below
+        raise ImageError(f"{name}: {BLANK}")
     rows = np.flatnonzero((ink > _INK_LEVEL).any(axis=1))
     cols = np.flatnonzero((ink > _INK_LEVEL).any(axis=0))
     box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return _fit_and_centre(box)
+
+
+def no_digit(x: np.ndarray) -> np.ndarray:
+    """Which MNIST-format images, uint8 (N, 28, 28), hold no digit: less contrast than
+    ``MIN_CONTRAST`` between the darkest and the brightest pixel, or less ink than
+    ``MIN_INK`` full pixels (a blank image, a dot, one faint pixel). Refused as input and
+    never judged, as a picture holding no digit is (:func:`to_mnist`)."""
+    x = np.asarray(x)
+    flat = x.reshape(len(x), -1)
+    spread = flat.max(axis=1).astype(np.int16) - flat.min(axis=1)
+    ink = flat.sum(axis=1, dtype=np.int64) - flat.min(axis=1).astype(np.int64) * flat.shape[1]
+    return (spread < MIN_CONTRAST * 255) | (ink < MIN_INK * 255)
 
 
 def _to_gray(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
@@ -249,7 +343,11 @@ def _to_gray(image: Image.Image | np.ndarray, name: str) -> np.ndarray:
     img = image
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if not np.isfinite(arr).all():
+            raise ImageError(f"{name}: the image contains NaN or infinite values")
+        # A float picture in 0-1 (a TIFF written by numpy code) is scaled as 0-1, as arrays are.
+        top = (1.0 if img.mode == "F" and arr.max() <= 1.0 else
+               65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0)
         return np.clip(arr / top, 0, 1).astype(np.float32)
     if img.mode == "P":
         img = img.convert("RGBA")
@@ -284,6 +382,41 @@ def _fit_and_centre(box: np.ndarray) -> np.ndarray:
     return np.round(out * 255.0).astype(np.uint8)
 
 
+def to_whole(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndarray:
+    """The whole picture in grey, shrunk (or enlarged) to fit 28x28 keeping its proportions,
+    centred, the rest filled with the median grey of its edge. Nothing is inverted or cropped,
+    and a picture of one colour is kept (it may well be the anomaly); a 28x28 grey picture
+    comes back as it was.
+
+    Args:
+        image: A Pillow image of any mode, or an array (H, W), (H, W, 3) or (H, W, 4).
+        name: What to call the image in error messages.
+
+    Returns:
+        uint8 (28, 28).
+
+    Raises:
+        ImageError: If the picture has no pixels.
+    """
+    gray = _to_gray(image, name)
+    if gray.size == 0:
+        raise ImageError(f"{name}: the image has no pixels")
+    h, w = gray.shape
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    fill = float(np.median(border))
+    if (h, w) != (28, 28):
+        scale = 28.0 / max(h, w)
+        size = (min(28, max(1, round(w * scale))), min(28, max(1, round(h * scale))))
+        small = Image.fromarray(gray.astype(np.float32), "F")
+        if max(h, w) > 4 * 28:  # box-average first: Lanczos over a large picture aliases less
+            small = small.resize((size[0] * 4, size[1] * 4), Image.BOX)
+        gray = np.clip(np.asarray(small.resize(size, Image.LANCZOS)), 0.0, 1.0)
+    out = np.full((28, 28), fill, np.float32)
+    top, left = (28 - gray.shape[0]) // 2, (28 - gray.shape[1]) // 2
+    out[top:top + gray.shape[0], left:left + gray.shape[1]] = gray
+    return np.round(out * 255.0).astype(np.uint8)
+
+
 def to_model_input(x: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) MNIST images -> float32 (N, 28, 28, 1) in [-1, 1], the GAN's range."""
     return (np.asarray(x, np.float32)[..., None] / 127.5) - 1.0
@@ -312,15 +445,9 @@ def _guard(f: np.ndarray, n: int) -> np.ndarray:
     return np.where(f > 1.0, f, 1.0 - (n + 1.0) * (1.0 - f))
 
 
-# copy of ganmc.errors.one_line
-def one_line(text: object, limit: int = 300) -> str:
-    """``text`` as one line of at most ``limit`` characters (whitespace runs collapsed)."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-# copy of the verdict rule (ganmc.calibration.above) and of the conformal p-value of an
-# exact distribution (ganmc.distribution.ScoreDistribution.p_values)
+# copy of the verdict rule (ganmc.calibration.above), of the conformal p-value of an
+# exact distribution (ganmc.distribution.ScoreDistribution.p_values) and of the batch's
+# false discovery rate (ganmc.guarantees.benjamini_hochberg, _check_rate)
 def above(scores: np.ndarray | float, thresholds: np.ndarray | float) -> np.ndarray:
     """THE verdict rule: a score strictly above its threshold is an anomaly."""
     return np.asarray(scores, np.float64) > np.asarray(thresholds, np.float64)
@@ -333,50 +460,58 @@ def p_values(sorted_scores: np.ndarray, s: np.ndarray) -> np.ndarray:
     return (1.0 + count) / (n + 1.0)
 
 
+def _check_rate(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0.0 < value < 1.0):
+        raise ConfigError(f"{name} must be between 0 and 1 (not included), not {value!r}")
+    return float(value)
+
+
+def benjamini_hochberg(p_values: np.ndarray, q: float) -> np.ndarray:
+    """True for each p-value Benjamini-Hochberg rejects at false discovery rate q: the k
+    smallest, k the largest rank with p_(k) <= q k / m."""
+    _check_rate("the false discovery rate", q)
+    p = np.asarray(p_values, np.float64).ravel()
+    m = len(p)
+    out = np.zeros(m, bool)
+    if not m:
+        return out
+    order = np.argsort(p, kind="stable")
+    ok = np.flatnonzero(p[order] <= q * np.arange(1, m + 1) / m)
+    if len(ok):
+        out[order[:ok[-1] + 1]] = True
+    return out
+
+
+def combined_ranks(mains: tuple[str, ...], guards: tuple[str, ...],
+                   references: dict[str, np.ndarray], views: dict[str, np.ndarray]
+                   ) -> dict[str, np.ndarray]:
+    """Each view's contribution to the combined score, by name (as
+    :meth:`ganmc.combined.Combination.ranks`): a main view's rank among the held-out values,
+    a guard's only beyond every held-out image."""
+    out = {m: rank(references[m], views[m]) for m in mains}
+    out.update({g: _guard(rank(references[g], views[g]), len(references[g])) for g in guards})
+    return out
+
+
 def combined_score(mains: tuple[str, ...], guards: tuple[str, ...],
                    references: dict[str, np.ndarray], views: dict[str, np.ndarray]
                    ) -> np.ndarray:
     """The combined score of images from their views (as
-    :meth:`ganmc.combined.Combination.score`): the largest of the main views' ranks and of
-    each guard's rank, which counts only beyond every held-out image."""
-    ranks = [rank(references[m], views[m]) for m in mains]
-    ranks += [_guard(rank(references[g], views[g]), len(references[g])) for g in guards]
-    return np.max(ranks, axis=0)
+    :meth:`ganmc.combined.Combination.score`): the largest contribution
+    (:func:`combined_ranks`)."""
+    return np.max(list(combined_ranks(mains, guards, references, views).values()), axis=0)
 
 
-# ---------------------------------------------------------------------------- framing
-def to_whole(image: Image.Image | np.ndarray, *, name: str = "image") -> np.ndarray:
-    """The "whole image" framing: the whole picture's grey levels (read as :func:`to_mnist`
-    reads them), resized to fit 28x28 keeping its aspect, centred and padded with black.
-
-    Returns:
-        uint8 (28, 28).
-
-    Raises:
-        ImageError: If the picture has no pixels.
-    """
-    gray = _to_gray(image, name)
-    if gray.size == 0:
-        raise ImageError(f"{name}: the image has no pixels")
-    h, w = gray.shape
-    scale = 28.0 / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray(gray.astype(np.float32), "F").resize(size, Image.LANCZOS))
-    small = np.clip(small, 0.0, 1.0)
-    out = np.zeros((28, 28), np.float32)
-    top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
-    out[top : top + small.shape[0], left : left + small.shape[1]] = small
-    return np.round(out * 255.0).astype(np.uint8)
+def deciding(ranks: dict[str, np.ndarray]) -> list[str]:
+    """The view that gives each image its score, its largest contribution (as
+    :meth:`ganmc.combined.Combination.deciding`); :data:`VIEW_WORDS` says why in words."""
+    names = list(ranks)
+    return [names[i] for i in np.argmax(np.stack([ranks[n] for n in names]), axis=0)]
 
 
 #: How a picture is put in the model's 28x28 frame, by the name on the export's card.
 FRAMINGS: dict[str, Callable[..., np.ndarray]] = {"digits": to_mnist, "whole": to_whole}
-#: Each framing in words.
-FRAMING_WORDS = {
-    "digits": "like digits: the ink fitted in 20x20 pixels and centred by its centre of mass "
-              "in 28x28, dark-on-light pictures inverted (as MNIST was made)",
-    "whole": "whole image: the picture resized to 28x28 keeping its aspect, padded with black",
-}
 
 
 # ---------------------------------------------------------------------------- graphs
@@ -472,9 +607,14 @@ class Verdicts:
     Attributes:
         score: Anomaly score (higher = more anomalous), float64.
         p_value: Conformal p-value among the held-out scores it is judged against.
-        threshold: The threshold its verdict used (its digit's under per-digit thresholds).
-        digit: The digit it is taken for, -1 for a model without per-digit Gaussians.
+        threshold: The threshold its verdict used (its digit's or class's under per-digit
+            thresholds).
+        digit: The digit (or the index of the named class) it is taken for, -1 for a model
+            without per-digit Gaussians.
         anomaly: Its verdict: True for an anomaly (score strictly above the threshold).
+        reason: For the ``combined`` score, why each image would be flagged in plain words
+            (the view that decides its score, :data:`VIEW_WORDS`); None for other scores.
+        classes: The names of a model of named classes, index by index; None for digits.
     """
 
     score: np.ndarray
@@ -482,18 +622,41 @@ class Verdicts:
     threshold: np.ndarray
     digit: np.ndarray
     anomaly: np.ndarray
+    reason: tuple[str, ...] | None = None
+    classes: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.score)
 
-    def rows(self, sources: list[str], indices: list[int]) -> list[dict]:
+    def name(self, i: int) -> str:
+        """What image ``i`` is taken for: its class's name, or its digit ("" for none)."""
+        d = int(self.digit[i])
+        if d < 0:
+            return ""
+        return self.classes[d] if self.classes is not None and d < len(self.classes) \
+            else str(d)
+
+    def rows(self, sources: list[str], indices: list[int],
+             fdr: np.ndarray | None = None) -> list[dict]:
         """One row per image, as ``ganmc score`` writes them:
-        ``source,index,score,p_value,threshold,digit,verdict``."""
-        return [{"source": src, "index": idx, "score": round(float(s), 6),
-                 "p_value": round(float(p), 6), "threshold": round(float(t), 6),
-                 "digit": "" if d < 0 else int(d), "verdict": "anomaly" if a else "normal"}
-                for src, idx, s, p, t, d, a in zip(sources, indices, self.score, self.p_value,
-                                                   self.threshold, self.digit, self.anomaly)]
+        ``source,index,score,p_value,threshold,digit,verdict,reason`` (for a model of named
+        classes ``class``, the class's name, in place of ``digit``); the reason only for an
+        anomaly. With ``fdr`` (Benjamini-Hochberg's flags, :func:`benjamini_hochberg`) an
+        ``fdr_verdict`` column too."""
+        column = "digit" if self.classes is None else "class"
+        rows = []
+        for i, (src, idx) in enumerate(zip(sources, indices)):
+            d, a = int(self.digit[i]), bool(self.anomaly[i])
+            why = self.reason[i] if self.reason is not None and a else ""
+            row = {"source": src, "index": idx, "score": round(float(self.score[i]), 6),
+                   "p_value": round(float(self.p_value[i]), 6),
+                   "threshold": round(float(self.threshold[i]), 6),
+                   column: "" if d < 0 else (self.name(i) if self.classes is not None else d),
+                   "verdict": "anomaly" if a else "normal", "reason": why}
+            if fdr is not None:
+                row["fdr_verdict"] = "anomaly" if fdr[i] else "normal"
+            rows.append(row)
+        return rows
 
 
 class Export:
@@ -504,6 +667,8 @@ class Export:
         manifest: Its ``export.json``.
         score_name: The score its verdicts use (e.g. ``combined``).
         framing: How a picture is put in the model's frame (a key of :data:`FRAMINGS`).
+        classes: The names of a model of named classes (its card's), index by index; None
+            for a model of digits.
         notes: What was chosen in place of something missing, in plain words.
     """
 
@@ -528,6 +693,7 @@ class Export:
             self.pooled = _threshold_value(threshold["pooled"])
             self.by_digit = {int(d): _threshold_value(v)
                              for d, v in (threshold.get("by_digit") or {}).items()}
+            self.classes = _classes(m.get("classes"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportError(f"{where}: not a ganmc export card this runtime reads "
                               f"({type(exc).__name__}: {one_line(exc, 100)})") from None
@@ -575,7 +741,7 @@ class Export:
             ImageError: If the file is unreadable, too large, or (like digits) holds no ink.
         """
         label = name or (str(source) if not isinstance(source, bytes) else "image")
-        return self.frame(open_picture(source, name=label), name=label)
+        return self.frame(open_picture(source, name=label).image, name=label)
 
     # -- judging
     def views(self, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -601,16 +767,51 @@ class Export:
     def scores(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The score of each image and the digit it is taken for (-1 without per-digit
         Gaussians)."""
-        values = self.views(x)
-        score = (values[self.score_name] if self.main is None
-                 else combined_score(self.mains, self.guards, self.references, values))
-        digits = values.get("digit", np.full(len(score), -1, np.int64))
+        score, digits, _ = self._scores(x)
         return score, digits
 
+    def _scores(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None]:
+        """:meth:`scores` and, for ``combined``, why each image would be flagged."""
+        values = self.views(x)
+        reasons = None
+        if self.main is None:
+            score = values[self.score_name]
+        else:
+            ranks = combined_ranks(self.mains, self.guards, self.references, values)
+            score = np.max(list(ranks.values()), axis=0)
+            reasons = tuple(VIEW_WORDS.get(v, v) for v in deciding(ranks))
+        digits = values.get("digit", np.full(len(score), -1, np.int64))
+        return score, digits, reasons
+
     def judge(self, x: np.ndarray) -> Verdicts:
-        """Verdicts for uint8 (N, 28, 28) images in the model's frame."""
-        score, digits = self.scores(x)
-        return decide(score, digits, self.pooled, self.by_digit, self.holdout, self.groups)
+        """Verdicts for uint8 (N, 28, 28) images in the model's frame.
+
+        Raises:
+            ImageError: For a model of digits (the ``digits`` framing), if an image holds no
+                digit (:func:`no_digit`: blank, a dot, one faint pixel): none is judged, as
+                ganmc judges none.
+        """
+        x = _images(x)
+        if self.framing == "digits":
+            empty = np.flatnonzero(no_digit(x))
+            if len(empty):
+                which = ", ".join(map(str, empty[:5])) + (", …" if len(empty) > 5 else "")
+                raise ImageError(f"{len(empty):,} of {len(x):,} images hold no digit and are "
+                                 f"not judged (image {which}): {BLANK}; leave them out "
+                                 f"(predict.no_digit finds them)")
+        score, digits, reasons = self._scores(x)
+        v = decide(score, digits, self.pooled, self.by_digit, self.holdout, self.groups)
+        return replace(v, reason=reasons, classes=self.classes)
+
+    def fdr(self, verdicts: Verdicts, q: float) -> np.ndarray:
+        """Benjamini-Hochberg at false discovery rate ``q`` over the images' p-values against
+        all the held-out normal images (as ``ganmc score --fdr``): True for each image
+        flagged.
+
+        Raises:
+            ConfigError: If ``q`` is not between 0 and 1.
+        """
+        return benjamini_hochberg(p_values(self.holdout, verdicts.score), q)
 
 
 def decide(score: np.ndarray, digits: np.ndarray, pooled: float, by_digit: dict[int, float],
@@ -628,6 +829,15 @@ def decide(score: np.ndarray, digits: np.ndarray, pooled: float, by_digit: dict[
         mine = digits == d
         p[mine] = p_values(groups[int(d)] if int(d) in by_digit else holdout, score[mine])
     return Verdicts(score, p, threshold, digits, above(score, threshold))
+
+
+def _classes(v) -> tuple[str, ...] | None:
+    """The class names from the card: a list of strings, or null for a model of digits."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v or not all(isinstance(c, str) for c in v):
+        raise ValueError(f"classes are a list of names, not {one_line(v, 60)}")
+    return tuple(v)
 
 
 def _threshold_value(v) -> float:
@@ -719,12 +929,12 @@ def read_images(export: Export, paths: list[str]) -> tuple[list[np.ndarray], lis
         if path.is_dir():
             files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
-                refused.append(f"{path}: the folder holds no image files "
-                               f"({', '.join(IMAGE_SUFFIXES)})")
+                refused.append(shown(f"{path}: the folder holds no image files "
+                                     f"({', '.join(IMAGE_SUFFIXES)})"))
         elif path.exists() or path.is_symlink():
             files = [path]
         else:
-            refused.append(f"{path}: no such file or folder")
+            refused.append(shown(f"{path}: no such file or folder"))
             continue
         for f in files:
             n_files += 1
@@ -733,9 +943,9 @@ def read_images(export: Export, paths: list[str]) -> tuple[list[np.ndarray], lis
                                  f"several runs")
             try:
                 images.append(export.read(f))
-                sources.append(str(f))
+                sources.append(shown(f))
             except GanmcError as exc:
-                refused.append(str(exc))
+                refused.append(shown(exc))
     return images, sources, refused
 
 
@@ -747,19 +957,38 @@ def _own_folder() -> Path:
     return here
 
 
+def _rate(text: str) -> float:
+    """``--fdr``'s value: a number between 0 and 1."""
+    try:
+        return _check_rate("--fdr", float(text))
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(f"a false discovery rate between 0 and 1 (not "
+                                         f"included), e.g. 0.05; not {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python predict.py IMAGES...``: one CSV row per image on stdout,
-    ``source,index,score,p_value,threshold,digit,verdict`` as ``ganmc score`` writes them."""
+    ``source,index,score,p_value,threshold,digit,verdict,reason`` (``class`` in place of
+    ``digit`` for a model of named classes; ``fdr_verdict`` too with ``--fdr``) as
+    ``ganmc score`` writes them."""
     parser = argparse.ArgumentParser(
         prog="predict.py",
         description="Judge images with a ganmc export, without TensorFlow: one CSV row per "
-                    "image on stdout (source,index,score,p_value,threshold,digit,verdict). "
-                    "A file that cannot be read is listed on stderr and the others are "
-                    "judged; the status is then 2.")
+                    "image on stdout (source,index,score,p_value,threshold,digit,verdict,"
+                    "reason; class in place of digit for a model of named classes), as "
+                    "ganmc score writes them. A file that cannot be read is listed on stderr "
+                    "and the others are judged; the status is then 2. There is no drift "
+                    "alarm here (ganmc score has one).")
     parser.add_argument("images", nargs="+", metavar="IMAGE",
                         help="image files (PNG, JPEG, BMP, GIF, TIFF, WebP) or folders of them")
     parser.add_argument("--export", metavar="DIR",
                         help="the export folder (default: the folder this predict.py is in)")
+    parser.add_argument("--fdr", type=_rate, metavar="Q",
+                        help="also judge the images as one batch at this false discovery rate "
+                             "(Benjamini-Hochberg over their p-values against every held-out "
+                             "normal image): of the images it flags, at most this share are "
+                             "expected to be normal; adds an fdr_verdict column, e.g. "
+                             "--fdr 0.05")
     args = parser.parse_args(argv)
     try:
         export = Export(args.export if args.export else _own_folder())
@@ -771,16 +1000,24 @@ def main(argv: list[str] | None = None) -> int:
         if not images:
             raise GanmcError(f"no readable image in the {len(args.images)} input(s) given")
         verdicts = export.judge(np.stack(images))
+        flagged = None if args.fdr is None else export.fdr(verdicts, args.fdr)
     except GanmcError as exc:
         print(f"predict.py: error: {one_line(exc, 2000)}", file=sys.stderr)
         return 2
+    rows = verdicts.rows(sources, [0] * len(sources), flagged)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, ["source", "index", "score", "p_value", "threshold", "digit",
-                                  "verdict"], lineterminator="\n")
+    writer = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(verdicts.rows(sources, [0] * len(sources)))
+    writer.writerows(rows)
     sys.stdout.write(buf.getvalue())
     sys.stdout.flush()
+    if flagged is not None:
+        k, q = int(flagged.sum()), f"{100 * args.fdr:.3g} %"
+        print(f"predict.py: {k} of {len(rows)} images flagged at a false discovery rate of "
+              f"{q} (Benjamini-Hochberg over their p-values against the "
+              f"{len(export.holdout):,} held-out normal images): of those, at most {q} are "
+              f"expected to be normal; judged one by one, {int(verdicts.anomaly.sum())} are "
+              f"flagged.", file=sys.stderr)
     return 2 if refused else 0
 
 

@@ -4,6 +4,8 @@ and nothing is lost."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from ganmc.preprocess import BLANK
 from tests.conftest import digit_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +110,26 @@ def assert_same_verdicts(ours: dict, model: Path, x: np.ndarray, scorer: str | N
     assert rank_gap.max() <= 1.0 + 1e-9
 
 
+def assert_same_rows(ours: str, theirs: str, folder: Path) -> list[dict]:
+    """predict.py's CSV rows against ganmc score's: the same columns, sources, digits or
+    classes, thresholds, verdicts, reasons and fdr verdicts; scores within 1e-4 (relative:
+    the graph is float32) and p-values within one rank of the held-out scores they count."""
+    from ganmc import predict
+
+    ours_rows = list(csv.DictReader(io.StringIO(ours)))
+    theirs_rows = list(csv.DictReader(io.StringIO(theirs)))
+    assert len(ours_rows) == len(theirs_rows) > 0
+    export = predict.Export(folder)
+    fewest = min([len(export.holdout), *(len(g) for g in export.groups.values())])
+    for a, b in zip(ours_rows, theirs_rows):
+        assert list(a) == list(b)
+        exact = [k for k in a if k not in ("score", "p_value")]
+        assert {k: a[k] for k in exact} == {k: b[k] for k in exact}
+        assert float(a["score"]) == pytest.approx(float(b["score"]), rel=1e-4, abs=1e-6)
+        assert abs(float(a["p_value"]) - float(b["p_value"])) <= 1 / (fewest + 1) + 1e-6
+    return ours_rows
+
+
 @pytest.fixture(scope="module")
 def digit_onnx(digit_model, tmp_path_factory):
     """The digits-1-and-7 model (combined score, per-digit thresholds) exported as ONNX."""
@@ -126,9 +150,12 @@ def test_an_onnx_export_judges_like_the_package_without_tensorflow(digit_onnx, d
     m = json.loads((digit_onnx / "export.json").read_text())
     assert m["score"] == "combined" and m["threshold"]["source"] == "per-digit"
     assert set(m["threshold"]["by_digit"]) == {"1", "7"}
-    assert m["graph"]["columns"] == ["mahalanobis", "discriminator", "grey", "digit"]
-    assert m["graph"]["opset"] == 18 and m["framing"] == "digits"
+    # a model of several digits has the shape network: its two main views and two guards
+    assert m["graph"]["columns"] == ["shape", "shape-distance", "discriminator", "tones",
+                                     "digit"]
+    assert m["graph"]["opset"] == 18 and m["framing"] == "digits" and m["classes"] is None
     assert m["check"]["verdicts_differ"] == [] and m["check"]["images"] == 250
+    assert "bundled test digits" in m["check"]["what"]
     assert sorted(p.name for p in digit_onnx.iterdir()) == [
         "README.md", "export.json", "model-card.json", "model.onnx", "predict.py",
         "references.npz"]
@@ -137,7 +164,10 @@ def test_an_onnx_export_judges_like_the_package_without_tensorflow(digit_onnx, d
     assert (digit_onnx / "predict.py").read_bytes() == (ROOT / "ganmc/predict.py").read_bytes()
     readme = (digit_onnx / "README.md").read_text()
     assert "pip install numpy pillow onnxruntime" in readme and "python predict.py" in readme
-
+    assert "source,index,score,p_value,threshold,digit,verdict,reason" in readme
+    assert "No drift alarm" in readme and "normal digits 1, 7" in readme
+    assert "padded with black" not in readme and "the colour of its edge" not in readme
+    assert "centred by its centre of mass" in readme
 
 def test_an_export_of_a_score_with_one_threshold_judges_like_the_package(tiny_model, mnist,
                                                                           tmp_path):
@@ -214,7 +244,9 @@ def test_a_savedmodel_export_judges_like_the_package(digit_model, mnist, tmp_pat
 def test_predict_py_writes_the_rows_ganmc_score_writes(digit_onnx, digit_model, mnist,
                                                      tmp_path):
     """``python predict.py IMAGES...`` from the folder: pictures read and framed as ganmc
-    reads them, the same CSV rows as ``ganmc score``; a bad file costs only itself."""
+    reads them, the same CSV rows as ``ganmc score`` (reason included; with ``--fdr`` the
+    batch's fdr_verdict too); a bad file, or a picture that holds no digit, costs only
+    itself, with the line ganmc says."""
     pics = tmp_path / "pics"
     pics.mkdir()
     for i in range(4):
@@ -222,17 +254,48 @@ def test_predict_py_writes_the_rows_ganmc_score_writes(digit_onnx, digit_model, 
     shutil.copy(ROOT / "assets/examples/letter-A.png", pics)
     shutil.copy(ROOT / "assets/examples/photo.jpg", pics)
     (pics / "notes.png").write_text("not an image")
-    ours = subprocess.run([sys.executable, str(digit_onnx / "predict.py"), str(pics)],
-                          capture_output=True, text=True, env=BARE_ENV, cwd=tmp_path)
-    theirs = ganmc("score", "--model", digit_model[1], pics)
-    assert ours.returncode == theirs.returncode == 2
-    assert ours.stdout == theirs.stdout
-    assert len(ours.stdout.splitlines()) == 1 + 6
-    assert [line for line in ours.stderr.splitlines() if line.strip()] == [
-        f"predict.py: skipped: {pics / 'notes.png'}: not an image file Pillow can read"]
+    dot = np.full((60, 60), 255, np.uint8)
+    dot[30, 30] = 0  # one dark pixel: no digit (MIN_INK)
+    Image.fromarray(dot).save(pics / "dot.png")
+    lines = {}
+    for fdr in ([], ["--fdr", "0.2"]):
+        ours = subprocess.run([sys.executable, str(digit_onnx / "predict.py"), *fdr, str(pics)],
+                              capture_output=True, text=True, env=BARE_ENV, cwd=tmp_path)
+        lines[bool(fdr)] = ours.stdout.splitlines()
+        theirs = ganmc("score", "--model", digit_model[1], *fdr, pics)
+        assert ours.returncode == theirs.returncode == 2
+        assert_same_rows(ours.stdout, theirs.stdout, digit_onnx)
+        header = ours.stdout.splitlines()[0].split(",")
+        assert header == ["source", "index", "score", "p_value", "threshold", "digit",
+                          "verdict", "reason"] + (["fdr_verdict"] if fdr else [])
+        assert len(ours.stdout.splitlines()) == 1 + 6
+        assert "the shape network" in ours.stdout  # the letter's reason
+        skipped = [line for line in ours.stderr.splitlines() if "skipped" in line]
+        assert skipped == [line.replace("ganmc score", "predict.py")
+                           for line in theirs.stderr.splitlines() if "skipped" in line]
+        assert [line.split(": ", 2)[2] for line in skipped] == [
+            f"{pics / 'dot.png'}: {BLANK}",
+            f"{pics / 'notes.png'}: not an image file Pillow can read"]
     good = subprocess.run([sys.executable, "-m", "ganmc.predict", "--export", str(digit_onnx),
                            str(pics / "digit0.png")], capture_output=True, text=True, env=ENV)
-    assert good.returncode == 0 and good.stdout.splitlines()[1] == ours.stdout.splitlines()[1]
+    assert good.returncode == 0 and good.stdout.splitlines()[1] == lines[False][1]
+
+
+def test_an_array_without_a_digit_is_refused_by_the_runtime_as_by_ganmc(digit_onnx,
+                                                                       digit_model, mnist):
+    """Blank images, a dot and one faint pixel are not judged (issue 34): the runtime
+    refuses the batch naming them, as the package does."""
+    from ganmc import predict, service
+    from ganmc.errors import ImageError
+
+    x = mnist.x_test[:6].copy()
+    x[1] = 0
+    x[3] = 0
+    x[3, 5, 5] = 255
+    with pytest.raises(predict.ImageError, match=r"2 of 6 images hold no digit .*image 1, 3"):
+        predict.Export(digit_onnx).judge(x)
+    with pytest.raises(ImageError, match=r"2 of 6 images hold no digit .*image 1, 3"):
+        service.load_model(digit_model[1]).verdicts(x)
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -335,7 +398,7 @@ def test_the_framing_comes_from_the_model_card(digit_model, digit_onnx, tmp_path
     not know is refused."""
     require("tf2onnx", "onnxruntime")
     from ganmc import predict, service
-    from ganmc.errors import ConfigError
+    from ganmc.errors import ModelError
 
     model = tmp_path / "whole17"
     shutil.copytree(digit_model[1], model)
@@ -348,18 +411,104 @@ def test_the_framing_comes_from_the_model_card(digit_model, digit_onnx, tmp_path
     pic = tmp_path / "wide.png"
     digit_png(pic, np.pad(np.full((10, 30), 255, np.uint8), 3), scale=3)
     whole = predict.Export(done.folder).read(pic)
-    np.testing.assert_array_equal(whole, predict.to_whole(predict.open_picture(pic)))
+    np.testing.assert_array_equal(whole, predict.to_whole(predict.open_picture(pic).image))
     like_digits = predict.Export(digit_onnx).read(pic)
     from ganmc.preprocess import load_image
 
     np.testing.assert_array_equal(like_digits, load_image(pic))
     assert not np.array_equal(whole, like_digits)
 
+    # a framing neither ganmc nor the runtime knows: the card is refused as it loads
     (model / "ganmc.json").write_text(json.dumps({**card, "framing": "sideways"}))
-    det = service.load_model(model)
-    with pytest.raises(ConfigError, match="framing 'sideways' is not one"):
-        service.export_model(det, service.decide(det, service.Choice()), "onnx",
-                             tmp_path / "sideways")
+    with pytest.raises(ModelError, match="framing must be one of digits, whole, not sideways"):
+        service.load_model(model)
+
+
+# ---------------------------------------------------------------------------- own pictures
+def phone_pictures(folder: Path, mnist) -> Path:
+    """Pictures as a phone or a scanner gives them: 130 x 84, dark on light, the drawing
+    off the middle (so the whole framing fills a margin, box-averaging first); 7s (a normal
+    class of ``own_model``), 3s (its anomalies), one with a new line in its name, a photograph
+    and a picture of noise."""
+    folder.mkdir()
+    for digit, tag in ((7, "s"), (3, "a")):
+        for i, img in enumerate(mnist.x_test[mnist.y_test == digit][:8]):
+            canvas = np.full((84, 130), 255, np.uint8)
+            canvas[:, 20:104] = 255 - np.kron(img, np.ones((3, 3), np.uint8))
+            Image.fromarray(canvas).save(folder / f"{tag}{i:02d}.png")
+    shutil.copy(folder / "a00.png", folder / "odd\nname.png")
+    shutil.copy(ROOT / "assets/examples/photo.jpg", folder)
+    noise = np.random.default_rng(2).integers(0, 256, (60, 100)).astype(np.uint8)
+    Image.fromarray(noise).save(folder / "noise.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def own_onnx(own_model, tmp_path_factory):
+    """The model of named classes in the whole framing (``own_model``) exported as ONNX."""
+    require("tf2onnx", "onnxruntime")
+    out = tmp_path_factory.mktemp("exports") / "own-onnx"
+    r = ganmc("export", "--model", own_model[1], "--format", "onnx", "--out", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_an_export_of_own_pictures_judges_them_as_ganmc_score_does(own_model, own_onnx,
+                                                                   mnist, tmp_path):
+    """A model of named classes in the whole framing: predict.py frames new pictures as
+    ganmc does (the margin the edge's grey) and writes ganmc score's rows, the class's name
+    in the ``class`` column; the export was checked on the model's own kept pictures."""
+    det, model, _ = own_model
+    pics = phone_pictures(tmp_path / "new", mnist)
+    for fdr in ([], ["--fdr", "0.1"]):
+        ours = subprocess.run([sys.executable, str(own_onnx / "predict.py"), *fdr, str(pics)],
+                              capture_output=True, text=True, env=BARE_ENV, cwd=tmp_path)
+        theirs = ganmc("score", "--model", model, *fdr, pics)
+        assert ours.returncode == theirs.returncode == 0, ours.stderr
+        rows = assert_same_rows(ours.stdout, theirs.stdout, own_onnx)
+    assert list(rows[0]) == ["source", "index", "score", "p_value", "threshold", "class",
+                             "verdict", "reason", "fdr_verdict"]
+    assert {r["class"] for r in rows} <= {"ones", "sevens"} and len(rows) == 19
+    assert {r["verdict"] for r in rows} == {"anomaly", "normal"}
+    assert str(pics / "odd\\nname.png") in {r["source"] for r in rows}
+    m = json.loads((own_onnx / "export.json").read_text())
+    assert m["framing"] == "whole" and m["classes"] == ["ones", "sevens"]
+    normal, anomalies = len(det.examples_["normal"]), len(det.examples_["anomaly"])
+    assert m["check"]["images"] == normal + anomalies + 50
+    assert m["check"]["verdicts_differ"] == []
+    assert m["check"]["what"].startswith(f"{normal} of the model's own held-out normal "
+                                         f"pictures mirrored, {anomalies} of its anomaly")
+    readme = (own_onnx / "README.md").read_text()
+    assert "normal classes ones, sevens" in readme and "| class | threshold |" in readme
+    assert "source,index,score,p_value,threshold,class,verdict,reason" in readme
+    assert "the colour of its edge" in readme and "padded with black" not in readme
+    assert "of the model's own held-out normal pictures mirrored" in readme
+
+
+def test_a_pac_threshold_is_exported_with_its_confidence(own_model, mnist, tmp_path):
+    """``--calibration pac``: the export's card keeps its delta and rank, its README says
+    the promise (not a percentile), and predict.py judges by it as ganmc score does."""
+    require("tf2onnx", "onnxruntime")
+    from ganmc.calibration import Level, pac_rank
+
+    model = own_model[1]
+    r = ganmc("export", "--model", model, "--format", "onnx", "--calibration", "pac",
+              "--out", tmp_path / "pac")
+    assert r.returncode == 0, r.stderr
+    assert "with 90% confidence (PAC)" in r.stdout
+    t = json.loads((tmp_path / "pac" / "export.json").read_text())["threshold"]
+    assert t["source"] == "pac" and t["delta"] == pytest.approx(0.1)
+    assert t["rank"] == pac_rank(t["n"], Level(t["alpha"]), 0.1) < t["n"]
+    readme = (tmp_path / "pac" / "README.md").read_text()
+    assert ("with probability at least 90% over the draw of its held-out normal images, at "
+            "most 5% of new normal images are flagged") in " ".join(readme.split())
+    assert f"rank {t['rank']:,} of {t['n']:,}" in readme and "percentile" not in readme
+    pics = phone_pictures(tmp_path / "new", mnist)
+    ours = subprocess.run([sys.executable, str(tmp_path / "pac" / "predict.py"), str(pics)],
+                          capture_output=True, text=True, env=BARE_ENV, cwd=tmp_path)
+    theirs = ganmc("score", "--model", model, "--calibration", "pac", pics)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert_same_rows(ours.stdout, theirs.stdout, tmp_path / "pac")
 
 
 # ---------------------------------------------------------------------------- shipped model

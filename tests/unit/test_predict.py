@@ -9,6 +9,7 @@ import inspect
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,9 +17,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganmc import calibration, combined, errors, files, predict, preprocess
+from ganmc import (
+    calibration,
+    combined,
+    config,
+    errors,
+    files,
+    guarantees,
+    predict,
+    preprocess,
+    service,
+    verdict,
+)
 from ganmc.calibration import Level
 from ganmc.combined import Combination
+from ganmc.export import _threshold_entry
+from ganmc.naming import Names
 
 
 def test_the_runtime_imports_no_tensorflow():
@@ -30,11 +44,13 @@ def test_the_runtime_imports_no_tensorflow():
 
 #: Each copy in ganmc/predict.py and the ganmc function it copies.
 COPIES = [
-    (files, "regular_size"), (preprocess, "open_picture"), (preprocess, "_shrunk"),
-    (preprocess, "_spread"),
-    (preprocess, "to_mnist"), (preprocess, "_to_gray"), (preprocess, "_fit_and_centre"),
+    (files, "regular_size"), (preprocess, "Picture"), (preprocess, "open_picture"),
+    (preprocess, "_shrunk"), (preprocess, "_spread"), (preprocess, "to_mnist"),
+    (preprocess, "no_digit"), (preprocess, "_to_gray"), (preprocess, "_fit_and_centre"),
+    (preprocess, "to_whole"),
     (preprocess, "to_model_input"), (combined, "shares"), (combined, "rank"),
-    (combined, "_guard"), (calibration, "above"), (errors, "one_line"),
+    (combined, "_guard"), (calibration, "above"), (guarantees, "benjamini_hochberg"),
+    (guarantees, "_check_rate"), (errors, "shown"), (errors, "_cut"), (errors, "one_line"),
 ]
 
 
@@ -46,11 +62,13 @@ def test_each_copy_is_ganmcs_own_code(module, name):
 
 
 def test_the_copied_constants_are_ganmcs():
-    for name in ("MAX_PIXELS", "MAX_FILE_BYTES", "_WORK_SIDE", "MIN_CONTRAST", "BLANK",
-                 "_INK_LEVEL", "IMAGE_SUFFIXES", "_REDUCIBLE"):
+    for name in ("MAX_PIXELS", "MAX_FILE_BYTES", "_WORK_SIDE", "MIN_CONTRAST", "MIN_INK",
+                 "BLANK", "_INK_LEVEL", "IMAGE_SUFFIXES", "_REDUCIBLE"):
         assert getattr(predict, name) == getattr(preprocess, name), name
     assert predict.PIXELS == combined.PIXELS
     assert predict.GUARDS == combined.GUARDS and predict.COUNTED == combined.COUNTED
+    assert predict.VIEW_WORDS == combined.VIEW_WORDS
+    assert predict.FRAMING_WORDS == config.FRAMING_ABOUT
 
 
 sorted_values = st.lists(st.floats(-50, 50), min_size=1, max_size=40).map(
@@ -70,9 +88,11 @@ def test_the_combined_score_is_ganmcs(main, disc, grey, data, shape):
     refs = dict(zip((*mains, *guards), (main, grey, disc, grey)))
     views = {k: np.array(data.draw(st.lists(st.floats(-60, 60), min_size=n, max_size=n)))
              for k in refs}
-    theirs = Combination.fit(mains, refs, guards).score(views)
+    combination = Combination.fit(mains, refs, guards)
     ours = predict.combined_score(mains, guards, refs, views)
-    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(ours, combination.score(views))
+    ranks = predict.combined_ranks(mains, guards, combination.references, views)
+    assert predict.deciding(ranks) == combination.deciding(views)  # the reason's view
 
 
 @settings(max_examples=200, deadline=None)
@@ -106,17 +126,56 @@ def test_verdicts_and_p_values_are_ganmcs_per_digit_and_pooled(holdout, digits_s
         np.testing.assert_allclose(ours.p_value, t.p_values(scores, given_digits), rtol=1e-12)
 
 
-def test_the_whole_image_framing_keeps_the_aspect_and_pads():
-    wide = np.zeros((40, 80), np.uint8)
-    wide[:, :] = 200  # a grey picture twice as wide as high: 28 x 14 of it, centred
-    x = predict.to_whole(wide)
-    assert x.shape == (28, 28) and x.dtype == np.uint8
-    rows = np.flatnonzero(x.any(axis=1))
-    assert (rows[0], rows[-1]) == (7, 20) and x[:7].max() == 0 and x[21:].max() == 0
-    assert x[10, 10] == 200
-    square = np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8)
-    np.testing.assert_array_equal(predict.to_whole(square), square)  # already the frame
+def test_the_whole_image_framing_is_ganmcs_and_fills_with_the_edge(tmp_path):
+    """Pictures as a phone or a scanner gives them: wider than high, dark on light, large
+    enough to be box-averaged first: framed as ganmc frames them, the margin the edge's
+    grey (not black), nothing inverted."""
+    rng = np.random.default_rng(3)
+    for i, (h, w) in enumerate([(84, 130), (300, 170), (40, 80), (28, 28)]):
+        pic = np.full((h, w), 230, np.uint8)
+        pic[h // 4:3 * h // 4, w // 3:2 * w // 3] = 20
+        pic = np.clip(pic.astype(int) + rng.integers(-10, 10, pic.shape), 0, 255)
+        Image.fromarray(pic.astype(np.uint8)).save(tmp_path / f"p{i}.png")
+        ours = predict.to_whole(predict.open_picture(tmp_path / f"p{i}.png").image)
+        np.testing.assert_array_equal(
+            ours, preprocess.load_image(tmp_path / f"p{i}.png", framing="whole"))
+        if (h, w) == (84, 130):  # 28 x 18 of picture, 5 rows of margin above it
+            assert abs(int(ours[:4].mean()) - 230) <= 10 and ours[14, 14] < 60
     assert predict.FRAMINGS["digits"] is predict.to_mnist
+    assert predict.FRAMINGS["whole"] is predict.to_whole
+
+
+def test_rows_are_the_rows_ganmc_score_writes_for_digits_and_named_classes():
+    """Verdicts.rows against service.score_rows over the same verdicts: the class's name in
+    a ``class`` column for a model of named classes, the reason for an anomaly only, and
+    ``fdr_verdict`` with Benjamini-Hochberg's flags."""
+    rng = np.random.default_rng(5)
+    holdout = np.sort(rng.normal(size=60))
+    holdout_digits = rng.integers(0, 2, 60)
+    scores = np.concatenate([rng.normal(size=6), [5.0, 7.0]])
+    digits = rng.integers(0, 2, len(scores))
+    reasons = [combined.VIEW_WORDS[v] for v in rng.choice(list(combined.VIEW_WORDS), 8)]
+    t = calibration.choose("per-digit", Level(0.1), holdout=holdout,
+                           holdout_digits=holdout_digits)
+    entry = _threshold_entry(t)
+    by_digit = {int(d): predict._threshold_value(v) for d, v in entry["by_digit"].items()}
+    groups = {d: holdout[holdout_digits == d] for d in by_digit}
+    sources = [f"pic{i}.png" for i in range(len(scores))]
+    for classes in (None, ("sevens", "ones")):
+        names = Names(classes)
+        theirs = verdict.judge(scores, t, digits, reasons, names)
+        ours = predict.decide(scores, digits, predict._threshold_value(entry["pooled"]),
+                              by_digit, holdout, groups)
+        ours = replace(ours, reason=tuple(reasons), classes=classes)
+        flags = guarantees.benjamini_hochberg(predict.p_values(holdout, scores), 0.1)
+        fdr = guarantees.batch_fdr(predict.p_values(holdout, scores), 0.1,
+                                   np.array([v.is_anomaly for v in theirs]), 0.1)
+        want = service.score_rows(sources, [0] * 8, theirs, fdr, names)
+        assert ours.rows(sources, [0] * 8, flags) == want
+        assert ours.rows(sources, [0] * 8) == service.score_rows(sources, [0] * 8, theirs,
+                                                                 None, names)
+        assert any(r["reason"] for r in want) and any(not r["reason"] for r in want)
+        assert ("class" in want[0]) == (classes is not None)
 
 
 def test_like_digits_is_ganmcs_framing_of_a_picture(tmp_path):
@@ -125,7 +184,7 @@ def test_like_digits_is_ganmcs_framing_of_a_picture(tmp_path):
     pic[20:70, 25:35] = 255
     pic = np.clip(pic.astype(int) + rng.integers(0, 30, pic.shape), 0, 255).astype(np.uint8)
     Image.fromarray(255 - pic).save(tmp_path / "p.png")
-    ours = predict.to_mnist(predict.open_picture(tmp_path / "p.png"))
+    ours = predict.to_mnist(predict.open_picture(tmp_path / "p.png").image)
     np.testing.assert_array_equal(ours, preprocess.load_image(tmp_path / "p.png"))
 
 
