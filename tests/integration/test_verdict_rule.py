@@ -48,7 +48,8 @@ def test_the_combined_score_survives_a_save_and_a_calibration(digit_model, mnist
     np.testing.assert_allclose(again.score_samples(x), det.score_samples(x))
     mine = mnist.x_test[np.isin(mnist.y_test, [1, 7])][40:240]
     calibrated, _ = service.calibrate_on(copy, mine, name="mine")
-    assert calibrated.combination_.references["grey"].size == len(mine)  # new references
+    first = calibrated.combination_.views[0]
+    assert calibrated.combination_.references[first].size == len(mine)  # new references
     assert "combined" not in calibrated.monte_carlo_  # the run read the old ones
 
 
@@ -64,7 +65,7 @@ def test_score_rows_name_each_images_own_threshold_and_digit(digit_model, tmp_pa
     assert "per-digit thresholds" in r.stderr
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["source", "index", "score", "p_value", "threshold", "digit",
-                             "verdict"]
+                             "verdict", "reason"]
     own = service.decide(det, service.Choice()).threshold.by_digit((1, 7))
     for row in rows:
         assert float(row["threshold"]) == round(own[int(row["digit"])], 6)
@@ -114,7 +115,8 @@ def test_refresh_gives_a_model_saved_before_the_combined_score_its_score(digit_m
     (old / bundle.CARD).write_text(json.dumps(card))
     (old / "README.md").write_text("notes")
     before = service.load_model(old)
-    assert before.scorer_ == "mahalanobis" and "combined" not in before.scorers_
+    # without the combined score, auto is the shape network's own score
+    assert before.scorer_ == "shape" and "combined" not in before.scorers_
     r = subprocess.run([sys.executable, "-m", "ganmc.cli", "refresh", "--model", str(old)],
                        capture_output=True, text=True, timeout=600,
                        env={**os.environ, "GANMC_OFFLINE": "1"})
@@ -123,7 +125,7 @@ def test_refresh_gives_a_model_saved_before_the_combined_score_its_score(digit_m
     after = service.load_model(old)
     assert after.scorer_ == "combined" and "combined" in after.monte_carlo_
     assert after.quality_["scorer"] == "combined"
-    for name in ("mahalanobis", "discriminator"):  # the same held-out digits, scored again
+    for name in ("shape", "mahalanobis", "discriminator"):  # the same held-out digits, again
         np.testing.assert_allclose(after.holdout_scores_[name], before.holdout_scores_[name],
                                    rtol=1e-4, atol=1e-6)
     assert (old / "README.md").read_text() == "notes"
