@@ -1,5 +1,7 @@
 """The ``ganmc`` command, run as a user runs it: in a subprocess."""
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -74,9 +76,10 @@ def test_end_to_end(tmp_path, inputs):
               "--out", tmp_path / "scores.csv")
     assert r.returncode == 0, r.stderr
     lines = (tmp_path / "scores.csv").read_text().splitlines()
-    assert lines[0] == "source,index,score,p_value,threshold,digit,verdict"
+    assert lines[0] == "source,index,score,p_value,threshold,digit,verdict,reason"
     assert len(lines) == 1 + 3 + 60
-    assert all(line.rsplit(",", 1)[1] in ("normal", "anomaly") for line in lines[1:])
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    assert all(row["verdict"] in ("normal", "anomaly") for row in rows)
 
     r = ganmc("evaluate", "--model", model, "--normal", inputs / "normal.npz",
               "--anomalous", inputs / "noise.npz", "--json", tmp_path / "eval.json")
@@ -113,7 +116,8 @@ def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):
     _, model = tiny_model
     r = ganmc("score", "--model", model, inputs / "pngs" / "digit0.png")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "source,index,score,p_value,threshold,digit,verdict"
+    assert r.stdout.splitlines()[0] == ("source,index,score,p_value,threshold,digit,verdict,"
+                                        "reason")
     r = ganmc("score", "--model", model, "--calibration", "monte-carlo", "--samples", "2000",
               inputs / "noise.npz", "--out", tmp_path / "s.json")
     assert r.returncode == 0, r.stderr

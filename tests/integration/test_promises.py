@@ -97,7 +97,8 @@ def test_score_says_the_drift_alarm_and_the_batchs_false_discovery_rate(digit_mo
     r = ganmc("score", "--model", model, d / "normal.npz")
     assert r.returncode == 0, r.stderr
     assert "warning" not in r.stderr and "drift check: Over 40 images" in r.stderr
-    assert r.stdout.splitlines()[0] == "source,index,score,p_value,threshold,digit,verdict"
+    assert r.stdout.splitlines()[0] == ("source,index,score,p_value,threshold,digit,verdict,"
+                                        "reason")
     r = ganmc("score", "--model", model, d / "normal.npz", "--fdr", "1.5")
     assert r.returncode == 2 and "between 0 and 1" in r.stderr
 
