@@ -10,6 +10,7 @@ against the same run in process, the slider's settle time, and Stop on the Train
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -213,8 +214,9 @@ def test_the_report_page_downloads_the_export_and_it_judges(server, page, tmp_pa
                         str(ROOT / "assets/examples/photo.jpg")],
                        capture_output=True, text=True, env=BARE_ENV, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    rows = r.stdout.splitlines()
-    assert rows[1].endswith(",3,normal") and rows[2].endswith(",anomaly")
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert (rows[0]["digit"], rows[0]["verdict"], rows[0]["reason"]) == ("3", "normal", "")
+    assert rows[1]["verdict"] == "anomaly" and "photograph's tones" in rows[1]["reason"]
 
 
 def test_opening_a_page_url_directly_keeps_the_app(server, page):
