@@ -152,17 +152,19 @@ def remember_images(new: list) -> list:
     return images
 
 
-def forget_removed_uploads(uploaded: list) -> None:
-    """Take out of the session's judged images those the uploader held on this visit's
-    previous run and no longer holds (its × on a file): its verdict goes with it. On a
-    fresh visit the uploader starts empty and the images judged before stay."""
+def forget_removed_uploads(uploaded: list, uploader: str) -> None:
+    """Take out of the session's judged images those the uploader (its widget key
+    ``uploader``) held on this visit's previous run and no longer holds (its × on a file):
+    its verdict goes with it. On a fresh visit, or with a new uploader (the canvas's Clear
+    starts one), the uploader starts empty and the images judged before stay."""
     now = {(n, img.tobytes()) for n, img in uploaded}
-    before = set() if opened_afresh() else st.session_state.get("uploads_held", set())
+    same = not opened_afresh() and st.session_state.get("uploads_key") == uploader
+    before = st.session_state.get("uploads_held", set()) if same else set()
     gone = before - now
     if gone:
         st.session_state["scored"] = [(n, img) for n, img in st.session_state["scored"]
                                       if (n, img.tobytes()) not in gone]
-    st.session_state["uploads_held"] = now
+    st.session_state["uploads_held"], st.session_state["uploads_key"] = now, uploader
 
 
 def forget_drawing() -> None:

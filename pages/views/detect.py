@@ -71,7 +71,8 @@ for up in uploads[:MAX_UPLOADS]:
         problems.append(str(exc))
 for message in problems:
     st.warning(message)
-session.forget_removed_uploads(uploaded)  # the uploader's × takes a file's verdict away
+# the uploader's × takes a file's verdict away
+session.forget_removed_uploads(uploaded, f"uploads_{st.session_state['canvas_version']}")
 images = session.remember_images(images + uploaded)
 
 if not images:
