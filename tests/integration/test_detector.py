@@ -16,7 +16,8 @@ def test_fitted_attributes(tiny_model):
                             "discriminator", "latent-search")
     assert det.scorer_ == "fanogan"
     assert det.calibration_.source == "holdout"
-    assert det.metadata_["n_train"] == 1350 and det.metadata_["n_calibration"] == 150
+    # several digits hold out a quarter by default (DEFAULT_CALIBRATION_FRACTION_DIGITS)
+    assert det.metadata_["n_train"] == 1125 and det.metadata_["n_calibration"] == 375
     assert set(det.holdout_scores_) == set(det.scorers_)
     assert det.monte_carlo_["fanogan"].n == det.monte_carlo_["mahalanobis"].n == 2000
     # the slow latent search is calibrated on the hold-out set but not simulated at fit time
@@ -139,7 +140,8 @@ def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
 
 
 def test_mlp_preset_without_encoder(tiny_train):
-    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500)
+    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500,
+                   shape_weight=0.0)  # the GAN's scores alone
     det.fit(tiny_train[:300])
     assert det.scorers_ == ("mahalanobis", "mahalanobis-strokes", "combined",
                             "discriminator", "latent-search")
@@ -277,7 +279,8 @@ def test_the_stroke_corrected_score_is_saved_and_old_models_load_without_it(tiny
 def test_identical_training_images_train_without_the_mahalanobis_scorer(tiny_train, caplog):
     """Features that never vary leave no Gaussian to fit: training still succeeds."""
     same = np.repeat(tiny_train[:1], 200, axis=0)  # 20 held out: enough for a threshold
-    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=16, mc_samples=0)
+    det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=16, mc_samples=0,
+                   shape_weight=0.0)
     det.fit(same)
     assert det.scorers_ == ("discriminator", "latent-search")
     assert "do not vary" in caplog.text
@@ -298,7 +301,7 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
             stop.set()
 
     det = Detector(arch="mlp", steps=200, encoder_steps=200, batch_size=64, jit_compile=False,
-                   mc_samples=2000)
+                   mc_samples=2000, shape_weight=0.0)
     det.fit(tiny_train[:600], progress=progress, stop_event=stop)
     m = det.metadata_
     # stopped at the end of the first round: the stop is seen after one compiled call more,
