@@ -89,13 +89,13 @@ def test_a_card_never_holds_infinity(tiny_model, tmp_path):
     threshold (null), and the model loads with a note saying why nothing is flagged."""
     _, path = tiny_model
     det = load_model(path)
-    det.set_params(alpha=0.001)  # 150 held-out images; this level needs 999
+    det.set_params(alpha=0.001)  # 375 held-out images; this level needs 999
     saved = det.save(tmp_path / "m")
     text = (saved / bundle.CARD).read_text()
     assert "Infinity" not in text
     assert json.loads(text)["calibration_summary"]["fanogan"]["holdout"]["threshold"] is None
     again = load_model(saved)
-    assert any("150 held-out (calibration) images are too few for a threshold at 0.1 % "
+    assert any("375 held-out (calibration) images are too few for a threshold at 0.1 % "
                "false alarms (at least 999)" in note for note in again.notes_)
 
 

@@ -216,7 +216,7 @@ def test_cli_trains_on_a_plain_folder_and_refuses_digits_with_it(tmp_path, mnist
     r = ganmc("train", "--data", "bundled", "--preview", tmp_path / "g.png")
     assert r.returncode == 2 and "--preview is for your own pictures" in r.stderr
     r = ganmc("train", "--data", d, "--arch", "mlp", "--steps", "16", "--batch-size", "32",
-              "--mc-samples", "200", "--out", tmp_path / "m")
+              "--mc-samples", "200", "--calibration-fraction", "0.35", "--out", tmp_path / "m")
     assert r.returncode == 0, r.stderr
     assert "60 pictures, one class" in r.stdout and "like digits framing" in r.stdout
     card = json.loads((tmp_path / "m" / "ganmc.json").read_text())
