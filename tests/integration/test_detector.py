@@ -316,7 +316,7 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
     card = json.loads((tmp_path / "stopped" / "ganmc.json").read_text())
     assert training_text(card) == (
         f"standard preset, batches of 64: {first} of 200 GAN steps "
-        f"({round(first * 64 / 540, 1)} passes) + 0 of 200 encoder steps (0.0 passes) "
+        f"({round(first * 64 / 450, 1)} passes) + 0 of 200 encoder steps (0.0 passes) "
         f"(stopped early)")
 
 
