@@ -174,7 +174,7 @@ def per_digit(det, decision) -> str:
         st.dataframe([{n: names.name(d), "normal images": r["n"],
                        "false alarms": "–" if r["false_alarm_rate"] is None
                        else f"{100 * r['false_alarm_rate']:.1f} %",
-                       "threshold": round(r["threshold"], 4),
+                       "threshold": None if r["threshold"] is None else round(r["threshold"], 4),
                        "threshold used": ("pooled (too few images)" if r["pooled"] else
                                           f"the {n}'s own") if grouped else
                        f"one for all {ns}"} for d, r in rates.items()],

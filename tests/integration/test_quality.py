@@ -204,7 +204,9 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     ten, _ = service.time_estimate({**settings, "arch": "dcgan", "digits": tuple(range(10))},
                                    tmp_path)
     from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as PER_DIGIT
-    assert ten - dcgan == pytest.approx(9 * PER_DIGIT)
+    # ... and the shape network, on by default for several digits, beside the GAN's steps
+    shape = TrainConfig(digits=tuple(range(10))).slowdown(PRESETS["standard"].steps)
+    assert ten - dcgan == pytest.approx(9 * PER_DIGIT + (dcgan - AFTER) * (shape - 1))
     thorough = {"preset": "thorough", "batch_size": 64, "digits": (3,)}
     deep, _ = service.time_estimate(thorough, tmp_path)
     assert deep == pytest.approx(PRESETS["thorough"].minutes_2core * 60, rel=0.01)
