@@ -20,9 +20,9 @@ SCRIPT = textwrap.dedent("""
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     x = load_mnist("bundled").x_train[:512]
     result = fit_networks(x, TrainConfig(arch="mlp", epochs=2, encoder_epochs=1, batch_size=64,
-                                         latent_dim=16), strategy=strategy)
+                                         latent_dim=16, shape_weight=0.0), strategy=strategy)
     single = fit_networks(x, TrainConfig(arch="mlp", epochs=2, encoder_epochs=1, batch_size=64,
-                                         latent_dim=16))
+                                         latent_dim=16, shape_weight=0.0))
     z = np.zeros((3, 16), np.float32)
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync, "device": result.device,
