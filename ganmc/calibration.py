@@ -43,8 +43,8 @@ __all__ = ["Level", "ScoreDistribution", "quantile_interval", "Threshold",
            "MonteCarloThreshold", "ConformalThreshold", "PerDigitThreshold", "PacThreshold",
            "PerDigitPacThreshold", "choose", "conformal_rank", "usable_group", "min_images",
            "check_enough", "check_calibration_name", "pac_rank", "pac_min_images", "pac_words",
-           "above", "far_band", "far_band_per_digit", "false_alarm_rate", "AUTO_SOURCE_RULE",
-           "WHY_AUTO_SOURCE"]
+           "above", "as_json_threshold", "far_band", "far_band_per_digit", "false_alarm_rate",
+           "AUTO_SOURCE_RULE", "WHY_AUTO_SOURCE"]
 
 
 def conformal_rank(n: int, level: Level) -> int:
@@ -165,6 +165,12 @@ def _check_delta(delta: float) -> None:
             and 0.0 < delta < 1.0):
         raise ConfigError(f"the PAC threshold's delta (the chance its false-alarm rate is above "
                           f"the level) must be between 0 and 1, not {delta!r}")
+
+
+def as_json_threshold(value: float) -> float | None:
+    """A threshold as a card or a JSON file holds it: None where there is none at the level
+    (a calibration set too small for it gives an infinite one, which JSON cannot hold)."""
+    return float(value) if math.isfinite(value) else None
 
 
 def above(scores: np.ndarray | float, thresholds: np.ndarray | float) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ganmc import metrics
+from ganmc.calibration import as_json_threshold
 from ganmc.distribution import Level
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def evaluate(det: Detector, normal: np.ndarray, anomalous: np.ndarray, decision:
     d_n = det.predict_digit(normal)
     flags = rule.flags(s_n, d_n)
     r = {"scorer": decision.scorer, "calibration": rule.source, "alpha": rule.level.alpha,
-         "threshold": _finite(rule.value),
+         "threshold": as_json_threshold(rule.value),
          "threshold_words": rule.describe(det.config.digits, det.names),
          "n_normal": len(s_n), "n_anomalous": len(s_a),
          "auroc": metrics.auroc(s_n, s_a),
@@ -55,7 +56,7 @@ def holdout_rates_by_digit(det: Detector, decision: Decision) -> dict[int, dict[
     out = {}
     for d in det.config.digits:
         mine = digits == d
-        out[int(d)] = {"n": int(mine.sum()), "threshold": _finite(thresholds[int(d)]),
+        out[int(d)] = {"n": int(mine.sum()), "threshold": as_json_threshold(thresholds[int(d)]),
                        "false_alarm_rate": float(flags[mine].mean()) if mine.any() else None,
                        "pooled": d in pooled}
     return out
@@ -67,9 +68,3 @@ def far_from_nominal(rate: float, level: Level) -> str:
     word = "above" if gap > 0 else "below"
     return (f"{100 * rate:.1f}% against the nominal {100 * level.alpha:.3g}% "
             f"({abs(gap):.1f} points {word})")
-
-
-def _finite(value: float) -> float | None:
-    """A threshold as the figures hold it: None where there is none at the level (too few
-    held-out images give an infinite one, which JSON cannot hold)."""
-    return float(value) if np.isfinite(value) else None

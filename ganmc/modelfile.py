@@ -8,7 +8,6 @@ Whatever a load cannot find is said in ``notes``, never silently replaced.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ganmc import bundle, density
 from ganmc.calibration import (
     Level,
     ScoreDistribution,
+    as_json_threshold,
     choose,
     min_images,
     pac_min_images,
@@ -118,19 +118,19 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
         entry: dict[str, Any] = {}
         if name in holdout:
             c = choose("holdout", level, holdout=holdout[name])
-            entry["holdout"] = {"n": c.distribution.n, "threshold": _finite(c.value)}
+            entry["holdout"] = {"n": c.distribution.n, "threshold": as_json_threshold(c.value)}
             pac_ok = c.distribution.n >= pac_min_images(level, pac_delta)
             if pac_ok:
                 pac = choose("pac", level, holdout=holdout[name], delta=pac_delta)
                 entry["pac"] = {"n": c.distribution.n, "delta": pac_delta, "rank": pac.rank,
-                                "threshold": _finite(pac.value)}
+                                "threshold": as_json_threshold(pac.value)}
             digits = (holdout_digits or {}).get(name)
             if digits is not None:
                 p = choose("per-digit", level, holdout=holdout[name], holdout_digits=digits)
                 entry["per-digit"] = {
                     "n": c.distribution.n,
                     "counts": {str(d): g.n for d, g in p.groups.items()},
-                    "thresholds": {str(d): _finite(t)
+                    "thresholds": {str(d): as_json_threshold(t)
                                    for d, t in p.by_digit(tuple(p.groups)).items()},
                     "fallback": p.fallbacks(tuple(config.digits))}
                 if pac_ok:
@@ -138,13 +138,13 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
                                holdout_digits=digits, delta=pac_delta)
                     entry["per-digit-pac"] = {
                         "n": c.distribution.n, "delta": pac_delta,
-                        "thresholds": {str(d): _finite(t)
+                        "thresholds": {str(d): as_json_threshold(t)
                                        for d, t in q.by_digit(tuple(q.groups)).items()},
                         "fallback": q.fallbacks(tuple(config.digits))}
         if name in monte_carlo:
             r = monte_carlo[name]
             entry["monte_carlo"] = {"n": r.n, "seed": r.seed,
-                                    "threshold": _finite(r.threshold(level)),
+                                    "threshold": as_json_threshold(r.threshold(level)),
                                     "samples_per_s": round(r.samples_per_s, 1)}
         summary[name] = entry
     return {"config": config.to_dict(), "metadata": metadata, "scorers": list(scorers),
@@ -153,11 +153,6 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
             "combination": None if combination is None else combination.describe(),
             "framing": framing}
 
-
-def _finite(value: float) -> float | None:
-    """A threshold for the card: None where there is none (a calibration set too small for
-    the level gives an infinite one; JSON has no infinity)."""
-    return float(value) if math.isfinite(value) else None
 
 
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
