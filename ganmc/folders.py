@@ -212,7 +212,8 @@ def read_source(data: Path | str, framing: str = DIGITS, *,
         found = read_zip(path, framing, name=str(path), progress=progress)
         found.path = str(path.resolve())
         return found
-    raise DataError(f"{path}: not a folder or a .zip file of pictures")
+    raise DataError(f"{path}: no such folder or .zip file" if not path.exists() else
+                    f"{path}: not a folder or a .zip file of pictures")
 
 
 def is_image_folder(path: Path | str) -> bool:

@@ -137,7 +137,8 @@ def training_job(job) -> None:
                     text="Stopping… the steps end now; then the fast scores are calibrated on "
                          "the held-out digits and the model is saved.")
     elif p is None:
-        st.progress(0.0, text="Loading data and building the networks…")
+        if snap["status"] == "running":  # a job that failed while loading has no bar
+            st.progress(0.0, text="Loading data and building the networks…")
     elif snap["status"] != "running":  # an ended job has no time left to estimate
         st.progress(min(p.fraction, 1.0), text=f"{snap['status']}: {p.phase} step "
                                                f"{p.step:,}/{p.steps:,}")

@@ -44,7 +44,7 @@ def test_odd_names_are_escaped_in_tables_and_lines(tiny_model, folder, tmp_path,
     assert rc == 2  # one file refused; the good rows are written all the same
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [os.path.basename(r["source"]) for r in rows] == ["bad\\xff\\xfe.png", "good.png"]
-    assert all(line.startswith(("ganmc score: skipped: ", "Scored ", "note: "))
+    assert all(line.startswith(("ganmc score: skipped: ", "Scored ", "note: ", "drift check: "))
                for line in err), err
     skipped = [line for line in err if line.startswith("ganmc score: skipped: ")]
     assert len(skipped) == 1 and "x\\nganmc score: error: everything is fine.png" in skipped[0]

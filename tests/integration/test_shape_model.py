@@ -104,8 +104,11 @@ def test_assess_puts_other_writers_figures_on_the_card(shape_model, mnist, tmp_p
     model = tmp_path / "m"
     shutil.copytree(path, model)
     hw = _handwriting_file(tmp_path / "hw.npz", mnist)
+    trained_on = tmp_path / "trained_on.npz"  # the fixture's bundled[:3000], as a file
+    np.savez(trained_on, x_train=mnist.x_train[:3000], y_train=mnist.y_train[:3000],
+             x_test=mnist.x_test, y_test=mnist.y_test)
     r = subprocess.run([sys.executable, "-m", "ganmc.cli", "assess", "--model", str(model),
-                        "--data", "bundled", "--handwriting", str(hw)],
+                        "--data", str(trained_on), "--handwriting", str(hw)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     h = json.loads((model / "ganmc.json").read_text())["quality"]["handwriting"]
@@ -119,7 +122,7 @@ def test_assess_puts_other_writers_figures_on_the_card(shape_model, mnist, tmp_p
     bad = tmp_path / "bad.npz"
     np.savez(bad, digits=mnist.x_test[:5])
     r = subprocess.run([sys.executable, "-m", "ganmc.cli", "assess", "--model", str(model),
-                        "--data", "bundled", "--handwriting", str(bad)],
+                        "--data", str(trained_on), "--handwriting", str(bad)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and "not a handwriting file" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
