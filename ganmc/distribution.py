@@ -143,13 +143,14 @@ class ScoreDistribution:
         return 100.0 * (self.n - self.count_at_least(s)) / self.n
 
     def histogram(self, bins: int = 60, value_range: tuple[float, float] | None = None):
-        """Counts for plotting: (edges, counts) over [min, max] or ``value_range``."""
+        """Counts for plotting: (edges, counts) over [min, max] or ``value_range`` (scores
+        outside it are not counted)."""
         lo, hi = value_range or (self.min, self.max)
         if hi <= lo:
             hi = lo + 1e-9
         edges = np.linspace(lo, hi, bins + 1)
         if self.exact:
-            counts, _ = np.histogram(np.clip(self._sorted, lo, hi), bins=edges)
+            counts, _ = np.histogram(self._sorted, bins=edges)  # what lies outside: not drawn
             return edges, counts
         return edges, np.maximum(np.diff(np.interp(edges, self._xs, self._ys)), 0.0)
 

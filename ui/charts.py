@@ -11,15 +11,22 @@ from ganmc.calibration import ScoreDistribution
 from ganmc.presets import TASKS
 from ganmc.report import style
 
+#: Up to this many marked images get their name written by their line; more would print over
+#: each other, so their names are in the hover text of a dot on each line's top instead.
+LABELLED_MARKS = 4
+
 
 def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: int = 60,
               marks: dict[str, style.Mark] | None = None,
               overlay: ScoreDistribution | None = None,
               overlay_name: str = "", value_range: tuple[float, float] | None = None,
-              threshold_name: str = "threshold") -> go.Figure:
+              threshold_name: str = "threshold", height: int = 380) -> go.Figure:
     """Score histogram, bars coloured by side of the threshold, with marked scores coloured by
-    their verdict (the name and verdict in the label; the labels of neighbouring marks are
-    stacked so that they do not print over each other)."""
+    their verdict: a few are labelled with their name and verdict (the labels of neighbours
+    stacked), more carry their names as hover text on a dot. The x range is the bulk of the
+    scores (:func:`ganmc.report.style.histogram_span`); what lies beyond is said under the
+    title, and a mark beyond it is drawn at the edge."""
+    marks = marks or {}
     b = style.bars(dist, threshold, bins=bins, marks=marks, overlay=overlay,
                    value_range=value_range)
     fig = go.Figure()
@@ -33,14 +40,32 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
         fig.add_vline(x=threshold, line_dash="dash", line_color="black",
                       annotation_text=f"{threshold_name} {threshold:.4g}",
                       annotation_position="top")
-    for i, (name, mark) in enumerate((marks or {}).items()):
-        fig.add_vline(x=mark.score, line_color=style.verdict_colour(mark.is_anomaly),
-                      line_width=3, annotation_text=f"{name} ({mark.word})",
-                      annotation_position="bottom right", annotation_yshift=18 * (i % 8))
-    fig.update_layout(title=title_of(title), xaxis_title=style.SCORE_AXIS,
-                      yaxis_title="count", bargap=0, height=380, showlegend=overlay is not None,
-                      margin={"l": 50, "r": 20, "t": 70, "b": 40},
-                      legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
+    labelled = len(marks) <= LABELLED_MARKS
+    for i, (name, mark) in enumerate(marks.items()):
+        x = b["placed"][name]
+        fig.add_vline(x=x, line_color=style.verdict_colour(mark.is_anomaly), line_width=3,
+                      line_dash="solid" if x == mark.score else "dot",
+                      **({"annotation_text": f"{name} ({mark.word})",
+                          "annotation_position": "bottom right",
+                          "annotation_yshift": 18 * (i % 8)} if labelled else {}))
+    if marks and not labelled:
+        top = max(float(np.max(b["counts"], initial=0.0)), 1.0)
+        for anomalous in (False, True):
+            group = [(n, m) for n, m in marks.items() if m.is_anomaly == anomalous]
+            if group:
+                fig.add_scatter(
+                    x=[b["placed"][n] for n, _ in group], y=[top] * len(group),
+                    mode="markers", name=f"your images: {group[0][1].word}",
+                    marker={"color": style.verdict_colour(anomalous), "size": 9},
+                    text=[f"{n}: {m.score:.4g} ({m.word})" for n, m in group],
+                    hovertemplate="%{text}<extra></extra>")
+    legend = overlay is not None or (bool(marks) and not labelled)
+    top, bottom = top_margin(title, b["off"]), LEGEND_BELOW if legend else 40
+    height = max(height, top + bottom + PLOT_HEIGHT)  # a long note keeps the bars' height
+    fig.update_layout(title=title_of(title, height, below=b["off"]),
+                      xaxis_title=style.SCORE_AXIS, yaxis_title="count", bargap=0,
+                      height=height, showlegend=legend, legend=legend_below(height),
+                      margin={"l": 50, "r": 20, "b": bottom, "t": top})
     return fig
 
 
@@ -79,11 +104,10 @@ def drift_curve(drift) -> go.Figure:
     high = max(float(drift.values.max()), drift.level)
     fig.update_yaxes(type="log", range=[np.log10(low) - 0.3, np.log10(high) + 0.5])
     fig.update_xaxes(**whole_numbers(1, max(drift.n, 2)))
-    fig.update_layout(title=title_of("Drift alarm: evidence that these images differ from "
-                                     "the calibration images"),
-                      xaxis_title="image (in the order judged)",
+    title = "Drift alarm: evidence that these images differ from the calibration images"
+    fig.update_layout(title=title_of(title, 300), xaxis_title="image (in the order judged)",
                       yaxis_title="evidence (to 1)", height=300, showlegend=False,
-                      margin={"l": 50, "r": 20, "t": 70, "b": 40})
+                      margin={"l": 50, "r": 20, "t": top_margin(title), "b": 40})
     return fig
 
 
@@ -114,9 +138,11 @@ def loss_curves(history: dict[str, list[float]]) -> go.Figure:
                             mode="lines+markers", name=name)
     rounds = max((len(v) for v in history.values()), default=1)
     fig.update_xaxes(**whole_numbers(1, rounds))
-    fig.update_layout(title=title_of("Losses per round"), xaxis_title="round", yaxis_title="loss",
-                      height=320, margin={"l": 40, "r": 20, "t": 50, "b": 40},
-                      legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(title=title_of("Losses per round", 320), xaxis_title="round",
+                      yaxis_title="loss", height=320,
+                      margin={"l": 40, "r": 20, "t": top_margin("Losses per round"),
+                              "b": LEGEND_BELOW},
+                      legend=legend_below(320))
     return fig
 
 
@@ -129,19 +155,60 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
         fig.add_scatter(x=steps, y=[q.get(name) for q in curve], mode="lines+markers",
                         name=name)
     fig.update_xaxes(**whole_numbers(0, max(steps)))
-    fig.update_layout(title=title_of("Quality while training (AUROC)"), xaxis_title="GAN step",
-                      yaxis_title="AUROC", yaxis_range=[0.5, 1.01], height=320,
-                      margin={"l": 40, "r": 20, "t": 50, "b": 40},
-                      legend={"orientation": "h", "y": -0.25})
+    lowest = min((v for q in curve for k, v in q.items() if k != "step" and v is not None),
+                 default=0.5)
+    title = "Quality while training (AUROC)"
+    fig.update_layout(title=title_of(title, 320), xaxis_title="GAN step",
+                      yaxis_title="AUROC", yaxis_range=[min(0.5, lowest - 0.03), 1.03],
+                      height=320, margin={"l": 40, "r": 20, "t": top_margin(title),
+                                          "b": LEGEND_BELOW},
+                      legend=legend_below(320))
     return fig
 
 
-def title_of(text: str, width: int = 34) -> dict:
+#: The least height of a histogram's plot area, in pixels, whatever its title and legend.
+PLOT_HEIGHT = 220
+#: Characters of a title line on a phone-wide chart (about 350 px at the titles' 15 px).
+TITLE_WIDTH = 34
+#: Pixels from the chart's top edge to the baseline of a title's first line, and from line
+#: to line (a note's smaller lines take as much).
+TITLE_FIRST, TITLE_LINE = 20, 19
+
+
+def _lines(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width) if text else []
+
+
+def title_of(text: str, height: int, *, below: str = "") -> dict:
     """A chart title that stays inside a phone-wide chart (about 350 px): a smaller font,
-    aligned left, on two lines when long (Plotly does not wrap titles)."""
-    return {"text": "<br>".join(textwrap.wrap(text, width)), "font": {"size": 15}, "x": 0,
-            "xanchor": "left", "xref": "paper", "y": 0.98, "yanchor": "top",
+    aligned left, wrapped (Plotly does not wrap titles), with an optional note under it in
+    grey. Plotly places a wrapped title's first line at ``y`` whatever its ``yanchor``, so
+    ``y`` is that line's place counted from the top of a chart ``height`` pixels high
+    (a title at ``y`` near 1 anchored "top" ran off the chart once it was two lines)."""
+    lines = _lines(text, TITLE_WIDTH)
+    note = [f"<span style='font-size:12px;color:#666'>{line}</span>"
+            for line in _lines(below, TITLE_WIDTH + 12)]
+    return {"text": "<br>".join(lines + note), "font": {"size": 15}, "x": 0, "xanchor": "left",
+            "xref": "paper", "y": 1 - TITLE_FIRST / height, "yanchor": "bottom",
             "yref": "container"}
+
+
+#: The bottom margin of a chart with its legend under the x axis's title.
+LEGEND_BELOW = 95
+
+
+def legend_below(height: int) -> dict:
+    """A horizontal legend under the x axis's title (over the plot it hid the curves' ends
+    and the axis title), within :data:`LEGEND_BELOW`'s margin of a chart ``height`` high."""
+    return {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container",
+            "y": 8 / height, "yanchor": "bottom"}
+
+
+def top_margin(text: str, below: str = "") -> int:
+    """The top margin that holds :func:`title_of`'s lines and, under them, the threshold's
+    label above the plot."""
+    lines = len(_lines(text, TITLE_WIDTH)) + len(_lines(below, TITLE_WIDTH + 12))
+    return TITLE_FIRST + 8 + TITLE_LINE * lines
 
 
 def whole_numbers(low: int, high: int) -> dict:

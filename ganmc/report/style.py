@@ -58,21 +58,76 @@ def histogram_range(values: Iterable[float]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
+#: The share of the scores a histogram always shows, from each end: the bulk, not the
+#: farthest tail (one extreme score would squeeze every bar into a sliver of the width).
+TAIL = 0.001
+#: How far past the bulk (in its own widths) a score or a marked image may lie and still be
+#: drawn where it is; one farther off is left out (a mark: drawn at the edge) and said.
+REACH = 1.0
+
+
+def _bulk(dist) -> list[float]:
+    """The scores that :data:`TAIL` (at least one score) leaves at each end."""
+    k = max(1, int(TAIL * dist.n))
+    return [dist.value_at_rank(min(k + 1, dist.n)), dist.value_at_rank(max(dist.n - k, 1))]
+
+
+def histogram_span(dist, threshold: float, marks: dict[str, Mark] | None = None,
+                   overlay=None) -> tuple[float, float]:
+    """The x range of a score histogram: the bulk of the scores (and of the overlay's), the
+    threshold, and the extremes and marks within :data:`REACH` of them; padded."""
+    dists = [dist] if overlay is None else [dist, overlay]
+    core = [v for d in dists for v in _bulk(d)] + [threshold]
+    finite = [float(v) for v in core if np.isfinite(v)]
+    lo, hi = min(finite), max(finite)
+    reach = REACH * (hi - lo or 1.0)
+    lo, hi = lo - reach, hi + reach
+    extremes = [v for d in dists for v in _within(d, lo, hi)]
+    extremes += [m.score for m in (marks or {}).values() if lo <= m.score <= hi]
+    return histogram_range([*finite, *extremes])
+
+
+def _within(dist, lo: float, hi: float) -> list[float]:
+    """The smallest and the largest score in [lo, hi]."""
+    below = dist.n - int(dist.count_at_least(lo))
+    upto = dist.n - int(dist.count_at_least(np.nextafter(hi, np.inf)))
+    return [dist.value_at_rank(below + 1), dist.value_at_rank(upto)] if upto > below else []
+
+
 def bars(dist, threshold: float, *, bins: int, marks: dict[str, Mark] | None = None,
          overlay=None, value_range: tuple[float, float] | None = None) -> dict:
     """What a score histogram draws, for matplotlib and Plotly alike: bin ``edges`` and
-    ``centres``, ``counts``, bar ``colours``, and the ``overlay``'s counts scaled to the same
-    total (None without one), over a range that shows every score, mark and the threshold."""
+    ``centres``, ``counts``, bar ``colours``, the ``overlay``'s counts scaled to the same
+    total (None without one), over :func:`histogram_span` (or ``value_range``); ``off`` says
+    in words what lies beyond it ("" when nothing does), and ``placed`` is each mark's x
+    (a mark off the chart at the nearer edge)."""
     if value_range is None:
-        values = [dist.min, dist.max, threshold, *(m.score for m in (marks or {}).values())]
-        if overlay is not None:
-            values += [overlay.min, overlay.max]
-        value_range = histogram_range(values)
+        value_range = histogram_span(dist, threshold, marks, overlay)
+    lo, hi = value_range
     edges, counts = dist.histogram(bins, value_range)
     centres = (edges[:-1] + edges[1:]) / 2
     scaled = None
     if overlay is not None:
         _, ocounts = overlay.histogram(bins, value_range)
         scaled = ocounts * (counts.sum() / max(ocounts.sum(), 1))
+    placed = {name: float(np.clip(m.score, lo, hi)) for name, m in (marks or {}).items()}
     return {"edges": edges, "centres": centres, "counts": counts,
-            "colours": bar_colours(centres, threshold), "overlay": scaled}
+            "colours": bar_colours(centres, threshold), "overlay": scaled,
+            "placed": placed, "off": off_chart(dist, value_range, marks)}
+
+
+def off_chart(dist, value_range: tuple[float, float], marks: dict[str, Mark] | None) -> str:
+    """What a histogram over ``value_range`` leaves out, in words ("" when nothing)."""
+    lo, hi = value_range
+    above_hi = int(dist.count_at_least(np.nextafter(hi, np.inf)))
+    below_lo = dist.n - int(dist.count_at_least(lo))
+    parts = []
+    if above_hi:
+        parts.append(f"{above_hi:,} of {dist.n:,} scores above {hi:.3g} (largest "
+                     f"{dist.max:.4g})")
+    if below_lo:
+        parts.append(f"{below_lo:,} below {lo:.3g}")
+    away = sum(not lo <= m.score <= hi for m in (marks or {}).values())
+    if away:
+        parts.append(f"{away} of your images lie beyond the edge: drawn dotted on it")
+    return ("Not drawn: " + "; ".join(parts) + ".") if parts else ""

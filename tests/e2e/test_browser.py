@@ -646,5 +646,19 @@ def test_the_drift_alarm_in_a_real_browser(server, page, mnist, tmp_path, shots)
     curve = charts.filter(has=page.locator(".gtitle", has_text="Drift alarm"))
     curve.first.wait_for()
     assert page.get_by_text(re.compile(r"at most 5 % are expected to be normal")).count() == 1
+    # Issue 35, item 4: every chart's title (wrapped on two lines, with a note of what the
+    # histogram leaves out under it) lies inside its chart, above the plot; the ten noise
+    # images, far beyond the generated scores, do not squeeze the bars into a sliver.
+    assert charts.count() == 2
+    for i in range(2):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        svg = chart.locator(".main-svg").first.bounding_box()
+        title = chart.locator(".gtitle").bounding_box()
+        plot = chart.locator(".bglayer").first.bounding_box()
+        assert svg["y"] <= title["y"] and title["y"] + title["height"] <= plot["y"], (i, svg,
+                                                                                     title, plot)
+    histogram = charts.filter(has=page.locator(".gtitle", has_text="Your images among"))
+    assert "lie beyond the edge" in histogram.locator(".gtitle").inner_text()
     alarm.first.scroll_into_view_if_needed()
     page.screenshot(path=shots / "detect-drift-alarm.png")

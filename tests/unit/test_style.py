@@ -95,3 +95,48 @@ def test_the_reports_long_lines_wrap_under_their_own_indent():
     assert all(line.startswith("      word") and not line.startswith("       ")
                for line in lines[1:-1])
     assert lines[-1] == "short"
+
+
+# ------------------------------------------------------------- issue 35, item 4: charts
+def test_one_extreme_score_does_not_squeeze_the_histogram():
+    """The x range is the bulk of the scores: one score far out is said, not drawn, and a
+    mark beyond the edge is drawn at it (and said); without them everything is drawn."""
+    scores = np.random.default_rng(0).normal(size=5000)
+    plain = style.bars(ScoreDistribution.from_scores(scores), 1.6, bins=60)
+    assert plain["off"] == "" and plain["edges"][-1] >= scores.max()
+    assert plain["counts"].sum() == 5000
+    dist = ScoreDistribution.from_scores(np.r_[scores, 1000.0])
+    marks = {"far": style.Mark(5000.0, True), "near": style.Mark(0.5, False)}
+    b = style.bars(dist, 1.6, bins=60, marks=marks)
+    assert b["edges"][-1] < 10  # not 1,000: the bars keep the width
+    assert b["counts"].sum() == 5000  # the far score is not piled into the last bar
+    assert b["placed"] == {"far": b["edges"][-1], "near": 0.5}
+    assert "1 of 5,001 scores above" in b["off"] and "largest 1000" in b["off"]
+    assert "1 of your images lie beyond the edge" in b["off"]
+
+
+def test_many_marks_carry_their_names_as_hover_text_not_piled_labels():
+    from ui import charts
+
+    many = {f"n{i}.png": style.Mark(1.0 + 0.01 * i, i % 2 == 0) for i in range(10)}
+    fig = charts.histogram(_dist(), 1.0, title="t", marks=many)
+    assert [a["text"] for a in fig.layout.annotations] == ["threshold 1"]
+    dots = [t for t in fig.data if t.type == "scatter"]
+    assert {t.name for t in dots} == {"your images: NORMAL", "your images: ANOMALY"}
+    assert sorted(x.split(":")[0] for t in dots for x in t.text) == sorted(many)
+    assert fig.layout.showlegend
+    few = charts.histogram(_dist(), 1.0, title="t", marks=MARKS)
+    assert len(few.layout.annotations) == 3 and not few.layout.showlegend
+
+
+def test_a_long_title_and_its_note_make_room_above_the_plot():
+    from ui import charts
+
+    dist = ScoreDistribution.from_scores(np.r_[np.random.default_rng(0).normal(size=500), 99])
+    short = charts.histogram(_dist(), 1.0, title="Scores")
+    long = charts.histogram(dist, 1.0, title="Your images among 50,000 generated scores")
+    assert "Not drawn" in long.layout.title.text and "<br>" in long.layout.title.text
+    assert long.layout.margin.t > short.layout.margin.t
+    # the plot area keeps its height
+    assert (long.layout.height - long.layout.margin.t - long.layout.margin.b
+            >= charts.PLOT_HEIGHT)
