@@ -62,7 +62,7 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
     legend = overlay is not None or (bool(marks) and not labelled)
     top, bottom = top_margin(title, b["off"]), LEGEND_BELOW if legend else 40
     height = max(height, top + bottom + PLOT_HEIGHT)  # a long note keeps the bars' height
-    fig.update_layout(title=title_of(title, height, below=b["off"]),
+    fig.update_layout(modebar=MODEBAR, title=title_of(title, height, below=b["off"]),
                       xaxis_title=style.SCORE_AXIS, yaxis_title="count", bargap=0,
                       height=height, showlegend=legend, legend=legend_below(height),
                       margin={"l": 50, "r": 20, "b": bottom, "t": top})
@@ -105,7 +105,8 @@ def drift_curve(drift) -> go.Figure:
     fig.update_yaxes(type="log", range=[np.log10(low) - 0.3, np.log10(high) + 0.5])
     fig.update_xaxes(**whole_numbers(1, max(drift.n, 2)))
     title = "Drift alarm: evidence that these images differ from the calibration images"
-    fig.update_layout(title=title_of(title, 300), xaxis_title="image (in the order judged)",
+    fig.update_layout(modebar=MODEBAR, title=title_of(title, 300),
+                      xaxis_title="image (in the order judged)",
                       yaxis_title="evidence (to 1)", height=300, showlegend=False,
                       margin={"l": 50, "r": 20, "t": top_margin(title), "b": 40})
     return fig
@@ -138,7 +139,7 @@ def loss_curves(history: dict[str, list[float]]) -> go.Figure:
                             mode="lines+markers", name=name)
     rounds = max((len(v) for v in history.values()), default=1)
     fig.update_xaxes(**whole_numbers(1, rounds))
-    fig.update_layout(title=title_of("Losses per round", 320), xaxis_title="round",
+    fig.update_layout(modebar=MODEBAR, title=title_of("Losses per round", 320), xaxis_title="round",
                       yaxis_title="loss", height=320,
                       margin={"l": 40, "r": 20, "t": top_margin("Losses per round"),
                               "b": LEGEND_BELOW},
@@ -158,7 +159,7 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
     lowest = min((v for q in curve for k, v in q.items() if k != "step" and v is not None),
                  default=0.5)
     title = "Quality while training (AUROC)"
-    fig.update_layout(title=title_of(title, 320), xaxis_title="GAN step",
+    fig.update_layout(modebar=MODEBAR, title=title_of(title, 320), xaxis_title="GAN step",
                       yaxis_title="AUROC", yaxis_range=[min(0.5, lowest - 0.03), 1.03],
                       height=320, margin={"l": 40, "r": 20, "t": top_margin(title),
                                           "b": LEGEND_BELOW},
@@ -166,6 +167,9 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
     return fig
 
 
+#: Plotly's toolbar stands down the right side of a chart: along its top it covered the
+#: titles' ends on a phone.
+MODEBAR = {"orientation": "v"}
 #: The least height of a histogram's plot area, in pixels, whatever its title and legend.
 PLOT_HEIGHT = 220
 #: Characters of a title line on a phone-wide chart (about 350 px at the titles' 15 px).
