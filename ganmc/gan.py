@@ -158,8 +158,13 @@ class GAN(keras.Model):
         return self.discriminator(self._images(data), training=training)
 
     def _images(self, data):
-        """The real images of a batch of the training data (see ``shape``)."""
-        return data[0][0] if self.shape is not None else data
+        """The real images of a batch of the training data (see ``shape``): the batch itself,
+        or the first of its nested parts (``((images, classes), outliers)`` in ``train_step``;
+        Keras builds the model under a distribution strategy by calling it on the
+        ``(images, classes)`` part alone)."""
+        while isinstance(data, (tuple, list)):
+            data = data[0]
+        return data
 
     def _shape_step(self, images, classes, outliers, replicas) -> tf.Tensor:
         """One update of the shape network; returns its loss."""
@@ -234,8 +239,11 @@ class GAN(keras.Model):
                     self._shape_step(real_images, classes, outliers, replicas))
                 return tf.constant(True)
 
-            tf.cond(ops.equal(self.g_optimizer.iterations % self.shape_every, 0), shape_step,
-                    lambda: tf.constant(False))
+            if self.shape_every == 1:  # no condition: tf.distribute cannot update inside one
+                shape_step()
+            else:
+                tf.cond(ops.equal(self.g_optimizer.iterations % self.shape_every, 0),
+                        shape_step, lambda: tf.constant(False))
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

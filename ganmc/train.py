@@ -250,12 +250,18 @@ def fit_networks(
     def adam():
         return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
 
+    every = shape_every(totals[0])
+    if shape is not None and every > 1 and strategy.num_replicas_in_sync > 1:
+        log.info("Shape network: it learns on every GAN step under %d replicas (on one device "
+                 "every %d): tf.distribute cannot update it inside a condition",
+                 strategy.num_replicas_in_sync, every)
+        every = 1
     if state["phase"] == "gan" and state["step"] < totals[0]:
         with strategy.scope():
             gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
                       rotation_weight=config.rotation_weight, rotation_head=head,
                       jigsaw_weight=config.jigsaw_weight, shape=shape,
-                      shape_weight=config.shape_weight, shape_every=shape_every(totals[0]))
+                      shape_weight=config.shape_weight, shape_every=every)
             gan.compile(d_optimizer=adam(), g_optimizer=adam(),
                         s_optimizer=keras.optimizers.Adam(SHAPE_LEARNING_RATE),
                         jit_compile=jit, steps_per_execution=per_call)
