@@ -655,10 +655,10 @@ def test_the_drift_alarm_in_a_real_browser(server, page, mnist, tmp_path, shots)
         chart.scroll_into_view_if_needed()
         svg = chart.locator(".main-svg").first.bounding_box()
         title = chart.locator(".gtitle").bounding_box()
-        plot = chart.locator(".bglayer").first.bounding_box()
+        plot = chart.locator(".nsewdrag").first.bounding_box()  # the plot area
         assert svg["y"] <= title["y"] and title["y"] + title["height"] <= plot["y"], (i, svg,
                                                                                      title, plot)
     histogram = charts.filter(has=page.locator(".gtitle", has_text="Your images among"))
-    assert "lie beyond the edge" in histogram.locator(".gtitle").inner_text()
+    assert "drawn dotted on it" in histogram.locator(".gtitle").text_content()
     alarm.first.scroll_into_view_if_needed()
     page.screenshot(path=shots / "detect-drift-alarm.png")
