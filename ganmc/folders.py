@@ -212,6 +212,8 @@ def read_source(data: Path | str, framing: str = DIGITS, *,
         found = read_zip(path, framing, name=str(path), progress=progress)
         found.path = str(path.resolve())
         return found
+    if path.is_symlink() and not path.exists():
+        raise DataError(f"{path}: a link to nothing (its target is gone)")
     raise DataError(f"{path}: no such folder or .zip file" if not path.exists() else
                     f"{path}: not a folder or a .zip file of pictures")
 

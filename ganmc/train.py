@@ -251,12 +251,13 @@ def fit_networks(
         return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
 
     every = shape_every(totals[0])
-    if shape is not None and every > 1 and strategy.num_replicas_in_sync > 1:
-        log.info("Shape network: it learns on every GAN step under %d replicas (on one device "
-                 "every %d): tf.distribute cannot update it inside a condition",
-                 strategy.num_replicas_in_sync, every)
-        every = 1
     if state["phase"] == "gan" and state["step"] < totals[0]:
+        if shape is not None and every > 1 and strategy.num_replicas_in_sync > 1:
+            log.info("Shape network: it learns on every GAN step under %d replicas (on one "
+                     "device every %d, so %d times the updates, over the same outliers): "
+                     "tf.distribute cannot update it inside a condition",
+                     strategy.num_replicas_in_sync, every, every)
+            every = 1
         with strategy.scope():
             gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
                       rotation_weight=config.rotation_weight, rotation_head=head,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import numpy as np
@@ -42,19 +43,22 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
                       annotation_position="top")
     labelled = len(marks) <= LABELLED_MARKS
     for i, (name, mark) in enumerate(marks.items()):
-        x = b["placed"][name]
+        x = b["placed"].get(name)
+        if x is None:  # no score to draw
+            continue
         fig.add_vline(x=x, line_color=style.verdict_colour(mark.is_anomaly), line_width=3,
                       line_dash="solid" if x == mark.score else "dot",
                       **({"annotation_text": f"{name} ({mark.word})",
                           "annotation_position": "bottom right",
                           "annotation_yshift": 18 * (i % 8)} if labelled else {}))
     if marks and not labelled:
-        top = max(float(np.max(b["counts"], initial=0.0)), 1.0)
+        dot_y = max(float(np.max(b["counts"], initial=0.0)), 1.0)
         for anomalous in (False, True):
-            group = [(n, m) for n, m in marks.items() if m.is_anomaly == anomalous]
+            group = [(n, m) for n, m in marks.items()
+                     if m.is_anomaly == anomalous and n in b["placed"]]
             if group:
                 fig.add_scatter(
-                    x=[b["placed"][n] for n, _ in group], y=[top] * len(group),
+                    x=[b["placed"][n] for n, _ in group], y=[dot_y] * len(group),
                     mode="markers", name=f"your images: {group[0][1].word}",
                     marker={"color": style.verdict_colour(anomalous), "size": 9},
                     text=[f"{n}: {m.score:.4g} ({m.word})" for n, m in group],
@@ -156,8 +160,8 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
         fig.add_scatter(x=steps, y=[q.get(name) for q in curve], mode="lines+markers",
                         name=name)
     fig.update_xaxes(**whole_numbers(0, max(steps)))
-    lowest = min((v for q in curve for k, v in q.items() if k != "step" and v is not None),
-                 default=0.5)
+    lowest = min((v for q in curve for k, v in q.items()
+                  if k != "step" and v is not None and math.isfinite(v)), default=0.5)
     title = "Quality while training (AUROC)"
     fig.update_layout(modebar=MODEBAR, title=title_of(title, 320), xaxis_title="GAN step",
                       yaxis_title="AUROC", yaxis_range=[min(0.5, lowest - 0.03), 1.03],

@@ -64,14 +64,14 @@ def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1.5,
                    label=f"{threshold_label} {threshold:.4g}")
     for name, mark in (marks or {}).items():  # colour = verdict; the name is in the legend
-        x = b["placed"][name]  # one off the chart is drawn dotted at its edge
+        x = b["placed"].get(name)  # one off the chart is drawn dotted at its edge
+        if x is None:  # no score to draw
+            continue
         ax.axvline(x, color=style.verdict_colour(mark.is_anomaly), linewidth=2,
                    linestyle="-" if x == mark.score else ":",
                    label=f"{name}: {mark.score:.4g} ({mark.word})")
-    if b["off"]:
-        ax.text(0.01, 0.97, textwrap.fill(b["off"], 40), transform=ax.transAxes, fontsize=8,
-                color="#444444", va="top", bbox={"facecolor": "white", "alpha": 0.8,
-                                                 "edgecolor": "none"})
+    if b["off"]:  # a row of the legend, without a line: over the plot it hid the bars
+        ax.plot([], [], " ", label=textwrap.fill(b["off"], 48))
     ax.set_xlabel(style.SCORE_AXIS)
     ax.set_ylabel("count")
     ax.set_title(title)

@@ -67,9 +67,12 @@ REACH = 1.0
 
 
 def _bulk(dist) -> list[float]:
-    """The scores that :data:`TAIL` (at least one score) leaves at each end."""
-    k = max(1, int(TAIL * dist.n))
-    return [dist.value_at_rank(min(k + 1, dist.n)), dist.value_at_rank(max(dist.n - k, 1))]
+    """The smallest and largest scores once :data:`TAIL` of them is left at each end (all of
+    them when that is less than one score)."""
+    k = int(TAIL * dist.n)
+    if k < 1:
+        return [dist.min, dist.max]
+    return [dist.value_at_rank(k + 1), dist.value_at_rank(dist.n - k)]
 
 
 def histogram_span(dist, threshold: float, marks: dict[str, Mark] | None = None,
@@ -88,19 +91,24 @@ def histogram_span(dist, threshold: float, marks: dict[str, Mark] | None = None,
 
 
 def _within(dist, lo: float, hi: float) -> list[float]:
-    """The smallest and the largest score in [lo, hi]."""
+    """The smallest and the largest score in [lo, hi] (the distribution's own minimum and
+    maximum where they are in it: exact, where a streamed histogram's ranks are not)."""
     below = dist.n - int(dist.count_at_least(lo))
     upto = dist.n - int(dist.count_at_least(np.nextafter(hi, np.inf)))
-    return [dist.value_at_rank(below + 1), dist.value_at_rank(upto)] if upto > below else []
+    if upto <= below:
+        return []
+    return [dist.min if dist.min >= lo else dist.value_at_rank(below + 1),
+            dist.max if dist.max <= hi else dist.value_at_rank(upto)]
 
 
 def bars(dist, threshold: float, *, bins: int, marks: dict[str, Mark] | None = None,
          overlay=None, value_range: tuple[float, float] | None = None) -> dict:
     """What a score histogram draws, for matplotlib and Plotly alike: bin ``edges`` and
     ``centres``, ``counts``, bar ``colours``, the ``overlay``'s counts scaled to the same
-    total (None without one), over :func:`histogram_span` (or ``value_range``); ``off`` says
-    in words what lies beyond it ("" when nothing does), and ``placed`` is each mark's x
-    (a mark off the chart at the nearer edge)."""
+    number of scores (None without one), over :func:`histogram_span` (or ``value_range``);
+    ``off`` says in words what lies beyond it ("" when nothing does), and ``placed`` is each
+    mark's x (a mark off the chart at the nearer edge; one without a score is left out)."""
+    marks = {n: m for n, m in (marks or {}).items() if np.isfinite(m.score)}
     if value_range is None:
         value_range = histogram_span(dist, threshold, marks, overlay)
     lo, hi = value_range
@@ -109,25 +117,31 @@ def bars(dist, threshold: float, *, bins: int, marks: dict[str, Mark] | None = N
     scaled = None
     if overlay is not None:
         _, ocounts = overlay.histogram(bins, value_range)
-        scaled = ocounts * (counts.sum() / max(ocounts.sum(), 1))
-    placed = {name: float(np.clip(m.score, lo, hi)) for name, m in (marks or {}).items()}
-    return {"edges": edges, "centres": centres, "counts": counts,
-            "colours": bar_colours(centres, threshold), "overlay": scaled,
-            "placed": placed, "off": off_chart(dist, value_range, marks)}
-
-
-def off_chart(dist, value_range: tuple[float, float], marks: dict[str, Mark] | None) -> str:
-    """What a histogram over ``value_range`` leaves out, in words ("" when nothing)."""
-    lo, hi = value_range
-    above_hi = int(dist.count_at_least(np.nextafter(hi, np.inf)))
-    below_lo = dist.n - int(dist.count_at_least(lo))
-    parts = []
-    if above_hi:
-        parts.append(f"{above_hi:,} of {dist.n:,} scores above {hi:.3g} (largest "
-                     f"{dist.max:.4g})")
-    if below_lo:
-        parts.append(f"{below_lo:,} below {lo:.3g}")
-    away = sum(not lo <= m.score <= hi for m in (marks or {}).values())
+        scaled = ocounts * (dist.n / max(overlay.n, 1))
+    placed = {name: float(np.clip(m.score, lo, hi)) for name, m in marks.items()}
+    off = [_off(dist, value_range, "scores")]
+    if overlay is not None:
+        off.append(_off(overlay, value_range, "held-out scores"))
+    away = sum(not lo <= m.score <= hi for m in marks.values())
     if away:
-        parts.append(f"{away} of your images lie beyond the edge: drawn dotted on it")
-    return ("Not drawn: " + "; ".join(parts) + ".") if parts else ""
+        off.append(f"{away} of your images {'lies' if away == 1 else 'lie'} beyond the edge: "
+                   f"drawn dotted on it")
+    off = [part for part in off if part]
+    return {"edges": edges, "centres": centres, "counts": counts,
+            "colours": bar_colours(centres, threshold), "overlay": scaled, "placed": placed,
+            "off": ("Not drawn: " + "; ".join(off) + ".") if off else ""}
+
+
+def _off(dist, value_range: tuple[float, float], what: str) -> str:
+    """The scores of ``dist`` outside ``value_range``, in words ("" when none is)."""
+    lo, hi = value_range
+    # a streamed histogram's counts are rounded: its exact extremes say whether any is out
+    above = max(int(dist.count_at_least(np.nextafter(hi, np.inf))), int(dist.max > hi))
+    below = max(dist.n - int(dist.count_at_least(lo)), int(dist.min < lo))
+    parts = []
+    if above:
+        parts.append(f"{above:,} of {dist.n:,} {what} above {hi:.3g} (largest {dist.max:.4g})")
+    if below:
+        parts.append(f"{below:,} of {dist.n:,} {what} below {lo:.3g} (smallest "
+                     f"{dist.min:.4g})")
+    return "; ".join(parts)

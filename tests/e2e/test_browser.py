@@ -466,6 +466,7 @@ def test_train_page_shows_your_own_pictures_before_training(server, page, shots,
     images = page.locator("[data-testid='stImage'] img").all()
     assert images and images[0].bounding_box()["width"] > 300
     # nothing was trained on them (an earlier test's job may be shown; none names this zip)
+    assert page.get_by_role("button", name="Start training").is_enabled()
     assert not page.get_by_text(re.compile(r"data mine\.zip")).count()
     page.set_viewport_size({"width": 1400, "height": 1600})
     page.wait_for_timeout(500)

@@ -973,6 +973,7 @@ def test_the_train_page_reads_a_folder_and_says_why_it_cannot_train(app, tmp_pat
     app.radio(key="train_source").set_value("own").run()
     app.radio(key="train_from").set_value("folder").run()
     app.text_input(key="train_folder").set_value(str(tmp_path / "nowhere")).run()
+    assert not app.exception, [e.message for e in app.exception]
     assert any("no such folder" in e.value for e in app.error)
     app.text_input(key="train_folder").set_value(str(data)).run()
     assert any("8 pictures in 2 classes" in m.value for m in app.markdown)

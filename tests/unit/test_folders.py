@@ -324,3 +324,11 @@ def test_a_card_with_a_bad_framing_or_classes_and_bad_examples_are_refused():
     check_arrays({"examples/normal": np.zeros((3, 28, 28), np.uint8)})
     with pytest.raises(ModelError, match="examples/normal.*uint8 images"):
         check_arrays({"examples/normal": np.zeros((3, 28, 28), np.float32)})
+
+
+def test_a_missing_source_and_a_dangling_link_are_named_as_such(tmp_path):
+    with pytest.raises(DataError, match="no such folder or .zip file"):
+        folders.read_source(tmp_path / "nowhere")
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    with pytest.raises(DataError, match="a link to nothing"):
+        folders.read_source(tmp_path / "link")

@@ -112,7 +112,7 @@ def test_one_extreme_score_does_not_squeeze_the_histogram():
     assert b["counts"].sum() == 5000  # the far score is not piled into the last bar
     assert b["placed"] == {"far": b["edges"][-1], "near": 0.5}
     assert "1 of 5,001 scores above" in b["off"] and "largest 1000" in b["off"]
-    assert "1 of your images lie beyond the edge" in b["off"]
+    assert "1 of your images lies beyond the edge" in b["off"]
 
 
 def test_many_marks_carry_their_names_as_hover_text_not_piled_labels():
@@ -132,7 +132,7 @@ def test_many_marks_carry_their_names_as_hover_text_not_piled_labels():
 def test_a_long_title_and_its_note_make_room_above_the_plot():
     from ui import charts
 
-    dist = ScoreDistribution.from_scores(np.r_[np.random.default_rng(0).normal(size=500), 99])
+    dist = ScoreDistribution.from_scores(np.r_[np.random.default_rng(0).normal(size=5000), 99])
     short = charts.histogram(_dist(), 1.0, title="Scores")
     long = charts.histogram(dist, 1.0, title="Your images among 50,000 generated scores")
     assert "Not drawn" in long.layout.title.text and "<br>" in long.layout.title.text
@@ -140,3 +140,34 @@ def test_a_long_title_and_its_note_make_room_above_the_plot():
     # the plot area keeps its height
     assert (long.layout.height - long.layout.margin.t - long.layout.margin.b
             >= charts.PLOT_HEIGHT)
+
+
+def test_what_the_histogram_leaves_out_is_always_said():
+    """A streamed (Monte Carlo) distribution, an overlay and a tail on the low side: a score
+    left out is always counted in the note, and the overlay keeps its own number of scores."""
+    from ganmc.montecarlo import StreamingHistogram
+
+    rng = np.random.default_rng(0)
+    stream = StreamingHistogram()
+    stream.add(rng.uniform(size=10_000))
+    stream.add(np.r_[rng.uniform(size=10_000), 2.9])
+    b = style.bars(stream.distribution(), 0.95, bins=60)
+    assert b["edges"][-1] >= 2.9 or "above" in b["off"]
+    scores = ScoreDistribution.from_scores(rng.normal(size=5000))
+    held = ScoreDistribution.from_scores(np.r_[rng.normal(size=2000), 50.0])
+    b = style.bars(scores, 1.6, bins=60, overlay=held)
+    assert "1 of 2,001 held-out scores above" in b["off"] and "largest 50" in b["off"]
+    assert np.isclose(b["overlay"].sum(), 2000 * 5000 / 2001)  # scaled by all, not those drawn
+    low = ScoreDistribution.from_scores(np.r_[rng.normal(size=5000), -1000.0])
+    assert "1 of 5,001 scores below" in style.bars(low, 1.6, bins=60)["off"]
+    small = ScoreDistribution.from_scores(np.array([1.0, 1.1, 100.0]))
+    assert style.bars(small, 1.05, bins=10)["off"] == ""  # a handful of scores: all drawn
+    nan = style.bars(scores, 1.6, bins=60, marks={"x": style.Mark(float("nan"), True)})
+    assert nan["placed"] == {} and nan["off"] == ""
+
+
+def test_a_missing_value_in_the_quality_curve_does_not_hide_a_low_point():
+    from ui import charts
+
+    fig = charts.quality_curve([{"step": 0, "noise": float("nan")}, {"step": 10, "noise": 0.2}])
+    assert fig.layout.yaxis.range[0] < 0.2
