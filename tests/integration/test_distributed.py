@@ -81,4 +81,4 @@ def test_two_replicas_train_the_shape_network_too():
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["shape"] and out["history"]["shape_loss"]
     assert all(0 < v < 100 for v in out["history"]["shape_loss"])
-    assert "learns on every GAN step under 2 replicas (on one device every 4)" in r.stderr
+    assert "learns on every GAN step under 2 replicas (on one device every 4," in r.stderr
