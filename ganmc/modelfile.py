@@ -154,7 +154,6 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
             "framing": framing}
 
 
-
 def save(path: Path | str, card: dict[str, Any], networks: Networks,
          holdout: dict[str, np.ndarray], monte_carlo: dict[str, MonteCarloResult],
          holdout_digits: dict[str, np.ndarray] | None = None,

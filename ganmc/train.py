@@ -234,9 +234,9 @@ def fit_networks(
     options.autotune.enabled = False
     images = _dataset(x_train, batch_size, config.seed).prefetch(2).with_options(options)
     data = images  # the encoder's (images alone), and the GAN's without a shape network
+    every = shape_every(totals[0])  # the shape network's cadence on one device
     if shape is not None:  # ((images, classes), outliers): see ganmc.gan.GAN
-        outliers = training_outliers(totals[0] // shape_every(totals[0]) * batch_size,
-                                     config.seed)
+        outliers = training_outliers(totals[0] // every * batch_size, config.seed)
         data = tf.data.Dataset.zip((
             _dataset(x_train, batch_size, config.seed, _classes(classes, len(x_train))),
             _dataset(outliers, batch_size, config.seed + 1))).prefetch(2).with_options(options)
@@ -250,7 +250,6 @@ def fit_networks(
     def adam():
         return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
 
-    every = shape_every(totals[0])
     if state["phase"] == "gan" and state["step"] < totals[0]:
         if shape is not None and every > 1 and strategy.num_replicas_in_sync > 1:
             log.info("Shape network: it learns on every GAN step under %d replicas (on one "

@@ -90,11 +90,17 @@ def histogram_span(dist, threshold: float, marks: dict[str, Mark] | None = None,
     return histogram_range([*finite, *extremes])
 
 
+def _outside(dist, lo: float, hi: float) -> tuple[int, int]:
+    """How many scores lie below ``lo`` and above ``hi``."""
+    return (dist.n - int(dist.count_at_least(lo)),
+            int(dist.count_at_least(np.nextafter(hi, np.inf))))
+
+
 def _within(dist, lo: float, hi: float) -> list[float]:
     """The smallest and the largest score in [lo, hi] (the distribution's own minimum and
     maximum where they are in it: exact, where a streamed histogram's ranks are not)."""
-    below = dist.n - int(dist.count_at_least(lo))
-    upto = dist.n - int(dist.count_at_least(np.nextafter(hi, np.inf)))
+    below, above = _outside(dist, lo, hi)
+    upto = dist.n - above
     if upto <= below:
         return []
     return [dist.min if dist.min >= lo else dist.value_at_rank(below + 1),
@@ -135,9 +141,9 @@ def bars(dist, threshold: float, *, bins: int, marks: dict[str, Mark] | None = N
 def _off(dist, value_range: tuple[float, float], what: str) -> str:
     """The scores of ``dist`` outside ``value_range``, in words ("" when none is)."""
     lo, hi = value_range
+    below, above = _outside(dist, lo, hi)
     # a streamed histogram's counts are rounded: its exact extremes say whether any is out
-    above = max(int(dist.count_at_least(np.nextafter(hi, np.inf))), int(dist.max > hi))
-    below = max(dist.n - int(dist.count_at_least(lo)), int(dist.min < lo))
+    above, below = max(above, int(dist.max > hi)), max(below, int(dist.min < lo))
     parts = []
     if above:
         parts.append(f"{above:,} of {dist.n:,} {what} above {hi:.3g} (largest {dist.max:.4g})")
