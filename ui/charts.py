@@ -63,13 +63,9 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
                     marker={"color": style.verdict_colour(anomalous), "size": 9},
                     text=[f"{n}: {m.score:.4g} ({m.word})" for n, m in group],
                     hovertemplate="%{text}<extra></extra>")
-    legend = overlay is not None or (bool(marks) and not labelled)
-    top, bottom = top_margin(title, b["off"]), LEGEND_BELOW if legend else 40
-    height = max(height, top + bottom + PLOT_HEIGHT)  # a long note keeps the bars' height
-    fig.update_layout(modebar=MODEBAR, title=title_of(title, height, below=b["off"]),
-                      xaxis_title=style.SCORE_AXIS, yaxis_title="count", bargap=0,
-                      height=height, showlegend=legend, legend=legend_below(height),
-                      margin={"l": 50, "r": 20, "b": bottom, "t": top})
+    fig.update_layout(**frame(title, height, below=b["off"], min_plot=PLOT_HEIGHT,
+                              legend=overlay is not None or (bool(marks) and not labelled)),
+                      xaxis_title=style.SCORE_AXIS, yaxis_title="count", bargap=0)
     return fig
 
 
@@ -108,11 +104,9 @@ def drift_curve(drift) -> go.Figure:
     high = max(float(drift.values.max()), drift.level)
     fig.update_yaxes(type="log", range=[np.log10(low) - 0.3, np.log10(high) + 0.5])
     fig.update_xaxes(**whole_numbers(1, max(drift.n, 2)))
-    title = "Drift alarm: evidence that these images differ from the calibration images"
-    fig.update_layout(modebar=MODEBAR, title=title_of(title, 300),
-                      xaxis_title="image (in the order judged)",
-                      yaxis_title="evidence (to 1)", height=300, showlegend=False,
-                      margin={"l": 50, "r": 20, "t": top_margin(title), "b": 40})
+    fig.update_layout(**frame("Drift alarm: evidence that these images differ from the "
+                              "calibration images", 300),
+                      xaxis_title="image (in the order judged)", yaxis_title="evidence (to 1)")
     return fig
 
 
@@ -143,11 +137,8 @@ def loss_curves(history: dict[str, list[float]]) -> go.Figure:
                             mode="lines+markers", name=name)
     rounds = max((len(v) for v in history.values()), default=1)
     fig.update_xaxes(**whole_numbers(1, rounds))
-    fig.update_layout(modebar=MODEBAR, title=title_of("Losses per round", 320), xaxis_title="round",
-                      yaxis_title="loss", height=320,
-                      margin={"l": 40, "r": 20, "t": top_margin("Losses per round"),
-                              "b": LEGEND_BELOW},
-                      legend=legend_below(320))
+    fig.update_layout(**frame("Losses per round", 320, legend=True, left=40),
+                      xaxis_title="round", yaxis_title="loss")
     return fig
 
 
@@ -162,12 +153,9 @@ def quality_curve(curve: list[dict[str, float]]) -> go.Figure:
     fig.update_xaxes(**whole_numbers(0, max(steps)))
     lowest = min((v for q in curve for k, v in q.items()
                   if k != "step" and v is not None and math.isfinite(v)), default=0.5)
-    title = "Quality while training (AUROC)"
-    fig.update_layout(modebar=MODEBAR, title=title_of(title, 320), xaxis_title="GAN step",
-                      yaxis_title="AUROC", yaxis_range=[min(0.5, lowest - 0.03), 1.03],
-                      height=320, margin={"l": 40, "r": 20, "t": top_margin(title),
-                                          "b": LEGEND_BELOW},
-                      legend=legend_below(320))
+    fig.update_layout(**frame("Quality while training (AUROC)", 320, legend=True, left=40),
+                      xaxis_title="GAN step", yaxis_title="AUROC",
+                      yaxis_range=[min(0.5, lowest - 0.03), 1.03])
     return fig
 
 
@@ -210,6 +198,19 @@ def legend_below(height: int) -> dict:
     and the axis title), within :data:`LEGEND_BELOW`'s margin of a chart ``height`` high."""
     return {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container",
             "y": 8 / height, "yanchor": "bottom"}
+
+
+def frame(title: str, height: int, *, below: str = "", legend: bool = False, left: int = 50,
+          min_plot: int = 0) -> dict:
+    """A chart's layout around its plot, for ``fig.update_layout``: the title (and the note
+    under it) inside the chart, the toolbar down the side, the legend (if ``legend``) under
+    the x axis's title, and a height of at least ``height`` that leaves the plot at least
+    ``min_plot`` pixels."""
+    top, bottom = top_margin(title, below), LEGEND_BELOW if legend else 40
+    height = max(height, top + bottom + min_plot)  # a long note keeps the plot's height
+    return {"modebar": MODEBAR, "title": title_of(title, height, below=below),
+            "height": height, "showlegend": legend, "legend": legend_below(height),
+            "margin": {"l": left, "r": 20, "t": top, "b": bottom}}
 
 
 def top_margin(text: str, below: str = "") -> int:
