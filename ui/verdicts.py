@@ -84,7 +84,13 @@ def verdict_row(im, decision, recon_name: str, fdr_flagged: bool | None = None,
     """One image's row: what the model saw, its reconstruction and residual, the verdict
     and its figures (``fdr_flagged``: whether the batch's false discovery rate flags it,
     None when the session has fewer than two images; ``names``: what the classes are
-    called)."""
+    called). Each image has a card of its own: on a phone the columns stack, and the card's
+    border says where one image's verdict ends and the next image begins."""
+    with st.container(border=True):
+        _verdict_columns(im, decision, recon_name, fdr_flagged, names)
+
+
+def _verdict_columns(im, decision, recon_name, fdr_flagged, names) -> None:
     cols = st.columns([1, 1, 1, 3])
     cols[0].image(charts.enlarge(im.image), caption=f"{im.name}: as the model sees it (28×28)")
     if im.reconstruction is not None:

@@ -663,3 +663,131 @@ def test_the_drift_alarm_in_a_real_browser(server, page, mnist, tmp_path, shots)
     assert "drawn dotted on it" in histogram.locator(".gtitle").text_content()
     alarm.first.scroll_into_view_if_needed()
     page.screenshot(path=shots / "detect-drift-alarm.png")
+
+
+# --------------------------------------------------------------------------- issue 35
+#: Every change to the sidebar's links and the main area's first words, with its time, from
+#: the moment the page starts loading (installed before any of the page's own scripts).
+_WATCH_START = """
+window.ganmcSeen = [];
+const t0 = performance.now();
+const look = () => {
+  const links = [...document.querySelectorAll('[data-testid="stSidebar"] a')]
+    .map(a => a.innerText.split("\\n").pop().trim()).filter(Boolean);
+  const main = document.querySelector('[data-testid="stMain"]');
+  const words = main ? main.innerText.trim().slice(0, 80) : "";
+  const last = window.ganmcSeen[window.ganmcSeen.length - 1];
+  const now = {t: (performance.now() - t0) / 1000, links: links.join("|"), words};
+  if (!last || last.links !== now.links || last.words !== now.words) window.ganmcSeen.push(now);
+};
+new MutationObserver(look).observe(document, {subtree: true, childList: true,
+                                                characterData: true});
+"""
+MENU = "Overview|Train|Monte Carlo|Detect|Report"
+
+
+def test_a_cold_server_shows_its_menu_and_what_it_loads_at_once(cold_server, page):
+    """Issue 35, item 3: on a fresh server the first page no longer stays blank while
+    TensorFlow loads (15 s or so here) under a menu of lowercase file names: the real menu
+    and a line saying what is loading come first, long before the page; no other menu is
+    ever shown; and ``/app`` opens the Overview rather than "Page not found" (once the
+    server has served a page: pages/README.md says why not on its very first request)."""
+    page.add_init_script(_WATCH_START)
+    page.goto(cold_server + "/detect")
+    page.get_by_text("Draw a digit").first.wait_for()
+    settle(page)
+    seen = page.evaluate("window.ganmcSeen")
+    menus = {s["links"] for s in seen if s["links"]}
+    assert menus == {MENU}, seen
+    loading = [s["t"] for s in seen if "Starting ganmc" in s["words"]]
+    shown = [s["t"] for s in seen if s["words"].startswith("Detect anomalies")]
+    assert loading and shown, seen
+    first_menu = min(s["t"] for s in seen if s["links"])
+    # What loads is said at once, and the menu is up long before the page itself.
+    assert loading[0] < shown[0] and first_menu < shown[0], seen
+    assert loading[0] <= 5.0, seen
+    page.goto(cold_server + "/app")
+    page.get_by_text("is this image normal?").first.wait_for()
+    settle(page)
+    assert _not_found(page) == 0
+    assert page.evaluate("location.pathname") == "/"
+
+
+def _touch_stroke(cdp, points) -> None:
+    """One stroke with a finger (Chrome's touch events, as a phone sends them)."""
+    def send(kind, pts):
+        cdp.send("Input.dispatchTouchEvent",
+                 {"type": kind, "touchPoints": [{"x": x, "y": y} for x, y in pts]})
+    send("touchStart", points[:1])
+    for (xa, ya), (xb, yb) in zip(points, points[1:]):
+        for t in range(1, 9):
+            send("touchMove", [(xa + (xb - xa) * t / 8, ya + (yb - ya) * t / 8)])
+    send("touchEnd", [])
+
+
+def test_a_phone_closes_its_menu_draws_by_touch_and_keeps_verdicts_apart(server, browser,
+                                                                         mnist, tmp_path,
+                                                                         shots):
+    """Issue 35, item 7, on a 390 px touch screen: choosing a page in the sidebar closes it;
+    the canvas's toolbar (with its trash icon) is visible after drawing with a finger,
+    where it showed only under a mouse; and each image's verdict sits in its own card, the
+    next image below it, not running into it."""
+    from tests.conftest import digit_png
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True,
+                                  is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        open_page(page, server + "/", "is this image normal?")
+        sidebar = page.locator("[data-testid='stSidebar']")
+        page.locator("[data-testid='stExpandSidebarButton']").click()
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
+                               ".getBoundingClientRect().right > 200")
+        sidebar.get_by_role("link", name="Detect").click()
+        page.get_by_text("Draw a digit").first.wait_for()
+        settle(page)
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
+                               ".getBoundingClientRect().right <= 0")
+
+        canvas = page.locator("canvas.upper-canvas").first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        cdp = context.new_cdp_session(page)
+        for stroke in ([(90, 60), (150, 50), (190, 80), (170, 130), (120, 140)],
+                       [(120, 140), (180, 160), (190, 210), (150, 240), (90, 225)]):
+            _touch_stroke(cdp, [(box["x"] + x, box["y"] + y) for x, y in stroke])
+        page.locator("div.ganmc-canvas-verdict").first.wait_for()
+        settle(page)
+        page.wait_for_timeout(1000)  # the page's script looks for the canvas twice a second
+        opacity = page.evaluate("""() => {
+          for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+            const bar = host.shadowRoot && host.shadowRoot.querySelector('.dc-toolbar');
+            if (bar) return getComputedStyle(bar).opacity; }
+          return null }""")
+        assert opacity == "1", opacity
+        page.screenshot(path=shots / "phone-touch-canvas.png")
+
+        for i in range(2):
+            digit_png(tmp_path / f"phone{i}.png", mnist.x_test[i])
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+            [str(tmp_path / "phone0.png"), str(tmp_path / "phone1.png")])
+        page.get_by_text("phone1.png: as the model sees it").wait_for()
+        settle(page)
+        cards = page.evaluate("""() => [...document.querySelectorAll(
+            '[data-testid="stVerticalBlockBorderWrapper"], [data-testid="stVerticalBlock"]')]
+          .filter(c => getComputedStyle(c).borderTopStyle !== 'none'
+                       && /as the model sees it/.test(c.innerText)
+                       && c.querySelectorAll('div.ganmc-verdict').length === 1)
+          .map(c => { const r = c.getBoundingClientRect();
+                      return {top: r.top, bottom: r.bottom,
+                              name: c.innerText.match(/(\\S+): as the model sees it/)[1]} })""")
+        names = sorted(c["name"] for c in cards)
+        assert names == ["drawing", "phone0.png", "phone1.png"], cards
+        cards.sort(key=lambda c: c["top"])
+        for upper, lower in zip(cards, cards[1:]):
+            assert upper["bottom"] <= lower["top"], cards
+        page.locator("div.ganmc-verdict").last.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "phone-verdict-cards.png")
+    finally:
+        context.close()
