@@ -187,7 +187,7 @@ def main() -> None:
 
     from PIL import Image
 
-    from ui.charts import image_grid
+    from ganmc.report.style import image_grid
 
     letters, _ = drawn_letters(48, seed=0)
     digits, _ = drawn_digits(24, seed=0)

@@ -160,9 +160,10 @@ def main() -> None:
     args = p.parse_args()
 
     from ganmc import service
-    from ganmc.calibration import Level, conformal_rank, pac_min_images, pac_rank
+    from ganmc.calibration import conformal_rank, pac_min_images, pac_rank
     from ganmc.config import DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA
     from ganmc.data import load_mnist
+    from ganmc.distribution import Level
 
     start = time.perf_counter()
     level, delta, q = Level(0.05), DEFAULT_DRIFT_DELTA, 0.05

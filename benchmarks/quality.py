@@ -31,7 +31,7 @@ from benchmarks.common import (
     table,
     write_section,
 )
-from ganmc.calibration import Level
+from ganmc.distribution import Level
 
 ANCHORS = {"AnoGAN": 93.7, "Deep SVDD": 94.8, "OCGAN": 97.5, "GeoTrans": 98.0}
 ALPHAS = (0.01, 0.05, 0.10)
@@ -385,7 +385,7 @@ def save_strokes_picture(strokes: np.ndarray, order: list[int]) -> None:
     """Write the strokes at ``order`` (most normal first) as one picture, 12 a row."""
     from PIL import Image
 
-    from ui.charts import image_grid
+    from ganmc.report.style import image_grid
 
     Image.fromarray(image_grid(strokes[order], cols=12)).save(STROKES_PNG)
 

@@ -73,7 +73,7 @@ class Judge:
     ``judge(images) -> (scores, flags)``."""
 
     def __init__(self, det, level: float = 0.05):
-        from ganmc.calibration import Level
+        from ganmc.distribution import Level
 
         self.det = det
         self.rule = det.calibration_of(det.scorer_, det.calibration, level=Level(level))

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ganmc import scoring
+from ganmc import scorers
 from ganmc.arrays import as_images
-from ganmc.calibration import Level, Threshold, choose
+from ganmc.calibration import Threshold, choose
 from ganmc.config import (
     AUTO,
     CALIBRATIONS,
@@ -28,6 +28,7 @@ from ganmc.config import (
     SCORERS,
     checked_choice,
 )
+from ganmc.distribution import Level
 from ganmc.errors import ConfigError, ImageError, ModelError
 from ganmc.guarantees import WAY_OUT, DriftAlarm, drift_alarm
 from ganmc.preprocess import BLANK, no_digit
@@ -95,7 +96,7 @@ class BaseDetector:
 
     def _resolve(self) -> None:
         """Set ``scorer_``, ``calibration_`` and ``threshold_`` from the settings."""
-        self.scorer_ = scoring.resolve_scorer(self.scorer, self.scorers_)
+        self.scorer_ = scorers.resolve(self.scorer, self.scorers_)
         try:
             self.calibration_ = self.calibration_of(self.scorer_, self.calibration)
             self.threshold_ = self.calibration_.value
@@ -175,7 +176,7 @@ class BaseDetector:
             self._threshold()
             threshold = (self.calibration_ if scorer in (None, self.scorer_)
                          else self.calibration_of(scorer, self.calibration))
-        name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
+        name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
         scores, reasons = self.score_reasons(x, scorer=name)
         out = judge(scores, threshold, self.predict_digit(x), reasons,
                     self.names)
@@ -224,7 +225,7 @@ class BaseDetector:
         """The drift alarm over images ``x`` taken as a stream, in order
         (:class:`ganmc.guarantees.DriftAlarm`: its curve, when it went off, its words); None
         when the model has no held-out images for the score."""
-        name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
+        name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
         if threshold is None:
             threshold = self.calibration_of(name, self.calibration)
         return self.drift_of(self.verdicts(x, scorer=name, threshold=threshold,

@@ -36,10 +36,10 @@ import math
 import numpy as np
 
 from ganmc.config import AUTO, CALIBRATIONS, DEFAULT_PAC_DELTA, checked_choice
-from ganmc.distribution import Level, ScoreDistribution, quantile_interval
+from ganmc.distribution import Level, ScoreDistribution, percent
 from ganmc.errors import ConfigError
 
-__all__ = ["Level", "ScoreDistribution", "quantile_interval", "Threshold",
+__all__ = ["Threshold",
            "MonteCarloThreshold", "ConformalThreshold", "PerDigitThreshold", "PacThreshold",
            "PerDigitPacThreshold", "choose", "conformal_rank", "usable_group", "min_images",
            "check_enough", "check_calibration_name", "pac_rank", "pac_min_images", "pac_words",
@@ -77,7 +77,7 @@ def check_enough(n: int, level: Level, what: str = "calibration images",
     """
     need = min_images(level)
     if n < need:
-        raise ConfigError(f"{n:,} {what} are too few for a threshold at {100 * level.alpha:g} % "
+        raise ConfigError(f"{n:,} {what} are too few for a threshold at {level.percent} "
                           f"false alarms: it needs at least {need:,} (with fewer, nothing "
                           f"would ever be flagged){advice}")
 
@@ -150,7 +150,7 @@ def pac_min_images(level: Level, delta: float) -> int:
 def pac_words(n: int, level: Level, delta: float) -> str:
     """What n calibration images give the PAC threshold, in a sentence: its rank against the
     conformal one, or that there are too few for any (and how many it takes)."""
-    need, a, c = pac_min_images(level, delta), _pct(level.alpha), _pct(1 - delta)
+    need, a, c = pac_min_images(level, delta), level.percent, percent(1 - delta)
     if n < need:
         return (f"PAC threshold: with {n:,} images no threshold can promise at most {a} false "
                 f"alarms with {c} confidence; that takes at least {need:,}.")
@@ -255,21 +255,18 @@ class Threshold:
                     f"{min(own):.4g} to {max(own):.4g}")
         else:
             text = f"{self.source} threshold {self.value:.4g}"
-        return text + (f" ({_pct(1 - self.delta)} confidence)" if self.delta is not None
+        return text + (f" ({percent(1 - self.delta)} confidence)" if self.delta is not None
                        else "")
 
     def promise(self) -> str:
         """What the threshold promises about new normal images, in words."""
-        return (f"at most {_pct(self.level.alpha)} of new normal images are flagged, on "
+        return (f"at most {self.level.percent} of new normal images are flagged, on "
                 f"average over calibration draws")
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.value:.6g} at {self.level}, "
                 f"n = {self.distribution.n:,})")
 
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.3g} %"
 
 
 class MonteCarloThreshold(Threshold):
@@ -338,7 +335,7 @@ class PerDigitThreshold(ConformalThreshold):
         return [d for d in sorted(set(self.groups) | set(digits)) if d not in self._by_group]
 
     def promise(self) -> str:
-        return (f"at most {_pct(self.level.alpha)} of new normal images taken for each digit "
+        return (f"at most {self.level.percent} of new normal images taken for each digit "
                 f"are flagged, on average over calibration draws")
 
 
@@ -372,8 +369,8 @@ class PacThreshold(ConformalThreshold):
 
     def promise(self) -> str:
         n = self.distribution.n
-        return (f"with probability at least {_pct(1 - self.delta)} over the draw of the "
-                f"{n:,} calibration images, at most {_pct(self.level.alpha)} of new normal "
+        return (f"with probability at least {percent(1 - self.delta)} over the draw of the "
+                f"{n:,} calibration images, at most {self.level.percent} of new normal "
                 f"images are flagged (the score of rank {self.rank:,} of {n:,}; the average "
                 f"promise takes rank {conformal_rank(n, self.level):,})")
 
@@ -398,8 +395,8 @@ class PerDigitPacThreshold(PerDigitThreshold):
 
     def promise(self) -> str:
         need = pac_min_images(self.level, self.delta)
-        return (f"for each digit, with probability at least {_pct(1 - self.delta)} over the "
-                f"draw of its calibration images, at most {_pct(self.level.alpha)} of new "
+        return (f"for each digit, with probability at least {percent(1 - self.delta)} over the "
+                f"draw of its calibration images, at most {self.level.percent} of new "
                 f"normal images taken for it are flagged (a digit needs {need} images for a "
                 f"threshold of its own)")
 
@@ -533,7 +530,7 @@ def choose(source: str, level: Level, *, holdout: np.ndarray | None = None,
         if pooled.n < need:
             raise ConfigError(
                 f"with {pooled.n:,} calibration images no threshold can promise at most "
-                f"{_pct(level.alpha)} false alarms with {_pct(1 - delta)} confidence: that "
+                f"{level.percent} false alarms with {percent(1 - delta)} confidence: that "
                 f"takes at least {need:,}; calibrate on more images, lower the PAC "
                 f"confidence or the percentile, or use the holdout threshold")
     if source == "holdout":

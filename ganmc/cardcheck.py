@@ -55,7 +55,8 @@ def check_card(card: dict[str, Any], where: Path | str = CARD) -> None:
     Raises:
         ModelError: Naming the first field that is wrong, in one line.
     """
-    from ganmc.config import CALIBRATIONS, SCORERS, ConfigError, TrainConfig
+    from ganmc.config import CALIBRATIONS, SCORERS, TrainConfig
+    from ganmc.errors import ConfigError
 
     def bad(field: str, why: str) -> ModelError:
         return ModelError(f"{where}: bad model card: {field} {why}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ganmc.distribution import percent
 from ganmc.naming import Names
 from ganmc.presets import TASKS
 
@@ -92,8 +93,9 @@ def pac_text(card: dict[str, Any]) -> str | None:
     against the conformal one from the held-out images' number (or that they are too few),
     its value where the card has it, and per digit how many digits have images enough for
     their own; None for a card without held-out images."""
-    from ganmc.calibration import Level, pac_min_images, pac_words
+    from ganmc.calibration import pac_min_images, pac_words
     from ganmc.config import AUTO, DEFAULT_PAC_DELTA
+    from ganmc.distribution import Level
     from ganmc.errors import GanmcError
 
     try:
@@ -180,15 +182,17 @@ def catches_text(card: dict[str, Any]) -> list[str]:
              "(grey away from any pen stroke, which no handwritten digit has) or by their "
              "shape."]
     if h is not None:
-        lines.append(f"Holds for other people's handwriting: {h['digits_flagged']:.1%} of "
-                     f"their digits flagged at a 5 % threshold; {h['capitals_caught_plain']:.0%}"
-                     f" of their capital letters caught (those not written like digits), "
-                     f"{h['capitals_caught']:.0%} of all 26 (measured on {h['source']}).")
+        flagged = percent(h["digits_flagged"], ".1f")
+        plain = percent(h["capitals_caught_plain"], ".0f")
+        caught = percent(h["capitals_caught"], ".0f")
+        lines.append(f"Holds for other people's handwriting: {flagged} of their digits flagged at "
+                     f"a 5 % threshold; {plain} of their capital letters caught (those not "
+                     f"written like digits), {caught} of all 26 (measured on {h['source']}).")
     misses = ", ".join(DIGIT_LIKE[:-1]) + " and " + DIGIT_LIKE[-1]
     weak = ""
     if h is not None:
         worst = sorted(h["capitals_caught_by_letter"].items(), key=lambda kv: kv[1])[:6]
-        weak = " Least caught: " + ", ".join(f"{k} {v:.0%}" for k, v in worst) + "."
+        weak = " Least caught: " + ", ".join(f"{k} {percent(v, '.0f')}" for k, v in worst) + "."
     lines.append(f"Still misses: letters written like digits ({misses} pass as 0, 1, 1, 5 "
                  f"and 2 when written that way), and a letter drawn like a digit." + weak)
     if h is None:

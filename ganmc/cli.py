@@ -39,20 +39,19 @@ from ganmc.config import (
     DEFAULT_MC_SAMPLES,
     DEFAULT_PAC_DELTA,
     DEFAULT_PERCENTILE,
-    DEFAULT_PRESET,
     DEFAULT_SEARCH_STEPS,
     DEFAULT_TRAIN_MC_SAMPLES,
     FRAMING_ABOUT,
     FRAMINGS,
     PRECISIONS,
-    PRESETS,
     SCORERS,
-    TASKS,
     TrainConfig,
 )
+from ganmc.distribution import percent
 from ganmc.errors import GanmcError, one_line
 from ganmc.export import INSTALL
 from ganmc.montecarlo import MAX_SAMPLES
+from ganmc.presets import DEFAULT_PRESET, PRESETS, TASKS
 from ganmc.scorers import help_text
 
 log = logging.getLogger("ganmc")
@@ -237,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "the model's calibration images as they are judged (a conformal "
                               "test martingale); when the evidence that they differ reaches "
                               f"{1 / DEFAULT_DRIFT_DELTA:,.0f} to 1 (images like them reach it "
-                              f"by chance at most {100 * DEFAULT_DRIFT_DELTA:g}% of the "
+                              f"by chance at most {percent(DEFAULT_DRIFT_DELTA, 'g')} of the "
                               "time), a warning on stderr says that the threshold's promise "
                               "does not hold for them, and how to calibrate on your own "
                               "normal images (ganmc calibrate).")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import math
 
-from ganmc.calibration import Level, check_calibration_name
+from ganmc.calibration import check_calibration_name
 from ganmc.config import SEED_MAX
+from ganmc.distribution import Level
 from ganmc.errors import GanmcError
 from ganmc.montecarlo import MAX_SAMPLES
 

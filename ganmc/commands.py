@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from ganmc.distribution import percent
 from ganmc.progressbar import ProgressBar
 
 
@@ -118,8 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_calibration(det) -> None:
     """One line per score: its thresholds at the detector's level, from each source."""
-    from ganmc import service
-    from ganmc.calibration import Level
+    from ganmc import evaluation, service
+    from ganmc.distribution import Level
 
     level = Level(det.alpha)
     for name in det.scorers_:
@@ -133,7 +134,7 @@ def _print_calibration(det) -> None:
     if mc is not None and det.scorer_ in det.holdout_scores_:
         far = service.simulation_summary(det, mc, level)["false_alarm_rate_on_holdout"]
         print(f"  On held-out normal images the Monte Carlo threshold ({det.scorer_}) flags "
-              f"{service.far_from_nominal(far, level)}; verdicts use the "
+              f"{evaluation.far_from_nominal(far, level)}; verdicts use the "
               f"{det.threshold_words()}.")
 
 
@@ -175,7 +176,7 @@ def _model(args: argparse.Namespace):
     """Load ``--model`` and turn ``--scorer`` / ``--calibration`` / ``--percentile`` into a
     :class:`ganmc.service.Choice`, saying on stderr whatever the folder lacks."""
     from ganmc import service
-    from ganmc.calibration import Level
+    from ganmc.distribution import Level
 
     det = service.load_model(args.model)
     for note in det.notes_:
@@ -208,8 +209,8 @@ def _decide(det, choice, args):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from ganmc import files, service
-    from ganmc.calibration import Level
+    from ganmc import evaluation, files, service
+    from ganmc.distribution import Level
     from ganmc.report.render import histogram_png
 
     det, choice = _model(args)
@@ -229,7 +230,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(f"  mean {s['mean']:.6g}  std {s['std']:.6g}  min {s['min']:.6g}  max {s['max']:.6g}")
     if s["false_alarm_rate_on_holdout"] is not None:
         print(f"  on {s['holdout_n']:,} held-out real normal images this threshold flags "
-              f"{service.far_from_nominal(s['false_alarm_rate_on_holdout'], level)}")
+              f"{evaluation.far_from_nominal(s['false_alarm_rate_on_holdout'], level)}")
     print("  " + s["interpretation"])
     if s["ks"] is not None:
         print("  Monte Carlo against real: " + s["ks"]["words"])
@@ -305,17 +306,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"(scorer {r['scorer']}, calibration {r['calibration']})")
     print(f"  AUROC {r['auroc']:.4f}   average precision {r['average_precision']:.4f}")
     print(f"  at the {r['threshold_words']} (nominal false-alarm rate "
-          f"{100 * r['alpha']:g}%): false alarms {100 * r['false_alarm_rate']:.1f}%, "
-          f"detections {100 * r['detection_rate']:.1f}%")
+          f"{percent(r['alpha'], 'g')}): false alarms {percent(r['false_alarm_rate'], '.1f')}, "
+          f"detections {percent(r['detection_rate'], '.1f')}")
     names = det.names
     if r["by_digit"]:
         print(f"  false alarms by the {names.noun} each normal image was taken for: "
-              + ", ".join(f"{names.name(d)}: {100 * v['false_alarm_rate']:.1f}% of {v['n']}"
+              + ", ".join(f"{names.name(d)}: {percent(v['false_alarm_rate'], '.1f')} of {v['n']}"
                           for d, v in r["by_digit"].items()))
     if r["holdout_by_digit"]:
         print(f"  held-out set, by {names.noun}: " + ", ".join(
             f"{names.name(d)}: {v['n']} images"
-            + (f", {100 * v['false_alarm_rate']:.1f}% above"
+            + (f", {percent(v['false_alarm_rate'], '.1f')} above"
                if v["false_alarm_rate"] is not None else "")
             + (" (pooled threshold: too few)" if v["pooled"] and r["calibration"] == "per-digit"
                else "")
@@ -330,7 +331,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ganmc import service
-    from ganmc.calibration import Level, pac_words
+    from ganmc.calibration import pac_words
+    from ganmc.distribution import Level
 
     refused: list = []
     images = _read(args, args.inputs, refused)
@@ -346,14 +348,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"Calibrated {args.model} on {len(images.x):,} images as {args.name!r}: "
           f"{det.threshold_words()} ({det.scorer_})")
     print(f"  with {len(images.x):,} images the false-alarm rate at a nominal "
-          f"{100 * det.alpha:g}% lands between {100 * lo:.1f}% and {100 * hi:.1f}% on further "
-          f"images of the same kind (5-95 %)")
+          f"{percent(det.alpha, 'g')} lands between {percent(lo, '.1f')} and "
+          f"{percent(hi, '.1f')} on further images of the same kind (5-95 %)")
     print("  " + pac_words(len(images.x), Level(det.alpha), det.pac_delta))
     for d, b in bands.items():
         if d != "all" and b["n"]:
             lo, hi = b["band"]
             print(f"  {det.names.noun} {det.names.name(d)}: {b['n']} images, band "
-                  + (f"{100 * lo:.1f}-{100 * hi:.1f}%" if hi else "none (too few: it uses "
+                  + (f"{100 * lo:.1f}-{percent(hi, '.1f')}" if hi else "none (too few: it uses "
                      "the pooled threshold)"))
     return _refusals(args, refused)
 

@@ -35,16 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from ganmc import modelfile, quality, scoring
+from ganmc import modelfile, quality, scorers, scoring
 from ganmc.arrays import as_images, as_labels
 from ganmc.base import BaseDetector
-from ganmc.calibration import (
-    Level,
-    Threshold,
-    check_calibration_name,
-    check_enough,
-    min_images,
-)
+from ganmc.calibration import Threshold, check_calibration_name, check_enough, min_images
 from ganmc.combined import Combination, views_of
 from ganmc.config import (
     AUTO,
@@ -56,12 +50,14 @@ from ganmc.config import (
 )
 from ganmc.data import holdout_indices
 from ganmc.density import fit_density, fit_shape_density
+from ganmc.distribution import Level
 from ganmc.errors import ConfigError, ModelError, shown
 from ganmc.inference import Inference
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.naming import Names
 from ganmc.networks import Networks
-from ganmc.train import TrainProgress, fit_networks
+from ganmc.tracker import TrainProgress
+from ganmc.train import fit_networks
 
 log = logging.getLogger(__name__)
 #: Held-out normal pictures (and anomalies) a model of the user's own images keeps as examples.
@@ -183,7 +179,7 @@ class Detector(BaseDetector):
             self.notes_.append("stopped: no Monte Carlo simulation was run at the end of "
                                "training")
         elif self.mc_samples:
-            for name in (s for s in self.scorers_ if s in scoring.ONE_PASS):
+            for name in (s for s in self.scorers_ if s in scorers.ONE_PASS):
                 self.run_monte_carlo(self.mc_samples, seed=self.config.seed, scorer=name)
         self._resolve()
         self.quality_ = None
@@ -291,7 +287,7 @@ class Detector(BaseDetector):
         """Refit the feature Gaussian per digit from labelled training images, calibrate
         again on ``x_holdout`` (so every score's held-out images have their digits) and
         re-run the stored Monte Carlo runs of the scores that read the Gaussian
-        (``scoring.GAUSSIAN``) at their size and seed. Sets ``networks_.density`` and what
+        (``scorers.GAUSSIAN``) at their size and seed. Sets ``networks_.density`` and what
         :meth:`calibrate` and :meth:`run_monte_carlo` set."""
         say = progress or (lambda _: None)
         say(f"fitting per-digit Gaussians on {len(x_train):,} training digits")
@@ -304,7 +300,7 @@ class Detector(BaseDetector):
         self._attach(nets)
         self.metadata_ = {**self.metadata_, "digit_labels": True}
         self.notes_ = []
-        old_runs = {n: self.monte_carlo_.pop(n) for n in scoring.GAUSSIAN
+        old_runs = {n: self.monte_carlo_.pop(n) for n in scorers.GAUSSIAN
                     if n in self.monte_carlo_}  # calibrate drops the combined one
         say(f"scoring the {len(x_holdout):,} held-out digits")
         self.calibrate(x_holdout)
@@ -325,13 +321,13 @@ class Detector(BaseDetector):
         """Anomaly scores, higher = more anomalous: float64 (N,) of uint8 MNIST-format
         images (N, 28, 28) (or as :func:`ganmc.arrays.as_images`); ``scorer`` overrides the
         score in use."""
-        name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
+        name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
         return self._inference.scores(as_images(x, "images"), name,
                                       self.combination_)
 
     def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
                       ) -> tuple[np.ndarray, list[str] | None]:
-        name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
+        name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
         if name != "combined" or self.combination_ is None:
             return self.score_samples(x, scorer=name), None
         return self._inference.combined(as_images(x, "images"),
@@ -362,7 +358,7 @@ class Detector(BaseDetector):
                       precision: str = "float32") -> np.ndarray:
         """Generate n images from latent batch (seed, index) and score them, in one graph
         (the :class:`ganmc.montecarlo.Sampler` interface)."""
-        name = scoring.resolve_scorer(scorer or self._fitted().scorer_, self.scorers_)
+        name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
         return self._inference.sample(n, seed, index, name,
                                       scoring.resolve_precision(precision), self.combination_)
 
@@ -374,7 +370,7 @@ class Detector(BaseDetector):
         (``monte_carlo_``) and re-choose the threshold. ``ganmc.service.simulate`` runs one
         without storing it."""
         self._fitted()
-        name = scoring.resolve_scorer(scorer or self.scorer_, self.scorers_)
+        name = scorers.resolve(scorer or self.scorer_, self.scorers_)
         result = simulate(self, n_samples, seed=seed,
                           batch_size=batch_size or scoring.default_batch_size(name), scorer=name,
                           precision=precision, progress=progress)

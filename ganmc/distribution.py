@@ -2,7 +2,8 @@
 
 :class:`ScoreDistribution` keeps the scores exactly (sorted) or, for very large Monte Carlo
 runs, as a fine fixed-bin histogram whose memory does not grow with N. :class:`Level` is the
-one place a percentile becomes a false-alarm rate alpha and back.
+one place a percentile becomes a false-alarm rate alpha and back, and :func:`percent` the one
+way a share is written for people.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ import numpy as np
 
 from ganmc.config import DEFAULT_PERCENTILE
 from ganmc.errors import ConfigError
+
+
+def percent(share: float, digits: str = ".3g") -> str:
+    """A share (0.05) as people read it, a percentage with a space: "5 %", "0.1 %", "22.3 %"
+    (``digits``: the number's format, ``".1f"`` for measured rates)."""
+    return f"{100 * share:{digits}} %"
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,13 @@ class Level:
     def percentile(self) -> float:
         return round(100.0 * (1.0 - self.alpha), 10)
 
+    @property
+    def percent(self) -> str:
+        """The false-alarm rate as people read it ("5 %")."""
+        return percent(self.alpha)
+
     def __str__(self) -> str:
-        return f"{self.percentile:g}th percentile ({100 * self.alpha:.3g}% false alarms)"
+        return f"{self.percentile:g}th percentile ({self.percent} false alarms)"
 
 
 class ScoreDistribution:

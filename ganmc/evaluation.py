@@ -9,7 +9,7 @@ import numpy as np
 
 from ganmc import metrics
 from ganmc.calibration import as_json_threshold
-from ganmc.distribution import Level
+from ganmc.distribution import Level, percent
 
 if TYPE_CHECKING:
     from ganmc.detector import Detector
@@ -66,5 +66,5 @@ def far_from_nominal(rate: float, level: Level) -> str:
     """How far a measured false-alarm rate is from the nominal one, in one consistent way."""
     gap = 100 * (rate - level.alpha)
     word = "above" if gap > 0 else "below"
-    return (f"{100 * rate:.1f}% against the nominal {100 * level.alpha:.3g}% "
+    return (f"{percent(rate, '.1f')} against the nominal {level.percent} "
             f"({abs(gap):.1f} points {word})")

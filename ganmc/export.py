@@ -44,6 +44,7 @@ import numpy as np
 
 from ganmc import __version__, bundle, calibration, files, locks, predict
 from ganmc.calibration import Threshold
+from ganmc.distribution import percent
 from ganmc.errors import ConfigError, GanmcError, ModelError, StorageError, one_line
 
 log = logging.getLogger(__name__)
@@ -355,9 +356,9 @@ def _threshold_entry(threshold: Threshold) -> dict[str, Any]:
 
 def _threshold_words(t: dict[str, Any], noun: str = "digit") -> str:
     """The threshold in a few words, for the summary line (``noun``: digit or class)."""
-    level = f"at {100 * t['alpha']:g}% false alarms"
+    level = f"at {percent(t['alpha'], 'g')} false alarms"
     if t.get("delta") is not None:
-        level += f" with {100 * (1 - t['delta']):g}% confidence (PAC)"
+        level += f" with {percent((1 - t['delta']), 'g')} confidence (PAC)"
     if t["by_digit"]:
         plural = "classes" if noun == "class" else "digits"
         return f"per-{noun} thresholds ({len(t['by_digit'])} {plural}) {level}"
@@ -461,10 +462,10 @@ def threshold_text(m: dict[str, Any]) -> str:
     if t.get("delta") is not None:
         rank = f"the score of rank {t['rank']:,} of {t['n']:,}" if t.get("rank") else "a rank"
         return (f"its {t['source']} threshold: with probability at least "
-                f"{100 * (1 - t['delta']):g}% over the draw of its held-out normal images, at "
-                f"most {100 * t['alpha']:g}% of new normal images are flagged{each} (pooled: "
+                f"{percent((1 - t['delta']), 'g')} over the draw of its held-out normal images, at "
+                f"most {percent(t['alpha'], 'g')} of new normal images are flagged{each} (pooled: "
                 f"{rank} held-out normal images' scores)")
-    return (f"its {t['source']} threshold at {100 * t['alpha']:g}% false alarms{each}: on "
+    return (f"its {t['source']} threshold at {percent(t['alpha'], 'g')} false alarms{each}: on "
             f"average over the draw of the held-out normal images, at most that share of new "
             f"normal images is flagged (pooled: about the {t['percentile']:g}th percentile of "
             f"{t['n']:,} held-out normal images' scores)")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ganmc.distribution import percent
 from ganmc.errors import ConfigError
 
 #: The betting functions of the drift alarm's martingale: p -> k p^(k - 1) for each k (k = 1
@@ -55,10 +56,6 @@ def _check_rate(name: str, value: float) -> float:
         raise ConfigError(f"{name} must be between 0 and 1 (not included), not {value!r}")
     return float(value)
 
-
-def _pct(x: float) -> str:
-    """A share as a percentage, as people write it: 5 %, 0.1 %, 22.3 %."""
-    return f"{100 * x:.3g} %"
 
 
 # ---------------------------------------------------------------------------- drift alarm
@@ -211,7 +208,7 @@ class DriftAlarm:
                    "calibrated on, as far as they show."
         if self.promise:
             return (f"These images are not like the ones the threshold was calibrated on: "
-                    f"the {_pct(self.alpha)} promise does not hold for them.")
+                    f"the {percent(self.alpha)} promise does not hold for them.")
         return ("These images are not like the real normal images the model was calibrated "
                 "on: the false-alarm rates measured on those do not hold for them.")
 
@@ -223,7 +220,7 @@ class DriftAlarm:
         if self.fired:
             return (f"The evidence that they differ from {against} reached {need} at image "
                     f"{self.alarm_at} of {self.n}; images like those reach it by chance at "
-                    f"most {_pct(self.delta)} of the time (a conformal test martingale).")
+                    f"most {percent(self.delta)} of the time (a conformal test martingale).")
         over = f"Over {self.n} image{'s' if self.n != 1 else ''}"
         if self.peak <= 1.0:
             return (f"{over}, there is no evidence that they differ from {against} (the alarm "
@@ -301,14 +298,14 @@ class BatchFdr:
 
     def words(self) -> str:
         n, k = len(self.flagged), self.n_flagged
-        head = (f"Of these {k} flagged image{'s' if k != 1 else ''}, at most {_pct(self.q)} "
+        head = (f"Of these {k} flagged image{'s' if k != 1 else ''}, at most {percent(self.q)} "
                 f"are expected to be normal" if k else
-                f"No image is flagged at a false discovery rate of {_pct(self.q)}")
+                f"No image is flagged at a false discovery rate of {percent(self.q)}")
         against = f" against the {self.reference:,} held-out normal images" \
             if self.reference else ""
         return (f"{head} (Benjamini-Hochberg over the p-values of the {n} images{against}, "
-                f"false discovery rate {_pct(self.q)}); judged one by one at "
-                f"{_pct(self.alpha)} false alarms, {self.per_image} are flagged.")
+                f"false discovery rate {percent(self.q)}); judged one by one at "
+                f"{percent(self.alpha)} false alarms, {self.per_image} are flagged.")
 
     def summary(self) -> dict:
         return {"q": self.q, "images": len(self.flagged), "flagged": self.n_flagged,
@@ -409,13 +406,13 @@ class KsReading:
                 f"distributions D = {t.statistic:.3f}, {_p_text(t.p_value)}")
         rate = ("" if self.false_alarm_rate is None or not rate else
                 f"; the measured rate on the real held-out images at this threshold is "
-                f"{_pct(self.false_alarm_rate)}")
+                f"{percent(self.false_alarm_rate)}")
         if self.differ:
             return (f"Generated images score differently from real ones ({test}): this "
                     f"percentile is not a false-alarm rate{rate}.")
         return (f"The test finds no difference between generated and real images' scores "
                 f"({test}): the percentile may be read as a false-alarm rate of about "
-                f"{_pct(self.alpha)}{rate}.")
+                f"{percent(self.alpha)}{rate}.")
 
     def summary(self) -> dict:
         return {"statistic": self.test.statistic, "p_value": self.test.p_value,

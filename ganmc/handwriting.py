@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ganmc.distribution import percent
 from ganmc.errors import DataError, ImageError
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -106,10 +107,12 @@ def measure(judge: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
 def lines(h: dict[str, Any]) -> list[str]:
     """The figures in plain lines (the card's, ``ganmc info``'s, the Detect page's)."""
     weakest = sorted(h["capitals_caught_by_letter"].items(), key=lambda kv: kv[1])[:5]
-    return [f"other people's handwriting ({h['source']}): {h['digits_flagged']:.1%} of "
-            f"{h['n_digits']:,} digits flagged; {h['capitals_caught']:.1%} of "
-            f"{h['n_capitals']:,} capital letters caught, {h['capitals_caught_plain']:.1%} "
+    flagged, caught = percent(h["digits_flagged"], ".1f"), percent(h["capitals_caught"], ".1f")
+    plain = percent(h["capitals_caught_plain"], ".1f")
+    return [f"other people's handwriting ({h['source']}): {flagged} of "
+            f"{h['n_digits']:,} digits flagged; {caught} of "
+            f"{h['n_capitals']:,} capital letters caught, {plain} "
             f"without O, I, L, S, Z (written like 0, 1, 1, 5, 2); AUROC capitals against "
             f"those digits {h['auroc']:.3f} ({h['auroc_plain']:.3f} without them)",
-            "  letters it misses most: " + ", ".join(f"{c} ({v:.0%} caught)"
+            "  letters it misses most: " + ", ".join(f"{c} ({percent(v, '.0f')} caught)"
                                                       for c, v in weakest)]

@@ -15,17 +15,10 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, density
-from ganmc.calibration import (
-    Level,
-    ScoreDistribution,
-    as_json_threshold,
-    choose,
-    min_images,
-    pac_min_images,
-    usable_group,
-)
+from ganmc.calibration import as_json_threshold, choose, min_images, pac_min_images, usable_group
 from ganmc.combined import GUARDS, VIEW_WORDS, Combination
 from ganmc.config import DEFAULT_PAC_DELTA, DIGITS, TrainConfig
+from ganmc.distribution import Level, ScoreDistribution, percent
 from ganmc.errors import ConfigError, ModelError
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.networks import Networks
@@ -282,7 +275,7 @@ def _missing_parts(card: dict[str, Any], nets: Networks, loaded: Loaded) -> list
     smallest = min((len(v) for v in loaded.holdout.values()), default=None)
     if smallest is not None and not usable_group(smallest, level):
         notes.append(f"its {smallest:,} held-out (calibration) images are too few for a "
-                     f"threshold at {100 * level.alpha:g} % false alarms (at least "
+                     f"threshold at {percent(level.alpha, 'g')} false alarms (at least "
                      f"{min_images(level):,}): the hold-out threshold flags nothing; calibrate "
                      f"it again on more images")
     summary = card.get("calibration_summary")

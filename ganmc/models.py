@@ -11,15 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ganmc import bundle, locks, scoring
-from ganmc.calibration import (
-    Level,
-    check_calibration_name,
-    check_enough,
-    far_band,
-    far_band_per_digit,
-)
+from ganmc import bundle, locks, scorers
+from ganmc.calibration import check_calibration_name, check_enough, far_band, far_band_per_digit
 from ganmc.detector import Detector, load_model
+from ganmc.distribution import Level
 from ganmc.errors import ModelError, shown
 
 
@@ -80,7 +75,7 @@ def _refuse_own_calibration(path: Path, why: str) -> None:
 def _scores_as_held_out(det: Detector, x: np.ndarray) -> bool:
     """Whether images score as the model's held-out images did, under its first one-pass
     network score (not ``combined``, whose held-out values rank each view's largest apart)."""
-    name = next((n for n in det.scorers_ if n in scoring.ONE_PASS and n != "combined"
+    name = next((n for n in det.scorers_ if n in scorers.ONE_PASS and n != "combined"
                  and n in det.holdout_scores_), None)
     if name is None or len(det.holdout_scores_[name]) != len(x):
         return False
@@ -161,7 +156,7 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
     that each score's held-out images have their digits; the other one-pass scores' values
     come out as before, checked; ``latent-search``'s move in the last digits, its search being
     sensitive to rounding) and the Monte Carlo runs of the scores that read the Gaussian
-    (``scoring.GAUSSIAN``), if stored, are re-run at their size and seed. Nothing else
+    (``scorers.GAUSSIAN``), if stored, are re-run at their size and seed. Nothing else
     changes. The folder is rewritten atomically under its lock.
 
     Raises:
@@ -185,7 +180,7 @@ def add_digit_gaussians(path: Path | str, *, data: str | None = None,
             scale = float(np.abs(before).max()) or 1.0  # batch sizes move the last digits
             same = np.allclose(before, det.holdout_scores_[name], rtol=1e-4,
                                atol=1e-4 * scale)
-            if name in scoring.ONE_PASS and name not in scoring.GAUSSIAN and not same:
+            if name in scorers.ONE_PASS and name not in scorers.GAUSSIAN and not same:
                 raise ModelError(f"{path.name}: the held-out digits score differently under "
                                  f"{name} than when the model was saved, so they are not its "
                                  f"held-out digits; name the model's data with --data")
@@ -218,7 +213,7 @@ def refresh(path: Path | str, *, data: str | None = None,
         det.calibrate(splits.x_train[i_held])
         for name, before in old.items():  # the networks' scores (combined is made of them)
             scale = float(np.abs(before).max()) or 1.0  # batch sizes move the last digits
-            if name in scoring.ONE_PASS and name != "combined" and not np.allclose(
+            if name in scorers.ONE_PASS and name != "combined" and not np.allclose(
                     before, det.holdout_scores_[name], rtol=1e-4, atol=1e-4 * scale):
                 raise ModelError(f"{path.name}: the data ({splits.source}) does not give back "
                                  f"this model's held-out images; name the data it was "
@@ -227,7 +222,7 @@ def refresh(path: Path | str, *, data: str | None = None,
         n = max((r.n for r in runs), default=det.mc_samples) or 20_000
         seed = runs[0].seed if runs else det.config.seed
         for name in det.scorers_:
-            if name in scoring.ONE_PASS and name not in det.monte_carlo_:
+            if name in scorers.ONE_PASS and name not in det.monte_carlo_:
                 say(f"simulating {n:,} generated images for {name} (seed {seed})")
                 det.run_monte_carlo(n, seed=seed, scorer=name)
         say(f"measuring the quality card of {det.scorer_}")
@@ -273,7 +268,7 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
         locks.check_writable(out.parent)
     with locks.folder_lock(out):
         det = load_model(path)
-        wanted = {n for n in det.scorers_ if n in scoring.ONE_PASS}
+        wanted = {n for n in det.scorers_ if n in scorers.ONE_PASS}
         if latent_search or det.scorer_ == "latent-search":
             wanted.add("latent-search")
         det.calibrate(x, name=name, sources=sources, scorers=tuple(wanted), progress=progress)

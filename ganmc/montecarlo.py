@@ -19,7 +19,8 @@ from typing import Protocol
 import numpy as np
 
 from ganmc import limits
-from ganmc.calibration import Level, ScoreDistribution, Threshold, choose, quantile_interval
+from ganmc.calibration import Threshold, choose
+from ganmc.distribution import Level, ScoreDistribution, quantile_interval
 from ganmc.errors import ConfigError
 
 MAX_SAMPLES = 100_000_000
@@ -132,7 +133,7 @@ def interpret(threshold: float, level: Level, n: int) -> str:
     return (f"Of {n:,} images drawn from the trained generator (stand-ins for normal digits), "
             f"{level.percentile:g}% score at or below {threshold:.4g}. An image scoring above "
             f"{threshold:.4g} is called an ANOMALY; at or below, NORMAL. If generated images "
-            f"were exactly like real normal ones, about {100 * level.alpha:.3g}% of normal "
+            f"were exactly like real normal ones, about {level.percent} of normal "
             f"images would be flagged by mistake.")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ganmc import anomalies
 from ganmc.config import CUSTOM
-from ganmc.distribution import Level
+from ganmc.distribution import Level, percent
 from ganmc.metrics import auroc
 from ganmc.presets import PRESETS
 
@@ -234,15 +234,15 @@ def card_lines(q: dict[str, Any] | None, held_out: int | None = None) -> list[st
     a model without a card has none."""
     if not q:
         return [NO_HOLDOUT if held_out == 0 else NO_CARD]
-    far = ", ".join(f"{100 * v:.1f} % at {100 * float(a):g} %"
+    far = ", ".join(f"{percent(v, '.1f')} at {percent(float(a), 'g')}"
                     for a, v in q["false_alarm"].items())
     lines = [f"Quality ({q['reading']}): {_after_reading(q['words'], q['reading'])}",
              f"  false alarms on {q['n_normal']:,} held-out normal images ({q['scorer']} "
              f"score, verdict threshold): {far}"]
     for name, r in q["sets"].items():
-        lines.append(f"  {name}: AUROC {r['auroc']:.3f}, caught {100 * r['detection']:.1f} % at "
-                     f"{100 * q.get('detection_alpha', DETECTION_ALPHA):g} % false alarms "
-                     f"({r['n']:,} images)")
+        at = percent(q.get("detection_alpha", DETECTION_ALPHA), "g")
+        lines.append(f"  {name}: AUROC {r['auroc']:.3f}, caught "
+                     f"{percent(r['detection'], '.1f')} at {at} false alarms ({r['n']:,} images)")
     if q.get("handwriting"):
         from ganmc.handwriting import lines as handwriting_lines
 

@@ -31,6 +31,8 @@ class Scorer:
             training run.
         reconstructs: What it shows as the model's version of an image.
         words: What it measures, in plain words, for help texts.
+        ranks_holdout: Its value is a rank among the held-out normal images: theirs lie
+            evenly between 0 and 1 by construction, so their histogram says nothing.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Scorer:
     one_pass: bool
     reconstructs: str
     words: str
+    ranks_holdout: bool = False
 
 
 #: Every score, in the order ``auto`` prefers them when nothing below says otherwise.
@@ -59,7 +62,8 @@ REGISTRY: dict[str, Scorer] = {s.name: s for s in (
            "guarded by how fake the discriminator finds the image and how much of it is grey "
            "away from any pen stroke (its grey pixels, for a model without the shape "
            "network); letters and scribbles are flagged by the first, photographs and noise "
-           "by the guards too. 1 = as unusual as the most unusual held-out normal image"),
+           "by the guards too. 1 = as unusual as the most unusual held-out normal image",
+           ranks_holdout=True),
     Scorer("shape", "shape", True, "G(E(x))",
            "how much more the shape network, which learnt the digits in many hands against "
            "letters and symbols of some 400 fonts and random pen curves, takes the image "

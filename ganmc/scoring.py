@@ -48,14 +48,8 @@ from ganmc.density import stroke_length
 from ganmc.errors import ConfigError
 from ganmc.networks import Networks
 from ganmc.preprocess import to_model_input
-from ganmc.scorers import GAUSSIAN as _GAUSSIAN
-from ganmc.scorers import ONE_PASS as _ONE_PASS
-from ganmc.scorers import REGISTRY, auto_order, resolve, why_auto  # noqa: F401
+from ganmc.scorers import REGISTRY, auto_order
 
-#: Scorers of one forward pass, cheap enough to simulate at the end of every training run.
-ONE_PASS = _ONE_PASS
-#: Scorers that read the feature Gaussian (refitting it changes their scores).
-GAUSSIAN = _GAUSSIAN
 #: Adam's step size on z in ``latent-search`` (z ~ N(0, I), so 0.05 moves it a few percent).
 SEARCH_LEARNING_RATE = 0.05
 
@@ -107,8 +101,6 @@ def available(networks: Networks, digits: tuple[int, ...] = (), combination: boo
     (:func:`ganmc.scorers.auto_order`)."""
     return auto_order(parts_of(networks, combination), len(digits), networks.per_digit)
 
-
-resolve_scorer = resolve
 
 
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)

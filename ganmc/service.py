@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from ganmc import bundle, files, locks, scoring
-from ganmc.calibration import WHY_AUTO_SOURCE, Level, Threshold, false_alarm_rate
+from ganmc import bundle, files, locks, scorers, scoring
+from ganmc.calibration import WHY_AUTO_SOURCE, Threshold, false_alarm_rate
 from ganmc.config import AUTO, DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA, DIGITS
 from ganmc.detector import Detector, load_model
+from ganmc.distribution import Level
 from ganmc.errors import ConfigError, GanmcError, ModelError
 from ganmc.estimate import time_estimate
-from ganmc.evaluation import evaluate, far_from_nominal, holdout_rates_by_digit
+from ganmc.evaluation import evaluate, holdout_rates_by_digit
 from ganmc.guarantees import BatchFdr, DriftAlarm, batch_fdr, ks_reading
 from ganmc.models import add_digit_gaussians, assess_model, calibrate_on, copy_model, refresh
 from ganmc.montecarlo import MonteCarloResult
@@ -35,7 +36,8 @@ from ganmc.montecarlo import simulate as _simulate
 from ganmc.naming import Names
 from ganmc.report import data as report_data
 from ganmc.report.data import ReportData, ReportImage
-from ganmc.train import TrainProgress, checkpoint_dir
+from ganmc.tracker import TrainProgress
+from ganmc.train import checkpoint_dir
 from ganmc.verdict import Verdict
 from ganmc.verdict import columns as verdict_columns
 
@@ -47,7 +49,7 @@ __all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess
            "simulation_summary", "score", "evaluate", "judge_images",
            "holdout_rates_by_digit", "calibrate_on", "copy_model", "add_digit_gaussians",
            "test_examples", "own_examples", "build_report", "report_time", "report_files",
-           "write_report", "far_from_nominal", "model_folder", "score_rows", "refresh",
+           "write_report", "model_folder", "score_rows", "refresh",
            "export_model", "export_zip", "Guarantees", "guarantees", "monte_carlo_against_real"]
 
 
@@ -195,7 +197,7 @@ def simulate(det: Detector, n_samples: int, *, seed: int = 0, scorer: str = AUTO
 
     A set ``stop_event`` ends it after the current batch (``done`` is then False).
     """
-    name = scoring.resolve_scorer(scorer, det.scorers_)
+    name = scorers.resolve(scorer, det.scorers_)
     # auto resolved here, so that the result records the precision it ran at
     return _simulate(det, n_samples, seed=seed, scorer=name,
                      precision=scoring.resolve_precision(precision),
@@ -245,13 +247,13 @@ def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None =
     Raises:
         ConfigError: If the score is not in this model or the source has no scores.
     """
-    scorer = scoring.resolve_scorer(choice.scorer, det.scorers_)
+    scorer = scorers.resolve(choice.scorer, det.scorers_)
     usable = monte_carlo if monte_carlo is not None and monte_carlo.scorer == scorer else None
     threshold = det.calibration_of(scorer, choice.source, usable, choice.level,
                                    choice.pac_delta)
     notes = []
     if choice.scorer == AUTO:
-        notes.append("score auto → " + scoring.why_auto(det.scorers_, det.config.digits))
+        notes.append("score auto → " + scorers.why_auto(det.scorers_, det.config.digits))
     if choice.source == AUTO:
         notes.append(f"threshold auto → {threshold.source}: "
                      f"{WHY_AUTO_SOURCE[threshold.source].replace('digit', det.names.noun)}")
@@ -268,7 +270,7 @@ def simulation_if_needed(det: Detector, choice: Choice, n_samples: int, *, seed:
                          ) -> tuple[MonteCarloResult | None, str | None]:
     """A fresh run when the choice asks for Monte Carlo explicitly, or when ``auto`` finds no
     scores at all; with a note saying why it was run (None when none was needed)."""
-    scorer = scoring.resolve_scorer(choice.scorer, det.scorers_)
+    scorer = scorers.resolve(choice.scorer, det.scorers_)
     if choice.source == "monte-carlo":
         why = f"simulated {n_samples:,} generated images for the Monte Carlo threshold"
     elif (choice.source == AUTO and scorer not in det.holdout_scores_
@@ -294,7 +296,7 @@ def decide_or_fall_back(det: Detector, choice: Choice,
     Raises:
         ConfigError: If neither the choice nor the holdout threshold can be decided.
     """
-    scorer = scoring.resolve_scorer(choice.scorer, det.scorers_)
+    scorer = scorers.resolve(choice.scorer, det.scorers_)
     mc = monte_carlo if monte_carlo is not None and monte_carlo.scorer == scorer else None
     mc = mc if mc is not None else det.monte_carlo_.get(scorer)
     try:
@@ -317,13 +319,13 @@ def measure_simulation_speed(det: Detector, *, scorer: str = AUTO,
     stored with a model was measured on another day, maybe on another machine."""
     import time
 
-    name = scoring.resolve_scorer(scorer, det.scorers_)
+    name = scorers.resolve(scorer, det.scorers_)
     resolved = scoring.resolve_precision(precision)
     n = scoring.default_batch_size(name)
-    n = n if scoring.REGISTRY[name].one_pass else max(1, n // 4)
+    n = n if scorers.REGISTRY[name].one_pass else max(1, n // 4)
     # The warm-up is of the timed batch's size for the one-pass scores: XLA compiles the
     # bfloat16 copies' dense layers once per batch shape (networks.BFloat16Dense).
-    det.sample_scores(n if scoring.REGISTRY[name].one_pass else min(n, 64), 0, 0, name, resolved)
+    det.sample_scores(n if scorers.REGISTRY[name].one_pass else min(n, 64), 0, 0, name, resolved)
     start = time.perf_counter()
     det.sample_scores(n, 0, 1, name, resolved)
     return n / max(time.perf_counter() - start, 1e-9)

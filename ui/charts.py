@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import plotly.graph_objects as go
 
-from ganmc.calibration import ScoreDistribution
+from ganmc.distribution import ScoreDistribution
 from ganmc.presets import TASKS
 from ganmc.report import style
 
@@ -21,12 +21,13 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
               marks: dict[str, style.Mark] | None = None,
               overlay: ScoreDistribution | None = None,
               overlay_name: str = "", value_range: tuple[float, float] | None = None,
-              threshold_name: str = "threshold", height: int = 380) -> go.Figure:
+              threshold_name: str = "threshold", height: int = 380,
+              note: str = "") -> go.Figure:
     """Score histogram, bars coloured by side of the threshold, with marked scores coloured by
     their verdict: a few are labelled with their name and verdict (the labels of neighbours
     stacked), more carry their names as hover text on a dot. The x range is the bulk of the
     scores (:func:`ganmc.report.style.histogram_span`); what lies beyond is said under the
-    title, and a mark beyond it is drawn at the edge."""
+    title (with ``note``), and a mark beyond it is drawn at the edge."""
     marks = marks or {}
     b = style.bars(dist, threshold, bins=bins, marks=marks, overlay=overlay,
                    value_range=value_range)
@@ -63,7 +64,8 @@ def histogram(dist: ScoreDistribution, threshold: float, *, title: str, bins: in
                     marker={"color": style.verdict_colour(anomalous), "size": 9},
                     text=[f"{n}: {m.score:.4g} ({m.word})" for n, m in group],
                     hovertemplate="%{text}<extra></extra>")
-    fig.update_layout(**frame(title, height, below=b["off"], min_plot=PLOT_HEIGHT,
+    fig.update_layout(**frame(title, height, below=" ".join(t for t in (b["off"], note) if t),
+                              min_plot=PLOT_HEIGHT,
                               legend=overlay is not None or (bool(marks) and not labelled)),
                       xaxis_title=style.SCORE_AXIS, yaxis_title="count", bargap=0)
     return fig
@@ -77,9 +79,10 @@ def verdict_histogram(decision, monte_carlo, marks: dict[str, style.Mark]) -> go
     rule = decision.threshold
     name = "pooled threshold" if rule.per_digit else "threshold"
     if monte_carlo is not None:
-        return histogram(monte_carlo.distribution, rule.value, marks=marks,
-                         overlay=rule.distribution if rule.source == "holdout" else None,
-                         overlay_name="held-out real normal images (scaled)",
+        overlay, note = style.holdout_overlay(
+            decision.scorer, rule.distribution if rule.source == "holdout" else None)
+        return histogram(monte_carlo.distribution, rule.value, marks=marks, overlay=overlay,
+                         overlay_name="held-out real normal images (scaled)", note=note,
                          threshold_name=name,
                          title=f"Your images among {monte_carlo.n:,} generated scores")
     return histogram(rule.distribution, rule.value, marks=marks, threshold_name=name,
@@ -230,18 +233,3 @@ def whole_numbers(low: int, high: int) -> dict:
     step = next(m * power for m in (1, 2, 5, 10) if raw <= m * power)
     return {"range": [low - 0.03 * span, high + 0.03 * span], "tickformat": ",d",
             "dtick": max(1, int(step))}
-
-
-def image_grid(images: np.ndarray, cols: int = 8, scale: int = 3) -> np.ndarray:
-    """uint8 (N, 28, 28) -> one uint8 picture, enlarged without blurring."""
-    n = len(images)
-    rows = -(-n // cols)
-    grid = np.zeros((rows * 30, cols * 30), np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = img
-    return np.kron(grid, np.ones((scale, scale), np.uint8))
-
-
-def enlarge(img: np.ndarray, scale: int = 5) -> np.ndarray:
-    return np.kron(img, np.ones((scale, scale), np.uint8))

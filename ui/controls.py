@@ -1,7 +1,7 @@
 """The threshold and score widgets every page shares, and the decision they make.
 
-A page calls :func:`page_setup` (Detect, Report) or :func:`synced` for one control; the
-values live in the session (:mod:`ui.session`) so they are the same on every page.
+A page calls :func:`page_setup` (Detect, Report) or :func:`percentile_slider`; the values
+live in the session (:func:`ui.session.kept`) so they are the same on every page.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ganmc import scoring, service
+from ganmc import scorers, service
 from ganmc.calibration import AUTO_SOURCE_RULE, SOURCE_WORDS
 from ganmc.config import AUTO, CALIBRATIONS
 from ganmc.errors import GanmcError
@@ -19,24 +19,6 @@ from ui import caches, session
 
 #: The threshold sources with the PAC promise (they take a confidence).
 PAC_SOURCES = ("pac", "per-digit-pac")
-
-
-def synced(widget, name: str, page: str, label: str, **kwargs):
-    """A widget whose value lives in ``st.session_state[name]`` across pages.
-
-    Streamlit forgets a widget's state when a page without it runs, so each page's widget
-    has its own key and copies its value into the shared, non-widget key.
-    """
-    key = f"w_{page}_{name}"
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state[name]
-
-    def copy() -> None:
-        st.session_state[name] = st.session_state[key]
-
-    value = widget(label, key=key, on_change=copy, **kwargs)
-    st.session_state[name] = value
-    return value
 
 
 def choice(det) -> service.Choice:
@@ -54,7 +36,7 @@ def choice(det) -> service.Choice:
 def mc_key(det) -> caches.McKey:
     """The key of the session's Monte Carlo settings for the active model."""
     model = st.session_state["model"]
-    scorer = scoring.resolve_scorer(choice(det).scorer, det.scorers_)
+    scorer = scorers.resolve(choice(det).scorer, det.scorers_)
     return caches.McKey(model, caches.model_stamp(model), scorer,
                         int(st.session_state["mc_samples"]), int(st.session_state["mc_seed"]),
                         st.session_state["mc_precision"])
@@ -115,22 +97,29 @@ def threshold_controls(det, page: str) -> None:
     pac = st.session_state["calibration"] in PAC_SOURCES
     c1, c2, c3, *c4 = st.columns([1, 1, 2, 1] if pac else [1, 1, 2])
     with c1:
-        synced(st.selectbox, "scorer", page, "Anomaly score", options=[AUTO, *det.scorers_],
-               help=f"{help_text()} The sidebar says which auto chose.")
+        session.kept(st.selectbox, "scorer", "Anomaly score", page=page,
+                     options=[AUTO, *det.scorers_],
+                     help=f"{help_text()} The sidebar says which auto chose.")
     with c2:
-        synced(st.selectbox, "calibration", page, "Threshold from",
-               options=[AUTO, *CALIBRATIONS],
-               help=" ".join(f"{name}: {words}." for name, words in SOURCE_WORDS.items())
-               + f" auto: {AUTO_SOURCE_RULE}; the sidebar says which.")
+        session.kept(st.selectbox, "calibration", "Threshold from", page=page,
+                     options=[AUTO, *CALIBRATIONS],
+                     help=" ".join(f"{name}: {words}." for name, words in SOURCE_WORDS.items())
+                     + f" auto: {AUTO_SOURCE_RULE}; the sidebar says which.")
     with c3:
-        synced(st.slider, "percentile", page, "Percentile (threshold level)",
-               min_value=session.PERCENTILE_RANGE[0], max_value=session.PERCENTILE_RANGE[1],
-               step=0.1, help="P% of normal scores fall at or below the threshold: about "
-                              "(100 - P)% false alarms.")
+        percentile_slider(page)
     if pac:
         with c4[0]:
-            synced(st.number_input, "pac_confidence", page, "PAC confidence (%)",
-                   min_value=50.0, max_value=99.9, step=1.0,
-                   help="The chance, over the draw of the calibration images, that at most "
-                        "(100 - P)% of new normal images are flagged. Higher is stricter "
-                        "and needs more calibration images.")
+            session.kept(st.number_input, "pac_confidence", "PAC confidence (%)", page=page,
+                         min_value=50.0, max_value=99.9, step=1.0,
+                         help="The chance, over the draw of the calibration images, that at "
+                              "most (100 - P)% of new normal images are flagged. Higher is "
+                              "stricter and needs more calibration images.")
+
+
+def percentile_slider(page: str) -> None:
+    """The threshold's percentile P, the one slider of every page that has it (its value is
+    the session's ``percentile``)."""
+    session.kept(st.slider, "percentile", "Percentile (threshold level)", page=page,
+                 min_value=session.PERCENTILE_RANGE[0], max_value=session.PERCENTILE_RANGE[1],
+                 step=0.1, help="P% of normal scores fall at or below the threshold: about "
+                                "(100 - P)% false alarms.")

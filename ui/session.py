@@ -15,8 +15,8 @@ from pathlib import Path
 import streamlit as st
 
 from ganmc import bundle, service
-from ganmc.calibration import Level
 from ganmc.config import AUTO, DEFAULT_MC_SAMPLES, DEFAULT_PAC_DELTA, DEFAULT_PERCENTILE
+from ganmc.distribution import Level
 
 #: Where models trained in the dashboard are saved; ``GANMC_MODELS`` overrides it.
 MODELS_DIR = Path(os.environ.get("GANMC_MODELS", "models"))
@@ -197,15 +197,25 @@ def canvas_drawing() -> dict | None:
     return st.session_state["canvas_initial"]
 
 
-def kept(widget, key: str, label: str, default, **kwargs):
-    """A widget whose value the session keeps when the user visits another page and back.
+def kept(widget, name: str, label: str, default=None, *, page: str = "", **kwargs):
+    """A widget whose value the session keeps in ``st.session_state[name]``: the same value
+    on every page that draws it, and again when the user comes back from another page.
 
-    Streamlit forgets the state of widgets that a run does not draw; the value is copied to
-    ``kept_<key>`` after each run and put back before the widget is drawn again.
+    Streamlit forgets the state of a widget that a run does not draw, so the widget has a key
+    of its own (``w_<page>_<name>``, ``w_<name>`` without ``page``: a control that several
+    pages draw passes each page's name) that is set from the kept value whenever it is
+    missing, and every change is copied back. ``default``: the value before the user sets one
+    (a key of :data:`DEFAULTS` has its default already).
     """
-    store = f"kept_{key}"
+    if name not in st.session_state:
+        st.session_state[name] = default
+    key = f"w_{page}_{name}" if page else f"w_{name}"
     if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(store, default)
-    value = widget(label, key=key, **kwargs)
-    st.session_state[store] = value
+        st.session_state[key] = st.session_state[name]
+
+    def copy() -> None:
+        st.session_state[name] = st.session_state[key]
+
+    value = widget(label, key=key, on_change=copy, **kwargs)
+    st.session_state[name] = value
     return value

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ganmc.calibration import Level, Threshold
+from ganmc.calibration import Threshold
+from ganmc.distribution import Level
 from ganmc.guarantees import BatchFdr, DriftAlarm, KsReading
 from ganmc.montecarlo import MonteCarloResult
 from ganmc.naming import Names

@@ -11,9 +11,9 @@ import textwrap
 
 import numpy as np
 
-from ganmc.calibration import ScoreDistribution
 from ganmc.cardtext import training_text, when_text
 from ganmc.config import DIGITS, FRAMING_WORDS
+from ganmc.distribution import ScoreDistribution, percent
 from ganmc.guarantees import WAY_OUT
 from ganmc.naming import Names
 from ganmc.quality import summary_line
@@ -45,14 +45,15 @@ def histogram_png(dist: ScoreDistribution, threshold: float, *, title: str,
 def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
                    marks: dict[str, style.Mark] | None = None, bins: int = 60,
                    overlay: ScoreDistribution | None = None, overlay_label: str = "",
-                   threshold_label: str = "threshold") -> None:
+                   threshold_label: str = "threshold", note: str = "") -> None:
     """Draw the histogram of normal scores, shading the anomaly side of the threshold.
 
     ``marks`` (name -> :class:`~ganmc.report.style.Mark`) are drawn as lines coloured by
     their verdict.
 
     ``overlay`` (e.g. held-out real digits over generated ones) is drawn as an outline scaled
-    to the same total, so the two shapes can be compared.
+    to the same total, so the two shapes can be compared. ``note`` (what is not drawn, and
+    why) is a row of the legend.
     """
     b = style.bars(dist, threshold, bins=bins, marks=marks, overlay=overlay)
     ax.bar(b["centres"], b["counts"], width=np.diff(b["edges"]), color=b["colours"], alpha=0.8,
@@ -70,8 +71,9 @@ def draw_histogram(ax, dist: ScoreDistribution, threshold: float, *, title: str,
         ax.axvline(x, color=style.verdict_colour(mark.is_anomaly), linewidth=2,
                    linestyle="-" if x == mark.score else ":",
                    label=f"{name}: {mark.score:.4g} ({mark.word})")
-    if b["off"]:  # a row of the legend, without a line: over the plot it hid the bars
-        ax.plot([], [], " ", label=textwrap.fill(b["off"], 48))
+    for words in (b["off"], note):  # a legend row, without a line: over the plot it hid bars
+        if words:
+            ax.plot([], [], " ", label=textwrap.fill(words, 48))
     ax.set_xlabel(style.SCORE_AXIS)
     ax.set_ylabel("count")
     ax.set_title(title)
@@ -105,7 +107,7 @@ def report_figure(data: ReportData):
               transform=head.transAxes)
     head.text(0, 0.1, f"scorer {data.scorer}; threshold from {data.rule.source} "
               f"calibration at the {data.level.percentile:g}th percentile "
-              f"(nominal false-alarm rate {100 * data.level.alpha:.3g}%)", fontsize=10,
+              f"(nominal false-alarm rate {data.level.percent})", fontsize=10,
               va="top", transform=head.transAxes)
 
     if data.drift is not None and data.drift.n:
@@ -121,10 +123,10 @@ def report_figure(data: ReportData):
     marks = _marks(shown)
     if len(data.images) > len(shown):
         label += f"; the first {len(shown)} of your {len(data.images)} images marked"
-    overlay = None
-    if data.monte_carlo is not None and data.rule.source == "holdout":
-        overlay = data.rule.distribution
-    draw_histogram(ax, dist, data.threshold, title=label, marks=marks, overlay=overlay,
+    overlay, note = style.holdout_overlay(
+        data.scorer, data.rule.distribution
+        if data.monte_carlo is not None and data.rule.source == "holdout" else None)
+    draw_histogram(ax, dist, data.threshold, title=label, marks=marks, overlay=overlay, note=note,
                    overlay_label=f"held-out real normal images (n = "
                                  f"{overlay.n if overlay else 0:,})",
                    threshold_label="pooled threshold (each image: its own, below)"
@@ -212,8 +214,8 @@ def _summary_lines(data: ReportData) -> list[str]:
     if data.ks is not None:
         lines.append("Monte Carlo against real: " + data.ks.words())
     elif data.mc_false_alarm is not None:
-        lines.append(f"The Monte Carlo threshold flags {100 * data.mc_false_alarm:.1f}% of "
-                     f"held-out real normal images (nominal {100 * data.level.alpha:.3g}%).")
+        lines.append(f"The Monte Carlo threshold flags {percent(data.mc_false_alarm, '.1f')} of "
+                     f"held-out real normal images (nominal {data.level.percent}).")
     lines.append(f"Promise of the {data.rule.source} threshold: "
                  f"{data.rule.promise().replace('digit', names.noun)}.")
     lines += _per_digit_lines(data)
@@ -245,7 +247,7 @@ def _per_digit_lines(data: ReportData) -> list[str]:
     if not data.per_digit:
         return []
     names = Names.of_card(data.card)
-    cells = [f"{names.name(d)} {100 * v['false_alarm_rate']:.1f}%"
+    cells = [f"{names.name(d)} {percent(v['false_alarm_rate'], '.1f')}"
              + ("*" if v["pooled"] and data.rule.per_digit else "")
              if v["false_alarm_rate"] is not None else f"{names.name(d)} -"
              for d, v in data.per_digit.items()]

@@ -1,4 +1,5 @@
-"""Colours, labels and ranges shared by the PNG report and the dashboard's charts.
+"""Colours, labels, ranges and picture grids shared by the PNG report, the dashboard and
+the benchmarks' figures.
 
 Colour means verdict everywhere: red for ANOMALY, green for NORMAL; score bars are blue on
 the normal side of the threshold and red beyond it.
@@ -12,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ganmc.calibration import above
+from ganmc.scorers import REGISTRY
 from ganmc.verdict import ANOMALY, NORMAL
 
 ANOMALY_RED = "#d62728"
@@ -107,6 +109,17 @@ def _within(dist, lo: float, hi: float) -> list[float]:
             dist.max if dist.max <= hi else dist.value_at_rank(upto)]
 
 
+def holdout_overlay(scorer: str, holdout) -> tuple[object | None, str]:
+    """The held-out real images' scores to draw over a histogram of generated ones (None
+    without them), and why they are not drawn where they say nothing: a score that ranks
+    every image among the held-out ones (``combined``) gives them, by construction, ranks
+    spread evenly from 0 to 1, a flat line whatever the model."""
+    if holdout is None or not REGISTRY[scorer].ranks_holdout:
+        return holdout, ""
+    return None, (f"Held-out real images not drawn: the {scorer} score ranks every image among "
+                  f"them, so their own scores lie evenly between 0 and 1.")
+
+
 def bars(dist, threshold: float, *, bins: int, marks: dict[str, Mark] | None = None,
          overlay=None, value_range: tuple[float, float] | None = None) -> dict:
     """What a score histogram draws, for matplotlib and Plotly alike: bin ``edges`` and
@@ -151,3 +164,19 @@ def _off(dist, value_range: tuple[float, float], what: str) -> str:
         parts.append(f"{below:,} of {dist.n:,} {what} below {lo:.3g} (smallest "
                      f"{dist.min:.4g})")
     return "; ".join(parts)
+
+
+def image_grid(images: np.ndarray, cols: int = 8, scale: int = 3) -> np.ndarray:
+    """uint8 (N, 28, 28) -> one uint8 picture, enlarged without blurring."""
+    n = len(images)
+    rows = -(-n // cols)
+    grid = np.zeros((rows * 30, cols * 30), np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = img
+    return np.kron(grid, np.ones((scale, scale), np.uint8))
+
+
+def enlarge(img: np.ndarray, scale: int = 5) -> np.ndarray:
+    """A 28x28 picture ``scale`` times larger, each pixel a square (no blurring)."""
+    return np.kron(img, np.ones((scale, scale), np.uint8))

@@ -11,21 +11,22 @@ from ganmc.errors import GanmcError
 from ganmc.preprocess import IMAGE_SUFFIXES, load_image
 from ganmc.report.style import Mark
 from ganmc.scorers import GAUSSIAN, REGISTRY
-from ui import charts, controls, session, verdicts
+from ui import charts, controls, session
+from ui import detect as view
 
 MAX_UPLOADS = 24
 
 st.title("Detect anomalies")
 det, decision, mc = controls.page_setup("detect")
-verdicts.threshold_caption(decision, det.names)
+view.threshold_caption(decision, det.names)
 if det.own_images or det.framing_ != DIGITS:
     st.caption(f"Each picture is put into the model's frame {FRAMING_WORDS[det.framing_]}, as "
                f"its training pictures were: {FRAMING_ABOUT[det.framing_].split(': ', 1)[1]}.")
 else:
     with st.expander("What this model catches, and what it still misses"):
         st.markdown("\n".join(f"- {line}" for line in catches_text(det.card())))
-how = verdicts.per_digit(det, decision)
-verdicts.calibrated(decision, how)
+how = view.per_digit(det, decision)
+view.calibrated(decision, how)
 
 left, right = st.columns(2)
 problems: list[str] = []
@@ -54,7 +55,7 @@ with right:
         st.session_state["canvas_version"] += 1
         st.rerun()
 
-images = verdicts.drawing(canvas, problems, det.framing_)
+images = view.drawing(canvas, problems, det.framing_)
 uploaded: list = []
 limit_mb = st.get_option("server.maxUploadSize")
 uploads = uploads or []
@@ -84,22 +85,22 @@ else:
     # are a batch for the false discovery rate (at the page's level)
     checks = service.guarantees(det, decision, [im.verdict for im in judged],
                                 fdr=decision.level.alpha if len(judged) >= 2 else None)
-    verdicts.near_canvas(by_canvas, judged, decision)
-    verdicts.drift_alarm(checks.drift, decision, images)
+    view.near_canvas(by_canvas, judged, decision)
+    view.drift_alarm(checks.drift, decision, images)
     recon_name = REGISTRY[decision.scorer].reconstructs
     st.plotly_chart(charts.verdict_histogram(decision, mc, {im.name: Mark.of(im.verdict)
                                                             for im in judged}), key="det_hist")
-    verdicts.batch_fdr(checks.fdr)
-    verdicts.drift_curve(checks.drift)
+    view.batch_fdr(checks.fdr)
+    view.drift_curve(checks.drift)
     if decision.scorer in GAUSSIAN and judged[0].reconstruction is not None:
         st.caption(f"The {decision.scorer} score measures the discriminator's features, not the "
                    f"reconstruction; {recon_name} is shown for what the model makes of each "
                    f"image.")
     flagged = checks.fdr.flagged if checks.fdr is not None else [None] * len(judged)
     for im, in_batch in zip(judged, flagged):
-        verdicts.verdict_row(im, decision, recon_name, in_batch, det.names)
+        view.verdict_row(im, decision, recon_name, in_batch, det.names)
     st.download_button(
-        "Verdicts (CSV)", key="det_csv", file_name="ganmc-verdicts.csv", mime="text/csv",
+        "Verdicts (CSV)", key="det_csv", file_name="ganmc-view.csv", mime="text/csv",
         data=files.table_bytes(service.image_rows([im.name for im in judged],
                                                   [im.verdict for im in judged], checks.fdr,
                                                   det.names)),
@@ -112,6 +113,6 @@ else:
                    f"measures how the discriminator sees a picture, and a photo squeezed into "
                    f"28×28 can look to it like a digit. For such pictures choose the {better} "
                    f"score (Anomaly score; the README's \"Which score?\" has an example).")
-    verdicts.calibrate_section(decision, images)
+    view.calibrate_section(decision, images)
 
-verdicts.examples(det, decision)
+view.examples(det, decision)

@@ -6,7 +6,8 @@ import streamlit as st
 
 from ganmc.cardtext import pac_text, rate_text, seconds_text, training_text, when_text
 from ganmc.config import DIGITS, FRAMING_WORDS
-from ui import caches, panels, session
+from ui import caches, session
+from ui.card import quality_card
 
 
 def _count(n) -> str:
@@ -83,7 +84,7 @@ st.markdown(
     + (f"- **{pac.replace(': ', '**: ', 1)}\n" if (pac := pac_text(card)) else "")
     + f"- **Folder**: `{Path(st.session_state['model'])}`"
 )
-panels.quality_card(det.quality_, det.metadata_.get("n_calibration"),
+quality_card(det.quality_, det.metadata_.get("n_calibration"),
                     None if det.path_ is None else str(det.path_))
 with st.expander("Full model card (JSON)"):
     st.json(card, expanded=False)

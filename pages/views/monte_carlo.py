@@ -7,7 +7,8 @@ from ganmc.config import PRECISIONS, SEED_MAX
 from ganmc.errors import GanmcError
 from ganmc.montecarlo import MAX_SAMPLES
 from ganmc.tracker import eta_text
-from ui import caches, controls, panels, session
+from ui import caches, controls, session
+from ui import monte_carlo as view
 
 UI_MAX_SAMPLES = min(MAX_SAMPLES, 10_000_000)
 #: How often the page looks at a running simulation, and how often at most the growing
@@ -24,18 +25,18 @@ st.markdown("The generator draws **N** synthetic images; each is scored. Their s
 
 c1, c2, c3, c5, c4 = st.columns([2, 1, 1, 1, 1])
 with c1:
-    controls.synced(st.number_input, "mc_samples", "mc", "Samples (N)", min_value=1_000,
-                    max_value=UI_MAX_SAMPLES, step=10_000,
-                    help=f"From 1,000 to {UI_MAX_SAMPLES:,} generated images.")
+    session.kept(st.number_input, "mc_samples", "Samples (N)", page="mc", min_value=1_000,
+                 max_value=UI_MAX_SAMPLES, step=10_000,
+                 help=f"From 1,000 to {UI_MAX_SAMPLES:,} generated images.")
 with c2:
-    controls.synced(st.number_input, "mc_seed", "mc", "Seed", min_value=0, max_value=SEED_MAX)
+    session.kept(st.number_input, "mc_seed", "Seed", page="mc", min_value=0, max_value=SEED_MAX)
 with c3:
-    controls.synced(st.selectbox, "scorer", "mc", "Anomaly score",
-                    options=["auto", *det.scorers_])
+    session.kept(st.selectbox, "scorer", "Anomaly score", page="mc",
+                 options=["auto", *det.scorers_])
 with c5:
-    controls.synced(st.selectbox, "mc_precision", "mc", "Precision", options=list(PRECISIONS),
-                    help="bfloat16 runs faster where the hardware has it (AVX-512 BF16 / AMX "
-                         "CPUs, GPUs); auto picks it there.")
+    session.kept(st.selectbox, "mc_precision", "Precision", page="mc", options=list(PRECISIONS),
+                 help="bfloat16 runs faster where the hardware has it (AVX-512 BF16 / AMX "
+                      "CPUs, GPUs); auto picks it there.")
 key = controls.mc_key(det)
 registry, store = caches.jobs(), caches.results()
 owner = st.session_state["session_id"]
@@ -50,7 +51,7 @@ with c4:
 last_run = registry.latest("simulate", owner=owner)
 busy = last_run is not None and last_run.running
 try:
-    rate, basis = panels.expected_speed(det, key, last_run)
+    rate, basis = view.expected_speed(det, key, last_run)
     expected_s = key.samples / rate
 except GanmcError as exc:
     rate, basis, expected_s = None, str(exc), float("nan")
@@ -73,9 +74,7 @@ if run:
 
     registry.start("simulate", work, owner=owner, params={"key": key})
 
-controls.synced(st.slider, "percentile", "mc", "Percentile (threshold level)",
-                min_value=session.PERCENTILE_RANGE[0], max_value=session.PERCENTILE_RANGE[1],
-                step=0.1)
+controls.percentile_slider("mc")
 level = session.level()
 
 
@@ -100,7 +99,7 @@ def live() -> None:
     shown = partial if partial is not None else det.monte_carlo_.get(key.scorer)
     if shown is not None:  # the model's stored run stays on screen until a batch is in
         fig = session.throttled("mc_live_figure", (job.id, shown.n, level), REDRAW_S,
-                                lambda: panels.simulation_figure(det, shown, level))
+                                lambda: view.simulation_figure(det, shown, level))
         st.plotly_chart(fig, key="mc_hist_live")
         if partial is None:
             st.caption("The model's stored run, until the first batch is in.")
@@ -117,11 +116,11 @@ if job is not None and job.params.get("key") == key and job.status in ("failed",
 if job is not None and job.running and job.params.get("key") == key:
     live()
 elif done is not None:
-    panels.simulation(det, done, level)
+    view.simulation(det, done, level)
 elif det.monte_carlo_.get(key.scorer) is not None:
     stored = det.monte_carlo_[key.scorer]
     st.info(f"Showing the model's stored simulation ({stored.n:,} samples). Press Run "
             f"simulation for {key.samples:,} samples with seed {key.seed}.")
-    panels.simulation(det, stored, level)
+    view.simulation(det, stored, level)
 else:
     st.info("Press Run simulation to estimate the score distribution.")

@@ -9,18 +9,16 @@ from ganmc.config import (
     AUTO,
     DATA_CHOICES,
     DEFAULT_KAPPA,
-    DEFAULT_PRESET,
     MAX_STEPS,
-    MAX_TASK_WEIGHT,
-    PRESETS,
     SEED_MAX,
-    TASKS,
     TrainConfig,
 )
+from ganmc.devices import describe_device
 from ganmc.errors import ConfigError, GanmcError
+from ganmc.presets import DEFAULT_PRESET, MAX_TASK_WEIGHT, PRESETS, TASKS
 from ganmc.tracker import eta_text
-from ganmc.train import describe_device
-from ui import caches, panels, pictures, session
+from ui import caches, pictures, session
+from ui import train as view
 
 st.title("Train a model")
 st.caption(f"Training runs in the background on {describe_device()}: you can leave this page, "
@@ -152,4 +150,4 @@ if start:
     start_job()
 
 
-panels.training_live(registry, running)
+view.training_live(registry, running)

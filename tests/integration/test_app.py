@@ -182,7 +182,7 @@ def test_each_row_says_which_threshold_judged_it_on_detect_and_monte_carlo(app, 
     open_page(app, "pages/views/detect.py")
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
-    from ui.verdicts import SOURCE_SHORT
+    from ui.detect import SOURCE_SHORT
 
     line = next(m.value for m in app.markdown if m.value.startswith("score **"))
     assert any(f"the {words} threshold " in line for words in SOURCE_SHORT.values()), line
@@ -222,13 +222,13 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
 
     monkeypatch.setattr(service, "train", held_train)
     open_page(app, "pages/views/train.py")
-    app.selectbox(key="train_data").set_value("bundled")
-    app.radio(key="train_arch").set_value("mlp")
-    app.number_input(key="train_steps").set_value(16)
-    app.number_input(key="train_enc_steps").set_value(0)
-    app.select_slider(key="train_batch").set_value(512)
-    app.number_input(key="train_kappa").set_value(7.5)
-    app.text_input(key="train_name").set_value("tiny-ui")
+    app.selectbox(key="w_train_data").set_value("bundled")
+    app.radio(key="w_train_arch").set_value("mlp")
+    app.number_input(key="w_train_steps").set_value(16)
+    app.number_input(key="w_train_enc_steps").set_value(0)
+    app.select_slider(key="w_train_batch").set_value(512)
+    app.number_input(key="w_train_kappa").set_value(7.5)
+    app.text_input(key="w_train_name").set_value("tiny-ui")
     app.button(key="train_start").click()
     app.run()
     assert not app.exception
@@ -376,11 +376,11 @@ def test_a_drawing_and_its_verdict_come_back_with_the_detect_page(app, mnist):
 
 def test_the_train_page_says_what_a_model_name_is_saved_as(app):
     open_page(app, "pages/views/train.py")
-    app.text_input(key="train_name").set_value("../evil").run()
+    app.text_input(key="w_train_name").set_value("../evil").run()
     assert any("Will be saved as **evil**" in c.value for c in app.caption)
-    app.text_input(key="train_name").set_value("fine-name").run()
+    app.text_input(key="w_train_name").set_value("fine-name").run()
     assert not any("Will be saved as" in c.value for c in app.caption)
-    app.text_input(key="train_name").set_value("..").run()
+    app.text_input(key="w_train_name").set_value("..").run()
     assert any(w.value.startswith("'..' is not a usable model name") for w in app.warning)
 
 
@@ -388,10 +388,10 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     """Settings typed on the Train page stay after a visit elsewhere, and nothing but the
     Start button starts a job (there is no form that Enter would submit)."""
     open_page(app, "pages/views/train.py")
-    app.number_input(key="train_steps").set_value(300).run()
-    app.radio(key="train_preset").set_value("quick").run()
-    app.text_input(key="train_name").set_value("kept-name").run()
-    assert app.session_state["kept_train_steps"] == 300
+    app.number_input(key="w_train_steps").set_value(300).run()
+    app.radio(key="w_train_preset").set_value("quick").run()
+    app.text_input(key="w_train_name").set_value("kept-name").run()
+    assert app.session_state["train_steps"] == 300
     from ui import caches
 
     assert caches.jobs().latest("train", owner=app.session_state["session_id"]) is None
@@ -399,9 +399,9 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
     app.run()
     app.switch_page("pages/views/train.py")
     app.run()
-    assert app.number_input(key="train_steps").value == 300
-    assert app.radio(key="train_preset").value == "quick"
-    assert app.text_input(key="train_name").value == "kept-name"
+    assert app.number_input(key="w_train_steps").value == 300
+    assert app.radio(key="w_train_preset").value == "quick"
+    assert app.text_input(key="w_train_name").value == "kept-name"
     assert not app.get("form")
 
 
@@ -412,19 +412,19 @@ def test_train_page_defaults_are_the_cli_defaults(app):
 
     cli = build_parser().parse_args(["train"])
     open_page(app, "pages/views/train.py")
-    assert app.radio(key="train_preset").value == cli.preset
-    assert app.radio(key="train_preset").options == list(PRESETS)  # every preset can start
-    assert app.number_input(key="train_steps").value == cli.steps  # None: the preset's
-    assert app.number_input(key="train_enc_steps").value == cli.encoder_steps
+    assert app.radio(key="w_train_preset").value == cli.preset
+    assert app.radio(key="w_train_preset").options == list(PRESETS)  # every preset can start
+    assert app.number_input(key="w_train_steps").value == cli.steps  # None: the preset's
+    assert app.number_input(key="w_train_enc_steps").value == cli.encoder_steps
     assert cli.batch_size is None  # the preset's ...
-    assert app.select_slider(key="train_batch").value == AUTO  # ... which the page shows
-    assert app.number_input(key="train_kappa").value == cli.kappa
-    assert app.selectbox(key="train_data").value == cli.data
+    assert app.select_slider(key="w_train_batch").value == AUTO  # ... which the page shows
+    assert app.number_input(key="w_train_kappa").value == cli.kappa
+    assert app.selectbox(key="w_train_data").value == cli.data
     assert cli.arch is None  # the preset's network ...
-    assert app.radio(key="train_arch").value == AUTO  # ... which the page shows as its choice
-    assert app.radio(key="train_arch").options[0] == f"the preset's ({PRESETS['standard'].arch})"
-    assert app.number_input(key="train_rotation").value == cli.rotation_weight
-    assert app.number_input(key="train_jigsaw").value == cli.jigsaw_weight
+    assert app.radio(key="w_train_arch").value == AUTO  # ... which the page shows as its choice
+    assert app.radio(key="w_train_arch").options[0] == f"the preset's ({PRESETS['standard'].arch})"
+    assert app.number_input(key="w_train_rotation").value == cli.rotation_weight
+    assert app.number_input(key="w_train_jigsaw").value == cli.jigsaw_weight
 
 
 def test_the_train_page_sends_the_chosen_presets_batch_size(app, monkeypatch):
@@ -443,12 +443,12 @@ def test_the_train_page_sends_the_chosen_presets_batch_size(app, monkeypatch):
                         lambda settings, *a, **k: (sent.append(settings), real(settings, *a,
                                                                               **k))[1])
     open_page(app, "pages/views/train.py")
-    app.radio(key="train_preset").set_value("quick").run()
+    app.radio(key="w_train_preset").set_value("quick").run()
     assert sent[-1]["preset"] == "quick"
     assert TrainConfig(**{k: v for k, v in sent[-1].items()
                           if k in TrainConfig.__dataclass_fields__}).batch_size == 32
-    assert "the preset's (32)" in app.select_slider(key="train_batch").options
-    app.select_slider(key="train_batch").set_value(128).run()
+    assert "the preset's (32)" in app.select_slider(key="w_train_batch").options
+    app.select_slider(key="w_train_batch").set_value(128).run()
     assert sent[-1]["batch_size"] == 128
 
 
@@ -457,7 +457,7 @@ def test_one_seed_limit_on_every_page(app):
     from ganmc.config import SEED_MAX
 
     open_page(app, "pages/views/train.py")
-    assert app.number_input(key="train_seed").max == SEED_MAX
+    assert app.number_input(key="w_train_seed").max == SEED_MAX
     app.switch_page("pages/views/monte_carlo.py")
     app.run()
     assert app.number_input(key="w_mc_mc_seed").max == SEED_MAX
@@ -541,7 +541,8 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     is calibrated on them (the model itself untouched), becomes the session's model, and the
     page gives the new threshold and the false-alarm band for that many images."""
     from ganmc import bundle, service
-    from ganmc.calibration import Level, far_band
+    from ganmc.calibration import far_band
+    from ganmc.distribution import Level
 
     _, path = digit_model
     before = (path / bundle.CARD).read_bytes()
@@ -879,7 +880,8 @@ def test_detect_page_offers_the_pac_threshold_with_its_confidence(app, digit_mod
     assert "at least 99 %" in note
     assert float(note.split("Threshold **")[1].split("**")[0]) >= at_90
     held = det.holdout_scores_[det.scorer_]
-    from ganmc.calibration import Level, pac_rank
+    from ganmc.calibration import pac_rank
+    from ganmc.distribution import Level
 
     assert f"{held[pac_rank(len(held), Level(0.05), 0.01) - 1]:.4g}" in note
 
@@ -938,8 +940,8 @@ def test_training_on_an_uploaded_zip_from_the_page(app, tmp_path, mnist):
     # 80 pictures: the quarter held out (20) is enough for a threshold at 5 % (19)
     data = own_pictures(tmp_path / "pictures", mnist, per_class=40, anomalies=6)
     open_page(app, "pages/views/train.py")
-    app.radio(key="train_source").set_value("own").run()
-    app.radio(key="train_framing").set_value("whole").run()
+    app.radio(key="w_train_source").set_value("own").run()
+    app.radio(key="w_train_framing").set_value("whole").run()
     app.file_uploader(key="train_uploads").set_value(
         [("mine.zip", _zip_of(data), "application/zip")]).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -951,10 +953,10 @@ def test_training_on_an_uploaded_zip_from_the_page(app, tmp_path, mnist):
     assert "ones · sevens · anomaly" in grid.captions[0]
     table = next(d.value for d in app.dataframe if "why" in d.value.columns)
     assert set(table["file"]) == {"normal/ones/notes.png", "../outside.png"}
-    app.radio(key="train_arch").set_value("mlp")
-    app.number_input(key="train_steps").set_value(16)
-    app.number_input(key="train_enc_steps").set_value(0)
-    app.text_input(key="train_name").set_value("from-zip")
+    app.radio(key="w_train_arch").set_value("mlp")
+    app.number_input(key="w_train_steps").set_value(16)
+    app.number_input(key="w_train_enc_steps").set_value(0)
+    app.text_input(key="w_train_name").set_value("from-zip")
     app.button(key="train_start").click()
     app.run()
     assert not app.exception, [e.message for e in app.exception]
@@ -970,12 +972,12 @@ def test_the_train_page_reads_a_folder_and_says_why_it_cannot_train(app, tmp_pat
 
     data = own_pictures(tmp_path / "pictures", mnist, per_class=4, anomalies=0)
     open_page(app, "pages/views/train.py")
-    app.radio(key="train_source").set_value("own").run()
-    app.radio(key="train_from").set_value("folder").run()
-    app.text_input(key="train_folder").set_value(str(tmp_path / "nowhere")).run()
+    app.radio(key="w_train_source").set_value("own").run()
+    app.radio(key="w_train_from").set_value("folder").run()
+    app.text_input(key="w_train_folder").set_value(str(tmp_path / "nowhere")).run()
     assert not app.exception, [e.message for e in app.exception]
     assert any("no such folder" in e.value for e in app.error)
-    app.text_input(key="train_folder").set_value(str(data)).run()
+    app.text_input(key="w_train_folder").set_value(str(data)).run()
     assert any("8 pictures in 2 classes" in m.value for m in app.markdown)
     assert any("Cannot train on these pictures" in e.value for e in app.error)
     app.button(key="train_start").click().run()

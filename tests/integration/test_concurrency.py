@@ -37,12 +37,12 @@ def test_one_trains_while_another_detects(tiny_model, tmp_path, monkeypatch, mni
     trainer, detector = session(tiny_model[1]), session(tiny_model[1])
 
     go(trainer, "train")
-    trainer.selectbox(key="train_data").set_value("bundled")
-    trainer.radio(key="train_arch").set_value("mlp")
-    trainer.number_input(key="train_steps").set_value(8000)  # long enough to overlap; stopped
-    trainer.number_input(key="train_enc_steps").set_value(0)
-    trainer.select_slider(key="train_batch").set_value(32)
-    trainer.text_input(key="train_name").set_value("concurrent")
+    trainer.selectbox(key="w_train_data").set_value("bundled")
+    trainer.radio(key="w_train_arch").set_value("mlp")
+    trainer.number_input(key="w_train_steps").set_value(8000)  # long enough to overlap; stopped
+    trainer.number_input(key="w_train_enc_steps").set_value(0)
+    trainer.select_slider(key="w_train_batch").set_value(32)
+    trainer.text_input(key="w_train_name").set_value("concurrent")
     trainer.button(key="train_start").click()
     trainer.run()
     assert not trainer.exception

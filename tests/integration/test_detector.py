@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from ganmc import Detector, load_model
-from ganmc.calibration import Level, choose
+from ganmc import Detector, load_model, scorers
+from ganmc.calibration import choose
 from ganmc.config import TrainConfig
+from ganmc.distribution import Level
 from ganmc.errors import ConfigError, ModelError
 from ganmc.metrics import auroc
 
@@ -336,7 +337,7 @@ def test_a_one_digit_model_with_an_encoder_uses_the_gaussian_by_default(tmp_path
     assert "score auto → mahalanobis-strokes: for a model of one digit" in notes[0], notes
     det.networks_.density.strokes = None
     assert scoring.available(det.networks_, (3,))[0] == "mahalanobis"
-    assert "no stroke figures" in scoring.why_auto(("mahalanobis", "fanogan"), (3,))
+    assert "no stroke figures" in scorers.why_auto(("mahalanobis", "fanogan"), (3,))
 
 
 def test_a_model_of_several_digits_without_labels_keeps_fanogan_first(tiny_model):
@@ -346,4 +347,4 @@ def test_a_model_of_several_digits_without_labels_keeps_fanogan_first(tiny_model
     assert scoring.available(det.networks_, det.config.digits)[0] == "fanogan"
     assert scoring.available(det.networks_, (3,)) == (
         "mahalanobis-strokes", "mahalanobis", "fanogan", "discriminator", "latent-search")
-    assert scoring.why_auto(det.scorers_, det.config.digits).startswith("fanogan: ")
+    assert scorers.why_auto(det.scorers_, det.config.digits).startswith("fanogan: ")

@@ -489,19 +489,20 @@ def test_a_pac_threshold_is_exported_with_its_confidence(own_model, mnist, tmp_p
     """``--calibration pac``: the export's card keeps its delta and rank, its README says
     the promise (not a percentile), and predict.py judges by it as ganmc score does."""
     require("tf2onnx", "onnxruntime")
-    from ganmc.calibration import Level, pac_rank
+    from ganmc.calibration import pac_rank
+    from ganmc.distribution import Level
 
     model = own_model[1]
     r = ganmc("export", "--model", model, "--format", "onnx", "--calibration", "pac",
               "--out", tmp_path / "pac")
     assert r.returncode == 0, r.stderr
-    assert "with 90% confidence (PAC)" in r.stdout
+    assert "with 90 % confidence (PAC)" in r.stdout
     t = json.loads((tmp_path / "pac" / "export.json").read_text())["threshold"]
     assert t["source"] == "pac" and t["delta"] == pytest.approx(0.1)
     assert t["rank"] == pac_rank(t["n"], Level(t["alpha"]), 0.1) < t["n"]
     readme = (tmp_path / "pac" / "README.md").read_text()
-    assert ("with probability at least 90% over the draw of its held-out normal images, at "
-            "most 5% of new normal images are flagged") in " ".join(readme.split())
+    assert ("with probability at least 90 % over the draw of its held-out normal images, at "
+            "most 5 % of new normal images are flagged") in " ".join(readme.split())
     assert f"rank {t['rank']:,} of {t['n']:,}" in readme and "percentile" not in readme
     pics = phone_pictures(tmp_path / "new", mnist)
     ours = subprocess.run([sys.executable, str(tmp_path / "pac" / "predict.py"), str(pics)],

@@ -17,7 +17,8 @@ import pytest
 
 from ganmc import bundle, service
 from ganmc.base import DriftWarning
-from ganmc.calibration import Level, conformal_rank, pac_rank
+from ganmc.calibration import conformal_rank, pac_rank
+from ganmc.distribution import Level
 from ganmc.errors import ConfigError, ModelError
 
 ENV = {**os.environ, "GANMC_OFFLINE": "1"}

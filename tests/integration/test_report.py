@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from ganmc import service
-from ganmc.calibration import Level
+from ganmc.distribution import Level
 from ganmc.report import data as report_data
 from ganmc.report.render import REPORT_SIZE
 

@@ -3,16 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from ganmc.calibration import (
-    Level,
-    ScoreDistribution,
-    Threshold,
-    above,
-    choose,
-    conformal_rank,
-    min_images,
-    quantile_interval,
-)
+from ganmc.calibration import Threshold, above, choose, conformal_rank, min_images
+from ganmc.distribution import Level, ScoreDistribution, quantile_interval
 from ganmc.errors import ConfigError
 from ganmc.montecarlo import StreamingHistogram
 

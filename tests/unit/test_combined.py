@@ -4,8 +4,9 @@ normal image, and the conformal guarantee kept."""
 import numpy as np
 import pytest
 
-from ganmc.calibration import Level, choose
+from ganmc.calibration import choose
 from ganmc.combined import SHAPE_GUARDS, SHAPE_MAINS, Combination, grey_share, rank, views_of
+from ganmc.distribution import Level
 from ganmc.errors import ModelError
 
 

@@ -1,16 +1,8 @@
 import pytest
 
-from ganmc.config import (
-    ARCH_ABOUT,
-    ARCHS,
-    DEFAULT_LATENT,
-    DEFAULT_PRESET,
-    PRESETS,
-    TrainConfig,
-    network_of,
-    parse_digits,
-)
+from ganmc.config import ARCH_ABOUT, ARCHS, DEFAULT_LATENT, TrainConfig, parse_digits
 from ganmc.errors import ConfigError
+from ganmc.presets import DEFAULT_PRESET, PRESETS, network_of
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -11,15 +11,8 @@ import pytest
 from scipy import stats
 
 from ganmc import guarantees
-from ganmc.calibration import (
-    Level,
-    choose,
-    conformal_rank,
-    pac_min_images,
-    pac_rank,
-    pac_words,
-)
-from ganmc.distribution import ScoreDistribution
+from ganmc.calibration import choose, conformal_rank, pac_min_images, pac_rank, pac_words
+from ganmc.distribution import Level, ScoreDistribution
 from ganmc.errors import ConfigError
 from ganmc.guarantees import (
     KAPPAS,

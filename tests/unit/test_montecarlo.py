@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ganmc.calibration import Level
+from ganmc.distribution import Level
 from ganmc.errors import ConfigError
 from ganmc.montecarlo import simulate, simulate_iter
 

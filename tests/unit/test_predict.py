@@ -29,8 +29,8 @@ from ganmc import (
     service,
     verdict,
 )
-from ganmc.calibration import Level
 from ganmc.combined import Combination
+from ganmc.distribution import Level
 from ganmc.export import _threshold_entry
 from ganmc.naming import Names
 

@@ -1,9 +1,11 @@
 """Colour means verdict, in the dashboard's charts and in the PNG report alike."""
 
+import re
+
 import numpy as np
 import pytest
 
-from ganmc.calibration import Level, ScoreDistribution
+from ganmc.distribution import Level, ScoreDistribution
 from ganmc.report import style
 
 
@@ -41,19 +43,19 @@ def test_report_marks_are_coloured_by_verdict():
 
 
 def test_distance_from_the_nominal_rate_is_said_one_way():
-    from ganmc.service import far_from_nominal
+    from ganmc.evaluation import far_from_nominal
 
     level = Level.from_percentile(95)
-    assert far_from_nominal(0.071, level) == "7.1% against the nominal 5% (2.1 points above)"
+    assert far_from_nominal(0.071, level) == "7.1 % against the nominal 5 % (2.1 points above)"
     assert far_from_nominal(0.018, Level.from_percentile(99)) == \
-        "1.8% against the nominal 1% (0.8 points above)"
+        "1.8 % against the nominal 1 % (0.8 points above)"
     assert far_from_nominal(0.03, level).endswith("(2.0 points below)")
 
 
 def test_level_converts_percentile_and_alpha_once():
     assert Level.from_percentile(95).alpha == 0.05
     assert Level(0.01).percentile == 99
-    assert str(Level.from_percentile(97.5)) == "97.5th percentile (2.5% false alarms)"
+    assert str(Level.from_percentile(97.5)) == "97.5th percentile (2.5 % false alarms)"
 
 
 def test_level_takes_numpy_numbers():
@@ -171,3 +173,37 @@ def test_a_missing_value_in_the_quality_curve_does_not_hide_a_low_point():
 
     fig = charts.quality_curve([{"step": 0, "noise": float("nan")}, {"step": 10, "noise": 0.2}])
     assert fig.layout.yaxis.range[0] < 0.2
+
+
+def test_a_rank_scores_held_out_images_are_not_drawn_as_a_flat_line():
+    """Issue 35, item 4: the combined score ranks every image among the held-out real ones,
+    so theirs lie evenly between 0 and 1 and their outline over the Monte Carlo histogram was
+    a flat line from 0 to 1. It is left out and the chart says why; other scores keep it."""
+    from types import SimpleNamespace
+
+    from matplotlib.figure import Figure
+
+    from ganmc.report.render import draw_histogram
+    from ui import charts
+
+    ranks = ScoreDistribution.from_scores((np.arange(400) + 0.5) / 400)
+    generated = SimpleNamespace(distribution=_dist(), n=500)
+    drawn = {}
+    for scorer in ("combined", "mahalanobis"):
+        decision = SimpleNamespace(scorer=scorer, threshold=SimpleNamespace(
+            per_digit=False, source="holdout", distribution=ranks, value=0.95))
+        fig = charts.verdict_histogram(decision, generated, {})
+        title = re.sub(r"<[^>]+>", " ", fig.layout.title.text)
+        drawn[scorer] = ([t.name for t in fig.data if t.type == "scatter"], " ".join(title.split()))
+    assert drawn["combined"][0] == []
+    assert "Held-out real images not drawn: the combined score ranks" in drawn["combined"][1]
+    assert drawn["mahalanobis"][0] == ["held-out real normal images (scaled)"]
+    assert "not drawn" not in drawn["mahalanobis"][1]
+
+    overlay, note = style.holdout_overlay("combined", ranks)
+    assert overlay is None
+    ax = Figure().add_subplot()
+    draw_histogram(ax, _dist(), 1.0, title="t", overlay=overlay, note=note)
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "Held-out real images not drawn" in " ".join(legend.split())
+    assert style.holdout_overlay("mahalanobis", ranks) == (ranks, "")

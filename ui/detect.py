@@ -7,13 +7,14 @@ import numpy as np
 import streamlit as st
 
 from ganmc import service
-from ganmc.calibration import Level, min_images, pac_words
+from ganmc.calibration import min_images, pac_words
 from ganmc.config import DIGITS
+from ganmc.distribution import Level, percent
 from ganmc.errors import GanmcError
 from ganmc.guarantees import WAY_OUT
 from ganmc.naming import Names
 from ganmc.preprocess import frame
-from ganmc.report.style import verdict_colour
+from ganmc.report import style
 from ganmc.verdict import taken_for
 from ui import caches, charts, session
 
@@ -63,7 +64,7 @@ def threshold_text(v, decision) -> str:
 
 def big_verdict(place, v, size: str = "2.6rem", css: str = "ganmc-verdict") -> None:
     place.markdown(f"<div class='{css}' style='font-size:{size};font-weight:800;"
-                   f"color:{verdict_colour(v.is_anomaly)}'>{v.label.upper()}</div>",
+                   f"color:{style.verdict_colour(v.is_anomaly)}'>{v.label.upper()}</div>",
                    unsafe_allow_html=True)
 
 
@@ -92,11 +93,11 @@ def verdict_row(im, decision, recon_name: str, fdr_flagged: bool | None = None,
 
 def _verdict_columns(im, decision, recon_name, fdr_flagged, names) -> None:
     cols = st.columns([1, 1, 1, 3])
-    cols[0].image(charts.enlarge(im.image), caption=f"{im.name}: as the model sees it (28×28)")
+    cols[0].image(style.enlarge(im.image), caption=f"{im.name}: as the model sees it (28×28)")
     if im.reconstruction is not None:
         residual = np.abs(im.image.astype(np.int16) - im.reconstruction.astype(np.int16))
-        cols[1].image(charts.enlarge(im.reconstruction), caption=f"reconstruction {recon_name}")
-        cols[2].image(charts.enlarge(residual.astype(np.uint8)),
+        cols[1].image(style.enlarge(im.reconstruction), caption=f"reconstruction {recon_name}")
+        cols[2].image(style.enlarge(residual.astype(np.uint8)),
                       caption=f"residual |x − {recon_name}|")
     v = im.verdict
     big_verdict(cols[3], v)
@@ -176,10 +177,10 @@ def per_digit(det, decision) -> str:
     if not rates:
         return how
     with st.expander(f"False alarms per {n} on the real normal images kept out of training, "
-                     f"at this threshold ({100 * decision.level.alpha:.3g} % nominal)"):
+                     f"at this threshold ({decision.level.percent} nominal)"):
         st.dataframe([{n: names.name(d), "normal images": r["n"],
                        "false alarms": "–" if r["false_alarm_rate"] is None
-                       else f"{100 * r['false_alarm_rate']:.1f} %",
+                       else f"{percent(r['false_alarm_rate'], '.1f')}",
                        "threshold": None if r["threshold"] is None else round(r["threshold"], 4),
                        "threshold used": ("pooled (too few images)" if r["pooled"] else
                                           f"the {n}'s own") if grouped else
@@ -216,9 +217,9 @@ def calibrated(decision, how: str) -> None:
     new = (f"New thresholds ({how}; each verdict says its own)" if own
            else f"New threshold **{rule.value:.4g}** ({how})")
     st.success(f"{done['what']} {new}. With {done['n']} images, the false-alarm rate at a "
-               f"nominal {100 * done['alpha']:.3g} % lands between **{100 * lo:.1f} %** and "
-               f"**{100 * hi:.1f} %** on further images like these (in 9 cases out of 10); more "
-               f"images make the range narrower. {done.get('pac', '')}")
+               f"nominal {percent(done['alpha'])} lands between **{percent(lo, '.1f')}** and "
+               f"**{percent(hi, '.1f')}** on further images like these (in 9 cases out of 10); "
+               f"more images make the range narrower. {done.get('pac', '')}")
 
 
 def calibrate_section(decision, images) -> None:
@@ -236,7 +237,7 @@ def calibrate_section(decision, images) -> None:
                      f"on these images is saved as {target}"
                      + (" (replacing the earlier copy)" if target.exists() else "")
                      + " and becomes the active model.")
-        + f" At {100 * alpha:.3g} % false alarms it needs at least {need} images.")
+        + f" At {percent(alpha)} false alarms it needs at least {need} images.")
     calibrate_button(decision, images)
 
 
@@ -250,7 +251,7 @@ def calibrate_button(decision, images, key: str = "det_calibrate",
     target, _ = session.calibration_target(model)
     alpha, n, need = decision.level.alpha, len(images), min_images(decision.level)
     more = (f"{n} image{'s' if n != 1 else ''} so far: {need - n} more to calibrate at "
-            f"{100 * alpha:.3g} % (a lower percentile needs fewer).")
+            f"{percent(alpha)} (a lower percentile needs fewer).")
     if st.button(label, key=key, disabled=n < need, help=more if n < need else None):
         try:
             with st.spinner(f"Scoring {n} images and saving…"):
@@ -287,10 +288,10 @@ def examples(det, decision) -> None:
         st.caption("This model kept no pictures of its own to show.")
         return
     for col, ex in zip(st.columns(len(pair)), pair):
-        col.image(charts.enlarge(ex.image), caption=f"{ex.name} — {ex.note}")
+        col.image(style.enlarge(ex.image), caption=f"{ex.name} — {ex.note}")
         v = ex.verdict
         col.markdown(f"<span style='font-size:1.4rem;font-weight:700;"
-                     f"color:{verdict_colour(v.is_anomaly)}'>{v.label.upper()}</span> score "
+                     f"color:{style.verdict_colour(v.is_anomaly)}'>{v.label.upper()}</span> score "
                      f"{v.score:.4g}, p = {v.p_value:.3g}"
                      + (f", {v.taken_for}" if v.digit is not None else ""),
                      unsafe_allow_html=True)
