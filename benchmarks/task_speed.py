@@ -2,7 +2,7 @@
 [--arch dcgan]``.
 
 Trains the same one-digit GAN (digit 8 of the bundled split, seed 0, no encoder) without any
-extra task, then with each of D's extra tasks alone at weight 1 (``ganmc.config.TASKS``: the
+extra task, then with each of D's extra tasks alone at weight 1 (``ganmc.presets.TASKS``: the
 SS-GAN rotation task, the jigsaw pseudo-anomalies), then (for ``dcgan``) the same with the
 deeper D (``dcgan-deep``), and compares the training speed of the compiled steps (images/s,
 the first, tracing call left out) and the whole training time. The ratios are the tasks'
@@ -67,7 +67,7 @@ def main() -> None:
             f"{machine()}. {args.arch}, digit {args.digit}, {args.steps:,} GAN steps of 64, "
             f"seed 0, each run alone.\n\n"
             + table(["extra task", "images/s (compiled steps)", "training s", "slowdown"], rows)
-            + "\n\nThe slowdown is in images/s; `ganmc.config.TASKS` (the tasks) and "
+            + "\n\nThe slowdown is in images/s; `ganmc.presets.TASKS` (the tasks) and "
             "`RELATIVE_TRAIN_SPEED` (the networks) hold it for the time estimate and the help "
             "texts: " + "; ".join(ratios) + ".")
     print(text)

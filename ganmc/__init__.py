@@ -25,7 +25,7 @@ _LAZY = {
     "load_model": "ganmc.detector",
     "Choice": "ganmc.service",
     "Decision": "ganmc.service",
-    "Level": "ganmc.calibration",
+    "Level": "ganmc.distribution",
     "TrainConfig": "ganmc.config",
     "load_mnist": "ganmc.data",
     "MnistSplits": "ganmc.data",
@@ -36,7 +36,7 @@ _LAZY = {
     "read_zip": "ganmc.folders",
     "simulate": "ganmc.montecarlo",
     "MonteCarloResult": "ganmc.montecarlo",
-    "ScoreDistribution": "ganmc.calibration",
+    "ScoreDistribution": "ganmc.distribution",
     "GanmcError": "ganmc.errors",
 }
 

@@ -177,9 +177,8 @@ class BaseDetector:
             threshold = (self.calibration_ if scorer in (None, self.scorer_)
                          else self.calibration_of(scorer, self.calibration))
         name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
-        scores, reasons = self.score_reasons(x, scorer=name)
-        out = judge(scores, threshold, self.predict_digit(x), reasons,
-                    self.names)
+        scores, reasons, digits = self.score_reasons(x, scorer=name)
+        out = judge(scores, threshold, digits, reasons, self.names)
         if check_drift:
             alarm = self.drift_of(out, name, threshold)
             if alarm is not None and alarm.fired:
@@ -195,10 +194,10 @@ class BaseDetector:
         return _with_digits(x)
 
     def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
-                      ) -> tuple[np.ndarray, list[str] | None]:
-        """:meth:`score_samples` and, for the ``combined`` score, why each image would be
-        flagged (None for other scores)."""
-        return self.score_samples(x, scorer=scorer), None
+                      ) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
+        """What a verdict needs: :meth:`score_samples`, for the ``combined`` score why each
+        image would be flagged (None for other scores), and :meth:`predict_digit`."""
+        return self.score_samples(x, scorer=scorer), None, self.predict_digit(x)
 
     def drift_of(self, verdicts: list[Verdict], scorer: str, threshold: Threshold,
                  delta: float = DEFAULT_DRIFT_DELTA) -> DriftAlarm | None:

@@ -117,7 +117,7 @@ class Detector(BaseDetector):
         digit and the thresholds are per digit (for a model of named classes, ``classes``,
         the class indices). ``others``: images known not to be normal, for the live quality
         curve and the card. ``data_source`` names ``x`` on the card; ``progress`` sees
-        :class:`ganmc.train.TrainProgress`; a set ``stop_event`` ends training early (the
+        :class:`ganmc.tracker.TrainProgress`; a set ``stop_event`` ends training early (the
         model is still usable); ``checkpoint``: the folder of the per-round checkpoints,
         which ``resume`` goes on from. ``framing``: how ``x`` was put into the 28x28 frame
         (the model frames every image it judges so); ``own_images``: ``x`` are the user's own
@@ -326,12 +326,12 @@ class Detector(BaseDetector):
                                       self.combination_)
 
     def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
-                      ) -> tuple[np.ndarray, list[str] | None]:
+                      ) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
         name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
         if name != "combined" or self.combination_ is None:
-            return self.score_samples(x, scorer=name), None
-        return self._inference.combined(as_images(x, "images"),
-                                        self.combination_)
+            return self.score_samples(x, scorer=name), None, self.predict_digit(x)
+        # the default score of the shipped model: scores, reasons and digits in one pass
+        return self._inference.combined(as_images(x, "images"), self.combination_)
 
     def predict_digit(self, x: np.ndarray) -> np.ndarray | None:
         """The digit each image is taken for (its nearest per-digit Gaussian), int64 (N,);

@@ -53,17 +53,21 @@ class Inference:
         return scores
 
     def combined(self, x: np.ndarray, combination: Combination
-                 ) -> tuple[np.ndarray, list[str]]:
-        """The combined scores of images (as :meth:`scores` takes them) and the reason each
-        would be flagged (:data:`ganmc.combined.VIEW_WORDS` of its deciding view), from one
-        pass."""
-        views = self.views(x, combination.views)
-        return combination.score(views), [VIEW_WORDS[v] for v in combination.deciding(views)]
+                 ) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+        """The combined scores of images (as :meth:`scores` takes them), the reason each
+        would be flagged (:data:`ganmc.combined.VIEW_WORDS` of its deciding view) and the
+        digit each is taken for (:meth:`digits`), from one conversion and one pass of each
+        network a batch."""
+        names = combination.views + (("digit",) if self.networks.per_digit else ())
+        views = self.views(x, names)
+        digits = views.pop("digit", None)
+        return (combination.score(views),
+                [VIEW_WORDS[v] for v in combination.deciding(views)], digits)
 
     def views(self, x: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         """The values of the named views (:func:`ganmc.scoring.views_graph`: a combined
-        score's main views and guards), each network's from one pass of it a batch; pixel
-        counts as shares of the image.
+        score's main views and guards, and ``digit``), each network's from one pass of it a
+        batch; pixel counts as shares of the image.
 
         Raises:
             ModelError: If the networks give NaN or infinite values.
@@ -71,8 +75,9 @@ class Inference:
         fn = self._images_fn("views/" + ",".join(names))
         parts = [fn(scoring.batch_input(x[i:i + scoring.SCORE_BATCH]))
                  for i in range(0, len(x), scoring.SCORE_BATCH)] or [fn(scoring.batch_input(x))]
-        return _finite(shares({k: np.concatenate([p[k].numpy() for p in parts])
-                               for k in parts[0]}))
+        values = {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
+        digits = values.pop("digit", None)
+        return {**_finite(shares(values)), **({} if digits is None else {"digit": digits})}
 
     def digits(self, x: np.ndarray) -> np.ndarray | None:
         """The digit each image is taken for (:func:`ganmc.scoring.digit_graph`); None for a

@@ -317,13 +317,13 @@ def digit_graph(networks: Networks, x: tf.Tensor) -> tf.Tensor:
     """The digit each image is taken for, int64 (N,): the shape network's likeliest digit
     where it has several, else the nearest per-digit Gaussian over D's features; -1 for a
     model with neither."""
-    shape, gauss = networks.shape, networks.shape_density
-    if shape is not None and gauss is not None and gauss.per_digit:
-        logits = _f32(shape(x, training=False)[1])[:, :-1]
-        return tf.gather(tf.constant(gauss.digits), tf.argmax(logits, axis=1))
-    if networks.density is None:
-        return tf.fill([tf.shape(x)[0]], tf.constant(-1, tf.int64))
-    return networks.density.nearest(networks.features(x, training=False)[0])
+    return views_graph(("digit",), networks, x)["digit"]
+
+
+def _digit_by_shape(networks: Networks) -> bool:
+    """Whether :func:`digit_graph` reads the shape network (else D's features)."""
+    gauss = networks.shape_density
+    return networks.shape is not None and gauss is not None and gauss.per_digit
 
 
 def viewable(networks: Networks, names: tuple[str, ...]) -> bool:
@@ -340,19 +340,32 @@ def views_graph(names: tuple[str, ...], networks: Networks, x: tf.Tensor
     views, :mod:`ganmc.combined`): ``mahalanobis``, ``mahalanobis-strokes`` and
     ``discriminator`` (D) and ``shape`` (the shape network) as :func:`score_graph` gives
     each, ``shape-distance`` (the per-digit Gaussian over the shape network's features),
-    ``grey`` (:func:`grey_count`) and ``tones`` (:func:`tones_count`)."""
+    ``grey`` (:func:`grey_count`) and ``tones`` (:func:`tones_count`); ``digit`` is the digit
+    each image is taken for (:func:`digit_graph`) from the same passes, so a verdict runs
+    each network once."""
     out = {}
-    if {"mahalanobis", "mahalanobis-strokes", "discriminator"} & set(names):
+    digit = "digit" in names
+    by_shape = digit and _digit_by_shape(networks)
+    if ({"mahalanobis", "mahalanobis-strokes", "discriminator"} & set(names)
+            or (digit and not by_shape and networks.density is not None)):
         f, logit = networks.features(x, training=False)
         if "mahalanobis" in names:
             out["mahalanobis"] = networks.density.distance(f)
         if "mahalanobis-strokes" in names:
             out["mahalanobis-strokes"] = networks.strokes.corrected(f, stroke_length(x))
         out["discriminator"] = -tf.reshape(_f32(logit), [-1])
-    if {"shape", "shape-distance"} & set(names):
+        if digit and not by_shape:
+            out["digit"] = networks.density.nearest(f)
+    if {"shape", "shape-distance"} & set(names) or by_shape:
         f, logits = networks.shape(x, training=False)
-        out["shape"] = shape_margin(logits)
-        out["shape-distance"] = networks.shape_density.distance(f)
+        if {"shape", "shape-distance"} & set(names):
+            out["shape"] = shape_margin(logits)
+            out["shape-distance"] = networks.shape_density.distance(f)
+        if by_shape:
+            out["digit"] = tf.gather(tf.constant(networks.shape_density.digits),
+                                     tf.argmax(_f32(logits)[:, :-1], axis=1))
+    if digit and "digit" not in out:  # a model that takes images for no digit
+        out["digit"] = tf.fill([tf.shape(x)[0]], tf.constant(-1, tf.int64))
     if "grey" in names:
         out["grey"] = grey_count(x)
     if "tones" in names:

@@ -80,9 +80,10 @@ def main() -> None:
 
     from benchmarks.shape import HANDWRITING, sets_for
     from ganmc import handwriting
-    from ganmc.calibration import Level, choose
+    from ganmc.calibration import choose
     from ganmc.data import holdout_indices, load_mnist
     from ganmc.density import FeatureGaussian, features_of
+    from ganmc.distribution import Level
     from ganmc.metrics import auroc
     from ganmc.outliers import training_outliers
     from ganmc.preprocess import to_model_input

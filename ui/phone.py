@@ -31,8 +31,7 @@ SCRIPT = """
     if (!link || window.innerWidth > %(narrow)d) return;
     setTimeout(() => {
       const bar = document.querySelector('[data-testid="stSidebar"]');
-      if (bar && bar.getAttribute("aria-expanded") !== "false"
-          && bar.getBoundingClientRect().right > 0) {
+      if (bar && bar.dataset.collapsed !== "true" && bar.getBoundingClientRect().right > 0) {
         const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
         if (close) close.click();
       }

@@ -100,7 +100,7 @@ else:
     for im, in_batch in zip(judged, flagged):
         view.verdict_row(im, decision, recon_name, in_batch, det.names)
     st.download_button(
-        "Verdicts (CSV)", key="det_csv", file_name="ganmc-view.csv", mime="text/csv",
+        "Verdicts (CSV)", key="det_csv", file_name="ganmc-verdicts.csv", mime="text/csv",
         data=files.table_bytes(service.image_rows([im.name for im in judged],
                                                   [im.verdict for im in judged], checks.fdr,
                                                   det.names)),

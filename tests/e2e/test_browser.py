@@ -496,6 +496,11 @@ def test_uploads_and_verdict_colours(server, page, mnist, tmp_path):
     verdicts = [v.inner_text().strip() for v in page.locator("div.ganmc-verdict").all()]
     assert len(verdicts) == 2, verdicts  # digit.png once, noise.png
     assert verdicts[1] == "ANOMALY"
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Verdicts (CSV)").click()
+    assert download.value.suggested_filename == "ganmc-verdicts.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [r["verdict"].upper() for r in rows] == verdicts, rows
     page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
                            " return p && p.layout && p.layout.annotations.some("
                            "a => a.text.startsWith('noise.png')) }")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from ganmc import load_model
 from ganmc.anomalies import printed_letters
@@ -29,6 +30,33 @@ def test_images_are_taken_for_digits_by_the_shape_network(shape_model, mnist):
     assert set(np.unique(taken)) <= set(range(10))
     # the shape network's classes are mapped back to the digits, not left as indices
     assert (taken == mnist.y_test[:300]).mean() > 0.6
+
+
+@pytest.mark.parametrize("fixture", ["shape_model", "digit_model"])
+def test_a_verdict_converts_each_image_once_and_runs_each_network_once(fixture, request,
+                                                                        mnist, noise_images,
+                                                                        monkeypatch):
+    """Issue 35 (speed): a verdict of the default score converted each image three times
+    and ran the discriminator or the shape network twice ("digit" was a compiled function of
+    its own beside the views). Its score, reason and digit now come from one conversion and
+    one pass a batch, with the same values as each computed alone."""
+    from ganmc import scoring
+
+    _, path = request.getfixturevalue(fixture)
+    det = load_model(path)  # nothing compiled yet
+    assert det.scorer_ == "combined" and det.networks_.per_digit
+    x = np.concatenate([mnist.x_test[:40], noise_images[:8]])
+    conversions = []
+    real = scoring.batch_input
+    monkeypatch.setattr(scoring, "batch_input", lambda a: conversions.append(len(a)) or real(a))
+    verdicts = det.verdicts(x, check_drift=False)
+    assert conversions == [len(x)]
+    assert not any(key[0] == "digit" for key in det._inference.compiled._images)
+    monkeypatch.setattr(scoring, "batch_input", real)
+    alone = load_model(path)
+    assert [v.digit for v in verdicts] == [int(d) for d in alone.predict_digit(x)]
+    np.testing.assert_allclose([v.score for v in verdicts], alone.score_samples(x), rtol=1e-6)
+    assert any(v.is_anomaly for v in verdicts[40:])
 
 
 def test_letters_and_noise_score_above_digits(shape_model, mnist, noise_images):
