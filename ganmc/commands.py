@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from ganmc.distribution import percent
@@ -90,6 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.close()
             say(CALIBRATING)
 
+    started = time.perf_counter()
     try:
         det = service.train(out, data=data, digits=None if own else digits, progress=progress,
                             resume=args.resume, replace=args.replace, arch=args.arch,
@@ -110,8 +112,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 130
     bar.close()
     m = det.metadata_
-    print(f"Saved {out} ({m['device']}, {m['train_seconds']:.1f} s, "
-          f"{m['train_images_per_s']:,.0f} img/s)")
+    # The training's own time and speed (a resumed run's include the runs it resumes), and
+    # the whole command's: reading the data, calibration, simulation and the quality card.
+    print(f"Saved {out} ({m['device']}; training {m['train_seconds']:.1f} s at "
+          f"{m['train_images_per_s']:,.0f} images/s; the whole command took "
+          f"{time.perf_counter() - started:.1f} s)")
     _print_calibration(det)
     print("\n".join(card_lines(det.quality_, m.get("n_calibration"))))
     return 0

@@ -65,7 +65,8 @@ class TrainProgress:
         step: Steps done in the phase.
         steps: Steps of the phase.
         logs: Running losses of this round (``d_loss``, ``g_loss``, ... or ``e_loss``).
-        images_per_s: Training throughput of this phase so far.
+        images_per_s: Training throughput of this phase so far, by the wall clock since its
+            first (compiling) call: what each round costs besides its steps included.
         eta_s: Estimated seconds until both phases are done.
         fraction: Share of the whole run that is done, 0-1.
         samples: At the end of a GAN round, generated images uint8 (16, 28, 28) from a fixed z.
@@ -131,6 +132,7 @@ class Tracker(keras.callbacks.Callback):
         self.phase_total = self.totals[0] if phase == "gan" else self.totals[1]
         self.phase_images = 0
         self.phase_busy = 0.0
+        self._t_phase: float | None = None  # when the phase's first (tracing) call ended
         self._next_probe = 0.0
         self._traced = False  # the phase's first call includes tracing: not timed
 
@@ -185,6 +187,8 @@ class Tracker(keras.callbacks.Callback):
             self.phase_images += images
             self.busy_s += now - self._t_batch
             self.images += images
+        else:
+            self._t_phase = now
         self._traced = True
         self._t_batch = now
         if self.stop_event is not None and self.stop_event.is_set():
@@ -236,7 +240,11 @@ class Tracker(keras.callbacks.Callback):
         return True
 
     def _report(self, step, logs, samples=None, round_end=False, quality=None):
-        rate = self.phase_images / self.phase_busy if self.phase_busy > 0 else 0.0
+        # The rate and the ETA are of the wall clock since the phase's first call: what a
+        # round costs besides its steps (the sample grid, the live quality probe, the
+        # checkpoint) is in them, as the user's clock counts it.
+        wall = time.perf_counter() - self._t_phase if self._t_phase is not None else 0.0
+        rate = self.phase_images / wall if wall > 0 and self.phase_images else 0.0
         eta = self._remaining(step) * self.batch_size / rate if rate > 0 else float("nan")
         self.progress(TrainProgress(
             phase=self.phase, step=step, steps=self.phase_total, logs=logs,

@@ -17,10 +17,12 @@ TRAIN = ["train", "--data", "bundled", "--digits", "1", "--arch", "mlp", "--step
          "--encoder-steps", "0", "--mc-samples", "0", "--batch-size", "16"]
 
 
-def saved_line(out: str) -> tuple[float, float]:
-    m = re.search(r"^Saved .* \(.*, ([\d.]+) s, ([\d,]+) img/s\)$", out, re.M)
+def saved_line(out: str) -> tuple[float, float, float]:
+    """The training's seconds and images/s, and the whole command's seconds."""
+    m = re.search(r"^Saved .* \(.*; training ([\d.]+) s at ([\d,]+) images/s; the whole "
+                  r"command took ([\d.]+) s\)$", out, re.M)
     assert m, out
-    return float(m[1]), float(m[2].replace(",", ""))
+    return float(m[1]), float(m[2].replace(",", "")), float(m[3])
 
 
 def test_a_resumed_finished_run_keeps_its_training_time(tmp_path, capsys, monkeypatch):
@@ -38,8 +40,8 @@ def test_a_resumed_finished_run_keeps_its_training_time(tmp_path, capsys, monkey
     assert timing["seconds"] > 0 and timing["traced_images"] == 32 * 16  # every step
     capsys.readouterr()
     assert cli.main([*TRAIN, "--out", str(out), "--resume"]) == 0
-    seconds, speed = saved_line(capsys.readouterr().out)
-    assert seconds >= round(timing["seconds"], 1) > 0 and speed > 0
+    seconds, speed, whole = saved_line(capsys.readouterr().out)
+    assert seconds >= round(timing["seconds"], 1) > 0 and speed > 0 and whole > 0
 
 
 def test_no_held_out_images_is_said_so_not_that_training_stopped(tmp_path, capsys):
@@ -47,6 +49,8 @@ def test_no_held_out_images_is_said_so_not_that_training_stopped(tmp_path, capsy
     assert cli.main([*TRAIN, "--calibration-fraction", "0", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert NO_HOLDOUT in printed and NO_CARD not in printed and "stopped" not in printed
+    seconds, _, whole = saved_line(printed)  # issue 35, item 2: the job's time is said too
+    assert whole >= seconds > 0
     assert cli.main(["info", "--model", str(out)]) == 0
     assert NO_HOLDOUT in capsys.readouterr().out
 
