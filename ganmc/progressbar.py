@@ -33,7 +33,7 @@ class ProgressBar:
 
     def simulation(self, r) -> None:
         """Progress of a Monte Carlo run."""
-        self.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,} {r.samples_per_s:,.0f} samples/s",
+        self.update(r.n / r.n_target, f"{r.n:,}/{r.n_target:,} {r.pace:,.0f} samples/s",
                     force=r.done)
 
     def counted(self, what: str, done: int, total: int) -> None:

@@ -21,9 +21,9 @@ def expected_speed(det, key, last) -> tuple[float, str]:
     if last is not None:
         p, k = last.snapshot()["progress"], last.params.get("key")
         same = ("model", "stamp", "scorer", "precision")
-        if (p is not None and p.samples_per_s > 0 and k is not None
+        if (p is not None and p.pace > 0 and k is not None
                 and all(getattr(k, f) == getattr(key, f) for f in same)):
-            return p.samples_per_s, "your last run of this score"
+            return p.pace, "your last run of this score"
     return (caches.measured_speed(det, key.model, key.stamp, key.scorer, key.precision),
             "a short timed batch on this machine")
 

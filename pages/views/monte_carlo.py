@@ -90,10 +90,10 @@ def live() -> None:
         st.progress(0.0, text=f"Starting: 0 / {key.samples:,} samples — the first batch is "
                               f"being generated and scored — ETA {eta_text(expected_s)}")
     else:
-        left = (partial.n_target - partial.n) / max(partial.samples_per_s, 1e-9)
+        left = (partial.n_target - partial.n) / max(partial.pace, 1e-9)
         st.progress(partial.n / partial.n_target,
                     text=f"{partial.n:,} / {partial.n_target:,} samples — "
-                         f"{partial.samples_per_s:,.0f} samples/s — ETA {eta_text(left)}")
+                         f"{partial.pace:,.0f} samples/s — ETA {eta_text(left)}")
     st.button("Stop", key="mc_stop", help="Stops after the batch being scored.",
               on_click=job.stop_and_wait)
     shown = partial if partial is not None else det.monte_carlo_.get(key.scorer)

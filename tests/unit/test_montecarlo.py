@@ -185,3 +185,32 @@ def test_bfloat16_gaussian_keeps_the_float32_distances_within_two_percent(per_di
     want = _reference_distances(nets.density, f16.numpy())
     assert not np.array_equal(d16, nets.density.distances(f16).numpy())
     np.testing.assert_allclose(d16, want, rtol=0.02)
+
+
+def test_the_pace_leaves_out_the_first_batch_that_compiled_the_sampler(monkeypatch):
+    """Issue 35, item 2: "estimated 3 min 47 s, took 2 min 40 s": the Monte Carlo page
+    estimated a run from the last run's overall rate, whose first batch had compiled the
+    sampler. The pace (and the live ETA and the next estimate that read it) is the rate after
+    that batch; here it took 5 s, and each later batch of 1,000 samples 0.5 s."""
+    from types import SimpleNamespace
+
+    from ganmc import montecarlo
+    from ui.monte_carlo import expected_speed
+
+    clock = [0.0]
+    monkeypatch.setattr(montecarlo.time, "perf_counter", lambda: clock[0])
+
+    class Compiling(FakeSampler):
+        def sample_scores(self, n, seed, index, scorer=None, precision="float32"):
+            clock[0] += 5.0 if self.calls == 0 else 0.5 * n / 1000
+            return super().sample_scores(n, seed, index, scorer, precision)
+
+    results = list(simulate_iter(Compiling(), 10_000, batch_size=1_000))
+    last = results[-1]
+    assert last.samples_per_s == pytest.approx(10_000 / 9.5)
+    assert last.pace == pytest.approx(2_000.0)
+    assert results[0].pace == results[0].samples_per_s == pytest.approx(200.0)  # one batch
+    key = SimpleNamespace(model="m", stamp=1.0, scorer="fake", precision="float32")
+    job = SimpleNamespace(snapshot=lambda: {"progress": last}, params={"key": key})
+    assert expected_speed(None, key, job) == (pytest.approx(2_000.0),
+                                              "your last run of this score")
