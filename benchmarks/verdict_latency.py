@@ -7,9 +7,10 @@ single test digits, with and without the drift check that now follows every verd
 - in one process, the two paths alternate image by image (``check_drift=False`` is the
   verdict path as it was; the default adds the drift alarm over the call's images), three
   rounds, so the machine's load weighs on both alike;
-- with ``--baseline DIR`` (a checkout of the code before the drift check, e.g.
-  ``git archive COMMIT | tar -x -C DIR``), fresh processes of that code and of this one take
-  turns (three each), each timing the same 200 verdicts with its own ``Detector.verdicts``.
+- with ``--baseline DIR`` (a checkout of other code, e.g. ``git archive COMMIT | tar -x -C
+  DIR``; ``--baseline-words`` says what it is, as the table will), fresh processes of that
+  code and of this one take turns (three each), each timing the same 200 verdicts with its
+  own ``Detector.verdicts``.
 
 Also the Detect page's work after the scores for a session of 24 images (the drift alarm and
 the batch's false discovery rate, :func:`ganmc.service.guarantees`).
@@ -119,13 +120,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
     p.add_argument("--baseline", metavar="DIR",
-                   help="a checkout of the code before the drift check, timed in fresh "
-                        "processes in turn with this one")
+                   help="a checkout of other code, timed in fresh processes in turn with "
+                        "this one")
+    p.add_argument("--baseline-words", default="the code before the one-pass verdict",
+                   help="what the baseline code is, in the table's words")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args()
     model = str(Path(args.model).resolve()) if args.model else None
     start = time.perf_counter()
     r = {"machine": machine(), "images": IMAGES, "rounds": ROUNDS,
+         "load": round(os.getloadavg()[0], 2),
          "in_process": in_process(model)}
     ip = r["in_process"]
     print(json.dumps(ip, indent=1))
@@ -134,7 +138,8 @@ def main() -> None:
         for _ in range(ROUNDS):
             base += child(Path(args.baseline).resolve(), model)
             new += child(ROOT, model)
-        r["processes"] = {"baseline": percentiles(base), "this": percentiles(new)}
+        r["processes"] = {"baseline": percentiles(base), "this": percentiles(new),
+                          "baseline_words": args.baseline_words}
         print(json.dumps(r["processes"], indent=1))
     r["seconds"] = time.perf_counter() - start
     if args.no_write:
@@ -164,11 +169,12 @@ def report(r: dict) -> str:
     if "processes" in r:
         pb, pt = r["processes"]["baseline"], r["processes"]["this"]
         lines += ["", f"Fresh processes in turn ({r['rounds']} each, {r['images']} verdicts "
-                  f"each): the code before the drift check median {pb['median_ms']:.2f} ms, "
+                  f"each): {r['processes']['baseline_words']} median {pb['median_ms']:.2f} ms, "
                   f"p95 {pb['p95_ms']:.2f} ms; this code median {pt['median_ms']:.2f} ms, p95 "
                   f"{pt['p95_ms']:.2f} ms (**{100 * (pt['p95_ms'] / pb['p95_ms'] - 1):+.1f} "
                   f"%**)."]
-    return "\n".join(lines + ["", f"Took {r['seconds'] / 60:.1f} min."])
+    return "\n".join(lines + ["", f"Took {r['seconds'] / 60:.1f} min; the machine's load (1-minute "
+                                   f"average) at the start: {r.get('load', '?')}."])
 
 
 if __name__ == "__main__":
