@@ -366,13 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if not args.verbose:  # TensorFlow's own warnings (retracing, ...) are not the user's
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         if args.command != "info":
             from ganmc.runtime import quiet_tensorflow
 
-            quiet_tensorflow()
+            quiet_tensorflow(args.verbose)
         return args.func(args)
     except GanmcError as exc:
         print(f"ganmc {args.command}: error: {one_line(exc, 2000)}", file=sys.stderr)

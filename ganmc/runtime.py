@@ -9,6 +9,7 @@ straight to file descriptor 2 before any Python logging setting can apply, so
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -36,8 +37,12 @@ def stderr_silenced():
         os.close(devnull)
 
 
-def quiet_tensorflow() -> None:
-    """Import TensorFlow and look up its devices with native stderr output hidden."""
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow and look up its devices with native stderr output hidden, and keep
+    TensorFlow's own Python warnings (retracing notes and the like: not the user's to act on)
+    off the terminal, unless ``verbose`` or ``GANMC_TF_VERBOSE``."""
+    if not (verbose or os.environ.get("GANMC_TF_VERBOSE")):
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     with stderr_silenced():
         import tensorflow as tf
 

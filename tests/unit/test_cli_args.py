@@ -19,7 +19,7 @@ from ganmc import cli, cliargs, runtime
     (["evaluate", "--percentile", "nan", "--normal", "a", "--anomalous", "b"], "--percentile"),
 ])
 def test_out_of_range_is_refused_before_any_work(args, flag, monkeypatch, capsys):
-    def started():
+    def started(*args):
         raise AssertionError("TensorFlow started: the flag was not checked when read")
 
     monkeypatch.setattr(runtime, "quiet_tensorflow", started)
@@ -49,3 +49,17 @@ def test_an_argument_error_is_one_line(args, capsys):
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.count("\n") == 1
     assert err.startswith("ganmc") and ": error: " in err and err.rstrip().endswith("--help)")
+
+
+def test_tensorflows_own_warnings_stay_off_the_terminal(monkeypatch):
+    """Issue 35, item 9: TensorFlow's retracing notes reached the dashboard's terminal (only
+    the CLI quieted them). The one start-up of both faces keeps them off unless asked."""
+    import logging
+
+    monkeypatch.delenv("GANMC_TF_VERBOSE", raising=False)
+    log = logging.getLogger("tensorflow")
+    monkeypatch.setattr(log, "level", logging.WARNING)
+    runtime.quiet_tensorflow(verbose=True)
+    assert log.level == logging.WARNING
+    runtime.quiet_tensorflow()
+    assert log.level == logging.ERROR
