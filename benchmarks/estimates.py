@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import DOC, machine, table, write_section
+from benchmarks.common import DOC, machine, product_lines, table, write_section
 
 OUT = DOC.with_name("benchmarks-estimates.json")
 #: The limit the estimates are held to: the real time within 25 % of the estimate.
@@ -48,8 +48,8 @@ def training_case(name: str, digits: tuple[int, ...], folder: Path) -> dict:
     reports = []
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    service.train(folder / name, data="bundled", digits=digits, preset="quick",
-                  progress=lambda p: reports.append((time.perf_counter(), p)))
+    det = service.train(folder / name, data="bundled", digits=digits, preset="quick",
+                        progress=lambda p: reports.append((time.perf_counter(), p)))
     wall = time.perf_counter() - start
     end_of_training = max(t for t, p in reports)
     quarter = next((t, p) for t, p in reports if p.fraction >= 0.25)
@@ -58,7 +58,19 @@ def training_case(name: str, digits: tuple[int, ...], folder: Path) -> dict:
             "real_s": round(wall, 1), "error": round(_error(estimate, wall), 3),
             "eta_at_quarter_s": round(quarter[1].eta_s, 1), "left_at_quarter_s": round(left, 1),
             "eta_error": round(_error(quarter[1].eta_s, left), 3), "basis": basis,
+            "digits": len(digits), "train_s": det.metadata_["train_seconds"],
             "load": round(load, 2)}
+
+
+def product_figures(rows: list[dict]) -> dict[str, float]:
+    """The seconds each digit beyond the first adds to a training job besides its training
+    (its held-out images scored and calibrated, its Gaussian, its share of the quality card):
+    the two training cases' time besides training, their difference over the digits between
+    them (``ganmc.estimate.ESTIMATE_AFTER_TRAINING_S_PER_DIGIT``)."""
+    one, ten = (next(r for r in rows if r.get("digits") == k) for k in (1, 10))
+    besides = [r["real_s"] - r["train_s"] for r in (one, ten)]
+    return {"ganmc.estimate:ESTIMATE_AFTER_TRAINING_S_PER_DIGIT":
+            round((besides[1] - besides[0]) / 9, 0)}
 
 
 def monte_carlo_case(n: int) -> dict:
@@ -90,18 +102,28 @@ def main() -> None:
             print(rows[-1], flush=True)
     rows.append(monte_carlo_case(50_000 if args.quick else 500_000))
     print(rows[-1], flush=True)
-    OUT.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
+    figures = {} if args.quick else product_figures(rows)
+    OUT.write_text(json.dumps({"machine": machine(), "rows": rows, "product": figures},
+                              indent=1) + "\n")
+    if figures:
+        print(product_lines(figures))
+    from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as in_use
+
+    key = "ganmc.estimate:ESTIMATE_AFTER_TRAINING_S_PER_DIGIT"
+    per_digit = "" if not figures else (
+        f" The estimates counted {in_use:g} s for each digit beyond the first besides "
+        f"training; this run measured {figures[key]:g} s.")
     lines = [[r["case"], r["estimate_s"], r["real_s"], f"{100 * r['error']:+.0f} %",
               (f"{r['eta_at_quarter_s']:.0f} s for {r['left_at_quarter_s']:.0f} s "
                f"({100 * r['eta_error']:+.0f} %)") if "eta_error" in r else "",
-              r["load"]] for r in rows]
+              f"{r['load']:.1f}"] for r in rows]
     write_section("estimates", f"""## Time estimates against real runs
 
 `python -m benchmarks.estimates{' --quick' if args.quick else ''}` on {machine()}. The
 estimate is what the user is told before the job starts; the error is (estimate - real) /
 real, within {100 * WITHIN:.0f} % either way being the target. The ETA column is the
 progress line's ETA once a quarter of the training steps are done, against the training
-time then left. Load: the 1-minute load average when the case started.
+time then left. Load: the 1-minute load average when the case started.{per_digit}
 
 {table(["case", "estimate (s)", "real (s)", "error", "ETA at a quarter", "load"], lines)}
 """)

@@ -12,10 +12,11 @@ from ganmc import bundle
 #: (``python -m benchmarks.presets``: the mean wall time less the card's training time, in
 #: docs/benchmarks-presets-standard.json; a unit test checks the two agree), for any preset;
 #: and the seconds each further digit adds (its training and held-out images are scored and
-#: calibrated too): ten digits took 70 s (``ganmc train --data bundled --preset quick``, 114.2
-#: s wall, 44.4 s training).
+#: calibrated too, through the shape network's views): ``python -m benchmarks.estimates``,
+#: from its quick runs of one digit and of ten, in docs/benchmarks-estimates.json (a unit test
+#: checks the two agree).
 ESTIMATE_AFTER_TRAINING_S = 25.0
-ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 5.0
+ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 8.0
 #: The fewest GAN steps a saved model must have run for its training speed to be the basis of
 #: an estimate (a run stopped after a few steps timed mostly the compilation).
 ESTIMATE_MIN_STEPS = 100

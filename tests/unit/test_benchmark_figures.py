@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import presets, speed, task_speed
+from benchmarks import estimates, presets, speed, task_speed
 from benchmarks.common import in_use
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -33,6 +33,7 @@ DERIVED = {
         lambda d: presets.product_figures("thorough", d["rows"]),
     "benchmarks-task-speed.json": lambda d: task_speed.product_figures(d["runs"]),
     "benchmarks-speed.json": speed.product_figures,
+    "benchmarks-estimates.json": lambda d: estimates.product_figures(d["rows"]),
 }
 
 FIGURES = [
