@@ -102,7 +102,6 @@ def available(networks: Networks, digits: tuple[int, ...] = (), combination: boo
     return auto_order(parts_of(networks, combination), len(digits), networks.per_digit)
 
 
-
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
 #: Images per call when scoring user images.
 SCORE_BATCH = 1024

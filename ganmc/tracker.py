@@ -131,7 +131,6 @@ class Tracker(keras.callbacks.Callback):
         self.phase = phase
         self.phase_total = self.totals[0] if phase == "gan" else self.totals[1]
         self.phase_images = 0
-        self.phase_busy = 0.0
         self._t_phase: float | None = None  # when the phase's first (tracing) call ended
         self._next_probe = 0.0
         self._traced = False  # the phase's first call includes tracing: not timed
@@ -183,7 +182,6 @@ class Tracker(keras.callbacks.Callback):
         self.traced_images += images
         self.traced_s += now - self._t_batch
         if self._traced:
-            self.phase_busy += now - self._t_batch
             self.phase_images += images
             self.busy_s += now - self._t_batch
             self.images += images
