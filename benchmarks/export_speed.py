@@ -88,6 +88,7 @@ def main() -> None:
 
     from ganmc import service
     from ganmc.data import load_mnist
+    from ganmc.decision import Choice, decide
     from ganmc.runtime import quiet_tensorflow
 
     quiet_tensorflow()
@@ -97,7 +98,7 @@ def main() -> None:
         tmp = Path(tmp)
         model = shutil.copytree(ROOT / "assets" / "model", tmp / "model")
         det = service.load_model(model)
-        decision = service.decide(det, service.Choice(det.scorer, det.calibration))
+        decision = decide(det, Choice(det.scorer, det.calibration))
         np.savez(tmp / "images.npz", x=x)
         package = stats(package_times(det, decision, x, args.rounds))
         figures["package"] = package

@@ -163,12 +163,13 @@ def main() -> None:
     from ganmc.calibration import conformal_rank, pac_min_images, pac_rank
     from ganmc.config import DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA
     from ganmc.data import load_mnist
+    from ganmc.decision import Choice, decide
     from ganmc.distribution import Level
 
     start = time.perf_counter()
     level, delta, q = Level(0.05), DEFAULT_DRIFT_DELTA, 0.05
     det = service.load_model(args.model)
-    decision = service.decide(det, service.Choice(level=level))
+    decision = decide(det, Choice(level=level))
     print(f"model {det.path_}: score {decision.scorer}, {decision.threshold.source} threshold")
     x_test = load_mnist("bundled").x_test
     test = service.score(det, x_test, decision)

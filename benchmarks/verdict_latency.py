@@ -41,6 +41,7 @@ ROUNDS = 3
 CHILD = """
 import json, sys, time
 import numpy as np
+from ganmc.decision import Choice, decide
 from ganmc import service
 from ganmc.data import load_mnist
 det = service.load_model(sys.argv[1] or None)
@@ -68,6 +69,7 @@ def in_process(model: str | None) -> dict:
 
     from ganmc import service
     from ganmc.data import load_mnist
+    from ganmc.decision import Choice, decide
     from ganmc.guarantees import DriftAlarm  # noqa: F401  (imported before timing)
 
     det = service.load_model(model)
@@ -86,7 +88,7 @@ def in_process(model: str | None) -> dict:
                     det.verdicts(img[None], check_drift=drift)
                     out.append(1000 * (time.perf_counter() - t))
     session = x[:24]
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     judged = service.score(det, session, decision)
     page = []
     for _ in range(50):

@@ -23,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if os.environ.get("GANMC_TF_VE
 _LAZY = {
     "Detector": "ganmc.detector",
     "load_model": "ganmc.detector",
-    "Choice": "ganmc.service",
-    "Decision": "ganmc.service",
+    "Choice": "ganmc.decision",
+    "Decision": "ganmc.decision",
     "Level": "ganmc.distribution",
     "TrainConfig": "ganmc.config",
     "load_mnist": "ganmc.data",

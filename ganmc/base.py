@@ -215,7 +215,7 @@ class BaseDetector:
                            alpha=threshold.level.alpha, delta=delta,
                            digits=np.array([v.digit for v in verdicts]) if grouped else None,
                            reference_digits=self.holdout_digits_.get(scorer) if grouped
-                           else None, promise=threshold.source != "monte-carlo",
+                           else None, promise=threshold.promises,
                            noun=self.names.noun)
 
     def drift(self, x: np.ndarray, *, scorer: str | None = None,

@@ -198,7 +198,11 @@ class Threshold:
     """
 
     source = ""
+    #: The source in a few words, as a verdict's row and a chart name it.
+    short = ""
     per_digit = False
+    #: Whether it promises anything about real normal images (all but Monte Carlo's).
+    promises = True
     delta: float | None = None
 
     def __init__(self, distribution: ScoreDistribution, level: Level):
@@ -258,6 +262,37 @@ class Threshold:
         return text + (f" ({percent(1 - self.delta)} confidence)" if self.delta is not None
                        else "")
 
+    @property
+    def line_name(self) -> str:
+        """What its line on a histogram of scores is: under per-digit thresholds the pooled
+        one (each image is judged by its digit's, said on its verdict)."""
+        return "pooled threshold" if self.per_digit else f"{self.short} threshold"
+
+    @property
+    def real_scores(self) -> ScoreDistribution | None:
+        """The held-out real normal scores it was set on, to draw over generated ones (all of
+        them, pooled); None for a Monte Carlo threshold, set on generated ones."""
+        return self.distribution if self.promises else None
+
+    def judged_by(self, value: float, digit: int | None = None, name: str | None = None
+                  ) -> str:
+        """The threshold a verdict used, in words that say where it comes from (another page
+        may judge by another): under per-digit thresholds that of the digit (or the named
+        class ``name``) the image was taken for, never the pooled one."""
+        if self.per_digit and digit is not None and name not in (None, str(digit)):
+            return f"the \"{name}\" class's {self.short} threshold {value:.4g}"
+        if self.per_digit and digit is not None:
+            return f"the {digit}s' {self.short} threshold {value:.4g}"
+        return f"the {self.short} threshold {value:.4g}"
+
+    def headline(self, noun: str = "digit") -> str:
+        """The threshold in a line's opening words: its one number, or under per-digit
+        thresholds how images are judged (``noun``: "digit", or "class" for named classes)."""
+        if self.per_digit:
+            return (f"Per-{noun} thresholds: each image is judged against the threshold of the "
+                    f"{noun} it is taken for (shown with its verdict)")
+        return f"Threshold **{self.value:.4g}** — {self.source} calibration"
+
     def promise(self) -> str:
         """What the threshold promises about new normal images, in words."""
         return (f"at most {self.level.percent} of new normal images are flagged, on "
@@ -273,9 +308,11 @@ class MonteCarloThreshold(Threshold):
     """The seed's threshold: the (1 - alpha) quantile of generated images' scores."""
 
     source = "monte-carlo"
+    short = "Monte Carlo"
+    promises = False
 
     def _value(self, dist: ScoreDistribution) -> float:
-        return dist.quantile(1.0 - self.level.alpha)
+        return dist.at_level(self.level)
 
     def promise(self) -> str:
         return ("a percentile of generated images' scores: it promises nothing about real "
@@ -288,6 +325,7 @@ class ConformalThreshold(Threshold):
     few for the level)."""
 
     source = "holdout"
+    short = "holdout"
 
     def _value(self, dist: ScoreDistribution) -> float:
         return dist.value_at_rank(conformal_rank(dist.n, self.level))
@@ -298,6 +336,7 @@ class PerDigitThreshold(ConformalThreshold):
     images taken for it; a digit with too few of them for the level uses the pooled one."""
 
     source = "per-digit"
+    short = "per-digit"
     per_digit = True
 
     def __init__(self, distribution: ScoreDistribution, level: Level,
@@ -346,6 +385,7 @@ class PacThreshold(ConformalThreshold):
     :func:`choose` refuses it then)."""
 
     source = "pac"
+    short = "PAC"
 
     def __init__(self, distribution: ScoreDistribution, level: Level,
                  delta: float = DEFAULT_PAC_DELTA):
@@ -380,6 +420,7 @@ class PerDigitPacThreshold(PerDigitThreshold):
     for it; a digit with too few of them (:func:`pac_min_images`) uses the pooled PAC one."""
 
     source = "per-digit-pac"
+    short = "per-digit PAC"
 
     def __init__(self, distribution: ScoreDistribution, level: Level,
                  groups: dict[int, ScoreDistribution], delta: float = DEFAULT_PAC_DELTA):

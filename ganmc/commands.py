@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from ganmc.decision import Choice, decide
 from ganmc.distribution import percent
 from ganmc.progressbar import ProgressBar
 
@@ -179,7 +180,7 @@ def _refusals(args: argparse.Namespace, refused: list) -> int:
 # ---------------------------------------------------------------------------- model commands
 def _model(args: argparse.Namespace):
     """Load ``--model`` and turn ``--scorer`` / ``--calibration`` / ``--percentile`` into a
-    :class:`ganmc.service.Choice`, saying on stderr whatever the folder lacks."""
+    :class:`ganmc.Choice`, saying on stderr whatever the folder lacks."""
     from ganmc import service
     from ganmc.distribution import Level
 
@@ -188,7 +189,7 @@ def _model(args: argparse.Namespace):
         say(f"note: {note}")
     percentile = getattr(args, "percentile", None)
     confidence = getattr(args, "pac_confidence", None)
-    choice = service.Choice(
+    choice = Choice(
         scorer=getattr(args, "scorer", None) or det.scorer,
         source=getattr(args, "calibration", None) or det.calibration,
         level=Level.from_percentile(percentile) if percentile is not None else Level(det.alpha),
@@ -210,7 +211,7 @@ def _decide(det, choice, args):
     bar.close()
     if why:
         say(f"note: {why}")
-    return service.decide(det, choice, mc), mc
+    return decide(det, choice, mc), mc
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -398,7 +399,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         mc = service.simulate(det, args.samples, seed=args.seed, scorer=choice.scorer,
                               progress=bar.simulation)
         bar.close()
-    decision = service.decide(det, choice, mc)
+    decision = decide(det, choice, mc)
     named = [(Path(s).name + (f"[{i}]" if i else ""), x)
              for s, i, x in zip(images.sources, images.indices, images.x)] if images else []
     data = service.build_report(det, decision, monte_carlo=mc, images=named)
@@ -425,7 +426,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     export.check_format(args.format)  # before the model loads: a typo costs nothing
     export.check_target(args.out, replace=args.replace)
     det, choice = _model(args)
-    done = service.export_model(det, service.decide(det, choice), args.format, args.out,
+    done = service.export_model(det, decide(det, choice), args.format, args.out,
                                 replace=args.replace)
     print(f"Wrote {done.folder}: {done.summary()}")
     print(f"  judge images with: python {done.folder / 'predict.py'} IMAGES...")

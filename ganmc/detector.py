@@ -56,6 +56,7 @@ from ganmc.inference import Inference
 from ganmc.montecarlo import MonteCarloResult, simulate
 from ganmc.naming import Names
 from ganmc.networks import Networks
+from ganmc.scorers import COMPOSITE
 from ganmc.tracker import TrainProgress
 from ganmc.train import fit_networks
 
@@ -248,12 +249,13 @@ class Detector(BaseDetector):
             name = check_calibration_name(name)
         check_enough(len(x), Level(self.alpha))
         nets = self._fitted().networks_
-        names = tuple(n for n in self.scorers_ if n != "combined"
+        names = tuple(n for n in self.scorers_ if n not in COMPOSITE
                       and (scorers is None or n in scorers))
-        left_out = [n for n in self.scorers_ if n != "combined" and n not in names]
+        left_out = [n for n in self.scorers_ if n not in COMPOSITE and n not in names]
         scores, skipped = scoring.holdout_scores(
             lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event, progress)
-        self.monte_carlo_.pop("combined", None)
+        for name in COMPOSITE:  # made of the views rescored below
+            self.monte_carlo_.pop(name, None)
         mains, guards = views_of(scoring.parts_of(nets), len(self.config.digits))
         self.combination_ = None
         if scoring.viewable(nets, mains + guards):
@@ -328,7 +330,7 @@ class Detector(BaseDetector):
     def score_reasons(self, x: np.ndarray, *, scorer: str | None = None
                       ) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
         name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
-        if name != "combined" or self.combination_ is None:
+        if name not in COMPOSITE or self.combination_ is None:
             return self.score_samples(x, scorer=name), None, self.predict_digit(x)
         # the default score of the shipped model: scores, reasons and digits in one pass
         return self._inference.combined(as_images(x, "images"), self.combination_)
@@ -341,14 +343,14 @@ class Detector(BaseDetector):
     def can_reconstruct(self, scorer: str | None = None) -> bool:
         """Whether :meth:`reconstruct` works for this score (G(E(x)) needs an encoder)."""
         nets = self._fitted().networks_
-        return (scorer or self.scorer_) == "latent-search" or nets.encoder is not None
+        return scorers.REGISTRY[scorer or self.scorer_].searches or nets.encoder is not None
 
     def reconstruct(self, x: np.ndarray, *, scorer: str | None = None) -> np.ndarray:
         """What the model makes of x, uint8: G(E(x)), or G(z*) for ``latent-search``."""
         if not self.can_reconstruct(scorer):
             raise ConfigError("reconstruction needs an encoder; this model has none")
         return self._inference.reconstruct(as_images(x, "images"),
-                                           (scorer or self.scorer_) == "latent-search")
+                                           scorers.REGISTRY[scorer or self.scorer_].searches)
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:
         """n generated images, uint8 (n, 28, 28)."""

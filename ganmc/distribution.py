@@ -127,6 +127,11 @@ class ScoreDistribution:
             return float(np.quantile(self._sorted, q))
         return self._value_at_count(q * self.n)
 
+    def at_level(self, level: Level) -> float:
+        """The (1 - alpha) quantile: the level's percentile of these scores (the Monte Carlo
+        threshold, and the interval's centre)."""
+        return self.quantile(1.0 - level.alpha)
+
     def value_at_rank(self, k: int) -> float:
         """The k-th smallest score (1-based order statistic); +inf past n, -inf below 1."""
         if k > self.n:

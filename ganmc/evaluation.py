@@ -9,11 +9,11 @@ import numpy as np
 
 from ganmc import metrics
 from ganmc.calibration import as_json_threshold
+from ganmc.decision import Decision
 from ganmc.distribution import Level, percent
 
 if TYPE_CHECKING:
     from ganmc.detector import Detector
-    from ganmc.service import Decision
 
 def evaluate(det: Detector, normal: np.ndarray, anomalous: np.ndarray, decision: Decision
              ) -> dict[str, Any]:

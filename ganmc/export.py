@@ -46,6 +46,7 @@ from ganmc import __version__, bundle, calibration, files, locks, predict
 from ganmc.calibration import Threshold
 from ganmc.distribution import percent
 from ganmc.errors import ConfigError, GanmcError, ModelError, StorageError, one_line
+from ganmc.scorers import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def _is_export(folder: Path) -> bool:
 
 
 def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -> Exported:
-    """Export a detector's score and threshold (a :class:`ganmc.service.Decision`) as
+    """Export a detector's score and threshold (a :class:`ganmc.Decision`) as
     ``fmt`` into the folder ``out``, written beside it and renamed into place once its own
     runtime has given the package's verdicts (:func:`check`).
 
@@ -160,10 +161,10 @@ def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -
     out = check_target(out, replace=replace)
     threshold: Threshold = decision.threshold
     scorer = decision.scorer
-    if scorer == "latent-search":
-        raise ConfigError("the latent-search score cannot be exported: each image runs 100 "
+    if REGISTRY[scorer].searches:
+        raise ConfigError(f"the {scorer} score cannot be exported: each image runs 100 "
                           "optimiser steps with gradients; export another score (--scorer)")
-    if threshold.source == "monte-carlo":
+    if not threshold.promises:
         raise ConfigError("an export judges by the held-out normal images (its p-values "
                           "count them); a Monte Carlo threshold is not exported: choose the "
                           "holdout or per-digit threshold (--calibration)")
@@ -181,7 +182,7 @@ def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -
     manifest = {
         "format": predict.FORMAT, "format_version": predict.FORMAT_VERSION,
         "score": scorer,
-        "combined": det.combination_.describe() if scorer == "combined" else None,
+        "combined": det.combination_.describe() if REGISTRY[scorer].composite else None,
         "threshold": _threshold_entry(threshold),
         "framing": framing,
         "framing_words": predict.FRAMING_WORDS[framing],
@@ -198,7 +199,7 @@ def export(det, decision, fmt: str, out: Path | str, *, replace: bool = False) -
     digits = det.holdout_digits_.get(scorer)
     if threshold.per_digit and digits is not None:
         refs["holdout_digits"] = np.asarray(digits, np.int64)
-    if scorer == "combined":
+    if REGISTRY[scorer].composite:
         refs.update({f"reference_{k}": v for k, v in det.combination_.arrays().items()})
     with files.atomic_dir(out) as tmp:
         check_target(out, replace=replace)  # again, under the folder's lock: another
@@ -232,7 +233,7 @@ def zip_folder(folder: Path | str) -> bytes:
 def _columns(det, scorer: str) -> list[str]:
     """The graph's output columns: the score (for ``combined``: its views), then the digit
     each image is taken for where the model takes images for digits."""
-    cols = list(det.combination_.views) if scorer == "combined" else [scorer]
+    cols = list(det.combination_.views) if REGISTRY[scorer].composite else [scorer]
     return cols + (["digit"] if det.networks_.per_digit else [])
 
 
@@ -249,7 +250,7 @@ def graph_function(det, scorer: str, columns: list[str]):
 
     @tf.function(input_signature=[spec], autograph=False)
     def graph(images):
-        if scorer == "combined":
+        if REGISTRY[scorer].composite:
             names = tuple(c for c in columns if c != "digit")
             views = scoring.views_graph(names, nets, images)
             cols = [views[c] for c in names]

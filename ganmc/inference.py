@@ -18,6 +18,7 @@ from ganmc.config import TrainConfig
 from ganmc.errors import ConfigError, ModelError
 from ganmc.networks import Networks
 from ganmc.preprocess import from_model_output
+from ganmc.scorers import REGISTRY
 
 _SAMPLE_SIGNATURE = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
 
@@ -41,7 +42,7 @@ class Inference:
         Raises:
             ModelError: If the networks give NaN or infinite scores.
         """
-        if name == "combined":
+        if REGISTRY[name].composite:
             if combination is None:
                 raise ConfigError("the combined score needs the held-out references; this "
                                   "model has none")
@@ -101,7 +102,7 @@ class Inference:
         """Generate n images from latent batch (seed, index) and score them, in one graph
         (for ``combined``, one graph gives every view of the same images)."""
         args = (tf.constant(n, tf.int32), tf.constant([seed, index], tf.int32))
-        if name != "combined":
+        if not REGISTRY[name].composite:
             fn = self.compiled.samples(name, precision, self.config.latent_dim,
                                        self.config.kappa, self.config.search_steps)
             return fn(*args).numpy()

@@ -75,7 +75,7 @@ def _refuse_own_calibration(path: Path, why: str) -> None:
 def _scores_as_held_out(det: Detector, x: np.ndarray) -> bool:
     """Whether images score as the model's held-out images did, under its first one-pass
     network score (not ``combined``, whose held-out values rank each view's largest apart)."""
-    name = next((n for n in det.scorers_ if n in scorers.ONE_PASS and n != "combined"
+    name = next((n for n in det.scorers_ if n in scorers.ONE_PASS and n not in scorers.COMPOSITE
                  and n in det.holdout_scores_), None)
     if name is None or len(det.holdout_scores_[name]) != len(x):
         return False
@@ -213,7 +213,7 @@ def refresh(path: Path | str, *, data: str | None = None,
         det.calibrate(splits.x_train[i_held])
         for name, before in old.items():  # the networks' scores (combined is made of them)
             scale = float(np.abs(before).max()) or 1.0  # batch sizes move the last digits
-            if name in scorers.ONE_PASS and name != "combined" and not np.allclose(
+            if name in scorers.ONE_PASS and name not in scorers.COMPOSITE and not np.allclose(
                     before, det.holdout_scores_[name], rtol=1e-4, atol=1e-4 * scale):
                 raise ModelError(f"{path.name}: the data ({splits.source}) does not give back "
                                  f"this model's held-out images; name the data it was "
@@ -269,8 +269,8 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
     with locks.folder_lock(out):
         det = load_model(path)
         wanted = {n for n in det.scorers_ if n in scorers.ONE_PASS}
-        if latent_search or det.scorer_ == "latent-search":
-            wanted.add("latent-search")
+        wanted |= {n for n in det.scorers_ if scorers.REGISTRY[n].searches
+                   and (latent_search or n == det.scorer_)}
         det.calibrate(x, name=name, sources=sources, scorers=tuple(wanted), progress=progress)
         level = level or Level(det.alpha)
         bands = {"all": {"n": len(x), "band": far_band(len(x), level)}}

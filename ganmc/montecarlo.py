@@ -19,7 +19,6 @@ from typing import Protocol
 import numpy as np
 
 from ganmc import limits
-from ganmc.calibration import Threshold, choose
 from ganmc.distribution import Level, ScoreDistribution, quantile_interval
 from ganmc.errors import ConfigError
 
@@ -115,13 +114,10 @@ class MonteCarloResult:
             return (self.n - n0) / (self.seconds - s0)
         return self.samples_per_s
 
-    def rule(self, level: Level) -> Threshold:
-        """This run's ``monte-carlo`` threshold at a level."""
-        return choose("monte-carlo", level, monte_carlo=self.distribution, scorer=self.scorer)
-
     def threshold(self, level: Level) -> float:
-        """The (1 - alpha) quantile of the simulated scores."""
-        return self.rule(level).value
+        """The (1 - alpha) quantile of the simulated scores (what ``calibration.choose``'s
+        ``monte-carlo`` threshold is)."""
+        return self.distribution.at_level(level)
 
     def threshold_interval(self, level: Level, confidence: float = 0.95):
         """Order-statistic confidence interval of that quantile."""

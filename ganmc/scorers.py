@@ -33,6 +33,13 @@ class Scorer:
         words: What it measures, in plain words, for help texts.
         ranks_holdout: Its value is a rank among the held-out normal images: theirs lie
             evenly between 0 and 1 by construction, so their histogram says nothing.
+        composite: Made of other scores' views (:mod:`ganmc.combined`), with no network
+            graph of its own (:data:`ganmc.scoring.GRAPHS` has the others'): it is computed
+            from the held-out references after the others, and its held-out values are not
+            a network's (they do not tell whether images are the model's held-out ones).
+        searches: Searches the generator's inputs for each image (gradient steps, not one
+            pass): what it shows is G(z*), it cannot be exported, and it is simulated or
+            calibrated only when asked for.
     """
 
     name: str
@@ -41,6 +48,8 @@ class Scorer:
     reconstructs: str
     words: str
     ranks_holdout: bool = False
+    composite: bool = False
+    searches: bool = False
 
 
 #: Every score, in the order ``auto`` prefers them when nothing below says otherwise.
@@ -63,7 +72,7 @@ REGISTRY: dict[str, Scorer] = {s.name: s for s in (
            "away from any pen stroke (its grey pixels, for a model without the shape "
            "network); letters and scribbles are flagged by the first, photographs and noise "
            "by the guards too. 1 = as unusual as the most unusual held-out normal image",
-           ranks_holdout=True),
+           ranks_holdout=True, composite=True),
     Scorer("shape", "shape", True, "G(E(x))",
            "how much more the shape network, which learnt the digits in many hands against "
            "letters and symbols of some 400 fonts and random pen curves, takes the image "
@@ -73,11 +82,13 @@ REGISTRY: dict[str, Scorer] = {s.name: s for s in (
            "logit)"),
     Scorer("latent-search", None, False, "G(z*)",
            "AnoGAN's: how badly the best redrawing found by searching the generator's "
-           "inputs fits (about 100 times slower)"),
+           "inputs fits (about 100 times slower)", searches=True),
 )}
 SCORERS = tuple(REGISTRY)
 #: Scores of one forward pass, cheap enough to simulate at the end of every training run.
 ONE_PASS = tuple(n for n, s in REGISTRY.items() if s.one_pass)
+#: Scores made of other scores' views (no graph of their own).
+COMPOSITE = tuple(n for n, s in REGISTRY.items() if s.composite)
 #: Scores that read the feature Gaussian (refitting it changes their values).
 GAUSSIAN = tuple(n for n, s in REGISTRY.items()
                  if s.needs in ("density", "strokes", "combination"))

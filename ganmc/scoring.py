@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganmc.combined import GREY_BAND, INK, STROKE_REACH
-from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS, SCORERS
+from ganmc.config import DEFAULT_KAPPA, DEFAULT_SEARCH_STEPS, PRECISIONS
 from ganmc.density import stroke_length
 from ganmc.errors import ConfigError
 from ganmc.networks import Networks
@@ -372,12 +372,55 @@ def views_graph(names: tuple[str, ...], networks: Networks, x: tf.Tensor
     return {k: out[k] for k in names}
 
 
+def _discriminator(networks, x, kappa, steps):
+    return -tf.reshape(_f32(networks.discriminator(x, training=False)), [-1])
+
+
+def _shape(networks, x, kappa, steps):
+    if networks.shape is None:
+        raise ConfigError("the shape score needs the shape network; this model has none")
+    return shape_margin(networks.shape(x, training=False)[1])
+
+
+def _latent_search(networks, x, kappa, steps):
+    return search_latent(networks, x, kappa, steps)[0]
+
+
+def _mahalanobis(networks, x, kappa, steps):
+    if networks.density is None:
+        raise ConfigError("the mahalanobis scorer needs the feature Gaussian fitted after "
+                          "training; this model has none")
+    return networks.density.distance(networks.features(x, training=False)[0])
+
+
+def _mahalanobis_strokes(networks, x, kappa, steps):
+    if networks.strokes is None:
+        raise ConfigError("the mahalanobis-strokes scorer needs the feature Gaussian's "
+                          "stroke figures, fitted after training; this model has none")
+    return networks.strokes.corrected(networks.features(x, training=False)[0],
+                                      stroke_length(x))
+
+
+def _fanogan(networks, x, kappa, steps):
+    if networks.encoder is None:
+        raise ConfigError("the fanogan scorer needs an encoder; this model has none")
+    f_x = _f32(networks.features(x, training=False)[0])
+    return _residual(networks, x, f_x, networks.encoder(x, training=False), kappa)
+
+
+#: The graph of each score of :data:`ganmc.scorers.REGISTRY` but the composite ones (made of
+#: :func:`views_graph`'s views): ``(networks, x, kappa, search_steps) -> (N,)``.
+GRAPHS = {"discriminator": _discriminator, "shape": _shape, "latent-search": _latent_search,
+          "mahalanobis": _mahalanobis, "mahalanobis-strokes": _mahalanobis_strokes,
+          "fanogan": _fanogan}
+
+
 def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFAULT_KAPPA,
                 search_steps: int = DEFAULT_SEARCH_STEPS) -> tf.Tensor:
     """Score a batch with TensorFlow ops (traceable inside ``tf.function``).
 
     Args:
-        name: One of :data:`ganmc.config.SCORERS`.
+        name: One of :data:`ganmc.config.SCORERS` with a graph of its own (:data:`GRAPHS`).
         networks: The trained networks.
         x: float32 (N, 28, 28, 1) in [-1, 1].
         kappa: Feature-residual weight of ``fanogan`` and ``latent-search``.
@@ -386,28 +429,6 @@ def score_graph(name: str, networks: Networks, x: tf.Tensor, kappa: float = DEFA
     Returns:
         float32 (N,), higher = more anomalous.
     """
-    if name == "discriminator":
-        return -tf.reshape(_f32(networks.discriminator(x, training=False)), [-1])
-    if name == "shape":
-        if networks.shape is None:
-            raise ConfigError("the shape score needs the shape network; this model has none")
-        return shape_margin(networks.shape(x, training=False)[1])
-    if name == "latent-search":
-        return search_latent(networks, x, kappa, search_steps)[0]
-    if name == "mahalanobis":
-        if networks.density is None:
-            raise ConfigError("the mahalanobis scorer needs the feature Gaussian fitted after "
-                              "training; this model has none")
-        return networks.density.distance(networks.features(x, training=False)[0])
-    if name == "mahalanobis-strokes":
-        if networks.strokes is None:
-            raise ConfigError("the mahalanobis-strokes scorer needs the feature Gaussian's "
-                              "stroke figures, fitted after training; this model has none")
-        return networks.strokes.corrected(networks.features(x, training=False)[0],
-                                          stroke_length(x))
-    if name != "fanogan":
-        raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
-    if networks.encoder is None:
-        raise ConfigError("the fanogan scorer needs an encoder; this model has none")
-    f_x = _f32(networks.features(x, training=False)[0])
-    return _residual(networks, x, f_x, networks.encoder(x, training=False), kappa)
+    if name not in GRAPHS:
+        raise ConfigError(f"unknown scorer {name!r}; choose one of {', '.join(GRAPHS)}")
+    return GRAPHS[name](networks, x, kappa, search_steps)

@@ -3,8 +3,9 @@ threshold, score, evaluate, build and write the report.
 
 Each takes plain values and a detector, reports progress through a callback and stops when a
 ``threading.Event`` is set; none prints, draws a widget or touches a session. A front end
-turns its widgets or flags into a :class:`Choice`, asks :func:`decide` for the
-:class:`Decision`, and passes that on.
+turns its widgets or flags into a :class:`ganmc.decision.Choice`, asks
+:func:`ganmc.decision.decide` for the :class:`ganmc.decision.Decision` once per user action,
+and passes that on.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from ganmc import bundle, files, locks, scorers, scoring
-from ganmc.calibration import WHY_AUTO_SOURCE, Threshold, false_alarm_rate
-from ganmc.config import AUTO, DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA, DIGITS
+from ganmc.calibration import Threshold, false_alarm_rate
+from ganmc.config import AUTO, DEFAULT_DRIFT_DELTA, DIGITS
+from ganmc.decision import Choice, Decision
 from ganmc.detector import Detector, load_model
 from ganmc.distribution import Level
-from ganmc.errors import ConfigError, GanmcError, ModelError
+from ganmc.errors import ConfigError, ModelError
 from ganmc.estimate import time_estimate
 from ganmc.evaluation import evaluate, holdout_rates_by_digit
 from ganmc.guarantees import BatchFdr, DriftAlarm, batch_fdr, ks_reading
@@ -43,40 +45,13 @@ from ganmc.verdict import columns as verdict_columns
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Choice", "Decision", "load_model", "train", "time_estimate", "assess_model",
-           "simulate", "decide",
-           "simulation_if_needed", "decide_or_fall_back", "measure_simulation_speed",
+__all__ = ["load_model", "train", "time_estimate", "assess_model",
+           "simulate", "simulation_if_needed", "measure_simulation_speed",
            "simulation_summary", "score", "evaluate", "judge_images",
            "holdout_rates_by_digit", "calibrate_on", "copy_model", "add_digit_gaussians",
            "test_examples", "own_examples", "build_report", "report_time", "report_files",
            "write_report", "model_folder", "score_rows", "refresh",
            "export_model", "export_zip", "Guarantees", "guarantees", "monte_carlo_against_real"]
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What the user asked for: a score, a threshold source and a level (``auto`` allowed),
-    and for the PAC sources the chance ``pac_delta`` that the promise fails for the
-    calibration draw (0.1: it holds with 90 % confidence)."""
-
-    scorer: str = AUTO
-    source: str = AUTO
-    level: Level = Level()
-    pac_delta: float = DEFAULT_PAC_DELTA
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a :class:`Choice` comes to for one model: the score, its threshold (at the
-    level asked for), and in plain words what ``auto`` chose."""
-
-    scorer: str
-    threshold: Threshold
-    notes: tuple[str, ...] = ()
-
-    @property
-    def level(self) -> Level:
-        return self.threshold.level
 
 
 # ---------------------------------------------------------------------------- train
@@ -209,60 +184,36 @@ def simulation_summary(det: Detector, result: MonteCarloResult, level: Level) ->
     """A run's threshold, interval, moments and reading, what its threshold does to the
     held-out real normal images (``false_alarm_rate_on_holdout``, None without them) and the
     Kolmogorov-Smirnov test of its scores against theirs (``ks``: figures and words, None
-    without them; :func:`monte_carlo_against_real`)."""
+    without them; :func:`monte_carlo_against_real`). Each threshold is built once."""
     s = result.summary(level)
     holdout = det.holdout_scores_.get(result.scorer)
     s["holdout_n"] = 0 if holdout is None else len(holdout)
     s["false_alarm_rate_on_holdout"] = s["holdout_threshold"] = s["ks"] = None
     if holdout is not None:
         h = det.calibration_of(result.scorer, "holdout", level=level)
-        s["false_alarm_rate_on_holdout"] = false_alarm_rate(s["threshold"], h.distribution)
+        ks = monte_carlo_against_real(det, result, level, s["threshold"], h)
+        s["false_alarm_rate_on_holdout"] = ks.false_alarm_rate
         s["holdout_threshold"] = h.value
-        s["ks"] = monte_carlo_against_real(det, result, level).summary()
+        s["ks"] = ks.summary()
     return s
 
 
-def monte_carlo_against_real(det: Detector, result: MonteCarloResult, level: Level):
+def monte_carlo_against_real(det: Detector, result: MonteCarloResult, level: Level,
+                             threshold: float | None = None, holdout: Threshold | None = None):
     """The two-sample Kolmogorov-Smirnov test of a run's generated scores against the
     model's held-out real normal images' (:class:`ganmc.guarantees.KsReading`: whether they
     differ, and in words what that makes of the percentile, with the false-alarm rate the
-    run's threshold has on the real ones); None without held-out images of the score."""
-    holdout = det.holdout_scores_.get(result.scorer)
-    if holdout is None:
+    run's threshold has on the real ones); None without held-out images of the score.
+    ``threshold`` (the run's at the level) and ``holdout`` (the holdout threshold) are taken
+    when the caller has them already."""
+    scores = det.holdout_scores_.get(result.scorer)
+    if scores is None:
         return None
-    h = det.calibration_of(result.scorer, "holdout", level=level)
-    return ks_reading(result.distribution, holdout, alpha=level.alpha,
-                      false_alarm_rate=false_alarm_rate(result.threshold(level),
-                                                        h.distribution))
-
-
-# ---------------------------------------------------------------------------- decide
-def decide(det: Detector, choice: Choice, monte_carlo: MonteCarloResult | None = None
-           ) -> Decision:
-    """The one place a front end's choice becomes a score and a threshold for a model.
-
-    ``monte_carlo`` is a run of the front end's own (e.g. the session's latest) used instead
-    of the model's stored one. Nothing is simulated here.
-
-    Raises:
-        ConfigError: If the score is not in this model or the source has no scores.
-    """
-    scorer = scorers.resolve(choice.scorer, det.scorers_)
-    usable = monte_carlo if monte_carlo is not None and monte_carlo.scorer == scorer else None
-    threshold = det.calibration_of(scorer, choice.source, usable, choice.level,
-                                   choice.pac_delta)
-    notes = []
-    if choice.scorer == AUTO:
-        notes.append("score auto → " + scorers.why_auto(det.scorers_, det.config.digits))
-    if choice.source == AUTO:
-        notes.append(f"threshold auto → {threshold.source}: "
-                     f"{WHY_AUTO_SOURCE[threshold.source].replace('digit', det.names.noun)}")
-    if threshold.delta is not None:
-        notes.append(f"PAC threshold: {threshold.promise()}"
-                     + (f"; digits {', '.join(map(str, threshold.fallbacks()))} have too few "
-                        f"images for their own and use the pooled one"
-                        if threshold.fallbacks() else ""))
-    return Decision(scorer, threshold, tuple(notes))
+    h = holdout if holdout is not None else det.calibration_of(result.scorer, "holdout",
+                                                                level=level)
+    t = threshold if threshold is not None else result.threshold(level)
+    return ks_reading(result.distribution, scores, alpha=level.alpha,
+                      false_alarm_rate=false_alarm_rate(t, h.distribution))
 
 
 def simulation_if_needed(det: Detector, choice: Choice, n_samples: int, *, seed: int = 0,
@@ -280,35 +231,6 @@ def simulation_if_needed(det: Detector, choice: Choice, n_samples: int, *, seed:
     else:
         return None, None
     return simulate(det, n_samples, seed=seed, scorer=scorer, progress=progress), why
-
-
-def decide_or_fall_back(det: Detector, choice: Choice,
-                        monte_carlo: MonteCarloResult | None = None
-                        ) -> tuple[Decision, MonteCarloResult | None, str | None]:
-    """The decision, the Monte Carlo run that goes with it, and what was put in place of the
-    choice (None when nothing was), for a front end that does not simulate on its own.
-
-    The run is ``monte_carlo`` (the front end's own, e.g. a session's latest) when it is of
-    the chosen score, else the model's stored run of it. A Monte Carlo threshold with no run
-    at all (the slow latent-search score is not simulated when a model is saved) falls back
-    to the holdout threshold meanwhile, and the third value says so.
-
-    Raises:
-        ConfigError: If neither the choice nor the holdout threshold can be decided.
-    """
-    scorer = scorers.resolve(choice.scorer, det.scorers_)
-    mc = monte_carlo if monte_carlo is not None and monte_carlo.scorer == scorer else None
-    mc = mc if mc is not None else det.monte_carlo_.get(scorer)
-    try:
-        return decide(det, choice, mc), mc, None
-    except GanmcError as exc:
-        if choice.source != "monte-carlo":
-            raise
-        try:
-            d = decide(det, Choice(choice.scorer, "holdout", choice.level))
-        except GanmcError:
-            raise exc from None
-        return d, mc, f"{exc}: the holdout threshold is used meanwhile"
 
 
 def measure_simulation_speed(det: Detector, *, scorer: str = AUTO,

@@ -77,10 +77,9 @@ def verdict_histogram(decision, monte_carlo, marks: dict[str, style.Mark]) -> go
     dashed line is the pooled threshold and says so (each image's verdict is its digit's
     threshold's). Titles are short: they fit a phone's width."""
     rule = decision.threshold
-    name = "pooled threshold" if rule.per_digit else "threshold"
+    name = rule.line_name
     if monte_carlo is not None:
-        overlay, note = style.holdout_overlay(
-            decision.scorer, rule.distribution if rule.source == "holdout" else None)
+        overlay, note = style.holdout_overlay(decision.scorer, rule.real_scores)
         return histogram(monte_carlo.distribution, rule.value, marks=marks, overlay=overlay,
                          overlay_name="held-out real normal images (scaled)", note=note,
                          threshold_name=name,

@@ -10,9 +10,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ganmc import scorers, service
+from ganmc import scorers
 from ganmc.calibration import AUTO_SOURCE_RULE, SOURCE_WORDS
 from ganmc.config import AUTO, CALIBRATIONS
+from ganmc.decision import Choice, decide_or_fall_back
 from ganmc.errors import GanmcError
 from ganmc.scorers import help_text
 from ui import caches, session
@@ -21,8 +22,8 @@ from ui import caches, session
 PAC_SOURCES = ("pac", "per-digit-pac")
 
 
-def choice(det) -> service.Choice:
-    """The session's score, threshold source and level as a :class:`ganmc.service.Choice`.
+def choice(det) -> Choice:
+    """The session's score, threshold source and level as a :class:`ganmc.Choice`.
 
     A score the active model lacks is not replaced silently: the page says so and uses auto.
     """
@@ -34,9 +35,11 @@ def choice(det) -> service.Choice:
 
 
 def mc_key(det) -> caches.McKey:
-    """The key of the session's Monte Carlo settings for the active model."""
+    """The key of the session's Monte Carlo settings for the active model (a score the model
+    lacks counts as auto, as :func:`choice` says on the page)."""
     model = st.session_state["model"]
-    scorer = scorers.resolve(choice(det).scorer, det.scorers_)
+    asked = st.session_state["scorer"]
+    scorer = scorers.resolve(asked if asked in det.scorers_ else AUTO, det.scorers_)
     return caches.McKey(model, caches.model_stamp(model), scorer,
                         int(st.session_state["mc_samples"]), int(st.session_state["mc_seed"]),
                         st.session_state["mc_precision"])
@@ -47,6 +50,24 @@ def current_monte_carlo(det):
     return caches.results().get(mc_key(det))
 
 
+def decision(det, chosen: Choice | None = None):
+    """The session's decision for the active model, built once per user action: the
+    :class:`ganmc.decision.Decision`, the Monte Carlo run that goes with it and what was put in
+    place of the choice (:func:`ganmc.decision.decide_or_fall_back`). The sidebar and the page
+    of one rerun share it, and so do later reruns until a setting, the model or the session's
+    run changes.
+
+    Raises:
+        GanmcError: If the choice cannot be decided (not kept: asked again next time).
+    """
+    chosen = chosen if chosen is not None else session.choice_quiet()
+    model = st.session_state["model"]
+    run_key = mc_key(det)
+    mc = caches.results().get(run_key)
+    key = (model, caches.model_stamp(model), chosen, run_key, mc is not None)
+    return session.reuse("decision", key, lambda: decide_or_fall_back(det, chosen, mc))
+
+
 def page_setup(page: str):
     """The common head of the Detect and Report pages: the detector, the threshold controls,
     the Monte Carlo run to show (the session's, else the model's stored one) and the decision
@@ -54,8 +75,7 @@ def page_setup(page: str):
     det = caches.detector()
     threshold_controls(det, page)
     try:
-        d, mc, fallback = service.decide_or_fall_back(det, choice(det),
-                                                      current_monte_carlo(det))
+        d, mc, fallback = decision(det, choice(det))
     except GanmcError as exc:  # e.g. a source without scores and no holdout to fall back on
         hint = (" Choose another threshold source, a lower percentile or PAC confidence."
                 if st.session_state["calibration"] in PAC_SOURCES
@@ -74,8 +94,7 @@ def sidebar_summary() -> str:
     text = f"Threshold: {session.level()}"
     try:
         model = st.session_state["model"]
-        d = service.decide(caches.load(model, caches.model_stamp(model)),
-                           session.choice_quiet())
+        d, _, _ = decision(caches.load(model, caches.model_stamp(model)))
     except GanmcError:
         return text + f"; {st.session_state['calibration']} threshold source, " \
                       f"{st.session_state['scorer']} score"

@@ -44,22 +44,9 @@ def drawing(canvas, problems: list[str], framing: str = DIGITS
     return [(session.DRAWING, image)]
 
 
-#: Each threshold source in a few words, as a verdict's row names it.
-SOURCE_SHORT = {"monte-carlo": "Monte Carlo", "holdout": "holdout", "per-digit": "per-digit",
-                "pac": "PAC", "per-digit-pac": "per-digit PAC"}
-
-
 def threshold_text(v, decision) -> str:
-    """The threshold a verdict used, said as what it is and where it comes from (another page
-    may judge by another threshold): under per-digit thresholds that of the digit (or named
-    class) the image was taken for, never the pooled one."""
-    rule = decision.threshold
-    source = SOURCE_SHORT.get(rule.source, rule.source)
-    if rule.per_digit and v.digit is not None and v.name not in (None, str(v.digit)):
-        return f"the \"{v.name}\" class's {source} threshold {v.threshold:.4g}"
-    if rule.per_digit and v.digit is not None:
-        return f"the {v.digit}s' {source} threshold {v.threshold:.4g}"
-    return f"the {source} threshold {v.threshold:.4g}"
+    """The threshold a verdict used, said as what it is and where it comes from."""
+    return decision.threshold.judged_by(v.threshold, v.digit, v.name)
 
 
 def big_verdict(place, v, size: str = "2.6rem", css: str = "ganmc-verdict") -> None:
@@ -153,10 +140,7 @@ def threshold_caption(decision, names: Names | None = None) -> None:
     """The page's threshold in a line: one number, or under per-digit thresholds what they
     are (each image's own is on its verdict)."""
     rule = decision.threshold
-    noun = (names or Names()).noun
-    what = (f"Per-{noun} thresholds: each image is judged against the threshold of the {noun} "
-            "it is taken for (shown with its verdict)" if rule.per_digit
-            else f"Threshold **{rule.value:.4g}** — {rule.source} calibration")
+    what = rule.headline((names or Names()).noun)
     dist = rule.distribution
     st.caption(f"{what}; over {dist.n:,} scores, {decision.level}, score {decision.scorer}. "
                + " ".join(f"({n})" for n in decision.notes))
@@ -186,7 +170,7 @@ def per_digit(det, decision) -> str:
                                           f"the {n}'s own") if grouped else
                        f"one for all {ns}"} for d, r in rates.items()],
                      hide_index=True, key="det_per_digit")
-        if decision.threshold.source == "monte-carlo":
+        if not decision.threshold.promises:
             guarantee = (f"This threshold comes from the Monte Carlo simulation: nothing "
                          f"guarantees these rates (the per-{n} and holdout thresholds are set "
                          f"on these images, with a guarantee).")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ganmc import evaluation, service
+from ganmc.decision import Choice, decide
 from ganmc.montecarlo import FINE_BINS
 from ganmc.report import style
 from ui import caches, charts
@@ -28,28 +29,27 @@ def expected_speed(det, key, last) -> tuple[float, str]:
             "a short timed batch on this machine")
 
 
-def simulation_figure(det, result, level):
-    """The histogram of a run, with the held-out real digits drawn over it."""
+def simulation_figure(det, result, threshold: float):
+    """The histogram of a run with its threshold, the held-out real digits drawn over it."""
     holdout = det.holdout_scores_.get(result.scorer)
     overlay, note = style.holdout_overlay(result.scorer, det.calibration_of(
         result.scorer, "holdout").distribution if holdout is not None else None)
-    return charts.histogram(result.distribution, result.threshold(level), note=note,
+    return charts.histogram(result.distribution, threshold, note=note,
                             overlay=overlay, overlay_name="held-out real normal images (scaled)",
                             title=f"Scores of {result.n:,} generated images")
 
 
 def simulation(det, result, level) -> None:
     """A finished run: its histogram, its numbers, and the Detect page's images at its
-    threshold."""
+    threshold, all from one decision (this run's Monte Carlo threshold at the level)."""
+    decision = decide(det, Choice(result.scorer, "monte-carlo", level), result)
     s = service.simulation_summary(det, result, level)
-    st.plotly_chart(simulation_figure(det, result, level), key="mc_hist")
+    st.plotly_chart(simulation_figure(det, result, decision.threshold.value), key="mc_hist")
     st.caption(f"Score: {result.scorer}.")
     simulation_numbers(s, result, level)
     scored = st.session_state.get("scored") or []
     if scored:
         st.subheader("Images scored on the Detect page, at this threshold")
-        decision = service.decide(det, service.Choice(result.scorer, "monte-carlo", level),
-                                  result)
         verdicts = service.score(det, np.stack([img for _, img in scored]), decision)
         st.caption("Each row is judged by this run's Monte Carlo threshold; the Detect page "
                    "judges by the threshold chosen there (Threshold from), so a verdict can "

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc import bundle, service
+from ganmc import bundle
 from ganmc.config import AUTO, DEFAULT_MC_SAMPLES, DEFAULT_PAC_DELTA, DEFAULT_PERCENTILE
+from ganmc.decision import Choice
 from ganmc.distribution import Level
 
 #: Where models trained in the dashboard are saved; ``GANMC_MODELS`` overrides it.
@@ -106,9 +107,9 @@ def model_label(path: str) -> str:
     return next((k for k, v in available_models().items() if v == path), Path(path).name)
 
 
-def choice_quiet() -> service.Choice:
+def choice_quiet() -> Choice:
     """The session's choice, without the page message :func:`ui.controls.choice` may show."""
-    return service.Choice(st.session_state["scorer"], st.session_state["calibration"], level(),
+    return Choice(st.session_state["scorer"], st.session_state["calibration"], level(),
                           pac_delta=round(1 - st.session_state["pac_confidence"] / 100, 12))
 
 

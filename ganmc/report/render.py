@@ -124,13 +124,12 @@ def report_figure(data: ReportData):
     if len(data.images) > len(shown):
         label += f"; the first {len(shown)} of your {len(data.images)} images marked"
     overlay, note = style.holdout_overlay(
-        data.scorer, data.rule.distribution
-        if data.monte_carlo is not None and data.rule.source == "holdout" else None)
+        data.scorer, data.rule.real_scores if data.monte_carlo is not None else None)
     draw_histogram(ax, dist, data.threshold, title=label, marks=marks, overlay=overlay, note=note,
                    overlay_label=f"held-out real normal images (n = "
                                  f"{overlay.n if overlay else 0:,})",
-                   threshold_label="pooled threshold (each image: its own, below)"
-                   if data.rule.per_digit else f"{data.rule.source} threshold")
+                   threshold_label=data.rule.line_name
+                   + (" (each image: its own, below)" if data.rule.per_digit else ""))
 
     txt = fig.add_subplot(grid[2])
     txt.axis("off")

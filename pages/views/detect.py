@@ -108,7 +108,7 @@ else:
              "for and that threshold under per-digit thresholds, why an anomaly was flagged "
              "and, for two images or more, its verdict at the batch's false discovery rate.")
     better = next((s for s in ("combined", "fanogan") if s in det.scorers_), None)
-    if decision.scorer in GAUSSIAN and decision.scorer != "combined" and better:
+    if decision.scorer in GAUSSIAN and not REGISTRY[decision.scorer].composite and better:
         st.caption(f"Photographs and other pictures that are not handwriting: {decision.scorer} "
                    f"measures how the discriminator sees a picture, and a photo squeezed into "
                    f"28×28 can look to it like a digit. For such pictures choose the {better} "

@@ -99,7 +99,7 @@ def live() -> None:
     shown = partial if partial is not None else det.monte_carlo_.get(key.scorer)
     if shown is not None:  # the model's stored run stays on screen until a batch is in
         fig = session.throttled("mc_live_figure", (job.id, shown.n, level), REDRAW_S,
-                                lambda: view.simulation_figure(det, shown, level))
+                                lambda: view.simulation_figure(det, shown, shown.threshold(level)))
         st.plotly_chart(fig, key="mc_hist_live")
         if partial is None:
             st.caption("The model's stored run, until the first batch is in.")

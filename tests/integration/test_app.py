@@ -542,6 +542,7 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     page gives the new threshold and the false-alarm band for that many images."""
     from ganmc import bundle, service
     from ganmc.calibration import far_band
+    from ganmc.decision import Choice, decide
     from ganmc.distribution import Level
 
     _, path = digit_model
@@ -565,7 +566,7 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     assert card["metadata"]["calibration_set"]["n"] == 24
     det = service.load_model(copy)
     assert len(det.holdout_scores_[det.scorer_]) == 24
-    threshold = service.decide(det, service.Choice()).threshold.value  # every digit pooled
+    threshold = decide(det, Choice()).threshold.value  # every digit pooled
     lo, hi = far_band(24, Level(0.05))
     message = " ".join(s.value for s in app.success)
     assert f"{threshold:.4g}" in message
@@ -659,6 +660,7 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
     the threshold; each verdict says the threshold it used (its digit's), and the verdicts'
     CSV comes from the shared row function with those verdicts."""
     from ganmc import service
+    from ganmc.decision import Choice, decide
 
     rows = []
     real_rows = service.score_rows
@@ -669,7 +671,7 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
 
     monkeypatch.setattr(service, "score_rows", spy)
     det, _ = _judge_digits(app, digit_model, mnist, 4)
-    pooled = service.decide(det, service.Choice()).threshold.value
+    pooled = decide(det, Choice()).threshold.value
     texts = [m.value for m in (*app.markdown, *app.caption)]
     assert not any(t.startswith("Threshold **") for t in texts)
     verdicts = rows[-1]

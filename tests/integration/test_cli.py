@@ -217,6 +217,7 @@ def test_calibrate_prints_the_band_and_judges_further_images_by_the_rule(tmp_pat
 
     from ganmc import service
     from ganmc.calibration import far_band_per_digit, usable_group
+    from ganmc.decision import Choice, decide
 
     model = _copy(digit_model[1], tmp_path / "m")
     x = mnist.x_test[np.isin(mnist.y_test, (1, 7))]
@@ -232,7 +233,7 @@ def test_calibrate_prints_the_band_and_judges_further_images_by_the_rule(tmp_pat
     assert "digit 1:" in r.stdout and "digit 7:" in r.stdout
     det = service.load_model(model)
     assert det.metadata_["calibration_set"]["name"] == "my digits"
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     assert decision.threshold.source == "per-digit"
     assert decision.threshold.distribution.n == half
     alpha = decision.level.alpha
@@ -284,18 +285,19 @@ def unlabelled_model(tmp_path_factory):
 
 def test_add_digits_gives_a_saved_model_per_digit_thresholds(tmp_path, unlabelled_model, mnist):
     from ganmc import service
+    from ganmc.decision import Choice, decide
 
     model = _copy(unlabelled_model, tmp_path / "m")
     det = service.load_model(model)
     assert det.predict_digit(mnist.x_test[:5]) is None
-    assert service.decide(det, service.Choice()).threshold.source == "holdout"
+    assert decide(det, Choice()).threshold.source == "holdout"
     before = det.holdout_scores_["discriminator"]
     r = ganmc("add-digits", "--model", model)
     assert r.returncode == 0, r.stderr
     assert "Added per-digit Gaussians" in r.stdout and "per-digit" in r.stdout
     after = service.load_model(model)
     assert after.metadata_["digit_labels"] is True
-    assert service.decide(after, service.Choice()).threshold.source == "per-digit"
+    assert decide(after, Choice()).threshold.source == "per-digit"
     x, y = mnist.x_test[np.isin(mnist.y_test, (1, 7))], mnist.y_test[np.isin(mnist.y_test, (1, 7))]
     assert np.mean(after.predict_digit(x) == y) > 0.9  # it tells 1s from 7s
     # the other scores' held-out values are as before: the same held-out images

@@ -6,6 +6,7 @@ import pytest
 from ganmc import Detector, load_model, scorers
 from ganmc.calibration import choose
 from ganmc.config import TrainConfig
+from ganmc.decision import Choice, decide
 from ganmc.distribution import Level
 from ganmc.errors import ConfigError, ModelError
 from ganmc.metrics import auroc
@@ -333,7 +334,7 @@ def test_a_one_digit_model_with_an_encoder_uses_the_gaussian_by_default(tmp_path
     assert det.scorers_[:3] == ("mahalanobis-strokes", "mahalanobis", "fanogan")
     assert det.scorer_ == "mahalanobis-strokes"
     assert load_model(tmp_path / "m").scorer_ == "mahalanobis-strokes"
-    notes = service.decide(det, service.Choice()).notes
+    notes = decide(det, Choice()).notes
     assert "score auto → mahalanobis-strokes: for a model of one digit" in notes[0], notes
     det.networks_.density.strokes = None
     assert scoring.available(det.networks_, (3,))[0] == "mahalanobis"

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganmc.decision import Choice, decide
 from ganmc.preprocess import BLANK
 from tests.conftest import digit_png
 
@@ -89,7 +90,7 @@ def assert_same_verdicts(ours: dict, model: Path, x: np.ndarray, scorer: str | N
     from ganmc import service
 
     det = service.load_model(model)
-    decision = service.decide(det, service.Choice(scorer or det.scorer, det.calibration))
+    decision = decide(det, Choice(scorer or det.scorer, det.calibration))
     theirs = service.score(det, x, decision)
     label = np.array([v.is_anomaly for v in theirs])
     digit = np.array([-1 if v.digit is None else v.digit for v in theirs])
@@ -177,7 +178,7 @@ def test_an_export_of_a_score_with_one_threshold_judges_like_the_package(tiny_mo
     from ganmc import service
 
     det = service.load_model(tiny_model[1])
-    decision = service.decide(det, service.Choice(det.scorer, det.calibration))
+    decision = decide(det, Choice(det.scorer, det.calibration))
     assert decision.scorer == "fanogan" and decision.threshold.source == "holdout"
     done = service.export_model(det, decision, "onnx", tmp_path / "tiny-onnx")
     assert done.manifest["graph"]["columns"] == ["fanogan"]
@@ -231,7 +232,7 @@ def test_a_savedmodel_export_judges_like_the_package(digit_model, mnist, tmp_pat
     from ganmc import predict, service
 
     det = service.load_model(digit_model[1])
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     done = service.export_model(det, decision, "savedmodel", tmp_path / "d17-saved")
     assert (done.folder / "savedmodel" / "saved_model.pb").is_file()
     x = judged_images(mnist)
@@ -399,7 +400,7 @@ def test_an_export_that_disagrees_with_the_package_is_not_written(digit_model, t
     monkeypatch.setattr(export, "graph_function", off)
     det = service.load_model(digit_model[1])
     with pytest.raises(ModelError, match="does not give the package's verdicts"):
-        service.export_model(det, service.decide(det, service.Choice()), "onnx",
+        service.export_model(det, decide(det, Choice()), "onnx",
                              tmp_path / "out")
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith((".lock", ".swap"))] == []
 
@@ -418,7 +419,7 @@ def test_the_framing_comes_from_the_model_card(digit_model, digit_onnx, tmp_path
     card = json.loads((model / "ganmc.json").read_text())
     (model / "ganmc.json").write_text(json.dumps({**card, "framing": "whole"}))
     det = service.load_model(model)
-    done = service.export_model(det, service.decide(det, service.Choice()), "onnx",
+    done = service.export_model(det, decide(det, Choice()), "onnx",
                                 tmp_path / "whole-onnx")
     assert done.manifest["framing"] == "whole"
     pic = tmp_path / "wide.png"

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganmc.decision import Choice, decide
 from ganmc.errors import ConfigError, ModelError
 from ganmc.preprocess import to_whole
 from tests.conftest import own_pictures
@@ -128,7 +129,7 @@ def test_monte_carlo_and_the_report_of_a_class_model(own_model, tmp_path):
     run = service.simulate(det, 2000, seed=1)
     summary = service.simulation_summary(det, run, det.calibration_.level)
     assert summary["samples"] == 2000 and summary["false_alarm_rate_on_holdout"] is not None
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     report = service.build_report(det, decision, monte_carlo=run,
                                   images=[("mine.png", to_whole(grey(data / "anomaly" /
                                                                      "000.png")))])

@@ -18,6 +18,7 @@ import pytest
 from ganmc import bundle, service
 from ganmc.base import DriftWarning
 from ganmc.calibration import conformal_rank, pac_rank
+from ganmc.decision import Choice, decide
 from ganmc.distribution import Level
 from ganmc.errors import ConfigError, ModelError
 
@@ -159,15 +160,15 @@ def test_decide_with_the_pac_sources(digit_model):
     det, _ = digit_model
     level = Level(0.05)
     held = det.holdout_scores_[det.scorer_]
-    d = service.decide(det, service.Choice(source="pac", level=level, pac_delta=0.1))
+    d = decide(det, Choice(source="pac", level=level, pac_delta=0.1))
     k = pac_rank(len(held), level, 0.1)
     assert d.threshold.source == "pac" and d.threshold.value == held[k - 1]
     assert any(n.startswith("PAC threshold: with probability at least 90 % over the draw of "
                             f"the {len(held):,} calibration images") for n in d.notes)
-    conformal = service.decide(det, service.Choice(source="holdout", level=level)).threshold
+    conformal = decide(det, Choice(source="holdout", level=level)).threshold
     assert d.threshold.value >= conformal.value
-    p = service.decide(det, service.Choice(source="per-digit-pac", level=level)).threshold
-    own = service.decide(det, service.Choice(source="per-digit", level=level)).threshold
+    p = decide(det, Choice(source="per-digit-pac", level=level)).threshold
+    own = decide(det, Choice(source="per-digit", level=level)).threshold
     for digit in (1, 7):
         assert p.by_digit((digit,))[digit] >= own.by_digit((digit,))[digit]
     assert p.describe((1, 7)).startswith("per-digit PAC thresholds")
@@ -215,7 +216,7 @@ def test_the_report_shows_the_alarm_the_batch_and_the_monte_carlo_reading(digit_
 
     det, _ = digit_model
     _, normal, noise = batches
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     images = [(f"i{i}", im) for i, im in enumerate(np.concatenate([normal[:20], noise]))]
     data = service.build_report(det, decision, images=images)
     assert data.drift.fired and data.fdr is not None and data.ks is not None
@@ -247,7 +248,7 @@ def test_the_batch_fdr_uses_p_values_against_every_held_out_image(digit_model, b
 
     det, _ = digit_model
     _, normal, noise = batches
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     assert decision.threshold.per_digit
     verdicts = service.score(det, np.concatenate([normal, noise]), decision)
     g = service.guarantees(det, decision, verdicts, fdr=0.05)
@@ -261,7 +262,7 @@ def test_the_batch_fdr_uses_p_values_against_every_held_out_image(digit_model, b
 def test_without_held_out_images_the_checks_say_why(tiny_model, noise_images):
     det = service.load_model(tiny_model[1])  # a copy of our own to change
     det.holdout_scores_, det.holdout_digits_ = {}, {}
-    decision = service.decide(det, service.Choice(source="monte-carlo"))
+    decision = decide(det, Choice(source="monte-carlo"))
     g = service.guarantees(det, decision, service.score(det, noise_images, decision), fdr=0.05)
     assert g.drift is None and g.fdr is None
     assert [n.split(":")[0] for n in g.notes] == ["no drift check", "no false discovery rate"]

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from ganmc import service
+from ganmc.decision import Choice, decide
 from ganmc.distribution import Level
 from ganmc.report import data as report_data
 from ganmc.report.render import REPORT_SIZE
@@ -21,7 +22,7 @@ from ganmc.report.render import REPORT_SIZE
 @pytest.fixture(scope="module")
 def report(tiny_model, mnist):
     det, _ = tiny_model
-    decision = service.decide(det, service.Choice(level=Level.from_percentile(90)))
+    decision = decide(det, Choice(level=Level.from_percentile(90)))
     images = [("three", mnist.x_test[0]), ("noise", np.random.default_rng(1).integers(
         0, 256, (28, 28)).astype(np.uint8))]
     return det, decision, service.build_report(det, decision, images=images)
@@ -120,7 +121,7 @@ def test_report_has_the_held_out_false_alarms_per_digit(digit_model, mnist, repo
     from ganmc.report.render import _summary_lines
 
     det, _ = digit_model
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     data = service.build_report(det, decision, images=[("seven", mnist.x_test[0])])
     s = report_data.summary(data)
     assert s["calibration"] == "per-digit"
@@ -143,7 +144,7 @@ def test_report_has_the_held_out_false_alarms_per_digit(digit_model, mnist, repo
 
 def test_the_second_example_is_an_anomaly_when_some_digits_are_not_normal(digit_model):
     det, _ = digit_model  # digits 1 and 7: the other eight are anomalies
-    odd = service.test_examples(det, service.decide(det, service.Choice()))[1]
+    odd = service.test_examples(det, decide(det, Choice()))[1]
     assert odd.name == "anomalous test image"
     assert int(odd.note.split()[-1]) not in (1, 7)
 
@@ -165,7 +166,7 @@ def test_the_report_png_marks_every_image_says_its_thresholds_and_nothing_overla
     from ganmc.report.render import report_figure
 
     det, _ = digit_model
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     assert decision.threshold.per_digit
     images = [(f"image-{i}.png" if i != 7 else "image-0.png", mnist.x_test[i])
               for i in range(8)]

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ganmc import service
+from ganmc.decision import Choice, decide
 from ganmc.preprocess import to_mnist
 from ganmc.verdict import taken_for
 
@@ -28,7 +29,7 @@ def _photos(n: int = 6) -> np.ndarray:
 
 def test_auto_is_combined_and_flags_photographs_and_noise(digit_model, noise_images):
     det, _ = digit_model
-    decision = service.decide(det, service.Choice())
+    decision = decide(det, Choice())
     assert decision.scorer == "combined" and decision.threshold.source == "per-digit"
     assert any(n.startswith("score auto → combined") for n in decision.notes)
     for x in (_photos(), noise_images[:8]):
@@ -66,7 +67,7 @@ def test_score_rows_name_each_images_own_threshold_and_digit(digit_model, tmp_pa
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["source", "index", "score", "p_value", "threshold", "digit",
                              "verdict", "reason"]
-    own = service.decide(det, service.Choice()).threshold.by_digit((1, 7))
+    own = decide(det, Choice()).threshold.by_digit((1, 7))
     for row in rows:
         assert float(row["threshold"]) == round(own[int(row["digit"])], 6)
         assert row["verdict"] == ("anomaly" if float(row["score"]) > float(row["threshold"])

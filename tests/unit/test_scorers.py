@@ -59,3 +59,16 @@ def test_the_cli_help_reads_the_registry_without_tensorflow():
     flat = " ".join(r.stdout.split())
     assert "combined: the most unusual of several views" in flat
     assert "shape: how much more the shape network" in flat
+
+
+def test_each_score_has_its_graph_or_is_made_of_views():
+    """The registry's entries carry what used to be branches on their names: a score with a
+    network graph of its own is in ``scoring.GRAPHS``, a composite one (made of views) is not,
+    and the one that searches the latent space is the one not done in one pass."""
+    from ganmc import scoring
+    from ganmc.scorers import COMPOSITE, REGISTRY
+
+    assert COMPOSITE == ("combined",)
+    assert set(scoring.GRAPHS) == {n for n in REGISTRY if n not in COMPOSITE}
+    assert [n for n, s in REGISTRY.items() if s.searches] == [
+        n for n, s in REGISTRY.items() if not s.one_pass] == ["latent-search"]

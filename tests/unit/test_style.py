@@ -183,6 +183,8 @@ def test_a_rank_scores_held_out_images_are_not_drawn_as_a_flat_line():
 
     from matplotlib.figure import Figure
 
+    from ganmc.calibration import choose
+    from ganmc.distribution import Level
     from ganmc.report.render import draw_histogram
     from ui import charts
 
@@ -190,8 +192,8 @@ def test_a_rank_scores_held_out_images_are_not_drawn_as_a_flat_line():
     generated = SimpleNamespace(distribution=_dist(), n=500)
     drawn = {}
     for scorer in ("combined", "mahalanobis"):
-        decision = SimpleNamespace(scorer=scorer, threshold=SimpleNamespace(
-            per_digit=False, source="holdout", distribution=ranks, value=0.95))
+        decision = SimpleNamespace(scorer=scorer, threshold=choose(
+            "holdout", Level(0.05), holdout=(np.arange(400) + 0.5) / 400))
         fig = charts.verdict_histogram(decision, generated, {})
         title = re.sub(r"<[^>]+>", " ", fig.layout.title.text)
         drawn[scorer] = ([t.name for t in fig.data if t.type == "scatter"], " ".join(title.split()))
