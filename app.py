@@ -51,7 +51,7 @@ loading = st.empty()
 if "tensorflow" not in sys.modules:
     loading.info(LOADING, icon=":material/hourglass_top:")
 
-from ganmc.runtime import quiet_tensorflow  # noqa: E402  (after the menu: see above)
+from ganmc.core.runtime import quiet_tensorflow  # noqa: E402  (after the menu: see above)
 
 quiet_tensorflow()
 

@@ -47,7 +47,7 @@ def write_section(name: str, text: str) -> None:
 
 def in_use(key: str):
     """The value a product constant has now; ``key`` is ``module:expression``, e.g.
-    ``ganmc.presets:PRESETS['quick'].minutes_2core``."""
+    ``ganmc.core.presets:PRESETS['quick'].minutes_2core``."""
     import importlib
 
     module, expression = key.split(":", 1)
@@ -80,7 +80,7 @@ def table(header: list[str], rows: list[list]) -> str:
 
 def random_strokes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n images of 1-3 random pen strokes in MNIST format, with how many strokes each has and
-    whether it is one straight stroke (:func:`ganmc.anomalies.strokes`)."""
-    from ganmc.anomalies import strokes
+    whether it is one straight stroke (:func:`ganmc.images.anomalies.strokes`)."""
+    from ganmc.images.anomalies import strokes
 
     return strokes(n, seed, counts=(1, 3))

@@ -5,7 +5,8 @@ one writes it by hand: an "A" is two slanted lines and a bar, an "O" one closed 
 drawing gets its own hand: a slant (shear), a size and aspect, a small rotation, a wobble of
 every point and a stroke width, and is drawn with a round brush (round joints and round ends)
 in white on a black 280 x 280 canvas, like the canvas's free-draw mode (``stroke_width=18``);
-then it goes through the project's own preprocessing (:func:`ganmc.preprocess.to_mnist`), as a
+then it goes through the project's own preprocessing (:func:`ganmc.images.preprocess.to_mnist`), as
+a
 drawing on the page does. Nothing is font-rendered.
 
 ``python -m benchmarks.drawn OUT.png`` writes a picture of a sample, to look at.
@@ -83,7 +84,7 @@ def draw(strokes: list[list[tuple[float, float]]], rng: np.random.Generator) -> 
     """One character in a random hand, on a 280 x 280 canvas, then in MNIST format."""
     from PIL import Image, ImageDraw
 
-    from ganmc.preprocess import to_mnist
+    from ganmc.images.preprocess import to_mnist
 
     slant = rng.uniform(-0.35, 0.15)  # most people lean right (negative shear of y-down x)
     angle = math.radians(rng.uniform(-8, 8))
@@ -135,7 +136,7 @@ def photographs(n: int, seed: int = 0) -> np.ndarray:
 
     from PIL import Image
 
-    from ganmc.preprocess import to_mnist
+    from ganmc.images.preprocess import to_mnist
 
     photo = Image.open(Path(__file__).resolve().parents[1] / "assets" / "examples"
                        / "photo.jpg").convert("L")
@@ -158,7 +159,7 @@ def printed_letters(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """n font-rendered capital letters (DejaVu Sans, bold or not), for comparison."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from ganmc.preprocess import to_mnist
+    from ganmc.images.preprocess import to_mnist
 
     fonts = [f"/usr/share/fonts/truetype/dejavu/DejaVuSans{s}.ttf" for s in ("", "-Bold")]
     rng = np.random.default_rng(seed)

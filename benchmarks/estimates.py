@@ -2,15 +2,15 @@
 
 What a user is told before and while a job runs, against what the clock then says:
 
-- **Training, before it starts**: :func:`ganmc.service.time_estimate` (the Train page's
+- **Training, before it starts**: :func:`ganmc.app.service.time_estimate` (the Train page's
   "Estimated ..." and ``ganmc train --dry-run``'s figure) for a ``quick`` run of one digit
   and of all ten digits (with the shape network), on a fresh machine (no model to learn
-  from), against the wall time of the whole job (``ganmc.service.train``: data, training,
+  from), against the wall time of the whole job (``ganmc.app.service.train``: data, training,
   calibration, simulation, quality card).
 - **Training, while it runs**: the progress line's ETA when a quarter of the steps are done,
   against the training time that was then left.
 - **Monte Carlo, before it starts**: the Monte Carlo page's figure (N over
-  :func:`ganmc.service.measure_simulation_speed`, a timed batch on this machine now) for
+  :func:`ganmc.app.service.measure_simulation_speed`, a timed batch on this machine now) for
   the shipped model's default score at the default precision, against the run.
 
 The target (issue 35) is within 25 % either way. The figures go into docs/benchmarks.md
@@ -41,7 +41,7 @@ def _error(estimate: float, real: float) -> float:
 
 
 def training_case(name: str, digits: tuple[int, ...], folder: Path) -> dict:
-    from ganmc import service
+    from ganmc.app import service
 
     settings = {"preset": "quick", "digits": digits}
     estimate, basis = service.time_estimate(settings, None)
@@ -66,15 +66,17 @@ def product_figures(rows: list[dict]) -> dict[str, float]:
     """The seconds each digit beyond the first adds to a training job besides its training
     (its held-out images scored and calibrated, its Gaussian, its share of the quality card):
     the two training cases' time besides training, their difference over the digits between
-    them (``ganmc.estimate.ESTIMATE_AFTER_TRAINING_S_PER_DIGIT``)."""
+    them (``ganmc.app.estimate.ESTIMATE_AFTER_TRAINING_S_PER_DIGIT``)."""
     one, ten = (next(r for r in rows if r.get("digits") == k) for k in (1, 10))
     besides = [r["real_s"] - r["train_s"] for r in (one, ten)]
-    return {"ganmc.estimate:ESTIMATE_AFTER_TRAINING_S_PER_DIGIT":
+    return {"ganmc.app.estimate:ESTIMATE_AFTER_TRAINING_S_PER_DIGIT":
             round((besides[1] - besides[0]) / 9, 0)}
 
 
 def monte_carlo_case(n: int) -> dict:
-    from ganmc import bundle, load_model, service
+    from ganmc import load_model
+    from ganmc.app import service
+    from ganmc.storage import bundle
 
     det = load_model(bundle.DEFAULT_MODEL)
     load = os.getloadavg()[0]
@@ -107,9 +109,9 @@ def main() -> None:
                               indent=1) + "\n")
     if figures:
         print(product_lines(figures))
-    from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as in_use
+    from ganmc.app.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as in_use
 
-    key = "ganmc.estimate:ESTIMATE_AFTER_TRAINING_S_PER_DIGIT"
+    key = "ganmc.app.estimate:ESTIMATE_AFTER_TRAINING_S_PER_DIGIT"
     per_digit = "" if not figures else (
         f" The estimates counted {in_use:g} s for each digit beyond the first besides "
         f"training; this run measured {figures[key]:g} s.")

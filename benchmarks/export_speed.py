@@ -59,7 +59,7 @@ def stats(times_ms: list[float]) -> dict[str, float]:
 
 
 def package_times(det, decision, x: np.ndarray, rounds: int) -> list[float]:
-    from ganmc import service
+    from ganmc.app import service
 
     for i in range(WARM):
         service.score(det, x[i % len(x)][None], decision)
@@ -86,10 +86,10 @@ def main() -> None:
     p.add_argument("--no-docs", action="store_true", help="print only; write no docs")
     args = p.parse_args()
 
-    from ganmc import service
-    from ganmc.data import load_mnist
-    from ganmc.decision import Choice, decide
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.app import service
+    from ganmc.core.runtime import quiet_tensorflow
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.decision import Choice, decide
 
     quiet_tensorflow()
     x = load_mnist("bundled").x_test[:args.rounds]

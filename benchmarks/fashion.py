@@ -10,10 +10,10 @@ Everything goes the way a user's own pictures go. Debian's ``dataset-fashion-mni
 files under /usr/share/datasets/fashion-mnist) is written out once as PNG files
 (``--pngs``, a folder under the system's temporary folder by default): ``train/K/`` holds the
 training images of class K, ``test/K/`` the test images. Each class's model is trained by
-``ganmc.service.train`` on the folder ``train/K`` in the chosen framing (the product's
+``ganmc.app.service.train`` on the folder ``train/K`` in the chosen framing (the product's
 reading, framing, hold-out split, calibration, Monte Carlo and quality card: what
 ``ganmc train --data train/K --framing F`` does), and the test folders are read as
-``ganmc evaluate`` reads them (``ganmc.inputs.read_inputs`` in the model's framing). Every
+``ganmc evaluate`` reads them (``ganmc.images.inputs.read_inputs`` in the model's framing). Every
 one-pass score of the model is measured (the AUROC does not depend on the threshold);
 ``auto`` is the score the model uses by default. The time of a class is the wall time of
 its training job (reading the pictures, training, calibration, simulation, quality card).
@@ -63,7 +63,7 @@ def write_pngs(folder: Path) -> Path:
     file and is reused): ``train/K/NNNNN.png`` and ``test/K/NNNNN.png``."""
     from PIL import Image
 
-    from ganmc.arrays import read_idx
+    from ganmc.images.arrays import read_idx
 
     if (folder / DONE).is_file():
         return folder
@@ -80,10 +80,10 @@ def write_pngs(folder: Path) -> Path:
 
 def run_class(k: int, pngs: Path, settings: dict, framing: str, models: Path) -> dict:
     """Train on ``train/k`` and measure every one-pass score on the test folders."""
-    from ganmc import service
-    from ganmc.inputs import read_inputs
-    from ganmc.metrics import auroc
-    from ganmc.scorers import ONE_PASS
+    from ganmc.app import service
+    from ganmc.core.scorers import ONE_PASS
+    from ganmc.images.inputs import read_inputs
+    from ganmc.thresholds.metrics import auroc
 
     load = os.getloadavg()[0]
     start = time.perf_counter()
@@ -106,8 +106,8 @@ def run_class(k: int, pngs: Path, settings: dict, framing: str, models: Path) ->
 
 
 def main() -> None:
-    from ganmc.config import FRAMINGS
-    from ganmc.presets import PRESETS
+    from ganmc.core.config import FRAMINGS
+    from ganmc.core.presets import PRESETS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--classes", default="all", help="e.g. 0,2,6 (in that order) or all")

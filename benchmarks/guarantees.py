@@ -22,7 +22,7 @@ On a model (the one at ``assets/model`` unless ``--model``), with the score and 
    population): the share of draws whose false-alarm rate on that population exceeds
    epsilon, for the PAC threshold and for the conformal one.
 4. **Batch false discovery rate**: 1,000 batches of 300 test digits and 100 capital letters
-   (as in 2.): Benjamini-Hochberg at q = 5 % (:func:`ganmc.service.guarantees`, as ``ganmc
+   (as in 2.): Benjamini-Hochberg at q = 5 % (:func:`ganmc.app.service.guarantees`, as ``ganmc
    score --fdr`` judges a batch), against per-image verdicts at 5 %: the share of normal
    images among those flagged.
 5. **Monte Carlo against real**: for each score with a stored simulation and held-out
@@ -54,8 +54,8 @@ SET_SIZE = 2000
 
 def _mnist_frame(images: np.ndarray) -> np.ndarray:
     """Images framed the EMNIST way (the character fills the square) put into the MNIST
-    format as an upload is (:func:`ganmc.preprocess.to_mnist`)."""
-    from ganmc.preprocess import to_mnist
+    format as an upload is (:func:`ganmc.images.preprocess.to_mnist`)."""
+    from ganmc.images.preprocess import to_mnist
 
     return np.stack([to_mnist(im) for im in images])
 
@@ -64,7 +64,7 @@ def rotated(x: np.ndarray, seed: int) -> np.ndarray:
     """Each digit turned by 30-40 degrees either way, then framed as an upload is."""
     from PIL import Image
 
-    from ganmc.preprocess import to_mnist
+    from ganmc.images.preprocess import to_mnist
 
     rng = np.random.default_rng(seed)
     out = []
@@ -80,7 +80,7 @@ def thickened(x: np.ndarray, size: int = 3) -> np.ndarray:
     as an upload is."""
     from scipy import ndimage
 
-    from ganmc.preprocess import to_mnist
+    from ganmc.images.preprocess import to_mnist
 
     return np.stack([to_mnist(ndimage.grey_dilation(im, size=(size, size))) for im in x])
 
@@ -128,7 +128,7 @@ def pac_draws(population: np.ndarray, n: int, level, delta: float, draws: int, s
     """Calibration draws of n scores from a population of real normal scores (with
     replacement): the share whose false-alarm rate on the population (strictly above the
     threshold) exceeds epsilon, for the PAC and the conformal thresholds."""
-    from ganmc.calibration import choose
+    from ganmc.thresholds.calibration import choose
 
     rng = np.random.default_rng(seed)
     population = np.sort(population)
@@ -159,12 +159,12 @@ def main() -> None:
                    help="fewer streams and draws; print only, write nothing")
     args = p.parse_args()
 
-    from ganmc import service
-    from ganmc.calibration import conformal_rank, pac_min_images, pac_rank
-    from ganmc.config import DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA
-    from ganmc.data import load_mnist
-    from ganmc.decision import Choice, decide
-    from ganmc.distribution import Level
+    from ganmc.app import service
+    from ganmc.core.config import DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.calibration import conformal_rank, pac_min_images, pac_rank
+    from ganmc.thresholds.decision import Choice, decide
+    from ganmc.thresholds.distribution import Level
 
     start = time.perf_counter()
     level, delta, q = Level(0.05), DEFAULT_DRIFT_DELTA, 0.05

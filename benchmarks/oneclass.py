@@ -18,7 +18,7 @@ one-class AUROC of
 - ``simpler w`` / ``simpler-only w``: ``mahalanobis`` corrected for the image's complexity
   (Serra et al. 2020: density scores favour simple images, and a 1 is a subset of an 8's
   strokes): ``mahalanobis`` standardised as above, less w times the image's stroke length
-  (``ganmc.density.stroke_length``) standardised the same way; ``simpler-only`` counts only
+  (``ganmc.nets.density.stroke_length``) standardised the same way; ``simpler-only`` counts only
   images simpler than the normal ones (the correction is never below 0).
 
 ``--snapshots`` also scores with D as it was at each point of the live quality curve (the test
@@ -64,9 +64,9 @@ def rotation_scores(features, head, images: np.ndarray) -> np.ndarray:
     (higher = the turns are harder to tell = more anomalous)."""
     import tensorflow as tf
 
-    from ganmc.gan import rotate
-    from ganmc.networks import ROTATIONS
-    from ganmc.preprocess import to_model_input
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets.gan import rotate
+    from ganmc.nets.networks import ROTATIONS
 
     x = to_model_input(images)
     out = []
@@ -87,9 +87,9 @@ SIMPLER_WEIGHTS = (0.25, 0.5, 1.0)
 
 
 def stroke_length(images: np.ndarray) -> np.ndarray:
-    """The product's :func:`ganmc.density.stroke_length` of uint8 images (N, 28, 28)."""
-    from ganmc.density import stroke_length as length
-    from ganmc.preprocess import to_model_input
+    """The product's :func:`ganmc.nets.density.stroke_length` of uint8 images (N, 28, 28)."""
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets.density import stroke_length as length
 
     return np.asarray(length(to_model_input(images)), np.float64)
 
@@ -104,7 +104,7 @@ def digit_split(k: int, config):
     """The bundled split's images of digit ``k`` and the training images less the hold-out
     share that ``config`` (its seed and calibration fraction) keeps back, as
     ``ganmc train --digits k`` splits them: (splits, training images, held-out images)."""
-    from ganmc.data import holdout_indices, load_mnist
+    from ganmc.images.data import holdout_indices, load_mnist
 
     splits = load_mnist("bundled", (k,))
     i_train, i_hold = holdout_indices(len(splits.x_train), config.calibration_fraction,
@@ -123,8 +123,8 @@ class Snapshots:
         self.scores: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __call__(self, discriminator) -> dict:
-        from ganmc.density import FeatureGaussian, features_of
-        from ganmc.networks import feature_model
+        from ganmc.nets.density import FeatureGaussian, features_of
+        from ganmc.nets.networks import feature_model
 
         features = feature_model(discriminator)
         gauss = FeatureGaussian.fit(features_of(features, self.x), self.components)
@@ -138,11 +138,11 @@ class Snapshots:
 
 def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
               snapshots: bool = False) -> dict:
-    from ganmc.config import TrainConfig
-    from ganmc.density import features_of, fit_density
-    from ganmc.metrics import auroc
-    from ganmc.networks import Networks
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.nets.density import features_of, fit_density
+    from ganmc.nets.networks import Networks
+    from ganmc.nets.train import fit_networks
+    from ganmc.thresholds.metrics import auroc
 
     config = TrainConfig(digits=(k,), seed=seed, encoder_steps=0,
                          **{n: v for n, v in settings.items() if n not in PROBES})
@@ -173,7 +173,7 @@ def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
     # Lee et al.'s feature ensemble: a Gaussian over D's first layer too, the two added.
     import keras
 
-    from ganmc.density import FeatureGaussian
+    from ganmc.nets.density import FeatureGaussian
 
     first = keras.Model(nets.discriminator.inputs[0],
                         [nets.discriminator.get_layer("d_act0").output,
@@ -208,8 +208,8 @@ def run_digit(k: int, settings: dict, seed: int, keep: str | None = None,
 
 
 def main() -> None:
-    from ganmc.config import parse_digits
-    from ganmc.presets import PRESETS
+    from ganmc.core.config import parse_digits
+    from ganmc.core.presets import PRESETS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--digits", default="2,3,8", help="e.g. 2,3,8 (run in that order) or all")
@@ -218,10 +218,11 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="a TrainConfig setting, e.g. rotation_weight=1 (repeatable)")
     p.add_argument("--g-share", type=float,
-                   help="G's share of the rotation task (ganmc.gan.G_ROTATION_SHARE; 0: D only)")
+                   help="G's share of the rotation task "
+                         "(ganmc.nets.gan.G_ROTATION_SHARE; 0: D only)")
     p.add_argument("--d-convs", metavar="F1,F2,...",
                    help="a probe: the filters of dcgan-deep's D convolutions "
-                        "(ganmc.networks.D_CONVS; e.g. 32,64,128,256 for a fourth)")
+                        "(ganmc.nets.networks.D_CONVS; e.g. 32,64,128,256 for a fourth)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", help="the run's name in the table (default: the settings)")
     p.add_argument("--note", help="a remark printed under the table for this run")
@@ -247,14 +248,14 @@ def main() -> None:
     if args.quick:
         settings["steps"] = QUICK_STEPS
     if args.g_share is not None:
-        import ganmc.gan
+        import ganmc.nets.gan
 
-        ganmc.gan.G_ROTATION_SHARE = args.g_share
+        ganmc.nets.gan.G_ROTATION_SHARE = args.g_share
         settings["g_share"] = args.g_share
     if args.d_convs:
-        import ganmc.networks
+        import ganmc.nets.networks
 
-        ganmc.networks.D_CONVS["dcgan-deep"] = tuple(int(f) for f in args.d_convs.split(","))
+        ganmc.nets.networks.D_CONVS["dcgan-deep"] = tuple(int(f) for f in args.d_convs.split(","))
         settings["d_convs"] = args.d_convs
     label = args.label or ", ".join(f"{k}={v}" for k, v in settings.items())
     label += f" (seed {args.seed})" if args.seed and f"seed {args.seed}" not in label else ""

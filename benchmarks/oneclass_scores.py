@@ -23,7 +23,7 @@ split's 2,000 test digits of scores that need no training:
   scoring the test images turned the same way; ``turns 0-3`` / ``turns 0,2``: those distances,
   each standardised on the held-out normals, added.
 
-``--strokes`` gives instead the product's ``mahalanobis-strokes`` (``ganmc.density``: the
+``--strokes`` gives instead the product's ``mahalanobis-strokes`` (``ganmc.nets.density``: the
 Gaussian's stroke figures from out-of-fold distances of the training images, as training
 fits them) beside ``mahalanobis``, at the default weight and at others, and the means over
 the digits asked for, and for each of the two the AUROC against each other digit alone.
@@ -64,10 +64,10 @@ def scores_for(folder, k: int) -> dict[str, float]:
     import keras
 
     from benchmarks.oneclass import digit_split, standardised
-    from ganmc.config import DEFAULT_FEATURE_COMPONENTS, TrainConfig
-    from ganmc.density import FeatureGaussian, features_of
-    from ganmc.metrics import auroc
-    from ganmc.networks import feature_model
+    from ganmc.core.config import DEFAULT_FEATURE_COMPONENTS, TrainConfig
+    from ganmc.nets.density import FeatureGaussian, features_of
+    from ganmc.nets.networks import feature_model
+    from ganmc.thresholds.metrics import auroc
 
     config = TrainConfig.from_dict(json.loads((folder / f"digit{k}" / "config.json").read_text()))
     splits, x, held = digit_split(k, config)
@@ -148,12 +148,12 @@ def strokes_for(folder, k: int) -> dict[str, float]:
     import keras
 
     from benchmarks.oneclass import digit_split
-    from ganmc.config import TrainConfig
-    from ganmc.density import features_of, fit_density, stroke_length
-    from ganmc.metrics import auroc
-    from ganmc.networks import Networks
-    from ganmc.preprocess import to_model_input
-    from ganmc.scoring import in_batches, score_graph
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets.density import features_of, fit_density, stroke_length
+    from ganmc.nets.networks import Networks
+    from ganmc.scores.scoring import in_batches, score_graph
+    from ganmc.thresholds.metrics import auroc
 
     config = TrainConfig.from_dict(json.loads((folder / f"digit{k}" / "config.json").read_text()))
     splits, x, _ = digit_split(k, config)
@@ -185,10 +185,10 @@ def _strokes_parts(folder, k: int):
     import keras
 
     from benchmarks.oneclass import digit_split
-    from ganmc.config import TrainConfig
-    from ganmc.density import features_of, fit_density, stroke_length
-    from ganmc.networks import Networks
-    from ganmc.preprocess import to_model_input
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets.density import features_of, fit_density, stroke_length
+    from ganmc.nets.networks import Networks
 
     config = TrainConfig.from_dict(json.loads((folder / f"digit{k}" / "config.json").read_text()))
     splits, x, _ = digit_split(k, config)
@@ -205,8 +205,8 @@ def _strokes_parts(folder, k: int):
 
 def ensemble_for(folder, other, k: int) -> dict[str, float]:
     """AUROC (%) of two kept networks' ``mahalanobis-strokes`` alone and together."""
-    from ganmc.config import DEFAULT_STROKE_WEIGHT as w
-    from ganmc.metrics import auroc
+    from ganmc.core.config import DEFAULT_STROKE_WEIGHT as w
+    from ganmc.thresholds.metrics import auroc
 
     za, short, splits, x = _strokes_parts(folder, k)
     zb, short_b, _, x_b = _strokes_parts(other, k)
@@ -222,7 +222,7 @@ def ensemble_for(folder, other, k: int) -> dict[str, float]:
 def main() -> None:
     from pathlib import Path
 
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path, help="the --keep folder of benchmarks.oneclass")

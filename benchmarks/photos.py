@@ -4,7 +4,7 @@ The photographs are in ``tests/data/photos/`` (their sources and licences are in
 README): portraits, a cat, a cup, coins, a rocket, a deep-sky image, microscope slides, a
 retina, a sign, a clock and textures of brick, grass and gravel. :func:`photo_set` gives
 each whole and ``crops_per_photo`` random crops of it (a tenth to four fifths of its shorter
-side), each framed as an upload is (:func:`ganmc.preprocess.to_mnist`).
+side), each framed as an upload is (:func:`ganmc.images.preprocess.to_mnist`).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def crops(path: Path, n: int, rng: np.random.Generator) -> list:
 def photo_set(crops_per_photo: int = 8, seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """Every photograph whole and cropped, framed as uploads, and a name for each (a
     picture the framing refuses as blank is left out)."""
-    from ganmc.errors import ImageError
-    from ganmc.preprocess import to_mnist
+    from ganmc.core.errors import ImageError
+    from ganmc.images.preprocess import to_mnist
 
     rng = np.random.default_rng(seed)
     images, names = [], []

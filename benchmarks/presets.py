@@ -27,8 +27,8 @@ from benchmarks.common import DOC, machine, product_lines, table, write_section
 
 def run_digit(k: int, preset: str, out: Path) -> dict:
     from ganmc import load_model
-    from ganmc.data import load_mnist
-    from ganmc.metrics import auroc
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.metrics import auroc
 
     cmd = [sys.executable, "-m", "ganmc.cli", "train", "--data", "bundled", "--digits", str(k),
            "--preset", preset, "--out", str(out)]
@@ -52,8 +52,8 @@ def run_digit(k: int, preset: str, out: Path) -> dict:
 
 
 def main() -> None:
-    from ganmc.config import parse_digits
-    from ganmc.presets import PRESETS
+    from ganmc.core.config import parse_digits
+    from ganmc.core.presets import PRESETS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="standard", choices=list(PRESETS))
@@ -103,11 +103,12 @@ def product_figures(preset: str, rows: list[dict]) -> dict[str, float]:
     wall time over its digits) and, for the default preset, the seconds a run takes besides
     its training (the mean of wall time less the card's training time)."""
     walls = [r["wall_s"] for r in rows]
-    figures = {f"ganmc.presets:PRESETS[{preset!r}].minutes_2core":
+    figures = {f"ganmc.core.presets:PRESETS[{preset!r}].minutes_2core":
                round(sum(walls) / len(walls) / 60, 1)}
     after = [r["wall_s"] - r["train_s"] for r in rows if r.get("train_s") is not None]
     if preset == "standard" and after:
-        figures["ganmc.estimate:ESTIMATE_AFTER_TRAINING_S"] = float(round(sum(after) / len(after)))
+        figures["ganmc.app.estimate:ESTIMATE_AFTER_TRAINING_S"] = float(round(sum(after) /
+        len(after)))
     return figures
 
 
@@ -122,7 +123,7 @@ def write(preset: str, rows: list[dict], seconds: float) -> None:
 
 
 def render(preset: str, rows: list[dict], machine_line: str, seconds: float | None) -> str:
-    from ganmc.presets import PRESETS
+    from ganmc.core.presets import PRESETS
 
     p = PRESETS[preset]
     scored = [r for r in rows if r.get("auroc") is not None]

@@ -31,7 +31,7 @@ from benchmarks.common import (
     table,
     write_section,
 )
-from ganmc.distribution import Level
+from ganmc.thresholds.distribution import Level
 
 ANCHORS = {"AnoGAN": 93.7, "Deep SVDD": 94.8, "OCGAN": 97.5, "GeoTrans": 98.0}
 ALPHAS = (0.01, 0.05, 0.10)
@@ -45,7 +45,7 @@ def anomaly_sets(x_test: np.ndarray, n: int
                  ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The anomaly sets by name; for the random strokes, how many strokes each image has and
     whether it is one straight stroke."""
-    from ganmc.arrays import read_idx
+    from ganmc.images.arrays import read_idx
 
     rng = np.random.default_rng(1)
     strokes, stroke_counts, straight = random_strokes(n, seed=2)
@@ -60,7 +60,7 @@ def anomaly_sets(x_test: np.ndarray, n: int
 
 
 def ood(det, splits, n: int, scorers: tuple[str, ...] | None = None) -> dict:
-    from ganmc.metrics import auroc
+    from ganmc.thresholds.metrics import auroc
 
     normal = splits.x_test
     sets, (counts, straight) = anomaly_sets(normal, n)
@@ -108,7 +108,7 @@ def drawn(det, splits, n: int) -> dict:
     (Mondrian thresholds recomputed on each): the mean, and the worst digit's mean.
     """
     from benchmarks.drawn import drawn_digits, drawn_letters, photographs, printed_letters
-    from ganmc.metrics import auroc
+    from ganmc.thresholds.metrics import auroc
 
     letters, which = drawn_letters(n, seed=3)
     digits, _ = drawn_digits(n // 2, seed=4)
@@ -148,7 +148,7 @@ def _digit_resplits(det, scorer, source, s_test, d_test, y_test, reps: int = 200
     """Per-digit false-alarm rates over re-splits of calibration + test digits. The
     calibration digits' true labels are unknown to the model; their predicted digits are
     stored, and for the rate by true digit only the test part (labels known) is counted."""
-    from ganmc.calibration import choose
+    from ganmc.thresholds.calibration import choose
 
     cal_s, cal_d = det.holdout_scores_[scorer], det.holdout_digits_[scorer]
     pool_s = np.concatenate([cal_s, s_test])
@@ -180,8 +180,8 @@ def render_drawn(r: dict, det) -> str:
              f"{det.calibration_.source if det.calibration_ else '?'}). Sets made by "
              f"`benchmarks/drawn.py`: {r['n']:,} capital letters drawn as strokes with a round "
              f"brush on a 280 × 280 canvas in a random hand (slant, size, wobble, brush 12-22 "
-             f"px) and put through `ganmc.preprocess`; {r['n'] // 2:,} digits drawn the same "
-             f"way (normal); {r['n'] // 4:,} font-rendered letters (DejaVu Sans).", "",
+             f"px) and put through `ganmc.images.preprocess`; {r['n'] // 2:,} digits drawn the "
+             f"same way (normal); {r['n'] // 4:,} font-rendered letters (DejaVu Sans).", "",
              "AUROC against the 2,000 unseen test digits:", "",
              table(["scorer", *sets], [[s, *[v[k] for k in sets]]
                                        for s, v in r["auroc"].items()]), ""]
@@ -217,13 +217,13 @@ def conformal_resplits(cal: np.ndarray, test: np.ndarray, reps: int = 2000) -> d
     (1/n + 1/2000)) of alpha by chance alone. Pooling the model's calibration scores with the
     test digits' and re-drawing the same-sized calibration set ``reps`` times shows the
     distribution a single split is one draw from. Thresholds come from
-    :func:`ganmc.calibration.choose` (``holdout``).
+    :func:`ganmc.thresholds.calibration.choose` (``holdout``).
 
     Args:
         cal: The model's hold-out (calibration) scores.
         test: The same scorer's scores of the unseen normal test digits.
     """
-    from ganmc.calibration import choose
+    from ganmc.thresholds.calibration import choose
 
     pool = np.concatenate([cal, test])
     rng = np.random.default_rng(0)
@@ -241,7 +241,7 @@ def conformal_resplits(cal: np.ndarray, test: np.ndarray, reps: int = 2000) -> d
 def seed_method(splits, n: int, seed: int) -> dict:
     """The seed notebook: MLP GAN, 1,000 steps, D's output, 5th percentile of generated."""
     from ganmc import Detector
-    from ganmc.metrics import auroc
+    from ganmc.thresholds.metrics import auroc
 
     batch = 128
     epochs = max(1, round(1000 / (len(splits.x_train) * 0.9 // batch)))
@@ -260,8 +260,8 @@ def seed_method(splits, n: int, seed: int) -> dict:
 
 def one_class(epochs: int, seed: int, digits: list[int]) -> dict:
     from ganmc import Detector
-    from ganmc.data import load_mnist
-    from ganmc.metrics import auroc
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.metrics import auroc
 
     out: dict[str, dict[int, float]] = {}
     for k in digits:
@@ -303,9 +303,9 @@ def main() -> None:
         return ood_only(args)
 
     from ganmc import load_model
-    from ganmc.config import parse_digits
-    from ganmc.data import load_mnist
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.config import parse_digits
+    from ganmc.core.runtime import quiet_tensorflow
+    from ganmc.images.data import load_mnist
 
     quiet_tensorflow()
     n = 200 if args.quick else args.n
@@ -351,8 +351,8 @@ def main() -> None:
 
 def ood_only(args) -> None:
     from ganmc import load_model
-    from ganmc.data import load_mnist
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
+    from ganmc.images.data import load_mnist
 
     quiet_tensorflow()
     det = load_model(args.model)
@@ -365,8 +365,8 @@ def ood_only(args) -> None:
 
 def drawn_only(args) -> None:
     from ganmc import load_model
-    from ganmc.data import load_mnist
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
+    from ganmc.images.data import load_mnist
 
     quiet_tensorflow()
     t = time.perf_counter()

@@ -6,7 +6,7 @@ score and its thresholds at 5 % (per digit where it has them):
 - the unseen MNIST test digits flagged (overall and by digit);
 - other writers' digits flagged and capitals caught, all 26 and without O I L S Z (written
   like 0, 1, 1, 5, 2), the AUROC of capitals against those writers' digits, and the rates
-  by digit and by letter (:mod:`ganmc.handwriting`, from ``handwriting-dev.npz``);
+  by digit and by letter (:mod:`ganmc.thresholds.handwriting`, from ``handwriting-dev.npz``);
 - the AUROC of those capitals against the MNIST test digits;
 - canvas-drawn capitals caught and their AUROC, canvas-drawn digits flagged
   (:mod:`benchmarks.drawn`);
@@ -15,7 +15,7 @@ score and its thresholds at 5 % (per digit where it has them):
   Fashion-MNIST and printed letters A-J (notMNIST-like, in the DejaVu and Liberation fonts,
   which the shape network's glyphs leave out) AUROC.
 
-Every outside picture goes through :func:`ganmc.preprocess.to_mnist`, as an upload is
+Every outside picture goes through :func:`ganmc.images.preprocess.to_mnist`, as an upload is
 treated (a picture it refuses counts as flagged: it gets no NORMAL verdict). EMNIST's
 characters fill their 28 x 28 square; MNIST fits the ink into 20 x 20 and centres its centre
 of mass. ``handwriting-dev.npz`` is for measuring only (its README says why); it lives in the
@@ -73,7 +73,7 @@ class Judge:
     ``judge(images) -> (scores, flags)``."""
 
     def __init__(self, det, level: float = 0.05):
-        from ganmc.distribution import Level
+        from ganmc.thresholds.distribution import Level
 
         self.det = det
         self.rule = det.calibration_of(det.scorer_, det.calibration, level=Level(level))
@@ -89,10 +89,10 @@ def sets_for(quick: bool, seed: int = 0) -> tuple[dict[str, tuple[np.ndarray, np
     labels of the MNIST test digits and the photographs' names."""
     from benchmarks.drawn import drawn_digits, drawn_letters
     from benchmarks.photos import photo_set
-    from ganmc.anomalies import inverted, uniform_noise
-    from ganmc.arrays import read_idx
-    from ganmc.data import load_mnist
-    from ganmc.handwriting import framed
+    from ganmc.images.anomalies import inverted, uniform_noise
+    from ganmc.images.arrays import read_idx
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.handwriting import framed
 
     splits = load_mnist("bundled")
     letters, _ = drawn_letters(240 if quick else 1200, seed=3)
@@ -112,8 +112,9 @@ def sets_for(quick: bool, seed: int = 0) -> tuple[dict[str, tuple[np.ndarray, np
 
 def measure(judge, sets: dict[str, tuple[np.ndarray, np.ndarray]],
             labels: dict[str, np.ndarray], hand: dict) -> dict:
-    """Every figure of the module's text (``hand``: :func:`ganmc.handwriting.measure`'s)."""
-    from ganmc.metrics import auroc
+    """Every figure of the module's text (``hand``:
+    :func:`ganmc.thresholds.handwriting.measure`'s)."""
+    from ganmc.thresholds.metrics import auroc
 
     r = {}
     for name, (x, refused) in sets.items():
@@ -180,8 +181,9 @@ def main() -> None:
     if not args.handwriting.is_file():
         p.error(f"{args.handwriting} not found (the shared data folder's handwriting-dev.npz)")
 
-    from ganmc import handwriting, load_model
-    from ganmc.metrics import auroc
+    from ganmc import load_model
+    from ganmc.thresholds import handwriting
+    from ganmc.thresholds.metrics import auroc
 
     t = time.perf_counter()
     det = load_model(args.model)

@@ -6,7 +6,7 @@ Two figures the shape network's issue bounds:
 - **Training time of the standard preset** (all ten bundled digits, 5,000 GAN steps of 64,
   seed 0, as ``ganmc train`` runs it) with the shape network (the default for several digits)
   and without it (``shape_weight=0``), one run each, the GAN and shape steps only
-  (:func:`ganmc.train.fit_networks`: no calibration, no Monte Carlo, no quality card, which
+  (:func:`ganmc.nets.train.fit_networks`: no calibration, no Monte Carlo, no quality card, which
   take the same time either way).
 - **One verdict** (``Detector.verdicts`` on a single test digit, the default score and
   threshold) of the shipped model against a model without a shape network
@@ -33,9 +33,9 @@ ROUNDS = 3
 
 def train_seconds(steps: int, shape_weight: float) -> tuple[float, float]:
     """Seconds and images/s of the standard preset's training on all ten bundled digits."""
-    from ganmc.config import TrainConfig
-    from ganmc.data import load_mnist
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.data import load_mnist
+    from ganmc.nets.train import fit_networks
 
     splits = load_mnist("bundled", tuple(range(10)))
     config = TrainConfig(preset="standard", steps=steps, seed=0, shape_weight=shape_weight)
@@ -68,8 +68,8 @@ def main() -> None:
     args = p.parse_args()
 
     from ganmc import load_model
-    from ganmc.data import load_mnist
-    from ganmc.presets import PRESETS, shape_every
+    from ganmc.core.presets import PRESETS, shape_every
+    from ganmc.images.data import load_mnist
 
     started = time.perf_counter()
     steps = args.steps or PRESETS["standard"].steps
@@ -83,7 +83,7 @@ def main() -> None:
             [f"with it (the default; it learns on one GAN step in {shape_every(steps)})",
              f"{with_shape[0]:,.0f}", f"{with_shape[1]:,.0f}", f"{ratio:.2f}×"]]
     text = [f"Standard preset, all ten bundled digits, {steps:,} GAN steps of 64, seed 0, "
-            f"the training steps only (`ganmc.train.fit_networks`):", "",
+            f"the training steps only (`ganmc.nets.train.fit_networks`):", "",
             table(["run", "seconds", "images/s", "time"], rows), ""]
     if args.baseline_model:
         shipped, base = load_model(), load_model(args.baseline_model)

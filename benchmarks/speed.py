@@ -20,7 +20,7 @@ Carlo rows alone (about a minute; the mlp trains one epoch so its scores mean so
 
 Prints the tables and writes the speed section of docs/benchmarks.md (and JSON beside it,
 whose ``product`` figure ``tests/unit/test_benchmark_figures.py`` checks against
-``ganmc.presets``).
+``ganmc.core.presets``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import DOC, machine, product_lines, table, write_section
-from ganmc.distribution import Level
+from ganmc.thresholds.distribution import Level
 
 BATCH = 128
 #: Rounds of the mlp's Monte Carlo rows (seed-style, float32, bfloat16 in turn); each row is
@@ -50,7 +50,7 @@ def seed_style_training(x: np.ndarray, steps: int) -> float:
     """The seed notebook's loop: predict fakes, train D twice, train the stacked model."""
     import keras
 
-    from ganmc.networks import build_discriminator, build_generator
+    from ganmc.nets.networks import build_discriminator, build_generator
 
     g, d = build_generator("mlp", 100), build_discriminator("mlp")
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -79,8 +79,8 @@ def seed_style_training(x: np.ndarray, steps: int) -> float:
 
 
 def ganmc_training(x_uint8: np.ndarray, arch: str, epochs: int) -> tuple[float, object]:
-    from ganmc.config import TrainConfig
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.nets.train import fit_networks
 
     result = fit_networks(x_uint8, TrainConfig(arch=arch, epochs=epochs, encoder_epochs=0,
                                                batch_size=BATCH, latent_dim=100 if arch == "mlp"
@@ -126,7 +126,7 @@ def unfused_simulation(det, n: int, scorer: str) -> float:
 def shipped_monte_carlo(r: dict, quick: bool, gpu: bool) -> object:
     """The shipped model's default score: fused float32 and bfloat16 against unfused."""
     from ganmc import load_model
-    from ganmc.scoring import default_batch_size
+    from ganmc.scores.scoring import default_batch_size
 
     shipped = load_model()
     name = shipped.scorer_
@@ -215,9 +215,9 @@ def main() -> None:
     args = p.parse_args()
 
     from ganmc import Detector
-    from ganmc.data import load_mnist
-    from ganmc.preprocess import to_model_input
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
+    from ganmc.images.data import load_mnist
+    from ganmc.images.preprocess import to_model_input
 
     quiet_tensorflow()
     quick = args.quick
@@ -237,7 +237,7 @@ def main() -> None:
 
     print("Monte Carlo of the mlp (the seed's architecture), discriminator score ...")
     mlp = Detector(arch="mlp", latent_dim=100, epochs=1, encoder_epochs=0, mc_samples=0)
-    from ganmc.networks import Networks
+    from ganmc.nets.networks import Networks
 
     mlp._attach(Networks(mlp_result.generator, mlp_result.discriminator))
     n = 20_000 if quick else 200_000
@@ -366,8 +366,8 @@ def round_ratios(r: dict) -> str:
 
 def product_figures(r: dict) -> dict[str, float]:
     """The product constant this benchmark measures: mlp's training speed against dcgan's
-    (``ganmc.presets.RELATIVE_TRAIN_SPEED``), to one decimal."""
-    return {"ganmc.presets:RELATIVE_TRAIN_SPEED['mlp']":
+    (``ganmc.core.presets.RELATIVE_TRAIN_SPEED``), to one decimal."""
+    return {"ganmc.core.presets:RELATIVE_TRAIN_SPEED['mlp']":
             round(r["train_ganmc_mlp"] / r["train_ganmc_dcgan"], 1)}
 
 

@@ -1,8 +1,9 @@
 """Stop latency: ``python -m benchmarks.stop [--repeats N] [--arch mlp,dcgan] [--quick]``.
 
 How long a training job takes to end after its Stop button is pressed, measured the way the
-Train page does it: the job runs :func:`ganmc.service.train` in a :class:`ganmc.jobs.JobRegistry`
-thread, and "Stop" is :meth:`ganmc.jobs.Job.stop_and_wait`. For each run: the seconds from the
+Train page does it: the job runs :func:`ganmc.app.service.train` in a
+:class:`ganmc.app.jobs.JobRegistry`
+thread, and "Stop" is :meth:`ganmc.app.jobs.Job.stop_and_wait`. For each run: the seconds from the
 press to the job's end (steps stopped, the one-pass scores calibrated, the model saved) and the
 steps taken after the press. The browser adds one page rerun on top (the e2e test prints its
 own figure). Writes the ``stop`` section of docs/benchmarks.md unless ``--quick``.
@@ -21,8 +22,8 @@ from benchmarks.common import machine, table, write_section
 
 
 def one_stop(folder: Path, arch: str, digit: int, after_steps: int) -> dict:
-    from ganmc import service
-    from ganmc.jobs import JobRegistry
+    from ganmc.app import service
+    from ganmc.app.jobs import JobRegistry
 
     reached = threading.Event()
     last = {"step": 0}  # the last GAN step reported before the press
@@ -83,7 +84,7 @@ def main() -> None:
             f"{args.after} GAN steps through `Job.stop_and_wait`, as the Train page's Stop "
             f"button does. Seconds from the press to the job's end: the steps stop, the one-pass "
             f"scores are calibrated and the model is saved. The page shows the stopped job on "
-            f"the rerun that follows (the callback waits up to `ganmc.jobs.STOP_WAIT_S`).\n\n"
+            f"the rerun that follows (the callback waits up to `ganmc.app.jobs.STOP_WAIT_S`).\n\n"
             + table(["architecture", "stops", "median s", "slowest s",
                      "most steps after the press"], rows))
     print(text)

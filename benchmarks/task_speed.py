@@ -2,13 +2,13 @@
 [--arch dcgan]``.
 
 Trains the same one-digit GAN (digit 8 of the bundled split, seed 0, no encoder) without any
-extra task, then with each of D's extra tasks alone at weight 1 (``ganmc.presets.TASKS``: the
+extra task, then with each of D's extra tasks alone at weight 1 (``ganmc.core.presets.TASKS``: the
 SS-GAN rotation task, the jigsaw pseudo-anomalies), then (for ``dcgan``) the same with the
 deeper D (``dcgan-deep``), and compares the training speed of the compiled steps (images/s,
 the first, tracing call left out) and the whole training time. The ratios are the tasks'
 ``slowdown`` and ``dcgan-deep``'s ``RELATIVE_TRAIN_SPEED``, which the time estimate and the
 help texts use. Writes the ``task-speed`` section of docs/benchmarks.md and
-docs/benchmarks-task-speed.json (its ``product`` figures are what ``ganmc.config`` must hold:
+docs/benchmarks-task-speed.json (its ``product`` figures are what ``ganmc.core.config`` must hold:
 ``tests/unit/test_benchmark_figures.py`` checks them) unless ``--no-write``.
 """
 
@@ -23,9 +23,9 @@ JSON = DOC.with_name("benchmarks-task-speed.json")
 
 
 def train_once(arch: str, steps: int, task: str | None, digit: int) -> tuple[float, float]:
-    from ganmc.config import TrainConfig
-    from ganmc.data import load_mnist
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.data import load_mnist
+    from ganmc.nets.train import fit_networks
 
     x = load_mnist("bundled", (digit,)).x_train
     config = TrainConfig(arch=arch, digits=(digit,), steps=steps, encoder_steps=0, seed=0,
@@ -35,7 +35,7 @@ def train_once(arch: str, steps: int, task: str | None, digit: int) -> tuple[flo
 
 
 def main() -> None:
-    from ganmc.presets import RELATIVE_TRAIN_SPEED, TASKS
+    from ganmc.core.presets import RELATIVE_TRAIN_SPEED, TASKS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=800, help="GAN steps of each run")
@@ -67,7 +67,7 @@ def main() -> None:
             f"{machine()}. {args.arch}, digit {args.digit}, {args.steps:,} GAN steps of 64, "
             f"seed 0, each run alone.\n\n"
             + table(["extra task", "images/s (compiled steps)", "training s", "slowdown"], rows)
-            + "\n\nThe slowdown is in images/s; `ganmc.presets.TASKS` (the tasks) and "
+            + "\n\nThe slowdown is in images/s; `ganmc.core.presets.TASKS` (the tasks) and "
             "`RELATIVE_TRAIN_SPEED` (the networks) hold it for the time estimate and the help "
             "texts: " + "; ".join(ratios) + ".")
     print(text)
@@ -85,11 +85,12 @@ def product_figures(runs: list[dict]) -> dict[str, float]:
     slowdown (images/s without it over images/s with it) and ``dcgan-deep``'s training speed
     against ``dcgan``'s, to two decimals."""
     plain = next(r["images_per_s"] for r in runs if r["task"] is None and r["arch"] == "dcgan")
-    figures = {f"ganmc.presets:TASKS[{r['task']!r}].slowdown": round(plain / r["images_per_s"], 2)
+    figures = {f"ganmc.core.presets:TASKS[{r['task']!r}].slowdown":
+               round(plain / r["images_per_s"], 2)
                for r in runs if r["task"]}
     for r in runs:
         if r["task"] is None and r["arch"] != "dcgan":
-            figures[f"ganmc.presets:RELATIVE_TRAIN_SPEED[{r['arch']!r}]"] = round(
+            figures[f"ganmc.core.presets:RELATIVE_TRAIN_SPEED[{r['arch']!r}]"] = round(
                 r["images_per_s"] / plain, 2)
     return figures
 

@@ -13,7 +13,7 @@ single test digits, with and without the drift check that now follows every verd
   own ``Detector.verdicts``.
 
 Also the Detect page's work after the scores for a session of 24 images (the drift alarm and
-the batch's false discovery rate, :func:`ganmc.service.guarantees`).
+the batch's false discovery rate, :func:`ganmc.app.service.guarantees`).
 
 Prints the figures and, unless ``--no-write``, writes the verdict-latency section of
 docs/benchmarks.md (and ``docs/benchmarks-verdict-latency.json``).
@@ -41,9 +41,9 @@ ROUNDS = 3
 CHILD = """
 import json, sys, time
 import numpy as np
-from ganmc.decision import Choice, decide
-from ganmc import service
-from ganmc.data import load_mnist
+from ganmc.thresholds.decision import Choice, decide
+from ganmc.app import service
+from ganmc.images.data import load_mnist
 det = service.load_model(sys.argv[1] or None)
 x = load_mnist("bundled").x_test[:{n}]
 for img in x[:20]:
@@ -67,10 +67,10 @@ def in_process(model: str | None) -> dict:
     """The two paths alternating image by image in this process."""
     import warnings
 
-    from ganmc import service
-    from ganmc.data import load_mnist
-    from ganmc.decision import Choice, decide
-    from ganmc.guarantees import DriftAlarm  # noqa: F401  (imported before timing)
+    from ganmc.app import service
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.decision import Choice, decide
+    from ganmc.thresholds.guarantees import DriftAlarm  # noqa: F401  (imported before timing)
 
     det = service.load_model(model)
     x = load_mnist("bundled").x_test[:IMAGES]

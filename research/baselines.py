@@ -16,7 +16,7 @@ import numpy as np
 
 def _flat(x: np.ndarray) -> np.ndarray:
     """Images as the models see them, one row each (the scale does not change AUROC)."""
-    from ganmc.preprocess import to_model_input
+    from ganmc.images.preprocess import to_model_input
 
     return to_model_input(x).reshape(len(x), -1)
 
@@ -42,8 +42,8 @@ DETECTORS = {"1-NN pixels": nearest_neighbour, "PCA-50 residual": pca_residual}
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     from benchmarks.quality import anomaly_sets
-    from ganmc.data import load_mnist
-    from ganmc.metrics import auroc
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.metrics import auroc
 
     print("One-class AUROC (%):")
     per: dict[str, list[float]] = {name: [] for name in DETECTORS}

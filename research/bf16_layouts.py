@@ -7,7 +7,7 @@ Hand-written graphs of the same arithmetic, timed in one process, in alternating
 - the ``mlp``'s G and D (untrained, batch 16,384), each dense layer as: float32; bfloat16
   throughout; a bfloat16 product with its bias and activation as separate float32 ops; the
   same with the bias and activation in one XLA-compiled pass that gives bfloat16 (the
-  product's layout, ``ganmc.networks.BFloat16Dense``); and the product's own compiled
+  product's layout, ``ganmc.nets.networks.BFloat16Dense``); and the product's own compiled
   Monte Carlo function beside them;
 - the shipped model's two convolutions of D (batch 8,192), each with its bias and
   LeakyReLU: float32; a bfloat16 convolution and bias with a float32 LeakyReLU; a bfloat16
@@ -41,8 +41,8 @@ def _rates(fns: dict, call, batch: int, rounds: int, reps: int) -> dict[str, flo
 def dense_layouts(rounds: int) -> dict[str, float]:
     import tensorflow as tf
 
-    from ganmc import scoring
-    from ganmc.networks import Networks, build_discriminator, build_generator
+    from ganmc.nets.networks import Networks, build_discriminator, build_generator
+    from ganmc.scores import scoring
 
     g, d = build_generator("mlp", 100), build_discriminator("mlp")
     layers = [x for m in (g, d) for x in m.layers if hasattr(x, "kernel")]
@@ -132,7 +132,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     args = p.parse_args()
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
 
     quiet_tensorflow()
     print("mlp, G and D, batch 16,384 (samples/s):")

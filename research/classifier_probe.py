@@ -84,7 +84,7 @@ def probe(name: str, data: dict, labels: np.ndarray, x_tr: np.ndarray, y_tr: np.
           augment: bool, epochs: int, seed: int) -> None:
     import time
 
-    from ganmc.density import FeatureGaussian
+    from ganmc.nets.density import FeatureGaussian
     from research.letters_probes import report, standardised
 
     t = time.perf_counter()
@@ -131,11 +131,11 @@ def main() -> None:
 
     import time
 
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
 
     quiet_tensorflow()
-    from ganmc.data import holdout_indices, load_mnist
-    from ganmc.preprocess import to_model_input
+    from ganmc.images.data import holdout_indices, load_mnist
+    from ganmc.images.preprocess import to_model_input
     from research.letters_probes import sets
 
     t = time.perf_counter()

@@ -49,14 +49,14 @@ def run(k: int, settings: dict) -> dict:
     import keras
 
     from benchmarks.oneclass import rotation_scores
-    from ganmc.arrays import read_idx
-    from ganmc.config import TrainConfig
-    from ganmc.data import holdout_indices
-    from ganmc.density import FeatureGaussian, features_of, fit_density, stroke_length
-    from ganmc.metrics import auroc
-    from ganmc.networks import Networks
-    from ganmc.preprocess import to_model_input
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.arrays import read_idx
+    from ganmc.images.data import holdout_indices
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets.density import FeatureGaussian, features_of, fit_density, stroke_length
+    from ganmc.nets.networks import Networks
+    from ganmc.nets.train import fit_networks
+    from ganmc.thresholds.metrics import auroc
 
     xtr = read_idx(FASHION + "train-images-idx3-ubyte.gz")
     ytr = read_idx(FASHION + "train-labels-idx1-ubyte.gz")

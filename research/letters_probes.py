@@ -21,7 +21,7 @@ import numpy as np
 
 
 def report(name: str, s: dict, near: dict) -> None:
-    from ganmc.metrics import auroc
+    from ganmc.thresholds.metrics import auroc
 
     thr = np.array([np.quantile(s["held"][near["held"] == d], 0.95) for d in range(10)])
     flag = {k: float(np.mean(s[k] > thr[near[k]])) for k in ("test", "letters", "digits")}
@@ -57,11 +57,11 @@ def rotation(weight: float) -> None:
     import time
 
     from benchmarks.oneclass import rotation_scores
-    from ganmc.config import TrainConfig
-    from ganmc.data import holdout_indices, load_mnist
-    from ganmc.density import features_of, fit_density
-    from ganmc.networks import Networks
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.data import holdout_indices, load_mnist
+    from ganmc.nets.density import features_of, fit_density
+    from ganmc.nets.networks import Networks
+    from ganmc.nets.train import fit_networks
 
     config = TrainConfig(preset="thorough", seed=0, encoder_steps=0, rotation_weight=weight)
     splits = load_mnist("bundled", tuple(range(10)))
@@ -88,8 +88,8 @@ def rotation(weight: float) -> None:
 
 def margin(folder: str) -> None:
     from ganmc import load_model
-    from ganmc.data import holdout_indices, load_mnist
-    from ganmc.density import features_of
+    from ganmc.images.data import holdout_indices, load_mnist
+    from ganmc.nets.density import features_of
 
     det = load_model(folder)
     nets = det.networks_
@@ -108,7 +108,7 @@ def margin(folder: str) -> None:
 
 
 def main() -> None:
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="probe", required=True)

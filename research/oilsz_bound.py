@@ -59,7 +59,7 @@ def caught(letters: np.ndarray, digits: np.ndarray, folds: int = 5, seed: int = 
 
 def main() -> None:
     from benchmarks.shape import HANDWRITING
-    from ganmc import handwriting
+    from ganmc.thresholds import handwriting
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--handwriting", default=HANDWRITING)

@@ -1,7 +1,7 @@
 """Other pseudo-anomalies in place of the jigsaw: ``python -m research.pseudo_probes KIND
 DIGITS [--seed S] [--keep DIR]``.
 
-A probe, not a product setting: it swaps :func:`ganmc.gan.jigsaw` (the pseudo-anomalies D
+A probe, not a product setting: it swaps :func:`ganmc.nets.gan.jigsaw` (the pseudo-anomalies D
 learns to call fake under ``jigsaw_weight``) for another kind and trains the one-class loop's
 networks (``thorough`` preset, ``jigsaw_weight=1``) on each digit, printing the loop's row
 (``mahalanobis`` AUROC on the bundled split's test digits). Kinds:
@@ -56,9 +56,9 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    import ganmc.gan as gan
+    import ganmc.nets.gan as gan
     from benchmarks.oneclass import run_digit
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.runtime import quiet_tensorflow
 
     quiet_tensorflow()
     jigsaw = gan.jigsaw

@@ -2,7 +2,7 @@
 
 Letters (both cases), Greek and Cyrillic letters and symbols, each rendered in every font of
 the machine's font folders that has it (DejaVu and Liberation are left out: the benchmarks
-measure printed letters in them), framed as an upload is (:func:`ganmc.preprocess.to_mnist`)
+measure printed letters in them), framed as an upload is (:func:`ganmc.images.preprocess.to_mnist`)
 and written once into ``assets/outliers/glyphs.npz`` (``x`` uint8 (N, 28, 28), ``char``
 the character, ``font`` the index into ``fonts``), so that training needs no fonts on the
 user's machine. Characters written like a digit (O, I, l, S, Z, b, g, q and their kin) are
@@ -44,8 +44,8 @@ def render(path: Path, chars: str, size: int = 64) -> dict[str, np.ndarray]:
     """The characters the font has (not its missing-glyph box), framed as uploads."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from ganmc.errors import ImageError
-    from ganmc.preprocess import to_mnist
+    from ganmc.core.errors import ImageError
+    from ganmc.images.preprocess import to_mnist
 
     try:
         font = ImageFont.truetype(str(path), size)
@@ -91,7 +91,7 @@ README = """# Outlier glyphs
 `glyphs.npz`: {n:,} pictures of characters (`x` uint8 (N, 28, 28), white on black, framed
 like MNIST digits; `char` the character; `font` the index into `fonts`), rendered by
 `python -m research.render_glyphs` from {fonts} fonts of the Debian packages below. The
-shape network (`ganmc/outliers.py`) is shown them as "not a digit". They are images made with
+shape network (`ganmc/images/outliers.py`) is shown them as "not a digit". They are images made with
 the fonts, not the fonts: the fonts' licences (the SIL Open Font License and the GPL's font
 exception name such documents explicitly) put no condition on them; the packages and the
 licences they declare are listed here for credit.

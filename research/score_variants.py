@@ -19,7 +19,7 @@ def variants(det, x_uint8: np.ndarray) -> dict[str, np.ndarray]:
     import keras
     import tensorflow as tf
 
-    from ganmc.preprocess import to_model_input
+    from ganmc.images.preprocess import to_model_input
 
     nets = det.networks_
     x = to_model_input(x_uint8)
@@ -55,8 +55,8 @@ def main() -> None:
     digits = [int(d) for d in args.digits.split(",")]
 
     from ganmc import Detector
-    from ganmc.data import load_mnist
-    from ganmc.metrics import auroc
+    from ganmc.images.data import load_mnist
+    from ganmc.thresholds.metrics import auroc
 
     table: dict[str, list[float]] = {}
     for k in digits:

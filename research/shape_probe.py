@@ -1,10 +1,10 @@
 """The shape network on its own: ``python -m research.shape_probe [--steps N] [--batch B]
 [--convs 16,32,64] [--digit-like SHARE]``.
 
-Trains a shape network (:func:`ganmc.networks.build_shape`'s layout, with the given
-convolutions) as :class:`ganmc.gan.GAN` trains it, but alone (no GAN beside it): 6,000 of the
-bundled digits (the shipped model's split) in a random hand (:func:`ganmc.augment.style`)
-against the outliers of :mod:`ganmc.outliers`, each step a batch of digits and one of
+Trains a shape network (:func:`ganmc.nets.networks.build_shape`'s layout, with the given
+convolutions) as :class:`ganmc.nets.gan.GAN` trains it, but alone (no GAN beside it): 6,000 of the
+bundled digits (the shipped model's split) in a random hand (:func:`ganmc.images.augment.style`)
+against the outliers of :mod:`ganmc.images.outliers`, each step a batch of digits and one of
 outliers. Then it scores the sets of ``python -m benchmarks.shape`` (quick sizes) by three
 scores, each thresholded per digit at 5 % on the 2,000 held-out digits: ``margin`` (the
 ``shape`` score), ``distance`` (the per-digit Gaussian over its features,
@@ -37,9 +37,9 @@ def train(x, classes, outliers, convs, steps, batch, seed=0):
     import keras
     import tensorflow as tf
 
-    from ganmc import networks
-    from ganmc.augment import style
-    from ganmc.preprocess import to_model_input
+    from ganmc.images.augment import style
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets import networks
 
     keras.utils.set_random_seed(seed)
     net = networks.build_shape(int(classes.max()) + 1, convs=convs)
@@ -79,15 +79,15 @@ def main() -> None:
     args = p.parse_args()
 
     from benchmarks.shape import HANDWRITING, sets_for
-    from ganmc import handwriting
-    from ganmc.calibration import choose
-    from ganmc.data import holdout_indices, load_mnist
-    from ganmc.density import FeatureGaussian, features_of
-    from ganmc.distribution import Level
-    from ganmc.metrics import auroc
-    from ganmc.outliers import training_outliers
-    from ganmc.preprocess import to_model_input
-    from ganmc.scoring import shape_margin
+    from ganmc.images.data import holdout_indices, load_mnist
+    from ganmc.images.outliers import training_outliers
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets.density import FeatureGaussian, features_of
+    from ganmc.scores.scoring import shape_margin
+    from ganmc.thresholds import handwriting
+    from ganmc.thresholds.calibration import choose
+    from ganmc.thresholds.distribution import Level
+    from ganmc.thresholds.metrics import auroc
 
     s = load_mnist("bundled")
     i_train, i_cal = holdout_indices(len(s.x_train), 0.25, 0)

@@ -2,7 +2,7 @@
 ``python -m research.strokes_cost``.
 
 On the shipped model's networks (``dcgan``) and the bundled training digits: the seconds of
-:func:`ganmc.density.fit_density`'s Gaussian alone and of the stroke figures on top
+:func:`ganmc.nets.density.fit_density`'s Gaussian alone and of the stroke figures on top
 (``FeatureGaussian.with_strokes``: its out-of-fold fits), for all ten digits with their
 labels (per-digit Gaussians) and for digit 8 alone. Prints; writes nothing (the figures are
 quoted in docs/benchmarks.md).
@@ -19,11 +19,11 @@ def main() -> None:
     import numpy as np
 
     from ganmc import load_model
-    from ganmc.config import DEFAULT_DIGIT_SHRINKAGE, DEFAULT_FEATURE_COMPONENTS
-    from ganmc.data import load_mnist
-    from ganmc.density import FeatureGaussian, features_of, stroke_length
-    from ganmc.preprocess import to_model_input
-    from ganmc.runtime import quiet_tensorflow
+    from ganmc.core.config import DEFAULT_DIGIT_SHRINKAGE, DEFAULT_FEATURE_COMPONENTS
+    from ganmc.core.runtime import quiet_tensorflow
+    from ganmc.images.data import load_mnist
+    from ganmc.images.preprocess import to_model_input
+    from ganmc.nets.density import FeatureGaussian, features_of, stroke_length
 
     quiet_tensorflow()
     det = load_model()

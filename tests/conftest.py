@@ -15,7 +15,7 @@ from PIL import Image
 @pytest.fixture(scope="session")
 def mnist():
     """The bundled digits with the fixed split (all ten digits normal)."""
-    from ganmc.data import load_mnist
+    from ganmc.images.data import load_mnist
 
     return load_mnist("bundled")
 
@@ -75,7 +75,7 @@ def shape_model(tmp_path_factory, mnist):
 def digit_model(tmp_path_factory):
     """A small labelled model of the digits 1 and 7 with per-digit Gaussians and the
     ``per-digit`` threshold (mlp, 96 steps; ~25 s), trained and saved once."""
-    from ganmc import service
+    from ganmc.app import service
 
     path = tmp_path_factory.mktemp("models") / "d17"
     det = service.train(path, data="bundled", digits=(1, 7), arch="mlp", steps=96,
@@ -103,7 +103,7 @@ def own_model(tmp_path_factory, mnist):
     """A small model of named classes trained on a folder of PNGs in the whole-image framing
     (mlp, 96 steps; ~25 s): per-class Gaussians and thresholds, a quality card with the
     anomaly folder. Returns (detector, model folder, picture folder)."""
-    from ganmc import service
+    from ganmc.app import service
 
     base = tmp_path_factory.mktemp("own")
     data = own_pictures(base / "pictures", mnist)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc import bundle, service
-from ganmc.errors import GanmcError
-from ganmc.jobs import JobRegistry
+from ganmc.app import service
+from ganmc.app.jobs import JobRegistry
+from ganmc.core.errors import GanmcError
+from ganmc.storage import bundle
 
 
 @st.cache_resource
@@ -122,5 +123,5 @@ def report_png(_data, model: str, stamp: float, decision_key: tuple, images_key:
 def export_zip(_det, _decision, fmt: str, model: str, stamp: float, decision_key: tuple
                ) -> tuple[str, bytes]:
     """The export folder of a decision as a zip file (name, bytes), made once per model
-    file, decision and format (:func:`ganmc.service.export_zip`)."""
+    file, decision and format (:func:`ganmc.app.service.export_zip`)."""
     return service.export_zip(_det, _decision, fmt)

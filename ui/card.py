@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ganmc import bundle, quality, service
-from ganmc.distribution import percent
-from ganmc.errors import GanmcError
+from ganmc.app import service
+from ganmc.core.errors import GanmcError
+from ganmc.storage import bundle
+from ganmc.thresholds import quality
+from ganmc.thresholds.distribution import percent
 
 
 def saved_quality(folder: str) -> tuple[dict | None, int | None]:

@@ -8,9 +8,9 @@ import textwrap
 import numpy as np
 import plotly.graph_objects as go
 
-from ganmc.distribution import ScoreDistribution
-from ganmc.presets import TASKS
+from ganmc.core.presets import TASKS
 from ganmc.report import style
+from ganmc.thresholds.distribution import ScoreDistribution
 
 #: Up to this many marked images get their name written by their line; more would print over
 #: each other, so their names are in the hover text of a dot on each line's top instead.

@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ganmc import scorers
-from ganmc.calibration import AUTO_SOURCE_RULE, SOURCE_WORDS
-from ganmc.config import AUTO, CALIBRATIONS
-from ganmc.decision import Choice, decide_or_fall_back
-from ganmc.errors import GanmcError
-from ganmc.scorers import help_text
+from ganmc.core import scorers
+from ganmc.core.config import AUTO, CALIBRATIONS
+from ganmc.core.errors import GanmcError
+from ganmc.core.scorers import help_text
+from ganmc.thresholds.calibration import AUTO_SOURCE_RULE, SOURCE_WORDS
+from ganmc.thresholds.decision import Choice, decide_or_fall_back
 from ui import caches, session
 
 #: The threshold sources with the PAC promise (they take a confidence).
@@ -52,8 +52,10 @@ def current_monte_carlo(det):
 
 def decision(det, chosen: Choice | None = None):
     """The session's decision for the active model, built once per user action: the
-    :class:`ganmc.decision.Decision`, the Monte Carlo run that goes with it and what was put in
-    place of the choice (:func:`ganmc.decision.decide_or_fall_back`). The sidebar and the page
+    :class:`ganmc.thresholds.decision.Decision`, the Monte Carlo run that goes with it and what was
+    put in
+    place of the choice (:func:`ganmc.thresholds.decision.decide_or_fall_back`). The sidebar and
+    the page
     of one rerun share it, and so do later reruns until a setting, the model or the session's
     run changes.
 

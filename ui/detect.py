@@ -6,16 +6,16 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ganmc import service
-from ganmc.calibration import min_images, pac_words
-from ganmc.config import DIGITS
-from ganmc.distribution import Level, percent
-from ganmc.errors import GanmcError
-from ganmc.guarantees import WAY_OUT
-from ganmc.naming import Names
-from ganmc.preprocess import frame
+from ganmc.app import service
+from ganmc.core.config import DIGITS
+from ganmc.core.errors import GanmcError
+from ganmc.core.naming import Names
+from ganmc.images.preprocess import frame
 from ganmc.report import style
-from ganmc.verdict import taken_for
+from ganmc.thresholds.calibration import min_images, pac_words
+from ganmc.thresholds.distribution import Level, percent
+from ganmc.thresholds.guarantees import WAY_OUT
+from ganmc.thresholds.verdict import taken_for
 from ui import caches, charts, session
 
 

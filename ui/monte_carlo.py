@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ganmc import evaluation, service
-from ganmc.decision import Choice, decide
-from ganmc.montecarlo import FINE_BINS
+from ganmc.app import evaluation, service
 from ganmc.report import style
+from ganmc.thresholds.decision import Choice, decide
+from ganmc.thresholds.montecarlo import FINE_BINS
 from ui import caches, charts
 
 
@@ -62,7 +62,7 @@ def simulation(det, result, level) -> None:
 
 def simulation_numbers(s: dict, result, level) -> None:
     """The threshold with its interval, the moments, the reading, and what the threshold does
-    to the held-out real digits (from :func:`ganmc.service.simulation_summary`)."""
+    to the held-out real digits (from :func:`ganmc.app.service.simulation_summary`)."""
     lo, hi = s["threshold_ci95"]
     m = st.columns(5)
     m[0].metric("Threshold", f"{s['threshold']:.4g}",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ganmc import folders
-from ganmc.config import FRAMING_ABOUT, FRAMING_WORDS, FRAMINGS
-from ganmc.errors import GanmcError
-from ganmc.preprocess import IMAGE_SUFFIXES
+from ganmc.core.config import FRAMING_ABOUT, FRAMING_WORDS, FRAMINGS
+from ganmc.core.errors import GanmcError
+from ganmc.images import folders
+from ganmc.images.preprocess import IMAGE_SUFFIXES
 from ui import session
 
 UPLOAD, FOLDER = "upload", "folder"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc import bundle
-from ganmc.config import AUTO, DEFAULT_MC_SAMPLES, DEFAULT_PAC_DELTA, DEFAULT_PERCENTILE
-from ganmc.decision import Choice
-from ganmc.distribution import Level
+from ganmc.core.config import AUTO, DEFAULT_MC_SAMPLES, DEFAULT_PAC_DELTA, DEFAULT_PERCENTILE
+from ganmc.storage import bundle
+from ganmc.thresholds.decision import Choice
+from ganmc.thresholds.distribution import Level
 
 #: Where models trained in the dashboard are saved; ``GANMC_MODELS`` overrides it.
 MODELS_DIR = Path(os.environ.get("GANMC_MODELS", "models"))

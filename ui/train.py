@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ganmc.cardtext import tasks_text
-from ganmc.config import FRAMING_WORDS
-from ganmc.devices import describe_device
-from ganmc.presets import network_of
+from ganmc.core.config import FRAMING_WORDS
+from ganmc.core.presets import network_of
+from ganmc.nets.devices import describe_device
+from ganmc.nets.tracker import CALIBRATING, describe
 from ganmc.report import style
-from ganmc.tracker import CALIBRATING, describe
+from ganmc.storage.cardtext import tasks_text
 from ui import charts
 from ui.card import quality_card, saved_quality
 

@@ -1,6 +1,6 @@
 """The report's contents: numbers, images and verdicts, ready to draw or to write as JSON.
 
-Nothing here computes a score or loads data: :func:`ganmc.service.build_report` fills a
+Nothing here computes a score or loads data: :func:`ganmc.app.service.build_report` fills a
 :class:`ReportData`; :mod:`ganmc.report.render` draws it.
 """
 
@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from ganmc.calibration import Threshold
-from ganmc.distribution import Level
-from ganmc.guarantees import BatchFdr, DriftAlarm, KsReading
-from ganmc.montecarlo import MonteCarloResult
-from ganmc.naming import Names
-from ganmc.verdict import Verdict, columns
+from ganmc.core.naming import Names
+from ganmc.thresholds.calibration import Threshold
+from ganmc.thresholds.distribution import Level
+from ganmc.thresholds.guarantees import BatchFdr, DriftAlarm, KsReading
+from ganmc.thresholds.montecarlo import MonteCarloResult
+from ganmc.thresholds.verdict import Verdict, columns
 
 #: Most user images drawn in the PNG (the JSON and CSV list them all).
 MAX_REPORT_IMAGES = 12
@@ -47,7 +47,7 @@ class ReportData:
     created: str = ""
     notes: list[str] = field(default_factory=list)
     #: Per digit, the held-out images' false alarms at the threshold
-    #: (:func:`ganmc.service.holdout_rates_by_digit`); empty without per-digit Gaussians.
+    #: (:func:`ganmc.app.service.holdout_rates_by_digit`); empty without per-digit Gaussians.
     per_digit: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: The drift alarm over the user's images, in order (None without images or held-out
     #: scores to compare with).
@@ -115,7 +115,8 @@ def summary(data: ReportData) -> dict[str, Any]:
 
 def rows(data: ReportData) -> list[dict[str, Any]]:
     """One row per example or user image: ``kind, name, note`` and then the verdict's columns
-    as every table of verdicts has them (:func:`ganmc.verdict.columns`: the Detect page's CSV
+    as every table of verdicts has them (:func:`ganmc.thresholds.verdict.columns`: the Detect
+    page's CSV
     has the same after its ``name``); user images under a batch's false discovery rate have
     ``fdr_verdict`` too, examples an empty one."""
     flagged = data.fdr.flagged if data.fdr is not None else None

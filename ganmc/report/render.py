@@ -11,14 +11,14 @@ import textwrap
 
 import numpy as np
 
-from ganmc.cardtext import training_text, when_text
-from ganmc.config import DIGITS, FRAMING_WORDS
-from ganmc.distribution import ScoreDistribution, percent
-from ganmc.guarantees import WAY_OUT
-from ganmc.naming import Names
-from ganmc.quality import summary_line
+from ganmc.core.config import DIGITS, FRAMING_WORDS
+from ganmc.core.naming import Names
 from ganmc.report import style
 from ganmc.report.data import MAX_REPORT_IMAGES, ReportData, ReportImage
+from ganmc.storage.cardtext import training_text, when_text
+from ganmc.thresholds.distribution import ScoreDistribution, percent
+from ganmc.thresholds.guarantees import WAY_OUT
+from ganmc.thresholds.quality import summary_line
 
 REPORT_SIZE = (1200, 1500)  # pixels: 12 x 15 inches at 100 dpi
 #: Characters of the summary's monospaced lines that fit across the report (longer ones wrap).

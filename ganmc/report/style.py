@@ -12,9 +12,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ganmc.calibration import above
-from ganmc.scorers import REGISTRY
-from ganmc.verdict import ANOMALY, NORMAL
+from ganmc.core.scorers import REGISTRY
+from ganmc.thresholds.calibration import above
+from ganmc.thresholds.verdict import ANOMALY, NORMAL
 
 ANOMALY_RED = "#d62728"
 NORMAL_GREEN = "#2ca02c"
@@ -34,7 +34,7 @@ class Mark(NamedTuple):
 
     @classmethod
     def of(cls, verdict) -> Mark:
-        """The mark of a :class:`ganmc.verdict.Verdict`."""
+        """The mark of a :class:`ganmc.thresholds.verdict.Verdict`."""
         return cls(float(verdict.score), bool(verdict.is_anomaly))
 
     @property

@@ -4,13 +4,14 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from ganmc import files, service
-from ganmc.cardtext import catches_text
-from ganmc.config import DIGITS, FRAMING_ABOUT, FRAMING_WORDS
-from ganmc.errors import GanmcError
-from ganmc.preprocess import IMAGE_SUFFIXES, load_image
+from ganmc.app import service
+from ganmc.core import files
+from ganmc.core.config import DIGITS, FRAMING_ABOUT, FRAMING_WORDS
+from ganmc.core.errors import GanmcError
+from ganmc.core.scorers import GAUSSIAN, REGISTRY
+from ganmc.images.preprocess import IMAGE_SUFFIXES, load_image
 from ganmc.report.style import Mark
-from ganmc.scorers import GAUSSIAN, REGISTRY
+from ganmc.storage.cardtext import catches_text
 from ui import charts, controls, session
 from ui import detect as view
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc.cardtext import pac_text, rate_text, seconds_text, training_text, when_text
-from ganmc.config import DIGITS, FRAMING_WORDS
+from ganmc.core.config import DIGITS, FRAMING_WORDS
+from ganmc.storage.cardtext import pac_text, rate_text, seconds_text, training_text, when_text
 from ui import caches, session
 from ui.card import quality_card
 

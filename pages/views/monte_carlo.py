@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from ganmc import service
-from ganmc.config import PRECISIONS, SEED_MAX
-from ganmc.errors import GanmcError
-from ganmc.montecarlo import MAX_SAMPLES
-from ganmc.tracker import eta_text
+from ganmc.app import service
+from ganmc.core.config import PRECISIONS, SEED_MAX
+from ganmc.core.errors import GanmcError
+from ganmc.nets.tracker import eta_text
+from ganmc.thresholds.montecarlo import MAX_SAMPLES
 from ui import caches, controls, session
 from ui import monte_carlo as view
 

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ganmc import service
-from ganmc.errors import GanmcError
-from ganmc.export import FORMATS, INSTALL
+from ganmc.app import service
+from ganmc.core.errors import GanmcError
+from ganmc.deploy.export import FORMATS, INSTALL
 from ganmc.report.render import REPORT_SIZE
 from ui import caches, controls
 

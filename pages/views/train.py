@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ganmc import bundle, service
-from ganmc.config import (
+from ganmc.app import service
+from ganmc.core.config import (
     ARCH_ABOUT,
     ARCHS,
     AUTO,
@@ -13,10 +13,11 @@ from ganmc.config import (
     SEED_MAX,
     TrainConfig,
 )
-from ganmc.devices import describe_device
-from ganmc.errors import ConfigError, GanmcError
-from ganmc.presets import DEFAULT_PRESET, MAX_TASK_WEIGHT, PRESETS, TASKS
-from ganmc.tracker import eta_text
+from ganmc.core.errors import ConfigError, GanmcError
+from ganmc.core.presets import DEFAULT_PRESET, MAX_TASK_WEIGHT, PRESETS, TASKS
+from ganmc.nets.devices import describe_device
+from ganmc.nets.tracker import eta_text
+from ganmc.storage import bundle
 from ui import caches, pictures, session
 from ui import train as view
 

@@ -258,7 +258,8 @@ def _log(page, name: str) -> list[tuple[float, str | None]]:
 
 def _in_process_rate(n: int) -> float:
     """The same simulation (shipped model, default score and precision) without a page."""
-    from ganmc import bundle, service
+    from ganmc.app import service
+    from ganmc.storage import bundle
 
     det = service.load_model(str(bundle.DEFAULT_MODEL))
     service.simulate(det, 1000, seed=1, precision="auto")  # compile, as in the page's warm-up

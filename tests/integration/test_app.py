@@ -212,7 +212,7 @@ def test_monte_carlo_of_the_latent_search_from_the_page(app):
 def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from ganmc import service
+    from ganmc.app import service
 
     gate, real_train = threading.Event(), service.train
 
@@ -407,8 +407,8 @@ def test_training_settings_are_kept_across_pages_and_need_the_button(app):
 
 def test_train_page_defaults_are_the_cli_defaults(app):
     from ganmc.cli import build_parser
-    from ganmc.config import AUTO
-    from ganmc.presets import PRESETS
+    from ganmc.core.config import AUTO
+    from ganmc.core.presets import PRESETS
 
     cli = build_parser().parse_args(["train"])
     open_page(app, "pages/views/train.py")
@@ -432,9 +432,9 @@ def test_the_train_page_sends_the_chosen_presets_batch_size(app, monkeypatch):
     chosen; left alone, the batch size is the chosen preset's."""
     from dataclasses import replace
 
-    from ganmc import service
-    from ganmc.config import TrainConfig
-    from ganmc.presets import PRESETS
+    from ganmc.app import service
+    from ganmc.core.config import TrainConfig
+    from ganmc.core.presets import PRESETS
 
     monkeypatch.setitem(PRESETS, "quick", replace(PRESETS["quick"], batch_size=32))
     sent = []
@@ -454,7 +454,7 @@ def test_the_train_page_sends_the_chosen_presets_batch_size(app, monkeypatch):
 
 def test_one_seed_limit_on_every_page(app):
     """Issue 35: the pages took seeds up to 2**31-1 while config takes 2**32-1: one limit."""
-    from ganmc.config import SEED_MAX
+    from ganmc.core.config import SEED_MAX
 
     open_page(app, "pages/views/train.py")
     assert app.number_input(key="w_train_seed").max == SEED_MAX
@@ -540,10 +540,11 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     """Too few images: the button waits and says how many more. Enough: a copy of the model
     is calibrated on them (the model itself untouched), becomes the session's model, and the
     page gives the new threshold and the false-alarm band for that many images."""
-    from ganmc import bundle, service
-    from ganmc.calibration import far_band
-    from ganmc.decision import Choice, decide
-    from ganmc.distribution import Level
+    from ganmc.app import service
+    from ganmc.storage import bundle
+    from ganmc.thresholds.calibration import far_band
+    from ganmc.thresholds.decision import Choice, decide
+    from ganmc.thresholds.distribution import Level
 
     _, path = digit_model
     before = (path / bundle.CARD).read_bytes()
@@ -605,7 +606,7 @@ def test_calibrate_refuses_a_model_it_cannot_copy_with_one_line(app, digit_model
 def test_monte_carlo_estimate_comes_from_this_machine_not_the_stored_speed(app, monkeypatch):
     """Issue 27, item 4: before any run the estimate is measured here and now (a short timed
     batch of the model's sampler), not read from the speed saved with the model."""
-    from ganmc import service
+    from ganmc.app import service
     from ui import caches
 
     measured = []
@@ -626,7 +627,7 @@ def test_monte_carlo_estimate_comes_from_this_machine_not_the_stored_speed(app, 
 def test_report_is_stamped_with_the_time_of_the_view_not_of_the_cache(app, monkeypatch):
     """Issue 27, item 5: the slow part of the report is cached, its time is not: a later view
     renders the report with the later time, without building it again."""
-    from ganmc import service
+    from ganmc.app import service
 
     clock, built, rendered = ["2026-01-01 10:00 UTC"], [], []
     real_build, real_files = service.build_report, service.report_files
@@ -659,8 +660,8 @@ def test_per_digit_verdicts_say_their_own_threshold_and_the_csv_has_them(app, di
     """Issue 27, item 6: under per-digit thresholds the page never shows the pooled number as
     the threshold; each verdict says the threshold it used (its digit's), and the verdicts'
     CSV comes from the shared row function with those verdicts."""
-    from ganmc import service
-    from ganmc.decision import Choice, decide
+    from ganmc.app import service
+    from ganmc.thresholds.decision import Choice, decide
 
     rows = []
     real_rows = service.score_rows
@@ -693,7 +694,7 @@ class _Held:
         self.gate, self.folder = threading.Event(), folder
 
     def __call__(self, job):
-        from ganmc.tracker import TrainProgress
+        from ganmc.nets.tracker import TrainProgress
 
         job.report(TrainProgress("gan", 10, 1000, {"d_loss": 1.0, "g_loss": 1.0}, 50.0, 300.0,
                                  0.01), keep=False)
@@ -705,7 +706,7 @@ class _Held:
 def test_stop_says_stopping_at_once_and_an_ended_job_no_eta(app, tiny_model, monkeypatch):
     """Issue 27, item 7: pressing Stop does not wait for the job; the page that follows says
     "Stopping…" without an ETA, and the stopped job's progress has no ETA either."""
-    from ganmc import jobs
+    from ganmc.app import jobs
     from ui import caches
 
     waited = []
@@ -736,7 +737,7 @@ def test_a_stopped_models_card_is_measured_with_a_button(app, digit_model, tmp_p
     offers a button that measures it (the service's assess, as `ganmc assess`)."""
     import shutil
 
-    from ganmc import bundle
+    from ganmc.storage import bundle
     from ui import caches
 
     _, path = digit_model
@@ -775,7 +776,8 @@ def test_the_report_page_offers_the_export_as_a_zip(app, mnist, monkeypatch, tmp
     exported gets one line in the page."""
     import zipfile
 
-    from ganmc import predict, service
+    from ganmc.app import service
+    from ganmc.deploy import predict
     from tests.integration.test_export import require
     from ui import caches
 
@@ -882,15 +884,15 @@ def test_detect_page_offers_the_pac_threshold_with_its_confidence(app, digit_mod
     assert "at least 99 %" in note
     assert float(note.split("Threshold **")[1].split("**")[0]) >= at_90
     held = det.holdout_scores_[det.scorer_]
-    from ganmc.calibration import pac_rank
-    from ganmc.distribution import Level
+    from ganmc.thresholds.calibration import pac_rank
+    from ganmc.thresholds.distribution import Level
 
     assert f"{held[pac_rank(len(held), Level(0.05), 0.01) - 1]:.4g}" in note
 
 
 def test_the_pac_threshold_with_too_few_images_says_so_on_the_page(app, digit_model, mnist,
                                                                    tmp_path):
-    from ganmc import service
+    from ganmc.app import service
 
     _, path = digit_model
     own = tmp_path / "own"
@@ -991,7 +993,7 @@ def test_detect_page_frames_uploads_as_the_model_and_names_its_classes(app, own_
     """A whole-image model of named classes: an upload is framed as its training pictures
     were (what the model sees is the whole picture, not an ink box), each verdict names the
     class it was taken for, and the per-class table names the classes."""
-    from ganmc.preprocess import to_whole
+    from ganmc.images.preprocess import to_whole
 
     det, path, data = own_model
     app.session_state["model"] = str(path)

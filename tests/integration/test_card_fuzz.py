@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganmc import bundle, cli
-from ganmc.config import SCORERS
+from ganmc import cli
+from ganmc.core.config import SCORERS
+from ganmc.storage import bundle
 
 CARD = json.loads((bundle.DEFAULT_MODEL / bundle.CARD).read_text())
 

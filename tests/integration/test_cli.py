@@ -97,7 +97,7 @@ def test_end_to_end(tmp_path, inputs):
 def test_the_thorough_preset_trains_the_deeper_discriminator(tmp_path):
     import keras
 
-    from ganmc.networks import FEATURES
+    from ganmc.nets.networks import FEATURES
 
     r = ganmc("train", "--data", "bundled", "--digits", "3", "--preset", "thorough",
               "--steps", "4", "--encoder-steps", "0", "--mc-samples", "0", "--out",
@@ -133,7 +133,7 @@ def test_score_with_every_scorer(tiny_model, inputs):
         assert r.returncode == 0, r.stderr
         scores[scorer] = float(r.stdout.splitlines()[1].split(",")[2])
     assert scores["latent-search"] < scores["fanogan"]  # the search starts at E(x), improves
-    from ganmc.preprocess import load_image
+    from ganmc.images.preprocess import load_image
 
     digit = load_image(inputs / "pngs" / "digit0.png")[None]
     for scorer in ("mahalanobis", "discriminator"):  # the CLI prints the package's score
@@ -215,9 +215,9 @@ def test_calibrate_prints_the_band_and_judges_further_images_by_the_rule(tmp_pat
     further false-alarm rate are exactly what the rule gives on these scores."""
     import math
 
-    from ganmc import service
-    from ganmc.calibration import far_band_per_digit, usable_group
-    from ganmc.decision import Choice, decide
+    from ganmc.app import service
+    from ganmc.thresholds.calibration import far_band_per_digit, usable_group
+    from ganmc.thresholds.decision import Choice, decide
 
     model = _copy(digit_model[1], tmp_path / "m")
     x = mnist.x_test[np.isin(mnist.y_test, (1, 7))]
@@ -275,7 +275,7 @@ def unlabelled_model(tmp_path_factory):
     """The digits 1 and 7 trained without their labels (one Gaussian for both), as models
     from before per-digit Gaussians were."""
     from ganmc import Detector
-    from ganmc.data import load_mnist
+    from ganmc.images.data import load_mnist
 
     splits = load_mnist("bundled", (1, 7))
     det = Detector(digits=(1, 7), arch="mlp", steps=96, batch_size=64, mc_samples=500)
@@ -284,8 +284,8 @@ def unlabelled_model(tmp_path_factory):
 
 
 def test_add_digits_gives_a_saved_model_per_digit_thresholds(tmp_path, unlabelled_model, mnist):
-    from ganmc import service
-    from ganmc.decision import Choice, decide
+    from ganmc.app import service
+    from ganmc.thresholds.decision import Choice, decide
 
     model = _copy(unlabelled_model, tmp_path / "m")
     det = service.load_model(model)

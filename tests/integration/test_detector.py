@@ -3,13 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from ganmc import Detector, load_model, scorers
-from ganmc.calibration import choose
-from ganmc.config import TrainConfig
-from ganmc.decision import Choice, decide
-from ganmc.distribution import Level
-from ganmc.errors import ConfigError, ModelError
-from ganmc.metrics import auroc
+from ganmc import Detector, load_model
+from ganmc.core import scorers
+from ganmc.core.config import TrainConfig
+from ganmc.core.errors import ConfigError, ModelError
+from ganmc.thresholds.calibration import choose
+from ganmc.thresholds.decision import Choice, decide
+from ganmc.thresholds.distribution import Level
+from ganmc.thresholds.metrics import auroc
 
 
 def test_fitted_attributes(tiny_model):
@@ -157,7 +158,7 @@ def test_mlp_preset_without_encoder(tiny_train):
 
 
 def test_bfloat16_simulation_matches_float32(tiny_model):
-    from ganmc import service
+    from ganmc.app import service
 
     det, _ = tiny_model
     a = service.simulate(det, 4000, seed=3, precision="float32", scorer="fanogan")
@@ -167,7 +168,7 @@ def test_bfloat16_simulation_matches_float32(tiny_model):
     p95 = Level.from_percentile(95)
     assert abs(a.threshold(p95) - b.threshold(p95)) < 0.01 * span
     assert b.summary(Level.from_percentile(95))["precision"] == "bfloat16"
-    from ganmc.scoring import resolve_precision  # auto is recorded as what it ran at
+    from ganmc.scores.scoring import resolve_precision  # auto is recorded as what it ran at
     ran = service.simulate(det, 1000, seed=3, precision="auto", scorer="fanogan")
     assert ran.summary(p95)["precision"] == resolve_precision("auto") != "auto"
     assert not np.array_equal(a.distribution.scores, b.distribution.scores)  # really bf16
@@ -211,7 +212,7 @@ def test_latent_search_improves_on_the_encoder_and_runs_per_image(tiny_model, mn
 
 def test_mahalanobis_is_the_distance_of_the_features_from_the_training_gaussian(
         tiny_model, tiny_train, mnist, noise_images):
-    from ganmc.preprocess import to_model_input
+    from ganmc.images.preprocess import to_model_input
 
     det, _ = tiny_model
     nets, gauss = det.networks_, det.networks_.density
@@ -223,7 +224,7 @@ def test_mahalanobis_is_the_distance_of_the_features_from_the_training_gaussian(
     np.testing.assert_allclose(det.score_samples(mnist.x_test[:50], scorer="mahalanobis"),
                                expected, rtol=1e-3)
     # training images average exactly 1 by construction; anomalies lie far out
-    from ganmc.data import split_holdout
+    from ganmc.images.data import split_holdout
 
     fit_on, _ = split_holdout(tiny_train, det.config.calibration_fraction, det.config.seed)
     assert det.score_samples(fit_on, scorer="mahalanobis").mean() == pytest.approx(1, rel=1e-3)
@@ -293,8 +294,8 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
     keeps the fast scores calibrated, and the card says how many steps were trained."""
     import threading
 
-    from ganmc.cardtext import training_text
-    from ganmc.train import STEPS_PER_CALL, plan_rounds
+    from ganmc.nets.train import STEPS_PER_CALL, plan_rounds
+    from ganmc.storage.cardtext import training_text
 
     stop = threading.Event()
 
@@ -326,7 +327,8 @@ def test_a_one_digit_model_with_an_encoder_uses_the_gaussian_by_default(tmp_path
     """``auto`` is mahalanobis-strokes for a model of one digit even when it has an encoder
     (better on the one-class protocol, docs/benchmarks.md), saved and loaded alike, and says
     why; without its stroke figures (a model saved before them), mahalanobis."""
-    from ganmc import scoring, service
+    from ganmc.app import service
+    from ganmc.scores import scoring
 
     det = service.train(tmp_path / "m", data="bundled", digits=(3,), arch="mlp", steps=96,
                         encoder_steps=96, batch_size=64, mc_samples=500, seed=0)
@@ -342,7 +344,7 @@ def test_a_one_digit_model_with_an_encoder_uses_the_gaussian_by_default(tmp_path
 
 
 def test_a_model_of_several_digits_without_labels_keeps_fanogan_first(tiny_model):
-    from ganmc import scoring
+    from ganmc.scores import scoring
 
     det, _ = tiny_model  # all digits, trained without labels: one Gaussian for them all
     assert scoring.available(det.networks_, det.config.digits)[0] == "fanogan"

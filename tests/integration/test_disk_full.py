@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from ganmc import bundle, cli, load_model
+from ganmc import cli, load_model
+from ganmc.storage import bundle
 
 TRAIN = ["train", "--data", "bundled", "--digits", "1", "--arch", "mlp", "--steps", "16",
          "--encoder-steps", "0", "--mc-samples", "0", "--batch-size", "16"]
@@ -62,7 +63,7 @@ def test_disk_full_while_calibrating_keeps_the_model(tmp_path, capsys, monkeypat
 
 def test_any_other_os_error_is_one_line(tmp_path, capsys, monkeypatch):
     """An OSError from anywhere (here the data file's read) is the machine's: one line."""
-    from ganmc import data
+    from ganmc.images import data
 
     def too_long(*args, **kwargs):
         raise OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300)

@@ -14,9 +14,9 @@ SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from ganmc.config import TrainConfig
-    from ganmc.data import load_mnist
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.data import load_mnist
+    from ganmc.nets.train import fit_networks
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     x = load_mnist("bundled").x_train[:512]
     result = fit_networks(x, TrainConfig(arch="mlp", epochs=2, encoder_epochs=1, batch_size=64,
@@ -57,11 +57,11 @@ SHAPE_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import ganmc.presets
-    ganmc.presets.SHAPE_UPDATES = 4  # 16 GAN steps: the shape network every 4th on one device
-    from ganmc.config import TrainConfig
-    from ganmc.data import load_mnist
-    from ganmc.train import fit_networks
+    import ganmc.core.presets
+    ganmc.core.presets.SHAPE_UPDATES = 4  # 16 GAN steps: the shape network every 4th on one device
+    from ganmc.core.config import TrainConfig
+    from ganmc.images.data import load_mnist
+    from ganmc.nets.train import fit_networks
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     m = load_mnist("bundled")
     result = fit_networks(m.x_train[:512], TrainConfig(arch="mlp", steps=16, encoder_steps=0,

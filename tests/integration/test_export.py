@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganmc.decision import Choice, decide
-from ganmc.preprocess import BLANK
+from ganmc.images.preprocess import BLANK
+from ganmc.thresholds.decision import Choice, decide
 from tests.conftest import digit_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def judge_in_fresh_process(folder: Path, x: np.ndarray, tmp_path: Path) -> dict:
 
 
 def judged_images(mnist) -> np.ndarray:
-    """2,000 test digits (the bundled split of ganmc.data) and 100 uniform noise images."""
+    """2,000 test digits (the bundled split of ganmc.images.data) and 100 uniform noise images."""
     noise = np.random.default_rng(7).integers(0, 256, (100, 28, 28)).astype(np.uint8)
     return np.concatenate([mnist.x_test[:2000], noise])
 
@@ -87,7 +87,7 @@ def assert_same_verdicts(ours: dict, model: Path, x: np.ndarray, scorer: str | N
     ``scorer``) and threshold (what ``ganmc export`` exports by default): the same verdicts
     and digits, scores within 1e-4 (relative), p-values within one rank of the held-out
     scores each is counted among."""
-    from ganmc import service
+    from ganmc.app import service
 
     det = service.load_model(model)
     decision = decide(det, Choice(scorer or det.scorer, det.calibration))
@@ -115,7 +115,7 @@ def assert_same_rows(ours: str, theirs: str, folder: Path) -> list[dict]:
     """predict.py's CSV rows against ganmc score's: the same columns, sources, digits or
     classes, thresholds, verdicts, reasons and fdr verdicts; scores within 1e-4 (relative:
     the graph is float32) and p-values within one rank of the held-out scores they count."""
-    from ganmc import predict
+    from ganmc.deploy import predict
 
     ours_rows = list(csv.DictReader(io.StringIO(ours)))
     theirs_rows = list(csv.DictReader(io.StringIO(theirs)))
@@ -162,7 +162,8 @@ def test_an_onnx_export_judges_like_the_package_without_tensorflow(digit_onnx, d
         "references.npz"]
     assert json.loads((digit_onnx / "model-card.json").read_text()) == json.loads(
         (digit_model[1] / "ganmc.json").read_text())
-    assert (digit_onnx / "predict.py").read_bytes() == (ROOT / "ganmc/predict.py").read_bytes()
+    assert ((digit_onnx / "predict.py").read_bytes()
+            == (ROOT / "ganmc/deploy/predict.py").read_bytes())
     readme = (digit_onnx / "README.md").read_text()
     assert "pip install numpy pillow onnxruntime" in readme and "python predict.py" in readme
     assert "source,index,score,p_value,threshold,digit,verdict,reason" in readme
@@ -175,7 +176,7 @@ def test_an_export_of_a_score_with_one_threshold_judges_like_the_package(tiny_mo
     """The tiny model of all ten digits without labels: fanogan (encoder, generator and
     discriminator in one graph), one pooled threshold, no digits."""
     require("tf2onnx", "onnxruntime")
-    from ganmc import service
+    from ganmc.app import service
 
     det = service.load_model(tiny_model[1])
     decision = decide(det, Choice(det.scorer, det.calibration))
@@ -192,7 +193,7 @@ def test_an_export_of_a_score_with_one_threshold_judges_like_the_package(tiny_mo
 @pytest.fixture(scope="module")
 def one_digit_model(tmp_path_factory):
     """A small model of the digit 3 (mlp, 96 steps): its score is mahalanobis-strokes."""
-    from ganmc import service
+    from ganmc.app import service
 
     path = tmp_path_factory.mktemp("models") / "d3"
     service.train(path, data="bundled", digits=(3,), arch="mlp", steps=96, batch_size=64,
@@ -229,7 +230,8 @@ def test_a_tflite_export_judges_like_the_package_with_litert(digit_model, mnist,
 
 def test_a_savedmodel_export_judges_like_the_package(digit_model, mnist, tmp_path):
     """A SavedModel needs TensorFlow to run: judged here, in this process."""
-    from ganmc import predict, service
+    from ganmc.app import service
+    from ganmc.deploy import predict
 
     det = service.load_model(digit_model[1])
     decision = decide(det, Choice())
@@ -277,8 +279,9 @@ def test_predict_py_writes_the_rows_ganmc_score_writes(digit_onnx, digit_model, 
         assert [line.split(": ", 2)[2] for line in skipped] == [
             f"{pics / 'dot.png'}: {BLANK}",
             f"{pics / 'notes.png'}: not an image file Pillow can read"]
-    good = subprocess.run([sys.executable, "-m", "ganmc.predict", "--export", str(digit_onnx),
-                           str(pics / "digit0.png")], capture_output=True, text=True, env=ENV)
+    good = subprocess.run([sys.executable, "-m", "ganmc.deploy.predict", "--export",
+                           str(digit_onnx), str(pics / "digit0.png")],
+                          capture_output=True, text=True, env=ENV)
     assert good.returncode == 0 and good.stdout.splitlines()[1] == lines[False][1]
 
 
@@ -286,8 +289,9 @@ def test_an_array_without_a_digit_is_refused_by_the_runtime_as_by_ganmc(digit_on
                                                                        digit_model, mnist):
     """Blank images, a dot and one faint pixel are not judged (issue 34): the runtime
     refuses the batch naming them, as the package does."""
-    from ganmc import predict, service
-    from ganmc.errors import ImageError
+    from ganmc.app import service
+    from ganmc.core.errors import ImageError
+    from ganmc.deploy import predict
 
     x = mnist.x_test[:6].copy()
     x[1] = 0
@@ -382,8 +386,9 @@ def test_an_export_that_disagrees_with_the_package_is_not_written(digit_model, t
     """The check before the folder is put in place: a graph whose scores are off by 0.1 %
     is refused, and nothing is left behind."""
     require("tf2onnx", "onnxruntime")
-    from ganmc import export, service
-    from ganmc.errors import ModelError
+    from ganmc.app import service
+    from ganmc.core.errors import ModelError
+    from ganmc.deploy import export
 
     real = export.graph_function
 
@@ -411,8 +416,9 @@ def test_the_framing_comes_from_the_model_card(digit_model, digit_onnx, tmp_path
     into the export's card and decides how predict.py frames a picture; one the runtime does
     not know is refused."""
     require("tf2onnx", "onnxruntime")
-    from ganmc import predict, service
-    from ganmc.errors import ModelError
+    from ganmc.app import service
+    from ganmc.core.errors import ModelError
+    from ganmc.deploy import predict
 
     model = tmp_path / "whole17"
     shutil.copytree(digit_model[1], model)
@@ -427,7 +433,7 @@ def test_the_framing_comes_from_the_model_card(digit_model, digit_onnx, tmp_path
     whole = predict.Export(done.folder).read(pic)
     np.testing.assert_array_equal(whole, predict.to_whole(predict.open_picture(pic).image))
     like_digits = predict.Export(digit_onnx).read(pic)
-    from ganmc.preprocess import load_image
+    from ganmc.images.preprocess import load_image
 
     np.testing.assert_array_equal(like_digits, load_image(pic))
     assert not np.array_equal(whole, like_digits)
@@ -503,8 +509,8 @@ def test_a_pac_threshold_is_exported_with_its_confidence(own_model, mnist, tmp_p
     """``--calibration pac``: the export's card keeps its delta and rank, its README says
     the promise (not a percentile), and predict.py judges by it as ganmc score does."""
     require("tf2onnx", "onnxruntime")
-    from ganmc.calibration import pac_rank
-    from ganmc.distribution import Level
+    from ganmc.thresholds.calibration import pac_rank
+    from ganmc.thresholds.distribution import Level
 
     model = own_model[1]
     r = ganmc("export", "--model", model, "--format", "onnx", "--calibration", "pac",

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ganmc import bundle, files, locks
-from ganmc.errors import FolderBusyError, ModelError, StorageError
-from ganmc.train import checkpoint_dir
+from ganmc.core import files, locks
+from ganmc.core.errors import FolderBusyError, ModelError, StorageError
+from ganmc.nets.train import checkpoint_dir
+from ganmc.storage import bundle
 
 SHIPPED_CARD = bundle.DEFAULT_MODEL / bundle.CARD
 
@@ -63,7 +64,7 @@ def test_folder_use_says_what_holds_a_name(tmp_path):
 # ------------------------------------------------------------------ item 2: locks
 HOLD = textwrap.dedent("""
     import sys, time
-    from ganmc import files, locks
+    from ganmc.core import files, locks
     with locks.folder_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.read()
@@ -112,8 +113,8 @@ def test_the_lock_is_reentrant_for_its_thread_only(tmp_path):
 
 HAMMER = textwrap.dedent("""
     import sys
-    from ganmc import files, locks
-    from ganmc.errors import FolderBusyError
+    from ganmc.core import files, locks
+    from ganmc.core.errors import FolderBusyError
     target, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for i in range(n):
         with files.atomic_dir(target) as tmp:
@@ -124,7 +125,7 @@ HAMMER = textwrap.dedent("""
 
 READ = textwrap.dedent("""
     import sys
-    from ganmc import files, locks
+    from ganmc.core import files, locks
     target, n = sys.argv[1], int(sys.argv[2])
     bad = 0
     for _ in range(n):

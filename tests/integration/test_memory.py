@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganmc.limits import MAX_IMAGES
+from ganmc.core.limits import MAX_IMAGES
 from tests.bombs import MAX_PEAK_BYTES, run_child
 
 

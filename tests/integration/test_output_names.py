@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from ganmc import cli, load_model
-from ganmc.errors import ImageError
-from ganmc.inputs import read_inputs
-from ganmc.preprocess import load_image
+from ganmc.core.errors import ImageError
+from ganmc.images.inputs import read_inputs
+from ganmc.images.preprocess import load_image
 from tests.conftest import digit_png
 
 FORGED = "x\nganmc score: error: everything is fine.png"
@@ -111,7 +111,7 @@ def test_the_api_never_judges_an_image_without_a_digit(tiny_model, mnist):
 
 
 def test_no_mnist_digit_counts_as_no_digit(mnist):
-    from ganmc.preprocess import MIN_INK, no_digit
+    from ganmc.images.preprocess import MIN_INK, no_digit
 
     assert not no_digit(mnist.x_train).any() and not no_digit(mnist.x_test).any()
     least = min(x.reshape(len(x), -1).sum(axis=1).min() for x in (mnist.x_train, mnist.x_test))

@@ -16,8 +16,10 @@ import sys
 import numpy as np
 import pytest
 
-from ganmc import bundle, cli, load_model, models
-from ganmc.errors import ConfigError, ModelError
+from ganmc import cli, load_model
+from ganmc.app import models
+from ganmc.core.errors import ConfigError, ModelError
+from ganmc.storage import bundle
 from tests.conftest import digit_png
 
 ENV = {**os.environ, "GANMC_OFFLINE": "1"}
@@ -67,7 +69,7 @@ def test_training_with_too_small_a_held_out_share_is_refused_before_training(
         tmp_path, capsys, monkeypatch):
     """``--calibration-fraction 0.01`` held out 9 digits and trained a model whose card said
     "inf to inf" and called it usable; refused now before a step is trained."""
-    from ganmc import detector
+    from ganmc.model import detector
 
     def trained(*args, **kwargs):
         raise AssertionError("training started")

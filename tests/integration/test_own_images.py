@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganmc.decision import Choice, decide
-from ganmc.errors import ConfigError, ModelError
-from ganmc.preprocess import to_whole
+from ganmc.core.errors import ConfigError, ModelError
+from ganmc.images.preprocess import to_whole
+from ganmc.thresholds.decision import Choice, decide
 from tests.conftest import own_pictures
 
 ENV = {**os.environ, "GANMC_OFFLINE": "1"}
@@ -93,7 +93,7 @@ def test_cli_score_frames_pictures_as_the_model_was_trained(own_model, tmp_path)
     assert rows[0]["class"] in ("ones", "sevens")
     whole = det.score_samples(to_whole(grey(pic))[None])[0]
     assert float(rows[0]["score"]) == pytest.approx(whole, rel=1e-4, abs=1e-5)
-    from ganmc.preprocess import load_image
+    from ganmc.images.preprocess import load_image
 
     digits = det.score_samples(load_image(pic)[None])[0]  # the other framing scores otherwise
     assert abs(digits - whole) > 1e-3
@@ -122,7 +122,7 @@ def test_cli_info_says_the_classes_and_framing(own_model):
 
 # ------------------------------------------------------------------ the rest of the chain
 def test_monte_carlo_and_the_report_of_a_class_model(own_model, tmp_path):
-    from ganmc import service
+    from ganmc.app import service
     from ganmc.report.render import _summary_lines
 
     det, _, data = own_model
@@ -145,7 +145,7 @@ def test_monte_carlo_and_the_report_of_a_class_model(own_model, tmp_path):
 
 
 def test_calibrating_a_class_model_on_own_pictures(own_model, tmp_path):
-    from ganmc import service
+    from ganmc.app import service
 
     det, path, data = own_model
     x = np.stack([to_whole(grey(p)) for p in sorted((data / "normal").rglob("*.png"))[:120]
@@ -158,7 +158,7 @@ def test_calibrating_a_class_model_on_own_pictures(own_model, tmp_path):
 
 
 def test_assess_reads_the_folder_again_and_says_when_it_is_gone(own_model, tmp_path):
-    from ganmc import service
+    from ganmc.app import service
 
     det, path, data = own_model
     copy, moved = tmp_path / "m", tmp_path / "pictures"
@@ -173,7 +173,7 @@ def test_assess_reads_the_folder_again_and_says_when_it_is_gone(own_model, tmp_p
 
 
 def test_digits_with_own_pictures_and_whole_framing_with_mnist_are_refused(tmp_path, mnist):
-    from ganmc import service
+    from ganmc.app import service
 
     data = own_pictures(tmp_path / "pics", mnist, per_class=12, anomalies=2)
     with pytest.raises(ConfigError, match="normal classes of your own pictures"):

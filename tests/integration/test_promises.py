@@ -15,12 +15,13 @@ import warnings
 import numpy as np
 import pytest
 
-from ganmc import bundle, service
-from ganmc.base import DriftWarning
-from ganmc.calibration import conformal_rank, pac_rank
-from ganmc.decision import Choice, decide
-from ganmc.distribution import Level
-from ganmc.errors import ConfigError, ModelError
+from ganmc.app import service
+from ganmc.core.errors import ConfigError, ModelError
+from ganmc.model.base import DriftWarning
+from ganmc.storage import bundle
+from ganmc.thresholds.calibration import conformal_rank, pac_rank
+from ganmc.thresholds.decision import Choice, decide
+from ganmc.thresholds.distribution import Level
 
 ENV = {**os.environ, "GANMC_OFFLINE": "1"}
 
@@ -177,7 +178,7 @@ def test_decide_with_the_pac_sources(digit_model):
 def test_the_card_has_its_pac_line_and_checks_its_delta(digit_model, tmp_path):
     import shutil
 
-    from ganmc.cardtext import card_text
+    from ganmc.storage.cardtext import card_text
 
     det, model = digit_model
     card = det.card()
@@ -244,7 +245,7 @@ def test_the_report_shows_the_alarm_the_batch_and_the_monte_carlo_reading(digit_
 def test_the_batch_fdr_uses_p_values_against_every_held_out_image(digit_model, batches):
     """Per-digit p-values are never below 1 / (a digit's images + 1): BH takes the p-values
     against all the held-out images, the finest the model has."""
-    from ganmc.guarantees import benjamini_hochberg
+    from ganmc.thresholds.guarantees import benjamini_hochberg
 
     det, _ = digit_model
     _, normal, noise = batches

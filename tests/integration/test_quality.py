@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from ganmc import quality
+from ganmc.thresholds import quality
 
 
 @pytest.fixture(scope="module")
 def one_digit(tmp_path_factory):
     """A one-digit mlp model trained by the service, as ``ganmc train`` does (a few seconds)."""
-    from ganmc import service
+    from ganmc.app import service
 
     out = tmp_path_factory.mktemp("q") / "three"
     reports = []
@@ -51,7 +51,7 @@ def test_the_cards_held_out_figures_agree_with_ganmc_evaluate(one_digit, tmp_pat
     """The same held-out images, scored by ``ganmc evaluate`` at each level, give the card's
     false-alarm rates; the same images of the other digits give its AUROC and detections."""
     from ganmc.cli import main
-    from ganmc.data import load_mnist, split_holdout
+    from ganmc.images.data import load_mnist, split_holdout
 
     det, out, _ = one_digit
     splits = load_mnist("bundled", (3,))
@@ -158,10 +158,10 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 
 def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
                                                                           tmp_path):
-    from ganmc import service
-    from ganmc.config import ARCHS, TrainConfig
-    from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S as AFTER
-    from ganmc.presets import PRESETS, RELATIVE_TRAIN_SPEED, TASKS
+    from ganmc.app import service
+    from ganmc.app.estimate import ESTIMATE_AFTER_TRAINING_S as AFTER
+    from ganmc.core.config import ARCHS, TrainConfig
+    from ganmc.core.presets import PRESETS, RELATIVE_TRAIN_SPEED, TASKS
 
     det, out, _ = one_digit
     settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}
@@ -203,7 +203,7 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
     # Ten digits: the same steps, and more to calibrate afterwards.
     ten, _ = service.time_estimate({**settings, "arch": "dcgan", "digits": tuple(range(10))},
                                    tmp_path)
-    from ganmc.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as PER_DIGIT
+    from ganmc.app.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as PER_DIGIT
     # ... and the shape network, on by default for several digits, beside the GAN's steps
     shape = TrainConfig(digits=tuple(range(10))).slowdown(PRESETS["standard"].steps)
     assert ten - dcgan == pytest.approx(9 * PER_DIGIT + (dcgan - AFTER) * (shape - 1))

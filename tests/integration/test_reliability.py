@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from ganmc import load_model
-from ganmc.errors import ModelError, StorageError
-from ganmc.train import read_checkpoint
+from ganmc.core.errors import ModelError, StorageError
+from ganmc.nets.train import read_checkpoint
 
 
 def test_crash_while_saving_keeps_the_previous_model(tiny_model, tmp_path, monkeypatch):
@@ -113,7 +113,7 @@ def test_killed_training_resumes_losing_at_most_one_round(tmp_path):
     card = json.loads((out / "ganmc.json").read_text())
     assert card["metadata"]["gan_steps_done"] == done_before_kill + ROUND
     # only the missing steps were trained: the rounds of the new plan that end after them
-    from ganmc.train import plan_rounds
+    from ganmc.nets.train import plan_rounds
 
     assert plan_rounds(4000) == [ROUND] * 20
     ran = sum(end > done_before_kill for end in np.cumsum(plan_rounds(done_before_kill + ROUND)))

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganmc import service
-from ganmc.decision import Choice, decide
-from ganmc.distribution import Level
+from ganmc.app import service
 from ganmc.report import data as report_data
 from ganmc.report.render import REPORT_SIZE
+from ganmc.thresholds.decision import Choice, decide
+from ganmc.thresholds.distribution import Level
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from ganmc import service
-from ganmc.errors import FolderBusyError, GanmcError, ModelError, StorageError
+from ganmc.app import service
+from ganmc.core.errors import FolderBusyError, GanmcError, ModelError, StorageError
 
 TINY = dict(arch="mlp", epochs=1, encoder_epochs=0, batch_size=256, mc_samples=0,
             jit_compile=False)
@@ -84,7 +84,7 @@ def test_the_speed_estimate_warms_the_batch_size_it_times(tiny_model, monkeypatc
     """The estimate before a Monte Carlo run times one batch of a run's size after a warm-up
     of that same size: XLA compiles the bfloat16 copies' dense layers once per batch shape,
     so a warm-up of another size would leave the compiling inside the timed batch."""
-    from ganmc import scoring
+    from ganmc.scores import scoring
 
     det, _ = tiny_model
     sizes = []

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ganmc import load_model
-from ganmc.anomalies import printed_letters
-from ganmc.combined import GUARDS, SHAPE_GUARDS, SHAPE_MAINS, VIEW_WORDS
-from ganmc.metrics import auroc
+from ganmc.images.anomalies import printed_letters
+from ganmc.scores.combined import GUARDS, SHAPE_GUARDS, SHAPE_MAINS, VIEW_WORDS
+from ganmc.thresholds.metrics import auroc
 
 
 def test_the_shape_network_is_trained_and_combined_reads_it(shape_model):
@@ -40,7 +40,7 @@ def test_a_verdict_converts_each_image_once_and_runs_each_network_once(fixture, 
     and ran the discriminator or the shape network twice ("digit" was a compiled function of
     its own beside the views). Its score, reason and digit now come from one conversion and
     one pass a batch, with the same values as each computed alone."""
-    from ganmc import scoring
+    from ganmc.scores import scoring
 
     _, path = request.getfixturevalue(fixture)
     det = load_model(path)  # nothing compiled yet

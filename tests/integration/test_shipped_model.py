@@ -7,8 +7,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from ganmc import load_model
-from ganmc.metrics import auroc
-from ganmc.preprocess import load_image
+from ganmc.images.preprocess import load_image
+from ganmc.thresholds.metrics import auroc
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 
@@ -19,7 +19,7 @@ def shipped():
 
 
 def test_card(shipped):
-    from ganmc.combined import SHAPE_GUARDS, SHAPE_MAINS
+    from ganmc.scores.combined import SHAPE_GUARDS, SHAPE_MAINS
 
     assert shipped.config.arch == "dcgan" and shipped.config.digits == tuple(range(10))
     # the shape network's views, guarded against photographs and noise: auto is combined,
@@ -59,7 +59,7 @@ def test_no_photograph_or_crop_of_one_is_normal(shipped):
 
 
 def _printed(chars: str) -> np.ndarray:
-    from ganmc.preprocess import to_mnist
+    from ganmc.images.preprocess import to_mnist
 
     font = ImageFont.load_default(size=200)
     images = []

@@ -10,8 +10,8 @@ import keras
 import pytest
 
 from ganmc import cli
-from ganmc.quality import NO_CARD, NO_HOLDOUT
-from ganmc.train import checkpoint_dir, read_checkpoint
+from ganmc.nets.train import checkpoint_dir, read_checkpoint
+from ganmc.thresholds.quality import NO_CARD, NO_HOLDOUT
 
 TRAIN = ["train", "--data", "bundled", "--digits", "1", "--arch", "mlp", "--steps", "32",
          "--encoder-steps", "0", "--mc-samples", "0", "--batch-size", "16"]
@@ -57,6 +57,6 @@ def test_no_held_out_images_is_said_so_not_that_training_stopped(tmp_path, capsy
 
 @pytest.mark.parametrize("held_out, line", [(0, NO_HOLDOUT), (None, NO_CARD), (120, NO_CARD)])
 def test_card_lines_say_why_a_card_is_missing(held_out, line):
-    from ganmc.quality import card_lines
+    from ganmc.thresholds.quality import card_lines
 
     assert card_lines(None, held_out) == [line]

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 from PIL import Image
 
-from ganmc import service
-from ganmc.decision import Choice, decide
-from ganmc.preprocess import to_mnist
-from ganmc.verdict import taken_for
+from ganmc.app import service
+from ganmc.images.preprocess import to_mnist
+from ganmc.thresholds.decision import Choice, decide
+from ganmc.thresholds.verdict import taken_for
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "assets", "examples")
 
@@ -100,7 +100,7 @@ def test_refresh_gives_a_model_saved_before_the_combined_score_its_score(digit_m
     import json
     import shutil
 
-    from ganmc import bundle
+    from ganmc.storage import bundle
 
     _, path = digit_model
     old = tmp_path / "old"

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from ganmc import preprocess
-from ganmc.arrays import as_images, load_images_file, read_idx
-from ganmc.errors import DataError, GanmcError, ImageError
-from ganmc.inputs import read_inputs
-from ganmc.preprocess import load_image, to_mnist
+from ganmc.core.errors import DataError, GanmcError, ImageError
+from ganmc.images import preprocess
+from ganmc.images.arrays import as_images, load_images_file, read_idx
+from ganmc.images.inputs import read_inputs
+from ganmc.images.preprocess import load_image, to_mnist
 
 
 def png_bytes(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:

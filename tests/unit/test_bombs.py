@@ -15,11 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganmc import arrays, bundle, limits, preprocess
-from ganmc.arrays import as_images, load_images_file, read_idx, read_npz
-from ganmc.errors import DataError, GanmcError, ImageError, ModelError
-from ganmc.inputs import read_inputs
-from ganmc.preprocess import MAX_BATCH_PIXELS, MAX_PIXELS, load_image
+from ganmc.core import limits
+from ganmc.core.errors import DataError, GanmcError, ImageError, ModelError
+from ganmc.images import arrays, preprocess
+from ganmc.images.arrays import as_images, load_images_file, read_idx, read_npz
+from ganmc.images.inputs import read_inputs
+from ganmc.images.preprocess import MAX_BATCH_PIXELS, MAX_PIXELS, load_image
+from ganmc.storage import bundle
 from tests.bombs import MAX_PEAK_BYTES, npz_of_zeros, run_child
 
 FAST = settings(max_examples=15, deadline=None,
@@ -216,7 +218,7 @@ def test_an_npz_of_250000_float_images_stays_within_the_memory_bound(tmp_path):
     assert path.stat().st_size < 4_000_000
     child = run_child("""
         import sys
-        from ganmc.arrays import load_images_file
+        from ganmc.images.arrays import load_images_file
         x = load_images_file(sys.argv[1])
         print(x.shape, x.dtype)
     """, str(path))
@@ -283,7 +285,7 @@ def wide_network(path, width: int = 30_000):
 def test_a_network_declaring_too_many_weights_is_refused_unbuilt(tmp_path, monkeypatch):
     import keras
 
-    from ganmc.kerasfile import MAX_NETWORK_PARAMS, check_network_file
+    from ganmc.storage.kerasfile import MAX_NETWORK_PARAMS, check_network_file
 
     path = wide_network(tmp_path / "generator.keras")
     assert path.stat().st_size < 30_000
@@ -303,8 +305,8 @@ def test_loading_a_wide_network_stays_within_the_memory_bound(tmp_path):
     child = run_child("""
         import sys
         from pathlib import Path
-        from ganmc import bundle
-        from ganmc.errors import ModelError
+        from ganmc.storage import bundle
+        from ganmc.core.errors import ModelError
         try:
             bundle._load_networks(Path(sys.argv[1]), Path(sys.argv[1]))
         except ModelError as exc:
@@ -323,7 +325,7 @@ def test_a_batch_of_huge_pictures_is_bounded_in_pixels_and_memory(tmp_path):
     img.save(tmp_path / "huge.png")
     child = run_child("""
         import sys
-        from ganmc.preprocess import load_batch
+        from ganmc.images.preprocess import load_batch
         data = open(sys.argv[1], "rb").read()
         images, problems = load_batch([(f"u{i}.png", data) for i in range(24)])
         print(len(images), len(problems), int(images[0][1].max()))
@@ -448,7 +450,7 @@ def test_outputs_too_large_per_image_are_refused(tmp_path):
 
     import keras
 
-    from ganmc.kerasfile import MAX_NETWORK_ACTIVATIONS, check_network_file
+    from ganmc.storage.kerasfile import MAX_NETWORK_ACTIVATIONS, check_network_file
 
     def build():
         x = keras.Input((7, 7, 4))
@@ -472,8 +474,8 @@ def test_every_network_ganmc_builds_passes_and_is_counted_exactly(tmp_path):
 
     import keras
 
-    from ganmc import networks
-    from ganmc.kerasfile import MAX_NETWORK_ACTIVATIONS, check_network_file, network_cost
+    from ganmc.nets import networks
+    from ganmc.storage.kerasfile import MAX_NETWORK_ACTIVATIONS, check_network_file, network_cost
 
     for arch in ("mlp", "dcgan", "dcgan-deep"):
         for model in (networks.build_generator(arch, 64, None),
@@ -493,8 +495,8 @@ def test_loading_the_issues_einsum_network_stays_within_the_memory_bound(tmp_pat
     child = run_child("""
         import sys
         from pathlib import Path
-        from ganmc import bundle
-        from ganmc.errors import ModelError
+        from ganmc.storage import bundle
+        from ganmc.core.errors import ModelError
         try:
             bundle._load_networks(Path(sys.argv[1]), Path(sys.argv[1]))
         except ModelError as exc:

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from ganmc import bundle, files
-from ganmc.errors import ModelError
+from ganmc.core import files
+from ganmc.core.errors import ModelError
+from ganmc.storage import bundle
 
 
 def test_atomic_dir_replaces_only_on_success(tmp_path):

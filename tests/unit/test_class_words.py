@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganmc.cardtext import catches_text, pac_text
-from ganmc.guarantees import drift_alarm
+from ganmc.storage.cardtext import catches_text, pac_text
+from ganmc.thresholds.guarantees import drift_alarm
 
 
 def _card(classes=None, own=False):

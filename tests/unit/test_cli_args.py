@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ganmc import cli, cliargs, runtime
+from ganmc import cli
+from ganmc.cli import args as cliargs
+from ganmc.core import runtime
 
 
 @pytest.mark.parametrize("args, flag", [

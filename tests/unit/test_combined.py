@@ -4,10 +4,10 @@ normal image, and the conformal guarantee kept."""
 import numpy as np
 import pytest
 
-from ganmc.calibration import choose
-from ganmc.combined import SHAPE_GUARDS, SHAPE_MAINS, Combination, grey_share, rank, views_of
-from ganmc.distribution import Level
-from ganmc.errors import ModelError
+from ganmc.core.errors import ModelError
+from ganmc.scores.combined import SHAPE_GUARDS, SHAPE_MAINS, Combination, grey_share, rank, views_of
+from ganmc.thresholds.calibration import choose
+from ganmc.thresholds.distribution import Level
 
 
 def _views(rng, n, shift=0.0):
@@ -31,7 +31,7 @@ def test_rank_counts_held_out_values_at_or_below_and_goes_on_past_the_largest():
 
 
 def test_grey_share_counts_pixels_neither_ink_nor_background():
-    from ganmc.scoring import grey_count
+    from ganmc.scores.scoring import grey_count
 
     x = -np.ones((2, 28, 28, 1), np.float32)  # background
     x[0, :14] = 1.0  # half full ink: no grey

@@ -1,8 +1,8 @@
 import pytest
 
-from ganmc.config import ARCH_ABOUT, ARCHS, DEFAULT_LATENT, TrainConfig, parse_digits
-from ganmc.errors import ConfigError
-from ganmc.presets import DEFAULT_PRESET, PRESETS, network_of
+from ganmc.core.config import ARCH_ABOUT, ARCHS, DEFAULT_LATENT, TrainConfig, parse_digits
+from ganmc.core.errors import ConfigError
+from ganmc.core.presets import DEFAULT_PRESET, PRESETS, network_of
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -88,7 +88,7 @@ def test_round_trip_through_dict():
 
 
 def test_a_card_from_before_the_presets_says_its_epochs_were_set_by_hand():
-    from ganmc.cardtext import training_text
+    from ganmc.storage.cardtext import training_text
 
     card = {"config": {"preset": "custom", "epochs": 180, "encoder_epochs": 180},
             "metadata": {"batch_size": 64}}
@@ -97,7 +97,7 @@ def test_a_card_from_before_the_presets_says_its_epochs_were_set_by_hand():
 
 
 def test_the_card_says_when_the_rotation_task_was_trained():
-    from ganmc.cardtext import training_text
+    from ganmc.storage.cardtext import training_text
 
     meta = {"gan_steps_done": 5000, "passes_done": [472.0, 0.0], "steps_planned": [5000, 0],
             "batch_size": 64}

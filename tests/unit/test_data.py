@@ -5,10 +5,10 @@ import struct
 import numpy as np
 import pytest
 
-from ganmc import data
-from ganmc.arrays import as_images, load_images_file, read_idx
-from ganmc.data import load_mnist
-from ganmc.errors import DataError
+from ganmc.core.errors import DataError
+from ganmc.images import data
+from ganmc.images.arrays import as_images, load_images_file, read_idx
+from ganmc.images.data import load_mnist
 
 
 def write_idx(path, arr, magic_type=0x08):
@@ -39,7 +39,7 @@ def test_auto_falls_back_to_bundled_offline(monkeypatch, caplog):
         raise OSError("no network")
 
     monkeypatch.setattr(data, "_load_keras", no_network)
-    with caplog.at_level(logging.WARNING, logger="ganmc.data"):
+    with caplog.at_level(logging.WARNING, logger="ganmc.images.data"):
         splits = load_mnist("auto", digits=(0, 1))
     assert splits.source == "bundled"
     assert "bundled" in caplog.text and "unavailable" in caplog.text
@@ -75,7 +75,7 @@ def test_a_failed_download_is_one_plain_line(monkeypatch, caplog, capsys):
     monkeypatch.delenv("GANMC_OFFLINE", raising=False)
     monkeypatch.setattr(data, "_keras_failure", None)
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    with caplog.at_level(logging.WARNING, logger="ganmc.data"):
+    with caplog.at_level(logging.WARNING, logger="ganmc.images.data"):
         splits = load_mnist("auto", digits=(7,))
     assert splits.source == "bundled"
     said = capsys.readouterr()

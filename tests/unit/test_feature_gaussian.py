@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganmc.density import FeatureGaussian
-from ganmc.errors import ConfigError
+from ganmc.core.errors import ConfigError
+from ganmc.nets.density import FeatureGaussian
 
 
 def _samples(n=4000, scales=(5.0, 2.0, 0.5), seed=0):
@@ -96,7 +96,7 @@ def test_full_shrinkage_is_one_shared_covariance():
 
 
 def test_stroke_length_is_the_ink_s_total_variation():
-    from ganmc.density import stroke_length
+    from ganmc.nets.density import stroke_length
 
     blank = -np.ones((1, 28, 28, 1), np.float32)
     line = blank.copy()

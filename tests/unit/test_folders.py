@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganmc import folders
-from ganmc.config import TrainConfig
-from ganmc.errors import ConfigError, DataError
-from ganmc.folders import read_folder, read_uploads, read_zip
-from ganmc.inputs import read_inputs
-from ganmc.preprocess import frame, load_image, to_whole
+from ganmc.core.config import TrainConfig
+from ganmc.core.errors import ConfigError, DataError
+from ganmc.images import folders
+from ganmc.images.folders import read_folder, read_uploads, read_zip
+from ganmc.images.inputs import read_inputs
+from ganmc.images.preprocess import frame, load_image, to_whole
 
 
 def png(img: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -307,8 +307,8 @@ def test_named_classes_are_the_models_normal_labels():
 
 
 def test_a_card_with_a_bad_framing_or_classes_and_bad_examples_are_refused():
-    from ganmc.cardcheck import check_arrays, check_card
-    from ganmc.errors import ModelError
+    from ganmc.core.errors import ModelError
+    from ganmc.storage.cardcheck import check_arrays, check_card
 
     card = {"format_version": 1, "config": {"arch": "mlp", "preset": "quick"}}
     check_card(card)  # no framing: digits

@@ -1,4 +1,5 @@
-"""The statistics behind the promises (ganmc.guarantees, the PAC threshold): the drift alarm's
+"""The statistics behind the promises (ganmc.thresholds.guarantees, the PAC threshold): the
+drift alarm's
 p-values and martingale, Benjamini-Hochberg, the Kolmogorov-Smirnov reading and the PAC rank,
 each against its definition and by simulation. numpy and scipy only: no model."""
 
@@ -10,11 +11,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ganmc import guarantees
-from ganmc.calibration import choose, conformal_rank, pac_min_images, pac_rank, pac_words
-from ganmc.distribution import Level, ScoreDistribution
-from ganmc.errors import ConfigError
-from ganmc.guarantees import (
+from ganmc.core.errors import ConfigError
+from ganmc.thresholds import guarantees
+from ganmc.thresholds.calibration import choose, conformal_rank, pac_min_images, pac_rank, pac_words
+from ganmc.thresholds.distribution import Level, ScoreDistribution
+from ganmc.thresholds.guarantees import (
     KAPPAS,
     batch_fdr,
     benjamini_hochberg,
@@ -216,7 +217,7 @@ def test_ks_test_is_scipys_for_small_samples_and_matches_it_for_large_ones():
 
 
 def test_ks_test_reads_a_streamed_histogram():
-    from ganmc.montecarlo import StreamingHistogram
+    from ganmc.thresholds.montecarlo import StreamingHistogram
 
     rng = np.random.default_rng(9)
     gen, real = rng.normal(0.5, 1, 200_000), rng.normal(size=2000)

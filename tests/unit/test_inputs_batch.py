@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganmc import cli, data
-from ganmc.arrays import as_images
-from ganmc.config import TrainConfig, parse_digits
-from ganmc.errors import ConfigError, DataError, ImageError
-from ganmc.inputs import read_inputs
+from ganmc import cli
+from ganmc.core.config import TrainConfig, parse_digits
+from ganmc.core.errors import ConfigError, DataError, ImageError
+from ganmc.images import data
+from ganmc.images.arrays import as_images
+from ganmc.images.inputs import read_inputs
 
 
 def digit_array() -> np.ndarray:
@@ -72,7 +73,7 @@ def test_blank_array_images_are_refused_like_blank_files(tmp_path):
 
 def test_binary_arrays_are_scaled_as_ink(caplog):
     binary = (digit_array() > 0).astype(np.int64)
-    with caplog.at_level(logging.WARNING, logger="ganmc.data"):
+    with caplog.at_level(logging.WARNING, logger="ganmc.images.data"):
         out = as_images(binary[None], "binary.npz:x")
     assert out.max() == 255 and out.dtype == np.uint8
     assert "taken as binary ink" in caplog.text
@@ -138,7 +139,7 @@ def test_keras_download_is_tried_once_per_process(monkeypatch, caplog):
     monkeypatch.delenv("GANMC_OFFLINE", raising=False)
     monkeypatch.setattr(data, "_keras_failure", None)
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    with caplog.at_level(logging.INFO, logger="ganmc.data"):
+    with caplog.at_level(logging.INFO, logger="ganmc.images.data"):
         first = data.load_mnist("auto", (3,))
         second = data.load_mnist("auto", (3,))
     assert calls == [1] and first.source == second.source == "bundled"

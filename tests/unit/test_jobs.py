@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from ganmc.errors import BusyError, DataError
-from ganmc.jobs import DONE, FAILED, STOPPED, JobRegistry
+from ganmc.app.jobs import DONE, FAILED, STOPPED, JobRegistry
+from ganmc.core.errors import BusyError, DataError
 
 
 def wait(job, timeout=10):

@@ -1,8 +1,8 @@
 import pytest
 
-from ganmc import limits
-from ganmc.errors import ConfigError
-from ganmc.montecarlo import simulate
+from ganmc.core import limits
+from ganmc.core.errors import ConfigError
+from ganmc.thresholds.montecarlo import simulate
 
 
 def test_available_memory_is_read():
@@ -38,8 +38,8 @@ def test_oversized_requests_are_refused_before_they_start(monkeypatch):
 def test_training_refused_before_building_anything(monkeypatch):
     import numpy as np
 
-    from ganmc.config import TrainConfig
-    from ganmc.train import fit_networks
+    from ganmc.core.config import TrainConfig
+    from ganmc.nets.train import fit_networks
 
     monkeypatch.setattr(limits, "available_memory", lambda: 1_000_000)
     with pytest.raises(ConfigError, match="training on 1,000 images"):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ganmc.errors import DataError
-from ganmc.metrics import auroc, average_precision
+from ganmc.core.errors import DataError
+from ganmc.thresholds.metrics import auroc, average_precision
 
 
 def brute_auroc(n, a):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from ganmc.distribution import Level
-from ganmc.errors import ConfigError
-from ganmc.montecarlo import simulate, simulate_iter
+from ganmc.core.errors import ConfigError
+from ganmc.thresholds.distribution import Level
+from ganmc.thresholds.montecarlo import simulate, simulate_iter
 
 
 class FakeSampler:
@@ -87,7 +87,7 @@ def test_nan_scores_are_refused():
 def test_the_slow_score_simulates_in_small_batches():
     """latent-search runs 100 optimisation steps per image: its batches are smaller, so that
     a partial histogram still arrives every few seconds."""
-    from ganmc.scoring import default_batch_size
+    from ganmc.scores.scoring import default_batch_size
 
     assert default_batch_size("latent-search") * 16 == default_batch_size("fanogan")
     assert default_batch_size("discriminator") == default_batch_size()
@@ -101,8 +101,8 @@ def per_digit_detector(mnist):
     import keras
 
     from ganmc import Detector
-    from ganmc.density import fit_density
-    from ganmc.networks import Networks, build_discriminator, build_encoder, build_generator
+    from ganmc.nets.density import fit_density
+    from ganmc.nets.networks import Networks, build_discriminator, build_encoder, build_generator
 
     keras.utils.set_random_seed(0)
     nets = Networks(build_generator("dcgan", 16), build_discriminator("dcgan"),
@@ -158,7 +158,7 @@ def test_monte_carlo_mahalanobis_is_the_distance_to_the_nearest_digit(per_digit_
 
 
 def test_score_samples_of_generated_images_is_the_reference_distance(per_digit_detector):
-    from ganmc.preprocess import from_model_output, to_model_input
+    from ganmc.images.preprocess import from_model_output, to_model_input
 
     det = per_digit_detector
     images = from_model_output(_generated(det, 200, 1, 0).numpy())  # as a user would save them
@@ -194,7 +194,7 @@ def test_the_pace_leaves_out_the_first_batch_that_compiled_the_sampler(monkeypat
     that batch; here it took 5 s, and each later batch of 1,000 samples 0.5 s."""
     from types import SimpleNamespace
 
-    from ganmc import montecarlo
+    from ganmc.thresholds import montecarlo
     from ui.monte_carlo import expected_speed
 
     clock = [0.0]

@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from ganmc.gan import GAN, EncoderTrainer
-from ganmc.networks import (
+from ganmc.nets.gan import GAN, EncoderTrainer
+from ganmc.nets.networks import (
     FEATURES,
     build_discriminator,
     build_encoder,
@@ -87,7 +87,7 @@ def test_bfloat16_copies_need_no_autocasting():
     what the originals do, to bfloat16's precision."""
     import threading
 
-    from ganmc.networks import BFloat16Dense, Networks
+    from ganmc.nets.networks import BFloat16Dense, Networks
 
     convolutions = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
     nets = Networks(build_generator("dcgan", 16), build_discriminator("dcgan"),
@@ -130,7 +130,7 @@ def test_bfloat16_dense_multiplies_in_bfloat16_and_folds_its_leaky_relu():
     networks' outputs are float32 and within bfloat16's precision of the float32 networks'."""
     import tensorflow as tf
 
-    from ganmc.networks import BFloat16Dense, Networks
+    from ganmc.nets.networks import BFloat16Dense, Networks
 
     nets = Networks(build_generator("mlp", 100), build_discriminator("mlp"))
     fast = nets.cast("bfloat16")

@@ -8,8 +8,11 @@ import json
 
 import pytest
 
-from ganmc import bundle, cli, locks, service
-from ganmc.errors import GanmcError, ModelError
+from ganmc import cli
+from ganmc.app import service
+from ganmc.core import locks
+from ganmc.core.errors import GanmcError, ModelError
+from ganmc.storage import bundle
 
 TRAIN = ["train", "--data", "bundled", "--digits", "3", "--steps", "8"]
 
@@ -131,7 +134,7 @@ def test_a_checkpoint_beside_a_saved_model_is_said_with_how_to_resume(tmp_path, 
 def test_replace_keeps_an_interrupted_checkpoint_aside(tmp_path, monkeypatch):
     """Item 5: ``--replace`` without ``--resume`` trained afresh into the checkpoint's folder,
     destroying it; now it is moved aside first (the training here is a stand-in)."""
-    from ganmc.detector import Detector
+    from ganmc.model.detector import Detector
 
     model = saved_model(tmp_path / "m")
     checkpoint(model)
@@ -156,7 +159,7 @@ def test_files_put_at_the_name_while_training_are_kept(tmp_path, monkeypatch):
     """Item 4: the rule was checked at the start only; the final save deleted what a user
     put at the name meanwhile. Checked again before the save: refused, the files and the
     checkpoint kept."""
-    from ganmc.detector import Detector
+    from ganmc.model.detector import Detector
 
     out = tmp_path / "m"
 
@@ -177,7 +180,7 @@ def test_files_put_at_the_name_while_training_are_kept(tmp_path, monkeypatch):
 
 def test_a_model_put_at_the_name_while_training_is_replaced_only_when_asked(tmp_path,
                                                                              monkeypatch):
-    from ganmc.detector import Detector
+    from ganmc.model.detector import Detector
 
     out = tmp_path / "m"
     monkeypatch.setattr(Detector, "fit", lambda self, *a, **k: saved_model(out) and self)
@@ -223,7 +226,7 @@ def test_a_path_too_long_for_the_run_is_refused_before_training(tmp_path, capsys
 
 
 def test_a_long_error_keeps_its_reason():
-    from ganmc.errors import one_line
+    from ganmc.core.errors import one_line
 
     line = one_line(f"{'/d' * 2000}/m: cannot write (File name too long)", 2000)
     assert len(line) <= 2000 and line.endswith("cannot write (File name too long)")

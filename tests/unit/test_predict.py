@@ -1,4 +1,4 @@
-"""ganmc.predict, the export folder's runtime: it imports no TensorFlow, its copies of
+"""ganmc.deploy.predict, the export folder's runtime: it imports no TensorFlow, its copies of
 ganmc's code are ganmc's own, its verdict rule and p-values are ganmc's, its framings, and
 the one-line refusals of a bad export folder. (Exports of real models:
 tests/integration/test_export.py.)"""
@@ -17,32 +17,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganmc import (
-    calibration,
-    combined,
-    config,
-    errors,
-    files,
-    guarantees,
-    predict,
-    preprocess,
-    service,
-    verdict,
-)
-from ganmc.combined import Combination
-from ganmc.distribution import Level
-from ganmc.export import _threshold_entry
-from ganmc.naming import Names
+from ganmc.app import service
+from ganmc.core import config, errors, files
+from ganmc.core.naming import Names
+from ganmc.deploy import predict
+from ganmc.deploy.export import _threshold_entry
+from ganmc.images import preprocess
+from ganmc.scores import combined
+from ganmc.scores.combined import Combination
+from ganmc.thresholds import calibration, guarantees, verdict
+from ganmc.thresholds.distribution import Level
 
 
 def test_the_runtime_imports_no_tensorflow():
-    code = ("import sys, ganmc.predict, ganmc.export, ganmc.cli\n"
+    code = ("import sys, ganmc.deploy.predict, ganmc.deploy.export, ganmc.cli\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 
-#: Each copy in ganmc/predict.py and the ganmc function it copies.
+#: Each copy in ganmc/deploy/predict.py and the ganmc function it copies.
 COPIES = [
     (files, "regular_size"), (preprocess, "Picture"), (preprocess, "open_picture"),
     (preprocess, "_shrunk"), (preprocess, "_spread"), (preprocess, "to_mnist"),
@@ -104,7 +98,7 @@ def test_verdicts_and_p_values_are_ganmcs_per_digit_and_pooled(holdout, digits_s
     """The runtime's rule (predict.decide) against calibration.choose's thresholds: the same
     verdicts, thresholds and p-values, per digit (digits with too few held-out images use
     the pooled threshold and scores) and pooled."""
-    from ganmc.export import _threshold_entry
+    from ganmc.deploy.export import _threshold_entry
 
     rng = np.random.default_rng(digits_seed)
     holdout = np.array(holdout)
@@ -232,14 +226,14 @@ def test_a_bad_export_folder_is_refused_with_one_line(tmp_path, change, message)
     with pytest.raises(predict.ExportError) as info:
         predict.Export(d)
     assert message in str(info.value) and "\n" not in str(info.value)
-    r = subprocess.run([sys.executable, "-m", "ganmc.predict", "--export", str(d), "x.png"],
+    r = subprocess.run([sys.executable, "-m", "ganmc.deploy.predict", "--export", str(d), "x.png"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [f"predict.py: error: {info.value}"]
 
 
 def test_no_export_folder_is_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "ganmc.predict", "x.png"], capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "ganmc.deploy.predict", "x.png"], capture_output=True,
                        text=True)
     assert r.returncode == 2
     assert r.stderr.strip() == ("predict.py: error: name the export folder with --export DIR "

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganmc import preprocess
-from ganmc.errors import ImageError
-from ganmc.preprocess import from_model_output, load_image, to_mnist, to_model_input
+from ganmc.core.errors import ImageError
+from ganmc.images import preprocess
+from ganmc.images.preprocess import from_model_output, load_image, to_mnist, to_model_input
 
 
 def centre_of_mass(img):

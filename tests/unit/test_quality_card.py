@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganmc import anomalies, quality
+from ganmc.images import anomalies
+from ganmc.thresholds import quality
 
 
 def _card(aurocs: dict[str, float], preset: str = "standard") -> dict:

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganmc import bundle, files, locks
-from ganmc.errors import ModelError, StorageError
+from ganmc.core import files, locks
+from ganmc.core.errors import ModelError, StorageError
+from ganmc.storage import bundle
 
 
 class FakeNetwork:

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from ganmc import config, scorers
-from ganmc.errors import ConfigError
+from ganmc.core import config, scorers
+from ganmc.core.errors import ConfigError
 
 
 def test_the_choice_list_and_help_come_from_the_registry():
@@ -65,10 +65,34 @@ def test_each_score_has_its_graph_or_is_made_of_views():
     """The registry's entries carry what used to be branches on their names: a score with a
     network graph of its own is in ``scoring.GRAPHS``, a composite one (made of views) is not,
     and the one that searches the latent space is the one not done in one pass."""
-    from ganmc import scoring
-    from ganmc.scorers import COMPOSITE, REGISTRY
+    from ganmc.core.scorers import COMPOSITE, REGISTRY
+    from ganmc.scores import scoring
 
     assert COMPOSITE == ("combined",)
     assert set(scoring.GRAPHS) == {n for n in REGISTRY if n not in COMPOSITE}
     assert [n for n, s in REGISTRY.items() if s.searches] == [
         n for n, s in REGISTRY.items() if not s.one_pass] == ["latent-search"]
+
+
+def test_autos_rule_and_reasons_come_from_its_preferences():
+    """``AUTO_RULE`` and ``why_auto`` are generated from the same data ``auto_order`` uses:
+    every preference's words are in the rule, and the reason given for a model is the words
+    of the preference that put its first score first (else the registry's order's)."""
+    from ganmc.core.scorers import OTHERWISE, PREFERENCES
+
+    for p in PREFERENCES:
+        assert p.rule in scorers.AUTO_RULE
+    cases = [({"density", "strokes", "encoder"}, 1, False, PREFERENCES[0], 0),
+             ({"density", "encoder"}, 1, False, PREFERENCES[0], 1),
+             ({"shape", "combination", "density", "encoder"}, 10, True, PREFERENCES[1], 0),
+             ({"shape", "encoder"}, 10, True, PREFERENCES[1], 1),
+             ({"density", "combination", "encoder"}, 10, True, PREFERENCES[2], 0),
+             ({"density", "encoder"}, 10, True, PREFERENCES[2], 1)]
+    for parts, n, per_digit, pref, i in cases:
+        have = scorers.auto_order(parts, n, per_digit)
+        assert have[0] == pref.first[i]
+        assert scorers.why_auto(have, tuple(range(n))) == f"{have[0]}: {pref.why[i]}"
+    for parts, first in (({"density", "encoder"}, "fanogan"), ({"density"}, "mahalanobis"),
+                         (set(), "discriminator")):
+        have = scorers.auto_order(parts, 10, False)
+        assert scorers.why_auto(have, tuple(range(10))) == f"{first}: {OTHERWISE[first]}"

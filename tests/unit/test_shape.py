@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganmc import outliers
-from ganmc.augment import style
-from ganmc.config import TrainConfig
-from ganmc.preprocess import to_mnist, to_model_input
-from ganmc.scoring import shape_margin, tones_count
+from ganmc.core.config import TrainConfig
+from ganmc.images import outliers
+from ganmc.images.augment import style
+from ganmc.images.preprocess import to_mnist, to_model_input
+from ganmc.scores.scoring import shape_margin, tones_count
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data" / "photos"
 
@@ -37,7 +37,7 @@ def test_style_draws_each_image_again_in_a_seeded_random_hand(mnist):
 def test_the_warp_is_tensorflows_projective_transform_and_compiles_under_xla(mnist):
     """The style's resampling by gathers equals TensorFlow's bilinear projective transform,
     which XLA (the mlp's training step, every GPU step) cannot compile."""
-    from ganmc.augment import _warp
+    from ganmc.images.augment import _warp
 
     x = tf.constant(mnist.x_train[:16, :, :, None].astype("float32") / 255)
     rng = np.random.default_rng(0)
@@ -111,7 +111,7 @@ def test_the_shape_network_is_on_by_default_and_off_for_cards_made_before_it():
 def test_the_encoder_learns_after_a_gan_with_a_shape_network(mnist):
     """The encoder is given the images alone (the GAN's batches carry their classes and the
     outliers beside them); a run with both used to fail at the encoder's first step."""
-    from ganmc.train import fit_networks
+    from ganmc.nets.train import fit_networks
 
     keep = np.isin(mnist.y_train, (1, 7))
     x, y = mnist.x_train[keep][:128], mnist.y_train[keep][:128]

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganmc.arrays import load_images_file, read_idx, read_npz
-from ganmc.errors import GanmcError
-from ganmc.inputs import read_inputs
-from ganmc.preprocess import load_image
+from ganmc.core.errors import GanmcError
+from ganmc.images.arrays import load_images_file, read_idx, read_npz
+from ganmc.images.inputs import read_inputs
+from ganmc.images.preprocess import load_image
 from tests.bombs import MAX_PEAK_BYTES, run_child
 
 REFUSED = "not a regular file (a pipe, device or socket); refused unread"
@@ -63,8 +63,8 @@ def test_a_socket_is_refused(tmp_path, no_hang):
 def test_dev_zero_is_refused_unread():
     """It used to be read until memory ran out; a child under a memory cap shows it is not."""
     child = run_child("""
-        from ganmc.errors import GanmcError
-        from ganmc.inputs import read_inputs
+        from ganmc.core.errors import GanmcError
+        from ganmc.images.inputs import read_inputs
         try:
             read_inputs(["/dev/zero"], strict=False)
         except GanmcError as exc:

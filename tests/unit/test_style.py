@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from ganmc.distribution import Level, ScoreDistribution
 from ganmc.report import style
+from ganmc.thresholds.distribution import Level, ScoreDistribution
 
 
 def _dist():
@@ -43,7 +43,7 @@ def test_report_marks_are_coloured_by_verdict():
 
 
 def test_distance_from_the_nominal_rate_is_said_one_way():
-    from ganmc.evaluation import far_from_nominal
+    from ganmc.app.evaluation import far_from_nominal
 
     level = Level.from_percentile(95)
     assert far_from_nominal(0.071, level) == "7.1 % against the nominal 5 % (2.1 points above)"
@@ -64,8 +64,8 @@ def test_level_takes_numpy_numbers():
 
 
 def test_writing_onto_a_folder_is_one_clear_error(tmp_path):
-    from ganmc.errors import StorageError
-    from ganmc.files import atomic_write_bytes
+    from ganmc.core.errors import StorageError
+    from ganmc.core.files import atomic_write_bytes
 
     (tmp_path / "out").mkdir()
     with pytest.raises(StorageError, match="is a folder"):
@@ -147,7 +147,7 @@ def test_a_long_title_and_its_note_make_room_above_the_plot():
 def test_what_the_histogram_leaves_out_is_always_said():
     """A streamed (Monte Carlo) distribution, an overlay and a tail on the low side: a score
     left out is always counted in the note, and the overlay keeps its own number of scores."""
-    from ganmc.montecarlo import StreamingHistogram
+    from ganmc.thresholds.montecarlo import StreamingHistogram
 
     rng = np.random.default_rng(0)
     stream = StreamingHistogram()
@@ -183,9 +183,9 @@ def test_a_rank_scores_held_out_images_are_not_drawn_as_a_flat_line():
 
     from matplotlib.figure import Figure
 
-    from ganmc.calibration import choose
-    from ganmc.distribution import Level
     from ganmc.report.render import draw_histogram
+    from ganmc.thresholds.calibration import choose
+    from ganmc.thresholds.distribution import Level
     from ui import charts
 
     ranks = ScoreDistribution.from_scores((np.arange(400) + 0.5) / 400)

@@ -3,10 +3,10 @@ import threading
 import numpy as np
 import pytest
 
-from ganmc import train
-from ganmc.config import TrainConfig
-from ganmc.errors import TrainingError
-from ganmc.train import checkpoint_dir, fit_networks, read_checkpoint
+from ganmc.core.config import TrainConfig
+from ganmc.core.errors import TrainingError
+from ganmc.nets import train
+from ganmc.nets.train import checkpoint_dir, fit_networks, read_checkpoint
 
 CFG = dict(arch="mlp", epochs=2, encoder_epochs=1, batch_size=64, latent_dim=16, seed=0)
 
@@ -175,7 +175,7 @@ def test_resume_refuses_another_split_or_a_damaged_checkpoint(tiny_train, tmp_pa
 
 
 def test_rotate_turns_each_image_by_its_own_quarter_turns():
-    from ganmc.gan import rotate
+    from ganmc.nets.gan import rotate
 
     x = np.arange(4 * 28 * 28, dtype=np.float32).reshape(4, 28, 28, 1)
     turned = np.asarray(rotate(x, np.array([0, 1, 2, 3])))
@@ -186,7 +186,7 @@ def test_rotate_turns_each_image_by_its_own_quarter_turns():
 def test_jigsaw_puts_each_images_quarters_back_in_another_order():
     import keras
 
-    from ganmc.gan import jigsaw
+    from ganmc.nets.gan import jigsaw
 
     x = np.arange(64 * 28 * 28, dtype=np.float32).reshape(64, 28, 28, 1)
     out = np.asarray(jigsaw(x, keras.random.SeedGenerator(0)))
@@ -210,7 +210,7 @@ def test_jigsaw_pseudo_anomalies_teach_d_to_reject_them(tiny_train):
     real than the digits themselves; without it, much less so."""
     import keras
 
-    from ganmc.gan import jigsaw
+    from ganmc.nets.gan import jigsaw
 
     x = (tiny_train[1024:1280, ..., None] / 127.5 - 1).astype(np.float32)
     shuffled = np.asarray(jigsaw(x, keras.random.SeedGenerator(1)))
@@ -238,7 +238,7 @@ def test_the_rotation_task_trains_a_head_that_tells_the_turns(tiny_train, tmp_pa
     loss falls well below chance, ln 4), it is checkpointed, and a resume loads it."""
     import tensorflow as tf
 
-    from ganmc.gan import rotate
+    from ganmc.nets.gan import rotate
 
     cfg = TrainConfig(**{**CFG, "epochs": None, "encoder_epochs": 0, "steps": 400,
                          "rotation_weight": 1.0, "shape_weight": 0.0})  # the task alone
@@ -255,14 +255,14 @@ def test_the_rotation_task_trains_a_head_that_tells_the_turns(tiny_train, tmp_pa
     k = np.arange(len(x)) % 4
     feats = result.discriminator.get_layer("features").output  # the head reads this layer
     assert result.rotation_head.inputs[0].shape[1:] == feats.shape[1:]
-    from ganmc.networks import feature_model
+    from ganmc.nets.networks import feature_model
 
     logits = result.rotation_head(feature_model(result.discriminator)(rotate(x, k))[0])
     assert np.mean(np.argmax(np.asarray(logits), 1) == k) > 0.6  # chance: 0.25
 
     # a resume (a longer budget, same split) starts from the saved head, not a fresh one: after
     # 8 more steps its weights are still next to the saved ones (a fresh head's are not)
-    from ganmc.networks import rotation_head
+    from ganmc.nets.networks import rotation_head
 
     saved = rotation_head(result.discriminator)
     saved.load_weights(ckpt / "rotation.weights.h5")
@@ -294,7 +294,7 @@ def test_the_training_rate_and_eta_count_what_rounds_cost_besides_their_steps(mo
     "1,150 images/s, ETA 46 s" while the clock saw half that rate. Both are now of the wall
     clock since the phase's first (compiling) call: here each round of 100 steps takes 1 s
     of steps and 1 s besides them."""
-    from ganmc import tracker
+    from ganmc.nets import tracker
 
     clock = [100.0]
     monkeypatch.setattr(tracker.time, "perf_counter", lambda: clock[0])
