@@ -18,9 +18,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ganmc import limits
-from ganmc.distribution import Level, ScoreDistribution, quantile_interval
-from ganmc.errors import ConfigError
+from ganmc.core import limits
+from ganmc.core.errors import ConfigError
+from ganmc.thresholds.distribution import Level, ScoreDistribution, quantile_interval
 
 MAX_SAMPLES = 100_000_000
 MAX_SIMULATION_BATCH = 262_144
