@@ -176,6 +176,57 @@ def matmul_ceiling(g, d, dtype: str, batch: int = 16_384, reps: int = 8) -> floa
     return reps * batch / (time.perf_counter() - t)
 
 
+def product_layers(model) -> list[tuple[object, tuple[int, ...]]]:
+    """A network's layers that multiply by a kernel (dense, convolution, transposed
+    convolution), each with its input's shape less the batch."""
+    return [(layer, tuple(layer.input.shape[1:])) for layer in model.layers
+            if getattr(layer, "kernel", None) is not None]
+
+
+def shipped_ceiling(det, dtype: str, batch: int = 4096, reps: int = 4) -> float:
+    """Samples/s of the shipped model's default score's products alone: G's, D's and the
+    shape network's dense and convolution kernels, and the shape Gaussian's projection and
+    per-digit whitening, each on an input of its shape, in one compiled function; no bias,
+    activation, normalisation, cast, random draw or score. The arithmetic a Monte Carlo
+    sample of this model's ``combined`` score must do, at this CPU's oneDNN speed."""
+    import keras
+    import tensorflow as tf
+
+    nets = det.networks_
+    gauss = nets.shape_density
+    kernels, inputs = [], []
+    for model in (nets.generator, nets.discriminator, nets.shape):
+        for layer, shape in product_layers(model):
+            kernels.append((layer, tf.cast(layer.kernel, dtype)))
+            inputs.append(tf.cast(tf.random.stateless_normal((batch, *shape), (0, 1)), dtype))
+    matrices = [tf.constant(gauss.components, dtype),
+                *(tf.constant(w, dtype) for w in gauss.whiteners)]
+    features = tf.cast(tf.random.stateless_normal((batch, matrices[0].shape[1]), (0, 2)), dtype)
+
+    @tf.function
+    def products():
+        total = []
+        for (layer, k), h in zip(kernels, inputs):
+            if isinstance(layer, keras.layers.Conv2DTranspose):
+                out = (batch, *layer.output.shape[1:])
+                y = tf.nn.conv2d_transpose(h, k, out, layer.strides, layer.padding.upper())
+            elif isinstance(layer, keras.layers.Conv2D):
+                y = tf.nn.conv2d(h, k, layer.strides, layer.padding.upper())
+            else:
+                y = tf.matmul(tf.reshape(h, (batch, -1)), k)
+            total.append(tf.reduce_sum(tf.cast(y[:, :1], tf.float32)))
+        for m in matrices:
+            total.append(tf.reduce_sum(tf.cast(
+                tf.matmul(features, m, transpose_b=True)[:, :1], tf.float32)))
+        return tf.add_n(total)
+
+    products().numpy()
+    t = time.perf_counter()
+    for _ in range(reps):
+        products().numpy()
+    return reps * batch / (time.perf_counter() - t)
+
+
 def peak_rss(model: Path, n: int, scorer: str) -> tuple[float, float]:
     """Peak RSS (MB) and seconds of `ganmc simulate` in a fresh process.
 
@@ -260,6 +311,9 @@ def main() -> None:
         r[f"mc_ceiling_mlp_{prec}"] = matmul_ceiling(mlp_result.generator,
                                                      mlp_result.discriminator, prec, batch)
     shipped = shipped_monte_carlo(r, quick, args.gpu)
+    if shipped.networks_.shape_density is not None:
+        for prec in ("float32", "bfloat16"):
+            r[f"mc_ceiling_shipped_{prec}"] = shipped_ceiling(shipped, prec)
     m = 5_000 if quick else 40_000
     print("Monte Carlo of the shipped model, fanogan score ...")
     for prec in ("float32", "bfloat16"):
@@ -328,6 +382,10 @@ def render_monte_carlo(r: dict) -> str:
                  ["shipped model, default score, fused, bfloat16",
                   r["mc_ganmc_shipped_default_bfloat16"],
                   r["mc_ganmc_shipped_default_bfloat16"] / seed],
+                 *([[f"ceiling: the shipped model's products alone, {prec}",
+                     r[f"mc_ceiling_shipped_{prec}"], r[f"mc_ceiling_shipped_{prec}"] / seed]
+                    for prec in ("float32", "bfloat16")]
+                   if "mc_ceiling_shipped_float32" in r else []),
                  ["ganmc, dcgan + fanogan score, float32", r["mc_ganmc_dcgan_fanogan_float32"],
                   ""],
                  ["ganmc, dcgan + fanogan score, bfloat16", r["mc_ganmc_dcgan_fanogan_bfloat16"],
@@ -345,7 +403,10 @@ def render_monte_carlo(r: dict) -> str:
              "oneDNN speed; no Monte Carlo loop over this architecture can beat them here. The "
              "shipped model's rows do several times the mlp's arithmetic per sample (two "
              "transposed convolutions, two convolutions and the distance to ten Gaussians); "
-             "their ratio column is against the same mlp seed-style loop."]
+             "their ratio column is against the same mlp seed-style loop. Their ceiling rows "
+             "time the products alone in the same way: G's, D's and the shape network's dense "
+             "and convolution kernels, each on an input of its shape, and the shape "
+             "Gaussian's projection and per-digit whitening (batch 4,096)."]
     return "\n".join(lines)
 
 

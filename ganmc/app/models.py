@@ -278,7 +278,7 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
         wanted |= {n for n in det.scorers_ if scorers.REGISTRY[n].searches
                    and (latent_search or n == det.scorer_)}
         det.calibrate(x, name=name, sources=sources, scorers=tuple(wanted), progress=progress)
-        level = level or Level(det.alpha)
+        level = level or det.level()
         bands = {"all": {"n": len(x), "band": far_band(len(x), level)}}
         digits = det.predict_digit(x)
         if digits is not None:

@@ -129,9 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _print_calibration(det) -> None:
     """One line per score: its thresholds at the detector's level, from each source."""
     from ganmc.app import evaluation, service
-    from ganmc.thresholds.distribution import Level
 
-    level = Level(det.alpha)
+    level = det.level()
     for name in det.scorers_:
         parts = [f"holdout threshold {det.calibration_of(name, 'holdout').value:.5g}"
                  f" (n={len(det.holdout_scores_[name]):,})"] if name in det.holdout_scores_ else []
@@ -195,7 +194,7 @@ def _model(args: argparse.Namespace):
     choice = Choice(
         scorer=getattr(args, "scorer", None) or det.scorer,
         source=getattr(args, "calibration", None) or det.calibration,
-        level=Level.from_percentile(percentile) if percentile is not None else Level(det.alpha),
+        level=Level.from_percentile(percentile) if percentile is not None else det.level(),
         pac_delta=round(1.0 - confidence / 100.0, 12) if confidence is not None
         else det.pac_delta)
     return det, choice
@@ -344,7 +343,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ganmc.app import service
     from ganmc.thresholds.calibration import pac_words
-    from ganmc.thresholds.distribution import Level
 
     refused: list = []
     images = _read(args, args.inputs, refused)
@@ -362,7 +360,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"  with {len(images.x):,} images the false-alarm rate at a nominal "
           f"{percent(det.alpha, 'g')} lands between {percent(lo, '.1f')} and "
           f"{percent(hi, '.1f')} on further images of the same kind (5-95 %)")
-    print("  " + pac_words(len(images.x), Level(det.alpha), det.pac_delta))
+    print("  " + pac_words(len(images.x), det.level(), det.pac_delta))
     for d, b in bands.items():
         if d != "all" and b["n"]:
             lo, hi = b["band"]

@@ -59,6 +59,11 @@ class BaseDetector:
     config: Any
     names: Any
 
+    def level(self) -> Level:
+        """The ``alpha`` setting (a float, as PyOD's ``contamination``) as a :class:`Level`,
+        for everything that takes one."""
+        return Level(self.alpha)
+
     def _choices(self, scorer: str, calibration: str, alpha: float, mc_samples: int,
                  pac_delta: float = DEFAULT_PAC_DELTA) -> None:
         self.scorer = checked_choice("scorer", scorer, SCORERS)
@@ -129,7 +134,7 @@ class BaseDetector:
         one; ``delta``: the PAC sources' delta, None: the model's ``pac_delta``). Nothing is
         simulated: a source without scores raises ConfigError."""
         mc = monte_carlo or self.monte_carlo_.get(scorer)
-        return choose(source, level or Level(self.alpha), scorer=scorer,
+        return choose(source, level or self.level(), scorer=scorer,
                       holdout=self.holdout_scores_.get(scorer),
                       holdout_digits=self.holdout_digits_.get(scorer),
                       monte_carlo=None if mc is None else mc.distribution,

@@ -141,11 +141,11 @@ class Detector(BaseDetector):
         train, holdout = x[i_train], x[i_holdout]
         train_labels = None if labels is None else labels[i_train]
         if len(holdout):  # refused before training, not after it
-            share = math.ceil(100 * min_images(Level(self.alpha)) / len(x)) / 100
+            share = math.ceil(100 * min_images(self.level()) / len(x)) / 100
             advice = (f"; hold out a share of at least {share:g} (--calibration-fraction), "
                       f"or none (0)" if share < 0.9 else
                       "; hold out none (0), or train on more images")
-            check_enough(len(holdout), Level(self.alpha),
+            check_enough(len(holdout), self.level(),
                          f"held-out images ({self.config.calibration_fraction:g} of {len(x):,})",
                          advice)
         if labels is not None and self.config.classes is not None:
@@ -250,7 +250,7 @@ class Detector(BaseDetector):
         x = as_images(x_normal, "calibration images")
         if name is not None:
             name = check_calibration_name(name)
-        check_enough(len(x), Level(self.alpha))
+        check_enough(len(x), self.level())
         nets = self._fitted().networks_
         names = tuple(n for n in self.scorers_ if n not in COMPOSITE
                       and (scorers is None or n in scorers))
@@ -388,7 +388,7 @@ class Detector(BaseDetector):
         """The model card: settings, training metadata and calibration summary."""
         self._fitted()
         return modelfile.card(self.config, self.metadata_, self.scorers_, self.scorer,
-                              self.calibration, Level(self.alpha), self.holdout_scores_,
+                              self.calibration, self.level(), self.holdout_scores_,
                               self.monte_carlo_, self.holdout_digits_, self.quality_,
                               self.combination_, self.pac_delta, self.framing_)
 
