@@ -1011,3 +1011,28 @@ def test_detect_page_frames_uploads_as_the_model_and_names_its_classes(app, own_
     assert any(c.value.startswith("Per-class thresholds") for c in app.caption)
     assert any("whole image, as its training pictures were" in c.value for c in app.caption)
     assert any("Examples: the model's own held-out pictures" in s.value for s in app.subheader)
+
+
+def test_one_decision_per_user_action(app, monkeypatch):
+    """Issue 35 (design): the sidebar and the page each decided the threshold on their own,
+    again on every rerun. Now one Decision is built per user action: the sidebar and the page
+    share it, a rerun with the same settings builds none, a moved slider builds one."""
+    from ganmc.model.detector import Detector
+
+    built = []
+    real = Detector.calibration_of
+
+    def counted(self, scorer, source="auto", *args, **kwargs):
+        built.append(source)
+        return real(self, scorer, source, *args, **kwargs)
+
+    monkeypatch.setattr(Detector, "calibration_of", counted)
+    open_page(app, "pages/views/detect.py")
+    first = len(built)
+    app.run()
+    assert not app.exception and len(built) == first
+    app.slider(key="w_detect_percentile").set_value(99.0).run()
+    assert not app.exception and len(built) == first + 1
+    assert app.session_state["percentile"] == 99.0
+    sidebar = " ".join(c.value for c in app.sidebar.caption)
+    assert "99th percentile" in sidebar
