@@ -182,10 +182,12 @@ def test_each_row_says_which_threshold_judged_it_on_detect_and_monte_carlo(app, 
     open_page(app, "pages/views/detect.py")
     digit = _png(255 - np.kron(mnist.x_test[0], np.ones((6, 6), np.uint8)))
     app.file_uploader(key="uploads_0").set_value([("digit.png", digit, "image/png")]).run()
-    from ui.detect import SOURCE_SHORT
+    from ganmc.thresholds import calibration as c
 
+    shorts = [t.short for t in (c.MonteCarloThreshold, c.ConformalThreshold,
+                                c.PerDigitThreshold, c.PacThreshold, c.PerDigitPacThreshold)]
     line = next(m.value for m in app.markdown if m.value.startswith("score **"))
-    assert any(f"the {words} threshold " in line for words in SOURCE_SHORT.values()), line
+    assert any(f"the {words} threshold " in line for words in shorts), line
     app.switch_page("pages/views/monte_carlo.py")
     app.run()
     app.number_input(key="w_mc_mc_samples").set_value(2000).run()
