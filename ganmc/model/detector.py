@@ -257,8 +257,8 @@ class Detector(BaseDetector):
         left_out = [n for n in self.scorers_ if n not in COMPOSITE and n not in names]
         scores, skipped = scoring.holdout_scores(
             lambda part, n: self.score_samples(part, scorer=n), x, names, stop_event, progress)
-        for name in COMPOSITE:  # made of the views rescored below
-            self.monte_carlo_.pop(name, None)
+        for composite in COMPOSITE:  # made of the views rescored below
+            self.monte_carlo_.pop(composite, None)
         mains, guards = views_of(scoring.parts_of(nets), len(self.config.digits))
         self.combination_ = None
         if scoring.viewable(nets, mains + guards):
