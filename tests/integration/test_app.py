@@ -37,6 +37,7 @@ def open_page(at, page: str):
     return at
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(app, page):
     open_page(app, page)
@@ -110,6 +111,7 @@ def test_mahalanobis_verdict_on_the_detect_page(app, mnist):
     assert len([m for m in app.markdown if "ganmc-verdict" in m.value]) == 1
 
 
+@pytest.mark.slow
 def test_latent_search_without_a_simulation_falls_back_to_the_holdout(app, mnist):
     """The slow score has no Monte Carlo run yet: the page says so and judges on the holdout
     threshold, with the searched reconstruction G(z*) beside the input."""
@@ -198,6 +200,7 @@ def test_each_row_says_which_threshold_judged_it_on_detect_and_monte_carlo(app, 
     assert table["judged by"][0].startswith("this run's Monte Carlo threshold")
 
 
+@pytest.mark.slow
 def test_monte_carlo_of_the_latent_search_from_the_page(app):
     """The slow score simulates on request, and the page then says how far its Monte Carlo
     threshold is from the nominal rate on the held-out digits."""
@@ -937,6 +940,7 @@ def _zip_of(folder) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_training_on_an_uploaded_zip_from_the_page(app, tmp_path, mnist):
     """The Train page reads an uploaded zip, says what it found (with the bad member and the
     file that is no picture by name), shows the grid, and trains a model of its classes in

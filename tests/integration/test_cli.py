@@ -43,6 +43,7 @@ def inputs(tmp_path_factory, mnist):
     return d
 
 
+@pytest.mark.slow
 def test_end_to_end(tmp_path, inputs):
     model = tmp_path / "m"
     r = ganmc("train", "--data", "bundled", "--digits", "0-9", "--arch", "mlp", "--epochs", "2",
@@ -94,6 +95,7 @@ def test_end_to_end(tmp_path, inputs):
     assert "Quality (" in r.stdout and "scribbles: AUROC" in r.stdout
 
 
+@pytest.mark.slow
 def test_the_thorough_preset_trains_the_deeper_discriminator(tmp_path):
     import keras
 
@@ -112,6 +114,7 @@ def test_the_thorough_preset_trains_the_deeper_discriminator(tmp_path):
     assert r.returncode == 0 and "arch dcgan-deep" in r.stdout
 
 
+@pytest.mark.slow
 def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):
     _, model = tiny_model
     r = ganmc("score", "--model", model, inputs / "pngs" / "digit0.png")
@@ -125,6 +128,7 @@ def test_score_to_stdout_and_json(tiny_model, inputs, tmp_path):
     assert len(rows) == 40 and all(row["verdict"] == "anomaly" for row in rows)
 
 
+@pytest.mark.slow
 def test_score_with_every_scorer(tiny_model, inputs):
     det, model = tiny_model
     scores = {}
@@ -141,6 +145,7 @@ def test_score_with_every_scorer(tiny_model, inputs):
                                                rel=1e-4, abs=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["score", "MISSING.png"], "no such file"),
     (["score", "{d}/notes.png"], "not an image"),
@@ -159,6 +164,7 @@ def test_bad_input_is_one_clear_line(args, message, inputs):
     assert len(lines) == 1 and message in lines[0], r.stderr
 
 
+@pytest.mark.slow
 def test_out_file_is_not_half_written(tiny_model, inputs, tmp_path):
     _, model = tiny_model
     out = tmp_path / "scores.csv"
@@ -169,6 +175,7 @@ def test_out_file_is_not_half_written(tiny_model, inputs, tmp_path):
     assert out.read_text() == "previous results\n"
 
 
+@pytest.mark.slow
 def test_a_bad_file_in_a_batch_costs_only_itself(tiny_model, inputs, tmp_path, mnist):
     """score, evaluate and report judge every readable image, list each refused file with
     its reason (stderr, --errors CSV) and exit 2 because something was refused."""
@@ -205,6 +212,7 @@ def _copy(model, to):
     return shutil.copytree(model, to)
 
 
+@pytest.mark.slow
 def test_calibrate_prints_the_band_and_judges_further_images_by_the_rule(tmp_path, digit_model,
                                                                           mnist):
     """Real bundled 1s and 7s split in two at random: the model is calibrated on one half by
@@ -260,6 +268,7 @@ def test_calibrate_prints_the_band_and_judges_further_images_by_the_rule(tmp_pat
     assert 0 < further["false_alarm_rate"] < 0.2
 
 
+@pytest.mark.slow
 def test_calibrate_bad_input_is_one_line(tmp_path, digit_model, inputs):
     model = _copy(digit_model[1], tmp_path / "m")
     before = (model / "ganmc.json").read_bytes()
@@ -283,6 +292,7 @@ def unlabelled_model(tmp_path_factory):
     return det.save(tmp_path_factory.mktemp("models") / "plain17")
 
 
+@pytest.mark.slow
 def test_add_digits_gives_a_saved_model_per_digit_thresholds(tmp_path, unlabelled_model, mnist):
     from ganmc.app import service
     from ganmc.thresholds.decision import Choice, decide
@@ -306,6 +316,7 @@ def test_add_digits_gives_a_saved_model_per_digit_thresholds(tmp_path, unlabelle
     assert len(after.holdout_digits_["discriminator"]) == len(before)
 
 
+@pytest.mark.slow
 def test_add_digits_refuses_with_one_line(tmp_path, tiny_model, unlabelled_model):
     """A model whose data cannot give back its images is refused in one line, unchanged."""
     model = _copy(tiny_model[1], tmp_path / "tiny")  # trained on bundled[:1500]

@@ -75,6 +75,7 @@ def test_monte_carlo_calibration_and_scorer_switch(tiny_model, mnist):
         det.predict(mnist.x_test[:2])
 
 
+@pytest.mark.slow
 def test_reading_never_simulates_or_stores(tiny_train, tmp_path):
     """A model without stored simulations: reading its threshold computes nothing, and the
     Monte Carlo source says it has no scores instead of simulating behind the user's back."""
@@ -142,6 +143,7 @@ def test_unfitted_and_broken_models(tmp_path, tiny_model, mnist):
         load_model(mismatch)
 
 
+@pytest.mark.slow
 def test_mlp_preset_without_encoder(tiny_train):
     det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=500,
                    shape_weight=0.0)  # the GAN's scores alone
@@ -157,6 +159,7 @@ def test_mlp_preset_without_encoder(tiny_train):
     assert det.predict(tiny_train[:5]).shape == (5,)
 
 
+@pytest.mark.slow
 def test_bfloat16_simulation_matches_float32(tiny_model):
     from ganmc.app import service
 
@@ -176,6 +179,7 @@ def test_bfloat16_simulation_matches_float32(tiny_model):
         det.sample_scores(10, 0, 0, precision="float8")
 
 
+@pytest.mark.slow
 def test_every_training_setting_survives_save_and_load(tiny_train, tmp_path):
     det = Detector(arch="mlp", epochs=1, encoder_epochs=0, batch_size=64, mc_samples=0,
                    precision="float32", jit_compile=False, kappa=0.5, seed=3)
@@ -279,6 +283,7 @@ def test_the_stroke_corrected_score_is_saved_and_old_models_load_without_it(tiny
         load_model(bad)
 
 
+@pytest.mark.slow
 def test_identical_training_images_train_without_the_mahalanobis_scorer(tiny_train, caplog):
     """Features that never vary leave no Gaussian to fit: training still succeeds."""
     same = np.repeat(tiny_train[:1], 200, axis=0)  # 20 held out: enough for a threshold
@@ -289,6 +294,7 @@ def test_identical_training_images_train_without_the_mahalanobis_scorer(tiny_tra
     assert "do not vary" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tmp_path):
     """Stop leaves out what takes long (the latent search's calibration, the simulations),
     keeps the fast scores calibrated, and the card says how many steps were trained."""
@@ -323,6 +329,7 @@ def test_a_stopped_fit_skips_the_slow_work_and_says_what_was_done(tiny_train, tm
         f"(stopped early)")
 
 
+@pytest.mark.slow
 def test_a_one_digit_model_with_an_encoder_uses_the_gaussian_by_default(tmp_path):
     """``auto`` is mahalanobis-strokes for a model of one digit even when it has an encoder
     (better on the one-class protocol, docs/benchmarks.md), saved and loaded alike, and says

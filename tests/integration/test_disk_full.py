@@ -33,6 +33,7 @@ def temporaries(folder) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if ".tmp-" in p.name or ".new" in p.name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("write", ["save_weights", "save"])  # the checkpoint, the model
 def test_disk_full_while_training(tmp_path, capsys, monkeypatch, write):
     monkeypatch.setattr(keras.Model, write, disk_full)

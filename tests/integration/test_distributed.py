@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import json, numpy as np, tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -35,6 +37,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_replica_training():
     r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                        timeout=600, env={**os.environ, "GANMC_OFFLINE": "1"})
@@ -72,6 +75,7 @@ SHAPE_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_replicas_train_the_shape_network_too():
     """The shape network learns under a distribution strategy: on every GAN step there (an
     update inside a condition cannot run under tf.distribute), which the log says."""

@@ -142,6 +142,7 @@ def digit_onnx(digit_model, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_an_onnx_export_judges_like_the_package_without_tensorflow(digit_onnx, digit_model,
                                                                    mnist, tmp_path):
     x = judged_images(mnist)
@@ -201,6 +202,7 @@ def one_digit_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scorer", ["mahalanobis-strokes", "combined"])
 def test_a_model_of_one_digit_exports_its_scores(one_digit_model, scorer, mnist, tmp_path):
     """The stroke-corrected Gaussian (the score of a model of one digit), alone and as the
@@ -217,6 +219,7 @@ def test_a_model_of_one_digit_exports_its_scores(one_digit_model, scorer, mnist,
     assert_same_verdicts(ours, one_digit_model, x, scorer)
 
 
+@pytest.mark.slow
 def test_a_tflite_export_judges_like_the_package_with_litert(digit_model, mnist, tmp_path):
     require("ai_edge_litert")
     r = ganmc("export", "--model", digit_model[1], "--format", "tflite", "--out",
@@ -228,6 +231,7 @@ def test_a_tflite_export_judges_like_the_package_with_litert(digit_model, mnist,
     assert_same_verdicts(ours, digit_model[1], x)
 
 
+@pytest.mark.slow
 def test_a_savedmodel_export_judges_like_the_package(digit_model, mnist, tmp_path):
     """A SavedModel needs TensorFlow to run: judged here, in this process."""
     from ganmc.app import service
@@ -244,6 +248,7 @@ def test_a_savedmodel_export_judges_like_the_package(digit_model, mnist, tmp_pat
     assert "needs TensorFlow" in (done.folder / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_predict_py_writes_the_rows_ganmc_score_writes(digit_onnx, digit_model, mnist,
                                                      tmp_path):
     """``python predict.py IMAGES...`` from the folder: pictures read and framed as ganmc
@@ -285,6 +290,7 @@ def test_predict_py_writes_the_rows_ganmc_score_writes(digit_onnx, digit_model, 
     assert good.returncode == 0 and good.stdout.splitlines()[1] == lines[False][1]
 
 
+@pytest.mark.slow
 def test_an_array_without_a_digit_is_refused_by_the_runtime_as_by_ganmc(digit_onnx,
                                                                        digit_model, mnist):
     """Blank images, a dot and one faint pixel are not judged (issue 34): the runtime
@@ -309,6 +315,7 @@ def _listing(folder: Path) -> dict[str, bytes]:
             if p.is_file()}
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_loses_nothing(digit_onnx, digit_model, tmp_path, capsys):
     """Each refusal is one line and touches nothing. Two cases run as a user runs them, in a
     fresh process (so nothing TensorFlow writes to the terminal can hide there); the rest
@@ -370,6 +377,7 @@ def test_bad_input_is_one_line_and_loses_nothing(digit_onnx, digit_model, tmp_pa
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old" in p.name]
 
 
+@pytest.mark.slow
 def test_replace_replaces_an_earlier_export_only(digit_onnx, digit_model, tmp_path):
     export = tmp_path / "export"
     shutil.copytree(digit_onnx, export)
@@ -411,6 +419,7 @@ def test_an_export_that_disagrees_with_the_package_is_not_written(digit_model, t
 
 
 # ---------------------------------------------------------------------------- framing
+@pytest.mark.slow
 def test_the_framing_comes_from_the_model_card(digit_model, digit_onnx, tmp_path):
     """A card without a framing means like digits (the test above); a card's framing goes
     into the export's card and decides how predict.py frames a picture; one the runtime does
@@ -473,6 +482,7 @@ def own_onnx(own_model, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_an_export_of_own_pictures_judges_them_as_ganmc_score_does(own_model, own_onnx,
                                                                    mnist, tmp_path):
     """A model of named classes in the whole framing: predict.py frames new pictures as
@@ -505,6 +515,7 @@ def test_an_export_of_own_pictures_judges_them_as_ganmc_score_does(own_model, ow
     assert "of the model's own held-out normal pictures mirrored" in readme
 
 
+@pytest.mark.slow
 def test_a_pac_threshold_is_exported_with_its_confidence(own_model, mnist, tmp_path):
     """``--calibration pac``: the export's card keeps its delta and rank, its README says
     the promise (not a percentile), and predict.py judges by it as ganmc score does."""

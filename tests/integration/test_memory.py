@@ -27,6 +27,7 @@ def run_command(*args: str):
     """, *args, timeout=1800)
 
 
+@pytest.mark.slow
 def test_a_report_on_25000_images_stays_within_the_memory_bound(tmp_path, mnist):
     images = many_digits(tmp_path / "x.npz", mnist, 25_000)
     child = run_command("report", "--samples", "0", str(images), "--out",

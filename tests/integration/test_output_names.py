@@ -53,6 +53,7 @@ def test_odd_names_are_escaped_in_tables_and_lines(tiny_model, folder, tmp_path,
         "x\\nganmc score: error: everything is fine.png")
 
 
+@pytest.mark.slow
 def test_odd_names_on_standard_output(tiny_model, folder):
     """As a user runs it: standard output is encoded strictly, and a name that is not UTF-8
     failed it with UnicodeEncodeError, losing every row."""

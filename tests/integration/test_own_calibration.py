@@ -147,6 +147,7 @@ def own(tmp_path_factory, mnist):
     return model, r
 
 
+@pytest.mark.slow
 def test_calibrate_shows_progress_and_leaves_the_slow_score_out(own):
     model, r = own
     assert r.returncode == 0, r.stderr
@@ -170,6 +171,7 @@ def test_the_slow_score_is_calibrated_when_asked(tmp_path, mnist):
     assert not [n for n in det.notes_ if "not calibrated" in n]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command, why", [
     ("refresh", "refresh scores the model's own held-out digits again; calibrate it on your "
                 "images again instead"),

@@ -82,6 +82,7 @@ def test_verdicts_name_the_class_each_picture_is_taken_for(own_model, mnist):
     assert det.threshold_words().startswith("per-class thresholds")
 
 
+@pytest.mark.slow
 def test_cli_score_frames_pictures_as_the_model_was_trained(own_model, tmp_path):
     det, path, data = own_model
     pic = data / "normal" / "sevens" / "000.png"
@@ -99,6 +100,7 @@ def test_cli_score_frames_pictures_as_the_model_was_trained(own_model, tmp_path)
     assert abs(digits - whole) > 1e-3
 
 
+@pytest.mark.slow
 def test_cli_evaluate_on_the_folders_speaks_of_classes(own_model, tmp_path):
     _, path, data = own_model
     r = ganmc("evaluate", "--model", path, "--normal", data / "normal" / "ones",
@@ -191,6 +193,7 @@ def test_a_class_model_needs_each_images_class(mnist):
 
 
 # ------------------------------------------------------------------ ganmc train --data FOLDER
+@pytest.mark.slow
 def test_cli_dry_run_says_what_was_found_and_writes_the_preview(tmp_path, mnist):
     data = own_pictures(tmp_path / "pics", mnist, per_class=12, anomalies=3)
     shutil.copy(data / "normal" / "ones" / "000.png", data / "normal" / "ones" / "copy.png")
@@ -207,6 +210,7 @@ def test_cli_dry_run_says_what_was_found_and_writes_the_preview(tmp_path, mnist)
     assert not (tmp_path / "m").exists()  # a dry run trains nothing
 
 
+@pytest.mark.slow
 def test_cli_trains_on_a_plain_folder_and_refuses_digits_with_it(tmp_path, mnist):
     d = tmp_path / "ones"
     d.mkdir()

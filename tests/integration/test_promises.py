@@ -78,6 +78,7 @@ def test_drift_gives_the_curve_and_compares_each_image_with_its_digit(digit_mode
 
 
 # ---------------------------------------------------------------------------- CLI
+@pytest.mark.slow
 def test_score_says_the_drift_alarm_and_the_batchs_false_discovery_rate(digit_model, batches,
                                                                         tmp_path):
     _, model = digit_model
@@ -106,6 +107,7 @@ def test_score_says_the_drift_alarm_and_the_batchs_false_discovery_rate(digit_mo
     assert r.returncode == 2 and "between 0 and 1" in r.stderr
 
 
+@pytest.mark.slow
 def test_score_with_the_pac_threshold(digit_model, batches, tmp_path):
     det, model = digit_model
     d, normal, _ = batches
@@ -125,6 +127,7 @@ def test_score_with_the_pac_threshold(digit_model, batches, tmp_path):
     assert r.returncode == 2 and "between 0 and 100" in r.stderr
 
 
+@pytest.mark.slow
 def test_too_few_images_for_the_pac_threshold_is_one_plain_line(digit_model, mnist, tmp_path):
     """A model calibrated on 30 images of its own: the PAC choice is refused with what it
     takes; the holdout threshold still works."""
@@ -143,6 +146,7 @@ def test_too_few_images_for_the_pac_threshold_is_one_plain_line(digit_model, mni
     assert r.returncode == 2 and "it needs at least 19" in r.stderr
 
 
+@pytest.mark.slow
 def test_simulate_reads_the_monte_carlo_against_real(tiny_model, tmp_path):
     _, model = tiny_model
     r = ganmc("simulate", "--model", model, "--samples", "3000", "--out", tmp_path / "sim")

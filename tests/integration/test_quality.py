@@ -23,6 +23,7 @@ def one_digit(tmp_path_factory):
     return det, out, reports
 
 
+@pytest.mark.slow
 def test_every_trained_model_has_a_quality_card_saved_with_it(one_digit):
     det, out, _ = one_digit
     q = det.quality_
@@ -38,6 +39,7 @@ def test_every_trained_model_has_a_quality_card_saved_with_it(one_digit):
     assert load_model(out).quality_ == q
 
 
+@pytest.mark.slow
 def test_the_live_curve_is_measured_every_gan_round_and_kept(one_digit):
     det, _, reports = one_digit
     points = [r.quality for r in reports if r.quality]
@@ -47,6 +49,7 @@ def test_the_live_curve_is_measured_every_gan_round_and_kept(one_digit):
     assert det.metadata_["quality_curve"] == points
 
 
+@pytest.mark.slow
 def test_the_cards_held_out_figures_agree_with_ganmc_evaluate(one_digit, tmp_path, capsys):
     """The same held-out images, scored by ``ganmc evaluate`` at each level, give the card's
     false-alarm rates; the same images of the other digits give its AUROC and detections."""
@@ -76,6 +79,7 @@ def test_the_cards_held_out_figures_agree_with_ganmc_evaluate(one_digit, tmp_pat
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_ganmc_info_and_the_overview_show_the_card(one_digit, capsys):
     from ganmc.cli import main
 
@@ -86,6 +90,7 @@ def test_ganmc_info_and_the_overview_show_the_card(one_digit, capsys):
     assert "false alarms on" in text
 
 
+@pytest.mark.slow
 def test_ganmc_assess_measures_the_card_of_an_older_model_again(one_digit, tmp_path, capsys,
                                                                 mnist):
     """A model saved without a card (as before ganmc made one) gets the same card from
@@ -110,6 +115,7 @@ def test_ganmc_assess_measures_the_card_of_an_older_model_again(one_digit, tmp_p
     assert json.loads((old / "ganmc.json").read_text())["quality"] == det.quality_
 
 
+@pytest.mark.slow
 def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit,
                                                                         monkeypatch):
     """The Overview shows the one-digit model's card and the Train page draws a finished
@@ -156,6 +162,7 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
                for e in (*at.success, *at.warning, *at.error))
 
 
+@pytest.mark.slow
 def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
                                                                           tmp_path):
     from ganmc.app import service

@@ -61,6 +61,7 @@ def test_report_files_open_and_agree(report, tmp_path):
     assert summary["threshold"] == data.threshold
 
 
+@pytest.mark.slow
 def test_ganmc_report_command(tiny_model, mnist, tmp_path):
     _, model = tiny_model
     np.savez(tmp_path / "in.npz", x=mnist.x_test[:3])

@@ -80,6 +80,7 @@ def test_names_are_checked_before_work(tmp_path):
     assert service.model_folder(tmp_path, "fresh", resume=True).name == "fresh"
 
 
+@pytest.mark.slow
 def test_the_speed_estimate_warms_the_batch_size_it_times(tiny_model, monkeypatch):
     """The estimate before a Monte Carlo run times one batch of a run's size after a warm-up
     of that same size: XLA compiles the bfloat16 copies' dense layers once per batch shape,

@@ -14,6 +14,7 @@ from ganmc.scores.combined import GUARDS, SHAPE_GUARDS, SHAPE_MAINS, VIEW_WORDS
 from ganmc.thresholds.metrics import auroc
 
 
+@pytest.mark.slow
 def test_the_shape_network_is_trained_and_combined_reads_it(shape_model):
     det, _ = shape_model
     assert det.networks_.shape is not None and det.networks_.shape_density is not None
@@ -24,6 +25,7 @@ def test_the_shape_network_is_trained_and_combined_reads_it(shape_model):
     assert "shape_loss" in det.metadata_["history"]
 
 
+@pytest.mark.slow
 def test_images_are_taken_for_digits_by_the_shape_network(shape_model, mnist):
     det, _ = shape_model
     taken = det.predict_digit(mnist.x_test[:300])
@@ -59,6 +61,7 @@ def test_a_verdict_converts_each_image_once_and_runs_each_network_once(fixture, 
     assert any(v.is_anomaly for v in verdicts[40:])
 
 
+@pytest.mark.slow
 def test_letters_and_noise_score_above_digits(shape_model, mnist, noise_images):
     det, _ = shape_model
     normal = det.score_samples(mnist.x_test[:300])
@@ -67,6 +70,7 @@ def test_letters_and_noise_score_above_digits(shape_model, mnist, noise_images):
     assert auroc(normal, det.score_samples(255 - mnist.x_test[:100])) > 0.99
 
 
+@pytest.mark.slow
 def test_an_anomaly_says_why_and_a_normal_image_does_not(shape_model, mnist, noise_images):
     det, _ = shape_model
     verdicts = det.verdicts(np.concatenate([noise_images[:5], mnist.x_test[:40]]))
@@ -77,6 +81,7 @@ def test_an_anomaly_says_why_and_a_normal_image_does_not(shape_model, mnist, noi
     assert all(v.reason is None for v in det.verdicts(noise_images[:5], scorer="shape"))
 
 
+@pytest.mark.slow
 def test_the_folder_keeps_the_shape_network(shape_model, mnist, tmp_path):
     det, path = shape_model
     again = load_model(path)
@@ -107,6 +112,7 @@ def test_a_folder_saved_before_the_shape_network_reads_as_it_was(tiny_model, tmp
     assert det.config.shape_weight == 0.0 and "shape" not in det.scorers_
 
 
+@pytest.mark.slow
 def test_the_shape_views_run_in_bfloat16_as_in_float32(shape_model):
     det, _ = shape_model
     f32 = det.sample_scores(2000, 1, 0, scorer="shape", precision="float32")
@@ -125,6 +131,7 @@ def _handwriting_file(path, mnist):
     return path
 
 
+@pytest.mark.slow
 def test_assess_puts_other_writers_figures_on_the_card(shape_model, mnist, tmp_path):
     import shutil
 

@@ -25,6 +25,7 @@ def saved_line(out: str) -> tuple[float, float, float]:
     return float(m[1]), float(m[2].replace(",", "")), float(m[3])
 
 
+@pytest.mark.slow
 def test_a_resumed_finished_run_keeps_its_training_time(tmp_path, capsys, monkeypatch):
     """Killed after its last checkpoint, before the save (here: the save fails): resuming
     trains nothing, and the card keeps the time and speed of the training that was done."""
@@ -44,6 +45,7 @@ def test_a_resumed_finished_run_keeps_its_training_time(tmp_path, capsys, monkey
     assert seconds >= round(timing["seconds"], 1) > 0 and speed > 0 and whole > 0
 
 
+@pytest.mark.slow
 def test_no_held_out_images_is_said_so_not_that_training_stopped(tmp_path, capsys):
     out = tmp_path / "m"
     assert cli.main([*TRAIN, "--calibration-fraction", "0", "--out", str(out)]) == 0

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from ganmc.app import service
@@ -54,6 +55,7 @@ def test_the_combined_score_survives_a_save_and_a_calibration(digit_model, mnist
     assert "combined" not in calibrated.monte_carlo_  # the run read the old ones
 
 
+@pytest.mark.slow
 def test_score_rows_name_each_images_own_threshold_and_digit(digit_model, tmp_path, mnist):
     det, path = digit_model
     np.savez(tmp_path / "x.npz", x=mnist.x_test[np.isin(mnist.y_test, [1, 7])][:30])
@@ -92,6 +94,7 @@ def test_digits_take_the_right_article():
     assert taken_for(8, bold=True) == "taken for an **8**"
 
 
+@pytest.mark.slow
 def test_refresh_gives_a_model_saved_before_the_combined_score_its_score(digit_model,
                                                                           tmp_path):
     """A model folder without the combined score (as saved before it) loads with the Gaussian

@@ -211,6 +211,7 @@ def test_gif_with_huge_frame_counts_reads_the_first_frame_only(n, ink, monkeypat
 
 # ------------------------------------------------------------------------------- issue 28
 # Each bomb is small on disk; a child under a memory cap shows its peak stays under 2.5 GB.
+@pytest.mark.slow
 def test_an_npz_of_250000_float_images_stays_within_the_memory_bound(tmp_path):
     """The largest input allowed, as float32 (784 MB, 0.8 MB on disk): a float64 copy of it
     took over 3 GB; it is converted in chunks now."""
@@ -298,6 +299,7 @@ def test_a_network_declaring_too_many_weights_is_refused_unbuilt(tmp_path, monke
         assert check_network_file(bundle.DEFAULT_MODEL / f"{name}.keras", name) < 300_000
 
 
+@pytest.mark.slow
 def test_loading_a_wide_network_stays_within_the_memory_bound(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
@@ -488,6 +490,7 @@ def test_every_network_ganmc_builds_passes_and_is_counted_exactly(tmp_path):
     keras.backend.clear_session()
 
 
+@pytest.mark.slow
 def test_loading_the_issues_einsum_network_stays_within_the_memory_bound(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()

@@ -89,6 +89,7 @@ def test_a_failed_download_is_one_plain_line(monkeypatch, caplog, capsys):
     assert "http" not in str(raised.value) and "no network" in str(raised.value)
 
 
+@pytest.mark.slow
 def test_tensorflows_own_log_lines_are_off_unless_asked_for():
     """Issue 35, item 9: TensorFlow's C++ error-level lines (grappler's "remapper failed"
     while training, "failed call to cuInit" at start) are not the user's: importing ganmc

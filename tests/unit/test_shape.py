@@ -108,6 +108,7 @@ def test_the_shape_network_is_on_by_default_and_off_for_cards_made_before_it():
     assert TrainConfig(classes=("cat", "dog"), digits=(0, 1)).shape_weight == 0.0
 
 
+@pytest.mark.slow
 def test_the_encoder_learns_after_a_gan_with_a_shape_network(mnist):
     """The encoder is given the images alone (the GAN's batches carry their classes and the
     outliers beside them); a run with both used to fail at the encoder's first step."""

@@ -21,6 +21,7 @@ def test_plan_rounds_splits_a_budget_into_whole_calls():
     assert len(train.plan_rounds(5000)) >= 10  # enough points for the live quality curve
 
 
+@pytest.mark.slow
 def test_progress_reports_samples_and_quality(tiny_train):
     reports, probed = [], []
 
@@ -47,6 +48,7 @@ def test_progress_reports_samples_and_quality(tiny_train):
     assert result.device.startswith(("CPU", "GPU"))
 
 
+@pytest.mark.slow
 def test_a_budget_in_steps_does_not_depend_on_the_data_size(tiny_train):
     cfg = TrainConfig(**{**CFG, "epochs": None, "encoder_epochs": 0, "steps": 48})
     small = fit_networks(tiny_train[:128], cfg)
@@ -55,6 +57,7 @@ def test_a_budget_in_steps_does_not_depend_on_the_data_size(tiny_train):
     assert small.metadata("x", 128, 0)["passes_done"][0] == pytest.approx(48 * 64 / 128, 0.1)
 
 
+@pytest.mark.slow
 def test_steps_run_several_per_compiled_call(tiny_train):
     reports = []
     result = fit_networks(tiny_train[:1024], TrainConfig(**{**CFG, "encoder_epochs": 0}),
@@ -64,6 +67,7 @@ def test_steps_run_several_per_compiled_call(tiny_train):
     assert result.images_per_s > 0
 
 
+@pytest.mark.slow
 def test_stop_event_stops_between_steps(tiny_train):
     stop = threading.Event()
 
@@ -76,6 +80,7 @@ def test_stop_event_stops_between_steps(tiny_train):
     assert result.stopped and result.phase_steps[0] < 50 * 8
 
 
+@pytest.mark.slow
 def test_a_stop_in_a_later_round_of_one_fit_keeps_the_last_whole_round(tiny_train, tmp_path):
     """Rounds of one size run as the epochs of one ``fit``: a stop in the third round ends
     within one compiled call, counts the steps the weights have had, and leaves the
@@ -101,6 +106,7 @@ def test_a_stop_in_a_later_round_of_one_fit_keeps_the_last_whole_round(tiny_trai
     assert len(result.history["d_loss"]) == 3  # and the stopped round's losses
 
 
+@pytest.mark.slow
 def test_checkpoint_each_round_and_resume(tiny_train, tmp_path):
     ckpt = checkpoint_dir(tmp_path / "model")
     assert ckpt.name == ".model.ckpt"  # hidden: no model name can reach it
@@ -117,6 +123,7 @@ def test_checkpoint_each_round_and_resume(tiny_train, tmp_path):
     assert read_checkpoint(ckpt)["phase"] == "encoder"
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_architecture(tiny_train, tmp_path):
     ckpt = tmp_path / "m.ckpt"
     fit_networks(tiny_train[:128], TrainConfig(**{**CFG, "epochs": 1, "encoder_epochs": 0}),
@@ -126,6 +133,7 @@ def test_resume_refuses_another_architecture(tiny_train, tmp_path):
                      resume=True)
 
 
+@pytest.mark.slow
 def test_nan_losses_stop_with_a_clear_error(tiny_train, tmp_path, monkeypatch):
     monkeypatch.setattr(train, "to_model_input",
                         lambda x: np.full((len(x), 28, 28, 1), np.nan, np.float32))
@@ -134,6 +142,7 @@ def test_nan_losses_stop_with_a_clear_error(tiny_train, tmp_path, monkeypatch):
     assert read_checkpoint(tmp_path / "c") is None  # no bad checkpoint was written
 
 
+@pytest.mark.slow
 def test_bfloat16_training_gives_a_float32_model(tiny_train):
     result = fit_networks(tiny_train[:256], TrainConfig(**{**CFG, "precision": "bfloat16"}))
     assert all(np.isfinite(v).all() for v in result.history.values())
@@ -143,6 +152,7 @@ def test_bfloat16_training_gives_a_float32_model(tiny_train):
     assert out.dtype == "float32" and out.shape == (2, 28, 28, 1)
 
 
+@pytest.mark.slow
 def test_xla_can_be_forced_either_way(tiny_train):
     for jit in (True, False):
         result = fit_networks(tiny_train[:128],
@@ -151,6 +161,7 @@ def test_xla_can_be_forced_either_way(tiny_train):
         assert np.isfinite(result.history["d_loss"][0])
 
 
+@pytest.mark.slow
 def test_a_run_of_one_compiled_call_still_reports_its_speed(tiny_train):
     """One epoch of one compiled call is all tracing: its speed is timed with the tracing
     instead of being reported as 0 images/s."""
@@ -159,6 +170,7 @@ def test_a_run_of_one_compiled_call_still_reports_its_speed(tiny_train):
     assert result.images_per_s > 0
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_split_or_a_damaged_checkpoint(tiny_train, tmp_path):
     """The seed and the hold-out share decide the split: resuming with others would train on
     held-out images. A damaged state file is refused, not taken for no checkpoint."""
@@ -282,6 +294,7 @@ def test_the_rotation_task_trains_a_head_that_tells_the_turns(tiny_train, tmp_pa
         fit_networks(tiny_train[:1024], plain, checkpoint=ckpt, resume=True)
 
 
+@pytest.mark.slow
 def test_no_rotation_weight_trains_no_head(tiny_train):
     result = fit_networks(tiny_train[:256], TrainConfig(**{**CFG, "epochs": None,
                                                            "encoder_epochs": 0, "steps": 16}))
