@@ -34,7 +34,8 @@ def test_images_are_taken_for_digits_by_the_shape_network(shape_model, mnist):
     assert (taken == mnist.y_test[:300]).mean() > 0.6
 
 
-@pytest.mark.parametrize("fixture", ["shape_model", "digit_model"])
+@pytest.mark.parametrize("fixture", [pytest.param("shape_model", marks=pytest.mark.slow),
+                                     "digit_model"])
 def test_a_verdict_converts_each_image_once_and_runs_each_network_once(fixture, request,
                                                                         mnist, noise_images,
                                                                         monkeypatch):
