@@ -1,13 +1,12 @@
 """Hand-drawn capital letters and digits, as a person draws them on the Detect page's canvas.
 
-Each character is a few pen strokes (polylines, arcs sampled as polylines) in a unit box, as
-one writes it by hand: an "A" is two slanted lines and a bar, an "O" one closed loop. Each
-drawing gets its own hand: a slant (shear), a size and aspect, a small rotation, a wobble of
-every point and a stroke width, and is drawn with a round brush (round joints and round ends)
-in white on a black 280 x 280 canvas, like the canvas's free-draw mode (``stroke_width=18``);
-then it goes through the project's own preprocessing (:func:`ganmc.images.preprocess.to_mnist`), as
-a
-drawing on the page does. Nothing is font-rendered.
+Each character is a few pen strokes (polylines, arcs sampled as polylines) in a unit box, as one
+writes it by hand: an "A" is two slanted lines and a bar, an "O" one closed loop. Each drawing gets
+its own hand: a slant (shear), a size and aspect, a small rotation, a wobble of every point and a
+stroke width, and is drawn with a round brush (round joints and round ends) in white on a black
+280 x 280 canvas, like the canvas's free-draw mode (``stroke_width=18``); then it goes through the
+project's own preprocessing (:func:`ganmc.images.preprocess.to_mnist`), as a drawing on the page
+does. Nothing is font-rendered.
 
 ``python -m benchmarks.drawn OUT.png`` writes a picture of a sample, to look at.
 """

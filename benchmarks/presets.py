@@ -107,8 +107,8 @@ def product_figures(preset: str, rows: list[dict]) -> dict[str, float]:
                round(sum(walls) / len(walls) / 60, 1)}
     after = [r["wall_s"] - r["train_s"] for r in rows if r.get("train_s") is not None]
     if preset == "standard" and after:
-        figures["ganmc.app.estimate:ESTIMATE_AFTER_TRAINING_S"] = float(round(sum(after) /
-        len(after)))
+        figures["ganmc.app.estimate:ESTIMATE_AFTER_TRAINING_S"] = float(
+            round(sum(after) / len(after)))
     return figures
 
 

@@ -1,12 +1,11 @@
 """Stop latency: ``python -m benchmarks.stop [--repeats N] [--arch mlp,dcgan] [--quick]``.
 
-How long a training job takes to end after its Stop button is pressed, measured the way the
-Train page does it: the job runs :func:`ganmc.app.service.train` in a
-:class:`ganmc.app.jobs.JobRegistry`
+How long a training job takes to end after its Stop button is pressed, measured the way the Train
+page does it: the job runs :func:`ganmc.app.service.train` in a :class:`ganmc.app.jobs.JobRegistry`
 thread, and "Stop" is :meth:`ganmc.app.jobs.Job.stop_and_wait`. For each run: the seconds from the
 press to the job's end (steps stopped, the one-pass scores calibrated, the model saved) and the
-steps taken after the press. The browser adds one page rerun on top (the e2e test prints its
-own figure). Writes the ``stop`` section of docs/benchmarks.md unless ``--quick``.
+steps taken after the press. The browser adds one page rerun on top (the e2e test prints its own
+figure). Writes the ``stop`` section of docs/benchmarks.md unless ``--quick``.
 """
 
 from __future__ import annotations

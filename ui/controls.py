@@ -53,11 +53,9 @@ def current_monte_carlo(det):
 def decision(det, chosen: Choice | None = None):
     """The session's decision for the active model, built once per user action: the
     :class:`ganmc.thresholds.decision.Decision`, the Monte Carlo run that goes with it and what was
-    put in
-    place of the choice (:func:`ganmc.thresholds.decision.decide_or_fall_back`). The sidebar and
-    the page
-    of one rerun share it, and so do later reruns until a setting, the model or the session's
-    run changes.
+    put in place of the choice (:func:`ganmc.thresholds.decision.decide_or_fall_back`). The sidebar
+    and the page of one rerun share it, and so do later reruns until a setting, the model or the
+    session's run changes.
 
     Raises:
         GanmcError: If the choice cannot be decided (not kept: asked again next time).

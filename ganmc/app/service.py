@@ -2,11 +2,10 @@
 threshold, score, evaluate, build and write the report.
 
 Each takes plain values and a detector, reports progress through a callback and stops when a
-``threading.Event`` is set; none prints, draws a widget or touches a session. A front end
-turns its widgets or flags into a :class:`ganmc.thresholds.decision.Choice`, asks
+``threading.Event`` is set; none prints, draws a widget or touches a session. A front end turns its
+widgets or flags into a :class:`ganmc.thresholds.decision.Choice`, asks
 :func:`ganmc.thresholds.decision.decide` for the :class:`ganmc.thresholds.decision.Decision` once
-per user action,
-and passes that on.
+per user action, and passes that on.
 """
 
 from __future__ import annotations
@@ -203,13 +202,12 @@ def simulation_summary(det: Detector, result: MonteCarloResult, level: Level) ->
 
 def monte_carlo_against_real(det: Detector, result: MonteCarloResult, level: Level,
                              threshold: float | None = None, holdout: Threshold | None = None):
-    """The two-sample Kolmogorov-Smirnov test of a run's generated scores against the
-    model's held-out real normal images' (:class:`ganmc.thresholds.guarantees.KsReading`: whether
-    they
-    differ, and in words what that makes of the percentile, with the false-alarm rate the
-    run's threshold has on the real ones); None without held-out images of the score.
-    ``threshold`` (the run's at the level) and ``holdout`` (the holdout threshold) are taken
-    when the caller has them already."""
+    """The two-sample Kolmogorov-Smirnov test of a run's generated scores against the model's
+    held-out real normal images' (:class:`ganmc.thresholds.guarantees.KsReading`: whether they
+    differ, and in words what that makes of the percentile, with the false-alarm rate the run's
+    threshold has on the real ones); None without held-out images of the score. ``threshold`` (the
+    run's at the level) and ``holdout`` (the holdout threshold) are taken when the caller has them
+    already."""
     scores = det.holdout_scores_.get(result.scorer)
     if scores is None:
         return None

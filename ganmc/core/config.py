@@ -69,11 +69,9 @@ MAX_TRAIN_BATCH = 8192
 #: The anomaly scores and ``auto``'s rule in words, from :data:`ganmc.core.scorers.REGISTRY`.
 SCORERS, AUTO_RULE = _scorers.SCORERS, _scorers.AUTO_RULE
 #: Where a threshold comes from (see :func:`ganmc.thresholds.calibration.choose`): ``per-digit`` is
-# the
-#: hold-out set split by the digit each image is taken for (Mondrian conformal), ``holdout``
-#: the hold-out set as one; ``auto`` prefers the first three in this order. ``per-digit-pac``
-#: and ``pac`` are the same two with the training-conditional (PAC) promise, chosen only by
-#: name.
+#: the hold-out set split by the digit each image is taken for (Mondrian conformal), ``holdout``
+#: the hold-out set as one; ``auto`` prefers the first three in this order. ``per-digit-pac`` and
+#: ``pac`` are the same two with the training-conditional (PAC) promise, chosen only by name.
 CALIBRATIONS = ("per-digit", "holdout", "monte-carlo", "per-digit-pac", "pac")
 #: The PAC threshold's delta: the chance, over the draw of the calibration images, that its
 #: false-alarm rate is above the level (0.1: the promise holds with 90 % confidence).
@@ -104,7 +102,7 @@ CUSTOM = "custom"
 #: Largest seed (numpy's seeds are 32-bit).
 SEED_MAX = 2**32 - 1
 #: Data sources by name (a path to a file or folder works too; see
-# :func:`ganmc.images.data.load_mnist`).
+#: :func:`ganmc.images.data.load_mnist`).
 DATA_CHOICES = ("auto", "bundled", "keras")
 
 

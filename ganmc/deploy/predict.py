@@ -2,13 +2,13 @@
 
 This file is both the module ``ganmc.deploy.predict`` and the export folder's own ``predict.py``
 (``ganmc export`` copies it there unchanged), so it imports nothing from ganmc and needs only
-numpy, Pillow and the runtime of the exported graph: onnxruntime for ``model.onnx``,
-ai-edge-litert (or tflite-runtime) for ``model.tflite``. A ``savedmodel`` export needs
-TensorFlow. The parts of ganmc it needs are copies, each marked "copy of", which
-``tests/unit/test_predict.py`` checks are the same as ganmc's own: reading a picture and
-putting it in the model's frame (:mod:`ganmc.images.preprocess`), ranking the views of the combined
-score and the words of the view that decides it (:mod:`ganmc.scores.combined`), the verdict rule,
-Benjamini-Hochberg (:mod:`ganmc.thresholds.guarantees`) and the escaping of names in output lines
+numpy, Pillow and the runtime of the exported graph: onnxruntime for ``model.onnx``, ai-edge-litert
+(or tflite-runtime) for ``model.tflite``. A ``savedmodel`` export needs TensorFlow. The parts of
+ganmc it needs are copies, each marked "copy of", which ``tests/unit/test_predict.py`` checks are
+the same as ganmc's own: reading a picture and putting it in the model's frame
+(:mod:`ganmc.images.preprocess`), ranking the views of the combined score and the words of the view
+that decides it (:mod:`ganmc.scores.combined`), the verdict rule, Benjamini-Hochberg
+(:mod:`ganmc.thresholds.guarantees`) and the escaping of names in output lines
 (:mod:`ganmc.core.errors`).
 
 The verdicts are ganmc's. The graph gives the score (for ``combined``, its views, ranked here

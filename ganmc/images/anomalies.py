@@ -3,8 +3,7 @@ pen scribbles, printed capital letters, and Fashion-MNIST where Debian's
 ``dataset-fashion-mnist`` is installed.
 
 The quality card (:mod:`ganmc.thresholds.quality`) and the benchmarks score these against real
-normal
-images; every set is seeded.
+normal images; every set is seeded.
 """
 
 from __future__ import annotations

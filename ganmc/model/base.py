@@ -1,13 +1,12 @@
 """PyOD's ``BaseDetector`` contract, for :class:`ganmc.model.detector.Detector`: the settings that
 choose a score and a threshold, and the decisions made from the fitted scores.
 
-:meth:`decision_function` gives raw scores, higher = more anomalous; :meth:`predict` gives 1
-for an anomaly and 0 for a normal image by the threshold in force (``calibration_``, a
+:meth:`decision_function` gives raw scores, higher = more anomalous; :meth:`predict` gives 1 for an
+anomaly and 0 for a normal image by the threshold in force (``calibration_``, a
 :class:`ganmc.thresholds.calibration.Threshold`; ``threshold_`` is its value); :meth:`verdicts`
-adds the
-p-value and the digit each image is taken for, and warns (:class:`DriftWarning`) when the
-images are not like the calibration images (:meth:`drift`). Reading an attribute never
-computes or stores anything.
+adds the p-value and the digit each image is taken for, and warns (:class:`DriftWarning`) when the
+images are not like the calibration images (:meth:`drift`). Reading an attribute never computes or
+stores anything.
 """
 
 from __future__ import annotations
@@ -130,8 +129,7 @@ class BaseDetector:
                        level: Level | None = None, delta: float | None = None) -> Threshold:
         """The threshold of ``scorer`` from ``source`` at ``level`` (None: the model's) by
         :func:`ganmc.thresholds.calibration.choose` (``monte_carlo``: a run to use instead of the
-        stored
-        one; ``delta``: the PAC sources' delta, None: the model's ``pac_delta``). Nothing is
+        stored one; ``delta``: the PAC sources' delta, None: the model's ``pac_delta``). Nothing is
         simulated: a source without scores raises ConfigError."""
         mc = monte_carlo or self.monte_carlo_.get(scorer)
         return choose(source, level or self.level(), scorer=scorer,
@@ -230,8 +228,7 @@ class BaseDetector:
               delta: float = DEFAULT_DRIFT_DELTA) -> DriftAlarm | None:
         """The drift alarm over images ``x`` taken as a stream, in order
         (:class:`ganmc.thresholds.guarantees.DriftAlarm`: its curve, when it went off, its words);
-        None
-        when the model has no held-out images for the score."""
+        None when the model has no held-out images for the score."""
         name = scorers.resolve(scorer or self._fitted().scorer_, self.scorers_)
         if threshold is None:
             threshold = self.calibration_of(name, self.calibration)

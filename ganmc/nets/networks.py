@@ -116,13 +116,12 @@ def build_encoder(arch: str, latent_dim: int, dtype: str | None = None) -> keras
 
 def build_shape(n_classes: int, dtype: str | None = None,
                 convs: tuple[int, ...] = SHAPE_CONVS) -> keras.Model:
-    """The shape network S: image -> (features, logits), one logit for each of the
-    ``n_classes`` normal classes (the digits, or one class without labels) and a last one
-    for "not a normal image". Trained beside the GAN on style-augmented digits against the
-    outliers of :mod:`ganmc.images.outliers` (:class:`ganmc.nets.gan.GAN`); the ``shape`` score is
-    how
-    much more it takes an image for an outlier than for any normal class. ``convs``: the
-    convolutions' filters (``python -m research.shape_probe`` compares sizes)."""
+    """The shape network S: image -> (features, logits), one logit for each of the ``n_classes``
+    normal classes (the digits, or one class without labels) and a last one for "not a normal
+    image". Trained beside the GAN on style-augmented digits against the outliers of
+    :mod:`ganmc.images.outliers` (:class:`ganmc.nets.gan.GAN`); the ``shape`` score is how much
+    more it takes an image for an outlier than for any normal class. ``convs``: the convolutions'
+    filters (``python -m research.shape_probe`` compares sizes)."""
     dt = {"dtype": dtype} if dtype else {}
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = x

@@ -114,10 +114,9 @@ def summary(data: ReportData) -> dict[str, Any]:
 
 
 def rows(data: ReportData) -> list[dict[str, Any]]:
-    """One row per example or user image: ``kind, name, note`` and then the verdict's columns
-    as every table of verdicts has them (:func:`ganmc.thresholds.verdict.columns`: the Detect
-    page's CSV
-    has the same after its ``name``); user images under a batch's false discovery rate have
+    """One row per example or user image: ``kind, name, note`` and then the verdict's columns as
+    every table of verdicts has them (:func:`ganmc.thresholds.verdict.columns`: the Detect page's
+    CSV has the same after its ``name``); user images under a batch's false discovery rate have
     ``fdr_verdict`` too, examples an empty one."""
     flagged = data.fdr.flagged if data.fdr is not None else None
     names = Names.of_card(data.card)

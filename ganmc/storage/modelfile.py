@@ -107,13 +107,12 @@ def card(config: TrainConfig, metadata: dict[str, Any], scorers: tuple[str, ...]
          quality: dict[str, Any] | None = None,
          combination: Combination | None = None,
          pac_delta: float = DEFAULT_PAC_DELTA, framing: str = DIGITS) -> dict[str, Any]:
-    """The model card: settings, training metadata, each score's thresholds at the level
-    (per digit too, where the held-out images have the digits they are taken for; and the
-    PAC thresholds at ``pac_delta`` where there are enough held-out images), the combined
-    score's views, the quality card (:mod:`ganmc.thresholds.quality`) and the framing (``framing``:
-    how
-    every image the model judges is put into its 28x28 frame, :func:`ganmc.images.preprocess.frame`;
-    a card without it is ``digits``)."""
+    """The model card: settings, training metadata, each score's thresholds at the level (per digit
+    too, where the held-out images have the digits they are taken for; and the PAC thresholds at
+    ``pac_delta`` where there are enough held-out images), the combined score's views, the quality
+    card (:mod:`ganmc.thresholds.quality`) and the framing (``framing``: how every image the model
+    judges is put into its 28x28 frame, :func:`ganmc.images.preprocess.frame`; a card without it is
+    ``digits``)."""
     summary: dict[str, dict[str, Any]] = {}
     for name in scorers:
         entry: dict[str, Any] = {}
