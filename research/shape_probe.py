@@ -1,5 +1,6 @@
 """The shape network on its own: ``python -m research.shape_probe [--steps N] [--batch B]
-[--convs 16,32,64] [--digit-like SHARE]``.
+[--convs 16,32,64] [--digit-like SHARE] [--printed-only] [--wobble W] [--weight X]
+[--hand N] [--seed S]``.
 
 Trains a shape network (:func:`ganmc.nets.networks.build_shape`'s layout, with the given
 convolutions) as :class:`ganmc.nets.gan.GAN` trains it, but alone (no GAN beside it): 6,000 of the
@@ -12,8 +13,12 @@ scores, each thresholded per digit at 5 % on the 2,000 held-out digits: ``margin
 
 ``--digit-like SHARE`` adds glyphs of characters written like digits (O, I, l, S, Z, b, g,
 q, ...) rendered from the machine's fonts as that share of the outliers: the shipped
-glyphs leave them out, and this measures why. Figures in docs/benchmarks.md ("The shape
-network's size and budget").
+glyphs leave them out, and this measures why. ``--printed-only`` leaves out the pen-drawn
+glyphs (:func:`ganmc.images.outliers.pen_drawn`), ``--wobble`` sets the hand's wobble
+(:data:`ganmc.images.augment.WOBBLE`; 0: none), ``--weight`` the outliers' loss weight;
+``--hand`` is how many of other writers' digits and capitals it measures (the first ones of
+each). Figures in docs/benchmarks.md ("The shape network's size and budget", "Pen and
+wobble").
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ def digit_like_glyphs() -> np.ndarray:
     return np.stack(out)
 
 
-def train(x, classes, outliers, convs, steps, batch, seed=0):
+def train(x, classes, outliers, convs, steps, batch, seed=0, weight=1.0):
     import keras
     import tensorflow as tf
 
@@ -58,7 +63,7 @@ def train(x, classes, outliers, convs, steps, batch, seed=0):
             _, logits = net(shown, training=True)
             loss = (tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
                 yd, logits[:batch], from_logits=True))
-                + tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                + weight * tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
                     tf.fill([batch], other), logits[batch:], from_logits=True)))
         grads = tape.gradient(loss, net.trainable_weights)
         opt.apply_gradients(zip(grads, net.trainable_weights))
@@ -76,7 +81,15 @@ def main() -> None:
     p.add_argument("--convs", default="16,32,64", help="the convolutions' filters")
     p.add_argument("--digit-like", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--printed-only", action="store_true",
+                   help="the glyphs as printed only, none pen-drawn")
+    p.add_argument("--wobble", type=float, default=None, help="the hand's wobble (pixels)")
+    p.add_argument("--weight", type=float, default=1.0, help="the outliers' loss weight")
+    p.add_argument("--hand", type=int, default=1000, help="other writers' images measured")
     args = p.parse_args()
+    if args.wobble is not None:
+        from ganmc.images import augment
+        augment.WOBBLE = args.wobble
 
     from benchmarks.shape import HANDWRITING, sets_for
     from ganmc.images.data import holdout_indices, load_mnist
@@ -93,13 +106,17 @@ def main() -> None:
     i_train, i_cal = holdout_indices(len(s.x_train), 0.25, 0)
     x, y, x_cal = s.x_train[i_train], s.y_train[i_train], s.x_train[i_cal]
     outliers = training_outliers(args.steps * args.batch, args.seed)
+    if args.printed_only:
+        from ganmc.images.outliers import glyphs
+        n = len(glyphs())
+        outliers = np.concatenate([outliers[:n], outliers[2 * n:]])
     if args.digit_like:
         g = digit_like_glyphs()
         k = int(len(outliers) * args.digit_like / (1 - args.digit_like))
         outliers = np.concatenate([outliers, g[np.random.default_rng(5).integers(0, len(g), k)]])
     t = time.perf_counter()
     net = train(x, y, outliers, tuple(int(c) for c in args.convs.split(",")), args.steps,
-                args.batch, args.seed)
+                args.batch, args.seed, args.weight)
     seconds = time.perf_counter() - t
     gauss = FeatureGaussian.fit(features_of(net, x), net.outputs[0].shape[-1], y, 0.05)
 
@@ -110,7 +127,7 @@ def main() -> None:
 
     framed, _ = sets_for(True)
     sets = {k: x for k, (x, _) in framed.items()}
-    hand = handwriting.read(HANDWRITING, 1000)
+    hand = handwriting.read(HANDWRITING, args.hand)
     sets["other digits"] = handwriting.framed(hand["digits"])[0]
     sets["other capitals"] = handwriting.framed(hand["capitals"])[0]
     cal, cal_d = scores(x_cal)
@@ -134,7 +151,8 @@ def main() -> None:
         print(f"{name:8s} MNIST test {f['mnist test'].mean():.1%}, other digits "
               f"{f['other digits'].mean():.1%}, capitals {f['other capitals'].mean():.1%} / "
               f"{f['other capitals'][plain].mean():.1%} without OILSZ (AUROC "
-              f"{auroc(sc['other digits'], sc['other capitals'][plain]):.3f}), canvas "
+              f"{auroc(sc['other digits'], sc['other capitals'][plain]):.3f}, all "
+              f"{auroc(sc['other digits'], sc['other capitals']):.3f}), canvas "
               f"capitals {f['canvas capitals'].mean():.1%}, canvas digits "
               f"{f['canvas digits'].mean():.1%}, photographs NORMAL "
               f"{int((~f['photographs']).sum())} of {len(f['photographs'])}")

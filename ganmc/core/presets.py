@@ -117,11 +117,12 @@ TASKS = {
         "one", "jigsaw_loss", 1.20),
     "shape_weight": Task(
         "shape network", "a second, small network learns the shapes of the normal digits, "
-        "written in many hands, against letters and symbols of some 400 fonts and random pen "
-        "curves (never handwriting): the verdicts then hold for other people's handwriting "
-        "and catch letters; the weight is that of the non-digits in its training; on by "
-        "default for a model of several MNIST digits (a model of one digit keeps its one-class "
-        "score), and in a long run it learns on every few steps only",
+        "written in many hands, against letters and symbols of some 400 fonts (as printed and "
+        "drawn again with a pen) and random pen curves (never handwriting): the verdicts then "
+        "hold for other people's handwriting and catch letters; the weight is that of the "
+        "non-digits in its training; on by default for a model of several MNIST digits (a "
+        "model of one digit keeps its one-class score), and in a long run it learns on every "
+        "few steps only",
         # on every step; python -m benchmarks.shape_cost measured the standard preset's
         # 5,000 steps (one in two with it) 1.28 times as long: 1 + 2 x 0.28
         "shape_loss", 1.56, default=1.0),

@@ -76,8 +76,8 @@ REGISTRY: dict[str, Scorer] = {s.name: s for s in (
            ranks_holdout=True, composite=True),
     Scorer("shape", "shape", True, "G(E(x))",
            "how much more the shape network, which learnt the digits in many hands against "
-           "letters and symbols of some 400 fonts and random pen curves, takes the image "
-           "for a non-digit than for any digit"),
+           "letters and symbols of some 400 fonts (printed and pen-drawn) and random pen "
+           "curves, takes the image for a non-digit than for any digit"),
     Scorer("discriminator", None, True, "G(E(x))",
            "the original method: how fake the discriminator finds the image (minus its "
            "logit)"),

@@ -34,6 +34,33 @@ def test_style_draws_each_image_again_in_a_seeded_random_hand(mnist):
     assert (a[ink] > 0).mean() > 0.5 > (a[~ink] > 0).mean()
 
 
+def test_a_wobbling_hand_moves_strokes_smoothly_by_at_most_its_reach(monkeypatch):
+    from ganmc.images import augment
+
+    for name, still in (("TURN", 0.0), ("SLANT", 0.0), ("SIZE", (0.0, 0.0)), ("ASPECT", 0.0),
+                        ("SHIFT", 0.0), ("PEN", 0.0)):
+        monkeypatch.setattr(augment, name, still)
+    dots = np.full((64, 28, 28, 1), -1.0, np.float32)
+    dots[:, 13, 13] = 1.0
+    monkeypatch.setattr(augment, "WOBBLE", 0.0)
+    np.testing.assert_allclose(style(tf.constant(dots), keras.random.SeedGenerator(0)).numpy(),
+                               dots, atol=1e-5)  # no wobble: the image as it was
+    monkeypatch.setattr(augment, "WOBBLE", 2.0)
+    a = (style(tf.constant(dots), keras.random.SeedGenerator(0)).numpy()[..., 0] + 1) / 2
+    yy, xx = np.mgrid[:28, :28]
+    ink = a.sum(axis=(1, 2))
+    moved = np.hypot((a * yy).sum(axis=(1, 2)) / ink - 13, (a * xx).sum(axis=(1, 2)) / ink - 13)
+    assert moved.max() <= 2.0 * np.sqrt(2) + 1e-3  # no farther than the wobble reaches
+    assert (moved > 0.25).mean() > 0.8  # and nearly every dot moves
+    seed = keras.random.SeedGenerator(1)  # XLA compiles it (the mlp's training step)
+
+    @tf.function(jit_compile=True)
+    def compiled(x):
+        return style(x, seed)
+
+    assert compiled(tf.constant(dots)).shape == dots.shape
+
+
 def test_the_warp_is_tensorflows_projective_transform_and_compiles_under_xla(mnist):
     """The style's resampling by gathers equals TensorFlow's bilinear projective transform,
     which XLA (the mlp's training step, every GPU step) cannot compile."""
@@ -64,7 +91,49 @@ def test_the_outliers_are_glyphs_and_pen_curves_and_never_digits():
     assert not np.array_equal(c, outliers.curves(20, seed=2))
     assert (c.reshape(20, -1).max(axis=1) > 200).all()  # framed: ink at full strength
     # the curves grow with the images the shape network sees, within bounds
-    assert len(outliers.training_outliers(64 * 32)) == len(g) + outliers.N_CURVES[0]
+    # every glyph twice, as printed and pen-drawn
+    assert len(outliers.training_outliers(64 * 32)) == 2 * len(g) + outliers.N_CURVES[0]
+
+
+def test_thinning_leaves_centre_lines_one_pixel_wide_and_unbroken():
+    bars = np.zeros((2, 28, 28), bool)
+    bars[0, 10:15, 4:24] = True  # a bar five pixels thick
+    yy, xx = np.mgrid[:28, :28]
+    r = np.hypot(yy - 13.5, xx - 13.5)
+    bars[1] = (r > 6) & (r < 10)  # a thick ring
+    lines = outliers.thin(bars)
+    assert (lines <= bars).all()  # only takes ink away
+    assert lines[0].sum(axis=0)[6:22].max() == 1  # one pixel across the bar
+    assert lines[0].sum() >= 14  # ... along most of its length
+    ring = lines[1]
+    assert 25 < ring.sum() < bars[1].sum() / 3
+    # still a ring: its inside is not connected to the outside (flood fill from a corner)
+    seen = np.zeros_like(ring)
+    seen[0, 0] = True
+    for _ in range(60):
+        grown = seen.copy()
+        grown[1:] |= seen[:-1]
+        grown[:-1] |= seen[1:]
+        grown[:, 1:] |= seen[:, :-1]
+        grown[:, :-1] |= seen[:, 1:]
+        seen = grown & ~ring
+    assert not seen[14, 14]
+
+
+def test_pen_drawn_glyphs_keep_their_shape_with_a_pens_stroke():
+    g = outliers.glyphs()[::500]
+    a = outliers.pen_drawn(g, seed=1)
+    np.testing.assert_array_equal(a, outliers.pen_drawn(g, seed=1))
+    assert a.dtype == np.uint8 and a.shape == g.shape
+    assert (a.reshape(len(a), -1).max(axis=1) == 255).all()  # full ink at the centre lines
+    # the same shape: the new ink lies on or next to the glyph's
+    near = np.pad(g > 127, ((0, 0), (2, 2), (2, 2)))
+    near = np.stack([near[:, 2 + dy:30 + dy, 2 + dx:30 + dx] for dy in range(-2, 3)
+                     for dx in range(-2, 3)]).any(axis=0)
+    assert ((a > 127) & ~near).sum() / (a > 127).sum() < 0.02
+    # a pen's stroke: grey only at its edges, so no photograph's tones
+    assert (tones_count(to_model_input(a)).numpy() == 0).mean() > 0.95
+    assert not np.array_equal(a, g)
 
 
 def test_the_shape_score_is_how_much_more_an_outlier_than_any_class():
