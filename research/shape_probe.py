@@ -105,11 +105,7 @@ def main() -> None:
     s = load_mnist("bundled")
     i_train, i_cal = holdout_indices(len(s.x_train), 0.25, 0)
     x, y, x_cal = s.x_train[i_train], s.y_train[i_train], s.x_train[i_cal]
-    outliers = training_outliers(args.steps * args.batch, args.seed)
-    if args.printed_only:
-        from ganmc.images.outliers import glyphs
-        n = len(glyphs())
-        outliers = np.concatenate([outliers[:n], outliers[2 * n:]])
+    outliers = training_outliers(args.steps * args.batch, args.seed, pen=not args.printed_only)
     if args.digit_like:
         g = digit_like_glyphs()
         k = int(len(outliers) * args.digit_like / (1 - args.digit_like))

@@ -210,10 +210,11 @@ def curves(n: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def training_outliers(images_seen: int, seed: int = 0) -> np.ndarray:
+def training_outliers(images_seen: int, seed: int = 0, pen: bool = True) -> np.ndarray:
     """Everything the shape network is shown as not normal when it sees ``images_seen``
-    outliers in its training: the glyphs as printed and pen-drawn, and pen curves
+    outliers in its training: the glyphs as printed and (``pen``) pen-drawn, and pen curves
     (:data:`N_CURVES`), uint8 (N, 28, 28)."""
     n_curves = min(max(images_seen // 8, N_CURVES[0]), N_CURVES[1])
     printed = glyphs()
-    return np.concatenate([printed, pen_drawn(printed, seed), curves(n_curves, seed)])
+    drawn = [pen_drawn(printed, seed)] if pen else []
+    return np.concatenate([printed, *drawn, curves(n_curves, seed)])

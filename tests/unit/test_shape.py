@@ -93,6 +93,7 @@ def test_the_outliers_are_glyphs_and_pen_curves_and_never_digits():
     # the curves grow with the images the shape network sees, within bounds
     # every glyph twice, as printed and pen-drawn
     assert len(outliers.training_outliers(64 * 32)) == 2 * len(g) + outliers.N_CURVES[0]
+    assert len(outliers.training_outliers(64 * 32, pen=False)) == len(g) + outliers.N_CURVES[0]
 
 
 def test_thinning_leaves_centre_lines_one_pixel_wide_and_unbroken():
