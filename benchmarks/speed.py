@@ -16,7 +16,8 @@ Side by side, in one run on one machine:
   unfused (``G.predict``, then the compiled per-image scorer that ``score_samples`` uses).
 
 Every Monte Carlo row names its model and score on the terminal. ``--mc-only`` runs the Monte
-Carlo rows alone (about a minute; the mlp trains one epoch so its scores mean something).
+Carlo rows alone (about ten minutes on a 2-core CPU; the mlp trains one epoch so its scores
+mean something).
 
 Prints the tables and writes the speed section of docs/benchmarks.md (and JSON beside it,
 whose ``product`` figure ``tests/unit/test_benchmark_figures.py`` checks against
@@ -42,6 +43,8 @@ BATCH = 128
 #: Rounds of the mlp's Monte Carlo rows (seed-style, float32, bfloat16 in turn); each row is
 #: the median of its rounds, and the ratios are of those medians.
 ROUNDS = 5
+#: Rounds of the shipped model's Monte Carlo rows (float32, bfloat16 and their ceilings).
+SHIPPED_ROUNDS = 3
 #: The level the threshold rows compare at.
 P95 = Level.from_percentile(95)
 
@@ -124,7 +127,8 @@ def unfused_simulation(det, n: int, scorer: str) -> float:
 
 
 def shipped_monte_carlo(r: dict, quick: bool, gpu: bool) -> object:
-    """The shipped model's default score: fused float32 and bfloat16 against unfused."""
+    """The shipped model's default score: fused float32 and bfloat16 against unfused, and
+    the ceiling of its products, in alternated rounds (medians, as the mlp's)."""
     from ganmc import load_model
     from ganmc.scores.scoring import default_batch_size
 
@@ -140,39 +144,56 @@ def shipped_monte_carlo(r: dict, quick: bool, gpu: bool) -> object:
     m = 5_000 if quick else 40_000
     batch = 65_536 if gpu else None
     r["mc_unfused_shipped_default"] = unfused_simulation(shipped, m // 4, name)
+    ceiling = shipped.networks_.shape_density is not None
+    rounds: dict[str, list[float]] = {}
+    for _ in range(1 if quick else SHIPPED_ROUNDS):
+        for prec in ("float32", "bfloat16"):
+            rate, res = ganmc_simulation(shipped, m, prec, batch or default_batch_size(name),
+                                         name)
+            rounds.setdefault(prec, []).append(rate)
+            r[f"shipped_threshold_{prec}"] = res.threshold(P95)
+            span = res.distribution.max - res.distribution.min
+            if ceiling:
+                rounds.setdefault(f"ceiling_{prec}", []).append(shipped_ceiling(shipped, prec))
+    r["mc_rounds_shipped"] = rounds
     for prec in ("float32", "bfloat16"):
-        r[f"mc_ganmc_shipped_default_{prec}"], res = ganmc_simulation(
-            shipped, m, prec, batch or default_batch_size(name), name)
-        r[f"shipped_threshold_{prec}"] = res.threshold(P95)
-        span = res.distribution.max - res.distribution.min
+        r[f"mc_ganmc_shipped_default_{prec}"] = float(np.median(rounds[prec]))
+        if ceiling:
+            r[f"mc_ceiling_shipped_{prec}"] = float(np.median(rounds[f"ceiling_{prec}"]))
     r["shipped_bf16_gap_of_range"] = abs(r["shipped_threshold_float32"] -
                                          r["shipped_threshold_bfloat16"]) / span
     return shipped
 
 
-def matmul_ceiling(g, d, dtype: str, batch: int = 16_384, reps: int = 8) -> float:
+def matmul_ceiling(g, d, dtype: str, batch: int = 16_384, reps: int = 8,
+                   draws: bool = False) -> float:
     """Samples/s of the MLP's matrix products alone (no bias, activation, cast or score).
 
     G's and D's dense kernels chained in one compiled function: the arithmetic every
     implementation of this architecture must do, at this CPU's oneDNN speed. It bounds what
-    any Monte Carlo loop over the ``mlp`` can reach on this machine.
+    any Monte Carlo loop over the ``mlp`` can reach on this machine. ``draws`` adds what every
+    Monte Carlo must also do: draw each sample's latent vector (TensorFlow's stateless
+    normal, as ganmc's sampler draws it), a new batch each time.
     """
     import tensorflow as tf
 
     kernels = [tf.cast(layer.kernel, dtype) for model in (g, d) for layer in model.layers
                if hasattr(layer, "kernel")]
-    z = tf.cast(tf.random.stateless_normal((batch, kernels[0].shape[0]), (0, 0)), dtype)
+    width = kernels[0].shape[0]
+    fixed = tf.cast(tf.random.stateless_normal((batch, width), (0, 0)), dtype)
 
     @tf.function
-    def chain(h):
+    def chain(seed):
+        h = (tf.cast(tf.random.stateless_normal((batch, width), seed), dtype) if draws
+             else fixed)
         for k in kernels:
             h = tf.matmul(h, k)
         return h
 
-    chain(z).numpy()
+    chain(tf.constant([0, 0])).numpy()
     t = time.perf_counter()
-    for _ in range(reps):
-        chain(z).numpy()
+    for i in range(reps):
+        chain(tf.constant([1, i])).numpy()
     return reps * batch / (time.perf_counter() - t)
 
 
@@ -262,7 +283,8 @@ def main() -> None:
                    help="GPU run (benchmarks/gpu_check.sh): larger batches, writes no docs")
     p.add_argument("--json", metavar="FILE", help="also write the figures here")
     p.add_argument("--mc-only", action="store_true",
-                   help="the Monte Carlo rows alone (about a minute); writes no docs")
+                   help="the Monte Carlo rows alone (about ten minutes on a 2-core CPU); "
+                        "writes no docs")
     args = p.parse_args()
 
     from ganmc import Detector
@@ -293,27 +315,30 @@ def main() -> None:
     mlp._attach(Networks(mlp_result.generator, mlp_result.discriminator))
     n = 20_000 if quick else 200_000
     batch = 262_144 if args.gpu else 16_384
-    rounds: dict[str, list[float]] = {"seed": [], "float32": [], "bfloat16": []}
-    for _ in range(1 if quick else ROUNDS):  # alternated: a change of load hits all three
-        rounds["seed"].append(seed_style_simulation(mlp_result.generator,
-                                                    mlp_result.discriminator, n // 4))
-        rate, a = ganmc_simulation(mlp, n, "float32", batch, "discriminator")
-        rounds["float32"].append(rate)
-        rate, b = ganmc_simulation(mlp, n, "bfloat16", batch, "discriminator")
-        rounds["bfloat16"].append(rate)
+    rounds: dict[str, list[float]] = {}
+    results = {}
+    for _ in range(1 if quick else ROUNDS):  # alternated: a change of load hits them all
+        rounds.setdefault("seed", []).append(seed_style_simulation(
+            mlp_result.generator, mlp_result.discriminator, n // 4))
+        for prec in ("float32", "bfloat16"):
+            rate, res = ganmc_simulation(mlp, n, prec, batch, "discriminator")
+            rounds.setdefault(prec, []).append(rate)
+            results[prec] = res
+            for draws in (False, True):
+                rounds.setdefault(f"{'drawn' if draws else 'ceiling'}_{prec}", []).append(
+                    matmul_ceiling(mlp_result.generator, mlp_result.discriminator, prec,
+                                   batch, draws=draws))
     r["mc_rounds_mlp"] = rounds
     r["mc_seed_mlp"] = float(np.median(rounds["seed"]))
     r["mc_ganmc_mlp_fp32"] = float(np.median(rounds["float32"]))
     r["mc_ganmc_mlp_bf16"] = float(np.median(rounds["bfloat16"]))
+    for prec in ("float32", "bfloat16"):
+        r[f"mc_ceiling_mlp_{prec}"] = float(np.median(rounds[f"ceiling_{prec}"]))
+        r[f"mc_drawn_mlp_{prec}"] = float(np.median(rounds[f"drawn_{prec}"]))
+    a, b = results["float32"], results["bfloat16"]
     span = a.distribution.max - a.distribution.min
     r["bf16_threshold_gap_of_range"] = abs(a.threshold(P95) - b.threshold(P95)) / span
-    for prec in ("float32", "bfloat16"):
-        r[f"mc_ceiling_mlp_{prec}"] = matmul_ceiling(mlp_result.generator,
-                                                     mlp_result.discriminator, prec, batch)
     shipped = shipped_monte_carlo(r, quick, args.gpu)
-    if shipped.networks_.shape_density is not None:
-        for prec in ("float32", "bfloat16"):
-            r[f"mc_ceiling_shipped_{prec}"] = shipped_ceiling(shipped, prec)
     m = 5_000 if quick else 40_000
     print("Monte Carlo of the shipped model, fanogan score ...")
     for prec in ("float32", "bfloat16"):
@@ -369,10 +394,12 @@ def render_monte_carlo(r: dict) -> str:
                   r["mc_ganmc_mlp_fp32"] / seed],
                  ["ganmc, mlp, fused, bfloat16 (batch 16,384)", r["mc_ganmc_mlp_bf16"],
                   r["mc_ganmc_mlp_bf16"] / seed],
-                 ["ceiling: the mlp's matrix products alone, float32",
-                  r["mc_ceiling_mlp_float32"], r["mc_ceiling_mlp_float32"] / seed],
-                 ["ceiling: the mlp's matrix products alone, bfloat16",
-                  r["mc_ceiling_mlp_bfloat16"], r["mc_ceiling_mlp_bfloat16"] / seed],
+                 *([f"ceiling: the mlp's matrix products alone, {prec}",
+                    r[f"mc_ceiling_mlp_{prec}"], r[f"mc_ceiling_mlp_{prec}"] / seed]
+                   for prec in ("float32", "bfloat16")),
+                 *([f"ceiling: the mlp's matrix products and latent draws, {prec}",
+                    r[f"mc_drawn_mlp_{prec}"], r[f"mc_drawn_mlp_{prec}"] / seed]
+                   for prec in ("float32", "bfloat16")),
                  ["shipped model, default score, unfused: `G.predict`, then the per-image "
                   "scorer", r["mc_unfused_shipped_default"],
                   r["mc_unfused_shipped_default"] / seed],
@@ -398,9 +425,15 @@ def render_monte_carlo(r: dict) -> str:
              f"{100 * r['shipped_bf16_gap_of_range']:.3f} % of the score range from float32's.",
              "",
              round_ratios(r), "",
+             ceiling_shares(r), "",
              "The ceiling rows time G's and D's dense kernels multiplied in a chain, nothing "
              "else: the arithmetic any implementation of the seed's MLP must do, at this CPU's "
-             "oneDNN speed; no Monte Carlo loop over this architecture can beat them here. The "
+             "oneDNN speed; no Monte Carlo loop over this architecture can beat them here. "
+             "The rows with the latent draws add what every Monte Carlo must also do: draw "
+             "each sample's 100 normal numbers (TensorFlow's stateless normal, as ganmc's "
+             "sampler draws them). In bfloat16 the draws take about a tenth of the products' "
+             "time, so a loop at 90 % of the products alone would have to do its biases, "
+             "activations, scores and histogram in no time at all. The "
              "shipped model's rows do several times the mlp's arithmetic per sample (two "
              "transposed convolutions, two convolutions and the distance to ten Gaussians); "
              "their ratio column is against the same mlp seed-style loop. Their ceiling rows "
@@ -420,9 +453,25 @@ def round_ratios(r: dict) -> str:
     for prec in ("float32", "bfloat16"):
         ratios = [f / s for f, s in zip(rounds[prec], rounds["seed"], strict=True)]
         spread.append(f"{prec} {min(ratios):.1f}-{max(ratios):.1f}x")
+    shipped = r.get("mc_rounds_shipped", {}).get("float32", [])
     return (f"The mlp rows are medians of {len(rounds['seed'])} rounds, each running the "
-            f"seed-style loop, float32 and bfloat16 in turn; each round's own ratio: "
-            f"{', '.join(spread)}.")
+            f"seed-style loop, float32 and bfloat16 and their ceilings in turn; each round's "
+            f"own ratio: {', '.join(spread)}. The shipped model's fused rows and ceilings are "
+            f"medians of {len(shipped)} rounds in the same way.")
+
+
+def ceiling_shares(r: dict) -> str:
+    """ganmc's Monte Carlo as a share of each ceiling, by precision."""
+    parts = []
+    for prec, key in (("float32", "fp32"), ("bfloat16", "bf16")):
+        rate = r[f"mc_ganmc_mlp_{key}"]
+        parts.append(f"mlp {prec} {rate / r[f'mc_ceiling_mlp_{prec}']:.0%} of its products' "
+                     f"ceiling ({rate / r[f'mc_drawn_mlp_{prec}']:.0%} of products and draws)")
+    for prec in ("float32", "bfloat16"):
+        if f"mc_ceiling_shipped_{prec}" in r:
+            share = r[f"mc_ganmc_shipped_default_{prec}"] / r[f"mc_ceiling_shipped_{prec}"]
+            parts.append(f"shipped model {prec} {share:.0%} of its products' ceiling")
+    return "Share of the ceiling (medians of the rounds): " + "; ".join(parts) + "."
 
 
 def product_figures(r: dict) -> dict[str, float]:

@@ -158,13 +158,14 @@ class BFloat16Dense(layers.Dense):
 
     The product runs in bfloat16 (oneDNN; AMX or AVX-512 BF16 on a CPU). The bias and the
     activation run in float32, in one XLA-compiled pass (:func:`_finish`) that reads the
-    product once and writes the output once. A LeakyReLU that followed the layer is folded
-    in (``negative_slope``) and its output is bfloat16, ready for the next product;
-    otherwise the output is float32 (a network's output, or batch normalisation's input).
-    TensorFlow's own bfloat16 bias-add and LeakyReLU kernels are slow on a CPU, and the same
-    steps as separate float32 ops cost four passes over the activations: this layout runs
-    the mlp's bfloat16 Monte Carlo about 1.6 times as fast (``python -m benchmarks.speed``).
-    The weights stay float32; inputs are not autocast (the layer casts them itself).
+    product once and writes the output once. A batch normalisation and a LeakyReLU that
+    followed the layer are folded in (:func:`_fusions`: the normalisation into the kernel and
+    the bias, the LeakyReLU as ``negative_slope``) and its output is then bfloat16, ready for
+    the next product; otherwise the output is float32 (a network's output). TensorFlow's own
+    bfloat16 bias-add and LeakyReLU kernels are slow on a CPU, and the same steps as separate
+    float32 ops cost four passes over the activations: this layout runs the mlp's bfloat16
+    Monte Carlo about 1.6 times as fast (``python -m benchmarks.speed``). The weights stay
+    float32; inputs are not autocast (the layer casts them itself).
     """
 
     def __init__(self, *args, negative_slope: float | None = None, **kwargs):
@@ -176,16 +177,46 @@ class BFloat16Dense(layers.Dense):
 
     def call(self, inputs, training=None):
         x = tf.matmul(tf.cast(inputs, tf.bfloat16), tf.cast(self.kernel, tf.bfloat16))
-        activation = keras.activations.serialize(self.activation)
-        return _finish(activation, self.negative_slope)(
-            x, tf.zeros([self.units]) if self.bias is None else self.bias.value)
+        return _finish_layer(self, x)
+
+
+class BFloat16Conv2DTranspose(layers.Conv2DTranspose):
+    """A transposed convolution of a bfloat16 inference copy, laid out as
+    :class:`BFloat16Dense`: the product in bfloat16, then the bias, the activation and a
+    folded LeakyReLU in one XLA pass. G's batch normalisations fold into it, so G's
+    activations are read and written once between two products, in bfloat16, where a
+    float32 normalisation and LeakyReLU took three passes of twice the bytes (the shipped
+    model's G about 1.25 times as fast, ``python -m benchmarks.speed``)."""
+
+    def __init__(self, *args, negative_slope: float | None = None, **kwargs):
+        super().__init__(*args, autocast=False, **kwargs)
+        self.negative_slope = negative_slope
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+    def call(self, inputs):
+        x = keras.ops.conv_transpose(
+            tf.cast(inputs, tf.bfloat16), tf.cast(self.kernel, tf.bfloat16),
+            strides=list(self.strides), padding=self.padding,
+            output_padding=self.output_padding, dilation_rate=self.dilation_rate,
+            data_format=self.data_format)
+        return _finish_layer(self, x)
+
+
+def _finish_layer(layer, product: tf.Tensor) -> tf.Tensor:
+    """A bfloat16 product layer's epilogue: its bias (zeros without one), activation and
+    folded LeakyReLU, by :func:`_finish`."""
+    bias = tf.zeros([product.shape[-1]]) if layer.bias is None else layer.bias.value
+    activation = keras.activations.serialize(layer.activation)
+    return _finish(activation, layer.negative_slope)(product, bias)
 
 
 @functools.cache
 def _finish(activation: str, negative_slope: float | None):
-    """The XLA-compiled ``(bfloat16 product, float32 bias) -> output`` of a
-    :class:`BFloat16Dense`: bias and activation in float32, then LeakyReLU (``negative_slope``)
-    and a bfloat16 output, or float32 without it."""
+    """The XLA-compiled ``(bfloat16 product, float32 bias) -> output`` of a bfloat16 product
+    layer: bias and activation in float32, then LeakyReLU (``negative_slope``) and a
+    bfloat16 output, or float32 without it. The bias is on the last axis (channels last)."""
     act = keras.activations.get(activation)
 
     @tf.function(jit_compile=True, autograph=False)
@@ -198,9 +229,11 @@ def _finish(activation: str, negative_slope: float | None):
     return finish
 
 
-#: The layers that compute in bfloat16 in a bfloat16 inference copy, besides
-#: :class:`BFloat16Dense` and the activations that follow them (:func:`_bfloat16_layout`);
-#: every other layer (batch normalisation, reshapes) computes in float32.
+#: The product layers that a bfloat16 inference copy replaces with one of its own, which
+#: folds in the batch normalisation and LeakyReLU that follow (:func:`_fusions`).
+_FUSED = {layers.Dense: BFloat16Dense, layers.Conv2DTranspose: BFloat16Conv2DTranspose}
+#: The layers that compute in bfloat16 in a bfloat16 inference copy, besides the fused
+#: ones and what :func:`_fusions` says; every other layer computes in float32.
 _BFLOAT16_PRODUCTS = (layers.Conv2D, layers.Conv2DTranspose)
 
 
@@ -210,26 +243,93 @@ def _source(layer: keras.layers.Layer) -> keras.layers.Layer | None:
     return parents[0].operation if len(parents) == 1 else None
 
 
-def _bfloat16_layout(model: keras.Model) -> tuple[dict[str, float], set[str]]:
-    """How a bfloat16 copy of ``model`` treats its LeakyReLU layers, each by what it follows.
+def _only_reader(layer: keras.layers.Layer) -> keras.layers.Layer | None:
+    """The one layer that takes ``layer``'s output (None for several or none)."""
+    return layer._outbound_nodes[0].operation if len(layer._outbound_nodes) == 1 else None
 
-    After a dense layer (linear, with no other reader) it is folded into that layer's
-    float32 epilogue (:class:`BFloat16Dense`): the first result maps both layers' names to
-    the slope, and the LeakyReLU is kept as an identity under its own name (so
-    ``features`` is still found). After a convolution it computes in bfloat16: oneDNN fuses
-    a bfloat16 convolution, its bias and its LeakyReLU (measured: D's convolutions run 1.7
-    times as fast as with a float32 LeakyReLU); those names are the second result. After
-    anything else (batch normalisation) it computes in float32, like its input.
+
+class _Folded(layers.Identity):
+    """A layer of a bfloat16 inference copy folded into the product before it: its output
+    is its input (kept under its own name, so ``features`` is still found)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        return inputs
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        return super().compute_output_spec(inputs)
+
+
+@dataclass
+class _Fusion:
+    """What a bfloat16 copy folds into one product layer (:func:`_fusions`)."""
+
+    norm: layers.BatchNormalization | None = None
+    slope: float | None = None
+
+
+def _fusions(model: keras.Model) -> tuple[dict[str, _Fusion], set[str], set[str]]:
+    """How a bfloat16 copy of ``model`` lays out its layers.
+
+    Each dense layer and transposed convolution becomes its :data:`_FUSED` layer. A batch
+    normalisation that alone reads a linear one is folded into its kernel and bias (at
+    inference it is a scale and a shift of each channel), and a LeakyReLU that alone reads
+    it (or that normalisation) into its epilogue; the first result holds these by product,
+    the second names the folded layers (kept as identities under their own names, so
+    ``features`` is still found). A LeakyReLU after a convolution
+    computes in bfloat16: oneDNN fuses a bfloat16 convolution, its bias and its LeakyReLU
+    (measured: D's convolutions run 1.7 times as fast as with a float32 LeakyReLU); so does
+    a reshape of a product's bfloat16 output; those names are the third result. Anything
+    else computes in float32, like its input.
     """
-    folded, low = {}, set()
+    fusions, folded, low = {}, set(), set()
     for layer in model.layers:
-        source = _source(layer) if isinstance(layer, layers.LeakyReLU) else None
-        if isinstance(source, _BFLOAT16_PRODUCTS):
+        if type(layer) not in _FUSED:
+            continue
+        fusion = _Fusion()
+        reader = _only_reader(layer)
+        if (isinstance(reader, layers.BatchNormalization)
+                and keras.activations.serialize(layer.activation) == "linear"
+                and reader.axis in (-1, len(reader.input.shape) - 1)):
+            fusion.norm = reader
+            reader = _only_reader(reader)
+        if (isinstance(reader, layers.LeakyReLU)
+                and keras.activations.serialize(layer.activation) == "linear"):
+            fusion.slope = float(reader.negative_slope)
+            folded.add(reader.name)
+            reader = _only_reader(reader)
+            if isinstance(reader, layers.Reshape):
+                low.add(reader.name)
+        if fusion.norm is not None:
+            folded.add(fusion.norm.name)
+        fusions[layer.name] = fusion
+    for layer in model.layers:
+        if isinstance(layer, layers.LeakyReLU) and isinstance(_source(layer), layers.Conv2D):
             low.add(layer.name)
-        elif (isinstance(source, layers.Dense) and len(source._outbound_nodes) == 1
-              and keras.activations.serialize(source.activation) == "linear"):
-            folded[source.name] = folded[layer.name] = float(layer.negative_slope)
-    return folded, low
+    return fusions, folded, low
+
+
+def _folded_weights(layer: keras.layers.Layer, norm: layers.BatchNormalization | None
+                    ) -> list:
+    """A product layer's kernel and bias with the batch normalisation after it folded in:
+    ``norm(K x + b) = (s K) x + s (b - mean) + beta``, ``s = gamma / sqrt(var + eps)`` for
+    each output channel (the kernel's last axis for a dense layer, the one before it for a
+    transposed convolution)."""
+    kernel = tf.convert_to_tensor(layer.kernel, tf.float32)
+    bias = (tf.convert_to_tensor(layer.bias, tf.float32) if layer.bias is not None
+            else tf.zeros([kernel.shape[-1] if isinstance(layer, layers.Dense)
+                           else kernel.shape[-2]]))
+    if norm is None:
+        return [kernel, bias]
+    gamma = norm.gamma if norm.scale else 1.0
+    beta = norm.beta if norm.center else 0.0
+    s = gamma / tf.sqrt(tf.convert_to_tensor(norm.moving_variance) + norm.epsilon)
+    shift = (bias - norm.moving_mean) * s + beta
+    if isinstance(layer, layers.Conv2DTranspose):
+        s = s[:, None]
+    return [kernel * s, shift]
 
 
 @dataclass
@@ -267,9 +367,10 @@ class Networks:
         ``float32`` turns mixed-precision networks back into plain ones. ``bfloat16`` gives
         fast inference copies, laid out for speed on a CPU with AVX-512 BF16 or AMX
         (``python -m benchmarks.speed``): matrix products and convolutions in bfloat16; a
-        dense layer's bias and activation in float32 (:class:`BFloat16Dense`); a LeakyReLU
-        after a convolution in bfloat16 and elsewhere as :func:`_bfloat16_layout` says;
-        batch normalisation and reshapes in float32. Scores are cast to float32 by
+        dense layer's and a transposed convolution's bias and activation in float32, with
+        the batch normalisation and LeakyReLU that follow folded in (:func:`_fusions`); a
+        LeakyReLU after a convolution in bfloat16; other layers in float32. Scores are cast
+        to float32 by
         :func:`score_graph`, and the Gaussian's products run in bfloat16 too
         (:attr:`ganmc.nets.density.FeatureGaussian.product_dtype`). A copy cannot be cast again.
 
@@ -282,29 +383,36 @@ class Networks:
         def clone(model: keras.Model | None) -> keras.Model | None:
             if model is None:
                 return None
-            if any(isinstance(layer, BFloat16Dense) for layer in model.layers):
+            if any(type(layer) in _FUSED.values() for layer in model.layers):
                 raise ValueError("a bfloat16 inference copy folds layers together and "
                                  "cannot be cast again; cast the original networks")
-            folded, after_convolution = (_bfloat16_layout(model) if dtype == "bfloat16"
-                                         else ({}, set()))
+            fusions, folded, low = (_fusions(model) if dtype == "bfloat16"
+                                    else ({}, set(), set()))
 
             def copy_of(layer: keras.layers.Layer) -> keras.layers.Layer:
                 config = layer.get_config()
+                if layer.name in fusions:
+                    fusion = fusions[layer.name]
+                    return _FUSED[type(layer)].from_config(
+                        {**config, "dtype": "float32", "negative_slope": fusion.slope,
+                         "use_bias": config["use_bias"] or fusion.norm is not None})
                 if isinstance(layer, layers.Dense):
-                    if dtype != "bfloat16":
-                        return layers.Dense.from_config({**config, "dtype": "float32"})
-                    return BFloat16Dense.from_config({**config, "dtype": "float32",
-                                                      "negative_slope": folded.get(layer.name)})
-                if layer.name in folded:  # its slope is in the dense layer before it
-                    return layers.Identity(name=layer.name, autocast=False)
-                low = dtype == "bfloat16" and (isinstance(layer, _BFLOAT16_PRODUCTS)
-                                               or layer.name in after_convolution)
+                    return layers.Dense.from_config({**config, "dtype": "float32"})
+                if layer.name in folded:
+                    return _Folded(name=layer.name)
+                bf16 = dtype == "bfloat16" and (isinstance(layer, _BFLOAT16_PRODUCTS)
+                                                or layer.name in low)
                 return layer.__class__.from_config({**config,
-                                                    "dtype": "bfloat16" if low else "float32"})
+                                                    "dtype": "bfloat16" if bf16 else "float32"})
 
             copy = keras.models.clone_model(model, clone_function=copy_of)
-            for source, target in zip(model.weights, copy.weights, strict=True):
-                target.assign(tf.cast(source, target.dtype))
+            for source, target in zip(model.layers, copy.layers, strict=True):
+                if source.name in folded:  # its weights are in its product's
+                    continue
+                weights = (_folded_weights(source, fusions[source.name].norm)
+                           if source.name in fusions else source.weights)
+                for w, v in zip(target.weights, weights, strict=True):
+                    w.assign(tf.cast(v, w.dtype))
             return copy
 
         def gaussian(g: FeatureGaussian | None) -> FeatureGaussian | None:

@@ -123,7 +123,7 @@ class Inference:
             def fn(m, seed_pair):
                 z = tf.random.stateless_normal(tf.stack([m, latent]), seed=seed_pair)
                 x = tf.cast(nets.generator(z, training=False), tf.float32)
-                return scoring.views_graph(names, nets, x)
+                return scoring.views_graph(names, nets, x, compiled=True)
 
             self._views[key] = fn
         return self._views[key]

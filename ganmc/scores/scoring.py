@@ -292,17 +292,32 @@ def grey_count(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.cast(grey, tf.float32), axis=1)
 
 
-def tones_count(x: tf.Tensor) -> tf.Tensor:
+def tones_count(x: tf.Tensor, compiled: bool = False) -> tf.Tensor:
     """Pixels of each image that are grey (:data:`ganmc.scores.combined.GREY_BAND`) and farther
     than :data:`ganmc.scores.combined.STROKE_REACH` pixels from any pixel of full ink
     (:data:`ganmc.scores.combined.INK`), float32 (N,), a whole number: pen strokes are grey only at
-    their edges, beside their ink; a photograph's tones are grey everywhere."""
+    their edges, beside their ink; a photograph's tones are grey everywhere.
+
+    ``compiled`` runs it as one XLA pass (the Monte Carlo samplers, whose batches are all of
+    one size: XLA compiles once for each shape, too often for verdicts of any number of
+    images); the counts are the same either way."""
+    return (_tones_compiled if compiled else _tones)(x)
+
+
+def _tones(x: tf.Tensor) -> tf.Tensor:
     ink = (tf.cast(x, tf.float32) + 1.0) / 2.0
     grey = tf.logical_and(ink > GREY_BAND[0], ink < GREY_BAND[1])
+    # Full ink within reach: the largest value in the square around each pixel, taken as
+    # rows then columns. Taking the ink of the largest value is exact: the mapping to ink
+    # is monotone, rounding included.
     reach = 2 * STROKE_REACH + 1
-    near = tf.nn.max_pool2d(tf.cast(ink >= INK, tf.float32), reach, 1, "SAME") > 0
-    lone = tf.logical_and(grey, tf.logical_not(near))
+    nearest = tf.nn.max_pool2d(tf.nn.max_pool2d(tf.cast(x, tf.float32), (reach, 1), 1, "SAME"),
+                               (1, reach), 1, "SAME")
+    lone = tf.logical_and(grey, (nearest + 1.0) / 2.0 < INK)
     return tf.reduce_sum(tf.cast(tf.reshape(lone, [tf.shape(x)[0], -1]), tf.float32), axis=1)
+
+
+_tones_compiled = tf.function(_tones, jit_compile=True, autograph=False, reduce_retracing=True)
 
 
 def shape_margin(logits: tf.Tensor) -> tf.Tensor:
@@ -333,15 +348,15 @@ def viewable(networks: Networks, names: tuple[str, ...]) -> bool:
     return all(need.get(n, True) is not None for n in names)
 
 
-def views_graph(names: tuple[str, ...], networks: Networks, x: tf.Tensor
-                ) -> dict[str, tf.Tensor]:
+def views_graph(names: tuple[str, ...], networks: Networks, x: tf.Tensor,
+                compiled: bool = False) -> dict[str, tf.Tensor]:
     """The named views of a batch, each network's from one pass of it (the combined score's
     views, :mod:`ganmc.scores.combined`): ``mahalanobis``, ``mahalanobis-strokes`` and
     ``discriminator`` (D) and ``shape`` (the shape network) as :func:`score_graph` gives
     each, ``shape-distance`` (the per-digit Gaussian over the shape network's features),
     ``grey`` (:func:`grey_count`) and ``tones`` (:func:`tones_count`); ``digit`` is the digit
     each image is taken for (:func:`digit_graph`) from the same passes, so a verdict runs
-    each network once."""
+    each network once. ``compiled``: see :func:`tones_count`."""
     out = {}
     digit = "digit" in names
     by_shape = digit and _digit_by_shape(networks)
@@ -368,7 +383,7 @@ def views_graph(names: tuple[str, ...], networks: Networks, x: tf.Tensor
     if "grey" in names:
         out["grey"] = grey_count(x)
     if "tones" in names:
-        out["tones"] = tones_count(x)
+        out["tones"] = tones_count(x, compiled)
     return {k: out[k] for k in names}
 
 

@@ -28,6 +28,34 @@ def test_streams_partial_results_then_the_whole():
     assert sampler.calls == 4
 
 
+def test_every_batch_is_drawn_at_the_runs_one_size_and_the_last_is_cut():
+    """A batch of a new size would compile the sampler's XLA passes again: the last batch is
+    drawn whole and cut, and the run keeps the same scores as batches drawn at their own
+    sizes; a run shorter than a batch is drawn at its own size."""
+    sizes = []
+
+    class Recording(FakeSampler):
+        def sample_scores(self, n, seed, index, scorer=None, precision="float32"):
+            sizes.append(n)
+            return super().sample_scores(n, seed, index, scorer, precision)
+
+    run = simulate(Recording(), 2500, seed=2, batch_size=1000)
+    assert sizes == [1000, 1000, 1000] and run.n == run.distribution.n == 2500
+    want = np.concatenate([FakeSampler().sample_scores(m, 2, i) for i, m in
+                           enumerate((1000, 1000, 500))])
+    np.testing.assert_array_equal(np.sort(run.distribution.scores), np.sort(want))
+    assert simulate(Recording(), 300, batch_size=1000).n == 300 and sizes[-1] == 300
+
+
+def test_a_latent_batchs_first_rows_are_the_draw_of_that_many():
+    """What cutting the last batch relies on, for the real sampler's latent draws."""
+    import tensorflow as tf
+
+    whole = tf.random.stateless_normal([512, 64], seed=[3, 7]).numpy()
+    np.testing.assert_array_equal(whole[:37], tf.random.stateless_normal([37, 64],
+                                                                        seed=[3, 7]).numpy())
+
+
 def test_reproducible_and_seed_dependent():
     a = simulate(FakeSampler(), 5000, seed=3, batch_size=1000)
     b = simulate(FakeSampler(), 5000, seed=3, batch_size=1000)

@@ -165,6 +165,41 @@ def test_tones_count_grey_away_from_pen_strokes_not_their_blurred_edges():
     assert counts.dtype == np.float32 and (counts == np.round(counts)).all()
 
 
+def _tones_by_definition(x: np.ndarray) -> np.ndarray:
+    """The tones count as its definition reads, pixel by pixel: grey, and no full ink in the
+    square of side 2 * STROKE_REACH + 1 around it."""
+    from ganmc.scores.combined import GREY_BAND, INK, STROKE_REACH
+
+    ink = (x[..., 0].astype(np.float32) + np.float32(1)) / np.float32(2)
+    full = np.pad(ink >= INK, ((0, 0), (STROKE_REACH,) * 2, (STROKE_REACH,) * 2))
+    reach = 2 * STROKE_REACH + 1
+    near = np.stack([full[:, dy:dy + 28, dx:dx + 28] for dy in range(reach)
+                     for dx in range(reach)]).any(axis=0)
+    grey = (ink > GREY_BAND[0]) & (ink < GREY_BAND[1])
+    return (grey & ~near).reshape(len(x), -1).sum(axis=1).astype(np.float32)
+
+
+def test_tones_count_is_its_definition_compiled_or_not(mnist):
+    """The count takes the largest value around each pixel by rows then columns, and the
+    Monte Carlo samplers run it XLA-compiled: both are the pixel-by-pixel definition, on
+    digits, blurred strokes, photographs and values right at the band's and the ink's
+    edges."""
+    from benchmarks.photos import photo_set
+
+    photos, _ = photo_set(crops_per_photo=1)
+    rng = np.random.default_rng(0)
+    edges = np.float32([0.1, 0.9]) * 2 - 1  # GREY_BAND's and INK's values as model input
+    edgy = rng.choice(np.concatenate([edges, np.nextafter(edges, 2), np.nextafter(edges, -2),
+                                      np.float32([-1, 1, 0])]), (40, 28, 28, 1))
+    x = np.concatenate([to_model_input(np.concatenate([mnist.x_test[:200], photos,
+                                                       _blurred_stroke()[None]])),
+                        edgy.astype(np.float32)])
+    want = _tones_by_definition(x)
+    assert (want > 0).sum() > 40 and (want == 0).sum() > 100  # both kinds in the set
+    np.testing.assert_array_equal(tones_count(tf.constant(x)).numpy(), want)
+    np.testing.assert_array_equal(tones_count(tf.constant(x), compiled=True).numpy(), want)
+
+
 def test_the_shape_network_is_on_by_default_and_off_for_cards_made_before_it():
     assert TrainConfig().shape_weight == 1.0
     old = TrainConfig(shape_weight=0.0).to_dict()
