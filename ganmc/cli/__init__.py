@@ -12,19 +12,6 @@ import sys
 
 from ganmc import __version__
 from ganmc.cli import args as argtypes
-from ganmc.cli.commands import (
-    cmd_add_digits,
-    cmd_assess,
-    cmd_calibrate,
-    cmd_evaluate,
-    cmd_export,
-    cmd_info,
-    cmd_refresh,
-    cmd_report,
-    cmd_score,
-    cmd_simulate,
-    cmd_train,
-)
 from ganmc.core.config import (
     ARCH_ABOUT,
     ARCHS,
@@ -106,12 +93,11 @@ def _add_batch(p: argparse.ArgumentParser) -> None:
                         "readable image, list the others on stderr and exit with status 2)")
 
 
-def _own_data_command(sub, name: str, func, summary: str, description: str) -> None:
+def _own_data_command(sub, name: str, summary: str, description: str) -> None:
     """A command that updates a saved model from its own data (the card names it)."""
     p = sub.add_parser(name, help=summary, description=description)
     p.add_argument("--model", metavar="DIR", required=True, help="model folder to update")
     p.add_argument("--data", help="the model's data source if not the card's")
-    p.set_defaults(func=func)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,7 +192,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "kept aside, hidden beside it, and training starts afresh")
     p.add_argument("--resume", action="store_true",
                    help="go on from the checkpoint of an interrupted run with the same --out")
-    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("simulate", help="Monte Carlo: score N generated images, find the "
                                         "threshold",
@@ -226,7 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "CPUs, GPUs); auto picks it there (default auto)")
     p.add_argument("--out", metavar="DIR",
                    help="write histogram.png, histogram.csv and summary.json here")
-    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("score", help="score images: score, p-value and verdict for each",
                        description="Score images. INPUT is an image file (PNG, JPEG, BMP, "
@@ -249,7 +233,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "most this share are expected to be normal; adds an fdr_verdict "
                         "column, e.g. --fdr 0.05")
     _add_batch(p)
-    p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("evaluate", help="AUROC, average precision and rates on labelled sets",
                        description="Measure how well normal and anomalous images are told "
@@ -262,7 +245,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images that are anomalies")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     _add_batch(p)
-    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="write the PNG report (histogram, numbers, verdicts)",
                        description="Render the report as one PNG (offline), with the same "
@@ -280,7 +262,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write the PNG; .json and .csv go beside it "
                         "(default report.png)")
     _add_batch(p)
-    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="export the model's score and threshold to judge "
                                       "images without TensorFlow (ONNX, TFLite, SavedModel)",
@@ -302,13 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "an earlier export with --replace")
     p.add_argument("--replace", action="store_true",
                    help="replace the export already at --out (never anything else)")
-    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", help="show a model's card",
                        description="Show how a model was made and calibrated.")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the pretrained one)")
     p.add_argument("--json", action="store_true", help="print the whole card as JSON")
-    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("assess", help="measure a model's quality card and save it in its folder",
                        description="Measure (or measure again) a model's quality card: its "
@@ -324,7 +303,6 @@ def build_parser() -> argparse.ArgumentParser:
                         ".npz of their digits and capital letters (digits, digit_labels, "
                         "capitals, capital_labels 0-25; uint8 28x28, white on black, as EMNIST's "
                         "are), each framed like an upload; the figures go onto the card")
-    p.set_defaults(func=cmd_assess)
 
     p = sub.add_parser("calibrate", help="calibrate a model's threshold on your own normal "
                                          "images",
@@ -343,15 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "slower than the others; without it, it is left without a hold-out "
                         "threshold unless the model's verdicts use it)")
     _add_batch(p)
-    p.set_defaults(func=cmd_calibrate)
 
-    _own_data_command(sub, "add-digits", cmd_add_digits,
+    _own_data_command(sub, "add-digits",
                       "give a saved model of several digits its per-digit Gaussians and "
                       "threshold",
                       "Refit the mahalanobis Gaussian per digit from the model's own training "
                       "data (the card's source, seed and hold-out share) and recalibrate; "
                       "nothing else changes.")
-    _own_data_command(sub, "refresh", cmd_refresh,
+    _own_data_command(sub, "refresh",
                       "bring a saved model up to this version's scores (the combined score) "
                       "and its quality card",
                       "Score the model's own held-out images again under every score this "
@@ -367,11 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command != "info":
-            from ganmc.core.runtime import quiet_tensorflow
-
-            quiet_tensorflow(args.verbose)
-        return args.func(args)
+        return _command(args)(args)
     except GanmcError as exc:
         print(f"ganmc {args.command}: error: {one_line(exc, 2000)}", file=sys.stderr)
         return 2
@@ -385,6 +358,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ganmc {args.command}: error: {one_line(f'{where}{exc.strerror or exc}', 2000)}",
               file=sys.stderr)
         return 2
+
+
+def _command(args: argparse.Namespace):
+    """The function of the command asked for, imported now: the commands' modules load
+    TensorFlow (quietened first), all but ``info``'s, so the parser and ``--help`` do not."""
+    if args.command == "info":
+        from ganmc.cli.info import cmd_info
+
+        return cmd_info
+    from ganmc.core.runtime import quiet_tensorflow
+
+    quiet_tensorflow(args.verbose)
+    from ganmc.cli.commands import COMMANDS
+
+    return COMMANDS[args.command]
 
 
 def _quiet_stdout() -> int:

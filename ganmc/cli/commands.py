@@ -1,18 +1,34 @@
 """The ``ganmc`` commands: flags in, one :mod:`ganmc.app.service` call per step, text out. The
-parser is in :mod:`ganmc.cli`; heavy modules are imported inside each command (a fast help).
+parser is in :mod:`ganmc.cli`, which imports this module only when one of these commands runs
+(:func:`ganmc.cli.main`), so ``ganmc --help`` answers without loading TensorFlow; ``ganmc
+info`` is in :mod:`ganmc.cli.info`, which needs no TensorFlow at all.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
+from ganmc.app import evaluation, service
 from ganmc.cli.progressbar import ProgressBar
+from ganmc.core import files, locks
+from ganmc.core.config import DEFAULT_MC_SAMPLES, DIGITS, FRAMING_WORDS, parse_digits
+from ganmc.core.errors import ConfigError, GanmcError
+from ganmc.core.presets import TASKS, network_of
+from ganmc.deploy import export
+from ganmc.images import folders
+from ganmc.images.inputs import read_inputs
+from ganmc.nets.tracker import CALIBRATING, describe, quality_text
+from ganmc.nets.train import checkpoint_dir, read_checkpoint
+from ganmc.report.render import REPORT_SIZE, histogram_png
+from ganmc.storage import bundle
+from ganmc.thresholds.calibration import pac_words
 from ganmc.thresholds.decision import Choice, decide
-from ganmc.thresholds.distribution import percent
+from ganmc.thresholds.distribution import Level, percent
+from ganmc.thresholds.guarantees import WAY_OUT
+from ganmc.thresholds.quality import card_lines
 
 
 def say(text: str) -> None:
@@ -21,16 +37,6 @@ def say(text: str) -> None:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.core import files, locks
-    from ganmc.core.config import DIGITS, FRAMING_WORDS, parse_digits
-    from ganmc.core.errors import ConfigError, GanmcError
-    from ganmc.core.presets import TASKS, network_of
-    from ganmc.images import folders
-    from ganmc.nets.tracker import CALIBRATING, describe, quality_text
-    from ganmc.nets.train import checkpoint_dir, read_checkpoint
-    from ganmc.storage import bundle
-    from ganmc.thresholds.quality import card_lines
 
     own = folders.is_own_images(args.data)
     if own and args.digits is not None:
@@ -128,7 +134,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_calibration(det) -> None:
     """One line per score: its thresholds at the detector's level, from each source."""
-    from ganmc.app import evaluation, service
 
     level = det.level()
     for name in det.scorers_:
@@ -151,7 +156,6 @@ def _read(args: argparse.Namespace, paths, refused: list) -> object:
     """Read inputs in the framing of ``--model`` (its card's), keeping the good files; the
     refused ones are collected in ``refused`` (``--strict``: the first one stops the
     command)."""
-    from ganmc.images.inputs import read_inputs
 
     images = read_inputs(paths, strict=args.strict, framing=_framing(args))
     refused.extend(images.problems)
@@ -161,15 +165,12 @@ def _read(args: argparse.Namespace, paths, refused: list) -> object:
 def _framing(args: argparse.Namespace) -> str:
     """The framing of ``--model`` (the pretrained model's when none), from its card alone
     (no TensorFlow): pictures are read so before the model loads."""
-    from ganmc.core.config import DIGITS
-    from ganmc.storage import bundle
 
     return bundle.read_card(args.model or bundle.DEFAULT_MODEL).get("framing") or DIGITS
 
 
 def _refusals(args: argparse.Namespace, refused: list) -> int:
     """Say each refused input on stderr (and in ``--errors``); status 2 if there was one."""
-    from ganmc.core import files
 
     for _, reason in refused:
         say(f"ganmc {args.command}: skipped: {reason}")
@@ -183,8 +184,6 @@ def _refusals(args: argparse.Namespace, refused: list) -> int:
 def _model(args: argparse.Namespace):
     """Load ``--model`` and turn ``--scorer`` / ``--calibration`` / ``--percentile`` into a
     :class:`ganmc.Choice`, saying on stderr whatever the folder lacks."""
-    from ganmc.app import service
-    from ganmc.thresholds.distribution import Level
 
     det = service.load_model(args.model)
     for note in det.notes_:
@@ -202,8 +201,6 @@ def _model(args: argparse.Namespace):
 
 def _decide(det, choice, args):
     """The decision, after a simulation if the choice needs one (said on stderr)."""
-    from ganmc.app import service
-    from ganmc.core.config import DEFAULT_MC_SAMPLES
 
     bar = ProgressBar("simulate")
     mc, why = service.simulation_if_needed(det, choice, getattr(args, "samples",
@@ -217,10 +214,6 @@ def _decide(det, choice, args):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from ganmc.app import evaluation, service
-    from ganmc.core import files
-    from ganmc.report.render import histogram_png
-    from ganmc.thresholds.distribution import Level
 
     det, choice = _model(args)
     level = Level.from_percentile(args.percentile)
@@ -258,8 +251,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.core import files
 
     refused: list = []
     images = _read(args, args.inputs, refused)
@@ -285,7 +276,6 @@ def cmd_score(args: argparse.Namespace) -> int:
 def _say_guarantees(args: argparse.Namespace, checks) -> None:
     """The drift alarm (a warning when it went off, with the way out) and the batch's false
     discovery rate, on stderr."""
-    from ganmc.thresholds.guarantees import WAY_OUT
 
     drift = checks.drift
     if drift is not None and drift.fired:
@@ -305,8 +295,6 @@ def _say_guarantees(args: argparse.Namespace, checks) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.core import files
 
     refused: list = []
     normal, anomalous = _read(args, args.normal, refused), _read(args, args.anomalous, refused)
@@ -341,8 +329,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.thresholds.calibration import pac_words
 
     refused: list = []
     images = _read(args, args.inputs, refused)
@@ -371,7 +357,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_add_digits(args: argparse.Namespace) -> int:
-    from ganmc.app import service
 
     det = service.add_digit_gaussians(args.model, data=args.data, progress=say)
     print(f"Added per-digit Gaussians to {args.model}: auto score {det.scorer_}, "
@@ -380,8 +365,6 @@ def cmd_add_digits(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.thresholds.quality import card_lines
 
     det = service.refresh(args.model, data=args.data, progress=say)
     print(f"Refreshed {args.model}: scores {', '.join(det.scorers_)}; auto score "
@@ -391,8 +374,6 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.report.render import REPORT_SIZE
 
     refused: list = []
     images = _read(args, args.images, refused) if args.images else None
@@ -414,9 +395,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.storage import bundle
-    from ganmc.thresholds.quality import card_lines
 
     det = service.assess_model(args.model or bundle.DEFAULT_MODEL, data=args.data,
                                handwriting=args.handwriting)
@@ -426,8 +404,6 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ganmc.app import service
-    from ganmc.deploy import export
 
     export.check_format(args.format)  # before the model loads: a typo costs nothing
     export.check_target(args.out, replace=args.replace)
@@ -439,12 +415,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    from ganmc.storage import bundle
-    from ganmc.storage.cardtext import card_text
-
-    card = bundle.read_card(args.model or bundle.DEFAULT_MODEL)
-    print(json.dumps(card, indent=2) if args.json else card_text(card))
-    return 0
-
-
+#: The commands by their name on the command line (``info`` is :mod:`ganmc.cli.info`'s).
+COMMANDS = {"train": cmd_train, "simulate": cmd_simulate, "score": cmd_score,
+            "evaluate": cmd_evaluate, "calibrate": cmd_calibrate, "add-digits": cmd_add_digits,
+            "refresh": cmd_refresh, "report": cmd_report, "assess": cmd_assess,
+            "export": cmd_export}

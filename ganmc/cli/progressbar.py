@@ -9,9 +9,11 @@ import time
 class ProgressBar:
     """A one-line text progress bar on stderr (redrawn in place when stderr is a terminal)."""
 
-    def __init__(self, label: str, stream=sys.stderr, width: int = 28):
-        self.label, self.stream, self.width = label, stream, width
-        self.tty = stream.isatty()
+    def __init__(self, label: str, stream=None, width: int = 28):
+        # stderr as it is now, not as it was when this module was imported
+        self.label, self.width = label, width
+        self.stream = sys.stderr if stream is None else stream
+        self.tty = self.stream.isatty()
         self._last = ""
         self._last_t = 0.0
         self._what, self._since, self._done0 = "", 0.0, 0

@@ -132,6 +132,10 @@ class Tracker(keras.callbacks.Callback):
         self.phase_total = self.totals[0] if phase == "gan" else self.totals[1]
         self.phase_images = 0
         self._t_phase: float | None = None  # when the phase's first (tracing) call ended
+        # When the phase's first round ended, its extras done (time, images), and the whole
+        # rounds since (seconds, images): the pace of rounds that compile nothing.
+        self._settled: tuple[float, int] | None = None
+        self._whole: tuple[float, int] = (0.0, 0)
         self._next_probe = 0.0
         self._traced = False  # the phase's first call includes tracing: not timed
 
@@ -226,6 +230,11 @@ class Tracker(keras.callbacks.Callback):
                 self.state.setdefault("quality", []).append(quality)
         if self.checkpoint is not None:
             self._save_checkpoint()
+        now = time.perf_counter()
+        if self._settled is None:
+            self._settled = (now, self.phase_images)
+        else:
+            self._whole = (now - self._settled[0], self.phase_images - self._settled[1])
         if self.progress is not None:
             self._report(step, logs, samples=samples, round_end=True, quality=quality)
 
@@ -237,12 +246,20 @@ class Tracker(keras.callbacks.Callback):
         self._next_probe = step + self.phase_total / PROBE_POINTS
         return True
 
-    def _report(self, step, logs, samples=None, round_end=False, quality=None):
-        # The rate and the ETA are of the wall clock since the phase's first call: what a
-        # round costs besides its steps (the sample grid, the live quality probe, the
-        # checkpoint) is in them, as the user's clock counts it.
+    def rate(self) -> float:
+        """Images a second of the phase by the wall clock, what a round costs besides its
+        steps (the sample grid, the live quality probe, the checkpoint) included, as the
+        user's clock counts it: over the whole rounds after the first once there is one (the
+        first round's end also compiles the probe and the sample grid, once), else since the
+        phase's first (compiling) call."""
+        seconds, images = self._whole
+        if images and seconds > 0:
+            return images / seconds
         wall = time.perf_counter() - self._t_phase if self._t_phase is not None else 0.0
-        rate = self.phase_images / wall if wall > 0 and self.phase_images else 0.0
+        return self.phase_images / wall if wall > 0 and self.phase_images else 0.0
+
+    def _report(self, step, logs, samples=None, round_end=False, quality=None):
+        rate = self.rate()
         eta = self._remaining(step) * self.batch_size / rate if rate > 0 else float("nan")
         self.progress(TrainProgress(
             phase=self.phase, step=step, steps=self.phase_total, logs=logs,

@@ -147,6 +147,17 @@ def interpret(threshold: float, level: Level, n: int) -> str:
             f"images would be flagged by mistake.")
 
 
+def even_batch(n_samples: int, batch_size: int) -> int:
+    """The size every batch of a run is drawn at: the run split evenly into as few batches as
+    ``batch_size`` allows (200,000 samples in batches of up to 16,384: 13 of 15,385). The last
+    batch is drawn at that size too and cut to what is left (here 5 samples thrown away): a
+    batch of a new size would compile the sampler's XLA passes again (the bfloat16
+    epilogues, the tones count: 0.1-0.5 s), and a last batch drawn at its own size would.
+    The scores kept are those of a draw of what is left: a latent batch's first m rows are
+    the draw of m rows."""
+    return -(-n_samples // -(-n_samples // batch_size))
+
+
 def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size: int = 4096,
                   scorer: str | None = None, keep_limit: int = KEEP_LIMIT,
                   precision: str = "float32") -> Iterator[MonteCarloResult]:
@@ -157,7 +168,7 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
         n_samples: Total number of generated images.
         seed: Seed; batch i uses the stateless seed (seed, i), so results do not depend on
             how the run is split into calls.
-        batch_size: Images per batch.
+        batch_size: Images per batch, at most (:func:`even_batch`).
         scorer: Scorer name; ``None`` takes the sampler's current one.
         keep_limit: Keep every score (exact quantiles) while n <= this.
         precision: ``float32``, ``bfloat16`` or ``auto``, passed to the sampler.
@@ -177,12 +188,7 @@ def simulate_iter(sampler: Sampler, n_samples: int, *, seed: int = 0, batch_size
     start = time.perf_counter()
     done = index = 0
     name = scorer or getattr(sampler, "scorer", "unknown")
-    # Every batch is drawn at the run's one size, the last cut to what is left: a batch of a
-    # new size would compile the sampler's XLA passes again (the bfloat16 epilogues, the
-    # tones count: 0.1-0.5 s), more than the samples a last batch throws away (at most a
-    # batch: 0.1-0.4 s). The scores kept are those of a draw of what is left: a latent
-    # batch's first m rows are the draw of m rows.
-    size = min(batch_size, n_samples)
+    size = even_batch(n_samples, batch_size)
     while done < n_samples:
         m = min(size, n_samples - done)
         scores = np.asarray(sampler.sample_scores(size, seed, index, scorer, precision)[:m],

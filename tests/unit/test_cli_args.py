@@ -65,3 +65,38 @@ def test_tensorflows_own_warnings_stay_off_the_terminal(monkeypatch):
     assert log.level == logging.WARNING
     runtime.quiet_tensorflow()
     assert log.level == logging.ERROR
+
+
+INFO_PROBE = """
+import sys
+from ganmc.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+main(["info"])
+print("tensorflow loaded:", "tensorflow" in sys.modules)
+"""
+
+
+def test_the_commands_import_once_at_their_top_and_help_and_info_load_no_tensorflow():
+    """Issue 35: ``commands.py`` hid fourteen imports inside its functions to keep ``--help``
+    fast. Its imports are at its top now, and ``cli.main`` imports it when a command runs:
+    ``--help`` and ``info`` (a card, read without TensorFlow) still never load TensorFlow."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import ganmc.cli
+
+    source = Path(ganmc.cli.__file__).with_name("commands.py").read_text()
+    inner = [node.lineno for f in ast.walk(ast.parse(source))
+             if isinstance(f, ast.FunctionDef) for node in ast.walk(f)
+             if isinstance(node, ast.Import | ast.ImportFrom)]
+    assert inner == []
+    proc = subprocess.run([sys.executable, "-c", INFO_PROBE], capture_output=True, text=True,
+                          timeout=120, cwd=Path(ganmc.cli.__file__).parents[2])
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: ganmc" in proc.stdout and "Monte Carlo" in proc.stdout
+    assert proc.stdout.rstrip().endswith("tensorflow loaded: False")

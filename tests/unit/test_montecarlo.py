@@ -3,7 +3,7 @@ import pytest
 
 from ganmc.core.errors import ConfigError
 from ganmc.thresholds.distribution import Level
-from ganmc.thresholds.montecarlo import simulate, simulate_iter
+from ganmc.thresholds.montecarlo import even_batch, simulate, simulate_iter
 
 
 class FakeSampler:
@@ -22,16 +22,17 @@ class FakeSampler:
 def test_streams_partial_results_then_the_whole():
     sampler = FakeSampler()
     parts = list(simulate_iter(sampler, 10_000, batch_size=3000, seed=1))
-    assert [p.n for p in parts] == [3000, 6000, 9000, 10_000]
+    assert [p.n for p in parts] == [2500, 5000, 7500, 10_000]  # 4 even batches
     assert [p.done for p in parts] == [False, False, False, True]
     assert parts[-1].distribution.exact and parts[-1].distribution.n == 10_000
     assert sampler.calls == 4
 
 
-def test_every_batch_is_drawn_at_the_runs_one_size_and_the_last_is_cut():
-    """A batch of a new size would compile the sampler's XLA passes again: the last batch is
-    drawn whole and cut, and the run keeps the same scores as batches drawn at their own
-    sizes; a run shorter than a batch is drawn at its own size."""
+def test_a_run_is_split_evenly_and_its_last_batch_drawn_whole_and_cut():
+    """A batch of a new size would compile the sampler's XLA passes again, and a last batch
+    drawn at the full size throws samples away: a run is split evenly into as few batches as
+    the batch size allows, each drawn at one size, the last cut; the run keeps the same
+    scores as batches drawn at their own sizes."""
     sizes = []
 
     class Recording(FakeSampler):
@@ -40,11 +41,12 @@ def test_every_batch_is_drawn_at_the_runs_one_size_and_the_last_is_cut():
             return super().sample_scores(n, seed, index, scorer, precision)
 
     run = simulate(Recording(), 2500, seed=2, batch_size=1000)
-    assert sizes == [1000, 1000, 1000] and run.n == run.distribution.n == 2500
+    assert sizes == [834, 834, 834] and run.n == run.distribution.n == 2500
     want = np.concatenate([FakeSampler().sample_scores(m, 2, i) for i, m in
-                           enumerate((1000, 1000, 500))])
+                           enumerate((834, 834, 832))])
     np.testing.assert_array_equal(np.sort(run.distribution.scores), np.sort(want))
     assert simulate(Recording(), 300, batch_size=1000).n == 300 and sizes[-1] == 300
+    assert even_batch(200_000, 16_384) == 15_385 and even_batch(4096, 4096) == 4096
 
 
 def test_a_latent_batchs_first_rows_are_the_draw_of_that_many():
@@ -94,7 +96,7 @@ def test_beyond_the_keep_limit_memory_stays_a_histogram():
 def test_progress_sees_every_batch():
     seen = []
     simulate(FakeSampler(), 2500, batch_size=1000, progress=lambda r: seen.append(r.n))
-    assert seen == [1000, 2000, 2500]
+    assert seen == [834, 1668, 2500]
 
 
 @pytest.mark.parametrize("n", [0, -5, 10**9])

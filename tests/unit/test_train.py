@@ -301,6 +301,41 @@ def test_no_rotation_weight_trains_no_head(tiny_train):
     assert result.rotation_head is None and "rotation_loss" not in result.history
 
 
+def _rounds(monkeypatch, ends: list[float]) -> list:
+    """A phase of 400 steps of 10 images; each round of 100 steps takes 1 s of steps and
+    ``ends[r]`` s besides them; the progress reports."""
+    from ganmc.nets import tracker
+
+    clock = [100.0]
+    monkeypatch.setattr(tracker.time, "perf_counter", lambda: clock[0])
+    reports = []
+    t = tracker.Tracker(None, (0, 400), 10, reports.append, None, {"step": 0, "history": {}},
+                        None, {}, None, "CPU")
+    t.begin_phase("encoder")
+    t.begin_rounds(100)
+    for r, end in enumerate(ends):
+        t.on_epoch_begin(r)
+        for b in range(100):
+            clock[0] += 0.01
+            t.on_train_batch_end(b, {"e_loss": 1.0})
+        clock[0] += end  # the round's end: samples, quality probe, checkpoint
+        t.on_epoch_end(r, {"e_loss": 1.0})
+    return [p for p in reports if p.round_end]
+
+
+def test_the_eta_leaves_out_what_the_first_rounds_end_compiles(monkeypatch):
+    """Issue 35, item 2: the ETA at a quarter of a quick one-digit run said 64 s for 48 s:
+    the first round's end also compiles the live quality probe and the sample grid, once,
+    and that time was spread over the pace of every step to come. Once a whole round has
+    run after the first, the pace is of those rounds: here the first round's end takes 5 s
+    and each later one 1 s."""
+    first, second, third = _rounds(monkeypatch, [5.0, 1.0, 1.0])
+    assert first.eta_s > 6.0  # one round only: its end is all there is to go by
+    assert 480 < second.images_per_s < 520, second.images_per_s  # 1,000 images in 2 s
+    assert 3.8 < second.eta_s < 4.2, second.eta_s  # 200 steps left, 2 rounds of 2 s
+    assert 1.9 < third.eta_s < 2.1, third.eta_s
+
+
 def test_the_training_rate_and_eta_count_what_rounds_cost_besides_their_steps(monkeypatch):
     """Issue 35, item 2: the progress line's images/s and ETA timed the compiled steps only,
     so a run whose rounds also draw samples, probe the quality and save a checkpoint said
