@@ -162,9 +162,9 @@ def main() -> None:
     from ganmc.app import service
     from ganmc.core.config import DEFAULT_DRIFT_DELTA, DEFAULT_PAC_DELTA
     from ganmc.images.data import load_mnist
-    from ganmc.thresholds.calibration import conformal_rank, pac_min_images, pac_rank
     from ganmc.thresholds.decision import Choice, decide
     from ganmc.thresholds.distribution import Level
+    from ganmc.thresholds.ranks import conformal_rank, pac_min_images, pac_rank
 
     start = time.perf_counter()
     level, delta, q = Level(0.05), DEFAULT_DRIFT_DELTA, 0.05

@@ -42,7 +42,7 @@ def _wait(x):
     """Block until a result is computed (a dict of tensors, a tensor or an array)."""
     import numpy as np
 
-    for v in (x.values() if isinstance(x, dict) else [x]):
+    for v in (x.values() if isinstance(x, dict) else x if isinstance(x, list | tuple) else [x]):
         np.asarray(v)
 
 

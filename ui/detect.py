@@ -12,9 +12,9 @@ from ganmc.core.errors import GanmcError
 from ganmc.core.naming import Names
 from ganmc.images.preprocess import frame
 from ganmc.report import style
-from ganmc.thresholds.calibration import min_images, pac_words
 from ganmc.thresholds.distribution import Level, percent
 from ganmc.thresholds.guarantees import WAY_OUT
+from ganmc.thresholds.ranks import min_images, pac_words
 from ganmc.thresholds.verdict import taken_for
 from ui import caches, charts, session
 

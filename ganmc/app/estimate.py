@@ -16,7 +16,7 @@ from ganmc.storage import bundle
 #: from its quick runs of one digit and of ten, in docs/benchmarks-estimates.json (a unit test
 #: checks the two agree).
 ESTIMATE_AFTER_TRAINING_S = 25.0
-ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 21.0
+ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 9.0
 #: The fewest GAN steps a saved model must have run for its training speed to be the basis of
 #: an estimate (a run stopped after a few steps timed mostly the compilation).
 ESTIMATE_MIN_STEPS = 100

@@ -15,13 +15,9 @@ from ganmc.core import locks, scorers
 from ganmc.core.errors import ModelError, shown
 from ganmc.model.detector import Detector, load_model
 from ganmc.storage import bundle
-from ganmc.thresholds.calibration import (
-    check_calibration_name,
-    check_enough,
-    far_band,
-    far_band_per_digit,
-)
+from ganmc.thresholds.calibration import check_calibration_name
 from ganmc.thresholds.distribution import Level
+from ganmc.thresholds.ranks import check_enough, far_band, far_band_per_digit
 
 
 def assess_model(path: Path | str, *, data: str | None = None,
@@ -255,8 +251,8 @@ def calibrate_on(path: Path | str, x: np.ndarray, *, name: str,
     Returns the detector and, per digit and overall, how many images there are and the
     5-95 % band the false-alarm rate at ``level`` (None: the model's) lands in on further
     images of the same kind (overall, for a ``per-digit`` threshold, the mix of the digits'
-    bands: :func:`ganmc.thresholds.calibration.far_band_per_digit`; per digit
-    :func:`ganmc.thresholds.calibration.far_band`).
+    bands: :func:`ganmc.thresholds.ranks.far_band_per_digit`; per digit
+    :func:`ganmc.thresholds.ranks.far_band`).
 
     Raises:
         ConfigError: If there are too few images for a threshold at the model's level (or

@@ -24,11 +24,11 @@ from ganmc.nets.tracker import CALIBRATING, describe, quality_text
 from ganmc.nets.train import checkpoint_dir, read_checkpoint
 from ganmc.report.render import REPORT_SIZE, histogram_png
 from ganmc.storage import bundle
-from ganmc.thresholds.calibration import pac_words
 from ganmc.thresholds.decision import Choice, decide
 from ganmc.thresholds.distribution import Level, percent
 from ganmc.thresholds.guarantees import WAY_OUT
 from ganmc.thresholds.quality import card_lines
+from ganmc.thresholds.ranks import pac_words
 
 
 def say(text: str) -> None:

@@ -56,10 +56,10 @@ def network_of(arch: str | None, preset: str) -> str:
 
 
 #: Training speed of each network against ``dcgan``'s on the 2-core CPU (a preset's time is
-#: its own network's): ``python -m benchmarks.speed`` measured 4,064 images/s for mlp, 1,185
+#: its own network's): ``python -m benchmarks.speed`` measured 3,547 images/s for mlp, 2,065
 #: for dcgan; ``python -m benchmarks.task_speed`` measures dcgan-deep against dcgan (their
 #: JSON in docs/ holds the figures; tests/unit/test_benchmark_figures.py checks these).
-RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "dcgan-deep": 0.53, "mlp": 1.8}
+RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "dcgan-deep": 0.53, "mlp": 1.7}
 
 
 @dataclass(frozen=True)

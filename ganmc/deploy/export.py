@@ -48,7 +48,7 @@ from ganmc.core.errors import ConfigError, GanmcError, ModelError, StorageError,
 from ganmc.core.scorers import REGISTRY
 from ganmc.deploy import predict
 from ganmc.storage import bundle
-from ganmc.thresholds import calibration
+from ganmc.thresholds import ranks
 from ganmc.thresholds.calibration import Threshold
 from ganmc.thresholds.distribution import percent
 
@@ -348,7 +348,7 @@ def _threshold_entry(threshold: Threshold) -> dict[str, Any]:
              "pooled": finite(threshold.value), "by_digit": {}}
     if threshold.delta is not None:  # a PAC threshold: its confidence and its rank
         entry["delta"] = threshold.delta
-        entry["rank"] = calibration.pac_rank(threshold.distribution.n, threshold.level,
+        entry["rank"] = ranks.pac_rank(threshold.distribution.n, threshold.level,
                                              threshold.delta)
     if threshold.per_digit:
         groups = tuple(threshold.groups)
@@ -422,10 +422,10 @@ def compare(ours, verdicts, n_holdout: dict[int, int] | int, spread: float
     rel = np.abs(ours.score - score) / np.maximum(np.abs(score), spread)
     n = (np.array([n_holdout.get(int(d), n_holdout["all"]) for d in digit])
          if isinstance(n_holdout, dict) else np.full(len(p), n_holdout))
-    ranks = np.abs(ours.p_value - p) * (n + 1)
+    rank_gaps = np.abs(ours.p_value - p) * (n + 1)
     return {"images": len(score),
             "max_relative_difference": float(rel.max(initial=0.0)),
-            "max_p_value_ranks": float(ranks.max(initial=0.0)),
+            "max_p_value_ranks": float(rank_gaps.max(initial=0.0)),
             "verdicts_differ": np.flatnonzero(ours.anomaly != label).tolist(),
             "digits_differ": np.flatnonzero(ours.digit != digit).tolist()}
 

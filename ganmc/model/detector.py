@@ -59,9 +59,10 @@ from ganmc.scores.combined import Combination, views_of
 from ganmc.scores.inference import Inference
 from ganmc.storage import modelfile
 from ganmc.thresholds import quality
-from ganmc.thresholds.calibration import Threshold, check_calibration_name, check_enough, min_images
+from ganmc.thresholds.calibration import Threshold, check_calibration_name
 from ganmc.thresholds.distribution import Level
 from ganmc.thresholds.montecarlo import MonteCarloResult, simulate
+from ganmc.thresholds.ranks import check_enough, min_images
 
 log = logging.getLogger(__name__)
 #: Held-out normal pictures (and anomalies) a model of the user's own images keeps as examples.
@@ -245,7 +246,7 @@ class Detector(BaseDetector):
 
         Raises:
             ConfigError: If there are fewer images than a threshold at the detector's level
-                needs (:func:`ganmc.thresholds.calibration.check_enough`), or the name is unusable.
+                needs (:func:`ganmc.thresholds.ranks.check_enough`), or the name is unusable.
         """
         x = as_images(x_normal, "calibration images")
         if name is not None:

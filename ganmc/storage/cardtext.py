@@ -95,8 +95,8 @@ def pac_text(card: dict[str, Any]) -> str | None:
     their own; None for a card without held-out images."""
     from ganmc.core.config import AUTO, DEFAULT_PAC_DELTA
     from ganmc.core.errors import GanmcError
-    from ganmc.thresholds.calibration import pac_min_images, pac_words
     from ganmc.thresholds.distribution import Level
+    from ganmc.thresholds.ranks import pac_min_images, pac_words
 
     try:
         scorers = card.get("scorers") or []

@@ -21,15 +21,10 @@ from ganmc.nets.networks import Networks
 from ganmc.scores.combined import GUARDS, VIEW_WORDS, Combination
 from ganmc.scores.scoring import available
 from ganmc.storage import bundle
-from ganmc.thresholds.calibration import (
-    as_json_threshold,
-    choose,
-    min_images,
-    pac_min_images,
-    usable_group,
-)
+from ganmc.thresholds.calibration import as_json_threshold, choose
 from ganmc.thresholds.distribution import Level, ScoreDistribution, percent
 from ganmc.thresholds.montecarlo import MonteCarloResult
+from ganmc.thresholds.ranks import min_images, pac_min_images, usable_group
 
 
 @dataclass

@@ -30,7 +30,6 @@ the verdict rule everywhere (CLI, dashboard, report, quality card, ``predict``).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -38,48 +37,18 @@ import numpy as np
 from ganmc.core.config import AUTO, CALIBRATIONS, DEFAULT_PAC_DELTA, checked_choice
 from ganmc.core.errors import ConfigError
 from ganmc.thresholds.distribution import Level, ScoreDistribution, percent
+from ganmc.thresholds.ranks import (
+    check_delta,
+    conformal_rank,
+    pac_min_images,
+    pac_rank,
+    usable_group,
+)
 
 __all__ = ["Threshold",
            "MonteCarloThreshold", "ConformalThreshold", "PerDigitThreshold", "PacThreshold",
-           "PerDigitPacThreshold", "choose", "conformal_rank", "usable_group", "min_images",
-           "check_enough", "check_calibration_name", "pac_rank", "pac_min_images", "pac_words",
-           "above", "as_json_threshold", "far_band", "far_band_per_digit", "false_alarm_rate",
-           "AUTO_SOURCE_RULE", "WHY_AUTO_SOURCE"]
-
-
-def conformal_rank(n: int, level: Level) -> int:
-    """The rank ceil((n + 1)(1 - alpha)) of the conformal threshold among n calibration scores:
-    the one place it is computed. Past n, the threshold is infinite (nothing is flagged)."""
-    return math.ceil((n + 1) * (1.0 - level.alpha))
-
-
-def usable_group(n: int, level: Level) -> bool:
-    """Whether n calibration scores give a finite conformal threshold at this level."""
-    return conformal_rank(n, level) <= n
-
-
-def min_images(level: Level) -> int:
-    """The fewest calibration images that give a finite conformal threshold at this level
-    (19 at 5 %): with fewer, nothing would ever be flagged."""
-    n = max(1, math.floor((1.0 - level.alpha) / level.alpha) - 1)
-    while not usable_group(n, level):
-        n += 1
-    return n
-
-
-def check_enough(n: int, level: Level, what: str = "calibration images",
-                 advice: str = "") -> None:
-    """Refuse a calibration set too small for a finite conformal threshold at ``level``
-    (fewer than :func:`min_images`): with it nothing would ever be flagged.
-
-    Raises:
-        ConfigError: Saying how many the level needs (and ``advice``).
-    """
-    need = min_images(level)
-    if n < need:
-        raise ConfigError(f"{n:,} {what} are too few for a threshold at {level.percent} "
-                          f"false alarms: it needs at least {need:,} (with fewer, nothing "
-                          f"would ever be flagged){advice}")
+           "PerDigitPacThreshold", "choose", "check_calibration_name", "above",
+           "as_json_threshold", "false_alarm_rate", "AUTO_SOURCE_RULE", "WHY_AUTO_SOURCE"]
 
 
 #: Longest name a calibration on the user's own images may have.
@@ -104,67 +73,6 @@ def check_calibration_name(name: str) -> str:
         raise ConfigError("a calibration's name may not hold control characters (new lines, "
                           "tabs, escapes)")
     return text
-
-
-def pac_rank(n: int, level: Level, delta: float) -> int:
-    """The rank of the PAC (training-conditional) threshold among n calibration scores: the
-    smallest k with BinomCDF(k - 1; n, 1 - epsilon) >= 1 - delta, epsilon = ``level.alpha``.
-
-    The k-th smallest of n exchangeable scores covers a share of new normal scores that
-    follows Beta(k, n + 1 - k), and P(Beta(k, n + 1 - k) >= 1 - epsilon) = BinomCDF(k - 1; n,
-    1 - epsilon); so at this rank the false-alarm rate is at most epsilon with probability at
-    least 1 - delta over the calibration draw. n + 1 when no rank up to n is enough (the
-    threshold is then infinite)."""
-    _check_delta(delta)
-    return _pac_rank(int(n), level.alpha, float(delta))
-
-
-@functools.lru_cache(maxsize=4096)
-def _pac_rank(n: int, alpha: float, delta: float) -> int:
-    """:func:`pac_rank` by scipy's binomial quantile, checked against its CDF on both sides
-    so that rounding never moves the rank (cached: a per-digit threshold asks for each
-    digit's, on every page run)."""
-    from scipy.stats import binom
-
-    if n < 1:
-        return 1
-    target, p = 1.0 - delta, 1.0 - alpha
-    k = int(binom.ppf(target, n, p)) + 1
-    while k > 1 and binom.cdf(k - 2, n, p) >= target:
-        k -= 1
-    while k <= n and binom.cdf(k - 1, n, p) < target:
-        k += 1
-    return min(k, n + 1)
-
-
-def pac_min_images(level: Level, delta: float) -> int:
-    """The fewest calibration images that give a finite PAC threshold: the smallest n with
-    1 - (1 - epsilon)^n >= 1 - delta (45 at epsilon = 5 %, delta = 10 %)."""
-    _check_delta(delta)
-    n = max(1, math.floor(math.log(delta) / math.log1p(-level.alpha)) - 1)
-    while pac_rank(n, level, delta) > n:
-        n += 1
-    return n
-
-
-def pac_words(n: int, level: Level, delta: float) -> str:
-    """What n calibration images give the PAC threshold, in a sentence: its rank against the
-    conformal one, or that there are too few for any (and how many it takes)."""
-    need, a, c = pac_min_images(level, delta), level.percent, percent(1 - delta)
-    if n < need:
-        return (f"PAC threshold: with {n:,} images no threshold can promise at most {a} false "
-                f"alarms with {c} confidence; that takes at least {need:,}.")
-    return (f"PAC threshold: with probability at least {c} over the draw of the {n:,} "
-            f"calibration images, at most {a} false alarms at the score of rank "
-            f"{pac_rank(n, level, delta):,} of {n:,} (the average promise takes rank "
-            f"{conformal_rank(n, level):,}).")
-
-
-def _check_delta(delta: float) -> None:
-    if not (isinstance(delta, (int, float)) and not isinstance(delta, bool)
-            and 0.0 < delta < 1.0):
-        raise ConfigError(f"the PAC threshold's delta (the chance its false-alarm rate is above "
-                          f"the level) must be between 0 and 1, not {delta!r}")
 
 
 def as_json_threshold(value: float) -> float | None:
@@ -389,7 +297,7 @@ class PacThreshold(ConformalThreshold):
 
     def __init__(self, distribution: ScoreDistribution, level: Level,
                  delta: float = DEFAULT_PAC_DELTA):
-        _check_delta(delta)
+        check_delta(delta)
         self.delta = float(delta)
         super().__init__(distribution, level)
 
@@ -424,7 +332,7 @@ class PerDigitPacThreshold(PerDigitThreshold):
 
     def __init__(self, distribution: ScoreDistribution, level: Level,
                  groups: dict[int, ScoreDistribution], delta: float = DEFAULT_PAC_DELTA):
-        _check_delta(delta)
+        check_delta(delta)
         self.delta = float(delta)
         super().__init__(distribution, level, groups)
 
@@ -440,64 +348,6 @@ class PerDigitPacThreshold(PerDigitThreshold):
                 f"draw of its calibration images, at most {self.level.percent} of new "
                 f"normal images taken for it are flagged (a digit needs {need} images for a "
                 f"threshold of its own)")
-
-
-def far_band(n: int, level: Level, low: float = 0.05, high: float = 0.95
-             ) -> tuple[float, float]:
-    """The range the false-alarm rate of a conformal threshold from n calibration scores
-    lands in, on further images of the same kind: its 5th and 95th percentiles by default.
-
-    With k = :func:`conformal_rank`, the coverage of the k-th smallest of n exchangeable
-    scores follows Beta(k, n + 1 - k), so the false-alarm rate follows Beta(n + 1 - k, k)
-    (Vovk 2012; Angelopoulos & Bates 2021). When k > n the threshold is infinite: no false
-    alarms, and (0, 0).
-    """
-    k = conformal_rank(n, level)
-    if n < 1 or k > n:
-        return 0.0, 0.0
-    return _beta_quantile(low, n + 1 - k, k), _beta_quantile(high, n + 1 - k, k)
-
-
-def far_band_per_digit(sizes: dict[int, int], level: Level, low: float = 0.05,
-                       high: float = 0.95, draws: int = 20_000) -> tuple[float, float]:
-    """:func:`far_band` for a ``per-digit`` threshold: the overall false-alarm rate on
-    further images in the same mix of digits is the mix of each digit's rate, each from its
-    own n (a digit with too few images for the level: the pooled threshold's, from all of
-    them). Its 5th and 95th percentiles, from ``draws`` seeded draws of the rates."""
-    total = sum(sizes.values())
-    if total < 1:
-        return 0.0, 0.0
-    rng = np.random.default_rng(0)
-
-    def rates(n: int) -> np.ndarray:
-        k = conformal_rank(n, level)
-        return np.zeros(draws) if k > n else rng.beta(n + 1 - k, k, draws)
-
-    pooled = rates(total)
-    mix = sum((n / total) * (rates(n) if usable_group(n, level) else pooled)
-              for n in sizes.values() if n)
-    return float(np.quantile(mix, low)), float(np.quantile(mix, high))
-
-
-def _beta_quantile(q: float, a: int, b: int) -> float:
-    """The q-quantile of Beta(a, b) for whole a, b, by bisection on its CDF, which for whole
-    parameters is a binomial tail: P(Beta(a, b) <= x) = P(Binomial(a + b - 1, x) >= a)."""
-    m = a + b - 1
-    j = np.arange(m + 1)
-    log_choose = np.concatenate([[0.0], np.cumsum(np.log((m - j[1:] + 1) / j[1:]))])
-
-    def cdf(x: float) -> float:
-        logs = log_choose[a:] + j[a:] * math.log(x) + (m - j[a:]) * math.log1p(-x)
-        return float(np.exp(logs).sum())
-
-    lo, hi = 0.0, 1.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if cdf(min(max(mid, 1e-300), 1 - 1e-16)) < q:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 #: ``auto``'s rule in :func:`choose`, in words for a help text.
@@ -566,7 +416,7 @@ def choose(source: str, level: Level, *, holdout: np.ndarray | None = None,
                           f"use the Monte Carlo threshold")
     pooled = ScoreDistribution.from_scores(holdout)
     if source in ("pac", "per-digit-pac"):
-        _check_delta(delta)
+        check_delta(delta)
         need = pac_min_images(level, delta)
         if pooled.n < need:
             raise ConfigError(

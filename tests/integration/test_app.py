@@ -547,9 +547,9 @@ def test_calibrate_on_the_detect_pages_images(app, digit_model, mnist, tmp_path)
     page gives the new threshold and the false-alarm band for that many images."""
     from ganmc.app import service
     from ganmc.storage import bundle
-    from ganmc.thresholds.calibration import far_band
     from ganmc.thresholds.decision import Choice, decide
     from ganmc.thresholds.distribution import Level
+    from ganmc.thresholds.ranks import far_band
 
     _, path = digit_model
     before = (path / bundle.CARD).read_bytes()
@@ -893,8 +893,8 @@ def test_detect_page_offers_the_pac_threshold_with_its_confidence(app, digit_mod
     assert "at least 99 %" in note
     assert float(note.split("Threshold **")[1].split("**")[0]) >= at_90
     held = det.holdout_scores_[det.scorer_]
-    from ganmc.thresholds.calibration import pac_rank
     from ganmc.thresholds.distribution import Level
+    from ganmc.thresholds.ranks import pac_rank
 
     assert f"{held[pac_rank(len(held), Level(0.05), 0.01) - 1]:.4g}" in note
 

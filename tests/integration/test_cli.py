@@ -224,8 +224,8 @@ def test_calibrate_prints_the_band_and_judges_further_images_by_the_rule(tmp_pat
     import math
 
     from ganmc.app import service
-    from ganmc.thresholds.calibration import far_band_per_digit, usable_group
     from ganmc.thresholds.decision import Choice, decide
+    from ganmc.thresholds.ranks import far_band_per_digit, usable_group
 
     model = _copy(digit_model[1], tmp_path / "m")
     x = mnist.x_test[np.isin(mnist.y_test, (1, 7))]

@@ -520,8 +520,8 @@ def test_a_pac_threshold_is_exported_with_its_confidence(own_model, mnist, tmp_p
     """``--calibration pac``: the export's card keeps its delta and rank, its README says
     the promise (not a percentile), and predict.py judges by it as ganmc score does."""
     require("tf2onnx", "onnxruntime")
-    from ganmc.thresholds.calibration import pac_rank
     from ganmc.thresholds.distribution import Level
+    from ganmc.thresholds.ranks import pac_rank
 
     model = own_model[1]
     r = ganmc("export", "--model", model, "--format", "onnx", "--calibration", "pac",

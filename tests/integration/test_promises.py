@@ -19,9 +19,9 @@ from ganmc.app import service
 from ganmc.core.errors import ConfigError, ModelError
 from ganmc.model.base import DriftWarning
 from ganmc.storage import bundle
-from ganmc.thresholds.calibration import conformal_rank, pac_rank
 from ganmc.thresholds.decision import Choice, decide
 from ganmc.thresholds.distribution import Level
+from ganmc.thresholds.ranks import conformal_rank, pac_rank
 
 ENV = {**os.environ, "GANMC_OFFLINE": "1"}
 

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from ganmc.core.errors import ConfigError
-from ganmc.thresholds.calibration import Threshold, above, choose, conformal_rank, min_images
+from ganmc.thresholds.calibration import Threshold, above, choose
 from ganmc.thresholds.distribution import Level, ScoreDistribution, quantile_interval
 from ganmc.thresholds.montecarlo import StreamingHistogram
+from ganmc.thresholds.ranks import conformal_rank, min_images
 
 
 def conformal(scores, alpha: float) -> Threshold:
@@ -162,7 +163,7 @@ def test_far_band_holds_the_realised_rate():
     5-95 % band about 90 % of the time."""
     import numpy as np
 
-    from ganmc.thresholds.calibration import far_band
+    from ganmc.thresholds.ranks import far_band
 
     rng = np.random.default_rng(3)
     for n in (30, 100, 400):
@@ -180,7 +181,7 @@ def test_far_band_per_digit_holds_the_realised_rate():
     further images in the same mix lands in the band in about 90 % of calibrations."""
     from statistics import NormalDist
 
-    from ganmc.thresholds.calibration import far_band_per_digit
+    from ganmc.thresholds.ranks import far_band_per_digit
 
     rng = np.random.default_rng(5)
     sizes = {1: 60, 7: 140}

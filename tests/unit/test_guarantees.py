@@ -13,7 +13,7 @@ from scipy import stats
 
 from ganmc.core.errors import ConfigError
 from ganmc.thresholds import guarantees
-from ganmc.thresholds.calibration import choose, conformal_rank, pac_min_images, pac_rank, pac_words
+from ganmc.thresholds.calibration import choose
 from ganmc.thresholds.distribution import Level, ScoreDistribution
 from ganmc.thresholds.guarantees import (
     KAPPAS,
@@ -25,6 +25,7 @@ from ganmc.thresholds.guarantees import (
     ks_test,
     online_p_values,
 )
+from ganmc.thresholds.ranks import conformal_rank, pac_min_images, pac_rank, pac_words
 
 DELTA = 0.01
 ALARM = math.log10(1 / DELTA)
