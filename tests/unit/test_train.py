@@ -340,25 +340,9 @@ def test_the_training_rate_and_eta_count_what_rounds_cost_besides_their_steps(mo
     """Issue 35, item 2: the progress line's images/s and ETA timed the compiled steps only,
     so a run whose rounds also draw samples, probe the quality and save a checkpoint said
     "1,150 images/s, ETA 46 s" while the clock saw half that rate. Both are now of the wall
-    clock since the phase's first (compiling) call: here each round of 100 steps takes 1 s
-    of steps and 1 s besides them."""
-    from ganmc.nets import tracker
-
-    clock = [100.0]
-    monkeypatch.setattr(tracker.time, "perf_counter", lambda: clock[0])
-    reports = []
-    t = tracker.Tracker(None, (0, 400), 10, reports.append, None, {"step": 0, "history": {}},
-                        None, {}, None, "CPU")
-    t.begin_phase("encoder")
-    t.begin_rounds(100)
-    for r in range(2):
-        t.on_epoch_begin(r)
-        for b in range(100):
-            clock[0] += 0.01
-            t.on_train_batch_end(b, {"e_loss": 1.0})
-        clock[0] += 1.0  # the round's end: samples, quality probe, checkpoint
-        t.on_epoch_end(r, {"e_loss": 1.0})
-    last = [p for p in reports if p.round_end][-1]
+    clock, rounds' ends included: here each round of 100 steps takes 1 s of steps and 1 s
+    besides them."""
+    last = _rounds(monkeypatch, [1.0, 1.0])[-1]
     assert last.step == 200
-    assert 480 < last.images_per_s < 520, last.images_per_s  # 2,000 images in 4 s
+    assert 480 < last.images_per_s < 520, last.images_per_s  # the second round: 1,000 in 2 s
     assert 3.8 < last.eta_s < 4.2, last.eta_s  # 200 steps left at that pace
