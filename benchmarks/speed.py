@@ -38,6 +38,7 @@ import numpy as np
 
 from benchmarks.common import DOC, machine, product_lines, table, write_section
 from ganmc.thresholds.distribution import Level
+from ganmc.thresholds.montecarlo import even_batch
 
 BATCH = 128
 #: Rounds of the mlp's Monte Carlo rows (seed-style, float32, bfloat16 in turn); each row is
@@ -315,6 +316,8 @@ def main() -> None:
     mlp._attach(Networks(mlp_result.generator, mlp_result.discriminator))
     n = 20_000 if quick else 200_000
     batch = 262_144 if args.gpu else 16_384
+    r["mlp_run"] = (f"{n:,} samples in {-(-n // even_batch(n, batch))} batches of "
+                    f"{even_batch(n, batch):,}")
     rounds: dict[str, list[float]] = {}
     results = {}
     for _ in range(1 if quick else ROUNDS):  # alternated: a change of load hits them all
@@ -390,9 +393,9 @@ def render_monte_carlo(r: dict) -> str:
     lines = ["### Monte Carlo (samples/s)", "",
              table(["what", "samples/s", "vs seed-style"], [
                  ["seed-style, mlp: `G.predict` then `D.predict`", r["mc_seed_mlp"], 1.0],
-                 ["ganmc, mlp, fused, float32 (batch 16,384)", r["mc_ganmc_mlp_fp32"],
+                 [f"ganmc, mlp, fused, float32 ({r['mlp_run']})", r["mc_ganmc_mlp_fp32"],
                   r["mc_ganmc_mlp_fp32"] / seed],
-                 ["ganmc, mlp, fused, bfloat16 (batch 16,384)", r["mc_ganmc_mlp_bf16"],
+                 [f"ganmc, mlp, fused, bfloat16 ({r['mlp_run']})", r["mc_ganmc_mlp_bf16"],
                   r["mc_ganmc_mlp_bf16"] / seed],
                  *([f"ceiling: the mlp's matrix products alone, {prec}",
                     r[f"mc_ceiling_mlp_{prec}"], r[f"mc_ceiling_mlp_{prec}"] / seed]
