@@ -234,7 +234,7 @@ def _finish(activation: str, negative_slope: float | None):
 _FUSED = {layers.Dense: BFloat16Dense, layers.Conv2DTranspose: BFloat16Conv2DTranspose}
 #: The layers that compute in bfloat16 in a bfloat16 inference copy, besides the fused
 #: ones and what :func:`_fusions` says; every other layer computes in float32.
-_BFLOAT16_PRODUCTS = (layers.Conv2D, layers.Conv2DTranspose)
+_BFLOAT16_PRODUCTS = (layers.Conv2D,)
 
 
 def _source(layer: keras.layers.Layer) -> keras.layers.Layer | None:
@@ -278,11 +278,11 @@ def _fusions(model: keras.Model) -> tuple[dict[str, _Fusion], set[str], set[str]
     inference it is a scale and a shift of each channel), and a LeakyReLU that alone reads
     it (or that normalisation) into its epilogue; the first result holds these by product,
     the second names the folded layers (kept as identities under their own names, so
-    ``features`` is still found). A LeakyReLU after a convolution
-    computes in bfloat16: oneDNN fuses a bfloat16 convolution, its bias and its LeakyReLU
-    (measured: D's convolutions run 1.7 times as fast as with a float32 LeakyReLU); so does
-    a reshape of a product's bfloat16 output; those names are the third result. Anything
-    else computes in float32, like its input.
+    ``features`` is still found). A LeakyReLU after a convolution computes in bfloat16:
+    oneDNN fuses a bfloat16 convolution, its bias and its LeakyReLU (measured: D's
+    convolutions run 1.7 times as fast as with a float32 LeakyReLU); so does a reshape of a
+    product's bfloat16 output; those names are the third result. Anything else computes in
+    float32, like its input.
     """
     fusions, folded, low = {}, set(), set()
     for layer in model.layers:
@@ -370,8 +370,7 @@ class Networks:
         dense layer's and a transposed convolution's bias and activation in float32, with
         the batch normalisation and LeakyReLU that follow folded in (:func:`_fusions`); a
         LeakyReLU after a convolution in bfloat16; other layers in float32. Scores are cast
-        to float32 by
-        :func:`score_graph`, and the Gaussian's products run in bfloat16 too
+        to float32 by :func:`score_graph`, and the Gaussian's products run in bfloat16 too
         (:attr:`ganmc.nets.density.FeatureGaussian.product_dtype`). A copy cannot be cast again.
 
         The copies do not rely on Keras' mixed-precision autocasting, whose per-thread scope
