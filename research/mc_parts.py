@@ -22,20 +22,29 @@ import argparse
 import time
 
 
-def _medians(parts: dict, rounds: int, batch: int) -> dict[str, float]:
-    """Median samples/s of each ``name -> (call, reps)`` over alternating rounds."""
+def _medians(parts: dict, rounds: int) -> dict[str, float]:
+    """Median samples/s of each ``name -> rate`` (a function that measures it once) over
+    alternating rounds."""
     import numpy as np
 
-    for call, _ in parts.values():
-        call(0)
     seen: dict[str, list[float]] = {k: [] for k in parts}
     for _ in range(rounds):
-        for name, (call, reps) in parts.items():
-            t = time.perf_counter()
-            for i in range(reps):
-                call(i + 1)
-            seen[name].append(reps * batch / (time.perf_counter() - t))
+        for name, rate in parts.items():
+            seen[name].append(rate())
     return {k: float(np.median(v)) for k, v in seen.items()}
+
+
+def _timed(call, reps: int, n: int):
+    """A rate function of ``call(i)`` (n samples a call): warmed once, then ``reps`` calls."""
+    call(0)
+
+    def rate() -> float:
+        t = time.perf_counter()
+        for i in range(reps):
+            call(i + 1)
+        return reps * n / (time.perf_counter() - t)
+
+    return rate
 
 
 def _wait(x):
@@ -47,8 +56,7 @@ def _wait(x):
 
 
 def mlp_parts(rounds: int, precision: str) -> dict[str, float]:
-    import tensorflow as tf
-
+    from benchmarks.speed import matmul_ceiling
     from ganmc import Detector
     from ganmc.nets.networks import Networks, build_discriminator, build_generator
 
@@ -56,31 +64,19 @@ def mlp_parts(rounds: int, precision: str) -> dict[str, float]:
     g, d = build_generator("mlp", 100), build_discriminator("mlp")
     det = Detector(arch="mlp", latent_dim=100, epochs=1, encoder_epochs=0, mc_samples=0)
     det._attach(Networks(g, d))
-    kernels = [tf.cast(layer.kernel, precision) for model in (g, d) for layer in model.layers
-               if hasattr(layer, "kernel")]
-    fixed = tf.cast(tf.random.stateless_normal((batch, 100), (0, 0)), precision)
-
-    def chain(draws: bool):
-        @tf.function
-        def fn(seed):
-            h = tf.cast(tf.random.stateless_normal((batch, 100), seed), precision) \
-                if draws else fixed
-            for k in kernels:
-                h = tf.matmul(h, k)
-            return h
-        return lambda i: _wait(fn(tf.constant([1, i])))
 
     def run(i):
         det.run_monte_carlo(n, seed=i, batch_size=batch, scorer="discriminator",
                             precision=precision)
 
-    parts = {"matrix products alone": (chain(False), 8),
-             "products and latent draws": (chain(True), 8),
-             "ganmc's compiled sampler, one batch": (
-                 lambda i: det.sample_scores(batch, 3, i, "discriminator", precision), 8)}
-    rates = _medians(parts, rounds, batch)
-    rates.update(_medians({"run_monte_carlo, 200,000 samples": (run, 1)}, rounds, n))
-    return rates
+    parts = {"matrix products alone": lambda: matmul_ceiling(g, d, precision, batch),
+             "products and latent draws": lambda: matmul_ceiling(g, d, precision, batch,
+                                                                 draws=True),
+             "ganmc's compiled sampler, one batch": _timed(
+                 lambda i: det.sample_scores(batch, 3, i, "discriminator", precision), 8,
+                 batch),
+             "run_monte_carlo, 200,000 samples": _timed(run, 1, n)}
+    return _medians(parts, rounds)
 
 
 def shipped_parts(rounds: int, precision: str) -> dict[str, float]:
@@ -110,24 +106,27 @@ def shipped_parts(rounds: int, precision: str) -> dict[str, float]:
 
     def graph(fn, arg=x):
         compiled = tf.function(fn, autograph=False)
-        return lambda i: _wait(compiled(arg))
+        return _timed(lambda i: _wait(compiled(arg)), 4, batch)
+
+    def timed(call):
+        return _timed(call, 4, batch)
 
     views = inference._views_fn(det.combination_.views, precision)
     draws = tf.function(lambda s: tf.random.stateless_normal([batch, latent], seed=s))
     parts = {
-        "latent draws": (lambda i: _wait(draws(tf.constant([2, i]))), 4),
-        "G": (graph(lambda z: nets.generator(z, training=False), z), 4),
-        "D": (graph(lambda x: nets.discriminator(x, training=False)), 4),
-        "shape network": (graph(lambda x: nets.shape(x, training=False)), 4),
-        "shape Gaussian's distances": (graph(nets.shape_density.distance, f_shape), 4),
-        "tones count, one 5 x 5 window": (lambda i: _wait(one_window(x)), 4),
-        "tones count, rows then columns": (graph(scoring.tones_count), 4),
-        "tones count, XLA-compiled": (
-            lambda i: _wait(scoring.tones_count(x, compiled=True)), 4),
-        "the compiled sampler of every view": (
-            lambda i: _wait(views(tf.constant(batch), tf.constant([0, i]))), 4),
+        "latent draws": timed(lambda i: _wait(draws(tf.constant([2, i])))),
+        "G": graph(lambda z: nets.generator(z, training=False), z),
+        "D": graph(lambda x: nets.discriminator(x, training=False)),
+        "shape network": graph(lambda x: nets.shape(x, training=False)),
+        "shape Gaussian's distances": graph(nets.shape_density.distance, f_shape),
+        "tones count, one 5 x 5 window": timed(lambda i: _wait(one_window(x))),
+        "tones count, rows then columns": graph(scoring.tones_count),
+        "tones count, XLA-compiled": timed(
+            lambda i: _wait(scoring.tones_count(x, compiled=True))),
+        "the compiled sampler of every view": timed(
+            lambda i: _wait(views(tf.constant(batch), tf.constant([0, i])))),
     }
-    return _medians(parts, rounds, batch)
+    return _medians(parts, rounds)
 
 
 def main() -> None:

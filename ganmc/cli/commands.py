@@ -37,7 +37,6 @@ def say(text: str) -> None:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-
     own = folders.is_own_images(args.data)
     if own and args.digits is not None:
         raise ConfigError("--digits chooses among MNIST's digits; the normal classes of your "
@@ -134,7 +133,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_calibration(det) -> None:
     """One line per score: its thresholds at the detector's level, from each source."""
-
     level = det.level()
     for name in det.scorers_:
         parts = [f"holdout threshold {det.calibration_of(name, 'holdout').value:.5g}"
@@ -156,7 +154,6 @@ def _read(args: argparse.Namespace, paths, refused: list) -> object:
     """Read inputs in the framing of ``--model`` (its card's), keeping the good files; the
     refused ones are collected in ``refused`` (``--strict``: the first one stops the
     command)."""
-
     images = read_inputs(paths, strict=args.strict, framing=_framing(args))
     refused.extend(images.problems)
     return images
@@ -165,13 +162,11 @@ def _read(args: argparse.Namespace, paths, refused: list) -> object:
 def _framing(args: argparse.Namespace) -> str:
     """The framing of ``--model`` (the pretrained model's when none), from its card alone
     (no TensorFlow): pictures are read so before the model loads."""
-
     return bundle.read_card(args.model or bundle.DEFAULT_MODEL).get("framing") or DIGITS
 
 
 def _refusals(args: argparse.Namespace, refused: list) -> int:
     """Say each refused input on stderr (and in ``--errors``); status 2 if there was one."""
-
     for _, reason in refused:
         say(f"ganmc {args.command}: skipped: {reason}")
     if args.errors:
@@ -184,7 +179,6 @@ def _refusals(args: argparse.Namespace, refused: list) -> int:
 def _model(args: argparse.Namespace):
     """Load ``--model`` and turn ``--scorer`` / ``--calibration`` / ``--percentile`` into a
     :class:`ganmc.Choice`, saying on stderr whatever the folder lacks."""
-
     det = service.load_model(args.model)
     for note in det.notes_:
         say(f"note: {note}")
@@ -201,7 +195,6 @@ def _model(args: argparse.Namespace):
 
 def _decide(det, choice, args):
     """The decision, after a simulation if the choice needs one (said on stderr)."""
-
     bar = ProgressBar("simulate")
     mc, why = service.simulation_if_needed(det, choice, getattr(args, "samples",
                                                                 DEFAULT_MC_SAMPLES),
@@ -214,7 +207,6 @@ def _decide(det, choice, args):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-
     det, choice = _model(args)
     level = Level.from_percentile(args.percentile)
     bar = ProgressBar("simulate")
@@ -251,7 +243,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-
     refused: list = []
     images = _read(args, args.inputs, refused)
     det, choice = _model(args)
@@ -276,7 +267,6 @@ def cmd_score(args: argparse.Namespace) -> int:
 def _say_guarantees(args: argparse.Namespace, checks) -> None:
     """The drift alarm (a warning when it went off, with the way out) and the batch's false
     discovery rate, on stderr."""
-
     drift = checks.drift
     if drift is not None and drift.fired:
         if args.model:
@@ -295,7 +285,6 @@ def _say_guarantees(args: argparse.Namespace, checks) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-
     refused: list = []
     normal, anomalous = _read(args, args.normal, refused), _read(args, args.anomalous, refused)
     det, choice = _model(args)
@@ -329,7 +318,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-
     refused: list = []
     images = _read(args, args.inputs, refused)
     bar = ProgressBar("calibrate")
@@ -357,7 +345,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_add_digits(args: argparse.Namespace) -> int:
-
     det = service.add_digit_gaussians(args.model, data=args.data, progress=say)
     print(f"Added per-digit Gaussians to {args.model}: auto score {det.scorer_}, "
           f"{det.threshold_words()}")
@@ -365,7 +352,6 @@ def cmd_add_digits(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-
     det = service.refresh(args.model, data=args.data, progress=say)
     print(f"Refreshed {args.model}: scores {', '.join(det.scorers_)}; auto score "
           f"{det.scorer_}, {det.threshold_words()}")
@@ -374,7 +360,6 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-
     refused: list = []
     images = _read(args, args.images, refused) if args.images else None
     det, choice = _model(args)
@@ -395,7 +380,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-
     det = service.assess_model(args.model or bundle.DEFAULT_MODEL, data=args.data,
                                handwriting=args.handwriting)
     print(f"Saved the quality card in {det.path_}")
@@ -404,7 +388,6 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-
     export.check_format(args.format)  # before the model loads: a typo costs nothing
     export.check_target(args.out, replace=args.replace)
     det, choice = _model(args)

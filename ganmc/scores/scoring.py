@@ -305,14 +305,15 @@ def tones_count(x: tf.Tensor, compiled: bool = False) -> tf.Tensor:
 
 
 def _tones(x: tf.Tensor) -> tf.Tensor:
-    ink = (tf.cast(x, tf.float32) + 1.0) / 2.0
+    x = tf.cast(x, tf.float32)
+    ink = (x + 1.0) / 2.0
     grey = tf.logical_and(ink > GREY_BAND[0], ink < GREY_BAND[1])
     # Full ink within reach: the largest value in the square around each pixel, taken as
     # rows then columns. Taking the ink of the largest value is exact: the mapping to ink
     # is monotone, rounding included.
     reach = 2 * STROKE_REACH + 1
-    nearest = tf.nn.max_pool2d(tf.nn.max_pool2d(tf.cast(x, tf.float32), (reach, 1), 1, "SAME"),
-                               (1, reach), 1, "SAME")
+    nearest = tf.nn.max_pool2d(tf.nn.max_pool2d(x, (reach, 1), 1, "SAME"), (1, reach), 1,
+                               "SAME")
     lone = tf.logical_and(grey, (nearest + 1.0) / 2.0 < INK)
     return tf.reduce_sum(tf.cast(tf.reshape(lone, [tf.shape(x)[0], -1]), tf.float32), axis=1)
 
