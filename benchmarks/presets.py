@@ -99,17 +99,12 @@ def merge(earlier: list[dict], rows: list[dict]) -> list[dict]:
 
 
 def product_figures(preset: str, rows: list[dict]) -> dict[str, float]:
-    """The product constants this benchmark measures: the preset's minutes a model (the mean
-    wall time over its digits) and, for the default preset, the seconds a run takes besides
-    its training (the mean of wall time less the card's training time)."""
+    """The product constant this benchmark measures: the preset's minutes a model (the mean
+    wall time over its digits). The training estimates' own figures are measured together
+    with the machine's speed by ``python -m benchmarks.estimates``."""
     walls = [r["wall_s"] for r in rows]
-    figures = {f"ganmc.core.presets:PRESETS[{preset!r}].minutes_2core":
-               round(sum(walls) / len(walls) / 60, 1)}
-    after = [r["wall_s"] - r["train_s"] for r in rows if r.get("train_s") is not None]
-    if preset == "standard" and after:
-        figures["ganmc.app.estimate:ESTIMATE_AFTER_TRAINING_S"] = float(
-            round(sum(after) / len(after)))
-    return figures
+    return {f"ganmc.core.presets:PRESETS[{preset!r}].minutes_2core":
+            round(sum(walls) / len(walls) / 60, 1)}
 
 
 def write(preset: str, rows: list[dict], seconds: float) -> None:

@@ -1,5 +1,5 @@
 """What outlives one script run, shared by every session of the server: the loaded models,
-the job registry, the Monte Carlo results, and the measured simulation speed.
+the job registry, the Monte Carlo results, and the measured training and simulation speeds.
 
 Cached functions take what they depend on as arguments (the model folder with its card's
 time, the score, the precision), so a rewritten model is loaded afresh and nothing stale is
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganmc.app import service
+from ganmc.app import estimate, service
 from ganmc.app.jobs import JobRegistry
 from ganmc.core.errors import GanmcError
 from ganmc.storage import bundle
@@ -84,6 +84,17 @@ class McKey:
     samples: int
     seed: int
     precision: str
+
+
+#: Seconds a measure of this machine's training speed serves the training estimates.
+SPEED_TTL_S = 120
+
+
+@st.cache_data(ttl=SPEED_TTL_S, show_spinner="Timing this machine…")
+def machine_speed() -> float:
+    """This machine's training speed now (:func:`ganmc.app.estimate.machine_speed`, about a
+    second), timed again after :data:`SPEED_TTL_S`: a page rerun does not time it anew."""
+    return estimate.machine_speed()
 
 
 @st.cache_resource(max_entries=16, show_spinner="Measuring this machine's simulation speed…")

@@ -1,50 +1,115 @@
-"""How long a training run should take on this machine, before it starts."""
+"""How long a training run should take on this machine, before it starts.
+
+A machine's speed moves from day to day (a shared virtual machine trained the same quick job
+in 26 s one day and 73 s another), so fixed minutes cannot be the estimate. Instead the
+figures below were all measured in one sitting, together with :func:`machine_speed`, a short
+timed training-like computation; an estimate times the same computation now and scales them
+by how much faster or slower this machine is at that moment.
+"""
 
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
 from typing import Any
 
 from ganmc.storage import bundle
 
-#: Seconds a run of one digit takes besides its steps (data, the Gaussian, calibration, the
-#: simulations, the quality card) in :func:`time_estimate`: 23-26 s on the 2-core CPU
-#: (``python -m benchmarks.presets``: the mean wall time less the card's training time, in
-#: docs/benchmarks-presets-standard.json; a unit test checks the two agree), for any preset;
-#: and the seconds each further digit adds (its training and held-out images are scored and
-#: calibrated too, through the shape network's views): ``python -m benchmarks.estimates``,
-#: from its quick runs of one digit and of ten, in docs/benchmarks-estimates.json (a unit test
-#: checks the two agree).
-ESTIMATE_AFTER_TRAINING_S = 25.0
-ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 9.0
+# What ``python -m benchmarks.estimates`` measured in one sitting (docs/benchmarks-estimates.json;
+# tests/unit/test_benchmark_figures.py checks that each equals its figure there), every one of
+# them at the machine speed GAUGE_REFERENCE:
+#: :func:`machine_speed` when the figures below were measured (steps a second).
+GAUGE_REFERENCE = 46.0
+#: Seconds a GAN step of ``dcgan`` takes (64 images, no extra task), by the wall clock of a
+#: quick run of one digit once its rounds have settled: what each round costs besides its
+#: steps (the sample grid, the quality probe, the checkpoint) included.
+GAN_STEP_S = 0.0248
+#: Seconds of training besides the steps at that pace: building and compiling the networks,
+#: the first round's extras.
+TRAIN_START_S = 1.5
+#: Seconds a run of one digit takes besides its training: data, the Gaussian, calibration, the
+#: simulations, the quality card.
+ESTIMATE_AFTER_TRAINING_S = 12.0
+#: Seconds each further digit adds besides training (its training and held-out images are
+#: scored and calibrated too, through the shape network's views): from the quick runs of one
+#: digit and of ten.
+ESTIMATE_AFTER_TRAINING_S_PER_DIGIT = 7.4
 #: The fewest GAN steps a saved model must have run for its training speed to be the basis of
 #: an estimate (a run stopped after a few steps timed mostly the compilation).
 ESTIMATE_MIN_STEPS = 100
+#: Timed blocks and steps a block of :func:`machine_speed` (with the compiling call, under a
+#: second on the 2-core CPU).
+GAUGE_BLOCKS, GAUGE_STEPS = 5, 4
 
 
-def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
-                  ) -> tuple[float, str]:
+def machine_speed() -> float:
+    """How fast this machine trains now, in steps a second of a fixed computation like a
+    training step (two strided convolutions of 64 digit-sized images, forwards and back, on
+    the CPU): the median of a few short timed blocks after one compiling call. The
+    estimates scale their figures by this over :data:`GAUGE_REFERENCE`."""
+    import tensorflow as tf
+
+    with tf.device("/CPU:0"):
+        x = tf.random.stateless_uniform((64, 28, 28, 1), (0, 1))
+        k1 = tf.random.stateless_normal((5, 5, 1, 64), (0, 2)) * 0.1
+        k2 = tf.random.stateless_normal((5, 5, 64, 128), (0, 3)) * 0.02
+
+        @tf.function
+        def step(k1, k2):
+            with tf.GradientTape() as tape:
+                tape.watch([k1, k2])
+                h = tf.nn.leaky_relu(tf.nn.conv2d(x, k1, 2, "SAME"), 0.2)
+                h = tf.nn.leaky_relu(tf.nn.conv2d(h, k2, 2, "SAME"), 0.2)
+                loss = tf.reduce_mean(tf.square(h))
+            g1, g2 = tape.gradient(loss, [k1, k2])
+            return k1 - 0.01 * g1, k2 - 0.01 * g2
+
+        k1, k2 = step(k1, k2)
+        k1.numpy()
+        times = []
+        for _ in range(GAUGE_BLOCKS):
+            start = time.perf_counter()
+            for _ in range(GAUGE_STEPS):
+                k1, k2 = step(k1, k2)
+            k1.numpy()
+            times.append(time.perf_counter() - start)
+    return GAUGE_STEPS / max(statistics.median(times), 1e-9)
+
+
+def training_seconds(gan_steps: int, encoder_steps: int, arch: str, slowdown: float) -> float:
+    """Seconds of training at the reference speed: the start, then the GAN steps of this
+    network (:data:`ganmc.core.presets.RELATIVE_TRAIN_SPEED`) slowed by its extra tasks, and
+    the encoder steps (:data:`ganmc.core.presets.ENCODER_STEP_COST`)."""
+    from ganmc.core.presets import ENCODER_STEP_COST, RELATIVE_TRAIN_SPEED
+
+    step = GAN_STEP_S / RELATIVE_TRAIN_SPEED[arch]
+    return TRAIN_START_S + gan_steps * step * slowdown + encoder_steps * step * ENCODER_STEP_COST
+
+
+def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None, *,
+                  speed: float | None = None) -> tuple[float, str]:
     """Seconds a training run with these :class:`Detector` settings should take on this
     machine before it starts, and what the figure rests on: the training speed of the latest
     model in ``models_dir`` trained the same way (network, batch size, device, which of D's
-    extra tasks), else the presets' measured times on a 2-core CPU, scaled for the network and
-    the extra tasks (``config.TASKS``). Once training runs, its progress reports give the ETA
-    from the steps so far.
+    extra tasks), else this machine's speed now (``speed``, :func:`machine_speed` when not
+    given) against the figures measured at :data:`GAUGE_REFERENCE`, for the network, the
+    steps, the extra tasks and the digits. Once training runs, its progress reports give the
+    ETA from the steps so far.
     """
     from ganmc.core.config import TrainConfig
-    from ganmc.core.presets import PRESETS, RELATIVE_TRAIN_SPEED, TASKS
+    from ganmc.core.presets import TASKS
     from ganmc.nets.devices import describe_device
 
     fields = TrainConfig.__dataclass_fields__
-    config = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
+    config = TrainConfig.of({k: v for k, v in settings.items() if k in fields})
     n = 700 * len(config.digits)  # about the training images of these digits in the bundle
-    steps = config.gan_steps(n) + (config.encoder_steps_for(n) if config.has_encoder else 0)
-    preset = PRESETS.get(config.preset)
-    overhead = (ESTIMATE_AFTER_TRAINING_S
-                + ESTIMATE_AFTER_TRAINING_S_PER_DIGIT * (len(config.digits) - 1))
-    rate, basis = None, ""
+    gan_steps = config.gan_steps(n)
+    encoder_steps = config.encoder_steps_for(n) if config.has_encoder else 0
+    after = (ESTIMATE_AFTER_TRAINING_S
+             + ESTIMATE_AFTER_TRAINING_S_PER_DIGIT * (len(config.digits) - 1))
+    device = describe_device()
     if models_dir is not None:
-        device = describe_device()
         for card in sorted(_cards(Path(models_dir)), key=lambda c: str(
                 c.get("metadata", {}).get("trained_at", "")), reverse=True):
             m, c = card.get("metadata", {}), card.get("config", {})
@@ -54,18 +119,16 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
                     and all(bool(c.get(t)) == bool(getattr(config, t))
                             for t in TASKS)):
                 rate = float(m["train_images_per_s"]) / config.batch_size
-                basis = f"from the training speed of {card['_name']} on this machine"
-                break
-    if rate is None and preset is not None:
-        base = preset.steps + preset.encoder_steps
-        # the presets' minutes are for one digit; no extra task
-        rate = base / max(preset.minutes_2core * 60 - ESTIMATE_AFTER_TRAINING_S, 1.0)
-        rate *= RELATIVE_TRAIN_SPEED[config.arch] / RELATIVE_TRAIN_SPEED[preset.arch]
-        rate /= config.slowdown(config.gan_steps(n))
-        basis = "from the presets' times on a 2-core CPU (a GPU is faster)"
-    if rate is None:
-        return float("nan"), "no estimate yet"
-    return steps / rate + overhead, basis
+                return ((gan_steps + encoder_steps) / rate + after,
+                        f"from the training speed of {card['_name']} on this machine")
+    speed = machine_speed() if speed is None else speed
+    reference = (training_seconds(gan_steps, encoder_steps, config.arch,
+                                  config.slowdown(gan_steps)) + after)
+    on_gpu = device.startswith("GPU")
+    return reference * GAUGE_REFERENCE / max(speed, 1e-9), (
+        f"from runs timed on a 2-core CPU, scaled by this machine's speed now: "
+        f"{speed / GAUGE_REFERENCE:.1f} times theirs" + ("; the GPU should be faster"
+                                                         if on_gpu else ""))
 
 
 def _cards(models_dir: Path) -> list[dict[str, Any]]:

@@ -107,7 +107,7 @@ def train(out: Path | str, *, data: Any = "auto", digits: tuple[int, ...] | None
             raise ConfigError(f"the pictures were read in the {own.framing} framing, not "
                               f"{framing}")
         own.check_trainable()
-        det = Detector(classes=own.classes, digits=None if own.classes else (0,), **settings)
+        det = Detector(**own.normal_settings(), **settings)
     else:
         if framing not in (None, DIGITS):
             raise ConfigError(f"MNIST's digits are framed like digits already; the "

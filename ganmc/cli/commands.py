@@ -20,7 +20,7 @@ from ganmc.core.presets import TASKS, network_of
 from ganmc.deploy import export
 from ganmc.images import folders
 from ganmc.images.inputs import read_inputs
-from ganmc.nets.tracker import CALIBRATING, describe, quality_text
+from ganmc.nets.tracker import CALIBRATING, describe, eta_text, quality_text
 from ganmc.nets.train import checkpoint_dir, read_checkpoint
 from ganmc.report.render import REPORT_SIZE, histogram_png
 from ganmc.storage import bundle
@@ -59,6 +59,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     # before any work: no file, folder, checkpoint or model at --out is lost unasked
     if not args.dry_run:
         bundle.check_target(out, replace=args.replace, resume=args.resume)
+    settings = dict(arch=args.arch, preset=args.preset, steps=args.steps,
+                    encoder_steps=args.encoder_steps, epochs=args.epochs,
+                    encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
+                    latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
+                    search_steps=args.search_steps,
+                    feature_components=args.feature_components,
+                    **{task: getattr(args, task) for task in TASKS},
+                    mc_samples=args.mc_samples,
+                    calibration_fraction=args.calibration_fraction)
     data = args.data
     if own:
         framing = args.framing or DIGITS
@@ -71,6 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             files.atomic_write_bytes(args.preview, folders.preview_png(found))
             print(f"Wrote {args.preview}: the pictures as the model will see them")
         if args.dry_run:
+            if not found.problems():
+                _say_estimate(settings, found.normal_settings(), out)
             return 2 if found.problems() else 0
         found.check_trainable()
         data = found
@@ -100,20 +111,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.close()
             say(CALIBRATING)
 
+    if not args.resume:
+        _say_estimate(settings, {"digits": digits}, out)
     started = time.perf_counter()
     try:
         det = service.train(out, data=data, digits=None if own else digits, progress=progress,
-                            resume=args.resume, replace=args.replace, arch=args.arch,
-                            preset=args.preset,
-                            steps=args.steps, encoder_steps=args.encoder_steps,
-                            epochs=args.epochs, encoder_epochs=args.encoder_epochs,
-                            batch_size=args.batch_size,
-                            latent_dim=args.latent_dim, kappa=args.kappa, seed=args.seed,
-                            search_steps=args.search_steps,
-                            feature_components=args.feature_components,
-                            **{task: getattr(args, task) for task in TASKS},
-                            mc_samples=args.mc_samples,
-                            calibration_fraction=args.calibration_fraction)
+                            resume=args.resume, replace=args.replace, **settings)
     except KeyboardInterrupt:
         bar.close()
         say(f"interrupted; the last finished round is in {checkpoint_dir(out)}: run the same "
@@ -129,6 +132,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     _print_calibration(det)
     print("\n".join(card_lines(det.quality_, m.get("n_calibration"))))
     return 0
+
+
+def _say_estimate(settings: dict, normal: dict, out: Path) -> None:
+    """How long the training should take, before it starts (``normal``: the digits or the
+    classes it learns)."""
+    seconds, basis = service.time_estimate({**settings, **normal}, out.parent)
+    say(f"Estimated time: {eta_text(seconds)} ({basis})")
 
 
 def _print_calibration(det) -> None:

@@ -60,6 +60,11 @@ def network_of(arch: str | None, preset: str) -> str:
 #: for dcgan; ``python -m benchmarks.task_speed`` measures dcgan-deep against dcgan (their
 #: JSON in docs/ holds the figures; tests/unit/test_benchmark_figures.py checks these).
 RELATIVE_TRAIN_SPEED = {"dcgan": 1.0, "dcgan-deep": 0.53, "mlp": 1.7}
+#: An encoder step's wall time against a GAN step's of the same network (the encoder learns
+#: through the frozen G and D; neither is trained): ``python -m benchmarks.estimates``, from
+#: its thorough run's two phases (dcgan-deep; docs/benchmarks-estimates.json). The training
+#: ETA counts the encoder steps still to come at this share of the GAN pace.
+ENCODER_STEP_COST = 0.6
 
 
 @dataclass(frozen=True)

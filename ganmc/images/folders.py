@@ -108,6 +108,11 @@ class Found:
     def __len__(self) -> int:
         return len(self.x)
 
+    def normal_settings(self) -> dict:
+        """The :class:`ganmc.core.config.TrainConfig` settings of what these pictures make
+        normal: their named classes, else one class (label 0)."""
+        return {"classes": self.classes, "digits": None if self.classes else (0,)}
+
     def class_counts(self) -> dict[str, int]:
         """Normal pictures per named class (empty without classes)."""
         if self.classes is None or self.labels is None:

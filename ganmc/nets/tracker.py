@@ -16,6 +16,7 @@ import numpy as np
 
 from ganmc.core import files
 from ganmc.core.errors import TrainingError
+from ganmc.core.presets import ENCODER_STEP_COST
 from ganmc.images.preprocess import from_model_output
 
 #: Points of the live quality curve in a run, about (see :meth:`Tracker._probe_due`).
@@ -161,10 +162,12 @@ class Tracker(keras.callbacks.Callback):
             return t["images"] / t["busy_s"]
         return t["traced_images"] / t["traced_s"] if t["traced_s"] > 0 else 0.0
 
-    def _remaining(self, step: int) -> int:
+    def _remaining(self, step: int) -> float:
+        """Steps left at this phase's pace: in the GAN phase the encoder's steps count at
+        :data:`ENCODER_STEP_COST` of a GAN step."""
         left = self.phase_total - step
         if self.phase == "gan":
-            left += self.totals[1]
+            left += self.totals[1] * ENCODER_STEP_COST
         return max(left, 0)
 
     def _fraction(self, step: int) -> float:

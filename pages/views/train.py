@@ -103,11 +103,13 @@ settings = {"arch": None if arch == AUTO else arch, "preset": preset, "steps": s
             "latent_dim": int(latent) or None, "kappa": float(kappa),
             **{name: None if w is None else float(w) for name, w in weights.items()},
             "seed": int(seed)}
-try:
-    normal = ({"classes": found.classes, "digits": tuple(range(len(found.classes)))}
-              if found is not None and found.classes else {"digits": tuple(digits or (0,))})
-    seconds, basis = service.time_estimate({**settings, **normal}, session.MODELS_DIR)
-    st.caption(f"Estimated time: **{eta_text(seconds)}** ({basis}).")
+try:  # none while a job runs: it could not start, and the job would slow the timing
+    normal = (found.normal_settings() if found is not None
+              else {"digits": tuple(digits or (0,))})
+    if running is None:
+        seconds, basis = service.time_estimate({**settings, **normal}, session.MODELS_DIR,
+                                               speed=caches.machine_speed())
+        st.caption(f"Estimated time: **{eta_text(seconds)}** ({basis}).")
 except GanmcError as exc:
     st.caption(f"No time estimate: {exc}.")
 start = st.button("Start training", type="primary", key="train_start",

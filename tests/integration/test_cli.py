@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -106,6 +107,9 @@ def test_the_thorough_preset_trains_the_deeper_discriminator(tmp_path):
               tmp_path / "m")
     assert r.returncode == 0, r.stderr
     assert "Training dcgan-deep on digits 3" in r.stderr + r.stdout
+    # before the work, how long it should take, and from what
+    assert re.search(r"Estimated time: [^(]+ \(from runs timed on a 2-core CPU, scaled by "
+                     r"this machine's speed now: \d+\.\d times theirs\)", r.stderr), r.stderr
     assert json.loads((tmp_path / "m" / "ganmc.json").read_text())["config"]["arch"] == \
         "dcgan-deep"
     d = keras.models.load_model(tmp_path / "m" / "discriminator.keras", compile=False)

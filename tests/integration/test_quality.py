@@ -163,16 +163,18 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 
 
 @pytest.mark.slow
-def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_digit,
+def test_the_time_estimate_rests_on_this_machines_last_run_or_its_speed_now(one_digit,
                                                                           tmp_path):
-    from ganmc.app import service
+    from ganmc.app import estimate, service
     from ganmc.app.estimate import ESTIMATE_AFTER_TRAINING_S as AFTER
+    from ganmc.app.estimate import GAUGE_REFERENCE as REF
+    from ganmc.app.estimate import TRAIN_START_S as START
     from ganmc.core.config import ARCHS, TrainConfig
-    from ganmc.core.presets import PRESETS, RELATIVE_TRAIN_SPEED, TASKS
+    from ganmc.core.presets import ENCODER_STEP_COST, PRESETS, RELATIVE_TRAIN_SPEED, TASKS
 
     det, out, _ = one_digit
     settings = {"arch": "mlp", "preset": "standard", "batch_size": 64, "digits": (3,)}
-    seconds, basis = service.time_estimate(settings, out.parent)
+    seconds, basis = service.time_estimate(settings, out.parent, speed=REF)
     assert out.name in basis
     # A run stopped after a few steps (it timed mostly the compilation) is no basis.
     short = out.parent / "stopped"
@@ -181,41 +183,58 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_the_presets(one_di
         card = json.loads((short / "ganmc.json").read_text())
         card["metadata"].update(gan_steps_done=32, trained_at="9999-01-01T00:00:00+00:00")
         (short / "ganmc.json").write_text(json.dumps(card))
-        assert service.time_estimate(settings, out.parent)[1] == basis
+        assert service.time_estimate(settings, out.parent, speed=REF)[1] == basis
     finally:  # the module's other tests share the folder
         shutil.rmtree(short)
     rate = det.metadata_["train_images_per_s"] / 64  # steps a second in that run
     assert seconds == pytest.approx(PRESETS["standard"].steps / rate + AFTER)
     # The same run with the rotation task trains slower: that model is no basis for it.
-    rotating, basis = service.time_estimate({**settings, "rotation_weight": 1.0}, out.parent)
-    assert "presets' times" in basis
-    jigsaw, basis = service.time_estimate({**settings, "jigsaw_weight": 0.5}, out.parent)
-    assert "presets' times" in basis  # the same for the jigsaw pseudo-anomalies
+    rotating, basis = service.time_estimate({**settings, "rotation_weight": 1.0}, out.parent,
+                                            speed=REF)
+    assert "speed now" in basis
+    jigsaw, basis = service.time_estimate({**settings, "jigsaw_weight": 0.5}, out.parent,
+                                          speed=REF)
+    assert "speed now" in basis  # the same for the jigsaw pseudo-anomalies
 
-    # No model trained here yet: the presets' times, which are dcgan's, scaled for the network
-    # and the rotation task.
-    dcgan, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path)
-    assert "presets' times" in basis
-    assert dcgan == pytest.approx(PRESETS["standard"].minutes_2core * 60, rel=0.01)
-    mlp, _ = service.time_estimate(settings, tmp_path)
+    # No model trained here yet: the steps at the measured pace, for this machine's speed now.
+    dcgan, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path, speed=REF)
+    assert "1.0 times theirs" in basis
+    steps = PRESETS["standard"].steps
+    assert dcgan == pytest.approx(START + steps * estimate.GAN_STEP_S + AFTER)
+    # A machine twice as fast now takes half the time, and says so.
+    fast, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path,
+                                        speed=2 * REF)
+    assert fast == pytest.approx(dcgan / 2) and "2.0 times theirs" in basis
+    # Without a speed given, the machine is timed now.
+    timed, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path)
+    now = float(basis.rsplit(": ", 1)[1].split(" times")[0])
+    assert 0 < timed < float("inf") and now > 0
+    assert timed == pytest.approx(dcgan / now, rel=0.06)  # the ratio is shown rounded
+
+    def stepping(seconds):  # the seconds of steps in an estimate at the reference speed
+        return seconds - AFTER - START
+
+    mlp, _ = service.time_estimate(settings, tmp_path, speed=REF)
     assert set(RELATIVE_TRAIN_SPEED) == set(ARCHS)  # every network has a speed
-    assert mlp - AFTER == pytest.approx((dcgan - AFTER) / RELATIVE_TRAIN_SPEED["mlp"])
+    assert stepping(mlp) == pytest.approx(stepping(dcgan) / RELATIVE_TRAIN_SPEED["mlp"])
     assert set(TASKS) <= set(TrainConfig.__dataclass_fields__)  # each task is a setting
-    assert rotating - AFTER == pytest.approx((mlp - AFTER) * TASKS["rotation_weight"].slowdown)
-    assert jigsaw - AFTER == pytest.approx((mlp - AFTER) * TASKS["jigsaw_weight"].slowdown)
-    longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path)
-    assert longer > mlp
-    # A preset's time is that of its own network (thorough's deeper D); another network asked
-    # for under it is scaled from there.
+    assert stepping(rotating) == pytest.approx(stepping(mlp) * TASKS["rotation_weight"].slowdown)
+    assert stepping(jigsaw) == pytest.approx(stepping(mlp) * TASKS["jigsaw_weight"].slowdown)
+    longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path, speed=REF)
+    assert stepping(longer) == pytest.approx(2 * stepping(mlp))
     # Ten digits: the same steps, and more to calibrate afterwards.
     ten, _ = service.time_estimate({**settings, "arch": "dcgan", "digits": tuple(range(10))},
-                                   tmp_path)
+                                   tmp_path, speed=REF)
     from ganmc.app.estimate import ESTIMATE_AFTER_TRAINING_S_PER_DIGIT as PER_DIGIT
     # ... and the shape network, on by default for several digits, beside the GAN's steps
-    shape = TrainConfig(digits=tuple(range(10))).slowdown(PRESETS["standard"].steps)
-    assert ten - dcgan == pytest.approx(9 * PER_DIGIT + (dcgan - AFTER) * (shape - 1))
+    shape = TrainConfig(digits=tuple(range(10))).slowdown(steps)
+    assert ten - dcgan == pytest.approx(9 * PER_DIGIT + stepping(dcgan) * (shape - 1))
+    # The thorough preset: its deeper D's GAN steps, then its encoder's, each cheaper.
     thorough = {"preset": "thorough", "batch_size": 64, "digits": (3,)}
-    deep, _ = service.time_estimate(thorough, tmp_path)
-    assert deep == pytest.approx(PRESETS["thorough"].minutes_2core * 60, rel=0.01)
-    shallow, _ = service.time_estimate({**thorough, "arch": "dcgan"}, tmp_path)
-    assert shallow - AFTER == pytest.approx((deep - AFTER) * RELATIVE_TRAIN_SPEED["dcgan-deep"])
+    deep, _ = service.time_estimate(thorough, tmp_path, speed=REF)
+    p = PRESETS["thorough"]
+    assert stepping(deep) == pytest.approx(
+        estimate.GAN_STEP_S / RELATIVE_TRAIN_SPEED["dcgan-deep"]
+        * (p.steps + p.encoder_steps * ENCODER_STEP_COST))
+    shallow, _ = service.time_estimate({**thorough, "arch": "dcgan"}, tmp_path, speed=REF)
+    assert stepping(shallow) == pytest.approx(stepping(deep) * RELATIVE_TRAIN_SPEED["dcgan-deep"])

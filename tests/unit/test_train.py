@@ -301,25 +301,29 @@ def test_no_rotation_weight_trains_no_head(tiny_train):
     assert result.rotation_head is None and "rotation_loss" not in result.history
 
 
-def _rounds(monkeypatch, ends: list[float]) -> list:
-    """A phase of 400 steps of 10 images; each round of 100 steps takes 1 s of steps and
-    ``ends[r]`` s besides them; the progress reports."""
+def _rounds(monkeypatch, ends: list[float], phase: str = "encoder",
+            encoder_steps: int = 0) -> list:
+    """A phase of 400 steps of 10 images (the GAN's followed by ``encoder_steps``, or the
+    encoder's); each round of 100 steps takes 1 s of steps and ``ends[r]`` s besides them;
+    the progress reports."""
     from ganmc.nets import tracker
 
     clock = [100.0]
     monkeypatch.setattr(tracker.time, "perf_counter", lambda: clock[0])
     reports = []
-    t = tracker.Tracker(None, (0, 400), 10, reports.append, None, {"step": 0, "history": {}},
-                        None, {}, None, "CPU")
-    t.begin_phase("encoder")
+    totals = (0, 400) if phase == "encoder" else (400, encoder_steps)
+    nets = {"generator": lambda z, training: np.zeros((16, 28, 28, 1), "float32")}
+    t = tracker.Tracker(None, totals, 10, reports.append, None, {"step": 0, "history": {}},
+                        None, nets, None, "CPU")
+    t.begin_phase(phase)
     t.begin_rounds(100)
     for r, end in enumerate(ends):
         t.on_epoch_begin(r)
         for b in range(100):
             clock[0] += 0.01
-            t.on_train_batch_end(b, {"e_loss": 1.0})
+            t.on_train_batch_end(b, {"loss": 1.0})
         clock[0] += end  # the round's end: samples, quality probe, checkpoint
-        t.on_epoch_end(r, {"e_loss": 1.0})
+        t.on_epoch_end(r, {"loss": 1.0})
     return [p for p in reports if p.round_end]
 
 
@@ -346,3 +350,18 @@ def test_the_training_rate_and_eta_count_what_rounds_cost_besides_their_steps(mo
     assert last.step == 200
     assert 480 < last.images_per_s < 520, last.images_per_s  # the second round: 1,000 in 2 s
     assert 3.8 < last.eta_s < 4.2, last.eta_s  # 200 steps left at that pace
+
+
+def test_the_eta_counts_the_encoders_steps_at_their_own_pace(monkeypatch):
+    """Issue 35, item 2: during the GAN phase of a run with an encoder (the thorough preset)
+    the ETA counted the encoder's steps at the GAN's pace, while an encoder step takes about
+    half a GAN step's time (``python -m benchmarks.estimates``' thorough case): here 200 GAN
+    steps are left at 50 steps a second, then 1,000 encoder steps."""
+    from ganmc.core.presets import ENCODER_STEP_COST
+
+    assert 0 < ENCODER_STEP_COST < 1
+    last = _rounds(monkeypatch, [1.0, 1.0], phase="gan", encoder_steps=1000)[-1]
+    assert last.phase == "gan" and 480 < last.images_per_s < 520
+    expected = (200 + 1000 * ENCODER_STEP_COST) / 50
+    assert last.eta_s == pytest.approx(expected, rel=0.05)
+    assert last.fraction == pytest.approx(200 / 1400)
