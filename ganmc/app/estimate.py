@@ -92,7 +92,9 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
     """Seconds a training run with these :class:`Detector` settings should take on this
     machine before it starts, and what the figure rests on: the training speed of the latest
     model in ``models_dir`` trained the same way (network, batch size, device, which of D's
-    extra tasks), else this machine's speed now (``speed``, :func:`machine_speed` when not
+    extra tasks), scaled by this machine's speed now against its card's
+    (``machine_speed``, which :func:`ganmc.app.service.train` records), else this machine's
+    speed now (``speed``, :func:`machine_speed` when not
     given) against the figures measured at :data:`GAUGE_REFERENCE`, for the network, the
     steps, the extra tasks and the digits. Once training runs, its progress reports give the
     ETA from the steps so far.
@@ -119,8 +121,13 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
                     and all(bool(c.get(t)) == bool(getattr(config, t))
                             for t in TASKS)):
                 rate = float(m["train_images_per_s"]) / config.batch_size
-                return ((gan_steps + encoder_steps) / rate + after,
-                        f"from the training speed of {card['_name']} on this machine")
+                basis = f"from the training speed of {card['_name']} on this machine"
+                then = m.get("machine_speed")
+                if isinstance(then, int | float) and then > 0:
+                    speed = machine_speed() if speed is None else speed
+                    rate *= speed / then
+                    basis += f", scaled by its speed now: {speed / then:.1f} times then"
+                return (gan_steps + encoder_steps) / rate + after, basis
     speed = machine_speed() if speed is None else speed
     reference = (training_seconds(gan_steps, encoder_steps, config.arch,
                                   config.slowdown(gan_steps)) + after)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ganmc.app.estimate import time_estimate
+from ganmc.app.estimate import machine_speed, time_estimate
 from ganmc.app.evaluation import evaluate, holdout_rates_by_digit
 from ganmc.app.models import add_digit_gaussians, assess_model, calibrate_on, copy_model, refresh
 from ganmc.core import files, locks, scorers
@@ -119,6 +119,7 @@ def train(out: Path | str, *, data: Any = "auto", digits: tuple[int, ...] | None
         ckpt = checkpoint_dir(out)
         if not resume and ckpt.exists():
             _set_checkpoint_aside(out)
+        speed = machine_speed()  # kept on the card: a later estimate scales its pace by it
         if own is not None:
             det.fit(own.x, own.labels, others=own.anomalies, data_source=own.stored_source,
                     framing=own.framing, own_images=True, progress=progress,
@@ -129,6 +130,7 @@ def train(out: Path | str, *, data: Any = "auto", digits: tuple[int, ...] | None
             det.fit(splits.x_train, splits.y_train,
                     others=splits.x_test[~splits.test_is_normal], data_source=splits.source,
                     progress=progress, stop_event=stop_event, checkpoint=ckpt, resume=resume)
+        det.metadata_["machine_speed"] = round(speed, 1)
         try:
             bundle.check_replaceable(out, replace=replace or resume)
             det.save(out)

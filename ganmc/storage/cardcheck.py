@@ -221,7 +221,7 @@ def _check_metadata(m: dict[str, Any], bad) -> None:
     own = m.get("calibration_set")
     if own is not None and not (isinstance(own, dict) and isinstance(own.get("name"), str)):
         raise bad("metadata.calibration_set", "must be an object with a name")
-    for key in ("train_seconds", "train_images_per_s"):
+    for key in ("train_seconds", "train_images_per_s", "machine_speed"):
         if m.get(key) is not None and not (_is_number(m[key]) and m[key] >= 0):
             raise bad(f"metadata.{key}", "must be a number >= 0")
 

@@ -186,8 +186,27 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_its_speed_now(one_
         assert service.time_estimate(settings, out.parent, speed=REF)[1] == basis
     finally:  # the module's other tests share the folder
         shutil.rmtree(short)
-    rate = det.metadata_["train_images_per_s"] / 64  # steps a second in that run
+    # That run's pace, scaled by the machine's speed now against its speed then (its card).
+    then = det.metadata_["machine_speed"]
+    assert then > 0 and json.loads((out / "ganmc.json").read_text())["metadata"][
+        "machine_speed"] == then
+    rate = det.metadata_["train_images_per_s"] / 64 * REF / then  # steps a second now
     assert seconds == pytest.approx(PRESETS["standard"].steps / rate + AFTER)
+    assert f"scaled by its speed now: {REF / then:.1f} times then" in basis
+    # A card from before the speed was recorded: its pace as it was.
+    older = out.parent / "older"
+    shutil.copytree(out, older)
+    try:
+        card = json.loads((older / "ganmc.json").read_text())
+        del card["metadata"]["machine_speed"]
+        card["metadata"]["trained_at"] = "9999-01-01T00:00:00+00:00"
+        (older / "ganmc.json").write_text(json.dumps(card))
+        unscaled, basis = service.time_estimate(settings, out.parent, speed=REF)
+        assert "older" in basis and "times then" not in basis
+        assert unscaled == pytest.approx(
+            PRESETS["standard"].steps / (rate * then / REF) + AFTER)
+    finally:
+        shutil.rmtree(older)
     # The same run with the rotation task trains slower: that model is no basis for it.
     rotating, basis = service.time_estimate({**settings, "rotation_weight": 1.0}, out.parent,
                                             speed=REF)
