@@ -3,13 +3,14 @@
 What a user is told before and while a job runs, against what the clock then says:
 
 - **Training, before it starts**: :func:`ganmc.app.service.time_estimate` (the Train page's
-  "Estimated ..." and ``ganmc train --dry-run``'s figure) for a ``quick`` run of one digit,
-  one of all ten digits (with the shape network), and a ``thorough`` run of one digit at a
-  fifth of its steps (its deeper D and its encoder), on a fresh machine (no model to learn
-  from), against the wall time of the whole job (``ganmc.app.service.train``: data, training,
-  calibration, simulation, quality card). The estimate scales figures measured in one
-  earlier run of this benchmark by :func:`ganmc.app.estimate.machine_speed` now; this run
-  measures them again (the ``product`` figures).
+  "Estimated time" and the ``Estimated time:`` line of ``ganmc train``) for a ``quick`` run
+  of one digit, one of all ten digits (with the shape network), and a ``thorough`` run of
+  one digit at a fifth of its steps (its deeper D and its encoder), on a fresh machine (no
+  model to learn from), against the wall time of the whole job
+  (``ganmc.app.service.train``: data, training, calibration, simulation, quality card). The
+  estimate scales figures measured in one earlier run of this benchmark by
+  :func:`ganmc.app.estimate.machine_speed` now; this run measures them again (the
+  ``product`` figures).
 - **Training, while it runs**: the progress line's ETA when a quarter of the steps are done,
   against the training time that was then left (the thorough case: both phases).
 - **Monte Carlo, before it starts**: the Monte Carlo page's figure (N over
@@ -82,10 +83,12 @@ def product_figures(rows: list[dict]) -> dict[str, float]:
     what each further digit adds besides training (the ten-digit case's, brought to that
     speed, less the one-digit case's, over the nine digits between them); and an encoder
     step's share of a GAN step's time (the thorough case's two paces)."""
+    from ganmc.app.estimate import REFERENCE_BATCH
+
     one, ten = (next(r for r in rows if r.get("preset") == "quick" and r.get("digits") == k)
                 for k in (1, 10))
     thorough = next(r for r in rows if r.get("preset") == "thorough")
-    step = round(64 / one["gan_images_per_s"], 4)
+    step = round(REFERENCE_BATCH / one["gan_images_per_s"], 4)  # the quick preset's batch
     after = round(one["real_s"] - one["train_s"], 1)
     ten_after = (ten["real_s"] - ten["train_s"]) * ten["gauge"] / one["gauge"]
     return {"ganmc.app.estimate:GAUGE_REFERENCE": round(one["gauge"], 1),

@@ -99,8 +99,8 @@ def merge(earlier: list[dict], rows: list[dict]) -> list[dict]:
 
 
 def product_figures(preset: str, rows: list[dict]) -> dict[str, float]:
-    """The product constant this benchmark measures: the preset's minutes a model (the mean
-    wall time over its digits). The training estimates' own figures are measured together
+    """The figure kept with the preset: its minutes a model on the day it ran (the mean wall
+    time over its digits). The training estimates' own figures are measured together
     with the machine's speed by ``python -m benchmarks.estimates``."""
     walls = [r["wall_s"] for r in rows]
     return {f"ganmc.core.presets:PRESETS[{preset!r}].minutes_2core":

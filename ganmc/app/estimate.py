@@ -1,11 +1,10 @@
 """How long a training run should take on this machine, before it starts.
 
-A machine's speed moves from day to day (a shared virtual machine trained the same quick job
-in 26 s one day and 73 s another), so fixed minutes cannot be the estimate. Instead the
-figures below were all measured in one sitting, together with :func:`machine_speed`, a short
-timed training-like computation; an estimate times the same computation now and scales them
-by how much faster or slower this machine is at that moment.
-"""
+A shared machine's speed moves from day to day, so fixed minutes cannot be the estimate
+(docs/benchmarks.md, "Time estimates against real runs", has what they missed by). The
+figures below were all measured in one sitting, together with :func:`machine_speed`; an
+estimate times the same computation now and scales them by how much faster or slower this
+machine is at that moment."""
 
 from __future__ import annotations
 
@@ -21,10 +20,14 @@ from ganmc.storage import bundle
 # them at the machine speed GAUGE_REFERENCE:
 #: :func:`machine_speed` when the figures below were measured (steps a second).
 GAUGE_REFERENCE = 46.0
-#: Seconds a GAN step of ``dcgan`` takes (64 images, no extra task), by the wall clock of a
-#: quick run of one digit once its rounds have settled: what each round costs besides its
-#: steps (the sample grid, the quality probe, the checkpoint) included.
+#: Seconds a GAN step of ``dcgan`` takes (REFERENCE_BATCH images, no extra task), by the wall
+#: clock of a quick run of one digit once its rounds have settled: what each round costs
+#: besides its steps (the sample grid, the quality probe, the checkpoint) included.
 GAN_STEP_S = 0.0248
+#: The images a step of the benchmark's runs (the quick preset's batch); a step of another
+#: batch size is taken to cost in proportion to its images (a CPU's products are
+#: throughput-bound), which was not measured.
+REFERENCE_BATCH = 64
 #: Seconds of training besides the steps at that pace: building and compiling the networks,
 #: the first round's extras.
 TRAIN_START_S = 1.5
@@ -77,30 +80,34 @@ def machine_speed() -> float:
     return GAUGE_STEPS / max(statistics.median(times), 1e-9)
 
 
-def training_seconds(gan_steps: int, encoder_steps: int, arch: str, slowdown: float) -> float:
+def training_seconds(gan_steps: int, encoder_steps: int, arch: str, slowdown: float,
+                     batch_size: int = REFERENCE_BATCH) -> float:
     """Seconds of training at the reference speed: the start, then the GAN steps of this
-    network (:data:`ganmc.core.presets.RELATIVE_TRAIN_SPEED`) slowed by its extra tasks, and
-    the encoder steps (:data:`ganmc.core.presets.ENCODER_STEP_COST`)."""
+    network (:data:`ganmc.core.presets.RELATIVE_TRAIN_SPEED`) and batch size slowed by its
+    extra tasks, and the encoder steps (:data:`ganmc.core.presets.ENCODER_STEP_COST`)."""
     from ganmc.core.presets import ENCODER_STEP_COST, RELATIVE_TRAIN_SPEED
 
-    step = GAN_STEP_S / RELATIVE_TRAIN_SPEED[arch]
+    step = GAN_STEP_S / RELATIVE_TRAIN_SPEED[arch] * batch_size / REFERENCE_BATCH
     return TRAIN_START_S + gan_steps * step * slowdown + encoder_steps * step * ENCODER_STEP_COST
 
 
 def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None, *,
                   speed: float | None = None) -> tuple[float, str]:
     """Seconds a training run with these :class:`Detector` settings should take on this
-    machine before it starts, and what the figure rests on: the training speed of the latest
-    model in ``models_dir`` trained the same way (network, batch size, device, which of D's
-    extra tasks), scaled by this machine's speed now against its card's
-    (``machine_speed``, which :func:`ganmc.app.service.train` records), else this machine's
-    speed now (``speed``, :func:`machine_speed` when not
-    given) against the figures measured at :data:`GAUGE_REFERENCE`, for the network, the
-    steps, the extra tasks and the digits. Once training runs, its progress reports give the
-    ETA from the steps so far.
+    machine before it starts, and what the figure rests on.
+
+    The training itself: at the pace of the latest model in ``models_dir`` trained the same
+    way (network, batch size, device, which extra tasks), scaled on a CPU by this machine's
+    speed now against its card's (``machine_speed``, which :func:`ganmc.app.service.train`
+    records); else from the figures measured at :data:`GAUGE_REFERENCE`, for the network, the
+    batch size, the steps and the extra tasks, scaled by the speed now. What follows the
+    training (calibration, the simulations, the quality card; more for more digits) is
+    always the measured figures, scaled the same way. ``speed``: this machine's speed now
+    (:func:`machine_speed`, timed when not given). Once training runs, its progress reports
+    give the ETA from the steps so far.
     """
     from ganmc.core.config import TrainConfig
-    from ganmc.core.presets import TASKS
+    from ganmc.core.presets import ENCODER_STEP_COST, TASKS
     from ganmc.nets.devices import describe_device
 
     fields = TrainConfig.__dataclass_fields__
@@ -108,41 +115,48 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
     n = 700 * len(config.digits)  # about the training images of these digits in the bundle
     gan_steps = config.gan_steps(n)
     encoder_steps = config.encoder_steps_for(n) if config.has_encoder else 0
-    after = (ESTIMATE_AFTER_TRAINING_S
-             + ESTIMATE_AFTER_TRAINING_S_PER_DIGIT * (len(config.digits) - 1))
-    device = describe_device()
-    if models_dir is not None:
-        for card in sorted(_cards(Path(models_dir)), key=lambda c: str(
-                c.get("metadata", {}).get("trained_at", "")), reverse=True):
-            m, c = card.get("metadata", {}), card.get("config", {})
-            if (c.get("arch") == config.arch and m.get("batch_size") == config.batch_size
-                    and m.get("device") == device and m.get("train_images_per_s")
-                    and (m.get("gan_steps_done") or 0) >= ESTIMATE_MIN_STEPS
-                    and all(bool(c.get(t)) == bool(getattr(config, t))
-                            for t in TASKS)):
-                rate = float(m["train_images_per_s"]) / config.batch_size
-                basis = f"from the training speed of {card['_name']} on this machine"
-                then = m.get("machine_speed")
-                if isinstance(then, int | float) and then > 0:
-                    speed = machine_speed() if speed is None else speed
-                    rate *= speed / then
-                    basis += f", scaled by its speed now: {speed / then:.1f} times then"
-                return (gan_steps + encoder_steps) / rate + after, basis
     speed = machine_speed() if speed is None else speed
-    reference = (training_seconds(gan_steps, encoder_steps, config.arch,
-                                  config.slowdown(gan_steps)) + after)
-    on_gpu = device.startswith("GPU")
-    return reference * GAUGE_REFERENCE / max(speed, 1e-9), (
-        f"from runs timed on a 2-core CPU, scaled by this machine's speed now: "
-        f"{speed / GAUGE_REFERENCE:.1f} times theirs" + ("; the GPU should be faster"
-                                                         if on_gpu else ""))
+    slower = GAUGE_REFERENCE / max(speed, 1e-9)  # seconds now for a second of the figures
+    after = slower * (ESTIMATE_AFTER_TRAINING_S
+                      + ESTIMATE_AFTER_TRAINING_S_PER_DIGIT * (len(config.digits) - 1))
+    device = describe_device()
+    on_cpu = not device.startswith("GPU")
+    for card in (_cards(Path(models_dir)) if models_dir is not None else []):
+        m, c = card.get("metadata", {}), card.get("config", {})
+        if (c.get("arch") == config.arch and m.get("batch_size") == config.batch_size
+                and m.get("device") == device and _positive(m.get("train_seconds"))
+                and (m.get("gan_steps_done") or 0) >= ESTIMATE_MIN_STEPS
+                and all(bool(c.get(t)) == bool(getattr(config, t)) for t in TASKS)):
+            then = m.get("machine_speed")
+            scaled = on_cpu and _positive(then)
+            then_slower = GAUGE_REFERENCE / then if scaled else slower
+            done = m["gan_steps_done"] + ENCODER_STEP_COST * (m.get("encoder_steps_done") or 0)
+            # seconds a GAN step (its tasks included) took then, the run's start left out
+            step = max(m["train_seconds"] - TRAIN_START_S * then_slower, 0.0) / done
+            step *= slower / then_slower if scaled else 1.0
+            train = TRAIN_START_S * slower + (gan_steps + ENCODER_STEP_COST * encoder_steps) * step
+            return train + after, (
+                f"from the training speed of {card['_name']} on this machine"
+                + (f", which runs at {then_slower / slower:.1f}× its speed then" if scaled
+                   else ""))
+    train = slower * training_seconds(gan_steps, encoder_steps, config.arch,
+                                      config.slowdown(gan_steps), config.batch_size)
+    return train + after, (
+        f"from reference runs; this machine runs at {1 / slower:.1f}× their speed now"
+        + ("; the GPU should be faster" if not on_cpu else ""))
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def _cards(models_dir: Path) -> list[dict[str, Any]]:
+    """The model cards in a folder, the latest trained first."""
     cards = []
     for folder in sorted(models_dir.glob("*"))[:200]:
         try:
             cards.append({**bundle.read_card(folder), "_name": folder.name})
         except Exception:  # a folder that is no model: not a basis for an estimate
             continue
-    return cards
+    return sorted(cards, key=lambda c: str(c.get("metadata", {}).get("trained_at", "")),
+                  reverse=True)

@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", metavar="FILE.png",
                    help="also write a grid of your pictures as the model will see them")
     p.add_argument("--dry-run", action="store_true",
-                   help="read your pictures, say what was found (and write --preview), and "
+                   help="read your pictures, say what was found (and write --preview) and, "
+                        "when they can be trained on, how long the training should take; "
                         "stop before training")
     p.add_argument("--arch", choices=ARCHS, default=None,
                    help="; ".join(f"{name}: {about}" for name, about in ARCH_ABOUT.items())

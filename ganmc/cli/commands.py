@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     **{task: getattr(args, task) for task in TASKS},
                     mc_samples=args.mc_samples,
                     calibration_fraction=args.calibration_fraction)
-    data = args.data
+    data, normal = args.data, {"digits": digits}  # what the model takes as normal
     if own:
         framing = args.framing or DIGITS
         reading = ProgressBar("read")
@@ -76,12 +76,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             i / max(n, 1), f"{i:,}/{n:,} pictures", force=i == n))
         reading.close()
         print("\n".join(found.lines()))
+        normal = found.normal_settings()
         if args.preview:
             files.atomic_write_bytes(args.preview, folders.preview_png(found))
             print(f"Wrote {args.preview}: the pictures as the model will see them")
         if args.dry_run:
             if not found.problems():
-                _say_estimate(settings, found.normal_settings(), out)
+                _say_estimate(settings, normal, out)
             return 2 if found.problems() else 0
         found.check_trainable()
         data = found
@@ -111,8 +112,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.close()
             say(CALIBRATING)
 
-    if not args.resume:
-        _say_estimate(settings, {"digits": digits}, out)
+    if not args.resume:  # a resumed run's ETA comes with its first progress line
+        _say_estimate(settings, normal, out)
     started = time.perf_counter()
     try:
         det = service.train(out, data=data, digits=None if own else digits, progress=progress,

@@ -24,7 +24,9 @@ class Preset:
         about: What it is for, in plain words.
         minutes_2core: Wall time of one model on the project's 2-core CPU, as measured by
             ``python -m benchmarks.presets`` (training, calibration, simulation included; the
-            figure is in docs/benchmarks-presets-NAME.json, and a unit test checks they agree).
+            figure is in docs/benchmarks-presets-NAME.json, and a unit test checks they agree),
+            on the day it ran: a record for the docs. The time estimates do not use it; they
+            follow the machine's speed (:mod:`ganmc.app.estimate`).
         arch: The networks (:data:`ARCHS`) it trains unless others are asked for.
     """
 

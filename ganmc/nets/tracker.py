@@ -164,10 +164,12 @@ class Tracker(keras.callbacks.Callback):
 
     def _remaining(self, step: int) -> float:
         """Steps left at this phase's pace: in the GAN phase the encoder's steps count at
-        :data:`ENCODER_STEP_COST` of a GAN step."""
+        :data:`ENCODER_STEP_COST` of a plain GAN step, and the GAN's pace includes its extra
+        tasks (``TrainConfig.slowdown``), which the encoder does not train."""
         left = self.phase_total - step
         if self.phase == "gan":
-            left += self.totals[1] * ENCODER_STEP_COST
+            tasks = self.config.slowdown(self.totals[0]) if self.config is not None else 1.0
+            left += self.totals[1] * ENCODER_STEP_COST / tasks
         return max(left, 0)
 
     def _fraction(self, step: int) -> float:

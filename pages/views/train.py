@@ -110,6 +110,9 @@ try:  # none while a job runs: it could not start, and the job would slow the ti
         seconds, basis = service.time_estimate({**settings, **normal}, session.MODELS_DIR,
                                                speed=caches.machine_speed())
         st.caption(f"Estimated time: **{eta_text(seconds)}** ({basis}).")
+    else:
+        st.caption("No time estimate while a training job runs: its progress below has "
+                   "the ETA.")
 except GanmcError as exc:
     st.caption(f"No time estimate: {exc}.")
 start = st.button("Start training", type="primary", key="train_start",

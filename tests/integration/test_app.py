@@ -234,6 +234,7 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     app.select_slider(key="w_train_batch").set_value(512)
     app.number_input(key="w_train_kappa").set_value(7.5)
     app.text_input(key="w_train_name").set_value("tiny-ui")
+    assert any(c.value.startswith("Estimated time: **") for c in app.caption)
     app.button(key="train_start").click()
     app.run()
     assert not app.exception
@@ -243,6 +244,10 @@ def test_training_from_the_page(app, tmp_path, tiny_model, monkeypatch):
     open_page(other, "pages/views/train.py")
     assert any(s.value.startswith("Job tiny-ui — running") for s in other.subheader)
     assert other.button(key="train_start").disabled
+    # no estimate for a job that cannot start, and no timing of a machine the job keeps busy
+    assert not any(c.value.startswith("Estimated time") for c in other.caption)
+    assert any(c.value.startswith("No time estimate while a training job runs")
+               for c in other.caption)
     gate.set()
     _wait(app, lambda at: any("Saved to" in s.value for s in at.success), timeout=300)
     saved = tmp_path / "models" / "tiny-ui"

@@ -210,6 +210,33 @@ def test_cli_dry_run_says_what_was_found_and_writes_the_preview(tmp_path, mnist)
     assert not (tmp_path / "m").exists()  # a dry run trains nothing
 
 
+def test_the_cli_estimates_a_folder_of_classes_as_the_job_it_trains(tmp_path, mnist,
+                                                                     monkeypatch, capsys):
+    """``ganmc train --data FOLDER``'s dry run and its real run estimate the same job, a
+    model of the folder's classes (the real run once took it for all ten digits, with the
+    shape network: a longer estimate than the dry run's)."""
+    from ganmc.app import estimate, service
+    from ganmc.cli import main
+
+    data = own_pictures(tmp_path / "pics", mnist, per_class=12, anomalies=3)
+    asked, real = [], service.time_estimate
+    monkeypatch.setattr(estimate, "machine_speed", lambda: estimate.GAUGE_REFERENCE)
+    monkeypatch.setattr(service, "time_estimate",
+                        lambda s, *a, **k: (asked.append(s), real(s, *a, **k))[1])
+
+    def interrupted(*args, **kwargs):  # the real run stops before its first step
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(service, "train", interrupted)
+    common = ["train", "--data", str(data), "--framing", "whole", "--out", str(tmp_path / "m")]
+    assert main([*common, "--dry-run"]) == 0
+    assert main(common) == 130
+    assert len(asked) == 2 and asked[0] == asked[1]
+    assert asked[0]["classes"] == ("ones", "sevens") and asked[0]["digits"] is None
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("Estimated time")]
+    assert len(lines) == 2 and lines[0] == lines[1]
+
+
 @pytest.mark.slow
 def test_cli_trains_on_a_plain_folder_and_refuses_digits_with_it(tmp_path, mnist):
     d = tmp_path / "ones"

@@ -164,7 +164,8 @@ def test_the_train_page_draws_the_live_curve_and_the_overview_the_card(one_digit
 
 @pytest.mark.slow
 def test_the_time_estimate_rests_on_this_machines_last_run_or_its_speed_now(one_digit,
-                                                                          tmp_path):
+                                                                          tmp_path,
+                                                                          monkeypatch):
     from ganmc.app import estimate, service
     from ganmc.app.estimate import ESTIMATE_AFTER_TRAINING_S as AFTER
     from ganmc.app.estimate import GAUGE_REFERENCE as REF
@@ -186,13 +187,18 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_its_speed_now(one_
         assert service.time_estimate(settings, out.parent, speed=REF)[1] == basis
     finally:  # the module's other tests share the folder
         shutil.rmtree(short)
-    # That run's pace, scaled by the machine's speed now against its speed then (its card).
-    then = det.metadata_["machine_speed"]
+    # That run's pace (its start left out), scaled by the machine's speed now against its
+    # speed then, which its card keeps.
+    m = det.metadata_
+    then = m["machine_speed"]
     assert then > 0 and json.loads((out / "ganmc.json").read_text())["metadata"][
         "machine_speed"] == then
-    rate = det.metadata_["train_images_per_s"] / 64 * REF / then  # steps a second now
-    assert seconds == pytest.approx(PRESETS["standard"].steps / rate + AFTER)
-    assert f"scaled by its speed now: {REF / then:.1f} times then" in basis
+    done = m["gan_steps_done"] + ENCODER_STEP_COST * m["encoder_steps_done"]
+    step_then = (m["train_seconds"] - START * REF / then) / done
+    assert step_then > 0
+    steps = PRESETS["standard"].steps
+    assert seconds == pytest.approx(START + steps * step_then * then / REF + AFTER)
+    assert f"which runs at {REF / then:.1f}× its speed then" in basis
     # A card from before the speed was recorded: its pace as it was.
     older = out.parent / "older"
     shutil.copytree(out, older)
@@ -202,9 +208,9 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_its_speed_now(one_
         card["metadata"]["trained_at"] = "9999-01-01T00:00:00+00:00"
         (older / "ganmc.json").write_text(json.dumps(card))
         unscaled, basis = service.time_estimate(settings, out.parent, speed=REF)
-        assert "older" in basis and "times then" not in basis
+        assert "older" in basis and "speed then" not in basis
         assert unscaled == pytest.approx(
-            PRESETS["standard"].steps / (rate * then / REF) + AFTER)
+            START + steps * (m["train_seconds"] - START) / done + AFTER)
     finally:
         shutil.rmtree(older)
     # The same run with the rotation task trains slower: that model is no basis for it.
@@ -217,19 +223,17 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_its_speed_now(one_
 
     # No model trained here yet: the steps at the measured pace, for this machine's speed now.
     dcgan, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path, speed=REF)
-    assert "1.0 times theirs" in basis
-    steps = PRESETS["standard"].steps
+    assert "this machine runs at 1.0× their speed now" in basis
     assert dcgan == pytest.approx(START + steps * estimate.GAN_STEP_S + AFTER)
     # A machine twice as fast now takes half the time, and says so.
     fast, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path,
                                         speed=2 * REF)
-    assert fast == pytest.approx(dcgan / 2) and "2.0 times theirs" in basis
+    assert fast == pytest.approx(dcgan / 2) and "2.0× their speed" in basis
     # Without a speed given, the machine is timed now.
+    assert 0 < estimate.machine_speed() < float("inf")
+    monkeypatch.setattr(estimate, "machine_speed", lambda: REF / 2)
     timed, basis = service.time_estimate({**settings, "arch": "dcgan"}, tmp_path)
-    now = float(basis.rsplit(": ", 1)[1].split(" times")[0])
-    assert 0 < timed < float("inf") and now > 0
-    assert timed == pytest.approx(dcgan / now, rel=0.06)  # the ratio is shown rounded
-
+    assert timed == pytest.approx(2 * dcgan) and "0.5× their speed" in basis
     def stepping(seconds):  # the seconds of steps in an estimate at the reference speed
         return seconds - AFTER - START
 
@@ -241,6 +245,8 @@ def test_the_time_estimate_rests_on_this_machines_last_run_or_its_speed_now(one_
     assert stepping(jigsaw) == pytest.approx(stepping(mlp) * TASKS["jigsaw_weight"].slowdown)
     longer, _ = service.time_estimate({**settings, "steps": 10_000}, tmp_path, speed=REF)
     assert stepping(longer) == pytest.approx(2 * stepping(mlp))
+    wider, _ = service.time_estimate({**settings, "batch_size": 128}, tmp_path, speed=REF)
+    assert stepping(wider) == pytest.approx(2 * stepping(mlp))  # twice the images a step
     # Ten digits: the same steps, and more to calibrate afterwards.
     ten, _ = service.time_estimate({**settings, "arch": "dcgan", "digits": tuple(range(10))},
                                    tmp_path, speed=REF)

@@ -302,7 +302,7 @@ def test_no_rotation_weight_trains_no_head(tiny_train):
 
 
 def _rounds(monkeypatch, ends: list[float], phase: str = "encoder",
-            encoder_steps: int = 0) -> list:
+            encoder_steps: int = 0, config=None) -> list:
     """A phase of 400 steps of 10 images (the GAN's followed by ``encoder_steps``, or the
     encoder's); each round of 100 steps takes 1 s of steps and ``ends[r]`` s besides them;
     the progress reports."""
@@ -313,7 +313,7 @@ def _rounds(monkeypatch, ends: list[float], phase: str = "encoder",
     reports = []
     totals = (0, 400) if phase == "encoder" else (400, encoder_steps)
     nets = {"generator": lambda z, training: np.zeros((16, 28, 28, 1), "float32")}
-    t = tracker.Tracker(None, totals, 10, reports.append, None, {"step": 0, "history": {}},
+    t = tracker.Tracker(config, totals, 10, reports.append, None, {"step": 0, "history": {}},
                         None, nets, None, "CPU")
     t.begin_phase(phase)
     t.begin_rounds(100)
@@ -365,3 +365,11 @@ def test_the_eta_counts_the_encoders_steps_at_their_own_pace(monkeypatch):
     expected = (200 + 1000 * ENCODER_STEP_COST) / 50
     assert last.eta_s == pytest.approx(expected, rel=0.05)
     assert last.fraction == pytest.approx(200 / 1400)
+    # With D's rotation task the GAN's pace includes the task, which the encoder's steps do
+    # not train: they take the same time as above, 1.3 times fewer of these GAN steps.
+    rotating = TrainConfig(digits=(3,), rotation_weight=1.0)
+    assert rotating.slowdown(400) == pytest.approx(1.3)
+    last = _rounds(monkeypatch, [1.0, 1.0], phase="gan", encoder_steps=1000,
+                   config=rotating)[-1]
+    expected = (200 + 1000 * ENCODER_STEP_COST / 1.3) / 50
+    assert last.eta_s == pytest.approx(expected, rel=0.05)
