@@ -133,7 +133,7 @@ def time_estimate(settings: dict[str, Any], models_dir: Path | str | None = None
             done = m["gan_steps_done"] + ENCODER_STEP_COST * (m.get("encoder_steps_done") or 0)
             # seconds a GAN step (its tasks included) took then, the run's start left out
             step = max(m["train_seconds"] - TRAIN_START_S * then_slower, 0.0) / done
-            step *= slower / then_slower if scaled else 1.0
+            step *= slower / then_slower  # 1 when not scaled
             train = TRAIN_START_S * slower + (gan_steps + ENCODER_STEP_COST * encoder_steps) * step
             return train + after, (
                 f"from the training speed of {card['_name']} on this machine"

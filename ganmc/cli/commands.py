@@ -81,9 +81,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             files.atomic_write_bytes(args.preview, folders.preview_png(found))
             print(f"Wrote {args.preview}: the pictures as the model will see them")
         if args.dry_run:
-            if not found.problems():
+            problems = found.problems()
+            if not problems:
                 _say_estimate(settings, normal, out)
-            return 2 if found.problems() else 0
+            return 2 if problems else 0
         found.check_trainable()
         data = found
         say(f"Training {arch} on {len(found):,} pictures of {found.source} "
